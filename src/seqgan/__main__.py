@@ -1,0 +1,3 @@
+from seqgan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""The ``seqgan`` command: train | presets | generate | evaluate.
+
+User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2 (a
+traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from seqgan import __version__
+from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
+from seqgan.data.paths import data_root
+from seqgan.errors import UserError
+
+DEFAULT_PRESET = "synthetic-quick"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise UserError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="seqgan", description="Train and evaluate SeqGAN-family "
+                     "sequence generators.")
+    parser.add_argument("--version", action="version", version=f"seqgan {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument("--data-root", help="folder that holds data files (default: "
+                        "$SEQGAN_DATA or ./data)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    train = sub.add_parser("train", parents=[common], help="train a model into a run folder")
+    train.add_argument("--preset", help=f"named settings (default: {DEFAULT_PRESET}; "
+                       "see `seqgan presets`)")
+    train.add_argument("--config", type=Path, help="TOML file of settings (applied after --preset)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one setting, e.g. --set adversarial.epochs=10")
+    train.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    train.add_argument("--out", type=Path, help="run folder (default: runs/<preset>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--resume", type=Path, metavar="RUN",
+                       help="continue the run in folder RUN from its newest checkpoint")
+
+    sub.add_parser("presets", help="list the named presets")
+
+    gen = sub.add_parser("generate", parents=[common], help="sample from a trained generator")
+    gen.add_argument("--run", type=Path, required=True, help="run folder")
+    gen.add_argument("-n", type=int, default=10, help="number of sequences (default 10)")
+    gen.add_argument("--out", type=Path, help="write here instead of standard output")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
+    ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
+    ev.add_argument("--run", type=Path, required=True, help="run folder")
+    ev.add_argument("--samples", type=int, help="samples for NLL-oracle (default: the run's)")
+    ev.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    return parser
+
+
+# -- commands -------------------------------------------------------------------------
+
+def _config_from_args(args) -> Config:
+    base: dict = {}
+    if args.preset or not args.config:
+        base = load_preset(args.preset or DEFAULT_PRESET)
+    if args.config:
+        extra = read_toml(args.config)
+        base = _merge(base, extra)
+    return build_config(base, args.set, args.seed)
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
+def cmd_train(args) -> int:
+    from seqgan.train.session import open_session, print_result_table
+    if args.resume:
+        if args.preset or args.config or args.set or args.seed is not None:
+            raise UserError("--resume takes its settings from the run folder; drop "
+                            "--preset/--config/--set/--seed")
+        session = open_session(None, args.resume, data_root(args.data_root), resume=True)
+    else:
+        cfg = _config_from_args(args)
+        out = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        session = open_session(cfg, out, data_root(args.data_root), overwrite=args.overwrite)
+    summary = session.train(resume=bool(args.resume))
+    print_result_table(summary, session.run.root)
+    return 0
+
+
+def cmd_presets(args) -> int:
+    for name in preset_names():
+        cfg = build_config(load_preset(name))
+        print(f"{name:20s} {cfg.description}")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from seqgan.runs.folder import tokens_to_text
+    from seqgan.train.session import load_trained
+    if args.n < 1:
+        raise UserError(f"-n must be a positive number of sequences, got {args.n}")
+    cfg, task, models = load_trained(args.run, data_root(args.data_root))
+    torch.manual_seed(args.seed)
+    samples = models["generator"].sample(args.n, cfg.generator.sample_batch)
+    text = tokens_to_text(samples)
+    if args.out:
+        from seqgan.runs.checkpoint import atomic_write_bytes
+        atomic_write_bytes(args.out, text.encode("utf-8"))
+        print(f"wrote {args.n} sequences to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from seqgan.train.session import evaluate_run
+    evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate,
+            "evaluate": cmd_evaluate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            _parser().print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"seqgan: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("seqgan: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,299 @@
+"""Experiment configuration: dataclasses, TOML presets, ``--set key=value`` overrides.
+
+Every knob is a field of one dataclass below with a one-line comment.  A config is
+built from (later wins): the dataclass defaults, a preset or ``--config`` TOML file,
+``--set section.key=value`` overrides, ``--seed``.  Every value is type- and
+range-checked; mistakes are one-line ``UserError``s that name the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+import tomli_w
+
+from seqgan.errors import UserError
+
+ALGORITHMS = ("seqgan",)
+PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
+PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
+
+
+def _check(low: float | None = None, high: float | None = None, choices: tuple = ()) -> dict:
+    return {"low": low, "high": high, "choices": choices}
+
+
+def knob(default: Any, low: float | None = None, high: float | None = None,
+         choices: tuple = ()) -> Any:
+    """A dataclass field with a range (inclusive) or a set of allowed values."""
+    meta = _check(low, high, choices)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class OracleConfig:
+    source: str = knob("random", choices=("random", "file"))  # N(0,1) LSTM from `seed`, or a parameter file
+    path: str = ""  # parameter file (.pkl/.npz) relative to the data root, when source = "file"
+    seed: int = knob(88, low=0)  # seed of the random oracle's parameters
+    vocab_size: int = knob(5000, low=2)  # V (a file's shapes override it)
+    emb_dim: int = knob(32, low=1)  # oracle embedding size (a file's shapes override it)
+    hidden_dim: int = knob(32, low=1)  # oracle LSTM size (a file's shapes override it)
+    seq_len: int = knob(20, low=1)  # T: length of every sequence
+    start_token: int = knob(0, low=0)  # first input of oracle and generator
+
+
+@dataclass
+class DataConfig:
+    num_train: int = knob(10000, low=1)  # training sequences sampled from the oracle (paper: 10,000)
+    train_file: str = ""  # optional token-id file (one sequence per line) relative to the data root
+    num_test: int = knob(2000, low=0)  # held-out oracle samples for NLL-test (0 = off)
+
+
+@dataclass
+class GeneratorConfig:
+    emb_dim: int = knob(32, low=1)  # token embedding size
+    hidden_dim: int = knob(32, low=1)  # LSTM state size
+    init_std: float = knob(0.1, low=0.0)  # parameters drawn N(0, init_std^2) (reference code 0.1)
+    lr: float = knob(0.01, low=0.0)  # Adam learning rate, MLE and policy gradient (reference 0.01)
+    grad_clip: float = knob(5.0, low=0.0)  # gradient-norm clip (reference 5.0; 0 = off)
+    batch_size: int = knob(64, low=1)  # MLE mini-batch and policy-gradient batch (reference 64)
+    sample_batch: int = knob(1024, low=1)  # rows per batch when sampling many sequences
+
+
+@dataclass
+class DiscriminatorConfig:
+    emb_dim: int = knob(64, low=1)  # token embedding size k
+    filter_sizes: list = knob(PAPER_FILTER_SIZES)  # convolution widths
+    num_filters: list = knob(PAPER_NUM_FILTERS)  # filters per width
+    dropout: float = knob(0.25, low=0.0, high=0.99)  # drop probability (reference keep 0.75)
+    l2_reg: float = knob(0.2, low=0.0)  # L2 weight on the output layer (reference 0.2)
+    lr: float = knob(1e-4, low=0.0)  # Adam learning rate (reference 1e-4)
+    batch_size: int = knob(64, low=1)  # mini-batch
+    num_positives: int = knob(0, low=0)  # real sequences per d-step (0 = the whole training set)
+    score_chunk: int = knob(1024, low=1)  # rows per forward pass when scoring rewards
+
+
+@dataclass
+class PretrainConfig:
+    generator_epochs: int = knob(120, low=0)  # MLE epochs over the training set (reference 120)
+    discriminator_rounds: int = knob(50, low=0)  # rounds of fresh negatives (reference 50)
+    discriminator_epochs: int = knob(3, low=1)  # epochs per round (reference 3)
+
+
+@dataclass
+class AdversarialConfig:
+    epochs: int = knob(200, low=0)  # iterations of Algorithm 1's outer loop (reference 200)
+    g_steps: int = knob(1, low=0)  # policy-gradient updates per epoch
+    d_steps: int = knob(5, low=0)  # fresh negative sets per epoch
+    k_epochs: int = knob(3, low=1)  # discriminator epochs per d-step
+    num_rollouts: int = knob(16, low=1)  # N of the MC search (Eq. 4)
+    rollout_update_rate: float = knob(0.8, low=0.0, high=1.0)  # r in beta <- r*beta + (1-r)*theta
+
+
+@dataclass
+class EvalConfig:
+    every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
+    num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
+
+
+@dataclass
+class RunConfig:
+    checkpoint_every: int = knob(10, low=1)  # epochs between checkpoints (and at each phase end)
+    keep_checkpoints: int = knob(2, low=1)  # newest checkpoints kept
+    tensorboard: bool = True  # write TensorBoard events
+    threads: int = knob(0, low=0)  # torch CPU threads (0 = torch's default)
+
+
+@dataclass
+class Config:
+    name: str = "custom"  # label of this experiment
+    description: str = ""  # one line shown by `seqgan presets`
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # training algorithm
+    seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+# -- building ---------------------------------------------------------------------------
+
+def _fields(obj) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(obj)}
+
+
+def _all_keys(obj, prefix: str = "") -> list[str]:
+    keys = []
+    for name, f in _fields(obj).items():
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(value):
+            keys += _all_keys(value, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def _unknown(key: str, valid: list[str]) -> UserError:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return UserError(f"unknown config key '{key}'{hint}")
+
+
+def _coerce(key: str, value: Any, kind: type, current: Any) -> Any:
+    """Check ``value`` has the field's type (ints are accepted for floats)."""
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is list:
+        ok = isinstance(value, list) and all(
+            isinstance(v, type(current[0]) if current else object) for v in value)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        expected = f"list of {type(current[0]).__name__}" if kind is list and current else kind.__name__
+        raise UserError(f"config key '{key}' must be {expected}, got {value!r}")
+    return value
+
+
+def _check_range(key: str, value: Any, meta) -> None:
+    low, high, choices = meta.get("low"), meta.get("high"), meta.get("choices", ())
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if choices and v not in choices:
+            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; got {v!r}")
+        if low is not None and v < low:
+            raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
+        if high is not None and v > high:
+            raise UserError(f"config key '{key}' must be <= {high}, got {v!r}")
+
+
+def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
+    fields = _fields(obj)
+    hints = get_type_hints(type(obj))
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if name not in fields:
+            raise _unknown(key, valid)
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UserError(f"config key '{key}' is a section; set its keys as {key}.NAME")
+            _apply(current, value, f"{key}.", valid)
+            continue
+        value = _coerce(key, value, hints[name], current)
+        _check_range(key, value, fields[name].metadata)
+        setattr(obj, name, value)
+
+
+def _validate(cfg: Config) -> None:
+    d, o = cfg.discriminator, cfg.oracle
+    if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
+        raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "
+                        "non-empty and of equal length")
+    if min(d.filter_sizes) < 1 or min(d.num_filters) < 1:
+        raise UserError("discriminator.filter_sizes and num_filters must be positive")
+    if max(d.filter_sizes) > o.seq_len:
+        raise UserError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > "
+                        f"oracle.seq_len {o.seq_len}")
+    if o.source == "file" and not o.path:
+        raise UserError("oracle.source = 'file' needs oracle.path")
+    if o.start_token >= o.vocab_size:
+        raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size {o.vocab_size}")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"a.b=value"`` -> ``("a.b", value)``; the value is read as TOML, else as a string."""
+    if "=" not in text:
+        raise UserError(f"--set expects KEY=VALUE, got '{text}'")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def _nest(key: str, value: Any) -> dict:
+    parts = key.split(".")
+    out: dict = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        out = {part: out}
+    return out
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read config file {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"malformed TOML in {path}: {exc}") from None
+
+
+def build_config(base: dict | None = None, overrides: list[str] = (),
+                 seed: int | None = None) -> Config:
+    """Defaults, then ``base`` (a parsed TOML dict), then ``overrides``, then ``seed``."""
+    cfg = Config()
+    valid = _all_keys(cfg)
+    if base:
+        _apply(cfg, base, "", valid)
+    for text in overrides:
+        key, value = parse_override(text)
+        if any(v.startswith(f"{key}.") for v in valid):
+            raise UserError(f"config key '{key}' is a section; set its keys as {key}.NAME")
+        if key not in valid:
+            raise _unknown(key, valid)
+        _apply(cfg, _nest(key, value), "", valid)
+    if seed is not None:
+        _apply(cfg, {"seed": seed}, "", valid)
+    _validate(cfg)
+    return cfg
+
+
+# -- presets ----------------------------------------------------------------------------
+
+def preset_names() -> list[str]:
+    files = resources.files("seqgan.presets").iterdir()
+    return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
+
+
+def load_preset(name: str) -> dict:
+    names = preset_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; available: {', '.join(names)}"
+        raise UserError(f"unknown preset '{name}'{hint}")
+    text = resources.files("seqgan.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)

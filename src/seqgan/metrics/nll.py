@@ -1,0 +1,30 @@
+"""Negative log-likelihood metrics.
+
+* NLL-oracle (SeqGAN Eq. 13): ``-E_{Y ~ G_theta} sum_{t=1}^T log G_oracle(y_t | Y_{1:t-1})``.
+  Estimated on ``n`` fresh samples of G_theta and reported **per token** (divided by T,
+  nats), as the reference code's ``target_loss``; the ``n`` per-sequence sums are kept for
+  significance tests.
+* NLL-test: the same sum with the roles exchanged, ``-log G_theta(Y)`` for held-out data Y.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from seqgan.models.generator import Generator
+
+
+@torch.no_grad()
+def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64.
+
+    With ``model`` the oracle and ``tokens`` sampled from G_theta this is the summand of
+    NLL-oracle (Eq. 13); with ``model`` = G_theta and held-out data it is NLL-test.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [-model.log_prob(chunk).double().sum(dim=1) for chunk in tokens.split(batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)

@@ -1,0 +1,136 @@
+"""LSTM generator: the stochastic policy G_theta(y_t | Y_{1:t-1}) of SeqGAN (Eqs. 9-10).
+
+One LSTM layer reads token embeddings; a linear layer maps each hidden state to
+next-token logits (``softmax(c + V h_t)``).  The first input is ``start_token``;
+a sample is the ``max_len`` tokens that follow it (the start token is not part of it).
+
+Shapes: tokens ``[n, T]`` ``torch.long``; states ``(h, c)`` each ``[n, H]``;
+logits ``[n, V]`` per step or ``[n, T, V]`` teacher-forced.
+
+The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from seqgan.rl.sampling import sample_from_logits
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+class Generator(nn.Module):
+    """LSTM language model used as a policy.
+
+    Args:
+        vocab_size: number of token ids V.
+        emb_dim: token embedding size.
+        hidden_dim: LSTM state size H.
+        max_len: sequence length T of samples.
+        start_token: id fed as the first input (0 in the SeqGAN oracle setting).
+        init_std: every parameter is drawn from N(0, init_std^2) (reference code: 0.1;
+            the oracle: 1.0); the LSTM's second bias vector is zero so that each gate
+            has a single N(0, init_std^2) bias, as in the reference equations.
+    """
+
+    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
+                 start_token: int = 0, init_std: float = 0.1):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.emb_dim = emb_dim
+        self.hidden_dim = hidden_dim
+        self.max_len = max_len
+        self.start_token = start_token
+        self.embedding = nn.Embedding(vocab_size, emb_dim)
+        self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+        self.reset_parameters(init_std)
+
+    def reset_parameters(self, std: float) -> None:
+        with torch.no_grad():
+            for param in self.parameters():
+                param.normal_(0.0, std)
+            self.lstm.bias_hh_l0.zero_()
+
+    # -- one step -----------------------------------------------------------------
+    def initial_state(self, n: int) -> State:
+        """Zero ``(h, c)``, each ``[n, H]``."""
+        zeros = torch.zeros(n, self.hidden_dim, device=self.output.weight.device)
+        return zeros, zeros.clone()
+
+    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state."""
+        h, c = state
+        out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
+        return self.output(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
+
+    def start_tokens(self, n: int) -> torch.Tensor:
+        return torch.full((n,), self.start_token, dtype=torch.long, device=self.output.weight.device)
+
+    # -- whole sequences ----------------------------------------------------------
+    def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forcing inputs ``[start, y_1, ..., y_{T-1}]`` for ``tokens [n, T]``."""
+        return torch.cat([self.start_tokens(tokens.shape[0]).unsqueeze(1), tokens[:, :-1]], dim=1)
+
+    def logits(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced logits ``[n, T, V]``; ``inputs`` default to ``inputs_for(tokens)``."""
+        if inputs is None:
+            inputs = self.inputs_for(tokens)
+        hidden, _ = self.lstm(self.embedding(inputs))
+        return self.output(hidden)
+
+    def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats)."""
+        logp = F.log_softmax(self.logits(tokens), dim=-1)
+        return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+    def prefix_states(self, tokens: torch.Tensor) -> list[State]:
+        """Teacher-forced states before feeding ``y_t``, for t = 1..T-1.
+
+        Element ``t-1`` is the state after reading ``start, y_1..y_{t-1}``: feeding
+        ``y_t`` to it yields the logits of ``y_{t+1}``, which is where a roll-out of
+        the prefix ``Y_{1:t}`` starts.
+        """
+        n, length = tokens.shape
+        _, state = self.step(self.start_tokens(n), self.initial_state(n))
+        states = [state]
+        for t in range(length - 2):
+            _, state = self.step(tokens[:, t], state)
+            states.append(state)
+        return states
+
+    @torch.no_grad()
+    def continue_from(self, prefix: torch.Tensor, state: State,
+                      uniforms: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+        """Complete ``prefix [n, t]`` (0 <= t < T) to a sequence ``[n, T]``.
+
+        ``state`` is the state before feeding the prefix's last token (before feeding
+        the start token when t = 0).  ``uniforms``, if given, is ``[n, T - t]``: the
+        number used for each sampled position, in order.
+        """
+        n, t = prefix.shape
+        out = torch.empty(n, self.max_len, dtype=torch.long, device=prefix.device)
+        out[:, :t] = prefix
+        token = prefix[:, -1] if t > 0 else self.start_tokens(n)
+        for pos in range(t, self.max_len):
+            logits, state = self.step(token, state)
+            u = None if uniforms is None else uniforms[:, pos - t]
+            token = sample_from_logits(logits, u, generator)
+            out[:, pos] = token
+        return out
+
+    @torch.no_grad()
+    def sample(self, n: int, batch_size: int = 1024,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows."""
+        chunks = []
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
+            chunks.append(self.continue_from(empty, self.initial_state(rows), generator=generator))
+        if not chunks:
+            return torch.empty(0, self.max_len, dtype=torch.long)
+        return torch.cat(chunks)

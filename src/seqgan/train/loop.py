@@ -1,0 +1,199 @@
+"""The trainer: runs an algorithm's phases epoch by epoch, evaluates, logs, checkpoints.
+
+An algorithm (e.g. ``train.seqgan``) supplies models, optimizers and a list of
+``Phase``s; this loop owns everything around them:
+
+* evaluation of NLL-oracle (and NLL-test) at epoch 0, every ``eval.every`` epochs of a
+  generator phase and at its last epoch;
+* ``metrics.csv`` / TensorBoard rows, a progress bar, samples at each phase end;
+* checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
+  models, optimizers, RNG states, the position and all metric rows, from which
+  ``resume`` continues exactly;
+* the final figure, ``model.pt`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from seqgan import __version__
+from seqgan.config import Config
+from seqgan.data.synthetic import SyntheticTask
+from seqgan.errors import UserError
+from seqgan.metrics.nll import sequence_nll
+from seqgan.runs.checkpoint import (load_latest_checkpoint, rng_state, save_checkpoint,
+                                    set_rng_state)
+from seqgan.runs.figures import plot_nll_oracle
+from seqgan.runs.folder import RunFolder
+
+
+@dataclass
+class Phase:
+    name: str
+    epochs: int
+    run_epoch: Callable[[int], dict]  # 1-based epoch of this phase -> metrics to log
+    trains_generator: bool  # advances the global epoch axis and is evaluated
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run: RunFolder, task: SyntheticTask,
+                 models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                 phases: list[Phase], log: Callable[[str], None] | None = None):
+        self.cfg, self.run, self.task = cfg, run, task
+        self.models, self.optimizers, self.phases = models, optimizers, phases
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.rows: list[dict] = []
+        self.phase_index, self.phase_epoch, self.global_epoch = 0, 0, 0
+        self.phase_seconds = {p.name: 0.0 for p in phases}
+        self.marks: dict[str, float] = {}
+        self.checkpoint_count = 0
+        self._last_eval: dict = {}
+        self._writer = None
+
+    # -- checkpoints ----------------------------------------------------------------
+    def _payload(self) -> dict:
+        return {"version": __version__, "config": self.cfg.to_dict(),
+                "models": {k: m.state_dict() for k, m in self.models.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "rng": rng_state(), "rows": self.rows, "marks": self.marks,
+                "position": [self.phase_index, self.phase_epoch, self.global_epoch],
+                "phase_seconds": self.phase_seconds, "checkpoint_count": self.checkpoint_count}
+
+    def save(self) -> Path:
+        self.checkpoint_count += 1
+        return save_checkpoint(self.run.checkpoints, self.checkpoint_count, self._payload(),
+                               self.cfg.run.keep_checkpoints)
+
+    def restore(self) -> bool:
+        """Load the newest good checkpoint of the run folder; False if there is none."""
+        state = load_latest_checkpoint(self.run.checkpoints, warn=self.log)
+        if state is None:
+            return False
+        try:
+            for key, model in self.models.items():
+                model.load_state_dict(state["models"][key])
+            for key, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][key])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise UserError(f"checkpoint does not fit this config's models ({first})") from None
+        set_rng_state(state["rng"])
+        self.rows, self.marks = list(state["rows"]), dict(state["marks"])
+        self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
+        self.phase_seconds.update(state["phase_seconds"])
+        self.checkpoint_count = state["checkpoint_count"]
+        self.run.write_metrics(self.rows)
+        return True
+
+    # -- evaluation and logging ------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """NLL-oracle (Eq. 13, per token) on fresh samples; NLL-test on held-out data."""
+        generator, seq_len = self.models["generator"], self.task.oracle.max_len
+        samples = generator.sample(self.cfg.eval.num_samples, self.cfg.generator.sample_batch)
+        per_sequence = sequence_nll(self.task.oracle, samples)
+        self._last_eval = {"samples": samples, "nll_per_sequence": per_sequence}
+        out = {"nll_oracle": float(per_sequence.mean()) / seq_len}
+        if len(self.task.test):
+            out["nll_test"] = float(sequence_nll(generator, self.task.test).mean()) / seq_len
+        return out
+
+    def _record(self, row: dict) -> None:
+        self.rows.append(row)
+        self.run.write_metrics(self.rows)
+        if self.cfg.run.tensorboard:
+            if self._writer is None:
+                from torch.utils.tensorboard import SummaryWriter
+                self._writer = SummaryWriter(str(self.run.tensorboard))
+            for key, value in row.items():
+                if isinstance(value, float):
+                    self._writer.add_scalar(f"{row['phase']}/{key}", value, row["phase_epoch"])
+            if "nll_oracle" in row:
+                self._writer.add_scalar("nll_oracle", row["nll_oracle"], row["epoch"])
+
+    # -- the loop ---------------------------------------------------------------------
+    def train(self, resume: bool = False) -> dict:
+        if not (resume and self.restore()):
+            self._record({"phase": "init", "phase_epoch": 0, "epoch": 0, **self.evaluate()})
+        total = sum(p.epochs for p in self.phases)
+        done = sum(p.epochs for p in self.phases[:self.phase_index]) + self.phase_epoch
+        bar = tqdm(total=total, initial=done, unit="epoch", dynamic_ncols=True, disable=None)
+        try:
+            while self.phase_index < len(self.phases):
+                self._run_phase(self.phases[self.phase_index], bar)
+                self.phase_index, self.phase_epoch = self.phase_index + 1, 0
+        finally:
+            bar.close()
+            if self._writer is not None:
+                self._writer.close()
+        return self._finish()
+
+    def _run_phase(self, phase: Phase, bar: tqdm) -> None:
+        bar.set_description(phase.name)
+        for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
+            start = time.perf_counter()
+            row = {"phase": phase.name, "phase_epoch": epoch, **phase.run_epoch(epoch)}
+            if phase.trains_generator:
+                self.global_epoch += 1
+                if epoch % self.cfg.eval.every == 0 or epoch == phase.epochs:
+                    row.update(self.evaluate())
+            row["epoch"] = self.global_epoch
+            self.phase_seconds[phase.name] += time.perf_counter() - start
+            self._record(row)
+            self.phase_epoch = epoch
+            if "nll_oracle" in row:
+                bar.set_postfix(nll_oracle=f"{row['nll_oracle']:.3f}")
+            bar.update(1)
+            if epoch == phase.epochs:
+                self._end_phase(phase)
+            if epoch % self.cfg.run.checkpoint_every == 0 or epoch == phase.epochs:
+                self.save()
+
+    def _end_phase(self, phase: Phase) -> None:
+        if phase.trains_generator and self._last_eval:
+            self.run.write_samples(phase.name, self._last_eval["samples"])
+            self.marks[f"nll_oracle_end_of_{phase.name}"] = self.rows[-1]["nll_oracle"]
+            self.marks[f"epoch_end_of_{phase.name}"] = float(self.global_epoch)
+        self.log(f"{phase.name}: {phase.epochs} epochs in "
+                 f"{self.phase_seconds[phase.name]:.1f} s"
+                 + (f", NLL-oracle {self.rows[-1]['nll_oracle']:.4f}"
+                    if "nll_oracle" in self.rows[-1] else ""))
+
+    def _finish(self) -> dict:
+        if not self._last_eval:  # resumed after the last phase ended: evaluate once more
+            self.evaluate()
+        evaluated = [r for r in self.rows if "nll_oracle" in r]
+        final = evaluated[-1]
+        per_sequence = self._last_eval["nll_per_sequence"]
+        self.run.write_samples("final", self._last_eval["samples"])
+        self.run.write_array("nll_oracle_per_sequence", per_sequence.numpy())
+        torch.save({k: m.state_dict() for k, m in self.models.items()}, self.run.root / "model.pt")
+        pretrain_end = self.marks.get("epoch_end_of_pretrain_generator")
+        plot_nll_oracle({self.cfg.algorithm: evaluated}, pretrain_end,
+                        self.run.figures / "nll_oracle.png",
+                        title=f"NLL-oracle, {self.cfg.name}")
+        summary = {
+            "algorithm": self.cfg.algorithm, "preset": self.cfg.name, "seed": self.cfg.seed,
+            "nll_oracle": final["nll_oracle"],
+            "nll_oracle_std": float(per_sequence.std()) / self.task.oracle.max_len,
+            "nll_oracle_samples": len(per_sequence),
+            "nll_oracle_initial": evaluated[0]["nll_oracle"],
+            "nll_oracle_after_pretraining": self.marks.get(
+                "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"]),
+            "nll_test": final.get("nll_test"),
+            "epochs": self.global_epoch,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
+            "total_seconds": round(sum(self.phase_seconds.values()), 3),
+            "version": __version__, "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+        }
+        self.run.write_summary(summary)
+        return summary

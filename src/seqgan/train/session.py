@@ -1,0 +1,111 @@
+"""Wiring: config -> task -> algorithm -> trainer, and re-opening finished runs."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqgan.config import Config, build_config, read_toml
+from seqgan.data.synthetic import SyntheticTask, build_synthetic_task
+from seqgan.errors import UserError
+from seqgan.metrics.nll import sequence_nll
+from seqgan.runs.folder import RunFolder
+from seqgan.train import seqgan as seqgan_algorithm
+from seqgan.train.loop import Trainer
+
+ALGORITHMS = {"seqgan": seqgan_algorithm.build}
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _prepare(cfg: Config, root: Path) -> SyntheticTask:
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    task = build_synthetic_task(cfg, root)
+    # a parameter file fixes the oracle's sizes: record them so the run is self-describing
+    cfg.oracle.vocab_size = task.oracle.vocab_size
+    cfg.oracle.emb_dim = task.oracle.emb_dim
+    cfg.oracle.hidden_dim = task.oracle.hidden_dim
+    return task
+
+
+def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = False,
+                 resume: bool = False) -> Trainer:
+    """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``)."""
+    if resume:
+        run = RunFolder.open(out)
+        cfg = build_config(read_toml(run.config))
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        RunFolder.create(out, overwrite=False)  # raises the "folder exists" error
+    task = _prepare(cfg, root)  # data errors surface before anything is written
+    if not resume:
+        run = RunFolder.create(out, overwrite=overwrite)
+        run.write_text(run.config, cfg.to_toml())
+    _seed_everything(cfg.seed)
+    models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
+    return Trainer(cfg, run, task, models, optimizers, phases)
+
+
+def load_trained(run_dir: Path, root: Path) -> tuple[Config, SyntheticTask | None, dict]:
+    """Config and trained models of a finished run (``model.pt``); the task is not built."""
+    run = RunFolder.open(run_dir)
+    cfg = build_config(read_toml(run.config))
+    weights = run.root / "model.pt"
+    if not weights.is_file():
+        raise UserError(f"{run_dir} has no model.pt: the run has not finished "
+                        f"(continue it with seqgan train --resume {run_dir})")
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserError(f"{weights} is unreadable ({type(exc).__name__})") from None
+    generator = seqgan_algorithm.build_generator(cfg)
+    try:
+        generator.load_state_dict(state["generator"])
+    except (KeyError, RuntimeError) as exc:
+        raise UserError(f"{weights} does not fit the run's config ({str(exc).splitlines()[0]})") \
+            from None
+    return cfg, None, {"generator": generator.eval()}
+
+
+def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) -> dict:
+    """Recompute NLL-oracle and NLL-test of a finished run; print and save evaluation.json."""
+    cfg, _, models = load_trained(run_dir, root)
+    task = _prepare(cfg, root)
+    generator = models["generator"]
+    n = num_samples or cfg.eval.num_samples
+    if n < 1:
+        raise UserError(f"--samples must be positive, got {n}")
+    torch.manual_seed(seed)
+    samples = generator.sample(n, cfg.generator.sample_batch)
+    per_sequence = sequence_nll(task.oracle, samples) / task.oracle.max_len
+    result = {"nll_oracle": float(per_sequence.mean()), "nll_oracle_std": float(per_sequence.std()),
+              "nll_oracle_samples": n, "seed": seed}
+    if len(task.test):
+        result["nll_test"] = float(sequence_nll(generator, task.test).mean()) / task.oracle.max_len
+    (Path(run_dir) / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    print_result_table(result, Path(run_dir))
+    return result
+
+
+def print_result_table(summary: dict, root: Path) -> None:
+    rows = [("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
+            ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
+            ("NLL-oracle (final)", summary.get("nll_oracle")),
+            ("  std over sequences", summary.get("nll_oracle_std")),
+            ("  samples", summary.get("nll_oracle_samples")),
+            ("NLL-test (final)", summary.get("nll_test")),
+            ("seconds", summary.get("total_seconds"))]
+    print(f"\nresults ({root}) — NLL in nats per token")
+    for label, value in rows:
+        if value is None:
+            continue
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {label:32s} {text:>10s}")

@@ -1,0 +1,100 @@
+"""One-epoch / one-step training routines shared by every algorithm.
+
+Each function changes the models it is given and returns plain floats to log.
+Randomness (shuffling, sampling, roll-outs) comes from torch's global generator, whose
+state every checkpoint saves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.nn import functional as F
+
+from seqgan.errors import UserError
+from seqgan.models.discriminator import REAL, Discriminator
+from seqgan.models.generator import Generator
+from seqgan.rl.policy_gradient import policy_gradient_loss
+from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
+
+
+class NonFiniteError(UserError):
+    """A loss, gradient or reward became NaN or infinite."""
+
+
+def check_finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise NonFiniteError(f"training stopped: {what} is {value}")
+    return value
+
+
+def _minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
+    """Shuffled index batches of exactly ``batch_size`` (the remainder is dropped, as the
+    reference code does); one smaller batch if ``n < batch_size``."""
+    order = torch.randperm(n)
+    if n < batch_size:
+        return [order]
+    return list(order[: n - n % batch_size].split(batch_size))
+
+
+def _update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
+            what: str) -> float:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip > 0:
+        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        check_finite(float(norm), f"the gradient norm of {what}")
+    optimizer.step()
+    return check_finite(loss.item(), f"the loss of {what}")
+
+
+def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
+              batch_size: int, grad_clip: float) -> float:
+    """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats)."""
+    generator.train()
+    losses = []
+    for idx in _minibatches(len(data), batch_size):
+        batch = data[idx]
+        logits = generator.logits(batch)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip, "MLE"))
+    return sum(losses) / len(losses)
+
+
+def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Optimizer,
+                         positives: torch.Tensor, negatives: torch.Tensor, epochs: int,
+                         batch_size: int, l2_reg: float) -> tuple[float, float]:
+    """Train D for ``epochs`` over positives (label real) and negatives (label fake), Eq. 5
+    plus ``l2_reg`` times the output layer's L2.  Returns mean loss and accuracy of the
+    last epoch (on training batches, dropout on)."""
+    tokens = torch.cat([positives, negatives])
+    labels = torch.cat([torch.full((len(positives),), REAL),
+                        torch.full((len(negatives),), 1 - REAL)])
+    discriminator.train()
+    loss_sum = correct = seen = 0.0
+    for _ in range(epochs):
+        loss_sum = correct = seen = 0.0
+        for idx in _minibatches(len(tokens), batch_size):
+            logits = discriminator(tokens[idx])
+            loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
+            loss_sum += _update(discriminator.parameters(), optimizer, loss, 0.0,
+                                "the discriminator") * len(idx)
+            correct += float((logits.argmax(1) == labels[idx]).sum())
+            seen += len(idx)
+    return loss_sum / seen, correct / seen
+
+
+def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
+                         optimizer: torch.optim.Optimizer, batch_size: int, num_rollouts: int,
+                         grad_clip: float, rollout_update_rate: float) -> tuple[float, float]:
+    """One g-step of Algorithm 1: sample Y ~ G_theta, Q by MC search with G_beta (Eq. 4),
+    update theta by Eq. 8, then beta <- r beta + (1 - r) theta.  Returns (loss, mean Q_T)."""
+    samples = generator.sample(batch_size, batch_size)
+    q = mc_search_q(rollout, samples, reward, num_rollouts)
+    check_finite(float(q.sum()), "the reward")
+    generator.train()
+    loss = policy_gradient_loss(generator.log_prob(samples), q)
+    value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
+    update_rollout_policy(rollout, generator, rollout_update_rate)
+    return value, float(q[:, -1].mean())

@@ -1,0 +1,57 @@
+"""Shared fixtures: tiny configs and models made in the tests (no data files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqgan.config import build_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path | None:
+    """The real data sets: $SEQGAN_DATA, else ../shared/data beside the repository."""
+    for candidate in (os.environ.get("SEQGAN_DATA"), REPO.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "seqgan_oracle").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def data_root() -> Path:
+    """Tests on the shared data need it; CI sets SEQGAN_REQUIRE_DATA=1 so absence fails."""
+    root = shared_data_root()
+    if root is None:
+        if os.environ.get("SEQGAN_REQUIRE_DATA"):
+            raise AssertionError("shared data not found (set SEQGAN_DATA)")
+        pytest.skip("shared data sets not found; set SEQGAN_DATA to run this test")
+    return root
+
+
+TINY = {
+    "name": "tiny", "seed": 3,
+    "oracle": {"source": "random", "seed": 5, "vocab_size": 40, "emb_dim": 8,
+               "hidden_dim": 8, "seq_len": 8},
+    "data": {"num_train": 256, "num_test": 64},
+    "generator": {"emb_dim": 8, "hidden_dim": 8, "batch_size": 32, "sample_batch": 128},
+    "discriminator": {"emb_dim": 8, "filter_sizes": [1, 2, 4], "num_filters": [6, 6, 4],
+                      "batch_size": 32},
+    "pretrain": {"generator_epochs": 3, "discriminator_rounds": 2, "discriminator_epochs": 1},
+    "adversarial": {"epochs": 3, "g_steps": 1, "d_steps": 1, "k_epochs": 1, "num_rollouts": 4},
+    "eval": {"every": 2, "num_samples": 128},
+    "run": {"checkpoint_every": 2, "tensorboard": True, "threads": 1},
+}
+
+
+@pytest.fixture
+def tiny_config():
+    return build_config(TINY)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(1234)
