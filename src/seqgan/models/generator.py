@@ -104,12 +104,14 @@ class Generator(nn.Module):
     @torch.no_grad()
     def continue_from(self, prefix: torch.Tensor, state: State,
                       uniforms: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+                      generator: torch.Generator | None = None,
+                      sampler=sample_from_logits) -> torch.Tensor:
         """Complete ``prefix [n, t]`` (0 <= t < T) to a sequence ``[n, T]``.
 
         ``state`` is the state before feeding the prefix's last token (before feeding
         the start token when t = 0).  ``uniforms``, if given, is ``[n, T - t]``: the
-        number used for each sampled position, in order.
+        number used for each sampled position, in order.  ``sampler(logits, u, generator)``
+        draws the tokens (default: exact inverse-CDF sampling).
         """
         n, t = prefix.shape
         out = torch.empty(n, self.max_len, dtype=torch.long, device=prefix.device)
@@ -118,7 +120,7 @@ class Generator(nn.Module):
         for pos in range(t, self.max_len):
             logits, state = self.step(token, state)
             u = None if uniforms is None else uniforms[:, pos - t]
-            token = sample_from_logits(logits, u, generator)
+            token = sampler(logits, u, generator)
             out[:, pos] = token
         return out
 

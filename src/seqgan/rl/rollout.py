@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.models.generator import Generator
+from seqgan.rl.sampling import sample_from_logits
 
 Reward = Callable[[torch.Tensor], torch.Tensor]  # tokens [m, T] -> rewards [m]
 
@@ -62,8 +63,12 @@ def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_ro
 @torch.no_grad()
 def mc_search_q_reference(rollout: Generator, tokens: torch.Tensor, reward: Reward,
                           num_rollouts: int, uniforms: torch.Tensor | None = None,
-                          generator: torch.Generator | None = None) -> torch.Tensor:
-    """Per-timestep reference: re-read each prefix for every roll-out (slow, plain)."""
+                          generator: torch.Generator | None = None,
+                          sampler=sample_from_logits) -> torch.Tensor:
+    """Per-timestep reference: re-read each prefix for every roll-out (slow, plain).
+
+    ``sampler`` draws tokens (``benchmarks/rollout.py`` passes a ``torch.multinomial``
+    sampler to time the original code's method)."""
     n, length = tokens.shape
     q = torch.zeros(n, length)
     for k in range(num_rollouts):
@@ -72,7 +77,7 @@ def mc_search_q_reference(rollout: Generator, tokens: torch.Tensor, reward: Rewa
             for pos in range(t - 1):  # read y_1 .. y_{t-1}
                 _, state = rollout.step(tokens[:, pos], state)
             u = None if uniforms is None else uniforms[t - 1, k, :, t:]
-            completed = rollout.continue_from(tokens[:, :t], state, u, generator)
+            completed = rollout.continue_from(tokens[:, :t], state, u, generator, sampler)
             q[:, t - 1] += reward(completed) / num_rollouts
     q[:, length - 1] = reward(tokens)
     return q
