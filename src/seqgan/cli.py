@@ -1,12 +1,14 @@
 """The ``seqgan`` command: train | presets | generate | evaluate.
 
-User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2 (a
-traceback only with ``--debug``).
+User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2, a
+diverging run with exit code 3 (a traceback only with ``--debug``); SIGINT / SIGTERM
+during training save a checkpoint, print the resume command and exit 130 / 143.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ import torch
 from seqgan import __version__
 from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
 from seqgan.data.paths import data_root
-from seqgan.errors import UserError
+from seqgan.errors import Interrupted, TrainingDiverged, UserError
 
 DEFAULT_PRESET = "synthetic-quick"
 
@@ -95,7 +97,14 @@ def cmd_train(args) -> int:
         cfg = _config_from_args(args)
         out = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         session = open_session(cfg, out, data_root(args.data_root), overwrite=args.overwrite)
-    summary = session.train(resume=bool(args.resume))
+    try:
+        summary = session.train(resume=bool(args.resume))
+    except Interrupted as exc:
+        command = ["seqgan", "train", "--resume", str(session.run.root)]
+        if args.data_root:
+            command += ["--data-root", args.data_root]
+        exc.resume_command = shlex.join(command)
+        raise
     print_result_table(summary, session.run.root)
     return 0
 
@@ -144,11 +153,29 @@ def main(argv: list[str] | None = None) -> int:
             _parser().print_help()
             return 2
         return COMMANDS[args.command](args)
-    except UserError as exc:
+    except (UserError, TrainingDiverged) as exc:
         if debug:
             raise
         print(f"seqgan: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except Interrupted as exc:
+        print(f"seqgan: {_interruption_note(exc)}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("seqgan: interrupted", file=sys.stderr)
         return 130
+
+
+def _interruption_note(exc: Interrupted) -> str:
+    """``interrupted by SIGINT in adversarial, epoch 3 of 200; state saved in ...; resume
+    with: seqgan train --resume DIR``"""
+    text = str(exc)
+    position = getattr(exc, "position", None)
+    if position and position[0] != "init":
+        text += f" in {position[0]}, epoch {position[1]} of {position[2]}"
+    checkpoint = getattr(exc, "checkpoint", None)
+    if checkpoint:
+        text += f"; state saved in {checkpoint}"
+    if getattr(exc, "resume_command", None):
+        text += f"; resume with: {exc.resume_command}"
+    return text

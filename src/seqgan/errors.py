@@ -1,5 +1,32 @@
-"""Errors that are the user's to fix: the CLI prints them as one line and exits 2."""
+"""Errors the CLI turns into one line on stderr and an exit code (a traceback only with
+``--debug``):
+
+* ``UserError`` (exit 2): a mistake in the user's input — config, files, arguments.
+* ``TrainingDiverged`` (exit 3): a loss, gradient or reward became NaN or infinite.
+* ``Interrupted`` (exit 128 + signal number: 130 for SIGINT, 143 for SIGTERM).
+"""
 
 
 class UserError(Exception):
     """A mistake in the user's input (config, files, arguments); the message is one line."""
+    exit_code = 2
+
+
+class TrainingDiverged(Exception):
+    """A non-finite loss, gradient or reward; the message names the quantity (and, once the
+    trainer adds it, the phase, epoch and the checkpoint to go back to)."""
+    exit_code = 3
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; raised in the main thread by ``runs.interrupt``.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``) so ``except Exception`` blocks in
+    library code do not swallow it."""
+
+    def __init__(self, signum: int, message: str = ""):
+        import signal
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(message or f"interrupted by {self.signal_name}")

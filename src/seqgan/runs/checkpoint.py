@@ -18,23 +18,27 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
+from seqgan.runs.interrupt import deferred
 
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and a rename."""
+    """Write ``data`` to ``path`` via a fsynced temporary file and a rename.  SIGINT and
+    SIGTERM wait until it is done; a failure (e.g. a full disk) removes the temporary file,
+    leaves any previous ``path`` untouched and becomes a one-line ``UserError``."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    with deferred():
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def rng_state() -> dict:
@@ -53,13 +57,19 @@ def set_rng_state(state: dict) -> None:
     random.setstate((version, tuple(internal), gauss))
 
 
-def save_checkpoint(folder: Path, index: int, payload: dict, keep: int) -> Path:
-    """Write ``folder/ckpt-<index>.pt`` atomically and keep only the ``keep`` newest."""
-    folder.mkdir(parents=True, exist_ok=True)
+def serialize(payload: dict) -> bytes:
+    """``torch.save`` of ``payload`` into bytes: a snapshot, later changes do not reach it."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(folder: Path, index: int, data: bytes, keep: int) -> Path:
+    """Write serialized ``data`` to ``folder/ckpt-<index>.pt`` atomically; keep the ``keep``
+    newest.  Older files are removed only after the new one is safely in place."""
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-{index:08d}.pt"
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, data)
     for old in list_checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -77,16 +87,59 @@ def load_checkpoint(path: Path) -> dict:
     """Load one checkpoint with ``weights_only=True``; damage is a one-line ``UserError``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"checkpoint not found: {path}") from None
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"checkpoint {path} is unreadable ({first})") from None
+        raise UserError(f"{path} is unreadable ({_reason(exc)})") from None
 
 
-def load_latest_checkpoint(folder: Path, warn=print) -> dict | None:
-    """The newest readable checkpoint in ``folder`` (falling back past damaged ones)."""
-    for path in reversed(list_checkpoints(folder)):
+def _reason(exc: Exception) -> str:
+    """The informative line of a ``torch.load`` failure (weights_only errors put the
+    refused global deep inside a long message)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in lines:
+        if "unsupported global" in line.lower() or "Unsupported operand" in line:
+            return "refused: " + line.split("error:", 1)[-1].strip().rstrip(".")
+    return lines[0] if lines else type(exc).__name__
+
+
+def load_latest_checkpoint(folder: Path, warn=print) -> tuple[Path, dict] | None:
+    """The newest readable checkpoint in ``folder`` as ``(path, state)``, falling back past
+    damaged ones (each named through ``warn``); None if the folder holds no checkpoint.
+    Raises a one-line ``UserError`` if there are checkpoints but none is readable."""
+    found = list_checkpoints(folder)
+    damaged: list[UserError] = []
+    for path in reversed(found):
         try:
-            return load_checkpoint(path)
+            state = load_checkpoint(path)
         except UserError as exc:
-            warn(f"warning: {exc}; trying the previous checkpoint")
+            damaged.append(exc)
+            continue
+        for exc in damaged:
+            warn(f"warning: {exc}; falling back to the previous checkpoint")
+        return path, state
+    if found:
+        raise UserError(f"no readable checkpoint in {folder}: all {len(found)} are damaged "
+                        f"(newest: {damaged[0]}); start the run afresh with --overwrite")
     return None
+
+
+def load_state_checked(module: torch.nn.Module, state: dict, source: Path | str) -> None:
+    """``module.load_state_dict(state)`` with a one-line ``UserError`` naming the first
+    missing, unexpected or differently shaped tensor (e.g. another vocabulary size)."""
+    own = module.state_dict()
+    if not isinstance(state, dict):
+        raise UserError(f"{source} does not hold weights for {type(module).__name__}")
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    if missing or extra:
+        what = f"lacks '{missing[0]}'" if missing else f"has unexpected '{extra[0]}'"
+        raise UserError(f"{source} does not fit this config's {type(module).__name__}: it {what}")
+    for key, tensor in own.items():
+        theirs = state[key]
+        if not isinstance(theirs, torch.Tensor) or theirs.shape != tensor.shape:
+            shape = tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
+            raise UserError(f"{source} does not fit this config's {type(module).__name__}: "
+                            f"'{key}' is {shape} there but {tuple(tensor.shape)} here "
+                            "(different vocabulary or model sizes?)")
+    module.load_state_dict(state)

@@ -7,8 +7,10 @@ An algorithm (e.g. ``train.seqgan``) supplies models, optimizers and a list of
   generator phase and at its last epoch;
 * ``metrics.csv`` / TensorBoard rows, a progress bar, samples at each phase end;
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
-  models, optimizers, RNG states, the position and all metric rows, from which
-  ``resume`` continues exactly;
+  models, optimizers, RNG states, the position, all metric rows and the last evaluation,
+  from which ``resume`` continues bit-for-bit.  The state after every epoch is also kept
+  in memory (serialized), so SIGINT/SIGTERM or a diverging loss — which abandon the
+  current epoch — first write that last consistent state to disk;
 * the final figure, ``model.pt`` and ``summary.json``.
 """
 
@@ -27,12 +29,13 @@ from tqdm import tqdm
 from seqgan import __version__
 from seqgan.config import Config
 from seqgan.data.synthetic import SyntheticTask
-from seqgan.errors import UserError
+from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.nll import sequence_nll
-from seqgan.runs.checkpoint import (load_latest_checkpoint, rng_state, save_checkpoint,
-                                    set_rng_state)
+from seqgan.runs.checkpoint import (load_latest_checkpoint, load_state_checked, rng_state,
+                                    save_checkpoint, serialize, set_rng_state)
 from seqgan.runs.figures import plot_nll_oracle
 from seqgan.runs.folder import RunFolder
+from seqgan.runs.interrupt import deferred, handle_signals
 
 
 @dataclass
@@ -54,42 +57,71 @@ class Trainer:
         self.phase_index, self.phase_epoch, self.global_epoch = 0, 0, 0
         self.phase_seconds = {p.name: 0.0 for p in phases}
         self.marks: dict[str, float] = {}
-        self.checkpoint_count = 0
         self._last_eval: dict = {}
         self._writer = None
+        # the newest consistent state (between two epochs), serialized; written to disk
+        # when due, or when the run is interrupted or diverges before it was due
+        self._snapshot: bytes | None = None
+        self._snapshot_serial = -1
+        self._saved_serial = -1
+        self._saved_path: Path | None = None
+        self._current = ("init", 0, 0)  # (phase, epoch, epochs) being run, for messages
 
     # -- checkpoints ----------------------------------------------------------------
+    @property
+    def serial(self) -> int:
+        """Epochs completed over all phases: names the checkpoint of the current state."""
+        return sum(p.epochs for p in self.phases[:self.phase_index]) + self.phase_epoch
+
     def _payload(self) -> dict:
-        return {"version": __version__, "config": self.cfg.to_dict(),
+        return {"version": __version__, "torch": str(torch.__version__),
+                "config": self.cfg.to_dict(),
                 "models": {k: m.state_dict() for k, m in self.models.items()},
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "rng": rng_state(), "rows": self.rows, "marks": self.marks,
                 "position": [self.phase_index, self.phase_epoch, self.global_epoch],
-                "phase_seconds": self.phase_seconds, "checkpoint_count": self.checkpoint_count}
+                "phase_seconds": self.phase_seconds, "last_eval": self._last_eval}
 
-    def save(self) -> Path:
-        self.checkpoint_count += 1
-        return save_checkpoint(self.run.checkpoints, self.checkpoint_count, self._payload(),
-                               self.cfg.run.keep_checkpoints)
+    def _take_snapshot(self) -> None:
+        self._snapshot, self._snapshot_serial = serialize(self._payload()), self.serial
+
+    def _save_snapshot(self) -> Path | None:
+        """Write the newest snapshot unless it is already on disk; its path (or None)."""
+        if self._snapshot is not None and self._saved_serial != self._snapshot_serial:
+            with deferred():
+                self._saved_path = save_checkpoint(self.run.checkpoints, self._snapshot_serial,
+                                                   self._snapshot, self.cfg.run.keep_checkpoints)
+                self._saved_serial = self._snapshot_serial
+        return self._saved_path
 
     def restore(self) -> bool:
         """Load the newest good checkpoint of the run folder; False if there is none."""
-        state = load_latest_checkpoint(self.run.checkpoints, warn=self.log)
-        if state is None:
+        found = load_latest_checkpoint(self.run.checkpoints, warn=self.log)
+        if found is None:
             return False
+        path, state = found
         try:
             for key, model in self.models.items():
-                model.load_state_dict(state["models"][key])
+                load_state_checked(model, state["models"][key], path)
             for key, opt in self.optimizers.items():
                 opt.load_state_dict(state["optimizers"][key])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise UserError(f"checkpoint does not fit this config's models ({first})") from None
-        set_rng_state(state["rng"])
-        self.rows, self.marks = list(state["rows"]), dict(state["marks"])
-        self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
-        self.phase_seconds.update(state["phase_seconds"])
-        self.checkpoint_count = state["checkpoint_count"]
+            set_rng_state(state["rng"])
+            self.rows, self.marks = list(state["rows"]), dict(state["marks"])
+            self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
+            self.phase_seconds.update(state["phase_seconds"])
+            self._last_eval = dict(state["last_eval"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"checkpoint {path} does not fit this run "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                            ) from None
+        changed = _changed_keys(state.get("config", {}), self.cfg.to_dict())
+        if changed:
+            self.log(f"warning: config.toml differs from the checkpoint's settings in "
+                     f"{', '.join(changed)}; continuing with config.toml")
+        self._snapshot_serial = self._saved_serial = self.serial
+        self._saved_path = path
+        phase = self.phases[min(self.phase_index, len(self.phases) - 1)]
+        self.log(f"resuming from {path} ({phase.name}, epoch {self.phase_epoch} of {phase.epochs})")
         self.run.write_metrics(self.rows)
         return True
 
@@ -121,11 +153,39 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict:
+        """Run (or, with ``resume``, continue) every phase, then write the final outputs.
+
+        SIGINT/SIGTERM raise ``Interrupted`` and a non-finite quantity ``TrainingDiverged``;
+        both leave the last consistent state on disk as a checkpoint first."""
+        with handle_signals():
+            try:
+                return self._train(resume)
+            except Interrupted as exc:
+                path = self._save_after_failure()
+                exc.checkpoint, exc.position = path, self._current
+                raise
+            except TrainingDiverged as exc:
+                path = self._save_after_failure()
+                name, epoch, epochs = self._current
+                where = f"in {name}, epoch {epoch} of {epochs}"
+                kept = (f"the last good state is {path}" if path else "no checkpoint was written")
+                raise TrainingDiverged(f"training stopped: {exc} {where}; {kept}") from None
+
+    def _save_after_failure(self) -> Path | None:
+        try:
+            return self._save_snapshot()
+        except Interrupted:  # a second signal while saving: the save has finished anyway
+            return self._saved_path
+
+    def _train(self, resume: bool) -> dict:
         if not (resume and self.restore()):
+            if resume:
+                self.log("no checkpoint yet: starting the run from the beginning")
             self._record({"phase": "init", "phase_epoch": 0, "epoch": 0, **self.evaluate()})
+            self._take_snapshot()
         total = sum(p.epochs for p in self.phases)
-        done = sum(p.epochs for p in self.phases[:self.phase_index]) + self.phase_epoch
-        bar = tqdm(total=total, initial=done, unit="epoch", dynamic_ncols=True, disable=None)
+        bar = tqdm(total=total, initial=self.serial, unit="epoch", dynamic_ncols=True,
+                   disable=None)
         try:
             while self.phase_index < len(self.phases):
                 self._run_phase(self.phases[self.phase_index], bar)
@@ -139,6 +199,7 @@ class Trainer:
     def _run_phase(self, phase: Phase, bar: tqdm) -> None:
         bar.set_description(phase.name)
         for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
+            self._current = (phase.name, epoch, phase.epochs)
             start = time.perf_counter()
             row = {"phase": phase.name, "phase_epoch": epoch, **phase.run_epoch(epoch)}
             if phase.trains_generator:
@@ -154,8 +215,9 @@ class Trainer:
             bar.update(1)
             if epoch == phase.epochs:
                 self._end_phase(phase)
+            self._take_snapshot()
             if epoch % self.cfg.run.checkpoint_every == 0 or epoch == phase.epochs:
-                self.save()
+                self._save_snapshot()
 
     def _end_phase(self, phase: Phase) -> None:
         if phase.trains_generator and self._last_eval:
@@ -168,8 +230,6 @@ class Trainer:
                     if "nll_oracle" in self.rows[-1] else ""))
 
     def _finish(self) -> dict:
-        if not self._last_eval:  # resumed after the last phase ended: evaluate once more
-            self.evaluate()
         evaluated = [r for r in self.rows if "nll_oracle" in r]
         final = evaluated[-1]
         per_sequence = self._last_eval["nll_per_sequence"]
@@ -192,8 +252,20 @@ class Trainer:
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
-            "version": __version__, "torch": torch.__version__,
+            "version": __version__, "torch": str(torch.__version__),
             "threads": torch.get_num_threads(),
         }
         self.run.write_summary(summary)
         return summary
+
+
+def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out

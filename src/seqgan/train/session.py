@@ -13,6 +13,7 @@ from seqgan.config import Config, build_config, read_toml
 from seqgan.data.synthetic import SyntheticTask, build_synthetic_task
 from seqgan.errors import UserError
 from seqgan.metrics.nll import sequence_nll
+from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
 from seqgan.train import seqgan as seqgan_algorithm
 from seqgan.train.loop import Trainer
@@ -62,27 +63,22 @@ def load_trained(run_dir: Path, root: Path) -> tuple[Config, SyntheticTask | Non
     if not weights.is_file():
         raise UserError(f"{run_dir} has no model.pt: the run has not finished "
                         f"(continue it with seqgan train --resume {run_dir})")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise UserError(f"{weights} is unreadable ({type(exc).__name__})") from None
+    state = load_checkpoint(weights)
     generator = seqgan_algorithm.build_generator(cfg)
-    try:
-        generator.load_state_dict(state["generator"])
-    except (KeyError, RuntimeError) as exc:
-        raise UserError(f"{weights} does not fit the run's config ({str(exc).splitlines()[0]})") \
-            from None
+    if not isinstance(state, dict) or "generator" not in state:
+        raise UserError(f"{weights} holds no generator weights")
+    load_state_checked(generator, state["generator"], weights)
     return cfg, None, {"generator": generator.eval()}
 
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) -> dict:
     """Recompute NLL-oracle and NLL-test of a finished run; print and save evaluation.json."""
+    if num_samples is not None and num_samples < 1:
+        raise UserError(f"--samples must be positive, got {num_samples}")
     cfg, _, models = load_trained(run_dir, root)
     task = _prepare(cfg, root)
     generator = models["generator"]
-    n = num_samples or cfg.eval.num_samples
-    if n < 1:
-        raise UserError(f"--samples must be positive, got {n}")
+    n = cfg.eval.num_samples if num_samples is None else num_samples
     torch.manual_seed(seed)
     samples = generator.sample(n, cfg.generator.sample_batch)
     per_sequence = sequence_nll(task.oracle, samples) / task.oracle.max_len

@@ -12,20 +12,17 @@ import math
 import torch
 from torch.nn import functional as F
 
-from seqgan.errors import UserError
+from seqgan.errors import TrainingDiverged
 from seqgan.models.discriminator import REAL, Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
 
 
-class NonFiniteError(UserError):
-    """A loss, gradient or reward became NaN or infinite."""
-
-
 def check_finite(value: float, what: str) -> float:
+    """``value``, or ``TrainingDiverged`` naming ``what`` if it is NaN or infinite."""
     if not math.isfinite(value):
-        raise NonFiniteError(f"training stopped: {what} is {value}")
+        raise TrainingDiverged(f"{what} is {value}")
     return value
 
 
@@ -40,13 +37,16 @@ def _minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
 
 def _update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
             what: str) -> float:
+    """One optimizer step; ``TrainingDiverged`` (before any parameter changes) if the loss
+    or the gradient norm is not finite."""
+    value = check_finite(loss.item(), f"the loss of {what}")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    if clip > 0:
-        norm = torch.nn.utils.clip_grad_norm_(params, clip)
-        check_finite(float(norm), f"the gradient norm of {what}")
+    # clipping at +inf only measures the norm, so every update checks its gradient
+    norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else math.inf)
+    check_finite(float(norm), f"the gradient norm of {what}")
     optimizer.step()
-    return check_finite(loss.item(), f"the loss of {what}")
+    return value
 
 
 def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
@@ -54,11 +54,12 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats)."""
     generator.train()
     losses = []
-    for idx in _minibatches(len(data), batch_size):
+    for step, idx in enumerate(_minibatches(len(data), batch_size), start=1):
         batch = data[idx]
         logits = generator.logits(batch)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
-        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip, "MLE"))
+        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
+                              f"MLE (batch {step})"))
     return sum(losses) / len(losses)
 
 
@@ -73,13 +74,13 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
                         torch.full((len(negatives),), 1 - REAL)])
     discriminator.train()
     loss_sum = correct = seen = 0.0
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         loss_sum = correct = seen = 0.0
-        for idx in _minibatches(len(tokens), batch_size):
+        for step, idx in enumerate(_minibatches(len(tokens), batch_size), start=1):
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
             loss_sum += _update(discriminator.parameters(), optimizer, loss, 0.0,
-                                "the discriminator") * len(idx)
+                                f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
             correct += float((logits.argmax(1) == labels[idx]).sum())
             seen += len(idx)
     return loss_sum / seen, correct / seen
@@ -92,7 +93,7 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     update theta by Eq. 8, then beta <- r beta + (1 - r) theta.  Returns (loss, mean Q_T)."""
     samples = generator.sample(batch_size, batch_size)
     q = mc_search_q(rollout, samples, reward, num_rollouts)
-    check_finite(float(q.sum()), "the reward")
+    check_finite(float(q.sum()), "the sum of MC-search rewards Q")
     generator.train()
     loss = policy_gradient_loss(generator.log_prob(samples), q)
     value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")

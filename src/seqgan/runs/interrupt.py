@@ -1,0 +1,60 @@
+"""SIGINT / SIGTERM as an ``Interrupted`` exception, with critical sections that defer it.
+
+Inside ``handle_signals()`` either signal raises ``errors.Interrupted`` in the main
+thread at the next Python bytecode, abandoning the current epoch; the trainer then
+writes the last consistent state (see ``train.loop``).  Inside ``deferred()`` — used
+around checkpoint writes — a signal is remembered and raised when the block ends, so a
+file is never abandoned half-way by our own handler.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+
+from seqgan.errors import Interrupted
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+_state = {"defer_depth": 0, "pending": None}
+
+
+def _handler(signum, frame):
+    if _state["defer_depth"]:
+        _state["pending"] = signum
+        return
+    raise Interrupted(signum)
+
+
+@contextmanager
+def handle_signals():
+    """Install the handlers for the duration of the block (main thread only; elsewhere a
+    no-op), restoring the previous ones afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _handler) for s in HANDLED}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextmanager
+def deferred():
+    """Hold SIGINT/SIGTERM until the block ends, then raise ``Interrupted`` if one came
+    (unless the block itself failed: its exception goes on instead)."""
+    _state["defer_depth"] += 1
+    try:
+        yield
+    except BaseException:
+        _state["defer_depth"] -= 1
+        if _state["defer_depth"] == 0:
+            _state["pending"] = None
+        raise
+    _state["defer_depth"] -= 1
+    pending = _state["pending"]
+    if pending is not None and _state["defer_depth"] == 0:
+        _state["pending"] = None
+        raise Interrupted(pending)
