@@ -18,7 +18,7 @@ import torch
 from seqgan import __version__
 from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
 from seqgan.data.paths import data_root
-from seqgan.errors import Interrupted, TrainingDiverged, UserError
+from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 
 DEFAULT_PRESET = "synthetic-quick"
 
@@ -26,6 +26,16 @@ DEFAULT_PRESET = "synthetic-quick"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         raise UserError(message)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", help=f"named settings (default: {DEFAULT_PRESET}; "
+                        "see `seqgan presets`)")
+    parser.add_argument("--config", type=Path, help="TOML file of settings (applied after "
+                        "--preset)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one setting, e.g. --set adversarial.epochs=10")
+    parser.add_argument("--seed", type=int, help="random seed (overrides the config's)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,16 +50,22 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
     train = sub.add_parser("train", parents=[common], help="train a model into a run folder")
-    train.add_argument("--preset", help=f"named settings (default: {DEFAULT_PRESET}; "
-                       "see `seqgan presets`)")
-    train.add_argument("--config", type=Path, help="TOML file of settings (applied after --preset)")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override one setting, e.g. --set adversarial.epochs=10")
-    train.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    _add_config_options(train)
     train.add_argument("--out", type=Path, help="run folder (default: runs/<preset>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--resume", type=Path, metavar="RUN",
                        help="continue the run in folder RUN from its newest checkpoint")
+
+    comp = sub.add_parser("compare", parents=[common], help="train several algorithms over "
+                          "seeds and write the paper's table and figures")
+    _add_config_options(comp)
+    comp.add_argument("--algorithms", default="random,mle,ss,pg-bleu,seqgan",
+                      help="comma-separated (default: random,mle,ss,pg-bleu,seqgan)")
+    comp.add_argument("--out", type=Path, required=True, help="comparison folder")
+    comp.add_argument("--seeds", type=int, default=1, help="seeds per algorithm (default 1)")
+    comp.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    comp.add_argument("--strategies", metavar="G,D,K;...",
+                      help="also run SeqGAN with these g-steps,d-steps,k-epochs (Figure 3)")
 
     sub.add_parser("presets", help="list the named presets")
 
@@ -109,6 +125,22 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from seqgan.runs.compare import parse_algorithms, parse_strategies, run_compare
+    algorithms = parse_algorithms(args.algorithms)
+    strategies = parse_strategies(args.strategies)
+    cfg = _config_from_args(args)
+    root = Path(args.data_root).resolve() if args.data_root else None
+    try:
+        table = run_compare(cfg, algorithms, strategies, args.seeds, args.jobs,
+                            args.out.resolve(), root)
+    except Interrupted as exc:
+        exc.resume_command = shlex.join(["seqgan", *args.argv]) + "  (the same command)"
+        raise
+    print(f"\n{table}\nwritten to {args.out}: table.md, table.csv, figures/")
+    return 0
+
+
 def cmd_presets(args) -> int:
     for name in preset_names():
         cfg = build_config(load_preset(name))
@@ -140,7 +172,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "presets": cmd_presets, "generate": cmd_generate,
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets, "generate": cmd_generate,
             "evaluate": cmd_evaluate}
 
 
@@ -152,8 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             _parser().print_help()
             return 2
+        args.argv = argv
         return COMMANDS[args.command](args)
-    except (UserError, TrainingDiverged) as exc:
+    except (UserError, TrainingDiverged, RunsFailed) as exc:
         if debug:
             raise
         print(f"seqgan: error: {exc}", file=sys.stderr)

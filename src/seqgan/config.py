@@ -25,7 +25,7 @@ import tomli_w
 
 from seqgan.errors import UserError
 
-ALGORITHMS = ("seqgan",)
+ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random")
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
 
@@ -89,18 +89,31 @@ class DiscriminatorConfig:
 @dataclass
 class PretrainConfig:
     generator_epochs: int = knob(120, low=0)  # MLE epochs over the training set (reference 120)
+    generator_from: str = ""  # run folder whose MLE pre-training to reuse instead (same settings)
     discriminator_rounds: int = knob(50, low=0)  # rounds of fresh negatives (reference 50)
     discriminator_epochs: int = knob(3, low=1)  # epochs per round (reference 3)
 
 
 @dataclass
 class AdversarialConfig:
-    epochs: int = knob(200, low=0)  # iterations of Algorithm 1's outer loop (reference 200)
+    epochs: int = knob(200, low=0)  # epochs after pre-training: Algorithm 1 outer loop (reference 200), and each baseline's
     g_steps: int = knob(1, low=0)  # policy-gradient updates per epoch
     d_steps: int = knob(5, low=0)  # fresh negative sets per epoch
     k_epochs: int = knob(3, low=1)  # discriminator epochs per d-step
     num_rollouts: int = knob(16, low=1)  # N of the MC search (Eq. 4)
     rollout_update_rate: float = knob(0.8, low=0.0, high=1.0)  # r in beta <- r*beta + (1-r)*theta
+
+
+@dataclass
+class ScheduledSamplingConfig:
+    omega_start: float = knob(1.0, low=0.0, high=1.0)  # omega in the first epoch (P(true token fed))
+    omega_decay: float = knob(0.002, low=0.0, high=1.0)  # omega falls by this per epoch (paper 0.002)
+
+
+@dataclass
+class PGBleuConfig:
+    n: int = knob(3, low=1, high=10)  # BLEU-n reward against the training set (reference code 3)
+    smoothing: bool = False  # nltk method1 smoothing of zero n-gram counts
 
 
 @dataclass
@@ -121,7 +134,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # training algorithm
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -129,6 +142,8 @@ class Config:
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
+    pg_bleu: PGBleuConfig = field(default_factory=PGBleuConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

@@ -3,6 +3,7 @@
 
 * ``UserError`` (exit 2): a mistake in the user's input — config, files, arguments.
 * ``TrainingDiverged`` (exit 3): a loss, gradient or reward became NaN or infinite.
+* ``RunsFailed`` (exit 1): runs of a comparison failed; their logs say why.
 * ``Interrupted`` (exit 128 + signal number: 130 for SIGINT, 143 for SIGTERM).
 """
 
@@ -16,6 +17,11 @@ class TrainingDiverged(Exception):
     """A non-finite loss, gradient or reward; the message names the quantity (and, once the
     trainer adds it, the phase, epoch and the checkpoint to go back to)."""
     exit_code = 3
+
+
+class RunsFailed(Exception):
+    """Some runs of a ``seqgan compare`` did not finish (their logs say why)."""
+    exit_code = 1
 
 
 class Interrupted(BaseException):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from seqgan.metrics.bleu import ReferenceTables, bleu
 from seqgan.models.discriminator import Discriminator
 
 
@@ -17,3 +18,16 @@ class DiscriminatorReward:
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.discriminator.prob_real(tokens, self.chunk)
+
+
+class BleuReward:
+    """PG-BLEU's reward: BLEU-n (``metrics.bleu``) of each finished sequence against a fixed
+    reference corpus (the training set), with the n-gram tables built once."""
+
+    def __init__(self, references: torch.Tensor, n: int = 3, smoothing: bool = False):
+        self.n, self.smoothing = n, smoothing
+        self.tables = ReferenceTables(references.tolist(), n)
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        scores = bleu(tokens, None, self.n, self.smoothing, tables=self.tables)
+        return torch.from_numpy(scores).to(torch.float32)

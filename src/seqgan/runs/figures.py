@@ -19,24 +19,55 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def plot_nll_oracle(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,
-                    title: str = "NLL-oracle during training") -> None:
-    """NLL-oracle vs epoch, one line per run, dashed vertical line at the end of pre-training.
-
-    ``curves`` maps a label to metrics rows (dicts with ``epoch`` and ``nll_oracle``).
-    """
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None) -> None:
+    xs_all = [x for rows in curves.values() for x in _series(rows, "nll_oracle")[0]]
     for label, rows in curves.items():
         xs, ys = _series(rows, "nll_oracle")
-        ax.plot(xs, ys, marker=".", label=label)
+        if len(xs) == 1 and xs_all:  # one evaluation (the Random baseline): a level line
+            ax.hlines(ys[0], min(xs_all), max(xs_all), linestyles=":", colors="black",
+                      label=label)
+        else:
+            ax.plot(xs, ys, marker=".", markersize=3, label=label)
     if pretrain_end is not None:
         ax.axvline(pretrain_end, linestyle="--", color="grey", label="end of pre-training")
     ax.set_xlabel("epoch")
     ax.set_ylabel("NLL-oracle (nats / token)")
-    ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize="small")
+
+
+def _save(fig, path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_nll_oracle(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,
+                    title: str = "NLL-oracle during training") -> None:
+    """NLL-oracle vs epoch, one line per run, dashed vertical line at the end of
+    pre-training (the SeqGAN paper's Figure 2).  ``curves`` maps a label to metrics rows
+    (dicts with ``epoch`` and ``nll_oracle``); a curve with a single evaluation is drawn
+    as a horizontal line."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    _draw_curves(ax, curves, pretrain_end)
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | None,
+                path: Path, title: str) -> None:
+    """One NLL-oracle panel per entry of ``panels`` (title -> curves), sharing the y axis
+    (the SeqGAN paper's Figure 3, one panel per training strategy)."""
+    count = max(1, len(panels))
+    cols = min(count, 2)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), sharey=True,
+                             squeeze=False)
+    for ax, (name, curves) in zip(axes.flat, panels.items()):
+        _draw_curves(ax, curves, pretrain_end)
+        ax.set_title(name)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    _save(fig, path)

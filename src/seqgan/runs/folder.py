@@ -25,7 +25,7 @@ from seqgan.errors import UserError
 from seqgan.runs.checkpoint import atomic_write_bytes
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
-           "d_accuracy", "reward_mean")
+           "d_accuracy", "reward_mean", "ss_omega", "ss_replaced")
 
 
 class RunFolder:

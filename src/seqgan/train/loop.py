@@ -31,8 +31,9 @@ from seqgan.config import Config
 from seqgan.data.synthetic import SyntheticTask
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.nll import sequence_nll
-from seqgan.runs.checkpoint import (load_latest_checkpoint, load_state_checked, rng_state,
-                                    save_checkpoint, serialize, set_rng_state)
+from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_latest_checkpoint,
+                                    load_state_checked, rng_state, save_checkpoint, serialize,
+                                    set_rng_state)
 from seqgan.runs.figures import plot_nll_oracle
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
@@ -44,6 +45,11 @@ class Phase:
     epochs: int
     run_epoch: Callable[[int], dict]  # 1-based epoch of this phase -> metrics to log
     trains_generator: bool  # advances the global epoch axis and is evaluated
+    on_end: Callable[[], None] | None = None  # runs once after the last epoch
+    # its end state is kept as checkpoints/end-<name>.pt, which another run of the same
+    # settings may start from (``pretrain.generator_from``); it must train only
+    # models["generator"] with optimizers["mle"]
+    shareable: bool = False
 
 
 class Trainer:
@@ -125,6 +131,41 @@ class Trainer:
         self.run.write_metrics(self.rows)
         return True
 
+    def _adopt_first_phase(self, source_run: Path) -> None:
+        """Start after the first phase, taking its end state from another run's
+        ``checkpoints/end-<phase>.pt`` (the settings that shape it must be equal)."""
+        phase = self.phases[0] if self.phases else None
+        if phase is None or not phase.shareable:
+            raise UserError(f"pretrain.generator_from is set, but algorithm "
+                            f"'{self.cfg.algorithm}' has no MLE pre-training to take")
+        path = source_run / "checkpoints" / f"end-{phase.name}.pt"
+        if not path.is_file():
+            raise UserError(f"pretrain.generator_from: {path} not found (has that run "
+                            f"finished its {phase.name} phase?)")
+        state = load_checkpoint(path)
+        changed = _changed_keys(_shared_settings(state.get("config", {})),
+                                _shared_settings(self.cfg.to_dict()))
+        if changed:
+            raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "
+                            f"other settings ({', '.join(changed)})")
+        try:
+            load_state_checked(self.models["generator"], state["models"]["generator"], path)
+            self.optimizers["mle"].load_state_dict(state["optimizers"]["mle"])
+            set_rng_state(state["rng"])
+            self.rows, self.marks = list(state["rows"]), dict(state["marks"])
+            self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
+            self.phase_seconds[phase.name] = state["phase_seconds"][phase.name]
+            self._last_eval = dict(state["last_eval"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {exc})") \
+                from None
+        if [self.phase_index, self.phase_epoch] != [0, phase.epochs]:
+            raise UserError(f"{path} is not the end of {phase.name}")
+        if phase.on_end is not None:
+            phase.on_end()
+        self.run.write_metrics(self.rows)
+        self.log(f"took {phase.name} ({phase.epochs} epochs) from {source_run}")
+
     # -- evaluation and logging ------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict:
@@ -181,7 +222,11 @@ class Trainer:
         if not (resume and self.restore()):
             if resume:
                 self.log("no checkpoint yet: starting the run from the beginning")
-            self._record({"phase": "init", "phase_epoch": 0, "epoch": 0, **self.evaluate()})
+            if self.cfg.pretrain.generator_from:
+                self._adopt_first_phase(Path(self.cfg.pretrain.generator_from))
+            else:
+                self._record({"phase": "init", "phase_epoch": 0, "epoch": 0,
+                              **self.evaluate()})
             self._take_snapshot()
         total = sum(p.epochs for p in self.phases)
         bar = tqdm(total=total, initial=self.serial, unit="epoch", dynamic_ncols=True,
@@ -218,8 +263,12 @@ class Trainer:
             self._take_snapshot()
             if epoch % self.cfg.run.checkpoint_every == 0 or epoch == phase.epochs:
                 self._save_snapshot()
+            if epoch == phase.epochs and phase.shareable:
+                atomic_write_bytes(self.run.checkpoints / f"end-{phase.name}.pt", self._snapshot)
 
     def _end_phase(self, phase: Phase) -> None:
+        if phase.on_end is not None:
+            phase.on_end()
         if phase.trains_generator and self._last_eval:
             self.run.write_samples(phase.name, self._last_eval["samples"])
             self.marks[f"nll_oracle_end_of_{phase.name}"] = self.rows[-1]["nll_oracle"]
@@ -268,4 +317,12 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
             out += _changed_keys(a, b, f"{prefix}{key}.")
         elif a != b:
             out.append(f"{prefix}{key}")
+    return out
+
+
+def _shared_settings(config: dict) -> dict:
+    """The parts of a config that shape MLE pre-training and its logged evaluations."""
+    keys = ("seed", "oracle", "data", "generator", "eval")
+    out = {k: config.get(k) for k in keys}
+    out["pretrain.generator_epochs"] = config.get("pretrain", {}).get("generator_epochs")
     return out

@@ -15,10 +15,11 @@ from seqgan.errors import UserError
 from seqgan.metrics.nll import sequence_nll
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
-from seqgan.train import seqgan as seqgan_algorithm
+from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, uniform
 from seqgan.train.loop import Trainer
 
-ALGORITHMS = {"seqgan": seqgan_algorithm.build}
+ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
+              "pg-bleu": pg_bleu.build, "random": uniform.build}
 
 
 def _seed_everything(seed: int) -> None:
@@ -64,7 +65,7 @@ def load_trained(run_dir: Path, root: Path) -> tuple[Config, SyntheticTask | Non
         raise UserError(f"{run_dir} has no model.pt: the run has not finished "
                         f"(continue it with seqgan train --resume {run_dir})")
     state = load_checkpoint(weights)
-    generator = seqgan_algorithm.build_generator(cfg)
+    generator = parts.build_generator(cfg)
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")
     load_state_checked(generator, state["generator"], weights)

@@ -17,6 +17,7 @@ from seqgan.models.discriminator import REAL, Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
+from seqgan.rl.sampling import sample_from_logits
 
 
 def check_finite(value: float, what: str) -> float:
@@ -99,3 +100,41 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
     update_rollout_policy(rollout, generator, rollout_update_rate)
     return value, float(q[:, -1].mean())
+
+
+def scheduled_inputs(true_tokens: torch.Tensor, model_tokens: torch.Tensor,
+                     omega: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scheduled sampling's next inputs ``[n]``: each true token kept with probability
+    ``omega``, else replaced by the model's own token; also the replaced mask ``[n]``."""
+    replaced = torch.rand(true_tokens.shape) >= omega
+    return torch.where(replaced, model_tokens, true_tokens), replaced
+
+
+def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimizer,
+                             data: torch.Tensor, batch_size: int, grad_clip: float,
+                             omega: float) -> tuple[float, float]:
+    """One epoch of scheduled sampling over ``data [n, T]``: step by step, the input after
+    the start token is the true y_{t-1} with probability ``omega``, else a token sampled
+    from the model's own logits at step t-1 (no gradient through the sample); the loss is
+    the mean cross-entropy of the true tokens.  Returns (mean loss, fraction replaced)."""
+    generator.train()
+    losses, replaced_sum, replaced_count = [], 0.0, 0
+    for step, idx in enumerate(_minibatches(len(data), batch_size), start=1):
+        batch = data[idx]
+        n, length = batch.shape
+        state = generator.initial_state(n)
+        token = generator.start_tokens(n)
+        step_logits = []
+        for t in range(length):
+            logits, state = generator.step(token, state)
+            step_logits.append(logits)
+            if t + 1 < length:
+                own = sample_from_logits(logits.detach())
+                token, replaced = scheduled_inputs(batch[:, t], own, omega)
+                replaced_sum += float(replaced.sum())
+                replaced_count += n
+        logits = torch.stack(step_logits, dim=1)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
+                              f"scheduled sampling (batch {step})"))
+    return sum(losses) / len(losses), replaced_sum / max(1, replaced_count)

@@ -1,0 +1,276 @@
+"""``seqgan compare``: train several algorithms (and SeqGAN training strategies) over
+seeds, sharing one MLE pre-training per seed, then write the comparison report.
+
+Layout of the comparison folder ``OUT``::
+
+    compare.toml                  what is compared (checked when the command is re-run)
+    seed-<s>/pretrain/            MLE pre-training shared by every algorithm of seed s
+    seed-<s>/<algorithm>/         one ordinary run folder per algorithm ...
+    seed-<s>/seqgan-g<g>-d<d>-k<k>/  ... and per training strategy
+    logs/seed-<s>-<name>.log      each run's output
+    table.md, table.csv, figures/ the report (``runs.report``)
+
+Each run is a ``seqgan train`` subprocess (``--jobs`` at a time, each with
+``cpu_count // jobs`` threads unless ``run.threads`` is set).  Re-running the same
+command continues: finished runs are reused, interrupted ones resumed from their
+checkpoints.  SIGINT / SIGTERM are passed on to the running trainings, which save a
+checkpoint before they exit.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqgan.config import ALGORITHMS, Config, build_config, read_toml
+from seqgan.errors import Interrupted, RunsFailed, UserError
+from seqgan.runs.checkpoint import atomic_write_bytes
+from seqgan.runs.folder import RunFolder
+from seqgan.runs.interrupt import handle_signals
+from seqgan.runs.report import build_table, write_figures, write_table
+
+import tomli_w
+
+NO_PRETRAINING = ("random",)
+
+
+@dataclass
+class Job:
+    name: str  # "pretrain", an algorithm, or "seqgan-g1-d5-k3"
+    seed: int
+    config: Config
+    run: Path
+    needs: "Job | None" = None
+    label: str = ""  # row of the table / panel of the strategies figure
+    status: str = "waiting"  # waiting | running | done | failed | skipped
+    seconds: float = 0.0
+    log: Path = field(default=Path())
+
+
+def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
+    """``"1,5,3;1,1,1"`` -> ``[(1, 5, 3), (1, 1, 1)]`` (g-steps, d-steps, k epochs)."""
+    if not text:
+        return []
+    out = []
+    for part in text.split(";"):
+        try:
+            g, d, k = (int(v) for v in part.split(","))
+        except ValueError:
+            raise UserError(f"--strategies expects 'g,d,k;g,d,k;...' of integers, got "
+                            f"'{part}'") from None
+        if g < 0 or d < 0 or k < 1:
+            raise UserError(f"--strategies: need g >= 0, d >= 0, k >= 1, got '{part}'")
+        out.append((g, d, k))
+    return out
+
+
+def parse_algorithms(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in names if a not in ALGORITHMS]
+    if unknown or not names:
+        raise UserError(f"--algorithms: unknown '{','.join(unknown)}'; choose from "
+                        f"{', '.join(ALGORITHMS)}")
+    if len(set(names)) != len(names):
+        raise UserError("--algorithms lists an algorithm twice")
+    return names
+
+
+def _with(base: dict, **sections) -> Config:
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return build_config(data)
+
+
+def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
+         seeds: int, out: Path, jobs: int) -> list[Job]:
+    """Every run of the comparison, pre-training runs first."""
+    data = base.to_dict()
+    if not base.run.threads:
+        data["run"]["threads"] = max(1, (os.cpu_count() or 1) // jobs)
+    share = base.pretrain.generator_epochs > 0
+    planned: list[Job] = []
+    for i in range(seeds):
+        seed = base.seed + i
+        folder = out / f"seed-{seed}"
+        pretrain = None
+        wanted = [a for a in algorithms if a not in NO_PRETRAINING] + (["seqgan"] * bool(strategies))
+        if share and wanted:
+            cfg = _with(data, seed=seed, algorithm="mle", adversarial={"epochs": 0})
+            pretrain = Job("pretrain", seed, cfg, folder / "pretrain")
+            planned.append(pretrain)
+        runs = [(a, a, {}) for a in algorithms]
+        runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
+                  {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
+        for name, label, adversarial in runs:
+            algorithm = name if name in ALGORITHMS else "seqgan"
+            shared = pretrain is not None and algorithm not in NO_PRETRAINING
+            cfg = _with(data, seed=seed, algorithm=algorithm,
+                        adversarial={**data["adversarial"], **adversarial},
+                        pretrain={**data["pretrain"],
+                                  "generator_from": str(pretrain.run) if shared else ""})
+            planned.append(Job(name, seed, cfg, folder / name, pretrain if shared else None,
+                               label))
+    for job in planned:
+        job.log = out / "logs" / f"seed-{job.seed}-{job.name}.log"
+    return planned
+
+
+def _check_folder(out: Path, settings: dict) -> None:
+    """``out`` must be new, or a comparison of exactly the same settings (to continue)."""
+    marker = out / "compare.toml"
+    if marker.is_file():
+        previous = read_toml(marker)
+        if previous != settings:
+            raise UserError(f"{out} holds a different comparison; choose another --out (or "
+                            "repeat the command that made it to continue it)")
+    elif out.exists() and any(out.iterdir()):
+        raise UserError(f"output folder {out} exists and is not a comparison folder")
+
+
+class Runner:
+    """Runs jobs as ``seqgan train`` subprocesses, ``jobs`` at a time, in dependency order."""
+
+    def __init__(self, jobs: list[Job], parallel: int, data_root: Path | None,
+                 log=lambda msg: print(msg, file=sys.stderr)):
+        self.jobs, self.parallel, self.data_root, self.log = jobs, parallel, data_root, log
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.stopping = False
+
+    def _command(self, job: Job) -> list[str]:
+        base = [sys.executable, "-m", "seqgan", "train"]
+        if self.data_root is not None:
+            base += ["--data-root", str(self.data_root)]
+        if (job.run / "config.toml").is_file():
+            return base + ["--resume", str(job.run)]
+        config = job.log.with_suffix(".toml")
+        atomic_write_bytes(config, job.config.to_toml().encode())
+        return base + ["--config", str(config), "--out", str(job.run)]
+
+    def _run(self, job: Job) -> Job:
+        with self.lock:
+            if self.stopping:
+                job.status = "skipped"
+                return job
+            job.status = "running"
+            command = self._command(job)
+            handle = open(job.log, "a", encoding="utf-8")
+            handle.write(f"$ {shlex.join(command)}\n")
+            handle.flush()
+            proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+            self.procs[id(job)] = proc
+        start = time.perf_counter()
+        code = proc.wait()
+        handle.close()
+        with self.lock:
+            self.procs.pop(id(job), None)
+        job.seconds = time.perf_counter() - start
+        job.status = "done" if code == 0 else "failed"
+        return job
+
+    def stop(self, signum: int) -> None:
+        """Stop launching and pass ``signum`` on to the running trainings.  SIGINT usually
+        comes from Ctrl-C, which reaches the whole process group: the trainings get one
+        second to react to it themselves before it is passed on."""
+        with self.lock:
+            self.stopping = True
+            procs = list(self.procs.values())
+        grace = 1.0 if signum == signal.SIGINT else 0.0
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+            time.sleep(0.05)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    def run(self) -> None:
+        for job in self.jobs:
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+            if (job.run / "summary.json").is_file():
+                job.status = "done"
+        todo = [j for j in self.jobs if j.status != "done"]
+        reused = len(self.jobs) - len(todo)
+        if reused:
+            self.log(f"reusing {reused} finished run(s)")
+        pool = ThreadPoolExecutor(max_workers=self.parallel)
+        running: dict[Future, Job] = {}
+        finished = reused
+        try:
+            while todo or running:
+                for job in list(todo):
+                    if job.needs is not None and job.needs.status in ("failed", "skipped"):
+                        job.status = "skipped"
+                        todo.remove(job)
+                    elif (job.needs is None or job.needs.status == "done") and \
+                            len(running) < self.parallel:
+                        running[pool.submit(self._run, job)] = job
+                        todo.remove(job)
+                if not running:
+                    break
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    future.result()
+                    finished += 1
+                    self.log(f"[{finished}/{len(self.jobs)}] seed {job.seed} {job.name}: "
+                             f"{job.status} ({job.seconds:.0f} s)"
+                             + ("" if job.status == "done" else f", see {job.log}"))
+        except Interrupted as exc:
+            self.stop(exc.signum)
+            for future in running:  # each training saves a checkpoint and exits
+                future.result()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
+
+def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
+                seeds: int, jobs: int, out: Path, data_root: Path | None) -> str:
+    """Plan, run (or continue) and report a comparison; returns the markdown table."""
+    if seeds < 1 or jobs < 1:
+        raise UserError("--seeds and --jobs must be positive")
+    settings = {"config": base.to_dict(), "algorithms": algorithms,
+                "strategies": [list(s) for s in strategies], "seeds": seeds}
+    _check_folder(out, settings)
+    planned = plan(base, algorithms, strategies, seeds, out, jobs)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
+    runner = Runner(planned, jobs, data_root)
+    with handle_signals():
+        runner.run()
+    failed = [j for j in planned if j.status != "done"]
+    if failed:
+        names = ", ".join(f"seed {j.seed} {j.name} ({j.status})" for j in failed)
+        raise RunsFailed(f"{len(failed)} run(s) did not finish: {names}; see {out / 'logs'}")
+    groups = {a: [RunFolder(j.run) for j in planned if j.name == a] for a in algorithms}
+    strategy_groups: dict[str, list[RunFolder]] = {}
+    for job in planned:
+        if job.name.startswith("seqgan-g"):
+            strategy_groups.setdefault(job.label, []).append(RunFolder(job.run))
+    pretrain_end = float(base.pretrain.generator_epochs) if base.pretrain.generator_epochs else None
+    table = write_table(build_table(groups, base.oracle.seq_len), out)
+    write_figures(groups, strategy_groups, pretrain_end, out, base.name)
+    return table
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM if this process dies (so a
+    killed ``compare`` leaves no orphan trainings; they checkpoint and exit)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

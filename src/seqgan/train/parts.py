@@ -1,0 +1,80 @@
+"""Building blocks every algorithm composes: models, optimizers and the phases they share.
+
+An algorithm module (``seqgan.algorithms.*``) exposes ``build(cfg, task) -> (models,
+optimizers, phases)``; the parts here keep them to a few lines each.  Conventions the
+trainer relies on: the generator is ``models["generator"]``, its MLE optimizer is
+``optimizers["mle"]``, and MLE pre-training is the first phase, named
+``pretrain_generator`` (so runs can share it, see ``pretrain.generator_from``).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from seqgan.config import Config
+from seqgan.data.synthetic import SyntheticTask
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.generator import Generator
+from seqgan.rl.rollout import Reward
+from seqgan.train import steps
+from seqgan.train.loop import Phase
+
+PRETRAIN = "pretrain_generator"
+
+
+def build_generator(cfg: Config) -> Generator:
+    o = cfg.oracle
+    return Generator(o.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim,
+                     o.seq_len, o.start_token, cfg.generator.init_std)
+
+
+def build_discriminator(cfg: Config) -> Discriminator:
+    d = cfg.discriminator
+    return Discriminator(cfg.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim,
+                         d.filter_sizes, d.num_filters, d.dropout)
+
+
+def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+
+
+def rollout_copy(generator: Generator) -> Generator:
+    """G_beta: a frozen copy of G_theta (refreshed with ``load_state_dict`` when needed)."""
+    return copy.deepcopy(generator).requires_grad_(False)
+
+
+def mle_phase(name: str, epochs: int, cfg: Config, task: SyntheticTask, generator: Generator,
+              optimizer: torch.optim.Optimizer, on_end=None) -> Phase:
+    """``epochs`` epochs of teacher-forced MLE on the training set (logs ``g_loss``)."""
+    g = cfg.generator
+
+    def run_epoch(epoch: int) -> dict:
+        return {"g_loss": steps.mle_epoch(generator, optimizer, task.train, g.batch_size,
+                                          g.grad_clip)}
+    return Phase(name, epochs, run_epoch, trains_generator=True, on_end=on_end)
+
+
+def pretrain_phase(cfg: Config, task: SyntheticTask, generator: Generator,
+                   optimizer: torch.optim.Optimizer, rollout: Generator | None = None) -> Phase:
+    """MLE pre-training (``pretrain.generator_epochs``); at its end the roll-out policy, if
+    any, becomes a copy of the generator (Algorithm 1, line 3)."""
+    on_end = (lambda: rollout.load_state_dict(generator.state_dict())) if rollout else None
+    phase = mle_phase(PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizer,
+                      on_end)
+    phase.shareable = True
+    return phase
+
+
+def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generator,
+                            reward: Reward, optimizer: torch.optim.Optimizer) -> dict:
+    """``adversarial.g_steps`` g-steps: MC-search Q from ``reward`` (Eq. 4), update Eq. 8,
+    then the roll-out update.  Logs ``g_loss`` and ``reward_mean`` (mean Q at t = T)."""
+    g, a = cfg.generator, cfg.adversarial
+    row: dict = {}
+    for _ in range(a.g_steps):
+        row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
+            generator, rollout, reward, optimizer, g.batch_size, a.num_rollouts, g.grad_clip,
+            a.rollout_update_rate)
+    return row

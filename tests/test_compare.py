@@ -1,0 +1,89 @@
+"""``seqgan compare``: the paper's Table 1 / Figures 2-3 from several runs, continuable."""
+
+from __future__ import annotations
+
+import csv
+import signal
+
+import pytest
+import tomli_w
+import torch
+
+from seqgan.cli import main
+from tests.conftest import TINY
+from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    config = root / "tiny.toml"
+    config.write_text(tomli_w.dumps(TINY))
+    out = root / "cmp"
+    args = ["compare", "--config", str(config), "--out", str(out), "--seeds", "2",
+            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan", "--strategies", "2,1,1"]
+    assert main(args) == 0
+    return out, args
+
+
+def test_compare_writes_table_figures_and_shares_pretraining(compared):
+    out, _ = compared
+    rows = list(csv.DictReader(open(out / "table.csv")))
+    assert [r["label"] for r in rows] == ["random", "mle", "pg-bleu", "seqgan"]
+    for row in rows:
+        assert float(row["nll_oracle"]) > 0 and float(row["nll_test"]) > 0
+        assert row["seeds"] == "2" and row["samples_per_seed"] == "128"
+        if row["label"] != "seqgan":
+            assert 0 <= float(row["p_value_vs_seqgan"]) <= 1
+    assert "| random |" in (out / "table.md").read_text()
+    assert (out / "figures" / "nll_oracle.png").stat().st_size > 10_000
+    assert (out / "figures" / "strategies.png").stat().st_size > 10_000
+    for seed in (3, 4):
+        shared = torch.load(out / f"seed-{seed}" / "pretrain" / "checkpoints" /
+                            "end-pretrain_generator.pt", weights_only=True)
+        pretrain_rows = list(csv.DictReader(open(out / f"seed-{seed}" / "pretrain" /
+                                                 "metrics.csv")))
+        for name in ("mle", "pg-bleu", "seqgan", "seqgan-g2-d1-k1"):
+            run_rows = list(csv.DictReader(open(out / f"seed-{seed}" / name / "metrics.csv")))
+            assert run_rows[:len(pretrain_rows)] == pretrain_rows  # the same pre-training
+        assert shared["position"][:2] == [0, TINY["pretrain"]["generator_epochs"]]
+
+
+def test_running_compare_again_reuses_finished_runs(compared, capsys):
+    out, args = compared
+    before = {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")}
+    assert main(args) == 0
+    assert "reusing 12 finished run(s)" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")} == before
+
+
+def test_compare_refuses_a_folder_of_another_comparison(compared, capsys):
+    out, args = compared
+    assert main([*args[:-2], "--seeds", "3"]) == 2
+    assert "holds a different comparison" in capsys.readouterr().err
+
+
+def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(tomli_w.dumps(RESUME_CONFIG))
+    reference, out = tmp_path / "ref", tmp_path / "cmp"
+    args = ["compare", "--config", str(config), "--algorithms", "seqgan"]
+    code, _, err = _finish(_start([*args, "--out", str(reference)]))
+    assert code == 0, err
+    proc = _start([*args, "--out", str(out)])
+    _wait_for_row(proc, out / "seed-3" / "seqgan", "pretrain_discriminator", 2)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = _finish(proc)
+    assert code == 143, err
+    assert "the same command" in err.strip().splitlines()[-1]
+    assert list((out / "seed-3" / "seqgan" / "checkpoints").glob("ckpt-*.pt"))
+    assert not (out / "seed-3" / "seqgan" / "summary.json").exists()
+    code, _, err = _finish(_start([*args, "--out", str(out)]))
+    assert code == 0, err
+    assert "reusing 1 finished run(s)" in err  # the shared pre-training
+    for name in ("model.pt",):
+        ours = torch.load(out / "seed-3" / "seqgan" / name, weights_only=True)
+        theirs = torch.load(reference / "seed-3" / "seqgan" / name, weights_only=True)
+        for key, tensor in ours["generator"].items():
+            assert torch.equal(tensor, theirs["generator"][key]), key
+    assert (out / "table.md").read_text() == (reference / "table.md").read_text()
