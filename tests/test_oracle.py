@@ -26,6 +26,7 @@ def _arrays_of(oracle) -> list[np.ndarray]:
     return [np.ascontiguousarray(out[n], dtype=np.float32) for n in PARAM_NAMES]
 
 
+@pytest.mark.data
 def test_reference_oracle_gives_published_nll(data_root):
     tokens = read_token_file(data_root / "seqgan_oracle" / "real_data.txt", 20, 5000)
     assert tokens.shape == (9984, 20)
