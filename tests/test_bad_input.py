@@ -238,6 +238,17 @@ CASES = {
                           ["--resume takes its settings from the run folder"]),
     "resume of a non-run folder": (lambda tmp, run: ["train", "--resume", str(tmp)],
                                    ["is not a seqgan run folder"]),
+    "shared pre-training with other settings": (
+        lambda tmp, run: _args_train("--set", f"pretrain.generator_from='{run}'", "--set",
+                                     "generator.hidden_dim=16")(tmp, run),
+        ["was pre-trained with other settings (generator.hidden_dim)"]),
+    "shared pre-training that does not exist": (
+        lambda tmp, run: _args_train("--set", f"pretrain.generator_from='{tmp}'")(tmp, run),
+        ["end-pretrain_generator.pt not found"]),
+    "shared pre-training for an algorithm without one": (
+        lambda tmp, run: _args_train("--set", f"pretrain.generator_from='{run}'", "--set",
+                                     "algorithm=random")(tmp, run),
+        ["algorithm 'random' has no MLE pre-training"]),
     "generate -n 0": (_on_run("generate", "-n", "0"), ["-n must be a positive number", "0"]),
     "generate -n negative": (_on_run("generate", "-n", "-4"), ["-n must be a positive", "-4"]),
     "generate: model of another shape": (

@@ -106,59 +106,47 @@ class Trainer:
         if found is None:
             return False
         path, state = found
-        try:
-            for key, model in self.models.items():
-                load_state_checked(model, state["models"][key], path)
-            for key, opt in self.optimizers.items():
-                opt.load_state_dict(state["optimizers"][key])
-            set_rng_state(state["rng"])
-            self.rows, self.marks = list(state["rows"]), dict(state["marks"])
-            self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
-            self.phase_seconds.update(state["phase_seconds"])
-            self._last_eval = dict(state["last_eval"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"checkpoint {path} does not fit this run "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-                            ) from None
+        self._apply_state(state, path, list(self.models), list(self.optimizers))
         changed = _changed_keys(state.get("config", {}), self.cfg.to_dict())
         if changed:
             self.log(f"warning: config.toml differs from the checkpoint's settings in "
                      f"{', '.join(changed)}; continuing with config.toml")
         self._snapshot_serial = self._saved_serial = self.serial
         self._saved_path = path
-        phase = self.phases[min(self.phase_index, len(self.phases) - 1)]
-        self.log(f"resuming from {path} ({phase.name}, epoch {self.phase_epoch} of {phase.epochs})")
+        where = "after the last phase"
+        if self.phase_index < len(self.phases):
+            phase = self.phases[self.phase_index]
+            where = f"{phase.name}, epoch {self.phase_epoch} of {phase.epochs}"
+        self.log(f"resuming from {path} ({where})")
         self.run.write_metrics(self.rows)
         return True
+
+    def _apply_state(self, state: dict, path: Path, models: list[str],
+                     optimizers: list[str]) -> None:
+        """Load the named models and optimizers, the RNG states, metric rows, marks,
+        position, phase times and last evaluation of checkpoint ``state`` (from ``path``)."""
+        try:
+            for key in models:
+                load_state_checked(self.models[key], state["models"][key], path)
+            for key in optimizers:
+                self.optimizers[key].load_state_dict(state["optimizers"][key])
+            set_rng_state(state["rng"])
+            self.rows, self.marks = list(state["rows"]), dict(state["marks"])
+            self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
+            self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
+                                       if k in self.phase_seconds})
+            self._last_eval = dict(state["last_eval"])
+        except (KeyError, TypeError, ValueError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {first})") \
+                from None
 
     def _adopt_first_phase(self, source_run: Path) -> None:
         """Start after the first phase, taking its end state from another run's
         ``checkpoints/end-<phase>.pt`` (the settings that shape it must be equal)."""
         phase = self.phases[0] if self.phases else None
-        if phase is None or not phase.shareable:
-            raise UserError(f"pretrain.generator_from is set, but algorithm "
-                            f"'{self.cfg.algorithm}' has no MLE pre-training to take")
-        path = source_run / "checkpoints" / f"end-{phase.name}.pt"
-        if not path.is_file():
-            raise UserError(f"pretrain.generator_from: {path} not found (has that run "
-                            f"finished its {phase.name} phase?)")
-        state = load_checkpoint(path)
-        changed = _changed_keys(_shared_settings(state.get("config", {})),
-                                _shared_settings(self.cfg.to_dict()))
-        if changed:
-            raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "
-                            f"other settings ({', '.join(changed)})")
-        try:
-            load_state_checked(self.models["generator"], state["models"]["generator"], path)
-            self.optimizers["mle"].load_state_dict(state["optimizers"]["mle"])
-            set_rng_state(state["rng"])
-            self.rows, self.marks = list(state["rows"]), dict(state["marks"])
-            self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
-            self.phase_seconds[phase.name] = state["phase_seconds"][phase.name]
-            self._last_eval = dict(state["last_eval"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {exc})") \
-                from None
+        path, state = shared_phase_state(self.cfg, self.phases)
+        self._apply_state(state, path, ["generator"], ["mle"])
         if [self.phase_index, self.phase_epoch] != [0, phase.epochs]:
             raise UserError(f"{path} is not the end of {phase.name}")
         if phase.on_end is not None:
@@ -326,3 +314,25 @@ def _shared_settings(config: dict) -> dict:
     out = {k: config.get(k) for k in keys}
     out["pretrain.generator_epochs"] = config.get("pretrain", {}).get("generator_epochs")
     return out
+
+
+def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
+    """The checkpoint named by ``pretrain.generator_from`` (``RUN/checkpoints/end-<first
+    phase>.pt``) and its state, after checking that this run's first phase is shareable
+    and that the settings shaping it are equal; one-line ``UserError``s otherwise."""
+    source_run = Path(cfg.pretrain.generator_from)
+    phase = phases[0] if phases else None
+    if phase is None or not phase.shareable:
+        raise UserError(f"pretrain.generator_from is set, but algorithm "
+                        f"'{cfg.algorithm}' has no MLE pre-training to take")
+    path = source_run / "checkpoints" / f"end-{phase.name}.pt"
+    if not path.is_file():
+        raise UserError(f"pretrain.generator_from: {path} not found (has that run "
+                        f"finished its {phase.name} phase?)")
+    state = load_checkpoint(path)
+    changed = _changed_keys(_shared_settings(state.get("config", {})),
+                            _shared_settings(cfg.to_dict()))
+    if changed:
+        raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "
+                        f"other settings ({', '.join(changed)})")
+    return path, state

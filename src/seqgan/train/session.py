@@ -16,7 +16,7 @@ from seqgan.metrics.nll import sequence_nll
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
 from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, uniform
-from seqgan.train.loop import Trainer
+from seqgan.train.loop import Trainer, shared_phase_state
 
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
               "pg-bleu": pg_bleu.build, "random": uniform.build}
@@ -48,11 +48,13 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     elif out.exists() and any(out.iterdir()) and not overwrite:
         RunFolder.create(out, overwrite=False)  # raises the "folder exists" error
     task = _prepare(cfg, root)  # data errors surface before anything is written
+    _seed_everything(cfg.seed)
+    models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
+    if cfg.pretrain.generator_from and not resume:
+        shared_phase_state(cfg, phases)  # so are errors in the shared pre-training
     if not resume:
         run = RunFolder.create(out, overwrite=overwrite)
         run.write_text(run.config, cfg.to_toml())
-    _seed_everything(cfg.seed)
-    models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
     return Trainer(cfg, run, task, models, optimizers, phases)
 
 
