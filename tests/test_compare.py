@@ -18,10 +18,10 @@ from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
 def compared(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     config = root / "tiny.toml"
-    config.write_text(tomli_w.dumps(TINY))
+    config.write_text(tomli_w.dumps({**TINY, "eval": {**TINY["eval"], "diagnostics": True}}))
     out = root / "cmp"
     args = ["compare", "--config", str(config), "--out", str(out), "--seeds", "2",
-            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan", "--strategies", "2,1,1"]
+            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan,merl", "--strategies", "2,1,1"]
     assert main(args) == 0
     return out, args
 
@@ -29,13 +29,17 @@ def compared(tmp_path_factory):
 def test_compare_writes_table_figures_and_shares_pretraining(compared):
     out, _ = compared
     rows = list(csv.DictReader(open(out / "table.csv")))
-    assert [r["label"] for r in rows] == ["random", "mle", "pg-bleu", "seqgan"]
+    assert [r["label"] for r in rows] == ["random", "mle", "pg-bleu", "seqgan", "merl"]
     for row in rows:
         assert float(row["nll_oracle"]) > 0 and float(row["nll_test"]) > 0
         assert row["seeds"] == "2" and row["samples_per_seed"] == "128"
         if row["label"] != "seqgan":
             assert 0 <= float(row["p_value_vs_seqgan"]) <= 1
-    assert "| random |" in (out / "table.md").read_text()
+    table = (out / "table.md").read_text()
+    assert "| random |" in table and "H(p_gen)" in table and "p_d" in table
+    assert float(rows[-1]["entropy"]) > 0 and 0 <= float(rows[-1]["eval_reward_mean"]) <= 1
+    merl = (out / "seed-3" / "merl" / "config.toml").read_text()
+    assert 'estimator = "merl"' in merl and 'algorithm = "seqgan"' in merl
     assert (out / "figures" / "nll_oracle.png").stat().st_size > 10_000
     assert (out / "figures" / "strategies.png").stat().st_size > 10_000
     for seed in (3, 4):
@@ -43,7 +47,7 @@ def test_compare_writes_table_figures_and_shares_pretraining(compared):
                             "end-pretrain_generator.pt", weights_only=True)
         pretrain_rows = list(csv.DictReader(open(out / f"seed-{seed}" / "pretrain" /
                                                  "metrics.csv")))
-        for name in ("mle", "pg-bleu", "seqgan", "seqgan-g2-d1-k1"):
+        for name in ("mle", "pg-bleu", "seqgan", "merl", "seqgan-g2-d1-k1"):
             run_rows = list(csv.DictReader(open(out / f"seed-{seed}" / name / "metrics.csv")))
             assert run_rows[:len(pretrain_rows)] == pretrain_rows  # the same pre-training
         assert shared["position"][:2] == [0, TINY["pretrain"]["generator_epochs"]]
@@ -53,7 +57,7 @@ def test_running_compare_again_reuses_finished_runs(compared, capsys):
     out, args = compared
     before = {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")}
     assert main(args) == 0
-    assert "reusing 12 finished run(s)" in capsys.readouterr().err
+    assert "reusing 14 finished run(s)" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")} == before
 
 

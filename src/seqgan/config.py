@@ -71,6 +71,8 @@ class GeneratorConfig:
     grad_clip: float = knob(5.0, low=0.0)  # gradient-norm clip (reference 5.0; 0 = off)
     batch_size: int = knob(64, low=1)  # MLE mini-batch and policy-gradient batch (reference 64)
     sample_batch: int = knob(1024, low=1)  # rows per batch when sampling many sequences
+    estimator: str = knob("mc_search", choices=("mc_search", "ordinary", "baseline", "merl"))  # action values of the policy gradient (rl/estimators.py)
+    merl_alpha: float = knob(1.0, low=0.0)  # MERL entropy temperature alpha (Bjare & Meredith: 1)
 
 
 @dataclass
@@ -120,6 +122,8 @@ class PGBleuConfig:
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
+    diagnostics: bool = False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
+    bleu_n: int = knob(0, low=0, high=10)  # also mean BLEU-n of the samples against the test set (0 = off)
 
 
 @dataclass

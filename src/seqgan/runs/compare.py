@@ -72,12 +72,17 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
     return out
 
 
+# names accepted besides the algorithms: SeqGAN with another policy-gradient estimator
+ESTIMATOR_VARIANTS = {"ordinary": "ordinary", "baseline": "baseline", "merl": "merl"}
+
+
 def parse_algorithms(text: str) -> list[str]:
     names = [a.strip() for a in text.split(",") if a.strip()]
-    unknown = [a for a in names if a not in ALGORITHMS]
+    known = (*ALGORITHMS, *ESTIMATOR_VARIANTS)
+    unknown = [a for a in names if a not in known]
     if unknown or not names:
         raise UserError(f"--algorithms: unknown '{','.join(unknown)}'; choose from "
-                        f"{', '.join(ALGORITHMS)}")
+                        f"{', '.join(known)}")
     if len(set(names)) != len(names):
         raise UserError("--algorithms lists an algorithm twice")
     return names
@@ -105,19 +110,22 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         seed = base.seed + i
         folder = out / f"seed-{seed}"
         pretrain = None
-        wanted = [a for a in algorithms if a not in NO_PRETRAINING] + (["seqgan"] * bool(strategies))
+        wanted = [a for a in algorithms if a not in NO_PRETRAINING] + ["seqgan"] * bool(strategies)
         if share and wanted:
             cfg = _with(data, seed=seed, algorithm="mle", adversarial={"epochs": 0})
             pretrain = Job("pretrain", seed, cfg, folder / "pretrain")
             planned.append(pretrain)
-        runs = [(a, a, {}) for a in algorithms]
+        runs = [(a, a, {}, {}) for a in algorithms]
         runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
-                  {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
-        for name, label, adversarial in runs:
+                  {"g_steps": g, "d_steps": d, "k_epochs": k}, {}) for g, d, k in strategies]
+        for name, label, adversarial, generator in runs:
             algorithm = name if name in ALGORITHMS else "seqgan"
+            if name in ESTIMATOR_VARIANTS:
+                generator = {"estimator": ESTIMATOR_VARIANTS[name]}
             shared = pretrain is not None and algorithm not in NO_PRETRAINING
             cfg = _with(data, seed=seed, algorithm=algorithm,
                         adversarial={**data["adversarial"], **adversarial},
+                        generator={**data["generator"], **generator},
                         pretrain={**data["pretrain"],
                                   "generator_from": str(pretrain.run) if shared else ""})
             planned.append(Job(name, seed, cfg, folder / name, pretrain if shared else None,

@@ -25,7 +25,8 @@ from seqgan.errors import UserError
 from seqgan.runs.checkpoint import atomic_write_bytes
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
-           "d_accuracy", "reward_mean", "ss_omega", "ss_replaced")
+           "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
+           "eval_reward_std", "d_precision", "d_recall", "bleu")
 
 
 class RunFolder:
@@ -101,7 +102,10 @@ class RunFolder:
         return path
 
     def write_summary(self, summary: dict) -> None:
-        self.write_text(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        """``summary.json``; NaN (an undefined metric) is written as null."""
+        clean = {k: None if isinstance(v, float) and math.isnan(v) else v
+                 for k, v in summary.items()}
+        self.write_text(self.summary, json.dumps(clean, indent=2, sort_keys=True) + "\n")
 
     def read_summary(self) -> dict:
         return json.loads(self.summary.read_text(encoding="utf-8")) if self.summary.is_file() else {}

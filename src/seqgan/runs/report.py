@@ -22,13 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from seqgan.metrics.stats import welch_t_test
+from seqgan.train.loop import DIAGNOSTICS
 from seqgan.runs.checkpoint import atomic_write_bytes
 from seqgan.runs.figures import plot_nll_oracle, plot_panels
 from seqgan.runs.folder import RunFolder
 
 REFERENCE = "seqgan"
 TABLE_COLUMNS = ("label", "nll_oracle", "nll_oracle_seed_std", "nll_test", "nll_test_seed_std",
-                 "seeds", "samples_per_seed", "p_value_vs_seqgan")
+                 "seeds", "samples_per_seed", "p_value_vs_seqgan", *DIAGNOSTICS)
+DIAGNOSTIC_HEADERS = {"entropy": "H(p_gen)", "eval_reward_mean": "R̄_T", "eval_reward_std": "S_T",
+                      "d_precision": "p_d", "d_recall": "r_d", "bleu": "BLEU"}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -67,10 +70,13 @@ def build_table(groups: dict[str, list[RunFolder]], seq_len: int) -> list[dict]:
         if reference_values is not None and label != REFERENCE:
             values = np.concatenate([_per_sequence(r, seq_len) for r in runs])
             p_value = welch_t_test(values, reference_values)[1]
-        rows.append({"label": label, "nll_oracle": nll, "nll_oracle_seed_std": nll_std,
-                     "nll_test": test, "nll_test_seed_std": test_std, "seeds": len(runs),
-                     "samples_per_seed": summaries[0].get("nll_oracle_samples"),
-                     "p_value_vs_seqgan": p_value})
+        row = {"label": label, "nll_oracle": nll, "nll_oracle_seed_std": nll_std,
+               "nll_test": test, "nll_test_seed_std": test_std, "seeds": len(runs),
+               "samples_per_seed": summaries[0].get("nll_oracle_samples"),
+               "p_value_vs_seqgan": p_value}
+        for key in DIAGNOSTICS:
+            row[key] = _mean_std([s.get(key) for s in summaries])[0]
+        rows.append(row)
     return rows
 
 
@@ -96,21 +102,27 @@ def write_table(rows: list[dict], folder: Path) -> str:
                          for k in TABLE_COLUMNS})
     atomic_write_bytes(folder / "table.csv", buffer.getvalue().encode())
     several = any(row["seeds"] > 1 for row in rows)
-    lines = ["| algorithm | NLL-oracle | NLL-test | p-value vs SeqGAN |",
-             "| --- | --- | --- | --- |"]
+    shown = [k for k in DIAGNOSTICS if any(not math.isnan(row[k]) for row in rows)]
+    header = ["algorithm", "NLL-oracle", "NLL-test", "p-value vs SeqGAN",
+              *(DIAGNOSTIC_HEADERS[k] for k in shown)]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
         nll, test = _cell(row["nll_oracle"]), _cell(row["nll_test"])
         if several and not math.isnan(row["nll_oracle_seed_std"]):
             nll += f" ± {_cell(row['nll_oracle_seed_std'])}"
         if several and not math.isnan(row["nll_test_seed_std"]):
             test += f" ± {_cell(row['nll_test_seed_std'])}"
-        lines.append(f"| {row['label']} | {nll} | {test} | {_p(row['p_value_vs_seqgan'])} |")
+        cells = [row["label"], nll, test, _p(row["p_value_vs_seqgan"]),
+                 *(_cell(row[k]) for k in shown)]
+        lines.append("| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
     lines += ["", f"NLL in nats per token, final evaluation on {samples} samples per run, "
               f"{seeds} seed(s)" + (" (mean ± std over seeds)" if several else "") + ". "
               "p-value: Welch's two-sided t-test of per-sequence NLL-oracle against SeqGAN's "
-              "(all seeds pooled)."]
+              "(all seeds pooled)."
+              + (" Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
+                 if shown else "")]
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(folder / "table.md", text.encode())
     return text

@@ -30,6 +30,8 @@ from seqgan import __version__
 from seqgan.config import Config
 from seqgan.data.synthetic import SyntheticTask
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
+from seqgan.metrics.bleu import bleu
+from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import sequence_nll
 from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_latest_checkpoint,
                                     load_state_checked, rng_state, save_checkpoint, serialize,
@@ -37,6 +39,10 @@ from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_la
 from seqgan.runs.figures import plot_nll_oracle
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
+
+
+DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall",
+               "bleu")
 
 
 @dataclass
@@ -165,6 +171,25 @@ class Trainer:
         out = {"nll_oracle": float(per_sequence.mean()) / seq_len}
         if len(self.task.test):
             out["nll_test"] = float(sequence_nll(generator, self.task.test).mean()) / seq_len
+        if self.cfg.eval.diagnostics:
+            out.update(self._diagnostics(samples))
+        if self.cfg.eval.bleu_n and len(self.task.test):
+            out["bleu"] = float(bleu(samples, self.task.test, self.cfg.eval.bleu_n).mean())
+        return out
+
+    def _diagnostics(self, samples: torch.Tensor) -> dict:
+        """Entropy of the generator and, with a discriminator, the reward statistics and
+        D's precision / recall (``metrics.gan_diagnostics``)."""
+        out = {"entropy": policy_entropy(self.models["generator"], samples)}
+        discriminator = self.models.get("discriminator")
+        if discriminator is not None:
+            chunk = self.cfg.discriminator.score_chunk
+            fake = discriminator.prob_real(samples, chunk)
+            out["eval_reward_mean"], out["eval_reward_std"] = reward_stats(fake)
+            if len(self.task.test):
+                real = discriminator.prob_real(self.task.test, chunk)
+                out["d_precision"], out["d_recall"] = precision_recall(
+                    real, fake[:len(self.task.test)])
         return out
 
     def _record(self, row: dict) -> None:
@@ -286,6 +311,7 @@ class Trainer:
             "nll_oracle_after_pretraining": self.marks.get(
                 "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"]),
             "nll_test": final.get("nll_test"),
+            **{key: final[key] for key in DIAGNOSTICS if key in final},
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
@@ -312,6 +338,9 @@ def _shared_settings(config: dict) -> dict:
     """The parts of a config that shape MLE pre-training and its logged evaluations."""
     keys = ("seed", "oracle", "data", "generator", "eval")
     out = {k: config.get(k) for k in keys}
+    if isinstance(out["generator"], dict):  # the policy-gradient knobs act after it
+        out["generator"] = {k: v for k, v in out["generator"].items()
+                            if k not in ("estimator", "merl_alpha")}
     out["pretrain.generator_epochs"] = config.get("pretrain", {}).get("generator_epochs")
     return out
 

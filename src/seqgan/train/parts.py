@@ -69,12 +69,13 @@ def pretrain_phase(cfg: Config, task: SyntheticTask, generator: Generator,
 
 def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generator,
                             reward: Reward, optimizer: torch.optim.Optimizer) -> dict:
-    """``adversarial.g_steps`` g-steps: MC-search Q from ``reward`` (Eq. 4), update Eq. 8,
-    then the roll-out update.  Logs ``g_loss`` and ``reward_mean`` (mean Q at t = T)."""
+    """``adversarial.g_steps`` g-steps: action values from ``reward`` by
+    ``generator.estimator`` (MC search, Eq. 4, by default), update Eq. 8, then the roll-out
+    update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch)."""
     g, a = cfg.generator, cfg.adversarial
     row: dict = {}
     for _ in range(a.g_steps):
         row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
             generator, rollout, reward, optimizer, g.batch_size, a.num_rollouts, g.grad_clip,
-            a.rollout_update_rate)
+            a.rollout_update_rate, g.estimator, g.merl_alpha)
     return row

@@ -16,7 +16,8 @@ from seqgan.errors import TrainingDiverged
 from seqgan.models.discriminator import REAL, Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
-from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
+from seqgan.rl.estimators import action_values
+from seqgan.rl.rollout import Reward, update_rollout_policy
 from seqgan.rl.sampling import sample_from_logits
 
 
@@ -89,17 +90,22 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
 
 def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
                          optimizer: torch.optim.Optimizer, batch_size: int, num_rollouts: int,
-                         grad_clip: float, rollout_update_rate: float) -> tuple[float, float]:
-    """One g-step of Algorithm 1: sample Y ~ G_theta, Q by MC search with G_beta (Eq. 4),
-    update theta by Eq. 8, then beta <- r beta + (1 - r) theta.  Returns (loss, mean Q_T)."""
+                         grad_clip: float, rollout_update_rate: float,
+                         estimator: str = "mc_search", alpha: float = 1.0) -> tuple[float, float]:
+    """One g-step of Algorithm 1: sample Y ~ G_theta, action values Q by ``estimator``
+    (``rl.estimators``; SeqGAN: MC search with G_beta, Eq. 4), update theta by Eq. 8,
+    then beta <- r beta + (1 - r) theta.  Returns (loss, mean terminal reward)."""
     samples = generator.sample(batch_size, batch_size)
-    q = mc_search_q(rollout, samples, reward, num_rollouts)
-    check_finite(float(q.sum()), "the sum of MC-search rewards Q")
     generator.train()
-    loss = policy_gradient_loss(generator.log_prob(samples), q)
+    log_probs = generator.log_prob(samples)
+    q, rewards = action_values(estimator, samples, log_probs, reward, rollout, num_rollouts,
+                               alpha)
+    check_finite(float(q.sum()), f"the sum of the action values Q ({estimator})")
+    loss = policy_gradient_loss(log_probs, q)
     value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
-    update_rollout_policy(rollout, generator, rollout_update_rate)
-    return value, float(q[:, -1].mean())
+    if estimator == "mc_search":
+        update_rollout_policy(rollout, generator, rollout_update_rate)
+    return value, float(rewards.mean())
 
 
 def scheduled_inputs(true_tokens: torch.Tensor, model_tokens: torch.Tensor,
