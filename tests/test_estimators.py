@@ -94,3 +94,30 @@ def test_reward_stats():
     from seqgan.metrics.gan_diagnostics import reward_stats
     mean, std = reward_stats(torch.tensor([0.0, 1.0, 1.0, 0.0]))
     assert (mean, std) == (0.5, 0.5)
+
+
+def test_compare_policies_draws_each_generator_at_the_step(tmp_path, capsys):
+    import tomli_w
+
+    from seqgan.cli import main
+    from seqgan.runs.policies import entropy, policy_at
+    from tests.conftest import TINY
+    config = tmp_path / "tiny.toml"
+    config.write_text(tomli_w.dumps({**TINY, "adversarial": {**TINY["adversarial"],
+                                                             "epochs": 1}}))
+    runs = []
+    for estimator in ("ordinary", "merl"):
+        runs.append(tmp_path / estimator)
+        assert main(["train", "--config", str(config), "--out", str(runs[-1]),
+                     "--set", f"generator.estimator={estimator}"]) == 0
+    figure = tmp_path / "policies.png"
+    capsys.readouterr()
+    assert main(["evaluate", "--compare-policies", *map(str, runs), "--step", "4",
+                 "--out", str(figure)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert figure.stat().st_size > 10_000
+    assert lines[0].startswith("ordinary") and lines[1].startswith("merl")
+    uniform = torch.full((40,), 1 / 40)
+    assert entropy(uniform) == pytest.approx(float(torch.log(torch.tensor(40.0))))
+    assert policy_at(Generator(40, 4, 4, 8), torch.zeros(8, dtype=torch.long), 4).sum() == \
+        pytest.approx(1.0)

@@ -76,7 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
 
     ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
-    ev.add_argument("--run", type=Path, required=True, help="run folder")
+    ev.add_argument("--run", type=Path, help="run folder")
+    ev.add_argument("--compare-policies", type=Path, nargs="+", metavar="RUN",
+                    help="plot π(·|s_t) of these runs' generators on one fixed trajectory")
+    ev.add_argument("--step", type=int, default=15, help="t for --compare-policies (default 15)")
+    ev.add_argument("--out", type=Path, help="figure path for --compare-policies "
+                    "(default: policies_step<t>.png)")
     ev.add_argument("--samples", type=int, help="samples for NLL-oracle (default: the run's)")
     ev.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     return parser
@@ -167,7 +172,16 @@ def cmd_generate(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from seqgan.train.session import evaluate_run
+    from seqgan.train.session import compare_run_policies, evaluate_run
+    if args.compare_policies:
+        out = args.out or Path(f"policies_step{args.step}.png")
+        for name, value in compare_run_policies(args.compare_policies, args.step, out,
+                                                data_root(args.data_root)).items():
+            print(f"{name:40s} H(π(·|s_{args.step})) = {value:.4f} nats")
+        print(f"wrote {out}")
+        return 0
+    if args.run is None:
+        raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed)
     return 0
 

@@ -36,7 +36,8 @@ def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None) 
     ax.legend(fontsize="small")
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Lay out, write ``path`` (creating its folder) and close ``fig``."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -52,7 +53,7 @@ def plot_nll_oracle(curves: dict[str, list[dict]], pretrain_end: float | None, p
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     _draw_curves(ax, curves, pretrain_end)
     ax.set_title(title)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | None,
@@ -70,4 +71,4 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | 
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -108,3 +108,24 @@ def print_result_table(summary: dict, root: Path) -> None:
             continue
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"  {label:32s} {text:>10s}")
+
+
+def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path) -> dict[str, float]:
+    """Figure 2 of Bjare & Meredith for finished ``runs`` (same vocabulary and length):
+    their policies at ``step`` of the first held-out sequence of the first run's task."""
+    from seqgan.runs.policies import compare_policies
+    loaded = {}
+    names = [Path(r).name for r in runs]
+    for run_dir, name in zip(runs, names):
+        cfg, _, models = load_trained(run_dir, root)
+        label = name if names.count(name) == 1 else f"{Path(run_dir).parent.name}/{name}"
+        loaded[label] = (cfg, models["generator"])
+    first_cfg = next(iter(loaded.values()))[0]
+    shapes = {(c.oracle.vocab_size, c.oracle.seq_len) for c, _ in loaded.values()}
+    if len(shapes) > 1:
+        raise UserError("--compare-policies needs runs of one vocabulary and length")
+    task = _prepare(first_cfg, root)
+    if not len(task.test):
+        raise UserError(f"{runs[0]} has no held-out sequences (data.num_test = 0)")
+    return compare_policies({name: g for name, (_, g) in loaded.items()}, task.test[0], step,
+                            out)
