@@ -73,7 +73,7 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
 
 
 # names accepted besides the algorithms: SeqGAN with another policy-gradient estimator
-ESTIMATOR_VARIANTS = {"ordinary": "ordinary", "baseline": "baseline", "merl": "merl"}
+ESTIMATOR_VARIANTS = ("ordinary", "baseline", "merl")
 
 
 def parse_algorithms(text: str) -> list[str]:
@@ -89,6 +89,7 @@ def parse_algorithms(text: str) -> list[str]:
 
 
 def _with(base: dict, **sections) -> Config:
+    """``base`` (a config dict) with ``sections`` merged in (dicts key by key)."""
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     for key, value in sections.items():
         if isinstance(value, dict):
@@ -110,24 +111,21 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         seed = base.seed + i
         folder = out / f"seed-{seed}"
         pretrain = None
-        wanted = [a for a in algorithms if a not in NO_PRETRAINING] + ["seqgan"] * bool(strategies)
-        if share and wanted:
+        needs_pretraining = strategies or any(a not in NO_PRETRAINING for a in algorithms)
+        if share and needs_pretraining:
             cfg = _with(data, seed=seed, algorithm="mle", adversarial={"epochs": 0})
             pretrain = Job("pretrain", seed, cfg, folder / "pretrain")
             planned.append(pretrain)
-        runs = [(a, a, {}, {}) for a in algorithms]
+        runs = [(a, a, {}) for a in algorithms]
         runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
-                  {"g_steps": g, "d_steps": d, "k_epochs": k}, {}) for g, d, k in strategies]
-        for name, label, adversarial, generator in runs:
+                  {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
+        for name, label, adversarial in runs:
             algorithm = name if name in ALGORITHMS else "seqgan"
-            if name in ESTIMATOR_VARIANTS:
-                generator = {"estimator": ESTIMATOR_VARIANTS[name]}
+            generator = {"estimator": name} if name in ESTIMATOR_VARIANTS else {}
             shared = pretrain is not None and algorithm not in NO_PRETRAINING
-            cfg = _with(data, seed=seed, algorithm=algorithm,
-                        adversarial={**data["adversarial"], **adversarial},
-                        generator={**data["generator"], **generator},
-                        pretrain={**data["pretrain"],
-                                  "generator_from": str(pretrain.run) if shared else ""})
+            cfg = _with(data, seed=seed, algorithm=algorithm, adversarial=adversarial,
+                        generator=generator,
+                        pretrain={"generator_from": str(pretrain.run) if shared else ""})
             planned.append(Job(name, seed, cfg, folder / name, pretrain if shared else None,
                                label))
     for job in planned:
