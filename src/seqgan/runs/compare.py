@@ -40,6 +40,7 @@ from seqgan.runs.report import build_table, write_figures, write_table
 import tomli_w
 
 NO_PRETRAINING = ("random",)
+COST = {"seqgan": 3, "ss": 2, "pg-bleu": 1}  # relative run time, for the launch order
 
 
 @dataclass
@@ -130,7 +131,8 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
                                label))
     for job in planned:
         job.log = out / "logs" / f"seed-{job.seed}-{job.name}.log"
-    return planned
+    # longest first (pre-training before what needs it), so parallel slots end together
+    return sorted(planned, key=lambda j: (j.needs is not None, -COST.get(j.config.algorithm, 0)))
 
 
 def _check_folder(out: Path, settings: dict) -> None:
