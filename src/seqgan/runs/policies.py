@@ -32,16 +32,19 @@ def entropy(probs: torch.Tensor) -> float:
 
 def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path,
                   top: int = 30) -> None:
-    """Two panels: every policy over the whole vocabulary, tokens ordered by the first
-    policy's probabilities (log scale), and bars of the first policy's ``top`` tokens."""
+    """Two panels: each policy's probabilities in decreasing order (rank plot, log-log: a
+    flatter curve is a higher entropy), and bars of the first policy's ``top`` tokens
+    under every policy."""
     names = list(policies)
     order = torch.argsort(policies[names[0]], descending=True)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     for name in names:
-        probs = policies[name][order]
-        left.plot(range(len(probs)), probs.numpy(), label=f"{name} (H = {entropy(policies[name]):.2f} nats)")
+        probs = torch.sort(policies[name], descending=True).values
+        left.plot(range(1, len(probs) + 1), probs.numpy(),
+                  label=f"{name} (H = {entropy(policies[name]):.2f} nats)")
+    left.set_xscale("log")
     left.set_yscale("log")
-    left.set_xlabel(f"token, ordered by {names[0]}'s probability")
+    left.set_xlabel("rank of the token under each policy")
     left.set_ylabel(f"π(token | s_{step})")
     left.legend(fontsize="small")
     left.grid(alpha=0.3)
