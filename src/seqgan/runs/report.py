@@ -89,6 +89,8 @@ def _cell(value, digits: int = 3) -> str:
 def _p(value: float) -> str:
     if math.isnan(value):
         return "—"
+    if value == 0.0:
+        return "< 1e-300"  # below the smallest double
     return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
 
 
