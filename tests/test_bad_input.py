@@ -202,7 +202,7 @@ CASES = {
                         ["'discriminator.dropout' must be >= 0.0"]),
     "filter wider than T": (_args_train("--set", "discriminator.filter_sizes=[1, 30]",
                                         "--set", "discriminator.num_filters=[2, 2]"),
-                            ["width 30 > oracle.seq_len 8"]),
+                            ["width 30 > the sequence length 8"]),
     "negative seed": (_args_train("--seed", "-1"), ["'seed' must be >= 0"]),
     "seed not a number": (_args_train("--seed", "x"), ["--seed", "invalid int value"]),
     "unknown option": (_args_train("--epochs", "3"), ["unrecognized arguments: --epochs"]),

@@ -57,9 +57,22 @@ class OracleConfig:
 
 @dataclass
 class DataConfig:
-    num_train: int = knob(10000, low=1)  # training sequences sampled from the oracle (paper: 10,000)
-    train_file: str = ""  # optional token-id file (one sequence per line) relative to the data root
-    num_test: int = knob(2000, low=0)  # held-out oracle samples for NLL-test (0 = off)
+    kind: str = knob("oracle", choices=("oracle", "text", "music"))  # synthetic oracle, a text corpus, or MIDI music (data/task.py)
+    train_file: str = ""  # relative to the data root. oracle: optional token-id file; text: UTF-8 file, one sequence a line; music: a MIDI file or folder
+    test_file: str = ""  # text/music: held-out data (else data.test_ratio of train_file)
+    num_train: int = knob(10000, low=1)  # oracle: training sequences sampled from the oracle (paper: 10,000)
+    num_test: int = knob(2000, low=0)  # oracle: held-out oracle samples for NLL-test (0 = off)
+    seq_len: int = knob(0, low=0)  # text/music: T (0 = text: longest line + 1 for <eos>; music: the encoding's)
+    limit: int = knob(0, low=0)  # text/music: use only the first this many lines / training windows (0 = all)
+    test_ratio: float = knob(0.1, low=0.0, high=0.9)  # text/music without test_file: share held out
+    split_seed: int = knob(0, low=0)  # seed of that split (independent of `seed`)
+    tokenizer: str = knob("word", choices=("word", "regex", "char"))  # text: whitespace words, regex matches, or characters
+    token_pattern: str = r"\w+|[^\w\s]"  # text: the regex tokenizer's pattern
+    drop_tokens: list = knob([])  # text: tokens removed after tokenising (e.g. punctuation)
+    min_freq: int = knob(1, low=1)  # text: rarer training tokens become <unk>
+    long_lines: str = knob("drop", choices=("drop", "truncate"))  # text: lines longer than T - 1 tokens
+    encoding: str = knob("pitch88", choices=("pitch88", "melody16", "melody_chord"))  # music: seqgan/music encodings
+    min_count: int = knob(10, low=1)  # music, melody_chord: drop tunes with symbols seen fewer times (paper 10)
 
 
 @dataclass
@@ -123,7 +136,9 @@ class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
     diagnostics: bool = False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
-    bleu_n: int = knob(0, low=0, high=10)  # also mean BLEU-n of the samples against the test set (0 = off)
+    bleu: list = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
+    self_bleu: list = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
+    bleu_samples: int = knob(0, low=0)  # score only this many samples with (Self-)BLEU (0 = all)
 
 
 @dataclass
@@ -238,9 +253,12 @@ def _validate(cfg: Config) -> None:
                         "non-empty and of equal length")
     if min(d.filter_sizes) < 1 or min(d.num_filters) < 1:
         raise UserError("discriminator.filter_sizes and num_filters must be positive")
-    if max(d.filter_sizes) > o.seq_len:
+    seq_len = o.seq_len if cfg.data.kind == "oracle" else cfg.data.seq_len
+    if seq_len and max(d.filter_sizes) > seq_len:
         raise UserError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > "
-                        f"oracle.seq_len {o.seq_len}")
+                        f"the sequence length {seq_len}")
+    if cfg.data.kind != "oracle" and not cfg.data.train_file:
+        raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file")
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
     if o.start_token >= o.vocab_size:

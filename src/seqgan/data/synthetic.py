@@ -1,8 +1,7 @@
-"""The synthetic-oracle task: the oracle, its training set and a held-out test set."""
+"""The synthetic-oracle task: the oracle, its training set S and a held-out test set."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -10,15 +9,9 @@ import torch
 from seqgan.config import Config
 from seqgan.data import paths
 from seqgan.data.oracle import load_oracle, random_oracle
+from seqgan.data.task import Task
 from seqgan.data.tokens import read_token_file
 from seqgan.models.generator import Generator
-
-
-@dataclass
-class SyntheticTask:
-    oracle: Generator  # G_oracle, frozen
-    train: torch.Tensor  # [num_train, T] training set S
-    test: torch.Tensor  # [num_test, T] held-out oracle samples (NLL-test)
 
 
 def build_oracle(cfg: Config, root: Path) -> Generator:
@@ -28,7 +21,7 @@ def build_oracle(cfg: Config, root: Path) -> Generator:
     return random_oracle(o.seed, o.vocab_size, o.emb_dim, o.hidden_dim, o.seq_len, o.start_token)
 
 
-def build_synthetic_task(cfg: Config, root: Path) -> SyntheticTask:
+def build_synthetic_task(cfg: Config, root: Path) -> Task:
     """Oracle, then S and the test set sampled from it with a generator seeded by ``cfg.seed``
     (so the data do not depend on the training RNG), or S read from ``data.train_file``."""
     oracle = build_oracle(cfg, root)
@@ -39,4 +32,7 @@ def build_synthetic_task(cfg: Config, root: Path) -> SyntheticTask:
     else:
         train = oracle.sample(cfg.data.num_train, cfg.generator.sample_batch, rng)
     test = oracle.sample(cfg.data.num_test, cfg.generator.sample_batch, rng)
-    return SyntheticTask(oracle, train, test)
+    o = cfg.oracle  # a parameter file fixes the oracle's sizes: record them in the config
+    o.vocab_size, o.emb_dim, o.hidden_dim = oracle.vocab_size, oracle.emb_dim, oracle.hidden_dim
+    return Task(train, test, oracle.vocab_size, oracle.max_len, oracle.start_token,
+                oracle=oracle)

@@ -43,15 +43,16 @@ def precision_recall(real_scores: torch.Tensor, fake_scores: torch.Tensor,
 @torch.no_grad()
 def policy_entropy(generator: Generator, samples: torch.Tensor, chunk: int = 256) -> float:
     """Mean per-step entropy (nats) of the generator's next-token distributions along its
-    own ``samples [n, T]``, in chunks of ``chunk`` rows."""
+    own ``samples [n, T]`` (steps up to and including ``<eos>``), in chunks of ``chunk``."""
     was_training = generator.training
     generator.eval()
     total, count = 0.0, 0
     try:
         for part in samples.split(chunk):
             logp = F.log_softmax(generator.logits(part), dim=-1)
-            total += float(-(logp.exp() * logp).sum(-1).double().sum())
-            count += part.numel()
+            mask = generator.token_mask(part)  # steps after <eos> are not choices
+            total += float((-(logp.exp() * logp).sum(-1) * mask).double().sum())
+            count += float(mask.sum())
     finally:
         generator.train(was_training)
     return total / max(1, count)

@@ -4,7 +4,9 @@
   Estimated on ``n`` fresh samples of G_theta and reported **per token** (divided by T,
   nats), as the reference code's ``target_loss``; the ``n`` per-sequence sums are kept for
   significance tests.
-* NLL-test: the same sum with the roles exchanged, ``-log G_theta(Y)`` for held-out data Y.
+* NLL-test: the same sum with the roles exchanged, ``-log G_theta(Y)`` for held-out data Y,
+  reported per token: the corpus sum over the number of tokens (``per_token_nll``).  With
+  variable-length text a sequence's tokens are those up to and including ``<eos>``.
 """
 
 from __future__ import annotations
@@ -28,3 +30,11 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 1024)
     finally:
         model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+
+
+@torch.no_grad()
+def per_token_nll(model: Generator, tokens: torch.Tensor) -> float:
+    """Corpus NLL per token (nats): the sum of ``sequence_nll`` over the sum of sequence
+    lengths, a length counting the tokens up to and including ``<eos>`` (T at fixed length)."""
+    total = float(sequence_nll(model, tokens).sum())
+    return total / max(1.0, float(model.token_mask(tokens).sum()))

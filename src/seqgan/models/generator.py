@@ -7,6 +7,11 @@ a sample is the ``max_len`` tokens that follow it (the start token is not part o
 Shapes: tokens ``[n, T]`` ``torch.long``; states ``(h, c)`` each ``[n, H]``;
 logits ``[n, V]`` per step or ``[n, T, V]`` teacher-forced.
 
+Variable length (text): with ``eos_token`` set, a sequence ends at its first ``<eos>``;
+sampling (and completing a prefix in MC search) writes ``pad_token`` after it without
+sampling, and ``log_prob`` is 0 there (a forced token has probability 1), so likelihoods,
+NLL and the policy gradient count the tokens up to and including ``<eos>``.
+
 The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
 """
 
@@ -36,8 +41,12 @@ class Generator(nn.Module):
     """
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
-                 start_token: int = 0, init_std: float = 0.1):
+                 start_token: int = 0, init_std: float = 0.1, eos_token: int | None = None,
+                 pad_token: int | None = None):
         super().__init__()
+        if (eos_token is None) != (pad_token is None):
+            raise ValueError("eos_token and pad_token go together")
+        self.eos_token, self.pad_token = eos_token, pad_token
         self.vocab_size = vocab_size
         self.emb_dim = emb_dim
         self.hidden_dim = hidden_dim
@@ -82,9 +91,18 @@ class Generator(nn.Module):
         return self.output(hidden)
 
     def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats)."""
+        """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``."""
         logp = F.log_softmax(self.logits(tokens), dim=-1)
-        return logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return logp if self.eos_token is None else logp * self.token_mask(tokens)
+
+    def token_mask(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[n, T]`` float: 1 for the positions a sequence chooses (up to and including its
+        first ``<eos>``; all of them at fixed length), 0 for the padding after it."""
+        if self.eos_token is None:
+            return torch.ones(tokens.shape, device=tokens.device)
+        is_eos = (tokens == self.eos_token).long()
+        return ((is_eos.cumsum(1) - is_eos) == 0).float()
 
     def prefix_states(self, tokens: torch.Tensor) -> list[State]:
         """Teacher-forced states before feeding ``y_t``, for t = 1..T-1.
@@ -117,10 +135,14 @@ class Generator(nn.Module):
         out = torch.empty(n, self.max_len, dtype=torch.long, device=prefix.device)
         out[:, :t] = prefix
         token = prefix[:, -1] if t > 0 else self.start_tokens(n)
+        ended = None if self.eos_token is None else (prefix == self.eos_token).any(1)
         for pos in range(t, self.max_len):
             logits, state = self.step(token, state)
             u = None if uniforms is None else uniforms[:, pos - t]
             token = sampler(logits, u, generator)
+            if ended is not None:  # nothing is sampled after <eos>: padding follows
+                token = torch.where(ended, self.pad_token, token)
+                ended = ended | (token == self.eos_token)
             out[:, pos] = token
         return out
 

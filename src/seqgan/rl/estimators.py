@@ -36,17 +36,29 @@ def baseline_returns(rewards: torch.Tensor, seq_len: int) -> torch.Tensor:
     return terminal_returns(rewards - rewards.mean(), seq_len)
 
 
-def merl_returns(rewards: torch.Tensor, log_probs: torch.Tensor, alpha: float) -> torch.Tensor:
-    """``merl``: baseline return plus the reverse cumulative sum of −α log π − 1; ``[n, T]``."""
+def merl_returns(rewards: torch.Tensor, log_probs: torch.Tensor, alpha: float,
+                 mask: torch.Tensor | None = None) -> torch.Tensor:
+    """``merl``: baseline return plus the reverse cumulative sum of −α log π − 1; ``[n, T]``.
+    ``mask [n, T]`` (1 = a chosen token) leaves the padding after ``<eos>`` out of the sum."""
     step = -alpha * log_probs.detach() - 1.0
+    if mask is not None:
+        step = step * mask
     to_go = step.flip(1).cumsum(1).flip(1)  # sum over t' >= t
     return baseline_returns(rewards, log_probs.shape[1]) + to_go
 
 
 def action_values(kind: str, samples: torch.Tensor, log_probs: torch.Tensor, reward: Reward,
                   rollout: Generator | None = None, num_rollouts: int = 16,
-                  alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Q ``[n, T]`` and the terminal rewards ``[n]`` of ``samples`` for estimator ``kind``."""
+                  alpha: float = 1.0,
+                  mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Q ``[n, T]`` and the terminal rewards ``[n]`` of ``samples`` for estimator ``kind``;
+    ``mask [n, T]`` (variable length) zeroes Q on the padding after ``<eos>``."""
+    q, rewards = _action_values(kind, samples, log_probs, reward, rollout, num_rollouts, alpha,
+                                mask)
+    return (q if mask is None else q * mask), rewards
+
+
+def _action_values(kind, samples, log_probs, reward, rollout, num_rollouts, alpha, mask):
     if kind == "mc_search":
         q = mc_search_q(rollout, samples, reward, num_rollouts)
         return q, q[:, -1]
@@ -57,5 +69,5 @@ def action_values(kind: str, samples: torch.Tensor, log_probs: torch.Tensor, rew
     if kind == "baseline":
         return baseline_returns(rewards, seq_len), rewards
     if kind == "merl":
-        return merl_returns(rewards, log_probs, alpha), rewards
+        return merl_returns(rewards, log_probs, alpha, mask), rewards
     raise ValueError(f"unknown estimator {kind!r}; choose from {', '.join(ESTIMATORS)}")

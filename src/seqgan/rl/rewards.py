@@ -22,12 +22,16 @@ class DiscriminatorReward:
 
 class BleuReward:
     """PG-BLEU's reward: BLEU-n (``metrics.bleu``) of each finished sequence against a fixed
-    reference corpus (the training set), with the n-gram tables built once."""
+    reference corpus (the training set), with the n-gram tables built once.  ``content``
+    maps ids ``[m, T]`` to the token lists compared (default: whole rows; variable-length
+    tasks pass ``Task.content``, which cuts each row at ``<eos>``)."""
 
-    def __init__(self, references: torch.Tensor, n: int = 3, smoothing: bool = False):
+    def __init__(self, references: torch.Tensor, n: int = 3, smoothing: bool = False,
+                 content=None):
         self.n, self.smoothing = n, smoothing
-        self.tables = ReferenceTables(references.tolist(), n)
+        self.content = content or (lambda tokens: tokens.tolist())
+        self.tables = ReferenceTables(self.content(references), n)
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        scores = bleu(tokens, None, self.n, self.smoothing, tables=self.tables)
+        scores = bleu(self.content(tokens), None, self.n, self.smoothing, tables=self.tables)
         return torch.from_numpy(scores).to(torch.float32)

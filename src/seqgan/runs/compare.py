@@ -269,7 +269,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         if job.name.startswith("seqgan-g"):
             strategy_groups.setdefault(job.label, []).append(RunFolder(job.run))
     pretrain_end = float(base.pretrain.generator_epochs) if base.pretrain.generator_epochs else None
-    table = write_table(build_table(groups, base.oracle.seq_len), out)
+    table = write_table(*build_table(groups), out)
     write_figures(groups, strategy_groups, pretrain_end, out, base.name)
     return table
 

@@ -1,8 +1,11 @@
-"""Learning-curve figures in the style of the SeqGAN paper's Figure 2."""
+"""Learning-curve figures in the style of the SeqGAN paper's Figure 2 (NLL-oracle, or any
+other logged metric: NLL-test, BLEU-n, ...)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)"}
 
 import matplotlib
 
@@ -19,10 +22,20 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None) -> None:
-    xs_all = [x for rows in curves.values() for x in _series(rows, "nll_oracle")[0]]
+def metric_label(metric: str) -> str:
+    if metric in METRIC_LABELS:
+        return METRIC_LABELS[metric]
+    for prefix, name in (("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")):
+        if metric.startswith(prefix) and metric[len(prefix):].isdigit():
+            return name + metric[len(prefix):]
+    return metric
+
+
+def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,
+                 metric: str = "nll_oracle") -> None:
+    xs_all = [x for rows in curves.values() for x in _series(rows, metric)[0]]
     for label, rows in curves.items():
-        xs, ys = _series(rows, "nll_oracle")
+        xs, ys = _series(rows, metric)
         if len(xs) == 1 and xs_all:  # one evaluation (the Random baseline): a level line
             ax.hlines(ys[0], min(xs_all), max(xs_all), linestyles=":", colors="black",
                       label=label)
@@ -31,7 +44,7 @@ def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None) 
     if pretrain_end is not None:
         ax.axvline(pretrain_end, linestyle="--", color="grey", label="end of pre-training")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("NLL-oracle (nats / token)")
+    ax.set_ylabel(metric_label(metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
 
@@ -44,21 +57,21 @@ def save_figure(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_nll_oracle(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,
-                    title: str = "NLL-oracle during training") -> None:
-    """NLL-oracle vs epoch, one line per run, dashed vertical line at the end of
-    pre-training (the SeqGAN paper's Figure 2).  ``curves`` maps a label to metrics rows
-    (dicts with ``epoch`` and ``nll_oracle``); a curve with a single evaluation is drawn
-    as a horizontal line."""
+def plot_curves(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,
+                title: str = "NLL-oracle during training", metric: str = "nll_oracle") -> None:
+    """``metric`` vs epoch, one line per run, dashed vertical line at the end of
+    pre-training (the SeqGAN paper's Figure 2 for NLL-oracle).  ``curves`` maps a label to
+    metrics rows (dicts with ``epoch`` and ``metric``); a curve with a single evaluation
+    is drawn as a horizontal line."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    _draw_curves(ax, curves, pretrain_end)
+    _draw_curves(ax, curves, pretrain_end, metric)
     ax.set_title(title)
     save_figure(fig, path)
 
 
 def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | None,
-                path: Path, title: str) -> None:
-    """One NLL-oracle panel per entry of ``panels`` (title -> curves), sharing the y axis
+                path: Path, title: str, metric: str = "nll_oracle") -> None:
+    """One ``metric`` panel per entry of ``panels`` (title -> curves), sharing the y axis
     (the SeqGAN paper's Figure 3, one panel per training strategy)."""
     count = max(1, len(panels))
     cols = min(count, 2)
@@ -66,7 +79,7 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | 
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), sharey=True,
                              squeeze=False)
     for ax, (name, curves) in zip(axes.flat, panels.items()):
-        _draw_curves(ax, curves, pretrain_end)
+        _draw_curves(ax, curves, pretrain_end, metric)
         ax.set_title(name)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)

@@ -4,7 +4,9 @@
     metrics.csv          one row per evaluation/phase epoch (columns: ``COLUMNS``)
     tensorboard/         TensorBoard events of the same numbers
     checkpoints/         ckpt-*.pt (atomic, weights_only-loadable)
-    samples/             generated token ids, one sequence per line
+    vocab.json           text and music runs: the vocabulary (id -> token)
+    samples/             generated token ids, one sequence per line (<phase>.txt); text runs
+                         also decoded (<phase>.text.txt); per-sequence metric values (.npy)
     figures/             learning curves (figures/nll_oracle.png)
     summary.json         final metrics, counts and wall-clock seconds per phase
 """
@@ -26,7 +28,7 @@ from seqgan.runs.checkpoint import atomic_write_bytes
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
            "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
-           "eval_reward_std", "d_precision", "d_recall", "bleu")
+           "eval_reward_std", "d_precision", "d_recall")  # then any other metric, in order seen
 
 
 class RunFolder:
@@ -41,6 +43,7 @@ class RunFolder:
         self.samples = self.root / "samples"
         self.figures = self.root / "figures"
         self.summary = self.root / "summary.json"
+        self.vocab = self.root / "vocab.json"
 
     @classmethod
     def create(cls, root: Path, overwrite: bool = False) -> "RunFolder":
@@ -75,12 +78,15 @@ class RunFolder:
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv from all rows so far (atomic; cheap at these sizes)."""
+        columns = list(COLUMNS)
+        for row in rows:
+            columns += [k for k in row if k not in columns and not k.startswith("_")]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore",
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
                                 lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+            writer.writerow({k: _fmt(row.get(k)) for k in columns})
         self.write_text(self.metrics, buffer.getvalue())
 
     def read_metrics(self) -> list[dict]:
@@ -89,9 +95,13 @@ class RunFolder:
         with open(self.metrics, encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
 
-    def write_samples(self, name: str, tokens: torch.Tensor) -> Path:
+    def write_samples(self, name: str, tokens: torch.Tensor, task=None) -> Path:
+        """``samples/<name>.txt`` (ids); for a text task also ``<name>.text.txt``."""
         path = self.samples / f"{name}.txt"
         self.write_text(path, tokens_to_text(tokens))
+        if task is not None and task.kind == "text":
+            self.write_text(self.samples / f"{name}.text.txt",
+                            "".join(line + "\n" for line in task.texts(tokens)))
         return path
 
     def write_array(self, name: str, values: np.ndarray) -> Path:

@@ -1,13 +1,17 @@
-"""The comparison report: the SeqGAN paper's Table 1 and Figures 2-3 from finished runs.
+"""The comparison report: the papers' result tables and learning curves from finished runs.
 
 Input: run folders grouped by label (an algorithm or a training strategy) and seed.
 Output, in the comparison folder:
 
-* ``table.csv`` / ``table.md``: per label, mean final NLL-oracle and NLL-test over seeds
-  (± standard deviation over seeds when there are several), the number of samples behind
-  each NLL-oracle, and the p-value of Welch's two-sided t-test of the label's per-sequence
-  NLL-oracle values against SeqGAN's (values of all seeds pooled);
-* ``figures/nll_oracle.png``: every label's learning curve (mean over seeds per epoch);
+* ``table.csv`` / ``table.md``: per label, the mean over seeds of every final metric the
+  runs logged (± standard deviation over seeds when there are several) — NLL-oracle,
+  NLL-test, BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics — the number of samples
+  behind each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE,
+  SPB, QN) the p-value of Welch's two-sided t-test of the label's per-sequence values
+  against SeqGAN's (all seeds pooled).  ``p_value_vs_seqgan`` is that of the task's main
+  metric: NLL-oracle on the oracle, else the first BLEU order, else MSE;
+* ``figures/<metric>.png``: every label's learning curve of the main curve metric
+  (NLL-oracle, else NLL-test), mean over seeds per epoch;
 * ``figures/strategies.png``: one panel per SeqGAN training strategy (if any).
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -24,14 +29,47 @@ import numpy as np
 from seqgan.metrics.stats import welch_t_test
 from seqgan.train.loop import DIAGNOSTICS
 from seqgan.runs.checkpoint import atomic_write_bytes
-from seqgan.runs.figures import plot_nll_oracle, plot_panels
+from seqgan.runs.figures import metric_label, plot_curves, plot_panels
 from seqgan.runs.folder import RunFolder
 
 REFERENCE = "seqgan"
-TABLE_COLUMNS = ("label", "nll_oracle", "nll_oracle_seed_std", "nll_test", "nll_test_seed_std",
-                 "seeds", "samples_per_seed", "p_value_vs_seqgan", *DIAGNOSTICS)
-DIAGNOSTIC_HEADERS = {"entropy": "H(p_gen)", "eval_reward_mean": "R̄_T", "eval_reward_std": "S_T",
-                      "d_precision": "p_d", "d_recall": "r_d", "bleu": "BLEU"}
+HEADERS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "mse": "MSE", "spb": "SPB",
+           "qn4": "QN-4", "qn6": "QN-6", "qn8": "QN-8", "entropy": "H(p_gen)",
+           "eval_reward_mean": "R̄_T", "eval_reward_std": "S_T", "d_precision": "p_d",
+           "d_recall": "r_d"}
+_ORDER = ("nll_oracle", "nll_test", "bleu", "self_bleu", "mse", "spb", "qn4", "qn6", "qn8",
+          *DIAGNOSTICS)
+
+
+def _rank(metric: str) -> tuple:
+    base = re.sub(r"\d+$", "", metric) if metric.startswith(("bleu", "self_bleu")) else metric
+    order = _ORDER.index(base) if base in _ORDER else len(_ORDER)
+    digits = metric[len(base):]
+    return order, int(digits) if digits.isdigit() else 0
+
+
+def table_metrics(summaries: list[dict]) -> list[str]:
+    """The metrics any summary holds, in table order."""
+    keys = {k for s in summaries for k, v in s.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and _is_metric(k)}
+    return sorted(keys, key=_rank)
+
+
+def _is_metric(key: str) -> bool:
+    return key in HEADERS or bool(re.fullmatch(r"(self_)?bleu\d+", key))
+
+
+def main_metric(metrics: list[str]) -> str | None:
+    """The metric of ``p_value_vs_seqgan``: NLL-oracle, else the first BLEU, else MSE."""
+    for candidate in ("nll_oracle", *[m for m in metrics if re.fullmatch(r"bleu\d+", m)], "mse"):
+        if candidate in metrics:
+            return candidate
+    return None
+
+
+def curve_metric(runs: list[RunFolder]) -> str:
+    rows = [row for run in runs for row in run.read_metrics()]
+    return "nll_oracle" if any(row.get("nll_oracle") for row in rows) else "nll_test"
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -41,43 +79,58 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
-def _mean_curve(runs: list[RunFolder]) -> list[dict]:
-    """Mean NLL-oracle per epoch over runs (epochs evaluated in every run)."""
+def _mean_curve(runs: list[RunFolder], metric: str = "nll_oracle") -> list[dict]:
+    """Mean of ``metric`` per epoch over runs (epochs evaluated in every run)."""
     by_epoch: dict[float, list[float]] = defaultdict(list)
     for run in runs:
         for row in run.read_metrics():
-            if row.get("nll_oracle"):
-                by_epoch[float(row["epoch"])].append(float(row["nll_oracle"]))
-    return [{"epoch": e, "nll_oracle": float(np.mean(v))}
+            if row.get(metric):
+                by_epoch[float(row["epoch"])].append(float(row[metric]))
+    return [{"epoch": e, metric: float(np.mean(v))}
             for e, v in sorted(by_epoch.items()) if len(v) == len(runs)]
 
 
-def _per_sequence(run: RunFolder, seq_len: int) -> np.ndarray:
-    return np.load(run.samples / "nll_oracle_per_sequence.npy") / seq_len
+def _per_sequence(run: RunFolder, metric: str) -> np.ndarray | None:
+    """Per-sequence values of ``metric`` (NLL-oracle per token), or None if not kept."""
+    path = run.samples / f"{metric}_per_sequence.npy"
+    if not path.is_file():
+        return None
+    values = np.load(path)
+    if metric == "nll_oracle":  # kept as per-sequence sums
+        summary = run.read_summary()
+        values = values / summary.get("seq_len", summary.get("nll_oracle_seq_len", 1))
+    return values
 
 
-def build_table(groups: dict[str, list[RunFolder]], seq_len: int) -> list[dict]:
-    """One row per label (see the module docstring), in the order of ``groups``."""
+def _pooled(runs: list[RunFolder], metric: str) -> np.ndarray | None:
+    parts = [_per_sequence(r, metric) for r in runs]
+    return None if any(p is None for p in parts) else np.concatenate(parts)
+
+
+def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[str]]:
+    """One row per label (see the module docstring), in the order of ``groups``, and the
+    metrics shown."""
+    summaries = {label: [r.read_summary() for r in runs] for label, runs in groups.items()}
+    metrics = table_metrics([s for group in summaries.values() for s in group])
+    main = main_metric(metrics)
     reference = groups.get(REFERENCE)
-    reference_values = (np.concatenate([_per_sequence(r, seq_len) for r in reference])
-                        if reference else None)
     rows = []
     for label, runs in groups.items():
-        summaries = [r.read_summary() for r in runs]
-        nll, nll_std = _mean_std([s.get("nll_oracle") for s in summaries])
-        test, test_std = _mean_std([s.get("nll_test") for s in summaries])
-        p_value = math.nan
-        if reference_values is not None and label != REFERENCE:
-            values = np.concatenate([_per_sequence(r, seq_len) for r in runs])
-            p_value = welch_t_test(values, reference_values)[1]
-        row = {"label": label, "nll_oracle": nll, "nll_oracle_seed_std": nll_std,
-               "nll_test": test, "nll_test_seed_std": test_std, "seeds": len(runs),
-               "samples_per_seed": summaries[0].get("nll_oracle_samples"),
-               "p_value_vs_seqgan": p_value}
-        for key in DIAGNOSTICS:
-            row[key] = _mean_std([s.get(key) for s in summaries])[0]
+        row = {"label": label, "seeds": len(runs),
+               "samples_per_seed": summaries[label][0].get("samples",
+                                                            summaries[label][0].get("nll_oracle_samples"))}
+        for metric in metrics:
+            row[metric], row[f"{metric}_seed_std"] = _mean_std(
+                [s.get(metric) for s in summaries[label]])
+            p_value = math.nan
+            if reference and label != REFERENCE:
+                ours, theirs = _pooled(runs, metric), _pooled(reference, metric)
+                if ours is not None and theirs is not None and len(ours) > 1 and len(theirs) > 1:
+                    p_value = welch_t_test(ours, theirs)[1]
+            row[f"p_{metric}"] = p_value
+        row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
         rows.append(row)
-    return rows
+    return rows, metrics
 
 
 def _cell(value, digits: int = 3) -> str:
@@ -94,37 +147,54 @@ def _p(value: float) -> str:
     return f"{value:.2e}" if value < 1e-3 else f"{value:.3f}"
 
 
-def write_table(rows: list[dict], folder: Path) -> str:
+def _header(metric: str) -> str:
+    return HEADERS.get(metric) or metric_label(metric)
+
+
+def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     """Write ``table.csv`` and ``table.md``; return the markdown."""
+    columns = ["label", "seeds", "samples_per_seed", "p_value_vs_seqgan"]
+    for metric in metrics:
+        columns += [metric, f"{metric}_seed_std", f"p_{metric}"]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _cell(row[k], 6) if isinstance(row[k], float) else row[k]
-                         for k in TABLE_COLUMNS})
+                         for k in columns})
     atomic_write_bytes(folder / "table.csv", buffer.getvalue().encode())
     several = any(row["seeds"] > 1 for row in rows)
-    shown = [k for k in DIAGNOSTICS if any(not math.isnan(row[k]) for row in rows)]
-    header = ["algorithm", "NLL-oracle", "NLL-test", "p-value vs SeqGAN",
-              *(DIAGNOSTIC_HEADERS[k] for k in shown)]
+    main = main_metric(metrics)
+    tested = [m for m in metrics if m != main and any(not math.isnan(r[f"p_{m}"]) for r in rows)]
+    header = ["algorithm"]
+    for metric in metrics:
+        header.append(_header(metric))
+        if metric == main:
+            header.append("p-value vs SeqGAN")
+        elif metric in tested:
+            header.append(f"p ({_header(metric)})")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in rows:
-        nll, test = _cell(row["nll_oracle"]), _cell(row["nll_test"])
-        if several and not math.isnan(row["nll_oracle_seed_std"]):
-            nll += f" ± {_cell(row['nll_oracle_seed_std'])}"
-        if several and not math.isnan(row["nll_test_seed_std"]):
-            test += f" ± {_cell(row['nll_test_seed_std'])}"
-        cells = [row["label"], nll, test, _p(row["p_value_vs_seqgan"]),
-                 *(_cell(row[k]) for k in shown)]
+        cells = [row["label"]]
+        for metric in metrics:
+            cell = _cell(row[metric])
+            if several and not math.isnan(row[f"{metric}_seed_std"]):
+                cell += f" ± {_cell(row[f'{metric}_seed_std'])}"
+            cells.append(cell)
+            if metric == main or metric in tested:
+                cells.append(_p(row[f"p_{metric}"]))
         lines.append("| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
-    lines += ["", f"NLL in nats per token, final evaluation on {samples} samples per run, "
-              f"{seeds} seed(s)" + (" (mean ± std over seeds)" if several else "") + ". "
-              "p-value: Welch's two-sided t-test of per-sequence NLL-oracle against SeqGAN's "
-              "(all seeds pooled)."
-              + (" Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
-                 if shown else "")]
+    note = (f"Final evaluation on {samples} samples per run, {seeds} seed(s)"
+            + (" (mean ± std over seeds)" if several else "") + "; NLL in nats per token.")
+    if main:
+        note += (f" p-values: Welch's two-sided t-test of per-sequence {_header(main)}"
+                 + (" (and the other p columns' metrics)" if tested else "")
+                 + " against SeqGAN's (all seeds pooled).")
+    if any(m in DIAGNOSTICS for m in metrics):
+        note += " Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
+    lines += ["", note]
     text = "\n".join(lines) + "\n"
     atomic_write_bytes(folder / "table.md", text.encode())
     return text
@@ -134,16 +204,18 @@ def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list
                   pretrain_end: float | None, folder: Path, title: str) -> list[Path]:
     """``figures/nll_oracle.png`` (all labels) and, with strategies,
     ``figures/strategies.png`` (one panel each, with the MLE curve for reference)."""
-    paths = [folder / "figures" / "nll_oracle.png"]
-    plot_nll_oracle({label: _mean_curve(runs) for label, runs in groups.items()},
-                    pretrain_end, paths[0], title=f"NLL-oracle, {title}")
+    metric = curve_metric([r for runs in groups.values() for r in runs])
+    paths = [folder / "figures" / f"{metric}.png"]
+    plot_curves({label: _mean_curve(runs, metric) for label, runs in groups.items()},
+                pretrain_end, paths[0], title=f"{metric_label(metric)}, {title}", metric=metric)
     if strategies:
         panels = {}
         for label, runs in strategies.items():
-            curves = {"seqgan": _mean_curve(runs)}
+            curves = {"seqgan": _mean_curve(runs, metric)}
             if "mle" in groups:
-                curves["mle"] = _mean_curve(groups["mle"])
+                curves["mle"] = _mean_curve(groups["mle"], metric)
             panels[label] = curves
         paths.append(folder / "figures" / "strategies.png")
-        plot_panels(panels, pretrain_end, paths[1], title=f"SeqGAN training strategies, {title}")
+        plot_panels(panels, pretrain_end, paths[1], title=f"SeqGAN training strategies, {title}",
+                    metric=metric)
     return paths

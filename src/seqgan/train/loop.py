@@ -3,7 +3,7 @@
 An algorithm (e.g. ``train.seqgan``) supplies models, optimizers and a list of
 ``Phase``s; this loop owns everything around them:
 
-* evaluation of NLL-oracle (and NLL-test) at epoch 0, every ``eval.every`` epochs of a
+* evaluation (``metrics.evaluation``: NLL-oracle or NLL-test, BLEU, ...) at epoch 0, every ``eval.every`` epochs of a
   generator phase and at its last epoch;
 * ``metrics.csv`` / TensorBoard rows, a progress bar, samples at each phase end;
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
@@ -28,21 +28,19 @@ from tqdm import tqdm
 
 from seqgan import __version__
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
-from seqgan.metrics.bleu import bleu
-from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
-from seqgan.metrics.nll import sequence_nll
+from seqgan.metrics.evaluation import Evaluator
 from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_latest_checkpoint,
                                     load_state_checked, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
-from seqgan.runs.figures import plot_nll_oracle
+from seqgan.runs.figures import plot_curves
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
 
 
-DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall",
-               "bleu")
+DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
+EVALUATED = "_evaluated"  # marks a metrics row that holds an evaluation (not written to CSV)
 
 
 @dataclass
@@ -59,7 +57,7 @@ class Phase:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run: RunFolder, task: SyntheticTask,
+    def __init__(self, cfg: Config, run: RunFolder, task: Task,
                  models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
                  phases: list[Phase], log: Callable[[str], None] | None = None):
         self.cfg, self.run, self.task = cfg, run, task
@@ -78,6 +76,8 @@ class Trainer:
         self._saved_serial = -1
         self._saved_path: Path | None = None
         self._current = ("init", 0, 0)  # (phase, epoch, epochs) being run, for messages
+        self.evaluator = Evaluator(cfg, task)
+        self.metric = self.evaluator.primary  # of the progress bar and the learning curve
 
     # -- checkpoints ----------------------------------------------------------------
     @property
@@ -161,36 +161,14 @@ class Trainer:
         self.log(f"took {phase.name} ({phase.epochs} epochs) from {source_run}")
 
     # -- evaluation and logging ------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> dict:
-        """NLL-oracle (Eq. 13, per token) on fresh samples; NLL-test on held-out data."""
-        generator, seq_len = self.models["generator"], self.task.oracle.max_len
-        samples = generator.sample(self.cfg.eval.num_samples, self.cfg.generator.sample_batch)
-        per_sequence = sequence_nll(self.task.oracle, samples)
-        self._last_eval = {"samples": samples, "nll_per_sequence": per_sequence}
-        out = {"nll_oracle": float(per_sequence.mean()) / seq_len}
-        if len(self.task.test):
-            out["nll_test"] = float(sequence_nll(generator, self.task.test).mean()) / seq_len
-        if self.cfg.eval.diagnostics:
-            out.update(self._diagnostics(samples))
-        if self.cfg.eval.bleu_n and len(self.task.test):
-            out["bleu"] = float(bleu(samples, self.task.test, self.cfg.eval.bleu_n).mean())
-        return out
-
-    def _diagnostics(self, samples: torch.Tensor) -> dict:
-        """Entropy of the generator and, with a discriminator, the reward statistics and
-        D's precision / recall (``metrics.gan_diagnostics``)."""
-        out = {"entropy": policy_entropy(self.models["generator"], samples)}
-        discriminator = self.models.get("discriminator")
-        if discriminator is not None:
-            chunk = self.cfg.discriminator.score_chunk
-            fake = discriminator.prob_real(samples, chunk)
-            out["eval_reward_mean"], out["eval_reward_std"] = reward_stats(fake)
-            if len(self.task.test):
-                real = discriminator.prob_real(self.task.test, chunk)
-                out["d_precision"], out["d_recall"] = precision_recall(
-                    real, fake[:len(self.task.test)])
-        return out
+        """Every metric of ``metrics.evaluation`` on fresh samples (NLL-oracle, NLL-test,
+        BLEU, diagnostics, music metrics, as configured); marks the row as an evaluation."""
+        means, per_sequence, samples = self.evaluator(self.models["generator"],
+                                                      self.models.get("discriminator"))
+        self._last_eval = {"samples": samples,
+                           "per_sequence": {k: torch.as_tensor(v) for k, v in per_sequence.items()}}
+        return {EVALUATED: 1, **means}
 
     def _record(self, row: dict) -> None:
         self.rows.append(row)
@@ -202,8 +180,8 @@ class Trainer:
             for key, value in row.items():
                 if isinstance(value, float):
                     self._writer.add_scalar(f"{row['phase']}/{key}", value, row["phase_epoch"])
-            if "nll_oracle" in row:
-                self._writer.add_scalar("nll_oracle", row["nll_oracle"], row["epoch"])
+            if self.metric in row:
+                self._writer.add_scalar(self.metric, row[self.metric], row["epoch"])
 
     # -- the loop ---------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict:
@@ -268,8 +246,8 @@ class Trainer:
             self.phase_seconds[phase.name] += time.perf_counter() - start
             self._record(row)
             self.phase_epoch = epoch
-            if "nll_oracle" in row:
-                bar.set_postfix(nll_oracle=f"{row['nll_oracle']:.3f}")
+            if self.metric in row:
+                bar.set_postfix({self.metric: f"{row[self.metric]:.3f}"})
             bar.update(1)
             if epoch == phase.epochs:
                 self._end_phase(phase)
@@ -282,44 +260,59 @@ class Trainer:
     def _end_phase(self, phase: Phase) -> None:
         if phase.on_end is not None:
             phase.on_end()
+        last = self.rows[-1]
         if phase.trains_generator and self._last_eval:
-            self.run.write_samples(phase.name, self._last_eval["samples"])
-            self.marks[f"nll_oracle_end_of_{phase.name}"] = self.rows[-1]["nll_oracle"]
+            self.run.write_samples(phase.name, self._last_eval["samples"], self.task)
+            for key in ("nll_oracle", "nll_test"):
+                if key in last:
+                    self.marks[f"{key}_end_of_{phase.name}"] = last[key]
             self.marks[f"epoch_end_of_{phase.name}"] = float(self.global_epoch)
         self.log(f"{phase.name}: {phase.epochs} epochs in "
                  f"{self.phase_seconds[phase.name]:.1f} s"
-                 + (f", NLL-oracle {self.rows[-1]['nll_oracle']:.4f}"
-                    if "nll_oracle" in self.rows[-1] else ""))
+                 + (f", {self.metric} {last[self.metric]:.4f}" if self.metric in last else ""))
 
     def _finish(self) -> dict:
-        evaluated = [r for r in self.rows if "nll_oracle" in r]
+        evaluated = [r for r in self.rows if r.get(EVALUATED)]
         final = evaluated[-1]
-        per_sequence = self._last_eval["nll_per_sequence"]
-        self.run.write_samples("final", self._last_eval["samples"])
-        self.run.write_array("nll_oracle_per_sequence", per_sequence.numpy())
+        per_sequence = self._last_eval["per_sequence"]
+        self.run.write_samples("final", self._last_eval["samples"], self.task)
+        for name, values in per_sequence.items():
+            self.run.write_array(f"{name}_per_sequence", values.numpy())
         torch.save({k: m.state_dict() for k, m in self.models.items()}, self.run.root / "model.pt")
         pretrain_end = self.marks.get("epoch_end_of_pretrain_generator")
-        plot_nll_oracle({self.cfg.algorithm: evaluated}, pretrain_end,
-                        self.run.figures / "nll_oracle.png",
-                        title=f"NLL-oracle, {self.cfg.name}")
-        summary = {
-            "algorithm": self.cfg.algorithm, "preset": self.cfg.name, "seed": self.cfg.seed,
-            "nll_oracle": final["nll_oracle"],
-            "nll_oracle_std": float(per_sequence.std()) / self.task.oracle.max_len,
-            "nll_oracle_samples": len(per_sequence),
-            "nll_oracle_initial": evaluated[0]["nll_oracle"],
-            "nll_oracle_after_pretraining": self.marks.get(
-                "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"]),
-            "nll_test": final.get("nll_test"),
-            **{key: final[key] for key in DIAGNOSTICS if key in final},
+        plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
+                    self.run.figures / f"{self.metric}.png",
+                    title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
+        summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
+                   "seed": self.cfg.seed, "task": self.task.kind, "seq_len": self.task.seq_len,
+                   "vocab_size": self.task.vocab_size,
+                   "samples": len(self._last_eval["samples"]),
+                   **{k: v for k, v in final.items() if k not in _ROW_KEYS}}
+        if "nll_oracle" in per_sequence:
+            seq_nll = per_sequence["nll_oracle"]
+            summary.update({
+                "nll_oracle_std": float(seq_nll.std()) / self.task.seq_len,
+                "nll_oracle_samples": len(seq_nll),
+                "nll_oracle_initial": evaluated[0]["nll_oracle"],
+                "nll_oracle_after_pretraining": self.marks.get(
+                    "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"])})
+        if "nll_test" in final:
+            summary["nll_test_after_pretraining"] = self.marks.get(
+                "nll_test_end_of_pretrain_generator", evaluated[0]["nll_test"])
+        summary.update({
+            "data": self.task.notes,
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
             "version": __version__, "torch": str(torch.__version__),
             "threads": torch.get_num_threads(),
-        }
+        })
         self.run.write_summary(summary)
         return summary
+
+
+_ROW_KEYS = ("phase", "phase_epoch", "epoch", EVALUATED, "g_loss", "d_loss", "d_accuracy",
+             "reward_mean", "ss_omega", "ss_replaced")
 
 
 def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -4,12 +4,12 @@ the same optimizer — the SeqGAN paper's Figure 2 protocol (its "MLE" row of Ta
 from __future__ import annotations
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.train import parts
 
 
-def build(cfg: Config, task: SyntheticTask):
-    generator = parts.build_generator(cfg)
+def build(cfg: Config, task: Task):
+    generator = parts.build_generator(cfg, task)
     optimizer = parts.adam(generator, cfg.generator.lr)
     phases = [parts.pretrain_phase(cfg, task, generator, optimizer),
               parts.mle_phase("mle", cfg.adversarial.epochs, cfg, task, generator, optimizer)]

@@ -14,7 +14,7 @@ import copy
 import torch
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.rollout import Reward
@@ -24,16 +24,16 @@ from seqgan.train.loop import Phase
 PRETRAIN = "pretrain_generator"
 
 
-def build_generator(cfg: Config) -> Generator:
-    o = cfg.oracle
-    return Generator(o.vocab_size, cfg.generator.emb_dim, cfg.generator.hidden_dim,
-                     o.seq_len, o.start_token, cfg.generator.init_std)
+def build_generator(cfg: Config, task: Task) -> Generator:
+    g = cfg.generator
+    return Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len, task.start_token,
+                     g.init_std, task.eos_token, task.pad_token)
 
 
-def build_discriminator(cfg: Config) -> Discriminator:
+def build_discriminator(cfg: Config, task: Task) -> Discriminator:
     d = cfg.discriminator
-    return Discriminator(cfg.oracle.vocab_size, cfg.oracle.seq_len, d.emb_dim,
-                         d.filter_sizes, d.num_filters, d.dropout)
+    return Discriminator(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
+                         d.num_filters, d.dropout)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
@@ -45,7 +45,7 @@ def rollout_copy(generator: Generator) -> Generator:
     return copy.deepcopy(generator).requires_grad_(False)
 
 
-def mle_phase(name: str, epochs: int, cfg: Config, task: SyntheticTask, generator: Generator,
+def mle_phase(name: str, epochs: int, cfg: Config, task: Task, generator: Generator,
               optimizer: torch.optim.Optimizer, on_end=None) -> Phase:
     """``epochs`` epochs of teacher-forced MLE on the training set (logs ``g_loss``)."""
     g = cfg.generator
@@ -56,7 +56,7 @@ def mle_phase(name: str, epochs: int, cfg: Config, task: SyntheticTask, generato
     return Phase(name, epochs, run_epoch, trains_generator=True, on_end=on_end)
 
 
-def pretrain_phase(cfg: Config, task: SyntheticTask, generator: Generator,
+def pretrain_phase(cfg: Config, task: Task, generator: Generator,
                    optimizer: torch.optim.Optimizer, rollout: Generator | None = None) -> Phase:
     """MLE pre-training (``pretrain.generator_epochs``); at its end the roll-out policy, if
     any, becomes a copy of the generator (Algorithm 1, line 3)."""

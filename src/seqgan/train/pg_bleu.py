@@ -5,18 +5,18 @@ the training set; no discriminator, no adversarial game."""
 from __future__ import annotations
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.rl.rewards import BleuReward
 from seqgan.train import parts
 from seqgan.train.loop import Phase
 
 
-def build(cfg: Config, task: SyntheticTask):
-    generator = parts.build_generator(cfg)
+def build(cfg: Config, task: Task):
+    generator = parts.build_generator(cfg, task)
     rollout = parts.rollout_copy(generator)
     optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
                   "policy": parts.adam(generator, cfg.generator.lr)}
-    reward = BleuReward(task.train, cfg.pg_bleu.n, cfg.pg_bleu.smoothing)
+    reward = BleuReward(task.train, cfg.pg_bleu.n, cfg.pg_bleu.smoothing, task.content)
 
     def run_epoch(epoch: int) -> dict:
         return parts.policy_gradient_updates(cfg, generator, rollout, reward,

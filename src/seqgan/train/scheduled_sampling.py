@@ -11,7 +11,7 @@ every token of every batch.
 from __future__ import annotations
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.train import parts, steps
 from seqgan.train.loop import Phase
 
@@ -21,8 +21,8 @@ def omega_at(cfg: Config, epoch: int) -> float:
     return max(0.0, cfg.ss.omega_start - cfg.ss.omega_decay * (epoch - 1))
 
 
-def build(cfg: Config, task: SyntheticTask):
-    generator = parts.build_generator(cfg)
+def build(cfg: Config, task: Task):
+    generator = parts.build_generator(cfg, task)
     optimizer = parts.adam(generator, cfg.generator.lr)
     g = cfg.generator
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 import torch
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.train import parts, steps
 from seqgan.train.loop import Phase
 
 
-def build(cfg: Config, task: SyntheticTask):
+def build(cfg: Config, task: Task):
     """Models, optimizers and phases of SeqGAN for ``cfg`` on ``task``."""
-    generator = parts.build_generator(cfg)
-    discriminator = parts.build_discriminator(cfg)
+    generator = parts.build_generator(cfg, task)
+    discriminator = parts.build_discriminator(cfg, task)
     rollout = parts.rollout_copy(generator)
     models = {"generator": generator, "rollout": rollout, "discriminator": discriminator}
     optimizers = {"mle": parts.adam(generator, cfg.generator.lr),

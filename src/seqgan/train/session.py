@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 from seqgan.config import Config, build_config, read_toml
-from seqgan.data.synthetic import SyntheticTask, build_synthetic_task
+from seqgan.data.task import Task, build_task, task_without_data
+from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
-from seqgan.metrics.nll import sequence_nll
+from seqgan.metrics.evaluation import Evaluator
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
 from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, uniform
@@ -28,14 +29,15 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _prepare(cfg: Config, root: Path) -> SyntheticTask:
+def _prepare(cfg: Config, root: Path) -> Task:
+    """Thread count, then the task (sizes learnt from the data go into ``cfg``)."""
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    task = build_synthetic_task(cfg, root)
-    # a parameter file fixes the oracle's sizes: record them so the run is self-describing
-    cfg.oracle.vocab_size = task.oracle.vocab_size
-    cfg.oracle.emb_dim = task.oracle.emb_dim
-    cfg.oracle.hidden_dim = task.oracle.hidden_dim
+    task = build_task(cfg, root)
+    widest = max(cfg.discriminator.filter_sizes)
+    if widest > task.seq_len:
+        raise UserError(f"discriminator.filter_sizes has width {widest} > the sequence "
+                        f"length {task.seq_len}")
     return task
 
 
@@ -55,11 +57,22 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     if not resume:
         run = RunFolder.create(out, overwrite=overwrite)
         run.write_text(run.config, cfg.to_toml())
+        if task.vocab is not None:
+            run.write_text(run.vocab, task.vocab.to_bytes().decode())
+    elif task.vocab is not None and run.vocab.is_file():
+        _check_same_vocab(task, run.vocab)
     return Trainer(cfg, run, task, models, optimizers, phases)
 
 
-def load_trained(run_dir: Path, root: Path) -> tuple[Config, SyntheticTask | None, dict]:
-    """Config and trained models of a finished run (``model.pt``); the task is not built."""
+def _check_same_vocab(task: Task, path: Path) -> None:
+    """The data, read again, must give the run's vocabulary (else ids would mean other tokens)."""
+    if Vocabulary.load(path).tokens != task.vocab.tokens:
+        raise UserError(f"the data now give another vocabulary than {path} (the data files "
+                        f"changed since the run started?)")
+
+
+def load_trained(run_dir: Path, root: Path) -> tuple[Config, Task, dict]:
+    """Config, task shape (vocabulary, no data) and trained models of a finished run."""
     run = RunFolder.open(run_dir)
     cfg = build_config(read_toml(run.config))
     weights = run.root / "model.pt"
@@ -67,41 +80,49 @@ def load_trained(run_dir: Path, root: Path) -> tuple[Config, SyntheticTask | Non
         raise UserError(f"{run_dir} has no model.pt: the run has not finished "
                         f"(continue it with seqgan train --resume {run_dir})")
     state = load_checkpoint(weights)
-    generator = parts.build_generator(cfg)
+    task = task_without_data(cfg, run.vocab)
+    generator = parts.build_generator(cfg, task)
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")
     load_state_checked(generator, state["generator"], weights)
-    return cfg, None, {"generator": generator.eval()}
+    return cfg, task, {"generator": generator.eval()}
 
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) -> dict:
-    """Recompute NLL-oracle and NLL-test of a finished run; print and save evaluation.json."""
+    """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
+    with ``seed``; print them and save ``evaluation.json``."""
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
     cfg, _, models = load_trained(run_dir, root)
     task = _prepare(cfg, root)
-    generator = models["generator"]
-    n = cfg.eval.num_samples if num_samples is None else num_samples
+    if task.vocab is not None:
+        _check_same_vocab(task, RunFolder(run_dir).vocab)
+    if num_samples is not None:
+        cfg.eval.num_samples = num_samples
     torch.manual_seed(seed)
-    samples = generator.sample(n, cfg.generator.sample_batch)
-    per_sequence = sequence_nll(task.oracle, samples) / task.oracle.max_len
-    result = {"nll_oracle": float(per_sequence.mean()), "nll_oracle_std": float(per_sequence.std()),
-              "nll_oracle_samples": n, "seed": seed}
-    if len(task.test):
-        result["nll_test"] = float(sequence_nll(generator, task.test).mean()) / task.oracle.max_len
+    means, per_sequence, samples = Evaluator(cfg, task)(models["generator"])
+    result = {**means, "samples": len(samples), "seed": seed}
+    if "nll_oracle" in per_sequence:
+        result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
+        result["nll_oracle_samples"] = len(samples)
     (Path(run_dir) / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
     print_result_table(result, Path(run_dir))
     return result
 
 
 def print_result_table(summary: dict, root: Path) -> None:
+    """The headline numbers of a summary (or evaluation) as an aligned table."""
+    from seqgan.runs.figures import metric_label
     rows = [("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
             ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
             ("NLL-oracle (final)", summary.get("nll_oracle")),
             ("  std over sequences", summary.get("nll_oracle_std")),
             ("  samples", summary.get("nll_oracle_samples")),
-            ("NLL-test (final)", summary.get("nll_test")),
-            ("seconds", summary.get("total_seconds"))]
+            ("NLL-test after pre-training", summary.get("nll_test_after_pretraining")),
+            ("NLL-test (final)", summary.get("nll_test"))]
+    rows += [(metric_label(k), v) for k, v in summary.items()
+             if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
+    rows.append(("seconds", summary.get("total_seconds")))
     print(f"\nresults ({root}) — NLL in nats per token")
     for label, value in rows:
         if value is None:
@@ -121,7 +142,7 @@ def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path) -> 
         label = name if names.count(name) == 1 else f"{Path(run_dir).parent.name}/{name}"
         loaded[label] = (cfg, models["generator"])
     first_cfg = next(iter(loaded.values()))[0]
-    shapes = {(c.oracle.vocab_size, c.oracle.seq_len) for c, _ in loaded.values()}
+    shapes = {(g.vocab_size, g.max_len) for _, g in loaded.values()}
     if len(shapes) > 1:
         raise UserError("--compare-policies needs runs of one vocabulary and length")
     task = _prepare(first_cfg, root)

@@ -51,6 +51,17 @@ def _update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: 
     return value
 
 
+def token_cross_entropy(generator: Generator, logits: torch.Tensor,
+                        tokens: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``tokens [n, T]`` under ``logits [n, T, V]`` over the positions
+    a sequence chooses (all at fixed length; up to and including ``<eos>`` otherwise)."""
+    flat_logits, flat_tokens = logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1)
+    if generator.eos_token is None:
+        return F.cross_entropy(flat_logits, flat_tokens)
+    mask = generator.token_mask(tokens).reshape(-1)
+    return (F.cross_entropy(flat_logits, flat_tokens, reduction="none") * mask).sum() / mask.sum()
+
+
 def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
               batch_size: int, grad_clip: float) -> float:
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats)."""
@@ -58,8 +69,7 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
     losses = []
     for step, idx in enumerate(_minibatches(len(data), batch_size), start=1):
         batch = data[idx]
-        logits = generator.logits(batch)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+        loss = token_cross_entropy(generator, generator.logits(batch), batch)
         losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
                               f"MLE (batch {step})"))
     return sum(losses) / len(losses)
@@ -98,8 +108,9 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     samples = generator.sample(batch_size, batch_size)
     generator.train()
     log_probs = generator.log_prob(samples)
+    mask = generator.token_mask(samples)
     q, rewards = action_values(estimator, samples, log_probs, reward, rollout, num_rollouts,
-                               alpha)
+                               alpha, mask)
     check_finite(float(q.sum()), f"the sum of the action values Q ({estimator})")
     loss = policy_gradient_loss(log_probs, q)
     value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
@@ -139,8 +150,7 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
                 token, replaced = scheduled_inputs(batch[:, t], own, omega)
                 replaced_sum += float(replaced.sum())
                 replaced_count += n
-        logits = torch.stack(step_logits, dim=1)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.reshape(-1))
+        loss = token_cross_entropy(generator, torch.stack(step_logits, dim=1), batch)
         losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
                               f"scheduled sampling (batch {step})"))
     return sum(losses) / len(losses), replaced_sum / max(1, replaced_count)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import torch
 
 from seqgan.config import Config
-from seqgan.data.synthetic import SyntheticTask
+from seqgan.data.task import Task
 from seqgan.train import parts
 
 
-def build(cfg: Config, task: SyntheticTask):
-    generator = parts.build_generator(cfg)
+def build(cfg: Config, task: Task):
+    generator = parts.build_generator(cfg, task)
     with torch.no_grad():
         generator.output.weight.zero_()
         generator.output.bias.zero_()

@@ -1,0 +1,154 @@
+"""The task a run trains on: training and held-out sequences plus what models need to know.
+
+Three kinds (``data.kind``):
+
+* ``oracle``: the synthetic experiment (``data.synthetic``): fixed length T, an oracle
+  for NLL-oracle;
+* ``text``: a UTF-8 corpus (``data.text``): variable length — a sequence is its tokens,
+  ``<eos>``, then ``<pad>`` up to T; the generator's first input is ``<bos>``;
+* ``music``: MIDI files in one of the encodings of ``seqgan.music``: fixed-length windows
+  of the encoding's symbols (no ``<eos>``/``<pad>``); the first input is ``<bos>``.
+
+Text and music tasks carry their ``Vocabulary``; the run folder keeps it as ``vocab.json``
+so ``generate`` and ``evaluate`` decode with the ids the model was trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from seqgan.config import Config
+from seqgan.data import paths
+from seqgan.data.vocab import BOS, EOS, PAD, Vocabulary
+from seqgan.errors import UserError
+from seqgan.models.generator import Generator
+
+
+@dataclass
+class Task:
+    train: torch.Tensor  # [n, T] token ids
+    test: torch.Tensor  # [m, T] held-out sequences (m may be 0)
+    vocab_size: int  # V
+    seq_len: int  # T
+    start_token: int  # the generator's first input
+    oracle: Generator | None = None  # oracle tasks: G_oracle (frozen)
+    vocab: Vocabulary | None = None  # text and music tasks
+    eos_token: int | None = None  # variable length: the id that ends a sequence
+    pad_token: int | None = None  # ... and the id that fills it up to T
+    kind: str = "oracle"
+    tokenizer: str = ""  # text tasks: how tokens join back into text (data.text.detokenize)
+    notes: dict = field(default_factory=dict)  # counts worth reporting (dropped lines, ...)
+
+    def content(self, tokens: torch.Tensor) -> list[list[int]]:
+        """Each row's ids before its first ``<eos>`` (rows unchanged without one): what
+        BLEU and the music metrics compare."""
+        rows = tokens.tolist()
+        if self.eos_token is None:
+            return rows
+        return [row[:row.index(self.eos_token)] if self.eos_token in row else row
+                for row in rows]
+
+    def symbols(self, tokens: torch.Tensor) -> list[list[str]]:
+        """``content`` as token strings (text and music tasks)."""
+        if self.vocab is None:
+            return [[str(i) for i in row] for row in self.content(tokens)]
+        return [self.vocab.decode(row) for row in self.content(tokens)]
+
+    def texts(self, tokens: torch.Tensor) -> list[str]:
+        """Text tasks: each row as a line of text."""
+        from seqgan.data.text import detokenize
+        return [detokenize(row, self.tokenizer) for row in self.symbols(tokens)]
+
+
+def shape_from_vocab(cfg: Config, vocab: Vocabulary, train=None, test=None,
+                     notes: dict | None = None) -> Task:
+    """A task of kind ``cfg.data.kind`` with this vocabulary; T from ``cfg.data.seq_len``."""
+    empty = torch.empty(0, cfg.data.seq_len, dtype=torch.long)
+    return Task(train if train is not None else empty, test if test is not None else empty,
+                len(vocab), cfg.data.seq_len, vocab.id(BOS), vocab=vocab,
+                eos_token=vocab.id(EOS), pad_token=vocab.id(PAD), kind=cfg.data.kind,
+                tokenizer=cfg.data.tokenizer if cfg.data.kind == "text" else "",
+                notes=notes or {})
+
+
+def build_text_task(cfg: Config, root: Path) -> Task:
+    from seqgan.data.text import build_text_corpus
+    d = cfg.data
+    train_path = paths.resolve(d.train_file, root)
+    test_path = paths.resolve(d.test_file, root) if d.test_file else None
+    seq_len = d.seq_len or _longest_line(train_path, test_path, cfg) + 1
+    corpus = build_text_corpus(train_path, test_path, seq_len=seq_len, tokenizer=d.tokenizer,
+                               pattern=d.token_pattern, drop_tokens=tuple(d.drop_tokens),
+                               min_freq=d.min_freq, long_lines=d.long_lines,
+                               test_ratio=d.test_ratio, split_seed=d.split_seed, limit=d.limit)
+    cfg.data.seq_len = seq_len  # recorded so the run folder describes itself
+    return shape_from_vocab(cfg, corpus.vocab, corpus.train, corpus.test,
+                            {"lines_dropped": corpus.dropped,
+                             "lines_truncated": corpus.truncated})
+
+
+def _longest_line(train_path: Path, test_path: Path | None, cfg: Config) -> int:
+    from seqgan.data.text import read_lines, tokenize
+    d = cfg.data
+    longest = 0
+    for path in filter(None, (train_path, test_path)):
+        lines = read_lines(path)
+        for line in lines[:d.limit] if d.limit else lines:
+            tokens = [t for t in tokenize(line, d.tokenizer, d.token_pattern)
+                      if t not in d.drop_tokens]
+            longest = max(longest, len(tokens))
+    return longest
+
+
+def build_music_task(cfg: Config, root: Path) -> Task:
+    from seqgan.music.corpus import build_music_corpus
+    from seqgan.music.encodings import get_encoding
+    d = cfg.data
+    encoding = get_encoding(d.encoding)
+    train_path = _existing(d.train_file, root)
+    test_path = _existing(d.test_file, root) if d.test_file else None
+    cfg.data.seq_len = d.seq_len or encoding.default_seq_len
+    corpus = build_music_corpus(d.encoding, train_path, test_path, cfg.data.seq_len,
+                                d.test_ratio, d.split_seed, d.min_count)
+    if not corpus.train:
+        raise UserError(f"{train_path}: no window of {cfg.data.seq_len} {d.encoding} symbols")
+    if d.limit:
+        corpus.train = corpus.train[:d.limit]
+    vocab = Vocabulary([BOS, *corpus.symbols])
+    encode = lambda windows: torch.tensor([vocab.encode(w) for w in windows],  # noqa: E731
+                                          dtype=torch.long).view(-1, cfg.data.seq_len)
+    notes = {"tunes_train": corpus.tunes_train, "tunes_test": corpus.tunes_test,
+             **{f"dropped_{k}": v for k, v in corpus.dropped.items()}}
+    return shape_from_vocab(cfg, vocab, encode(corpus.train), encode(corpus.test), notes)
+
+
+def _existing(relative: str, root: Path) -> Path:
+    """A file or folder under the data root (music reads folders of MIDI files)."""
+    path = Path(relative) if Path(relative).is_absolute() else root / relative
+    if not path.exists():
+        raise UserError(f"data not found: {relative} (looked in data root '{root}'; set "
+                        f"--data-root DIR or {paths.ENV_VAR} to the folder that holds it)")
+    return path
+
+
+def build_task(cfg: Config, root: Path) -> Task:
+    """The task of ``cfg`` (its data read or sampled); sizes learnt from the data are
+    written back into ``cfg`` so the saved config describes the run."""
+    if cfg.data.kind == "text":
+        return build_text_task(cfg, root)
+    if cfg.data.kind == "music":
+        return build_music_task(cfg, root)
+    from seqgan.data.synthetic import build_synthetic_task
+    return build_synthetic_task(cfg, root)
+
+
+def task_without_data(cfg: Config, vocab_path: Path) -> Task:
+    """The shape of a finished run's task (no data read): for ``generate``."""
+    if cfg.data.kind == "oracle":
+        o = cfg.oracle
+        empty = torch.empty(0, o.seq_len, dtype=torch.long)
+        return Task(empty, empty, o.vocab_size, o.seq_len, o.start_token)
+    return shape_from_vocab(cfg, Vocabulary.load(vocab_path))

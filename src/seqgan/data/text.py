@@ -1,0 +1,154 @@
+"""Text corpora: a UTF-8 file, one sequence per line, as padded token ids ``[n, T]``.
+
+Tokenisers (``data.tokenizer``):
+
+* ``word``: split on whitespace;
+* ``regex``: every match of ``data.token_pattern`` (default ``\\w+|[^\\w\\s]``: words and
+  single punctuation marks, so ``"wheel."`` is ``wheel`` + ``.``);
+* ``char``: every non-whitespace character (whitespace is dropped: meant for scripts
+  written without word spaces, such as Chinese; decoded text is joined without spaces).
+
+Tokens listed in ``data.drop_tokens`` are removed after tokenising (e.g. the quatrains'
+punctuation).  Each sequence is its tokens, then ``<eos>``, then ``<pad>`` up to T
+(``data.seq_len``), so at most T - 1 tokens fit; a longer line is dropped
+(``data.long_lines = "drop"``) or cut to its first T - 1 tokens (``"truncate"``).  Empty
+lines are skipped.  The vocabulary is built on the training lines only (``data.min_freq``);
+other tokens become ``<unk>``.  Without ``data.test_file`` the lines are split by
+``data.test_ratio`` after a shuffle seeded by ``data.split_seed``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from seqgan.data.vocab import BOS, EOS, PAD, Vocabulary
+from seqgan.errors import UserError
+
+TOKENIZERS = ("word", "regex", "char")
+DEFAULT_PATTERN = r"\w+|[^\w\s]"
+
+
+@dataclass
+class TextCorpus:
+    train: torch.Tensor  # [n, T] ids: tokens, <eos>, <pad>...
+    test: torch.Tensor  # [m, T]
+    vocab: Vocabulary
+    dropped: int  # lines longer than T - 1 tokens left out (long_lines = "drop")
+    truncated: int  # lines cut to T - 1 tokens (long_lines = "truncate")
+
+
+def tokenize(line: str, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> list[str]:
+    if tokenizer == "word":
+        return line.split()
+    if tokenizer == "regex":
+        return re.findall(pattern, line)
+    if tokenizer == "char":
+        return [ch for ch in line if not ch.isspace()]
+    raise ValueError(f"unknown tokenizer {tokenizer!r}")
+
+
+def detokenize(tokens: list[str], tokenizer: str) -> str:
+    return "".join(tokens) if tokenizer == "char" else " ".join(tokens)
+
+
+def read_lines(path: Path) -> list[str]:
+    """The non-empty lines of a UTF-8 file; one-line ``UserError``s otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, expected a text file") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise UserError(f"{path} holds no text (every line is empty)")
+    return lines
+
+
+def fit_lengths(sequences: list[list[str]], seq_len: int, policy: str,
+                path: Path) -> tuple[list[list[str]], int]:
+    """Apply the long-line policy; returns the kept sequences and how many were changed."""
+    limit = seq_len - 1  # room for <eos>
+    if policy == "truncate":
+        return [s[:limit] for s in sequences], sum(len(s) > limit for s in sequences)
+    kept = [s for s in sequences if len(s) <= limit]
+    if not kept:
+        longest = max(len(s) for s in sequences)
+        raise UserError(f"{path}: no line fits data.seq_len = {seq_len} ({limit} tokens + "
+                        f"<eos>; the shortest line has {min(len(s) for s in sequences)}, the "
+                        f"longest {longest}); raise data.seq_len or set data.long_lines = "
+                        f"\"truncate\"")
+    return kept, len(sequences) - len(kept)
+
+
+def to_ids(sequences: list[list[str]], vocab: Vocabulary, seq_len: int) -> torch.Tensor:
+    """``[n, T]``: ids of each sequence, ``<eos>``, then ``<pad>``."""
+    eos, pad = vocab.id(EOS), vocab.id(PAD)
+    out = torch.full((len(sequences), seq_len), pad, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids = vocab.encode(seq) + [eos]
+        out[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
+
+
+def to_tokens(ids: torch.Tensor, vocab: Vocabulary) -> list[list[str]]:
+    """Inverse of ``to_ids``: each row's tokens before its first ``<eos>`` (all if none)."""
+    eos = vocab.id(EOS)
+    out = []
+    for row in ids.tolist():
+        if eos in row:
+            row = row[:row.index(eos)]
+        out.append(vocab.decode(row))
+    return out
+
+
+def build_text_corpus(train_path: Path, test_path: Path | None, *, seq_len: int,
+                      tokenizer: str, pattern: str = DEFAULT_PATTERN,
+                      drop_tokens: tuple[str, ...] = (), min_freq: int = 1,
+                      long_lines: str = "drop", test_ratio: float = 0.1, split_seed: int = 0,
+                      limit: int = 0) -> TextCorpus:
+    """Read, tokenise, split, build the vocabulary (training lines) and encode."""
+    drop = set(drop_tokens)
+
+    def read(path: Path) -> list[list[str]]:
+        lines = read_lines(path)
+        lines = lines[:limit] if limit else lines
+        sequences = [[t for t in tokenize(line, tokenizer, pattern) if t not in drop]
+                     for line in lines]
+        sequences = [s for s in sequences if s]
+        if not sequences:
+            raise UserError(f"{path} holds no tokens after tokenising ({tokenizer})")
+        return sequences
+
+    train = read(train_path)
+    if test_path is not None:
+        test = read(test_path)
+    else:
+        order = list(range(len(train)))
+        random.Random(split_seed).shuffle(order)
+        cut = round(len(train) * test_ratio)
+        test, train = [train[i] for i in order[:cut]], [train[i] for i in order[cut:]]
+        if not train:
+            raise UserError(f"{train_path}: data.test_ratio = {test_ratio} leaves no "
+                            f"training lines")
+    train, changed = fit_lengths(train, seq_len, long_lines, train_path)
+    if test:
+        test, _ = fit_lengths(test, seq_len, long_lines, test_path or train_path)
+    vocab = Vocabulary.build(train, min_freq=min_freq)
+    if len(vocab) == 4:
+        raise UserError(f"{train_path}: no token occurs data.min_freq = {min_freq} times")
+    dropped = changed if long_lines == "drop" else 0
+    truncated = changed if long_lines == "truncate" else 0
+    return TextCorpus(to_ids(train, vocab, seq_len), to_ids(test, vocab, seq_len), vocab,
+                      dropped, truncated)
+
+
+__all__ = ["BOS", "TextCorpus", "build_text_corpus", "detokenize", "to_tokens", "tokenize"]
