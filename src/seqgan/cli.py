@@ -1,4 +1,4 @@
-"""The ``seqgan`` command: train | presets | generate | evaluate.
+"""The ``seqgan`` command: train | compare | presets | generate | evaluate | data inspect.
 
 User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2, a
 diverging run with exit code 3 (a traceback only with ``--debug``); SIGINT / SIGTERM
@@ -21,6 +21,7 @@ from seqgan.data.paths import data_root
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 
 DEFAULT_PRESET = "synthetic-quick"
+FORMATS = ("ids", "text", "midi", "pianoroll")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,8 +73,25 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", parents=[common], help="sample from a trained generator")
     gen.add_argument("--run", type=Path, required=True, help="run folder")
     gen.add_argument("-n", type=int, default=10, help="number of sequences (default 10)")
-    gen.add_argument("--out", type=Path, help="write here instead of standard output")
+    gen.add_argument("--out", type=Path, help="write here instead of standard output (a "
+                     "folder for --format midi, a .png for --format pianoroll)")
+    gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
+                     "their default), midi or pianoroll (music runs)")
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+
+    data = sub.add_parser("data", help="look at a data set before training on it")
+    data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser)
+    inspect = data_sub.add_parser("inspect", parents=[common], help="counts, vocabulary, "
+                                  "lengths (and a piano roll of one music example)")
+    inspect.add_argument("path", type=Path, help="a text file, or a MIDI file or folder")
+    inspect.add_argument("--encoding", help="music encoding: pitch88, melody16, melody_chord "
+                         "(omit for a text file)")
+    inspect.add_argument("--tokenizer", default="word", choices=("word", "regex", "char"),
+                         help="text files: tokenizer (default word)")
+    inspect.add_argument("--seq-len", type=int, help="window length (default: the "
+                         "encoding's)")
+    inspect.add_argument("--png", type=Path, help="piano-roll PNG of one example (default "
+                         "<name>_pianoroll.png)")
 
     ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
     ev.add_argument("--run", type=Path, help="run folder")
@@ -154,20 +172,30 @@ def cmd_presets(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from seqgan.runs.folder import tokens_to_text
+    from seqgan.runs.export import export_samples
     from seqgan.train.session import load_trained
     if args.n < 1:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
     cfg, task, models = load_trained(args.run, data_root(args.data_root))
     torch.manual_seed(args.seed)
     samples = models["generator"].sample(args.n, cfg.generator.sample_batch)
-    text = tokens_to_text(samples)
-    if args.out:
-        from seqgan.runs.checkpoint import atomic_write_bytes
-        atomic_write_bytes(args.out, text.encode("utf-8"))
-        print(f"wrote {args.n} sequences to {args.out}", file=sys.stderr)
+    fmt = args.format or ("text" if task.kind == "text" else "ids")
+    message = export_samples(samples, task, cfg, fmt, args.out)
+    if message:
+        print(message, file=sys.stderr)
+    return 0
+
+
+def cmd_data(args) -> int:
+    if args.data_command != "inspect":
+        raise UserError("usage: seqgan data inspect PATH [--encoding E]")
+    if args.encoding:
+        from seqgan.music.inspect import inspect_music
+        png = args.png or Path(f"{args.path.stem}_pianoroll.png")
+        print(inspect_music(args.path, args.encoding, png, args.seq_len))
     else:
-        sys.stdout.write(text)
+        from seqgan.data.text import inspect_text
+        print(inspect_text(args.path, args.tokenizer))
     return 0
 
 
@@ -186,8 +214,8 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets, "generate": cmd_generate,
-            "evaluate": cmd_evaluate}
+COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
+            "generate": cmd_generate, "evaluate": cmd_evaluate, "data": cmd_data}
 
 
 def main(argv: list[str] | None = None) -> int:

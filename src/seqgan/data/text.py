@@ -151,4 +151,24 @@ def build_text_corpus(train_path: Path, test_path: Path | None, *, seq_len: int,
                       dropped, truncated)
 
 
+def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> str:
+    """A report on a text file: lines, tokens, vocabulary size, line lengths (in tokens,
+    before ``<eos>``) and the most common tokens."""
+    from collections import Counter
+    import numpy as np
+    sequences = [tokenize(line, tokenizer, pattern) for line in read_lines(path)]
+    lengths = np.array([len(s) for s in sequences])
+    counts = Counter(t for s in sequences for t in s)
+    quantiles = np.percentile(lengths, [50, 90, 99]).round(1)
+    common = ", ".join(f"{t!r} {c}" for t, c in counts.most_common(10))
+    return "\n".join([
+        f"{path}: {len(sequences)} non-empty lines, {int(lengths.sum())} tokens ({tokenizer})",
+        f"vocabulary: {len(counts)} distinct tokens; seen once: "
+        f"{sum(c == 1 for c in counts.values())}",
+        f"tokens per line: min {lengths.min()}, mean {lengths.mean():.1f}, median "
+        f"{quantiles[0]}, 90% {quantiles[1]}, 99% {quantiles[2]}, max {lengths.max()} "
+        f"(data.seq_len = {lengths.max() + 1} keeps every line with its <eos>)",
+        f"most common: {common}"])
+
+
 __all__ = ["BOS", "TextCorpus", "build_text_corpus", "detokenize", "to_tokens", "tokenize"]
