@@ -42,6 +42,13 @@ class Task:
     tokenizer: str = ""  # text tasks: how tokens join back into text (data.text.detokenize)
     notes: dict = field(default_factory=dict)  # counts worth reporting (dropped lines, ...)
 
+    @property
+    def never_output(self) -> tuple[int, ...]:
+        """Ids the generator must not emit: ``<pad>`` and ``<bos>`` where they exist."""
+        if self.vocab is None:
+            return ()
+        return tuple(i for i in (self.vocab.id(PAD), self.vocab.id(BOS)) if i is not None)
+
     def content(self, tokens: torch.Tensor) -> list[list[int]]:
         """Each row's ids before its first ``<eos>`` (rows unchanged without one): what
         BLEU and the music metrics compare."""

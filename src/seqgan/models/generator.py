@@ -11,6 +11,8 @@ Variable length (text): with ``eos_token`` set, a sequence ends at its first ``<
 sampling (and completing a prefix in MC search) writes ``pad_token`` after it without
 sampling, and ``log_prob`` is 0 there (a forced token has probability 1), so likelihoods,
 NLL and the policy gradient count the tokens up to and including ``<eos>``.
+Tokens listed in ``never_output`` (``<pad>``, ``<bos>``) are inputs only: their logits
+get -1e9 added, so the policy never samples them (probability 0, entropy terms 0).
 
 The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
 """
@@ -42,7 +44,7 @@ class Generator(nn.Module):
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
                  start_token: int = 0, init_std: float = 0.1, eos_token: int | None = None,
-                 pad_token: int | None = None):
+                 pad_token: int | None = None, never_output: tuple[int, ...] = ()):
         super().__init__()
         if (eos_token is None) != (pad_token is None):
             raise ValueError("eos_token and pad_token go together")
@@ -56,6 +58,17 @@ class Generator(nn.Module):
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)
         self.reset_parameters(init_std)
+        self.never_output = tuple(never_output)
+        penalty = torch.zeros(vocab_size)
+        penalty[list(self.never_output)] = -1e9
+        # not a parameter, not saved: it follows from the task's vocabulary
+        self.register_buffer("output_penalty", penalty if never_output else None,
+                             persistent=False)
+
+    def _out(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""
+        logits = self.output(hidden)
+        return logits if self.output_penalty is None else logits + self.output_penalty
 
     def reset_parameters(self, std: float) -> None:
         with torch.no_grad():
@@ -73,7 +86,7 @@ class Generator(nn.Module):
         """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state."""
         h, c = state
         out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
-        return self.output(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
+        return self._out(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
 
     def start_tokens(self, n: int) -> torch.Tensor:
         return torch.full((n,), self.start_token, dtype=torch.long, device=self.output.weight.device)
@@ -88,7 +101,7 @@ class Generator(nn.Module):
         if inputs is None:
             inputs = self.inputs_for(tokens)
         hidden, _ = self.lstm(self.embedding(inputs))
-        return self.output(hidden)
+        return self._out(hidden)
 
     def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``."""

@@ -27,7 +27,7 @@ PRETRAIN = "pretrain_generator"
 def build_generator(cfg: Config, task: Task) -> Generator:
     g = cfg.generator
     return Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len, task.start_token,
-                     g.init_std, task.eos_token, task.pad_token)
+                     g.init_std, task.eos_token, task.pad_token, task.never_output)
 
 
 def build_discriminator(cfg: Config, task: Task) -> Discriminator:
