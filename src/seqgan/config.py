@@ -137,6 +137,7 @@ class EvalConfig:
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
     diagnostics: bool = False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
     bleu: list = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
+    bleu_references: str = knob("test", choices=("test", "train"))  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
     self_bleu: list = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
     bleu_samples: int = knob(0, low=0)  # score only this many samples with (Self-)BLEU (0 = all)
 

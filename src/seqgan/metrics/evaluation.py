@@ -1,7 +1,8 @@
 """One evaluation of a generator on its task: every metric the config asks for.
 
 Always: NLL-oracle (oracle tasks, ``metrics.nll``, per token) and NLL-test (held-out data,
-per token).  On request: BLEU-n of the samples against the held-out set
+per token).  On request: BLEU-n of the samples against the held-out set (or the
+training set, ``eval.bleu_references``)
 (``eval.bleu``) and Self-BLEU-n among them (``eval.self_bleu``) — on each sequence's
 tokens before ``<eos>`` — the GAN diagnostics (``eval.diagnostics``) and, for music
 tasks, the encoding's metrics (``metrics.music``: MSE for pitch88, SPB and QN for
@@ -67,9 +68,10 @@ class Evaluator:
             samples = samples[:cfg.eval.bleu_samples]
         out: dict[str, np.ndarray] = {}
         hypotheses = task.content(samples)
-        if cfg.eval.bleu and len(task.test):
+        references = task.train if cfg.eval.bleu_references == "train" else task.test
+        if cfg.eval.bleu and len(references):
             if self._tables is None:
-                self._tables = ReferenceTables(task.content(task.test), max(cfg.eval.bleu))
+                self._tables = ReferenceTables(task.content(references), max(cfg.eval.bleu))
             for n in cfg.eval.bleu:
                 out[f"bleu{n}"] = bleu(hypotheses, None, n, tables=self._tables)
         for n in cfg.eval.self_bleu:
