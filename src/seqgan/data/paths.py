@@ -16,10 +16,12 @@ def data_root(cli_value: str | None = None) -> Path:
     return Path(cli_value or os.environ.get(ENV_VAR) or DEFAULT_DATA_ROOT)
 
 
-def resolve(relative: str, root: Path) -> Path:
-    """``root / relative`` if it is a file; a one-line ``UserError`` otherwise."""
+def resolve(relative: str, root: Path, folder_ok: bool = False) -> Path:
+    """``root / relative`` (``relative`` itself if absolute) if it is a file — or a folder,
+    with ``folder_ok`` (music reads folders of MIDI files); a one-line ``UserError``
+    naming the data root otherwise."""
     path = Path(relative) if Path(relative).is_absolute() else root / relative
-    if not path.is_file():
+    if not (path.is_file() or (folder_ok and path.is_dir())):
         raise UserError(f"data file not found: {relative} (looked in data root '{root}'; "
                         f"set --data-root DIR or {ENV_VAR} to the folder that holds it)")
     return path

@@ -115,8 +115,8 @@ def build_music_task(cfg: Config, root: Path) -> Task:
     from seqgan.music.encodings import get_encoding
     d = cfg.data
     encoding = get_encoding(d.encoding)
-    train_path = _existing(d.train_file, root)
-    test_path = _existing(d.test_file, root) if d.test_file else None
+    train_path = paths.resolve(d.train_file, root, folder_ok=True)
+    test_path = paths.resolve(d.test_file, root, folder_ok=True) if d.test_file else None
     cfg.data.seq_len = d.seq_len or encoding.default_seq_len
     corpus = build_music_corpus(d.encoding, train_path, test_path, cfg.data.seq_len,
                                 d.test_ratio, d.split_seed, d.min_count)
@@ -125,20 +125,13 @@ def build_music_task(cfg: Config, root: Path) -> Task:
     if d.limit:
         corpus.train = corpus.train[:d.limit]
     vocab = Vocabulary([BOS, *corpus.symbols])
-    encode = lambda windows: torch.tensor([vocab.encode(w) for w in windows],  # noqa: E731
-                                          dtype=torch.long).view(-1, cfg.data.seq_len)
+
+    def encode(windows: list[list[str]]) -> torch.Tensor:
+        ids = [vocab.encode(w) for w in windows]
+        return torch.tensor(ids, dtype=torch.long).view(-1, cfg.data.seq_len)
     notes = {"tunes_train": corpus.tunes_train, "tunes_test": corpus.tunes_test,
              **{f"dropped_{k}": v for k, v in corpus.dropped.items()}}
     return shape_from_vocab(cfg, vocab, encode(corpus.train), encode(corpus.test), notes)
-
-
-def _existing(relative: str, root: Path) -> Path:
-    """A file or folder under the data root (music reads folders of MIDI files)."""
-    path = Path(relative) if Path(relative).is_absolute() else root / relative
-    if not path.exists():
-        raise UserError(f"data not found: {relative} (looked in data root '{root}'; set "
-                        f"--data-root DIR or {paths.ENV_VAR} to the folder that holds it)")
-    return path
 
 
 def build_task(cfg: Config, root: Path) -> Task:
