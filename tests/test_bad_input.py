@@ -171,6 +171,42 @@ def _on_run(command, *extra, edit=None, drop=None):
     return build
 
 
+def _midi_bytes(notes: list[tuple[float, float, int]], drum: bool = False) -> bytes:
+    """A one-instrument MIDI file holding ``notes`` (start s, end s, pitch)."""
+    import io
+    import pretty_midi
+    midi = pretty_midi.PrettyMIDI()
+    part = pretty_midi.Instrument(0, is_drum=drum)
+    part.notes = [pretty_midi.Note(90, p, a, b) for a, b, p in notes]
+    midi.instruments.append(part)
+    buffer = io.BytesIO()
+    midi.write(buffer)
+    return buffer.getvalue()
+
+
+TUNE = [(0.4 * i, 0.4 * i + 0.4, 60 + i % 12) for i in range(80)]
+
+
+def _music(files: dict[str, bytes], *extra):
+    """Train a music task on a folder holding ``files``."""
+    def build(tmp, run):
+        folder = tmp / "midi"
+        folder.mkdir()
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+        return _args_train("--set", "data.kind='music'", "--set", "data.train_file='midi'",
+                           "--set", "data.seq_len=8", "--data-root", str(tmp), *extra)(tmp, run)
+    return build
+
+
+def _text(content: bytes, *extra):
+    def build(tmp, run):
+        (tmp / "corpus.txt").write_bytes(content)
+        return _args_train("--set", "data.kind='text'", "--set", "data.train_file='corpus.txt'",
+                           "--data-root", str(tmp), *extra)(tmp, run)
+    return build
+
+
 CASES = {
     "malformed TOML": (_malformed_toml, ["malformed TOML", "bad.toml"]),
     "config file missing": (lambda tmp, run: ["train", "--config", str(tmp / "none.toml")],
@@ -260,6 +296,28 @@ CASES = {
     "evaluate an unfinished run": (_on_run("evaluate", drop="model.pt"),
                                    ["has no model.pt", "--resume"]),
     "evaluate --samples 0": (_on_run("evaluate", "--samples", "0"), ["--samples must be positive"]),
+    "text file empty": (_text(b""), ["corpus.txt holds no text"]),
+    "text file not UTF-8": (_text(b"a b c\nd \xff e\n"), ["corpus.txt:2", "not UTF-8"]),
+    "text: no line fits T": (_text(b"a b c d e f g h i j k\n", "--set", "data.seq_len=8"),
+                             ["no line fits data.seq_len = 8", "long_lines"]),
+    "text kind without a file": (_args_train("--set", "data.kind='text'"),
+                                 ["data.kind = 'text' needs data.train_file"]),
+    "unknown encoding": (_args_train("--set", "data.encoding='pitch89'"),
+                         ["'data.encoding' must be one of", "pitch88", "pitch89"]),
+    "inspect: unknown encoding": (lambda tmp, run: ["data", "inspect", str(tmp), "--encoding",
+                                                    "melody61"],
+                                  ["unknown music encoding 'melody61'", "did you mean"]),
+    "MIDI unreadable": (_music({"a.mid": _midi_bytes(TUNE), "b.mid": b"MThd garbage"}),
+                        ["cannot read MIDI file", "b.mid"]),
+    "MIDI without notes": (_music({"a.mid": _midi_bytes([])}), ["a.mid", "no notes"]),
+    "tune without a melody track (drums only)": (_music({"a.mid": _midi_bytes(TUNE, drum=True)}),
+                                                 ["no melody in MIDI file", "a.mid"]),
+    "music folder without MIDI files": (_music({"notes.txt": b"x"}), ["no .mid or .midi files"]),
+    "music: no window fits": (_music({"a.mid": _midi_bytes(TUNE[:3])}, "--set",
+                                     "data.seq_len=64", "--set",
+                                     "discriminator.filter_sizes=[1, 2]", "--set",
+                                     "discriminator.num_filters=[2, 2]"),
+                              ["no window of 64 pitch88 symbols"]),
 }
 
 

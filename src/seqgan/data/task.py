@@ -130,7 +130,8 @@ def build_music_task(cfg: Config, root: Path) -> Task:
         ids = [vocab.encode(w) for w in windows]
         return torch.tensor(ids, dtype=torch.long).view(-1, cfg.data.seq_len)
     notes = {"tunes_train": corpus.tunes_train, "tunes_test": corpus.tunes_test,
-             **{f"dropped_{k}": v for k, v in corpus.dropped.items()}}
+             "windows_train": len(corpus.train), "windows_test": len(corpus.test),
+             "tunes_dropped": dict(corpus.dropped)}
     return shape_from_vocab(cfg, vocab, encode(corpus.train), encode(corpus.test), notes)
 
 

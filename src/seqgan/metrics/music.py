@@ -16,6 +16,7 @@ import numpy as np
 from seqgan.errors import UserError
 
 STEPS_PER_BAR = 16
+_PITCHES = {str(p): p for p in range(21, 109)}     # melody16 note symbols
 QN_LENGTHS = (4, 6, 8)
 _CHUNK_ELEMENTS = 4_000_000     # samples x references x T per block of the MSE
 
@@ -80,7 +81,7 @@ def _note_lengths(symbols: list[str]) -> list[int]:
         else:
             if current:
                 lengths.append(current)
-            current = 1 if (symbol.isdigit() and 21 <= int(symbol) <= 108) else 0
+            current = 1 if symbol in _PITCHES else 0
     if current:
         lengths.append(current)
     return lengths
@@ -108,8 +109,8 @@ def spb_per_sequence(sequences: list[list[str]], encoding: str = "melody16") -> 
             continue
         total = 0
         for b in range(bars):
-            pitches = [int(s) for s in symbols[b * STEPS_PER_BAR:(b + 1) * STEPS_PER_BAR]
-                       if s.isdigit() and 21 <= int(s) <= 108]
+            pitches = [_PITCHES[s] for s in symbols[b * STEPS_PER_BAR:(b + 1) * STEPS_PER_BAR]
+                       if s in _PITCHES]
             if pitches:
                 total += max(pitches) - min(pitches)
         out[k] = total / 12.0 / bars

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)"}
+METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
+                 "mse": "MSE (semitones²)", "spb": "SPB (octaves)", "qn4": "QN-4", "qn6": "QN-6",
+                 "qn8": "QN-8"}
 
 import matplotlib
 
