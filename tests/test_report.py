@@ -1,0 +1,43 @@
+"""The comparison report on any task: every logged metric, p-values over per-sequence values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+from scipy import stats
+
+from seqgan.runs.folder import RunFolder
+from seqgan.runs.report import build_table, main_metric, write_table
+
+
+def _run(root, name, bleu2, mse=None, seq_len=21):
+    run = RunFolder.create(root / name)
+    run.write_text(run.config, "")
+    summary = {"samples": len(bleu2), "seq_len": seq_len, "bleu2": float(np.mean(bleu2)),
+               "nll_test": 3.0}
+    run.write_array("bleu2_per_sequence", np.asarray(bleu2))
+    if mse is not None:
+        summary["mse"] = float(np.mean(mse))
+        run.write_array("mse_per_sequence", np.asarray(mse))
+    run.write_summary(summary)
+    return run
+
+
+def test_text_table_tests_bleu_against_seqgan(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.3, 0.6, 200), rng.uniform(0.4, 0.7, 200)
+    ma, mb = rng.normal(20, 3, 200), rng.normal(21, 3, 200)
+    groups = {"mle": [_run(tmp_path, "mle", a, ma)], "seqgan": [_run(tmp_path, "sg", b, mb)]}
+    rows, metrics = build_table(groups)
+    assert metrics == ["nll_test", "bleu2", "mse"] and main_metric(metrics) == "bleu2"
+    expected = stats.ttest_ind(a, b, equal_var=False).pvalue
+    assert math.isclose(rows[0]["p_value_vs_seqgan"], expected, rel_tol=1e-9)
+    assert math.isclose(rows[0]["p_mse"], stats.ttest_ind(ma, mb, equal_var=False).pvalue,
+                        rel_tol=1e-9)
+    assert math.isnan(rows[1]["p_bleu2"]) and math.isnan(rows[0]["p_nll_test"])
+    text = write_table(rows, metrics, tmp_path)
+    assert "| algorithm | NLL-test | BLEU-2 | p-value vs SeqGAN | MSE | p (MSE) |" in text
+    assert f"{np.mean(a):.3f}" in text
+    assert json.loads((tmp_path / "sg" / "summary.json").read_text())["bleu2"] > 0
