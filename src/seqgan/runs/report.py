@@ -164,8 +164,10 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
                          for k in columns})
     atomic_write_bytes(folder / "table.csv", buffer.getvalue().encode())
     several = any(row["seeds"] > 1 for row in rows)
+    tested = [m for m in metrics if any(not math.isnan(r[f"p_{m}"]) for r in rows)]
     main = main_metric(metrics)
-    tested = [m for m in metrics if m != main and any(not math.isnan(r[f"p_{m}"]) for r in rows)]
+    main = main if main in tested else None  # no p-values without a SeqGAN row
+    tested = [m for m in tested if m != main]
     header = ["algorithm"]
     for metric in metrics:
         header.append(_header(metric))
