@@ -8,6 +8,7 @@ during training save a checkpoint, print the resume command and exit 130 / 143.
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 import time
@@ -78,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
                      "their default), midi or pianoroll (music runs)")
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    latent = gen.add_mutually_exclusive_group()
+    latent.add_argument("--from-prior", action="store_true", help="VAE runs: decode -n draws "
+                        "of z ~ N(0, I) (also what plain sampling of a VAE run does)")
+    latent.add_argument("--interpolate", nargs=2, metavar=("A", "B"), help="VAE runs: decode "
+                        "--steps points on the line between the posterior means of A and B, "
+                        "each an index into the run's training set or a quoted sequence "
+                        "(token ids, text, or music symbols); -n is ignored")
+    gen.add_argument("--steps", type=int, default=5, help="points of --interpolate, both "
+                     "ends included (default 5)")
+    gen.add_argument("--greedy", action="store_true", help="VAE runs: decode z by taking the "
+                     "most probable token instead of sampling")
 
     data = sub.add_parser("data", help="look at a data set before training on it")
     data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser)
@@ -178,12 +190,28 @@ def cmd_generate(args) -> int:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
     cfg, task, models = load_trained(args.run, data_root(args.data_root))
     torch.manual_seed(args.seed)
-    samples = models["generator"].sample(args.n, cfg.generator.sample_batch)
+    if args.interpolate or args.from_prior or args.greedy:
+        samples = _latent_samples(args, cfg, task, models["generator"])
+    else:
+        samples = models["generator"].sample(args.n, cfg.generator.sample_batch)
     fmt = args.format or ("text" if task.kind == "text" else "ids")
     message = export_samples(samples, task, cfg, fmt, args.out)
     if message:
         print(message, file=sys.stderr)
     return 0
+
+
+def _latent_samples(args, cfg: Config, task, generator) -> torch.Tensor:
+    """``generate --from-prior`` / ``--interpolate A B --steps K`` (``runs.latent``)."""
+    from seqgan.runs import latent
+    from seqgan.train.session import data_task
+    sampler = latent.greedy if args.greedy else None
+    if not args.interpolate:
+        return latent.prior_samples(generator, args.n, cfg.generator.sample_batch, sampler)
+    training_set = functools.cache(
+        lambda: data_task(args.run, cfg, data_root(args.data_root)).train)
+    a, b = (latent.parse_sequence(spec, cfg, task, training_set) for spec in args.interpolate)
+    return latent.interpolate(generator, a, b, args.steps, sampler)[1]
 
 
 def cmd_data(args) -> int:

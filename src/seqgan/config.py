@@ -25,7 +25,7 @@ import tomli_w
 
 from seqgan.errors import UserError
 
-ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random")
+ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
 
@@ -132,6 +132,21 @@ class PGBleuConfig:
 
 
 @dataclass
+class VAEConfig:
+    latent_dim: int = knob(64, low=1)  # size of z (SeqVAE authors: 64)
+    encoder_emb_dim: int = knob(64, low=1)  # encoder token embedding size (authors: 64)
+    encoder_hidden_dim: int = knob(32, low=1)  # encoder LSTM size per direction, both layers (authors: [32, 32])
+    encoder_dropout: float = knob(0.0, low=0.0, high=0.99)  # drop probability of each encoder layer's inputs (authors: 0.25)
+    encoder_lr: float = knob(0.01, low=0.0)  # Adam learning rate of the encoder (authors: 0.01); the decoder uses generator.lr
+    kl_weight: float = knob(1.0, low=0.0)  # alpha of Eq. 2 (1 = the plain ELBO)
+    kl_threshold: float = knob(0.0, low=0.0)  # tau of Eq. 3, nats per sequence (authors' free_bits 0; tau = bits * ln 2)
+    pg_to_encoder: bool = True  # g-step: the policy-gradient loss also updates the encoder through z (Algorithm 1, line 11)
+    gstep_reconstruction: float = knob(0.0, low=0.0)  # g-step: weight of the reconstruction loss added to the policy gradient (Algorithm 1: 0)
+    step: int = knob(1, low=1)  # SeqVAE_2: teacher-forced prefix grows by this many tokens per decoding (authors: 1)
+    decodings: int = knob(0, low=0)  # SeqVAE_2: m decodings per sequence (0 = all: (T - 1) // step + 1)
+
+
+@dataclass
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
@@ -154,7 +169,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -164,6 +179,7 @@ class Config:
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
     ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
     pg_bleu: PGBleuConfig = field(default_factory=PGBleuConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

@@ -14,6 +14,11 @@ NLL and the policy gradient count the tokens up to and including ``<eos>``.
 Tokens listed in ``never_output`` (``<pad>``, ``<bos>``) are inputs only: their logits
 get -1e9 added, so the policy never samples them (probability 0, entropy terms 0).
 
+Initial state: ``logits``, ``log_prob`` and ``prefix_states`` start from
+``initial_state(n)`` (zeros) unless given a ``state``, and ``continue_from`` always takes
+one, so a latent-variable decoder (``models.vae``: the state is a linear map of z) reuses
+every method unchanged.
+
 The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
 """
 
@@ -96,16 +101,20 @@ class Generator(nn.Module):
         """Teacher-forcing inputs ``[start, y_1, ..., y_{T-1}]`` for ``tokens [n, T]``."""
         return torch.cat([self.start_tokens(tokens.shape[0]).unsqueeze(1), tokens[:, :-1]], dim=1)
 
-    def logits(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
-        """Teacher-forced logits ``[n, T, V]``; ``inputs`` default to ``inputs_for(tokens)``."""
+    def logits(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
+               state: State | None = None) -> torch.Tensor:
+        """Teacher-forced logits ``[n, T, V]``; ``inputs`` default to ``inputs_for(tokens)``,
+        ``state`` (the ``(h, c)`` before the first input) to ``initial_state(n)``."""
         if inputs is None:
             inputs = self.inputs_for(tokens)
-        hidden, _ = self.lstm(self.embedding(inputs))
+        h, c = self.initial_state(inputs.shape[0]) if state is None else state
+        hidden, _ = self.lstm(self.embedding(inputs), (h.unsqueeze(0), c.unsqueeze(0)))
         return self._out(hidden)
 
-    def log_prob(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``."""
-        logp = F.log_softmax(self.logits(tokens), dim=-1)
+    def log_prob(self, tokens: torch.Tensor, state: State | None = None) -> torch.Tensor:
+        """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``.
+        ``state``: the initial ``(h, c)``, as in ``logits``."""
+        logp = F.log_softmax(self.logits(tokens, state=state), dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * self.token_mask(tokens)
 
@@ -117,15 +126,17 @@ class Generator(nn.Module):
         is_eos = (tokens == self.eos_token).long()
         return ((is_eos.cumsum(1) - is_eos) == 0).float()
 
-    def prefix_states(self, tokens: torch.Tensor) -> list[State]:
+    def prefix_states(self, tokens: torch.Tensor, state: State | None = None) -> list[State]:
         """Teacher-forced states before feeding ``y_t``, for t = 1..T-1.
 
         Element ``t-1`` is the state after reading ``start, y_1..y_{t-1}``: feeding
         ``y_t`` to it yields the logits of ``y_{t+1}``, which is where a roll-out of
-        the prefix ``Y_{1:t}`` starts.
+        the prefix ``Y_{1:t}`` starts.  ``state``: the initial ``(h, c)`` (default
+        ``initial_state(n)``).
         """
         n, length = tokens.shape
-        _, state = self.step(self.start_tokens(n), self.initial_state(n))
+        _, state = self.step(self.start_tokens(n),
+                             self.initial_state(n) if state is None else state)
         states = [state]
         for t in range(length - 2):
             _, state = self.step(tokens[:, t], state)

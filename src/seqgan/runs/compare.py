@@ -1,5 +1,7 @@
 """``seqgan compare``: train several algorithms (and SeqGAN training strategies) over
-seeds, sharing one MLE pre-training per seed, then write the comparison report.
+seeds, sharing one MLE pre-training per seed, then write the comparison report.  The VAE
+family (``vae``, ``seqvae1``, ``seqvae2``) pre-trains its own encoder and decoder in each
+run instead (identical across the three for one seed, ``train.seqvae``).
 
 Layout of the comparison folder ``OUT``::
 
@@ -40,7 +42,8 @@ from seqgan.runs.report import build_table, write_figures, write_table
 import tomli_w
 
 NO_PRETRAINING = ("random",)
-COST = {"seqgan": 3, "ss": 2, "pg-bleu": 1}  # relative run time, for the launch order
+OWN_PRETRAINING = ("vae", "seqvae1", "seqvae2")  # pre-train a VAE, not the shared MLE model
+COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
 
 
 @dataclass
@@ -112,7 +115,8 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         seed = base.seed + i
         folder = out / f"seed-{seed}"
         pretrain = None
-        needs_pretraining = strategies or any(a not in NO_PRETRAINING for a in algorithms)
+        apart = (*NO_PRETRAINING, *OWN_PRETRAINING)
+        needs_pretraining = strategies or any(a not in apart for a in algorithms)
         if share and needs_pretraining:
             cfg = _with(data, seed=seed, algorithm="mle", adversarial={"epochs": 0})
             pretrain = Job("pretrain", seed, cfg, folder / "pretrain")
@@ -123,7 +127,7 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         for name, label, adversarial in runs:
             algorithm = name if name in ALGORITHMS else "seqgan"
             generator = {"estimator": name} if name in ESTIMATOR_VARIANTS else {}
-            shared = pretrain is not None and algorithm not in NO_PRETRAINING
+            shared = pretrain is not None and algorithm not in apart
             cfg = _with(data, seed=seed, algorithm=algorithm, adversarial=adversarial,
                         generator=generator,
                         pretrain={"generator_from": str(pretrain.run) if shared else ""})

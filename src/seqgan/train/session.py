@@ -16,11 +16,13 @@ from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
-from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, uniform
+from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.train.loop import Trainer, shared_phase_state
 
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
-              "pg-bleu": pg_bleu.build, "random": uniform.build}
+              "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
+              "seqvae1": seqvae.build_seqvae1, "seqvae2": seqvae.build_seqvae2}
+LATENT_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # generator = a VAE (models.vae)
 
 
 def _seed_everything(seed: int) -> None:
@@ -81,11 +83,20 @@ def load_trained(run_dir: Path, root: Path) -> tuple[Config, Task, dict]:
                         f"(continue it with seqgan train --resume {run_dir})")
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
-    generator = parts.build_generator(cfg, task)
+    generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in LATENT_ALGORITHMS
+                 else parts.build_generator(cfg, task))
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")
     load_state_checked(generator, state["generator"], weights)
     return cfg, task, {"generator": generator.eval()}
+
+
+def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
+    """A finished run's task with its data read again (same vocabulary, else an error)."""
+    task = _prepare(cfg, root)
+    if task.vocab is not None:
+        _check_same_vocab(task, RunFolder(run_dir).vocab)
+    return task
 
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) -> dict:
@@ -94,9 +105,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) 
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
     cfg, _, models = load_trained(run_dir, root)
-    task = _prepare(cfg, root)
-    if task.vocab is not None:
-        _check_same_vocab(task, RunFolder(run_dir).vocab)
+    task = data_task(run_dir, cfg, root)
     if num_samples is not None:
         cfg.eval.num_samples = num_samples
     torch.manual_seed(seed)
