@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import signal
+import tomllib
 
 import pytest
 import tomli_w
@@ -54,7 +55,12 @@ def test_compare_writes_table_figures_and_shares_pretraining(compared):
 
 
 def test_running_compare_again_reuses_finished_runs(compared, capsys):
+    """... also in a folder written before a setting existed (here: without [vae])."""
     out, args = compared
+    marker = out / "compare.toml"
+    settings = tomllib.loads(marker.read_text())
+    del settings["config"]["vae"]
+    marker.write_text(tomli_w.dumps(settings))
     before = {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")}
     assert main(args) == 0
     assert "reusing 14 finished run(s)" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import csv
 import json
 import math
 
+import numpy as np
 import pytest
 import tomli_w
 import torch
@@ -18,7 +19,7 @@ from seqgan.data.synthetic import build_synthetic_task
 from seqgan.errors import Interrupted
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
 from seqgan.rl.rollout import mc_search_q
-from seqgan.rl.seqvae_loss import decoding_loss, decoding_rewards, prefix_lengths
+from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
 from seqgan.runs.latent import interpolate, latent_line, parse_sequence
 from seqgan.train import seqvae, vae
 from seqgan.train.session import open_session
@@ -161,16 +162,17 @@ def test_decodings_keep_the_forced_prefix_and_share_z():
     uniforms = torch.rand(8, 2, 3, 9, generator=torch.Generator().manual_seed(1))
     lengths = prefix_lengths(9, step=2)
     assert lengths.tolist() == [2, 4, 6, 8, 9]
-    rewards = decoding_rewards(rollout.given(z), samples, reward, lengths, 2, uniforms)
+    rewards = mc_search_q(rollout.given(z), samples, reward, 2, uniforms, lengths=lengths)
     assert rewards.shape == (3, 5)
     for batch, length in zip(scored, lengths.tolist()[:-1]):  # the last: y itself
         assert torch.equal(batch[:, :length], samples[:, :length].repeat(2, 1))
     torch.testing.assert_close(rewards[:, -1], reward(samples))
     q = mc_search_q(rollout.given(z), samples, reward, 2, uniforms)
     torch.testing.assert_close(rewards, q[:, lengths - 1])
-    every = decoding_rewards(rollout.given(z), samples, reward, prefix_lengths(9, 1), 2, uniforms)
+    every = mc_search_q(rollout.given(z), samples, reward, 2, uniforms,
+                        lengths=prefix_lengths(9, 1))
     torch.testing.assert_close(every, q)  # step 1: all of SeqGAN's Q
-    other_z = decoding_rewards(rollout.given(-z), samples, reward, lengths, 2, uniforms)
+    other_z = mc_search_q(rollout.given(-z), samples, reward, 2, uniforms, lengths=lengths)
     assert not torch.equal(rewards, other_z)  # the completions depend on z
 
 
@@ -219,9 +221,12 @@ def vae_runs(tmp_path_factory):
 def test_tiny_run_writes_a_complete_run_folder(vae_runs, algorithm):
     out = vae_runs[algorithm]
     for name in ("config.toml", "metrics.csv", "summary.json", "model.pt",
-                 "figures/nll_oracle.png", "samples/final.txt", "samples/pretrain_generator.txt"):
+                 "figures/nll_oracle.png", "figures/posterior.png", "samples/final.txt",
+                 "samples/pretrain_generator.txt"):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
+    per_dim = np.load(out / "samples" / "kl_per_dimension.npy")
+    assert per_dim.shape == (6,) and (per_dim >= 0).all()  # the tiny config's z: 6 units
     for key in ("nll_oracle", "nll_test", "nll_oracle_after_pretraining", "kl", "kl_dim_max",
                 "active_units", "recon_nll"):
         assert math.isfinite(summary[key]), key

@@ -8,21 +8,36 @@
   posterior mean moves with the input;
 * ``recon_nll``: reconstruction NLL per token, -log p(x|z) at z ~ q(z|x) (nats), the
   other half of -ELBO = recon + KL; a decoder that ignores z has recon near its NLL.
+
+``posterior_diagnostics(..., per_dimension=True)`` also returns ``kl_per_dimension``, the
+mean KL of each unit of z ``[Z]`` (nats): a run writes it at its end
+(``samples/kl_per_dimension.npy`` and ``figures/posterior.png``).
+
+The sequences: the held-out set, or the first ``eval.num_samples`` training sequences when
+there is none (``diagnostic_sequences``).
 """
 
 from __future__ import annotations
 
 import torch
 
+from seqgan.data.task import Task
 from seqgan.models.vae import LatentGenerator, gaussian_kl
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016
 
 
+def diagnostic_sequences(task: Task, limit: int) -> torch.Tensor:
+    """The sequences of the diagnostics: the test set, else the first ``limit`` training
+    sequences."""
+    return task.test if len(task.test) else task.train[:limit]
+
+
 @torch.no_grad()
 def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
-                          chunk: int = 1024) -> dict[str, float]:
-    """The four numbers above for ``tokens [n, T]`` (encoder dropout off)."""
+                          chunk: int = 1024, per_dimension: bool = False) -> dict:
+    """The four numbers above for ``tokens [n, T]`` (encoder dropout off), and with
+    ``per_dimension`` the list ``kl_per_dimension`` (``[Z]``, nats)."""
     was_training = generator.training
     generator.eval()
     mus, kls, nll, count = [], [], 0.0, 0.0
@@ -37,6 +52,10 @@ def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
         generator.train(was_training)
     mu, kl = torch.cat(mus), torch.cat(kls)
     variance = mu.var(dim=0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1])
-    return {"kl": float(kl.sum(1).mean()), "kl_dim_max": float(kl.mean(0).max()),
-            "active_units": float((variance > ACTIVE_THRESHOLD).sum()),
-            "recon_nll": nll / max(1.0, count)}
+    per_dim = kl.mean(0)
+    out = {"kl": float(kl.sum(1).mean()), "kl_dim_max": float(per_dim.max()),
+           "active_units": float((variance > ACTIVE_THRESHOLD).sum()),
+           "recon_nll": nll / max(1.0, count)}
+    if per_dimension:
+        out["kl_per_dimension"] = per_dim.tolist()
+    return out

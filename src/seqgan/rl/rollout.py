@@ -44,19 +44,27 @@ def draw_rollout_uniforms(n: int, seq_len: int, num_rollouts: int,
 @torch.no_grad()
 def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_rollouts: int,
                 uniforms: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """Batched MC-search Q-values ``[n, T]`` for ``tokens [n, T]`` (see module docstring)."""
+                generator: torch.Generator | None = None,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched MC-search Q-values ``[n, T]`` for ``tokens [n, T]`` (see module docstring).
+
+    With ``lengths`` (``[m]``, each in 1..T): only the values at those prefix lengths,
+    ``[n, m]``, column i = ``Q[:, lengths[i] - 1]`` (SeqVAE_2's decodings, which need
+    every ``step``-th prefix only); a length T is scored as ``reward(tokens)``."""
     n, length = tokens.shape
-    q = torch.empty(n, length)
+    wanted = range(1, length + 1) if lengths is None else [int(t) for t in lengths]
+    q = torch.empty(n, len(wanted))
     states = rollout.prefix_states(tokens)
-    for t in range(1, length):
+    for i, t in enumerate(wanted):
+        if t >= length:
+            q[:, i] = reward(tokens)
+            continue
         h, c = states[t - 1]
         state = (h.repeat(num_rollouts, 1), c.repeat(num_rollouts, 1))  # row k*n + b
         prefix = tokens[:, :t].repeat(num_rollouts, 1)
         u = None if uniforms is None else uniforms[t - 1, :, :, t:].reshape(num_rollouts * n, -1)
         completed = rollout.continue_from(prefix, state, u, generator)
-        q[:, t - 1] = reward(completed).view(num_rollouts, n).mean(dim=0)
-    q[:, length - 1] = reward(tokens)
+        q[:, i] = reward(completed).view(num_rollouts, n).mean(dim=0)
     return q
 
 

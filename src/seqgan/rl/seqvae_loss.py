@@ -3,11 +3,11 @@
 For sequences ``y [n, T]`` decoded from z by p_theta, the decoder copy p_beta decodes the
 same z m times; decoding i is teacher-forced with the first ``L_i = min(i * step, T)``
 tokens of y and completes the rest (``num_rollouts`` times, averaged, as the authors' code
-does), and the discriminator scores it: ``R[:, i-1] = d_phi(y^(i))`` (``decoding_rewards``;
-with L_m = T, d_phi(y) itself).  That is ``rl.rollout.mc_search_q`` evaluated at the prefix
-lengths L_i only — the same batched computation (identical values for the same uniform
-numbers, tested), without the ``step - 1`` of every ``step`` prefixes Eq. 14 does not use
-(the authors' melody setting has step 16).  Eq. 14,
+does), and the discriminator scores it: ``R[:, i-1] = d_phi(y^(i))`` (with L_m = T,
+d_phi(y) itself).  That is ``rl.rollout.mc_search_q(..., lengths=prefix_lengths(...))``:
+SeqGAN's batched MC search evaluated at the prefix lengths L_i only, skipping the
+``step - 1`` of every ``step`` prefixes Eq. 14 does not use (the authors' melody setting
+has step 16).  Eq. 14,
 
     grad J ~= 1/m sum_i d_phi(y^(i)) sum_{t=1}^{L_i} grad log p_theta(y_t | s_{t-1}),
 
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import torch
 
-from seqgan.rl.rollout import Reward
-
 
 def prefix_lengths(seq_len: int, step: int, decodings: int = 0) -> torch.Tensor:
     """``L_i = min(i * step, T)`` for i = 1..m, ``[m]`` long; m = ``decodings``, or all
@@ -35,29 +33,6 @@ def prefix_lengths(seq_len: int, step: int, decodings: int = 0) -> torch.Tensor:
                          f"step = {step}; got step {step}, decodings {decodings}")
     m = decodings or most
     return (torch.arange(1, m + 1) * step).clamp(max=seq_len)
-
-
-@torch.no_grad()
-def decoding_rewards(policy, tokens: torch.Tensor, reward: Reward, lengths: torch.Tensor,
-                     num_rollouts: int, uniforms: torch.Tensor | None = None) -> torch.Tensor:
-    """``R [n, m]``: the mean reward of ``num_rollouts`` completions by ``policy`` (p_beta,
-    e.g. ``LatentGenerator.given(z)``) of each prefix ``tokens[:, :L_i]``; ``reward(tokens)``
-    where ``L_i = T``.  ``uniforms`` as in ``mc_search_q`` (``[T-1, N, n, T]``)."""
-    n, length = tokens.shape
-    states = policy.prefix_states(tokens)
-    out = torch.empty(n, len(lengths))
-    for i, prefix_length in enumerate(lengths.tolist()):
-        if prefix_length >= length:
-            out[:, i] = reward(tokens)
-            continue
-        h, c = states[prefix_length - 1]
-        state = (h.repeat(num_rollouts, 1), c.repeat(num_rollouts, 1))  # row k*n + b
-        prefix = tokens[:, :prefix_length].repeat(num_rollouts, 1)
-        u = None if uniforms is None else \
-            uniforms[prefix_length - 1, :, :, prefix_length:].reshape(num_rollouts * n, -1)
-        completed = policy.continue_from(prefix, state, u)
-        out[:, i] = reward(completed).view(num_rollouts, n).mean(dim=0)
-    return out
 
 
 def decoding_loss(log_probs: torch.Tensor, rewards: torch.Tensor,

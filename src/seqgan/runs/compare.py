@@ -144,6 +144,12 @@ def _check_folder(out: Path, settings: dict) -> None:
     marker = out / "compare.toml"
     if marker.is_file():
         previous = read_toml(marker)
+        if isinstance(previous.get("config"), dict):
+            # a folder written before a setting existed holds that setting's default
+            try:
+                previous["config"] = build_config(previous["config"]).to_dict()
+            except UserError:  # a setting since removed: a different comparison
+                pass
         if previous != settings:
             raise UserError(f"{out} holds a different comparison; choose another --out (or "
                             "repeat the command that made it to continue it)")

@@ -87,3 +87,28 @@ def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | 
         ax.set_visible(False)
     fig.suptitle(title)
     save_figure(fig, path)
+
+
+def plot_posterior(kl_per_dimension: list[float], rows: list[dict], path: Path,
+                   title: str) -> None:
+    """Posterior-collapse figure of a VAE run: left, the final mean KL of each unit of z
+    (sorted, nats); right, reconstruction NLL per token and KL per sequence (nats) at each
+    evaluation, on two axes."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.8))
+    values = sorted(kl_per_dimension, reverse=True)
+    left.bar(range(len(values)), values, color="tab:blue")
+    left.set_xlabel("unit of z (sorted)")
+    left.set_ylabel("mean KL (nats)")
+    left.set_title("KL per dimension, end of run")
+    xs, recon = _series(rows, "recon_nll")
+    right.plot(xs, recon, marker=".", color="tab:red", label="reconstruction NLL / token")
+    right.set_xlabel("epoch")
+    right.set_ylabel("reconstruction NLL (nats / token)", color="tab:red")
+    other = right.twinx()
+    xs, kl = _series(rows, "kl")
+    other.plot(xs, kl, marker=".", color="tab:blue", label="KL / sequence")
+    other.set_ylabel("KL (nats / sequence)", color="tab:blue")
+    right.set_title("reconstruction vs KL")
+    right.grid(alpha=0.3)
+    fig.suptitle(title)
+    save_figure(fig, path)

@@ -31,10 +31,12 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
+from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
+from seqgan.models.vae import LatentGenerator
 from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_latest_checkpoint,
                                     load_state_checked, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
-from seqgan.runs.figures import plot_curves
+from seqgan.runs.figures import plot_curves, plot_posterior
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
 
@@ -283,6 +285,8 @@ class Trainer:
         plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
                     self.run.figures / f"{self.metric}.png",
                     title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
+        if isinstance(self.models["generator"], LatentGenerator):
+            self._write_posterior(evaluated)
         summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
                    "seed": self.cfg.seed, "task": self.task.kind, "seq_len": self.task.seq_len,
                    "vocab_size": self.task.vocab_size,
@@ -309,6 +313,17 @@ class Trainer:
         })
         self.run.write_summary(summary)
         return summary
+
+    def _write_posterior(self, evaluated: list[dict]) -> None:
+        """A VAE's final KL per unit of z (``samples/kl_per_dimension.npy``) and
+        ``figures/posterior.png`` (``metrics.posterior``)."""
+        sequences = diagnostic_sequences(self.task, self.cfg.eval.num_samples)
+        final = posterior_diagnostics(self.models["generator"], sequences,
+                                      self.cfg.generator.sample_batch, per_dimension=True)
+        per_dim = final["kl_per_dimension"]
+        self.run.write_array("kl_per_dimension", torch.tensor(per_dim).numpy())
+        plot_posterior(per_dim, evaluated, self.run.figures / "posterior.png",
+                       f"{self.cfg.name}, {self.cfg.algorithm}: posterior")
 
 
 _ROW_KEYS = ("phase", "phase_epoch", "epoch", EVALUATED, "g_loss", "d_loss", "d_accuracy",

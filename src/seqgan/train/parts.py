@@ -79,3 +79,34 @@ def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generato
             generator, rollout, reward, optimizer, g.batch_size, a.num_rollouts, g.grad_clip,
             a.rollout_update_rate, g.estimator, g.merl_alpha)
     return row
+
+
+def positives(cfg: Config, task: Task) -> torch.Tensor:
+    """The real sequences of one discriminator step: ``discriminator.num_positives`` random
+    rows of the training set S, or all of S (0, or at least ``len(S)``)."""
+    wanted = cfg.discriminator.num_positives
+    if wanted == 0 or wanted >= len(task.train):
+        return task.train
+    return task.train[torch.randperm(len(task.train))[:wanted]]
+
+
+def discriminator_step(cfg: Config, task: Task, generator: Generator,
+                       discriminator: Discriminator, optimizer: torch.optim.Optimizer,
+                       epochs: int) -> tuple[float, float]:
+    """One d-step: ``positives`` against as many fresh ``generator.sample`` negatives (a
+    latent decoder samples its prior), ``epochs`` epochs; (loss, accuracy)."""
+    d = cfg.discriminator
+    real = positives(cfg, task)
+    fake = generator.sample(len(real), cfg.generator.sample_batch)
+    return steps.discriminator_epochs(discriminator, optimizer, real, fake, epochs,
+                                      d.batch_size, d.l2_reg)
+
+
+def discriminator_pretrain_phase(cfg: Config, d_step) -> Phase:
+    """``pretrain.discriminator_rounds`` rounds of ``d_step(pretrain.discriminator_epochs)``
+    (Algorithm 1's D pre-training; fresh negatives every round)."""
+    def run_round(epoch: int) -> dict:
+        loss, acc = d_step(cfg.pretrain.discriminator_epochs)
+        return {"d_loss": loss, "d_accuracy": acc}
+    return Phase("pretrain_discriminator", cfg.pretrain.discriminator_rounds, run_round,
+                 trains_generator=False)

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.rl.rewards import DiscriminatorReward
@@ -30,23 +28,12 @@ def build(cfg: Config, task: Task):
     optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
                   "policy": parts.adam(generator, cfg.generator.lr),
                   "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
-    g, d, a = cfg.generator, cfg.discriminator, cfg.adversarial
-    reward = DiscriminatorReward(discriminator, d.score_chunk)
-
-    def positives() -> torch.Tensor:
-        if d.num_positives == 0 or d.num_positives >= len(task.train):
-            return task.train
-        return task.train[torch.randperm(len(task.train))[: d.num_positives]]
+    a = cfg.adversarial
+    reward = DiscriminatorReward(discriminator, cfg.discriminator.score_chunk)
 
     def d_step(epochs: int) -> tuple[float, float]:
-        real = positives()
-        fake = generator.sample(len(real), g.sample_batch)
-        return steps.discriminator_epochs(discriminator, optimizers["discriminator"], real, fake,
-                                          epochs, d.batch_size, d.l2_reg)
-
-    def pretrain_discriminator(epoch: int) -> dict:
-        loss, acc = d_step(cfg.pretrain.discriminator_epochs)
-        return {"d_loss": loss, "d_accuracy": acc}
+        return parts.discriminator_step(cfg, task, generator, discriminator,
+                                        optimizers["discriminator"], epochs)
 
     def adversarial(epoch: int) -> dict:
         row = parts.policy_gradient_updates(cfg, generator, rollout, reward,
@@ -56,7 +43,6 @@ def build(cfg: Config, task: Task):
         return row
 
     phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-              Phase("pretrain_discriminator", cfg.pretrain.discriminator_rounds,
-                    pretrain_discriminator, trains_generator=False),
+              parts.discriminator_pretrain_phase(cfg, d_step),
               Phase("adversarial", a.epochs, adversarial, trains_generator=True)]
     return models, optimizers, phases

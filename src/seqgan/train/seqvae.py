@@ -42,8 +42,8 @@ from seqgan.models.vae import Conditioned, LatentGenerator, gaussian_kl
 from seqgan.rl.estimators import action_values
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.rl.rollout import Reward, update_rollout_policy
-from seqgan.rl.seqvae_loss import decoding_loss, decoding_rewards, prefix_lengths
+from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
+from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
 from seqgan.train import parts, steps, vae
 from seqgan.train.loop import Phase
 
@@ -62,7 +62,8 @@ def decodings_loss(cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor,
     """SeqVAE_2: Eq. 14 over m decodings of prefix lengths i * step; (loss, D(y) ``[n]``)."""
     length = samples.shape[1]
     lengths = prefix_lengths(length, cfg.vae.step, cfg.vae.decodings)
-    rewards = decoding_rewards(policy, samples, reward, lengths, cfg.adversarial.num_rollouts)
+    rewards = mc_search_q(policy, samples, reward, cfg.adversarial.num_rollouts,
+                          lengths=lengths)
     final = rewards[:, -1] if lengths[-1] == length else reward(samples)
     return decoding_loss(log_probs, rewards, lengths), final
 
@@ -76,7 +77,7 @@ def g_step(cfg: Config, task: Task, generator: LatentGenerator, rollout: LatentG
     generator.train()
     mu, sigma = generator.encode(x)
     kl_loss = vae.kl_penalty(gaussian_kl(mu, sigma).sum(1), v).sum() / count
-    steps._update(generator.encoder.parameters(), optimizers["encoder"], kl_loss, g.grad_clip,
+    steps.update(generator.encoder.parameters(), optimizers["encoder"], kl_loss, g.grad_clip,
                   "the KL step")
     mu, sigma = generator.encode(x)
     z = mu + sigma * torch.randn_like(mu)
@@ -89,23 +90,9 @@ def g_step(cfg: Config, task: Task, generator: LatentGenerator, rollout: LatentG
     steps.check_finite(float(rewards.sum()), "the rewards")
     if v.gstep_reconstruction:
         loss = loss - v.gstep_reconstruction * generator.log_prob(x, state).sum() / count
-    value = steps._update(generator.parameters(), optimizers["policy"], loss, g.grad_clip,
+    value = steps.update(generator.parameters(), optimizers["policy"], loss, g.grad_clip,
                           "the policy gradient")
     return {"g_loss": value, "reward_mean": float(rewards.mean())}
-
-
-def discriminator_step(cfg: Config, task: Task, generator: LatentGenerator,
-                       discriminator: Discriminator, optimizer: torch.optim.Optimizer,
-                       epochs: int) -> tuple[float, float]:
-    """Fresh negatives from the prior against as many positives (``discriminator.
-    num_positives`` of S, or all), ``epochs`` epochs; (loss, accuracy)."""
-    d = cfg.discriminator
-    real = task.train
-    if 0 < d.num_positives < len(task.train):
-        real = task.train[torch.randperm(len(task.train))[:d.num_positives]]
-    fake = generator.sample(len(real), cfg.generator.sample_batch)
-    return steps.discriminator_epochs(discriminator, optimizer, real, fake, epochs,
-                                      d.batch_size, d.l2_reg)
 
 
 def _own_seed_discriminator(cfg: Config, task: Task) -> Discriminator:
@@ -134,12 +121,8 @@ def build(cfg: Config, task: Task, loss_fn):
     reward = DiscriminatorReward(discriminator, cfg.discriminator.score_chunk)
 
     def d_step(epochs: int) -> tuple[float, float]:
-        return discriminator_step(cfg, task, generator, discriminator,
-                                  optimizers["discriminator"], epochs)
-
-    def pretrain_discriminator(epoch: int) -> dict:
-        loss, acc = d_step(cfg.pretrain.discriminator_epochs)
-        return {"d_loss": loss, "d_accuracy": acc}
+        return parts.discriminator_step(cfg, task, generator, discriminator,
+                                        optimizers["discriminator"], epochs)
 
     def adversarial(epoch: int) -> dict:
         row: dict = {}
@@ -151,8 +134,7 @@ def build(cfg: Config, task: Task, loss_fn):
         return {**row, **vae.diagnostics_when_evaluated(cfg, task, generator, epoch, a.epochs)}
 
     phases = [vae.pretrain_phase(cfg, task, generator, optimizers["vae"], rollout),
-              Phase("pretrain_discriminator", cfg.pretrain.discriminator_rounds,
-                    pretrain_discriminator, trains_generator=False),
+              parts.discriminator_pretrain_phase(cfg, d_step),
               Phase("adversarial", a.epochs, adversarial, trains_generator=True)]
     return models, optimizers, phases
 

@@ -28,7 +28,7 @@ def check_finite(value: float, what: str) -> float:
     return value
 
 
-def _minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
+def minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
     """Shuffled index batches of exactly ``batch_size`` (the remainder is dropped, as the
     reference code does); one smaller batch if ``n < batch_size``."""
     order = torch.randperm(n)
@@ -37,7 +37,7 @@ def _minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
     return list(order[: n - n % batch_size].split(batch_size))
 
 
-def _update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
+def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
             what: str) -> float:
     """One optimizer step; ``TrainingDiverged`` (before any parameter changes) if the loss
     or the gradient norm is not finite."""
@@ -67,10 +67,10 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats)."""
     generator.train()
     losses = []
-    for step, idx in enumerate(_minibatches(len(data), batch_size), start=1):
+    for step, idx in enumerate(minibatches(len(data), batch_size), start=1):
         batch = data[idx]
         loss = token_cross_entropy(generator, generator.logits(batch), batch)
-        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
+        losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
                               f"MLE (batch {step})"))
     return sum(losses) / len(losses)
 
@@ -88,10 +88,10 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
     loss_sum = correct = seen = 0.0
     for epoch in range(1, epochs + 1):
         loss_sum = correct = seen = 0.0
-        for step, idx in enumerate(_minibatches(len(tokens), batch_size), start=1):
+        for step, idx in enumerate(minibatches(len(tokens), batch_size), start=1):
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
-            loss_sum += _update(discriminator.parameters(), optimizer, loss, 0.0,
+            loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
                                 f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
             correct += float((logits.argmax(1) == labels[idx]).sum())
             seen += len(idx)
@@ -113,7 +113,7 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
                                alpha, mask)
     check_finite(float(q.sum()), f"the sum of the action values Q ({estimator})")
     loss = policy_gradient_loss(log_probs, q)
-    value = _update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
+    value = update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
     if estimator == "mc_search":
         update_rollout_policy(rollout, generator, rollout_update_rate)
     return value, float(rewards.mean())
@@ -136,7 +136,7 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
     the mean cross-entropy of the true tokens.  Returns (mean loss, fraction replaced)."""
     generator.train()
     losses, replaced_sum, replaced_count = [], 0.0, 0
-    for step, idx in enumerate(_minibatches(len(data), batch_size), start=1):
+    for step, idx in enumerate(minibatches(len(data), batch_size), start=1):
         batch = data[idx]
         n, length = batch.shape
         state = generator.initial_state(n)
@@ -151,6 +151,6 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
                 replaced_sum += float(replaced.sum())
                 replaced_count += n
         loss = token_cross_entropy(generator, torch.stack(step_logits, dim=1), batch)
-        losses.append(_update(generator.parameters(), optimizer, loss, grad_clip,
+        losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
                               f"scheduled sampling (batch {step})"))
     return sum(losses) / len(losses), replaced_sum / max(1, replaced_count)

@@ -25,7 +25,7 @@ import torch
 
 from seqgan.config import Config, VAEConfig
 from seqgan.data.task import Task
-from seqgan.metrics.posterior import posterior_diagnostics
+from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
 from seqgan.train import parts, steps
 from seqgan.train.loop import Phase
@@ -68,25 +68,21 @@ def vae_epoch(cfg: Config, generator: LatentGenerator, optimizer: torch.optim.Op
     g = cfg.generator
     generator.train()
     losses = []
-    for step, idx in enumerate(steps._minibatches(len(data), g.batch_size), start=1):
+    for step, idx in enumerate(steps.minibatches(len(data), g.batch_size), start=1):
         loss = elbo_loss(generator, data[idx], cfg.vae)
-        losses.append(steps._update(generator.parameters(), optimizer, loss, g.grad_clip,
+        losses.append(steps.update(generator.parameters(), optimizer, loss, g.grad_clip,
                                     f"the VAE (batch {step})"))
     return sum(losses) / len(losses)
 
 
-def held_out(cfg: Config, task: Task) -> torch.Tensor:
-    """The sequences of the diagnostics: the test set, else the first training sequences."""
-    return task.test if len(task.test) else task.train[:cfg.eval.num_samples]
-
-
 def diagnostics_when_evaluated(cfg: Config, task: Task, generator: LatentGenerator,
                                epoch: int, epochs: int) -> dict:
-    """``metrics.posterior`` on ``held_out`` at the epochs the trainer evaluates (every
+    """``metrics.posterior`` on its ``diagnostic_sequences`` at the epochs the trainer evaluates (every
     ``eval.every`` and the last of a phase), else nothing."""
     if epoch % cfg.eval.every and epoch != epochs:
         return {}
-    return posterior_diagnostics(generator, held_out(cfg, task), cfg.generator.sample_batch)
+    return posterior_diagnostics(generator, diagnostic_sequences(task, cfg.eval.num_samples),
+                                 cfg.generator.sample_batch)
 
 
 def vae_phase(name: str, epochs: int, cfg: Config, task: Task, generator: LatentGenerator,
