@@ -358,3 +358,34 @@ def test_variable_length_text_run_and_text_interpolation(tmp_path, capsys, algor
                                        for line in lines for t in line.split())
     assert main(["generate", "--run", str(run), "--interpolate", "the cat sat " * 4, "1"]) == 2
     assert "at most 8 fit" in capsys.readouterr().err
+
+
+def test_music_run_interpolation_writes_midi_and_a_piano_roll(tmp_path, capsys):
+    """A tiny melody VAE on MIDI tunes made here; its latent line as MIDI files (each
+    re-read as the run's encoding) and as one piano-roll strip."""
+    import mido  # noqa: F401  (a dependency of the music tasks)
+
+    from seqgan.music import get_encoding
+    from tests.test_music import _folder
+
+    _folder(tmp_path)  # tmp_path/tunes: 10 tunes
+    settings = copy.deepcopy(TINY_VAE)
+    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes",
+                        "seq_len": 8}
+    settings["adversarial"]["epochs"] = 1
+    config = tmp_path / "music.toml"
+    config.write_text(tomli_w.dumps(settings))
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run), "--data-root",
+                 str(tmp_path), "--set", 'algorithm="vae"']) == 0
+    capsys.readouterr()
+    line = ["generate", "--run", str(run), "--data-root", str(tmp_path), "--interpolate",
+            "0", "60 62 64 65 67 69 71 72", "--steps", "5", "--greedy"]
+    assert main([*line, "--format", "midi", "--out", str(tmp_path / "line")]) == 0
+    files = sorted((tmp_path / "line").glob("*.mid"))
+    assert len(files) == 5
+    for path in files:
+        assert len(get_encoding("pitch88").encode_file(path)) > 0
+    assert main([*line, "--format", "pianoroll", "--out", str(tmp_path / "line.png")]) == 0
+    assert (tmp_path / "line.png").stat().st_size > 5_000
+    assert "piano roll of 5 of 5 samples" in capsys.readouterr().err
