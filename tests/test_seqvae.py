@@ -307,7 +307,9 @@ def test_bad_seqvae2_decodings_are_a_one_line_error(tmp_path, capsys):
     assert code == 2 and "vae.step / vae.decodings" in err and len(err.strip().splitlines()) == 1
 
 
-def test_compare_runs_the_vae_family_without_the_mle_pretraining(tmp_path):
+def test_compare_shares_one_vae_pretraining_and_equals_a_run_alone(tmp_path):
+    """The VAE family takes one shared VAE pre-training per seed (the MLE family its own),
+    and a run that takes it ends exactly as the same run trained alone."""
     config = tmp_path / "tiny.toml"
     small = copy.deepcopy(TINY_VAE)
     small["adversarial"]["epochs"] = 2
@@ -319,9 +321,15 @@ def test_compare_runs_the_vae_family_without_the_mle_pretraining(tmp_path):
     assert [r["label"] for r in rows] == ["vae", "seqgan", "seqvae1", "seqvae2"]
     assert all(float(r["nll_oracle"]) > 0 for r in rows)
     for name in ("vae", "seqvae1", "seqvae2"):
-        assert 'generator_from = ""' in (out / "seed-3" / name / "config.toml").read_text()
-    assert "seed-3/pretrain" in (out / "seed-3" / "seqgan" / "config.toml").read_text()
+        assert "seed-3/pretrain-vae" in (out / "seed-3" / name / "config.toml").read_text()
+        assert "took pretrain_generator" in (out / "logs" / f"seed-3-{name}.log").read_text()
+    assert "seed-3/pretrain\"" in (out / "seed-3" / "seqgan" / "config.toml").read_text()
     assert (out / "figures" / "nll_oracle.png").is_file()
+    alone = tmp_path / "alone"
+    assert main(["train", "--config", str(config), "--out", str(alone),
+                 "--set", 'algorithm="seqvae2"']) == 0
+    shared = list(csv.DictReader(open(out / "seed-3" / "seqvae2" / "metrics.csv")))
+    assert shared == list(csv.DictReader(open(alone / "metrics.csv")))
 
 
 def test_seqvae_builds_isolate_the_discriminator_initialisation(tiny_config):

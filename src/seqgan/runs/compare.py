@@ -1,12 +1,13 @@
 """``seqgan compare``: train several algorithms (and SeqGAN training strategies) over
-seeds, sharing one MLE pre-training per seed, then write the comparison report.  The VAE
-family (``vae``, ``seqvae1``, ``seqvae2``) pre-trains its own encoder and decoder in each
-run instead (identical across the three for one seed, ``train.seqvae``).
+seeds, sharing one pre-training per seed and family, then write the comparison report:
+one MLE pre-training for the SeqGAN family and the baselines, one VAE pre-training
+(encoder and decoder, Eq. 2/3) for ``vae``, ``seqvae1`` and ``seqvae2``.
 
 Layout of the comparison folder ``OUT``::
 
     compare.toml                  what is compared (checked when the command is re-run)
-    seed-<s>/pretrain/            MLE pre-training shared by every algorithm of seed s
+    seed-<s>/pretrain/            MLE pre-training shared by the MLE family of seed s
+    seed-<s>/pretrain-vae/        VAE pre-training shared by the VAE family of seed s
     seed-<s>/<algorithm>/         one ordinary run folder per algorithm ...
     seed-<s>/seqgan-g<g>-d<d>-k<k>/  ... and per training strategy
     logs/seed-<s>-<name>.log      each run's output
@@ -42,13 +43,14 @@ from seqgan.runs.report import build_table, write_figures, write_table
 import tomli_w
 
 NO_PRETRAINING = ("random",)
-OWN_PRETRAINING = ("vae", "seqvae1", "seqvae2")  # pre-train a VAE, not the shared MLE model
+VAE_FAMILY = ("vae", "seqvae1", "seqvae2")  # pre-train a VAE, not the MLE model
+PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
 COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
 
 
 @dataclass
 class Job:
-    name: str  # "pretrain", an algorithm, or "seqgan-g1-d5-k3"
+    name: str  # "pretrain", "pretrain-vae", an algorithm, or "seqgan-g1-d5-k3"
     seed: int
     config: Config
     run: Path
@@ -103,6 +105,18 @@ def _with(base: dict, **sections) -> Config:
     return build_config(data)
 
 
+def _algorithm_of(name: str) -> str:
+    """The algorithm of a planned run (an estimator variant or strategy runs SeqGAN)."""
+    return name if name in ALGORITHMS else "seqgan"
+
+
+def _pretraining_of(algorithm: str) -> str | None:
+    """The shared pre-training an algorithm starts from: ``mle``, ``vae`` or None."""
+    if algorithm in NO_PRETRAINING:
+        return None
+    return "vae" if algorithm in VAE_FAMILY else "mle"
+
+
 def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
          seeds: int, out: Path, jobs: int) -> list[Job]:
     """Every run of the comparison, pre-training runs first."""
@@ -111,28 +125,27 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         data["run"]["threads"] = max(1, (os.cpu_count() or 1) // jobs)
     share = base.pretrain.generator_epochs > 0
     planned: list[Job] = []
+    runs = [(a, a, {}) for a in algorithms]
+    runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
+              {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
+    kinds = sorted({_pretraining_of(_algorithm_of(name)) for name, _, _ in runs} - {None})
     for i in range(seeds):
         seed = base.seed + i
         folder = out / f"seed-{seed}"
-        pretrain = None
-        apart = (*NO_PRETRAINING, *OWN_PRETRAINING)
-        needs_pretraining = strategies or any(a not in apart for a in algorithms)
-        if share and needs_pretraining:
-            cfg = _with(data, seed=seed, algorithm="mle", adversarial={"epochs": 0})
-            pretrain = Job("pretrain", seed, cfg, folder / "pretrain")
-            planned.append(pretrain)
-        runs = [(a, a, {}) for a in algorithms]
-        runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
-                  {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
+        pretrain: dict[str, Job] = {}
+        for kind in kinds if share else ():
+            cfg = _with(data, seed=seed, algorithm=kind, adversarial={"epochs": 0})
+            pretrain[kind] = Job(PRETRAINING_JOBS[kind], seed, cfg,
+                                 folder / PRETRAINING_JOBS[kind])
+            planned.append(pretrain[kind])
         for name, label, adversarial in runs:
-            algorithm = name if name in ALGORITHMS else "seqgan"
+            algorithm = _algorithm_of(name)
             generator = {"estimator": name} if name in ESTIMATOR_VARIANTS else {}
-            shared = pretrain is not None and algorithm not in apart
+            source = pretrain.get(_pretraining_of(algorithm))
             cfg = _with(data, seed=seed, algorithm=algorithm, adversarial=adversarial,
                         generator=generator,
-                        pretrain={"generator_from": str(pretrain.run) if shared else ""})
-            planned.append(Job(name, seed, cfg, folder / name, pretrain if shared else None,
-                               label))
+                        pretrain={"generator_from": str(source.run) if source else ""})
+            planned.append(Job(name, seed, cfg, folder / name, source, label))
     for job in planned:
         job.log = out / "logs" / f"seed-{job.seed}-{job.name}.log"
     # longest first (pre-training before what needs it), so parallel slots end together

@@ -52,10 +52,16 @@ class Phase:
     run_epoch: Callable[[int], dict]  # 1-based epoch of this phase -> metrics to log
     trains_generator: bool  # advances the global epoch axis and is evaluated
     on_end: Callable[[], None] | None = None  # runs once after the last epoch
-    # its end state is kept as checkpoints/end-<name>.pt, which another run of the same
-    # settings may start from (``pretrain.generator_from``); it must train only
-    # models["generator"] with optimizers["mle"]
-    shareable: bool = False
+    # the name of the one optimizer it trains models["generator"] with, if its end state
+    # may be shared: kept as checkpoints/end-<name>.pt, which another run of the same
+    # settings may start from (``pretrain.generator_from``)
+    shared_optimizer: str | None = None
+    # config sections besides SHARED_SECTIONS that shape it (e.g. "vae")
+    shaped_by: tuple[str, ...] = ()
+
+    @property
+    def shareable(self) -> bool:
+        return self.shared_optimizer is not None
 
 
 class Trainer:
@@ -154,7 +160,7 @@ class Trainer:
         ``checkpoints/end-<phase>.pt`` (the settings that shape it must be equal)."""
         phase = self.phases[0] if self.phases else None
         path, state = shared_phase_state(self.cfg, self.phases)
-        self._apply_state(state, path, ["generator"], ["mle"])
+        self._apply_state(state, path, ["generator"], [phase.shared_optimizer])
         if [self.phase_index, self.phase_epoch] != [0, phase.epochs]:
             raise UserError(f"{path} is not the end of {phase.name}")
         if phase.on_end is not None:
@@ -342,10 +348,13 @@ def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _shared_settings(config: dict) -> dict:
-    """The parts of a config that shape MLE pre-training and its logged evaluations."""
-    keys = ("seed", "oracle", "data", "generator", "eval")
-    out = {k: config.get(k) for k in keys}
+SHARED_SECTIONS = ("seed", "oracle", "data", "generator", "eval")
+
+
+def _shared_settings(config: dict, phase: Phase) -> dict:
+    """The parts of a config that shape a shareable first phase (MLE or VAE pre-training)
+    and its logged evaluations."""
+    out = {k: config.get(k) for k in (*SHARED_SECTIONS, *phase.shaped_by)}
     if isinstance(out["generator"], dict):  # the policy-gradient knobs act after it
         out["generator"] = {k: v for k, v in out["generator"].items()
                             if k not in ("estimator", "merl_alpha")}
@@ -361,14 +370,14 @@ def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
     phase = phases[0] if phases else None
     if phase is None or not phase.shareable:
         raise UserError(f"pretrain.generator_from is set, but algorithm "
-                        f"'{cfg.algorithm}' has no MLE pre-training to take")
+                        f"'{cfg.algorithm}' has no pre-training to take")
     path = source_run / "checkpoints" / f"end-{phase.name}.pt"
     if not path.is_file():
         raise UserError(f"pretrain.generator_from: {path} not found (has that run "
                         f"finished its {phase.name} phase?)")
     state = load_checkpoint(path)
-    changed = _changed_keys(_shared_settings(state.get("config", {})),
-                            _shared_settings(cfg.to_dict()))
+    changed = _changed_keys(_shared_settings(state.get("config", {}), phase),
+                            _shared_settings(cfg.to_dict(), phase))
     if changed:
         raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "
                         f"other settings ({', '.join(changed)})")

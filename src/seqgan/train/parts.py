@@ -2,9 +2,10 @@
 
 An algorithm module (``seqgan.algorithms.*``) exposes ``build(cfg, task) -> (models,
 optimizers, phases)``; the parts here keep them to a few lines each.  Conventions the
-trainer relies on: the generator is ``models["generator"]``, its MLE optimizer is
-``optimizers["mle"]``, and MLE pre-training is the first phase, named
-``pretrain_generator`` (so runs can share it, see ``pretrain.generator_from``).
+trainer relies on: the generator is ``models["generator"]``, and its pre-training (MLE
+with ``optimizers["mle"]``; a VAE's with ``optimizers["vae"]``) is the first phase, named
+``pretrain_generator``, which runs of the same settings can share (``Phase.
+shared_optimizer``, ``pretrain.generator_from``).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def pretrain_phase(cfg: Config, task: Task, generator: Generator,
     on_end = (lambda: rollout.load_state_dict(generator.state_dict())) if rollout else None
     phase = mle_phase(PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizer,
                       on_end)
-    phase.shareable = True
+    phase.shared_optimizer = "mle"
     return phase
 
 

@@ -11,8 +11,10 @@ with one reparameterised z = mu + sigma * eps ~ q(z|x) per sequence; alpha =
 Algorithm ``vae``: ``pretrain_generator`` (``pretrain.generator_epochs`` epochs of that
 loss; SeqVAE's line 2) then ``vae`` (``adversarial.epochs`` more, same optimizer) — the
 MLE baseline's protocol, so every curve shares one epoch axis.  The pre-training phase
-keeps the trainer's name ``pretrain_generator`` (its end marks "after pre-training") but
-is not shareable: it trains an encoder and decoder, not SeqGAN's MLE generator.
+keeps the trainer's name ``pretrain_generator`` (its end marks "after pre-training") and
+is shareable among ``vae``, ``seqvae1`` and ``seqvae2`` runs of the same settings
+(``pretrain.generator_from``; the ``[vae]`` section must match too), not with SeqGAN's
+MLE pre-training, which trains no encoder.
 
 At every epoch the trainer evaluates, the phases also log the posterior-collapse
 diagnostics of ``metrics.posterior`` on the held-out set (the training set if there is
@@ -101,8 +103,10 @@ def pretrain_phase(cfg: Config, task: Task, generator: LatentGenerator,
     """Algorithm 1, lines 2-3: ``pretrain.generator_epochs`` VAE epochs; at the end the
     decoder copy, if any, becomes a copy of the VAE (beta <- theta)."""
     on_end = (lambda: rollout.load_state_dict(generator.state_dict())) if rollout else None
-    return vae_phase(parts.PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator,
-                     optimizer, on_end)
+    phase = vae_phase(parts.PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator,
+                      optimizer, on_end)
+    phase.shared_optimizer, phase.shaped_by = "vae", ("vae",)
+    return phase
 
 
 def build(cfg: Config, task: Task):
