@@ -343,7 +343,7 @@ def test_seqvae_builds_isolate_the_discriminator_initialisation(tiny_config):
     assert torch.equal(after, torch.rand(1))  # the discriminator drew nothing of the stream
     assert [p.name for p in phases] == ["pretrain_generator", "pretrain_discriminator",
                                         "adversarial"]
-    assert not phases[0].shareable
+    assert phases[0].shared_optimizer == "vae" and phases[0].shaped_by == ("vae",)
     assert set(optimizers) == {"vae", "encoder", "policy", "discriminator"}
 
 
