@@ -371,8 +371,6 @@ def test_variable_length_text_run_and_text_interpolation(tmp_path, capsys, algor
 def test_music_run_interpolation_writes_midi_and_a_piano_roll(tmp_path, capsys):
     """A tiny melody VAE on MIDI tunes made here; its latent line as MIDI files (each
     re-read as the run's encoding) and as one piano-roll strip."""
-    import mido  # noqa: F401  (a dependency of the music tasks)
-
     from seqgan.music import get_encoding
     from tests.test_music import _folder
 

@@ -18,6 +18,7 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
 from seqgan.train import steps
 from seqgan.train.loop import Phase
@@ -111,3 +112,21 @@ def discriminator_pretrain_phase(cfg: Config, d_step) -> Phase:
         return {"d_loss": loss, "d_accuracy": acc}
     return Phase("pretrain_discriminator", cfg.pretrain.discriminator_rounds, run_round,
                  trains_generator=False)
+
+
+def discriminator_parts(cfg: Config, task: Task, generator: Generator,
+                        discriminator: Discriminator, optimizer: torch.optim.Optimizer):
+    """``(reward, d_step)`` of a GAN: the reward D(Y) in [0, 1] (``rl.rewards``) and
+    ``d_step(epochs) -> (loss, accuracy)``, ``discriminator_step`` on these models."""
+    def d_step(epochs: int) -> tuple[float, float]:
+        return discriminator_step(cfg, task, generator, discriminator, optimizer, epochs)
+    return DiscriminatorReward(discriminator, cfg.discriminator.score_chunk), d_step
+
+
+def discriminator_updates(cfg: Config, d_step) -> dict:
+    """The ``adversarial.d_steps`` d-steps of one adversarial epoch, ``k_epochs`` epochs
+    each; logs the last one's ``d_loss`` and ``d_accuracy``."""
+    row: dict = {}
+    for _ in range(cfg.adversarial.d_steps):
+        row["d_loss"], row["d_accuracy"] = d_step(cfg.adversarial.k_epochs)
+    return row

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.train import parts, steps
+from seqgan.train import parts
 from seqgan.train.loop import Phase
 
 
@@ -28,21 +27,15 @@ def build(cfg: Config, task: Task):
     optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
                   "policy": parts.adam(generator, cfg.generator.lr),
                   "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
-    a = cfg.adversarial
-    reward = DiscriminatorReward(discriminator, cfg.discriminator.score_chunk)
-
-    def d_step(epochs: int) -> tuple[float, float]:
-        return parts.discriminator_step(cfg, task, generator, discriminator,
-                                        optimizers["discriminator"], epochs)
+    reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
+                                               optimizers["discriminator"])
 
     def adversarial(epoch: int) -> dict:
         row = parts.policy_gradient_updates(cfg, generator, rollout, reward,
                                             optimizers["policy"])
-        for _ in range(a.d_steps):
-            row["d_loss"], row["d_accuracy"] = d_step(a.k_epochs)
-        return row
+        return {**row, **parts.discriminator_updates(cfg, d_step)}
 
     phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
               parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase("adversarial", a.epochs, adversarial, trains_generator=True)]
+              Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
     return models, optimizers, phases

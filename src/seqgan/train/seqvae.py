@@ -41,7 +41,6 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.vae import Conditioned, LatentGenerator, gaussian_kl
 from seqgan.rl.estimators import action_values
 from seqgan.rl.policy_gradient import policy_gradient_loss
-from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
 from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
 from seqgan.train import parts, steps, vae
@@ -118,18 +117,14 @@ def build(cfg: Config, task: Task, loss_fn):
                   "policy": vae.vae_optimizer(cfg, generator),
                   "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
     a = cfg.adversarial
-    reward = DiscriminatorReward(discriminator, cfg.discriminator.score_chunk)
-
-    def d_step(epochs: int) -> tuple[float, float]:
-        return parts.discriminator_step(cfg, task, generator, discriminator,
-                                        optimizers["discriminator"], epochs)
+    reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
+                                               optimizers["discriminator"])
 
     def adversarial(epoch: int) -> dict:
         row: dict = {}
         for _ in range(a.g_steps):
             row.update(g_step(cfg, task, generator, rollout, reward, optimizers, loss_fn))
-        for _ in range(a.d_steps):
-            row["d_loss"], row["d_accuracy"] = d_step(a.k_epochs)
+        row.update(parts.discriminator_updates(cfg, d_step))
         update_rollout_policy(rollout, generator, a.rollout_update_rate)
         return {**row, **vae.diagnostics_when_evaluated(cfg, task, generator, epoch, a.epochs)}
 
