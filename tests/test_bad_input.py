@@ -284,7 +284,7 @@ CASES = {
     "shared pre-training for an algorithm without one": (
         lambda tmp, run: _args_train("--set", f"pretrain.generator_from='{run}'", "--set",
                                      "algorithm=random")(tmp, run),
-        ["algorithm 'random' has no MLE pre-training"]),
+        ["algorithm 'random' has no pre-training to take"]),
     "generate -n 0": (_on_run("generate", "-n", "0"), ["-n must be a positive number", "0"]),
     "generate -n negative": (_on_run("generate", "-n", "-4"), ["-n must be a positive", "-4"]),
     "generate: model of another shape": (
