@@ -192,3 +192,12 @@ def test_bad_text_is_one_line_error(tmp_path, capsys, content, data, words):
     for word in words:
         assert word in err[0], err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_data_inspect_finds_a_path_under_the_data_root(tmp_path, text_file, capsys,
+                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path / "..")  # corpus.txt is not in the working folder
+    assert main(["data", "inspect", "corpus.txt", "--data-root", str(tmp_path)]) == 0
+    assert "corpus.txt: 40 non-empty lines" in capsys.readouterr().out
+    assert main(["data", "inspect", "missing.txt", "--data-root", str(tmp_path)]) == 2
+    assert "data file not found: missing.txt" in capsys.readouterr().err

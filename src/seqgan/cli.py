@@ -18,7 +18,7 @@ import torch
 
 from seqgan import __version__
 from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
-from seqgan.data.paths import data_root
+from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 
 DEFAULT_PRESET = "synthetic-quick"
@@ -217,13 +217,16 @@ def _latent_samples(args, cfg: Config, task, generator) -> torch.Tensor:
 def cmd_data(args) -> int:
     if args.data_command != "inspect":
         raise UserError("usage: seqgan data inspect PATH [--encoding E]")
+    # PATH as given, else under the data root (as a preset's data paths)
+    path = args.path if args.path.exists() else \
+        resolve(str(args.path), data_root(args.data_root), folder_ok=bool(args.encoding))
     if args.encoding:
         from seqgan.music.inspect import inspect_music
-        png = args.png or Path(f"{args.path.stem}_pianoroll.png")
-        print(inspect_music(args.path, args.encoding, png, args.seq_len))
+        png = args.png or Path(f"{path.stem}_pianoroll.png")
+        print(inspect_music(path, args.encoding, png, args.seq_len))
     else:
         from seqgan.data.text import inspect_text
-        print(inspect_text(args.path, args.tokenizer))
+        print(inspect_text(path, args.tokenizer))
     return 0
 
 
