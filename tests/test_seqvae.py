@@ -142,6 +142,8 @@ def test_prefix_lengths_follow_step_and_m():
     assert prefix_lengths(8, 20).tolist() == [8]  # one decoding: the whole sequence (Eq. 12)
     with pytest.raises(ValueError):
         prefix_lengths(20, 3, decodings=8)
+    with pytest.raises(ValueError):
+        prefix_lengths(20, 0)
 
 
 def test_decodings_keep_the_forced_prefix_and_share_z():
@@ -173,6 +175,9 @@ def test_decodings_keep_the_forced_prefix_and_share_z():
                         lengths=prefix_lengths(9, 1))
     torch.testing.assert_close(every, q)  # step 1: all of SeqGAN's Q
     other_z = mc_search_q(rollout.given(-z), samples, reward, 2, uniforms, lengths=lengths)
+    for bad in ([0, 4], [4, 10]):  # outside 1..T
+        with pytest.raises(ValueError):
+            mc_search_q(rollout.given(z), samples, reward, 2, uniforms, lengths=bad)
     assert not torch.equal(rewards, other_z)  # the completions depend on z
 
 

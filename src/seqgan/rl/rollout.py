@@ -53,6 +53,8 @@ def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_ro
     every ``step``-th prefix only); a length T is scored as ``reward(tokens)``."""
     n, length = tokens.shape
     wanted = range(1, length + 1) if lengths is None else [int(t) for t in lengths]
+    if lengths is not None and not all(1 <= t <= length for t in wanted):
+        raise ValueError(f"prefix lengths must lie in 1..{length}, got {wanted}")
     q = torch.empty(n, len(wanted))
     states = rollout.prefix_states(tokens)
     for i, t in enumerate(wanted):

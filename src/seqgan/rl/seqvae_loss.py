@@ -27,8 +27,10 @@ import torch
 def prefix_lengths(seq_len: int, step: int, decodings: int = 0) -> torch.Tensor:
     """``L_i = min(i * step, T)`` for i = 1..m, ``[m]`` long; m = ``decodings``, or all
     ``(T - 1) // step + 1`` of them (the last one the whole sequence) when 0."""
+    if step < 1:
+        raise ValueError(f"need step >= 1; got step {step}")
     most = (seq_len - 1) // step + 1
-    if step < 1 or not 0 <= decodings <= most:
+    if not 0 <= decodings <= most:
         raise ValueError(f"need step >= 1 and 0 <= decodings <= {most} at T = {seq_len}, "
                          f"step = {step}; got step {step}, decodings {decodings}")
     m = decodings or most
