@@ -26,6 +26,7 @@ import tomli_w
 from seqgan.errors import UserError
 
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
+VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
 

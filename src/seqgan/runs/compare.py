@@ -33,7 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqgan.config import ALGORITHMS, Config, build_config, read_toml
+from seqgan.config import ALGORITHMS, VAE_ALGORITHMS, Config, build_config, read_toml
 from seqgan.errors import Interrupted, RunsFailed, UserError
 from seqgan.runs.checkpoint import atomic_write_bytes
 from seqgan.runs.folder import RunFolder
@@ -43,7 +43,6 @@ from seqgan.runs.report import build_table, write_figures, write_table
 import tomli_w
 
 NO_PRETRAINING = ("random",)
-VAE_FAMILY = ("vae", "seqvae1", "seqvae2")  # pre-train a VAE, not the MLE model
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
 COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
 
@@ -114,7 +113,7 @@ def _pretraining_of(algorithm: str) -> str | None:
     """The shared pre-training an algorithm starts from: ``mle``, ``vae`` or None."""
     if algorithm in NO_PRETRAINING:
         return None
-    return "vae" if algorithm in VAE_FAMILY else "mle"
+    return "vae" if algorithm in VAE_ALGORITHMS else "mle"
 
 
 def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.config import Config, build_config, read_toml
+from seqgan.config import VAE_ALGORITHMS, Config, build_config, read_toml
 from seqgan.data.task import Task, build_task, task_without_data
 from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
@@ -22,7 +22,6 @@ from seqgan.train.loop import Trainer, shared_phase_state
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
               "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
               "seqvae1": seqvae.build_seqvae1, "seqvae2": seqvae.build_seqvae2}
-LATENT_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # generator = a VAE (models.vae)
 
 
 def _seed_everything(seed: int) -> None:
@@ -83,7 +82,7 @@ def load_trained(run_dir: Path, root: Path) -> tuple[Config, Task, dict]:
                         f"(continue it with seqgan train --resume {run_dir})")
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
-    generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in LATENT_ALGORITHMS
+    generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in VAE_ALGORITHMS
                  else parts.build_generator(cfg, task))
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")

@@ -38,7 +38,7 @@ def minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
 
 
 def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
-            what: str) -> float:
+           what: str) -> float:
     """One optimizer step; ``TrainingDiverged`` (before any parameter changes) if the loss
     or the gradient norm is not finite."""
     value = check_finite(loss.item(), f"the loss of {what}")
@@ -71,7 +71,7 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
         batch = data[idx]
         loss = token_cross_entropy(generator, generator.logits(batch), batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
-                              f"MLE (batch {step})"))
+                             f"MLE (batch {step})"))
     return sum(losses) / len(losses)
 
 
@@ -152,5 +152,5 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
                 replaced_count += n
         loss = token_cross_entropy(generator, torch.stack(step_logits, dim=1), batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
-                              f"scheduled sampling (batch {step})"))
+                             f"scheduled sampling (batch {step})"))
     return sum(losses) / len(losses), replaced_sum / max(1, replaced_count)
