@@ -92,7 +92,7 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
             loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
-                                f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
+                               f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
             correct += float((logits.argmax(1) == labels[idx]).sum())
             seen += len(idx)
     return loss_sum / seen, correct / seen
