@@ -25,7 +25,7 @@ import torch
 
 from seqgan.cli import main
 from seqgan.data.oracle import PARAM_NAMES, random_oracle
-from seqgan.runs import checkpoint
+from seqgan.runs import atomic, checkpoint
 from tests.conftest import TINY
 from tests.test_oracle import _arrays_of
 
@@ -390,7 +390,7 @@ def test_disk_full_while_checkpointing_is_one_line_and_keeps_the_previous_one(
                 return _FullDisk(handle)
         return handle
 
-    monkeypatch.setattr(checkpoint, "open", fake_open, raising=False)
+    monkeypatch.setattr(atomic, "open", fake_open, raising=False)
     out = tmp_path / "run"
     config = _tiny(tmp_path, run={"checkpoint_every": 1, "keep_checkpoints": 5})
     assert main(["train", "--config", str(config), "--out", str(out)]) == 2

@@ -9,7 +9,6 @@ crash leaves either the old or the new file, never half of one.  Loading uses
 from __future__ import annotations
 
 import io
-import os
 import random
 import re
 from pathlib import Path
@@ -18,27 +17,9 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.interrupt import deferred
+from seqgan.runs.atomic import write_bytes
 
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a fsynced temporary file and a rename.  SIGINT and
-    SIGTERM wait until it is done; a failure (e.g. a full disk) removes the temporary file,
-    leaves any previous ``path`` untouched and becomes a one-line ``UserError``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with deferred():
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def rng_state() -> dict:
@@ -69,7 +50,7 @@ def save_checkpoint(folder: Path, index: int, data: bytes, keep: int) -> Path:
     newest.  Older files are removed only after the new one is safely in place."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"ckpt-{index:08d}.pt"
-    atomic_write_bytes(path, data)
+    write_bytes(path, data)
     for old in list_checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return path

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from seqgan.config import ALGORITHMS, VAE_ALGORITHMS, Config, build_config, read_toml
 from seqgan.errors import Interrupted, RunsFailed, UserError
-from seqgan.runs.checkpoint import atomic_write_bytes
+from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import handle_signals
 from seqgan.runs.report import build_table, write_figures, write_table
@@ -186,7 +186,7 @@ class Runner:
         if (job.run / "config.toml").is_file():
             return base + ["--resume", str(job.run)]
         config = job.log.with_suffix(".toml")
-        atomic_write_bytes(config, job.config.to_toml().encode())
+        write_bytes(config, job.config.to_toml().encode())
         return base + ["--config", str(config), "--out", str(job.run)]
 
     def _run(self, job: Job) -> Job:
@@ -277,7 +277,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
     _check_folder(out, settings)
     planned = plan(base, algorithms, strategies, seeds, out, jobs)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
+    write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
     runner = Runner(planned, jobs, data_root)
     with handle_signals():
         runner.run()

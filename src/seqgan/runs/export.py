@@ -10,7 +10,7 @@ import torch
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
-from seqgan.runs.checkpoint import atomic_write_bytes
+from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import tokens_to_text
 
 
@@ -52,5 +52,5 @@ def _write(out: Path | None, text: str, count: int) -> str:
     if out is None:
         sys.stdout.write(text)
         return ""
-    atomic_write_bytes(out, text.encode("utf-8"))
+    write_bytes(out, text.encode("utf-8"))
     return f"wrote {count} sequences to {out}"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.checkpoint import atomic_write_bytes
+from seqgan.runs.atomic import write_bytes
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
            "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
@@ -74,7 +74,7 @@ class RunFolder:
         return run
 
     def write_text(self, path: Path, text: str) -> None:
-        atomic_write_bytes(path, text.encode("utf-8"))
+        write_bytes(path, text.encode("utf-8"))
 
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv from all rows so far (atomic; cheap at these sizes)."""
@@ -108,7 +108,7 @@ class RunFolder:
         path = self.samples / f"{name}.npy"
         buffer = io.BytesIO()
         np.save(buffer, values, allow_pickle=False)
-        atomic_write_bytes(path, buffer.getvalue())
+        write_bytes(path, buffer.getvalue())
         return path
 
     def write_summary(self, summary: dict) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from seqgan.metrics.stats import welch_t_test
 from seqgan.train.loop import DIAGNOSTICS
-from seqgan.runs.checkpoint import atomic_write_bytes
+from seqgan.runs.atomic import write_bytes
 from seqgan.runs.figures import metric_label, plot_curves, plot_panels
 from seqgan.runs.folder import RunFolder
 
@@ -162,7 +162,7 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     for row in rows:
         writer.writerow({k: _cell(row[k], 6) if isinstance(row[k], float) else row[k]
                          for k in columns})
-    atomic_write_bytes(folder / "table.csv", buffer.getvalue().encode())
+    write_bytes(folder / "table.csv", buffer.getvalue().encode())
     several = any(row["seeds"] > 1 for row in rows)
     tested = [m for m in metrics if any(not math.isnan(r[f"p_{m}"]) for r in rows)]
     main = main_metric(metrics)
@@ -198,7 +198,7 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
         note += " Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
     lines += ["", note]
     text = "\n".join(lines) + "\n"
-    atomic_write_bytes(folder / "table.md", text.encode())
+    write_bytes(folder / "table.md", text.encode())
     return text
 
 

@@ -33,7 +33,8 @@ from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import LatentGenerator
-from seqgan.runs.checkpoint import (atomic_write_bytes, load_checkpoint, load_latest_checkpoint,
+from seqgan.runs.atomic import write_bytes
+from seqgan.runs.checkpoint import (load_checkpoint, load_latest_checkpoint,
                                     load_state_checked, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
 from seqgan.runs.figures import plot_curves, plot_posterior
@@ -263,7 +264,7 @@ class Trainer:
             if epoch % self.cfg.run.checkpoint_every == 0 or epoch == phase.epochs:
                 self._save_snapshot()
             if epoch == phase.epochs and phase.shareable:
-                atomic_write_bytes(self.run.checkpoints / f"end-{phase.name}.pt", self._snapshot)
+                write_bytes(self.run.checkpoints / f"end-{phase.name}.pt", self._snapshot)
 
     def _end_phase(self, phase: Phase) -> None:
         if phase.on_end is not None:
