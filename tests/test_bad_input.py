@@ -8,7 +8,6 @@ what it held before.
 from __future__ import annotations
 
 import copy
-import errno
 import pickle
 import shutil
 from pathlib import Path
@@ -25,8 +24,9 @@ import torch
 
 from seqgan.cli import main
 from seqgan.data.oracle import PARAM_NAMES, random_oracle
-from seqgan.runs import atomic, checkpoint
+from seqgan.runs import checkpoint
 from tests.conftest import TINY
+from tests.helpers import FullDisk, error_line, temporaries_of, tree
 from tests.test_oracle import _arrays_of
 
 
@@ -321,16 +321,6 @@ CASES = {
 }
 
 
-def _tree(*roots: Path) -> dict:
-    """Every file and folder under ``roots`` with its size and modification time."""
-    found = {}
-    for root in roots:
-        for path in [root, *root.rglob("*")]:
-            stat = path.stat()
-            found[str(path)] = (path.is_dir(), stat.st_size, stat.st_mtime_ns)
-    return found
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path, finished_run, capsys,
                                                         monkeypatch):
@@ -341,16 +331,13 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path, finishe
     monkeypatch.chdir(cwd)
     argv = build(inputs, finished_run)
     capsys.readouterr()
-    before = _tree(inputs, cwd)
+    before = tree(inputs, cwd)
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("seqgan: error: ")
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert _tree(inputs, cwd) == before
+    assert len(err.strip().splitlines()) == 1, err
+    error_line(err, *words)
+    assert tree(inputs, cwd) == before
     assert not (tmp_path / "PWNED").exists()  # the pickle's command never ran
 
 
@@ -363,34 +350,7 @@ def test_disk_full_while_checkpointing_is_one_line_and_keeps_the_previous_one(
     """The third checkpoint write fails with ENOSPC half-way (fault injection at the file
     handle): a one-line error, no temporary file left, the earlier checkpoints intact, and
     the run resumes from them."""
-    real_open, writes = open, []
-
-    class _FullDisk:
-        def __init__(self, handle):
-            self.handle = handle
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.handle.close()
-
-        def write(self, data):
-            self.handle.write(data[: len(data) // 2])
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self.handle, name)
-
-    def fake_open(path, mode="r", *args, **kwargs):
-        handle = real_open(path, mode, *args, **kwargs)
-        if Path(path).name.startswith(".ckpt-"):
-            writes.append(path)
-            if len(writes) == 3:
-                return _FullDisk(handle)
-        return handle
-
-    monkeypatch.setattr(atomic, "open", fake_open, raising=False)
+    temporaries_of("ckpt-00000003.pt", monkeypatch, wrap=FullDisk)
     out = tmp_path / "run"
     config = _tiny(tmp_path, run={"checkpoint_every": 1, "keep_checkpoints": 5})
     assert main(["train", "--config", str(config), "--out", str(out)]) == 2
@@ -399,7 +359,8 @@ def test_disk_full_while_checkpointing_is_one_line_and_keeps_the_previous_one(
     assert "Traceback" not in err and last.startswith("seqgan: error: cannot write ")
     assert "No space left on device" in last and "ckpt-00000003.pt" in last
     names = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert names == ["ckpt-00000001.pt", "ckpt-00000002.pt"]  # no temporary left behind
+    # no temporary left behind (the end of the first phase was written before ckpt 3)
+    assert names == ["ckpt-00000001.pt", "ckpt-00000002.pt", "end-pretrain_generator.pt"]
     for path in (out / "checkpoints").iterdir():
         checkpoint.load_checkpoint(path)
     monkeypatch.undo()

@@ -1,3 +1,3 @@
-from seqgan.cli import main
+from seqgan.cli import run
 
-raise SystemExit(main())
+run()

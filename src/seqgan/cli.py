@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import shlex
+import signal
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -20,6 +23,7 @@ from seqgan import __version__
 from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
+from seqgan.runs.interrupt import HANDLED, handle_signals
 
 DEFAULT_PRESET = "synthetic-quick"
 FORMATS = ("ids", "text", "midi", "pianoroll")
@@ -38,6 +42,17 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set adversarial.epochs=10")
     parser.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+
+
+def _seed(text: str) -> int:
+    """A sampling seed: an integer in [0, 2**63) (what torch.manual_seed takes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -74,11 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", parents=[common], help="sample from a trained generator")
     gen.add_argument("--run", type=Path, required=True, help="run folder")
     gen.add_argument("-n", type=int, default=10, help="number of sequences (default 10)")
-    gen.add_argument("--out", type=Path, help="write here instead of standard output (a "
-                     "folder for --format midi, a .png for --format pianoroll)")
+    gen.add_argument("--out", type=_output_path, help="write here instead of standard "
+                     "output (- for standard output; a folder for --format midi, a .png "
+                     "for --format pianoroll)")
     gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
                      "their default), midi or pianoroll (music runs)")
-    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    gen.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
     latent = gen.add_mutually_exclusive_group()
     latent.add_argument("--from-prior", action="store_true", help="VAE runs: decode -n draws "
                         "of z ~ N(0, I) (also what plain sampling of a VAE run does)")
@@ -113,7 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="figure path for --compare-policies "
                     "(default: policies_step<t>.png)")
     ev.add_argument("--samples", type=int, help="samples for NLL-oracle (default: the run's)")
-    ev.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    ev.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
     return parser
 
 
@@ -143,10 +159,14 @@ def cmd_train(args) -> int:
         if args.preset or args.config or args.set or args.seed is not None:
             raise UserError("--resume takes its settings from the run folder; drop "
                             "--preset/--config/--set/--seed")
+        if args.out or args.overwrite:
+            raise UserError("--resume continues the run in its own folder; drop "
+                            "--out/--overwrite (to start afresh: --out RUN --overwrite)")
         session = open_session(None, args.resume, data_root(args.data_root), resume=True)
     else:
         cfg = _config_from_args(args)
-        out = args.out or Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = args.out or Path("runs") / f"{_folder_name(cfg.name)}-{stamp}"
         session = open_session(cfg, out, data_root(args.data_root), overwrite=args.overwrite)
     try:
         summary = session.train(resume=bool(args.resume))
@@ -158,6 +178,13 @@ def cmd_train(args) -> int:
         raise
     print_result_table(summary, session.run.root)
     return 0
+
+
+def _folder_name(name: str) -> str:
+    """``name`` as one folder name inside ``runs/``: separators and leading dots replaced,
+    so a config's ``name = "../x"`` cannot place the run elsewhere."""
+    safe = re.sub(r"[^\w.+-]", "_", name).lstrip(".")
+    return safe or "run"
 
 
 def cmd_compare(args) -> int:
@@ -190,28 +217,48 @@ def cmd_generate(args) -> int:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
     cfg, task, models = load_trained(args.run, data_root(args.data_root))
     torch.manual_seed(args.seed)
-    if args.interpolate or args.from_prior or args.greedy:
-        samples = _latent_samples(args, cfg, task, models["generator"])
-    else:
-        samples = models["generator"].sample(args.n, cfg.generator.sample_batch)
+    batches, total = _sample_batches(args, cfg, task, models["generator"])
     fmt = args.format or ("text" if task.kind == "text" else "ids")
-    message = export_samples(samples, task, cfg, fmt, args.out)
+    with handle_signals():  # SIGINT / SIGTERM: the output file is left as it was
+        message = export_samples(batches, total, task, cfg, fmt, args.out)
     if message:
         print(message, file=sys.stderr)
     return 0
 
 
-def _latent_samples(args, cfg: Config, task, generator) -> torch.Tensor:
-    """``generate --from-prior`` / ``--interpolate A B --steps K`` (``runs.latent``)."""
+def _output_path(text: str) -> Path | str:
+    """``generate --out``: ``-`` (standard output) as the string, anything else a path."""
+    if not text:
+        raise UserError("--out must not be empty (use - for standard output)")
+    return text if text == "-" else Path(text)
+
+
+def _sample_batches(args, cfg: Config, task, generator
+                    ) -> tuple[Iterable[torch.Tensor], int]:
+    """``(batches, how many rows in all)``: batches of at most ``generator.sample_batch``
+    rows, each drawn when asked for (memory holds one) — the same sequences as
+    ``generator.sample(n, sample_batch)`` draws at once."""
+    if args.interpolate or args.from_prior or args.greedy:
+        return _latent_samples(args, cfg, task, generator)
+    size = cfg.generator.sample_batch
+    return (generator.sample(min(size, args.n - start), size)
+            for start in range(0, args.n, size)), args.n
+
+
+def _latent_samples(args, cfg: Config, task, generator
+                    ) -> tuple[Iterable[torch.Tensor], int]:
+    """``generate --from-prior`` (batches drawn when asked for) / ``--interpolate A B
+    --steps K`` (one batch of K), as ``_sample_batches`` (``runs.latent``)."""
     from seqgan.runs import latent
     from seqgan.train.session import data_task
     sampler = latent.greedy if args.greedy else None
     if not args.interpolate:
-        return latent.prior_samples(generator, args.n, cfg.generator.sample_batch, sampler)
+        return latent.prior_batches(generator, args.n, cfg.generator.sample_batch,
+                                    sampler), args.n
     training_set = functools.cache(
         lambda: data_task(args.run, cfg, data_root(args.data_root)).train)
     a, b = (latent.parse_sequence(spec, cfg, task, training_set) for spec in args.interpolate)
-    return latent.interpolate(generator, a, b, args.steps, sampler)[1]
+    return [latent.interpolate(generator, a, b, args.steps, sampler)[1]], args.steps
 
 
 def cmd_data(args) -> int:
@@ -252,24 +299,46 @@ COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
-    try:
-        args = _parser().parse_args(argv)
-        if args.command is None:
-            _parser().print_help()
-            return 2
-        args.argv = argv
-        return COMMANDS[args.command](args)
-    except (UserError, TrainingDiverged, RunsFailed) as exc:
-        if debug:
-            raise
-        print(f"seqgan: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except Interrupted as exc:
-        print(f"seqgan: {_interruption_note(exc)}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("seqgan: interrupted", file=sys.stderr)
-        return 130
+    _printable_streams()
+    # the whole command under our signal handlers: SIGINT/SIGTERM/SIGHUP anywhere is an
+    # ``Interrupted`` (one line, 128 + signal), and only the first one counts
+    with handle_signals():
+        try:
+            args = _parser().parse_args(argv)
+            if args.command is None:
+                _parser().print_help()
+                return 2
+            args.argv = argv
+            return COMMANDS[args.command](args)
+        except (UserError, TrainingDiverged, RunsFailed) as exc:
+            if debug:
+                raise
+            print(f"seqgan: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except Interrupted as exc:
+            print(f"seqgan: {_interruption_note(exc)}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("seqgan: interrupted", file=sys.stderr)
+            return 130
+
+
+def _printable_streams() -> None:
+    """Escape what stdout/stderr cannot encode (a path that is not UTF-8 holds surrogate
+    escapes) instead of failing on it."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def run() -> None:
+    """The console script: ``main`` with SIGINT/SIGTERM/SIGHUP ignored outside it, so a
+    signal that comes while the process ends (the fifth Ctrl-C) cannot kill it mid-exit."""
+    for signum in HANDLED:
+        signal.signal(signum, signal.SIG_IGN)
+    raise SystemExit(main())
 
 
 def _interruption_note(exc: Interrupted) -> str:

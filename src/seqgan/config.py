@@ -3,18 +3,29 @@
 Every knob is a field of one dataclass below with a one-line comment.  A config is
 built from (later wins): the dataclass defaults, a preset or ``--config`` TOML file,
 ``--set section.key=value`` overrides, ``--seed``.  Every value is type- and
-range-checked; mistakes are one-line ``UserError``s that name the key.
+range-checked; mistakes are one-line ``UserError``s that name the key:
+
+* types: booleans are not numbers, ints are accepted for floats; a list field declares its
+  element type (``list[int]``), checked even when the default list is empty;
+* floats must be finite (TOML's ``nan`` / ``inf`` are refused), every int must fit in 64
+  bits (seeds at most 2**63 - 1), ranges and choices apply to each list element;
+* ``data.token_pattern`` must compile and have no capturing group.
+
+Sizes that cannot fit in memory are refused once the data fix V and T
+(``models.size``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +40,7 @@ ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seq
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
+MAX_INT = 2**63 - 1  # every int knob (sizes, counts, seeds) must fit in torch's int64
 
 
 def _check(low: float | None = None, high: float | None = None, choices: tuple = ()) -> dict:
@@ -37,7 +49,8 @@ def _check(low: float | None = None, high: float | None = None, choices: tuple =
 
 def knob(default: Any, low: float | None = None, high: float | None = None,
          choices: tuple = ()) -> Any:
-    """A dataclass field with a range (inclusive) or a set of allowed values."""
+    """A dataclass field with a range (inclusive) or a set of allowed values; for a list
+    field they apply to every element, whose type the annotation declares (``list[int]``)."""
     meta = _check(low, high, choices)
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
@@ -69,7 +82,7 @@ class DataConfig:
     split_seed: int = knob(0, low=0)  # seed of that split (independent of `seed`)
     tokenizer: str = knob("word", choices=("word", "regex", "char"))  # text: whitespace words, regex matches, or characters
     token_pattern: str = r"\w+|[^\w\s]"  # text: the regex tokenizer's pattern
-    drop_tokens: list = knob([])  # text: tokens removed after tokenising (e.g. punctuation)
+    drop_tokens: list[str] = knob([])  # text: tokens removed after tokenising (e.g. punctuation)
     min_freq: int = knob(1, low=1)  # text: rarer training tokens become <unk>
     long_lines: str = knob("drop", choices=("drop", "truncate"))  # text: lines longer than T - 1 tokens
     encoding: str = knob("pitch88", choices=("pitch88", "melody16", "melody_chord"))  # music: seqgan/music encodings
@@ -92,8 +105,8 @@ class GeneratorConfig:
 @dataclass
 class DiscriminatorConfig:
     emb_dim: int = knob(64, low=1)  # token embedding size k
-    filter_sizes: list = knob(PAPER_FILTER_SIZES)  # convolution widths
-    num_filters: list = knob(PAPER_NUM_FILTERS)  # filters per width
+    filter_sizes: list[int] = knob(PAPER_FILTER_SIZES, low=1)  # convolution widths
+    num_filters: list[int] = knob(PAPER_NUM_FILTERS, low=1)  # filters per width
     dropout: float = knob(0.25, low=0.0, high=0.99)  # drop probability (reference keep 0.75)
     l2_reg: float = knob(0.2, low=0.0)  # L2 weight on the output layer (reference 0.2)
     lr: float = knob(1e-4, low=0.0)  # Adam learning rate (reference 1e-4)
@@ -152,9 +165,9 @@ class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
     diagnostics: bool = False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
-    bleu: list = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
+    bleu: list[int] = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
     bleu_references: str = knob("test", choices=("test", "train"))  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
-    self_bleu: list = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
+    self_bleu: list[int] = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
     bleu_samples: int = knob(0, low=0)  # score only this many samples with (Self-)BLEU (0 = all)
 
 
@@ -214,27 +227,49 @@ def _unknown(key: str, valid: list[str]) -> UserError:
     return UserError(f"unknown config key '{key}'{hint}")
 
 
-def _coerce(key: str, value: Any, kind: type, current: Any) -> Any:
-    """Check ``value`` has the field's type (ints are accepted for floats)."""
+def _is_kind(value: Any, kind: type) -> bool:
+    """Whether ``value`` may be stored in a field of type ``kind`` (booleans are not
+    numbers; ints are accepted for floats)."""
     if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind is list:
-        ok = isinstance(value, list) and all(
-            isinstance(v, type(current[0]) if current else object) for v in value)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        expected = f"list of {type(current[0]).__name__}" if kind is list and current else kind.__name__
-        raise UserError(f"config key '{key}' must be {expected}, got {value!r}")
-    return value
+        return isinstance(value, bool)
+    if kind in (int, float):
+        number = (int, float) if kind is float else (int,)
+        return isinstance(value, number) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _finite(key: str, value: int | float) -> float:
+    """``value`` as a float; NaN, +-inf and ints too large for a float are refused."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
+    return number
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """Check ``value`` has the field's type; a list field (``list[int]``) checks each
+    element, and floats (alone or in lists) must be finite."""
+    item = get_args(kind)[0] if get_origin(kind) is list else None
+    if item is not None:
+        if not isinstance(value, list):
+            raise UserError(f"config key '{key}' must be a list of {item.__name__}, "
+                            f"got {value!r}")
+        wrong = [v for v in value if not _is_kind(v, item)]
+        if wrong:
+            raise UserError(f"config key '{key}' must be a list of {item.__name__}; got "
+                            f"{wrong[0]!r} ({type(wrong[0]).__name__}) in {value!r}")
+        return [_finite(key, v) for v in value] if item is float else value
+    if not _is_kind(value, kind):
+        raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}")
+    return _finite(key, value) if kind is float else value
 
 
 def _check_range(key: str, value: Any, meta) -> None:
+    """The field's choices and inclusive bounds (each element of a list); every int must
+    fit in 64 bits (torch, numpy), so a seed is at most 2**63 - 1 (room for seed + i)."""
     low, high, choices = meta.get("low"), meta.get("high"), meta.get("choices", ())
     values = value if isinstance(value, list) else [value]
     for v in values:
@@ -244,6 +279,22 @@ def _check_range(key: str, value: Any, meta) -> None:
             raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
         if high is not None and v > high:
             raise UserError(f"config key '{key}' must be <= {high}, got {v!r}")
+        if _is_kind(v, int) and not -MAX_INT <= v <= MAX_INT:
+            raise UserError(f"config key '{key}' must fit in a 64-bit integer (at most "
+                            f"2**63 - 1 = {MAX_INT}), got {v!r}")
+
+
+def _check_pattern(key: str, pattern: str) -> None:
+    """``pattern`` must compile and have no capturing group: ``re.findall`` (the regex
+    tokenizer) returns the groups instead of the whole match when there are any."""
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as exc:
+        raise UserError(f"config key '{key}' is not a valid regular expression: {exc}") from None
+    if groups:
+        raise UserError(f"config key '{key}' has {groups} capturing group(s) in {pattern!r}; "
+                        f"write groups as non-capturing (?:...) so each token is the whole "
+                        f"match")
 
 
 def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
@@ -259,7 +310,7 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
                 raise UserError(f"config key '{key}' is a section; set its keys as {key}.NAME")
             _apply(current, value, f"{key}.", valid)
             continue
-        value = _coerce(key, value, hints[name], current)
+        value = _coerce(key, value, hints[name])
         _check_range(key, value, fields[name].metadata)
         setattr(obj, name, value)
 
@@ -269,8 +320,6 @@ def _validate(cfg: Config) -> None:
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
         raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "
                         "non-empty and of equal length")
-    if min(d.filter_sizes) < 1 or min(d.num_filters) < 1:
-        raise UserError("discriminator.filter_sizes and num_filters must be positive")
     seq_len = o.seq_len if cfg.data.kind == "oracle" else cfg.data.seq_len
     if seq_len and max(d.filter_sizes) > seq_len:
         raise UserError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > "
@@ -279,6 +328,7 @@ def _validate(cfg: Config) -> None:
         raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file")
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
+    _check_pattern("data.token_pattern", cfg.data.token_pattern)
     if o.start_token >= o.vocab_size:
         raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size {o.vocab_size}")
 

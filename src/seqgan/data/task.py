@@ -22,7 +22,7 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data import paths
-from seqgan.data.vocab import BOS, EOS, PAD, Vocabulary
+from seqgan.data.vocab import BOS, EOS, PAD, TEXT_SPECIALS, Vocabulary
 from seqgan.errors import UserError
 from seqgan.models.generator import Generator
 
@@ -82,11 +82,13 @@ def shape_from_vocab(cfg: Config, vocab: Vocabulary, train=None, test=None,
 
 
 def build_text_task(cfg: Config, root: Path) -> Task:
-    from seqgan.data.text import build_text_corpus
+    from seqgan.data.text import auto_seq_len, build_text_corpus
     d = cfg.data
     train_path = paths.resolve(d.train_file, root)
     test_path = paths.resolve(d.test_file, root) if d.test_file else None
-    seq_len = d.seq_len or _longest_line(train_path, test_path, cfg) + 1
+    seq_len = d.seq_len or auto_seq_len([p for p in (train_path, test_path) if p],
+                                         d.tokenizer, d.token_pattern, tuple(d.drop_tokens),
+                                         d.limit)
     corpus = build_text_corpus(train_path, test_path, seq_len=seq_len, tokenizer=d.tokenizer,
                                pattern=d.token_pattern, drop_tokens=tuple(d.drop_tokens),
                                min_freq=d.min_freq, long_lines=d.long_lines,
@@ -95,19 +97,6 @@ def build_text_task(cfg: Config, root: Path) -> Task:
     return shape_from_vocab(cfg, corpus.vocab, corpus.train, corpus.test,
                             {"lines_dropped": corpus.dropped,
                              "lines_truncated": corpus.truncated})
-
-
-def _longest_line(train_path: Path, test_path: Path | None, cfg: Config) -> int:
-    from seqgan.data.text import read_lines, tokenize
-    d = cfg.data
-    longest = 0
-    for path in filter(None, (train_path, test_path)):
-        lines = read_lines(path)
-        for line in lines[:d.limit] if d.limit else lines:
-            tokens = [t for t in tokenize(line, d.tokenizer, d.token_pattern)
-                      if t not in d.drop_tokens]
-            longest = max(longest, len(tokens))
-    return longest
 
 
 def build_music_task(cfg: Config, root: Path) -> Task:
@@ -152,4 +141,6 @@ def task_without_data(cfg: Config, vocab_path: Path) -> Task:
         o = cfg.oracle
         empty = torch.empty(0, o.seq_len, dtype=torch.long)
         return Task(empty, empty, o.vocab_size, o.seq_len, o.start_token)
-    return shape_from_vocab(cfg, Vocabulary.load(vocab_path))
+    vocab = Vocabulary.load(vocab_path)
+    vocab.check_specials(TEXT_SPECIALS if cfg.data.kind == "text" else (BOS,), vocab_path)
+    return shape_from_vocab(cfg, vocab)

@@ -11,14 +11,17 @@ Tokenisers (``data.tokenizer``):
 Tokens listed in ``data.drop_tokens`` are removed after tokenising (e.g. the quatrains'
 punctuation).  Each sequence is its tokens, then ``<eos>``, then ``<pad>`` up to T
 (``data.seq_len``), so at most T - 1 tokens fit; a longer line is dropped
-(``data.long_lines = "drop"``) or cut to its first T - 1 tokens (``"truncate"``).  Empty
-lines are skipped.  The vocabulary is built on the training lines only (``data.min_freq``);
+(``data.long_lines = "drop"``) or cut to its first T - 1 tokens (``"truncate"``).
+``data.seq_len = 0`` makes T the longest line + 1 (``auto_seq_len``), refused above
+``MAX_AUTO_SEQ_LEN`` tokens (one stray long line would size every sequence).  Empty
+lines are skipped; a UTF-8 byte-order mark at the start of a file is dropped.  The vocabulary is built on the training lines only (``data.min_freq``);
 other tokens become ``<unk>``.  Without ``data.test_file`` the lines are split by
 ``data.test_ratio`` after a shuffle seeded by ``data.split_seed``.
 """
 
 from __future__ import annotations
 
+import codecs
 import random
 import re
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ from seqgan.errors import UserError
 
 TOKENIZERS = ("word", "regex", "char")
 DEFAULT_PATTERN = r"\w+|[^\w\s]"
+MAX_AUTO_SEQ_LEN = 2000  # the largest T derived from the longest line (data.seq_len = 0)
 
 
 @dataclass
@@ -43,10 +47,12 @@ class TextCorpus:
 
 
 def tokenize(line: str, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> list[str]:
+    """The tokens of ``line``; ``regex``: every non-empty match of ``pattern`` (which has
+    no capturing group, see ``config``: with one, ``re.findall`` returns the groups)."""
     if tokenizer == "word":
         return line.split()
     if tokenizer == "regex":
-        return re.findall(pattern, line)
+        return [token for token in re.findall(pattern, line) if token]
     if tokenizer == "char":
         return [ch for ch in line if not ch.isspace()]
     raise ValueError(f"unknown tokenizer {tokenizer!r}")
@@ -56,21 +62,58 @@ def detokenize(tokens: list[str], tokenizer: str) -> str:
     return "".join(tokens) if tokenizer == "char" else " ".join(tokens)
 
 
-def read_lines(path: Path) -> list[str]:
-    """The non-empty lines of a UTF-8 file; one-line ``UserError``s otherwise."""
+def read_numbered_lines(path: Path) -> list[tuple[int, str]]:
+    """``(line number from 1, text)`` of each non-empty line of a UTF-8 file (a leading
+    byte-order mark is dropped); one-line ``UserError``s otherwise."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+        raw = Path(path).read_bytes()
     except IsADirectoryError:
         raise UserError(f"{path} is a folder, expected a text file") from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
-    lines = [line for line in text.splitlines() if line.strip()]
+    data = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise UserError(f"{path}:{line}: not UTF-8 text (byte "
+                        f"{exc.start + len(raw) - len(data)})") from None
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
+             if line.strip()]
     if not lines:
         raise UserError(f"{path} holds no text (every line is empty)")
     return lines
+
+
+def read_lines(path: Path) -> list[str]:
+    """The non-empty lines of a UTF-8 file (``read_numbered_lines`` without numbers)."""
+    return [line for _, line in read_numbered_lines(path)]
+
+
+def auto_seq_len(paths: list[Path], tokenizer: str, pattern: str = DEFAULT_PATTERN,
+                 drop_tokens: tuple[str, ...] = (), limit: int = 0) -> int:
+    """T for ``data.seq_len = 0``: the most tokens on one line (of the first ``limit``
+    lines of each file, 0 = all) + 1 for ``<eos>``.  A line of more than
+    ``MAX_AUTO_SEQ_LEN - 1`` tokens is a one-line ``UserError`` naming it and suggesting
+    a T that keeps 99 % of the lines."""
+    drop = set(drop_tokens)
+    lengths, longest, where = [], 0, ""
+    for path in paths:
+        lines = read_numbered_lines(path)
+        for number, line in lines[:limit] if limit else lines:
+            lengths.append(sum(t not in drop for t in tokenize(line, tokenizer, pattern)))
+            if lengths[-1] > longest:
+                longest, where = lengths[-1], f"{path}:{number}"
+    if longest + 1 <= MAX_AUTO_SEQ_LEN:
+        return longest + 1
+    typical = max(sorted(lengths)[int(0.99 * (len(lengths) - 1))], 1) + 1
+    value, note = ((typical, "99 % of the lines fit") if typical <= MAX_AUTO_SEQ_LEN
+                   else (MAX_AUTO_SEQ_LEN, "the bound"))
+    raise UserError(f"{where}: a line of {longest} tokens would make T = {longest + 1} "
+                    f"(data.seq_len = 0: the longest line + 1), above the bound "
+                    f"{MAX_AUTO_SEQ_LEN}; set T, e.g. --set data.seq_len={value} ({note}), "
+                    f"and --set data.long_lines=truncate to cut longer lines (default: "
+                    f"drop them)")
 
 
 def fit_lengths(sequences: list[list[str]], seq_len: int, policy: str,
@@ -171,4 +214,5 @@ def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> 
         f"most common: {common}"])
 
 
-__all__ = ["BOS", "TextCorpus", "build_text_corpus", "detokenize", "to_tokens", "tokenize"]
+__all__ = ["BOS", "MAX_AUTO_SEQ_LEN", "TextCorpus", "auto_seq_len", "build_text_corpus",
+           "detokenize", "to_tokens", "tokenize"]

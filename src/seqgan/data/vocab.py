@@ -60,6 +60,15 @@ class Vocabulary:
         """JSON bytes of this vocabulary (the caller writes them atomically)."""
         return (json.dumps({"tokens": self.tokens}, ensure_ascii=False, indent=0) + "\n").encode()
 
+    def check_specials(self, specials: Sequence[str], source: Path | str) -> None:
+        """The first ids must be ``specials`` in order (the models' start, end and padding
+        ids depend on them); a one-line ``UserError`` naming ``source`` otherwise."""
+        found = self.tokens[:len(specials)]
+        if found != list(specials):
+            raise UserError(f"{source} does not start with the specials {' '.join(specials)} "
+                            f"(found {' '.join(found) or 'nothing'}): it was edited; restore "
+                            "it, or delete it and resume the run to re-make it from the data")
+
     @classmethod
     def load(cls, path: Path) -> "Vocabulary":
         try:

@@ -52,6 +52,7 @@ import mido
 import pretty_midi
 
 from seqgan.errors import UserError
+from seqgan.runs.atomic import write_bytes
 
 DRUM_CHANNEL = 9
 PIANO_LOW, PIANO_HIGH = 21, 108          # A0 .. C8, the 88 piano keys
@@ -235,14 +236,13 @@ def new_midi() -> pretty_midi.PrettyMIDI:
 
 
 def write_midi(pm: pretty_midi.PrettyMIDI, path: Path) -> None:
-    """Write ``pm`` to ``path``; a one-line ``UserError`` if the file cannot be written."""
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pm.write(str(path))
-    except OSError as e:
-        raise UserError(f"cannot write MIDI file {path}: {e.strerror or _one_line(e)}") from None
+    """Write ``pm`` to ``path`` atomically (``runs.atomic``; pretty_midi's warnings
+    silenced); a one-line ``UserError`` if the file cannot be written."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm.write(buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def pitch_name(pitch: int) -> str:

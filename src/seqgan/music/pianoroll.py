@@ -1,7 +1,8 @@
 """Piano-roll pictures of decoded sequences: one strip per MIDI object, stacked vertically,
 time (seconds) on x, pitch on y (C of every octave labelled), one colour per instrument.
 
-Drawn on a ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state, no display needed).
+Drawn on a ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state, no display needed),
+rendered in memory and written atomically (``runs.atomic``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,15 @@ from matplotlib.patches import Patch
 
 from seqgan.errors import UserError
 from seqgan.music.midi import pitch_name
+from seqgan.runs.atomic import is_stdout, show_path, write_figure
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
-def plot_pianoroll(rolls: list[pretty_midi.PrettyMIDI], path: Path,
+def plot_pianoroll(rolls: list[pretty_midi.PrettyMIDI], path: Path | str,
                    titles: list[str] | None = None) -> None:
-    """Write a PNG at ``path`` with one piano-roll strip per item of ``rolls``."""
+    """Write a PNG at ``path`` with one piano-roll strip per item of ``rolls``, atomically
+    (``"-"``: standard output)."""
     if not rolls:
         raise UserError(f"nothing to draw in {path}: no sequences given")
     if titles is not None and len(titles) != len(rolls):
@@ -57,9 +60,16 @@ def plot_pianoroll(rolls: list[pretty_midi.PrettyMIDI], path: Path,
             ax.legend(handles=handles, loc="upper right", fontsize=8)
     axes[-1].set_xlabel("time (s)")
     fig.tight_layout()
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, format="png")
-    except OSError as e:
-        raise UserError(f"cannot write piano roll {path}: {e.strerror or e}") from None
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: Path | str) -> None:
+    """Write ``fig`` as a PNG at ``path`` atomically (creating its folder; ``"-"``:
+    standard output)."""
+    if not is_stdout(path):
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot write piano roll {show_path(path)}: "
+                            f"{e.strerror or e}") from None
+    write_figure(fig, path, format="png")

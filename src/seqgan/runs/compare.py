@@ -38,6 +38,7 @@ from seqgan.errors import Interrupted, RunsFailed, UserError
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import handle_signals
+from seqgan.runs.lock import FolderLock
 from seqgan.runs.report import build_table, write_figures, write_table
 
 import tomli_w
@@ -196,7 +197,7 @@ class Runner:
                 return job
             job.status = "running"
             command = self._command(job)
-            handle = open(job.log, "a", encoding="utf-8")
+            handle = _open_log(job.log)
             handle.write(f"$ {shlex.join(command)}\n")
             handle.flush()
             proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
@@ -228,9 +229,15 @@ class Runner:
 
     def run(self) -> None:
         for job in self.jobs:
-            job.log.parent.mkdir(parents=True, exist_ok=True)
-            if (job.run / "summary.json").is_file():
+            try:
+                job.log.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create {job.log.parent}: {exc.strerror}") from None
+            if RunFolder(job.run).finished():
                 job.status = "done"
+            elif job.run.joinpath("summary.json").exists():
+                self.log(f"warning: {job.run}/summary.json is damaged; re-making it with "
+                         "--resume")
         todo = [j for j in self.jobs if j.status != "done"]
         reused = len(self.jobs) - len(todo)
         if reused:
@@ -276,11 +283,20 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
                 "strategies": [list(s) for s in strategies], "seeds": seeds}
     _check_folder(out, settings)
     planned = plan(base, algorithms, strategies, seeds, out, jobs)
-    out.mkdir(parents=True, exist_ok=True)
-    write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
-    runner = Runner(planned, jobs, data_root)
-    with handle_signals():
-        runner.run()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create comparison folder {out}: {exc.strerror}") from None
+    with FolderLock(out, "comparison folder"):
+        write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
+        runner = Runner(planned, jobs, data_root)
+        with handle_signals():
+            runner.run()
+        return _report(base, algorithms, planned, out)
+
+
+def _report(base: Config, algorithms: list[str], planned: list[Job], out: Path) -> str:
+    """``table.md``, ``table.csv`` and the figures of finished jobs; the markdown table."""
     failed = [j for j in planned if j.status != "done"]
     if failed:
         names = ", ".join(f"seed {j.seed} {j.name} ({j.status})" for j in failed)
@@ -294,6 +310,13 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
     table = write_table(*build_table(groups), out)
     write_figures(groups, strategy_groups, pretrain_end, out, base.name)
     return table
+
+
+def _open_log(path: Path):
+    try:
+        return open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _die_with_parent() -> None:

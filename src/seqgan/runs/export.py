@@ -1,8 +1,17 @@
-"""Writing generated sequences in a user's format: token ids, text, MIDI files, a piano roll."""
+"""Writing generated sequences in a user's format: token ids, text, MIDI files, a piano roll.
+
+Samples come as batches ``[b, T]`` (an iterable consumed once, e.g. drawn lazily by
+``seqgan generate``) and are written as they come, so memory holds one batch: ids and text
+stream through ``atomic.open_output`` (a file appears whole, only once every batch is in;
+a device, FIFO or standard output gets each batch as it is drawn), MIDI files are written
+one by one (each atomically), and a piano roll keeps only the rows it draws.  A progress
+bar goes to stderr when it is a terminal (and the samples are not printed on one).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -10,47 +19,86 @@ import torch
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
-from seqgan.runs.atomic import write_bytes
+from seqgan.runs.atomic import STDOUT, is_stdout, open_output, show_path
 from seqgan.runs.folder import tokens_to_text
 
+SHOWN = 8  # rows drawn in a piano roll
 
-def export_samples(samples: torch.Tensor, task: Task, cfg: Config, fmt: str,
-                   out: Path | None) -> str:
-    """Write ``samples [n, T]`` as ``fmt`` to ``out`` (stdout for ids/text when None);
-    returns a line for the user (empty if nothing to say)."""
-    if fmt == "text":
-        if task.kind != "text":
-            raise UserError(f"--format text needs a text run; this run's data are {task.kind}")
-        return _write(out, "".join(line + "\n" for line in task.texts(samples)), len(samples))
-    if fmt == "ids":
-        return _write(out, tokens_to_text(samples), len(samples))
+
+def export_samples(batches: Iterable[torch.Tensor], total: int, task: Task, cfg: Config,
+                   fmt: str, out: Path | str | None) -> str:
+    """Write the ``total`` rows of ``batches`` as ``fmt`` to ``out`` (``None`` or ``"-"``:
+    standard output, for ids/text and a piano roll); returns a line for the user (empty if
+    nothing to say).  Arguments are checked before the first batch is drawn."""
+    if fmt in ("ids", "text"):
+        return _write_lines(_progress(batches, total, out), _line_maker(task, fmt), out)
     if task.kind != "music":
         raise UserError(f"--format {fmt} needs a music run; this run's data are {task.kind}")
-    if out is None:
+    if out is None or (fmt == "midi" and is_stdout(out)):
         raise UserError(f"--format {fmt} needs --out ("
-                        + ("a folder" if fmt == "midi" else "a .png file") + ")")
-    symbols = task.symbols(samples)
-    if fmt == "midi":
-        from seqgan.music.corpus import symbols_to_midi
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create folder {out}: {exc.strerror}") from None
-        for i, row in enumerate(symbols):
-            symbols_to_midi(cfg.data.encoding, row, out / f"sample_{i:03d}.mid")
-        return f"wrote {len(symbols)} MIDI files to {out}"
+                        + ("a folder" if fmt == "midi" else "a .png file, or -") + ")")
+    write = _write_midi if fmt == "midi" else _write_pianoroll
+    return write(_progress(batches, total, out), task, cfg, out)
+
+
+def _line_maker(task: Task, fmt: str) -> Callable[[torch.Tensor], str]:
+    """The function turning a batch into lines of ``fmt``."""
+    if fmt == "ids":
+        return tokens_to_text
+    if task.kind != "text":
+        raise UserError(f"--format text needs a text run; this run's data are {task.kind}")
+    return lambda batch: "".join(line + "\n" for line in task.texts(batch))
+
+
+def _to_stdout(out) -> bool:
+    return out is None or is_stdout(out)
+
+
+def _progress(batches: Iterable[torch.Tensor], total: int, out) -> Iterator[torch.Tensor]:
+    """``batches``, counted on a tqdm bar on stderr (none when stderr is not a terminal, or
+    when the samples themselves are printed on one)."""
+    from tqdm import tqdm
+    on_terminal = _to_stdout(out) and sys.stdout.isatty()
+    with tqdm(total=total, unit="seq", file=sys.stderr, leave=False,
+              disable=True if on_terminal else None) as bar:
+        for batch in batches:
+            yield batch
+            bar.update(len(batch))
+
+
+def _write_lines(batches: Iterable[torch.Tensor], lines: Callable[[torch.Tensor], str],
+                 out) -> str:
+    count = 0
+    with open_output(STDOUT if out is None else out) as handle:
+        for batch in batches:
+            handle.write(lines(batch).encode("utf-8"))
+            count += len(batch)
+    return "" if _to_stdout(out) else f"wrote {count} sequences to {show_path(out)}"
+
+
+def _write_midi(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path) -> str:
+    from seqgan.music.corpus import symbols_to_midi
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create folder {show_path(out)}: {exc.strerror}") from None
+    count = 0
+    for batch in batches:
+        for row in task.symbols(batch):
+            symbols_to_midi(cfg.data.encoding, row, out / f"sample_{count:03d}.mid")
+            count += 1
+    return f"wrote {count} MIDI files to {show_path(out)}"
+
+
+def _write_pianoroll(batches: Iterable[torch.Tensor], task: Task, cfg: Config,
+                     out: Path | str) -> str:
     from seqgan.music.encodings import get_encoding
     from seqgan.music.pianoroll import plot_pianoroll
+    shown, count = [], 0
+    for batch in batches:
+        shown += task.symbols(batch[:SHOWN - len(shown)])
+        count += len(batch)
     encoding = get_encoding(cfg.data.encoding)
-    shown = symbols[:8]
     plot_pianoroll([encoding.decode(row) for row in shown], out,
                    [f"sample {i}" for i in range(len(shown))])
-    return f"wrote a piano roll of {len(shown)} of {len(symbols)} samples to {out}"
-
-
-def _write(out: Path | None, text: str, count: int) -> str:
-    if out is None:
-        sys.stdout.write(text)
-        return ""
-    write_bytes(out, text.encode("utf-8"))
-    return f"wrote {count} sequences to {out}"
+    return f"wrote a piano roll of {len(shown)} of {count} samples to {show_path(out)}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqgan.runs.atomic import write_figure
+
 METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
                  "mse": "MSE (semitones²)", "spb": "SPB (octaves)", "qn4": "QN-4", "qn6": "QN-6",
                  "qn8": "QN-8"}
@@ -52,11 +54,14 @@ def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,
 
 
 def save_figure(fig, path: Path) -> None:
-    """Lay out, write ``path`` (creating its folder) and close ``fig``."""
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    """Lay out, write ``path`` (creating its folder; rendered in memory, then written
+    atomically: an interruption never leaves half a picture) and close ``fig``."""
+    try:
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def plot_curves(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,

@@ -8,7 +8,14 @@
     samples/             generated token ids, one sequence per line (<phase>.txt); text runs
                          also decoded (<phase>.text.txt); per-sequence metric values (.npy)
     figures/             learning curves (figures/nll_oracle.png)
-    summary.json         final metrics, counts and wall-clock seconds per phase
+    summary.json         final metrics, counts and wall-clock seconds per phase (written
+                         last: its presence marks a finished run)
+    model.pt             the final weights; evaluation.json: ``seqgan evaluate``'s numbers
+    .seqgan-run          the marker: this folder was made by seqgan (format ``FORMAT``)
+    .seqgan-lock         the writer's lock (``runs.lock``)
+
+``--overwrite`` deletes only these entries (``seqgan_entries``) and refuses a folder
+holding anything else.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import csv
 import io
 import json
 import math
-import shutil
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +32,19 @@ import torch
 
 from seqgan.errors import UserError
 from seqgan.runs.atomic import write_bytes
+from seqgan.runs.lock import LOCK_NAME, FolderLock
+
+MARKER = ".seqgan-run"
+FORMAT = 1
+_TMP = r"|\..+\.tmp"  # the atomic writer's temporary files
+# what seqgan writes in a run folder: top-level file names, and folders with the pattern
+# of the names inside them
+_FILES = re.compile(r"(config\.toml|metrics\.csv|vocab\.json|summary\.json|model\.pt|"
+                    r"evaluation\.json|\.seqgan-run|\.seqgan-lock" + _TMP + ")")
+_FOLDERS = {"checkpoints": re.compile(r"((ckpt-\d+|end-[\w-]+)\.pt" + _TMP + ")"),
+            "samples": re.compile(r"([\w.-]+\.(txt|npy)" + _TMP + ")"),
+            "figures": re.compile(r"([\w.-]+\.png" + _TMP + ")"),
+            "tensorboard": re.compile(r"(events\.out\.tfevents\.[\w.-]+" + _TMP + ")")}
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
            "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
@@ -44,34 +64,114 @@ class RunFolder:
         self.figures = self.root / "figures"
         self.summary = self.root / "summary.json"
         self.vocab = self.root / "vocab.json"
+        self.lock: FolderLock | None = None  # held while this process writes here
 
     @classmethod
     def create(cls, root: Path, overwrite: bool = False) -> "RunFolder":
-        """Make a fresh run folder; an existing non-empty one needs ``overwrite``."""
+        """Make a fresh run folder and lock it (``runs.lock``).  An existing non-empty
+        folder needs ``overwrite`` and must be a seqgan run folder no process is writing:
+        only what seqgan wrote is deleted (``clear``)."""
         root = Path(root)
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            if not overwrite:
-                raise UserError(f"output folder {root} exists; pass --overwrite to replace it "
-                                f"or --resume {root} to continue it")
-            if not (root / "config.toml").is_file():
-                raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder")
-            shutil.rmtree(root)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserError(f"cannot create output folder {root}: {exc.strerror}") from None
         run = cls(root)
+        if run.check_can_create(overwrite):
+            run.take_lock()
+            run.clear()
+        else:
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create output folder {root}: {exc.strerror}") from None
+            run.take_lock()
+        run.mark()
         for sub in (run.checkpoints, run.samples, run.figures):
             sub.mkdir(exist_ok=True)
         return run
+
+    def foreign_entry(self) -> Path | None:
+        """The first path in this folder that seqgan did not write (None if there is
+        none).  Without the marker (a folder of an older release) the layout decides."""
+        for path in sorted(self.root.iterdir()):
+            if path.is_dir() and not path.is_symlink() and path.name in _FOLDERS:
+                pattern = _FOLDERS[path.name]
+                for inner in sorted(path.iterdir()):
+                    if not (inner.is_file() and not inner.is_symlink()
+                            and pattern.fullmatch(inner.name)):
+                        return inner
+            elif not (path.is_file() and not path.is_symlink() and _FILES.fullmatch(path.name)):
+                return path
+        return None
+
+    def check_can_create(self, overwrite: bool) -> bool:
+        """Whether the folder exists and is to be overwritten; refuses (one line) an
+        existing non-empty folder without ``overwrite``, and one that may not be
+        overwritten (``check_overwritable``).  Writes nothing."""
+        root = self.root
+        if not _exists(root) or (root.is_dir() and not any(root.iterdir())):
+            return False
+        if not overwrite:
+            raise UserError(f"output folder {root} exists; pass --overwrite to replace it "
+                            f"or --resume {root} to continue it")
+        self.check_overwritable()
+        return True
+
+    def check_overwritable(self) -> None:
+        """Refuse (one line) a folder that is not a seqgan run folder or holds other files."""
+        root = self.root
+        if not root.is_dir():
+            raise UserError(f"refusing to overwrite {root}: it is not a folder")
+        if not (root / MARKER).is_file() and not self.config.is_file():
+            raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder "
+                            f"(no {MARKER} marker)")
+        try:
+            foreign = self.foreign_entry()
+        except OSError as exc:
+            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") \
+                from None
+        if foreign is not None:
+            raise UserError(f"refusing to overwrite {root}: it holds {foreign}, which seqgan "
+                            "did not write (move it away, or choose another --out)")
+
+    def clear(self) -> None:
+        """Delete what seqgan wrote here (the folder itself, its marker and lock stay),
+        after ``check_overwritable``."""
+        self.check_overwritable()
+        root = self.root
+        try:
+            for path in sorted(root.iterdir()):
+                if path.name in (MARKER, LOCK_NAME):
+                    continue
+                if path.is_dir():
+                    for inner in path.iterdir():
+                        inner.unlink()
+                    path.rmdir()
+                else:
+                    path.unlink()
+        except OSError as exc:
+            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") \
+                from None
 
     @classmethod
     def open(cls, root: Path) -> "RunFolder":
         """An existing run folder (for resume, generate, evaluate)."""
         run = cls(root)
-        if not run.config.is_file():
+        if not _exists(run.config) or not run.config.is_file():
             raise UserError(f"{root} is not a seqgan run folder (no config.toml)")
         return run
+
+    def take_lock(self) -> None:
+        """Become this folder's one writer (a one-line ``UserError`` if another is)."""
+        if self.lock is None:
+            self.lock = FolderLock(self.root)
+
+    def unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def mark(self) -> None:
+        """Write the marker into a run folder of an older release that lacks it."""
+        if not (self.root / MARKER).is_file():
+            write_bytes(self.root / MARKER, json.dumps({"seqgan_run": FORMAT}).encode() + b"\n")
 
     def write_text(self, path: Path, text: str) -> None:
         write_bytes(path, text.encode("utf-8"))
@@ -118,7 +218,33 @@ class RunFolder:
         self.write_text(self.summary, json.dumps(clean, indent=2, sort_keys=True) + "\n")
 
     def read_summary(self) -> dict:
-        return json.loads(self.summary.read_text(encoding="utf-8")) if self.summary.is_file() else {}
+        """``summary.json`` ({} if absent); a damaged one is a one-line ``UserError``."""
+        if not self.summary.is_file():
+            return {}
+        try:
+            summary = json.loads(self.summary.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise UserError(f"{self.summary} is damaged ({exc}); re-make it with "
+                            f"seqgan train --resume {self.root}") from None
+        if not isinstance(summary, dict):
+            raise UserError(f"{self.summary} is damaged (not a JSON object); re-make it "
+                            f"with seqgan train --resume {self.root}")
+        return summary
+
+    def finished(self) -> bool:
+        """Whether the run wrote a readable ``summary.json`` (its last output)."""
+        try:
+            return bool(self.read_summary())
+        except UserError:
+            return False
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, with a name the system refuses (too long, ...) a ``UserError``."""
+    try:
+        return path.exists()
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def tokens_to_text(tokens: torch.Tensor) -> str:

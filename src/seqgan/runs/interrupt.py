@@ -1,10 +1,13 @@
-"""SIGINT / SIGTERM as an ``Interrupted`` exception, with critical sections that defer it.
+"""SIGINT / SIGTERM / SIGHUP as an ``Interrupted`` exception, with critical sections that
+defer it.
 
-Inside ``handle_signals()`` either signal raises ``errors.Interrupted`` in the main
+Inside ``handle_signals()`` any of these signals raises ``errors.Interrupted`` in the main
 thread at the next Python bytecode, abandoning the current epoch; the trainer then
 writes the last consistent state (see ``train.loop``).  Inside ``deferred()`` — used
-around checkpoint writes — a signal is remembered and raised when the block ends, so a
-file is never abandoned half-way by our own handler.
+around file writes — a signal is remembered and raised when the block ends, so a file is
+never abandoned half-way by our own handler.  Only the first signal is raised: the
+command is then ending, and later ones (five Ctrl-C in a row) are ignored, so they
+cannot break the saving of the state or the one line that reports it.
 """
 
 from __future__ import annotations
@@ -15,14 +18,18 @@ from contextlib import contextmanager
 
 from seqgan.errors import Interrupted
 
-HANDLED = (signal.SIGINT, signal.SIGTERM)
-_state = {"defer_depth": 0, "pending": None}
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# depth: nesting of handle_signals; raised: an Interrupted was raised in the outermost one
+_state = {"defer_depth": 0, "pending": None, "depth": 0, "raised": False}
 
 
 def _handler(signum, frame):
+    if _state["raised"]:
+        return  # the command is already ending
     if _state["defer_depth"]:
         _state["pending"] = signum
         return
+    _state["raised"] = True
     raise Interrupted(signum)
 
 
@@ -33,17 +40,21 @@ def handle_signals():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if _state["depth"] == 0:
+        _state["raised"] = False
+    _state["depth"] += 1
     previous = {s: signal.signal(s, _handler) for s in HANDLED}
     try:
         yield
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
+        _state["depth"] -= 1
 
 
 @contextmanager
 def deferred():
-    """Hold SIGINT/SIGTERM until the block ends, then raise ``Interrupted`` if one came
+    """Hold SIGINT/SIGTERM/SIGHUP until the block ends, then raise ``Interrupted`` if one came
     (unless the block itself failed: its exception goes on instead)."""
     _state["defer_depth"] += 1
     try:
@@ -57,4 +68,5 @@ def deferred():
     pending = _state["pending"]
     if pending is not None and _state["defer_depth"] == 0:
         _state["pending"] = None
+        _state["raised"] = True
         raise Interrupted(pending)

@@ -16,7 +16,7 @@ decoding draws from the prior, and interpolating between two sequences' codes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -104,11 +104,21 @@ def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, st
     return z, generator.decode(z, sampler)
 
 
+def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 1024,
+                  sampler=None) -> Iterator[torch.Tensor]:
+    """``n`` sequences decoded from z ~ N(0, I), as batches ``[<= batch_size, T]`` drawn
+    when asked for (the run is checked to be a VAE now)."""
+    generator = _require_vae(generator)
+    return (_decode_prior(generator, min(batch_size, n - start), sampler)
+            for start in range(0, n, batch_size))
+
+
 @torch.no_grad()
+def _decode_prior(generator: LatentGenerator, rows: int, sampler) -> torch.Tensor:
+    return generator.decode(generator.prior(rows), sampler)
+
+
 def prior_samples(generator: LatentGenerator, n: int, batch_size: int = 1024,
                   sampler=None) -> torch.Tensor:
     """``[n, T]`` decoded from z ~ N(0, I), ``batch_size`` rows at a time."""
-    generator = _require_vae(generator)
-    chunks = [generator.decode(generator.prior(min(batch_size, n - start)), sampler)
-              for start in range(0, n, batch_size)]
-    return torch.cat(chunks)
+    return torch.cat(list(prior_batches(generator, n, batch_size, sampler)))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqgan.errors import UserError
 from seqgan.metrics.stats import welch_t_test
 from seqgan.train.loop import DIAGNOSTICS
 from seqgan.runs.atomic import write_bytes
@@ -95,7 +96,13 @@ def _per_sequence(run: RunFolder, metric: str) -> np.ndarray | None:
     path = run.samples / f"{metric}_per_sequence.npy"
     if not path.is_file():
         return None
-    values = np.load(path)
+    try:  # object arrays (pickles) refused: reading one could run code
+        values = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise UserError(f"{path} is not a numeric .npy array ({exc})") from None
+    if values.dtype.kind not in "biuf" or values.ndim != 1:
+        raise UserError(f"{path} is not a 1-D numeric array (dtype {values.dtype}, "
+                        f"shape {values.shape})")
     if metric == "nll_oracle":  # kept as per-sequence sums
         summary = run.read_summary()
         values = values / summary.get("seq_len", summary.get("nll_oracle_seq_len", 1))

@@ -34,7 +34,7 @@ from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import LatentGenerator
 from seqgan.runs.atomic import write_bytes
-from seqgan.runs.checkpoint import (load_checkpoint, load_latest_checkpoint,
+from seqgan.runs.checkpoint import (check_state, load_checkpoint, load_latest_checkpoint,
                                     load_state_checked, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
 from seqgan.runs.figures import plot_curves, plot_posterior
@@ -82,6 +82,7 @@ class Trainer:
         # when due, or when the run is interrupted or diverges before it was due
         self._snapshot: bytes | None = None
         self._snapshot_serial = -1
+        self._snapshot_phase_end: Path | None = None  # set when it is a shareable phase's end
         self._saved_serial = -1
         self._saved_path: Path | None = None
         self._current = ("init", 0, 0)  # (phase, epoch, epochs) being run, for messages
@@ -105,11 +106,25 @@ class Trainer:
 
     def _take_snapshot(self) -> None:
         self._snapshot, self._snapshot_serial = serialize(self._payload()), self.serial
+        self._snapshot_phase_end = self._shareable_phase_end()
+
+    def _shareable_phase_end(self) -> Path | None:
+        """``checkpoints/end-<phase>.pt`` if the current position is the end of a
+        shareable phase (the state another run may start from), else None."""
+        if self.phase_index < len(self.phases):
+            phase = self.phases[self.phase_index]
+            if phase.shareable and self.phase_epoch == phase.epochs:
+                return self.run.checkpoints / f"end-{phase.name}.pt"
+        return None
 
     def _save_snapshot(self) -> Path | None:
-        """Write the newest snapshot unless it is already on disk; its path (or None)."""
+        """Write the newest snapshot unless it is already on disk; its path (or None).
+        At the end of a shareable phase its ``end-<phase>.pt`` is written first, in the
+        same signal-deferred step: a checkpoint past that point implies the file."""
         if self._snapshot is not None and self._saved_serial != self._snapshot_serial:
             with deferred():
+                if self._snapshot_phase_end is not None:
+                    write_bytes(self._snapshot_phase_end, self._snapshot)
                 self._saved_path = save_checkpoint(self.run.checkpoints, self._snapshot_serial,
                                                    self._snapshot, self.cfg.run.keep_checkpoints)
                 self._saved_serial = self._snapshot_serial
@@ -128,6 +143,10 @@ class Trainer:
                      f"{', '.join(changed)}; continuing with config.toml")
         self._snapshot_serial = self._saved_serial = self.serial
         self._saved_path = path
+        phase_end = self._shareable_phase_end()
+        if phase_end is not None and not phase_end.is_file():  # lost with an older release
+            write_bytes(phase_end, path.read_bytes())  # the checkpoint of that very state
+            self.log(f"re-wrote {phase_end} from {path}")
         where = "after the last phase"
         if self.phase_index < len(self.phases):
             phase = self.phases[self.phase_index]
@@ -139,7 +158,10 @@ class Trainer:
     def _apply_state(self, state: dict, path: Path, models: list[str],
                      optimizers: list[str]) -> None:
         """Load the named models and optimizers, the RNG states, metric rows, marks,
-        position, phase times and last evaluation of checkpoint ``state`` (from ``path``)."""
+        position, phase times and last evaluation of checkpoint ``state`` (from ``path``),
+        after ``check_state`` found them all well-formed (else one line, nothing changed)."""
+        check_state(state, path, self.phases, {key: self.models[key] for key in models},
+                    {key: self.optimizers[key] for key in optimizers})
         try:
             for key in models:
                 load_state_checked(self.models[key], state["models"][key], path)
@@ -151,7 +173,7 @@ class Trainer:
             self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
                                        if k in self.phase_seconds})
             self._last_eval = dict(state["last_eval"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {first})") \
                 from None
@@ -211,6 +233,8 @@ class Trainer:
                 where = f"in {name}, epoch {epoch} of {epochs}"
                 kept = (f"the last good state is {path}" if path else "no checkpoint was written")
                 raise TrainingDiverged(f"training stopped: {exc} {where}; {kept}") from None
+            finally:
+                self.run.unlock()
 
     def _save_after_failure(self) -> Path | None:
         try:
@@ -263,8 +287,6 @@ class Trainer:
             self._take_snapshot()
             if epoch % self.cfg.run.checkpoint_every == 0 or epoch == phase.epochs:
                 self._save_snapshot()
-            if epoch == phase.epochs and phase.shareable:
-                write_bytes(self.run.checkpoints / f"end-{phase.name}.pt", self._snapshot)
 
     def _end_phase(self, phase: Phase) -> None:
         if phase.on_end is not None:
@@ -287,7 +309,8 @@ class Trainer:
         self.run.write_samples("final", self._last_eval["samples"], self.task)
         for name, values in per_sequence.items():
             self.run.write_array(f"{name}_per_sequence", values.numpy())
-        torch.save({k: m.state_dict() for k, m in self.models.items()}, self.run.root / "model.pt")
+        write_bytes(self.run.root / "model.pt",
+                    serialize({k: m.state_dict() for k, m in self.models.items()}))
         pretrain_end = self.marks.get("epoch_end_of_pretrain_generator")
         plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
                     self.run.figures / f"{self.metric}.png",
@@ -377,7 +400,9 @@ def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
         raise UserError(f"pretrain.generator_from: {path} not found (has that run "
                         f"finished its {phase.name} phase?)")
     state = load_checkpoint(path)
-    changed = _changed_keys(_shared_settings(state.get("config", {}), phase),
+    if not isinstance(state.get("config"), dict):
+        raise UserError(f"{path} does not fit this run (it holds no config table)")
+    changed = _changed_keys(_shared_settings(state["config"], phase),
                             _shared_settings(cfg.to_dict(), phase))
     if changed:
         raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "

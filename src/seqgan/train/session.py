@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from seqgan.data.task import Task, build_task, task_without_data
 from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
+from seqgan.models import size
+from seqgan.runs.atomic import write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
 from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
@@ -31,25 +34,31 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(cfg: Config, root: Path) -> Task:
-    """Thread count, then the task (sizes learnt from the data go into ``cfg``)."""
+    """Thread count, then the task (sizes learnt from the data go into ``cfg``); a text
+    T derived from an overly long line and sizes that cannot fit in memory
+    (``models.size``) are refused before the data are encoded or a model is built."""
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
+    size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
     widest = max(cfg.discriminator.filter_sizes)
     if widest > task.seq_len:
         raise UserError(f"discriminator.filter_sizes has width {widest} > the sequence "
                         f"length {task.seq_len}")
+    size.check_fits(cfg, task.vocab_size, task.seq_len, len(task.train) + len(task.test))
     return task
 
 
 def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = False,
                  resume: bool = False) -> Trainer:
-    """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``)."""
+    """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``).  Every
+    check comes before the first write; the run folder is then locked against other
+    writers (``runs.lock``) until the trainer ends."""
     if resume:
         run = RunFolder.open(out)
         cfg = build_config(read_toml(run.config))
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        RunFolder.create(out, overwrite=False)  # raises the "folder exists" error
+    else:
+        RunFolder(out).check_can_create(overwrite)
     task = _prepare(cfg, root)  # data errors surface before anything is written
     _seed_everything(cfg.seed)
     models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
@@ -60,8 +69,14 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         run.write_text(run.config, cfg.to_toml())
         if task.vocab is not None:
             run.write_text(run.vocab, task.vocab.to_bytes().decode())
-    elif task.vocab is not None and run.vocab.is_file():
-        _check_same_vocab(task, run.vocab)
+    else:
+        if task.vocab is not None and run.vocab.is_file():
+            _check_same_vocab(task, run.vocab)
+        run.take_lock()
+        run.mark()
+        if task.vocab is not None and not run.vocab.is_file():  # deleted: the data give it
+            run.write_text(run.vocab, task.vocab.to_bytes().decode())
+            print(f"note: {run.vocab} was missing; re-made it from the data", file=sys.stderr)
     return Trainer(cfg, run, task, models, optimizers, phases)
 
 
@@ -113,7 +128,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) 
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
-    (Path(run_dir) / "evaluation.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text(Path(run_dir) / "evaluation.json", json.dumps(result, indent=2) + "\n")
     print_result_table(result, Path(run_dir))
     return result
 

@@ -1,0 +1,78 @@
+"""Assertions and fault injection shared by the tests of errors and files."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+from pathlib import Path
+
+from seqgan.runs import atomic
+
+
+def error_line(err: str, *words: str) -> str:
+    """The one ``seqgan: error:`` line a command printed on stderr ``err`` — the last line,
+    after any progress lines of phases that had finished — holding ``words``; no traceback."""
+    lines = [line for line in err.strip().splitlines() if line.startswith("seqgan:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("seqgan: error: ") and err.strip().endswith(lines[0]), err
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def tree(*roots: Path) -> dict:
+    """Every file and folder under ``roots`` with its size and modification time (the lock
+    file excepted: by design it names the last writer's PID)."""
+    found = {}
+    for root in roots:
+        for path in [root, *root.rglob("*")]:
+            if path.name == ".seqgan-lock":
+                continue
+            stat = path.stat()
+            found[str(path)] = (path.is_dir(), stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+class FullDisk:
+    """A file whose writes fail with ENOSPC after ``good`` of them (half of the failing
+    write reaching the disk)."""
+
+    def __init__(self, handle, good: int = 0):
+        self.handle, self.good = handle, good
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.close()
+
+    def write(self, data):
+        if self.good == 0:
+            self.handle.write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.good -= 1
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def temporaries_of(name: str, monkeypatch, wrap=None, fail_open=None,
+                   after: int = 0) -> list[str]:
+    """Patch ``atomic.open`` for the temporary files of target ``name`` (the atomic writer's
+    ``.<name>.<random>.tmp``): from the ``after``-th on, wrap their handles or fail their
+    opening with ``fail_open``; returns the temporary names seen."""
+    real_open, seen = builtins.open, []
+
+    def fake_open(path, mode="r", *args, **kwargs):
+        if Path(path).name.startswith(f".{name}."):
+            seen.append(Path(path).name)
+            if len(seen) > after:
+                if fail_open is not None:
+                    raise fail_open
+                handle = real_open(path, mode, *args, **kwargs)
+                return wrap(handle) if wrap else handle
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(atomic, "open", fake_open, raising=False)
+    return seen
