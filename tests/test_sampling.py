@@ -27,3 +27,100 @@ def test_same_uniforms_same_tokens_and_edges():
         k = int(a[row])
         assert u[row] * cdf[row, -1] < cdf[row, k]
         assert k == 0 or u[row] * cdf[row, -1] >= cdf[row, k - 1]
+
+
+# Uniforms at or just below 1: only tokens of positive probability may be drawn.
+
+ONE_BELOW_F32 = torch.nextafter(torch.tensor(1.0), torch.tensor(0.0))  # 1 - 2**-24
+
+
+def _old_formula(logits, uniforms):
+    """The sampler before the uniforms were clamped below 1 (for the unchanged-draw test)."""
+    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
+    targets = (uniforms.to(cdf.dtype) * cdf[:, -1]).unsqueeze(-1)
+    tokens = torch.searchsorted(cdf, targets, right=True).squeeze(-1)
+    return tokens.clamp_(max=logits.shape[-1] - 1)
+
+
+def _last_increase(logits):
+    """Per row, the index of the last strict increase of the cumulative sum: the last
+    class of positive probability (one whose p_k is lost in the float32 sum never counts)."""
+    cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
+    rises = cdf > torch.nn.functional.pad(cdf[:, :-1], (1, 0))
+    return logits.shape[-1] - 1 - rises.flip(-1).int().argmax(-1)
+
+
+def test_float64_uniform_just_below_one_never_draws_a_zero_probability_last_class():
+    torch.manual_seed(0)
+    logits = torch.randn(64, 7)
+    logits[:, -1] = float("-inf")
+    u = torch.full((64,), 1 - 2**-53, dtype=torch.float64)
+    assert u.to(torch.float32).eq(1).all()  # the case: the cast rounds to 1.0
+    tokens = sample_from_logits(logits, u)
+    assert not (tokens == 6).any()
+    assert torch.equal(tokens, torch.full((64,), 5))  # the last class of positive probability
+    # every float64 that rounds to 1.0 in float32, and a softmax underflowing to exactly 0
+    under = torch.tensor([[0.0, 0.0, -200.0]]).expand(5, -1)
+    assert torch.softmax(under, -1)[0, -1] == 0
+    u = torch.tensor([1 - 2**-25, 1 - 2**-26, 1 - 2**-40, 1 - 2**-52, 1 - 2**-53],
+                     dtype=torch.float64)
+    assert u.to(torch.float32).eq(1).all()
+    assert torch.equal(sample_from_logits(under, u), torch.ones(5, dtype=torch.long))
+
+
+def test_float32_uniform_at_nextafter_one_never_draws_a_zero_probability_last_class():
+    torch.manual_seed(1)
+    logits = 3 * torch.randn(4096, 50)  # F_V = the float32 cumulative sum, not exactly 1
+    logits[:, -1] = float("-inf")
+    tokens = sample_from_logits(logits, ONE_BELOW_F32.expand(4096))
+    assert int(tokens.max()) <= 48
+    assert torch.equal(tokens, _last_increase(logits))
+
+
+def test_several_zero_classes_at_the_end():
+    probs = torch.tensor([0.2, 0.0, 0.3, 0.5, 0.0, 0.0, 0.0])
+    logits = torch.log(probs).expand(6, -1)
+    u = torch.tensor([1 - 2**-53, 1 - 2**-30, 1 - 2**-25, float(ONE_BELOW_F32), 0.0, 0.4],
+                     dtype=torch.float64)
+    assert torch.equal(sample_from_logits(logits, u), torch.tensor([3, 3, 3, 3, 0, 2]))
+    # softmax underflow: the last 40 classes get probability exactly 0, at random rows
+    torch.manual_seed(2)
+    logits = torch.randn(256, 60)
+    logits[:, 20:] -= 1e4
+    assert (torch.softmax(logits, -1)[:, 20:] == 0).all()
+    for u in (torch.full((256,), 1 - 2**-53, dtype=torch.float64), ONE_BELOW_F32.expand(256),
+              torch.rand(256, dtype=torch.float64)):
+        assert int(sample_from_logits(logits, u).max()) <= 19
+    assert torch.equal(sample_from_logits(logits, ONE_BELOW_F32.expand(256)),
+                       _last_increase(logits))
+
+
+def test_ordinary_uniforms_draw_the_same_tokens_as_before():
+    torch.manual_seed(3)
+    logits = 2 * torch.randn(20_000, 30)
+    logits[torch.rand(20_000, 30) < 0.2] = float("-inf")  # zero classes, some at the end
+    logits[:, 0] = 0.0  # every row keeps one class of positive probability
+    u32 = torch.rand(20_000)
+    u32[:50] = ONE_BELOW_F32
+    u64 = torch.rand(20_000, dtype=torch.float64)
+    u64 = u64[u64.to(torch.float32) < 1]  # below 1 after the cast: the ordinary case
+    for u in (u32, u64):
+        rows = logits[:len(u)]
+        assert torch.equal(sample_from_logits(rows, u), _old_formula(rows, u))
+    double = logits.double()  # a float64 cdf: float32 and float64 uniforms alike
+    for u in (u32, u64):
+        rows = double[:len(u)]
+        assert torch.equal(sample_from_logits(rows, u), _old_formula(rows, u))
+    # the default draw (no uniforms) is the same stream of tokens as before
+    a = sample_from_logits(logits, generator=torch.Generator().manual_seed(4))
+    b = _old_formula(logits, torch.rand(20_000, generator=torch.Generator().manual_seed(4)))
+    assert torch.equal(a, b)
+
+
+def test_uniforms_are_not_modified():
+    u = torch.full((3,), float(ONE_BELOW_F32))
+    u64 = torch.full((3,), 1 - 2**-53, dtype=torch.float64)
+    before, before64 = u.clone(), u64.clone()
+    sample_from_logits(torch.zeros(3, 4), u)
+    sample_from_logits(torch.zeros(3, 4, dtype=torch.float64), u64)
+    assert torch.equal(u, before) and torch.equal(u64, before64)

@@ -129,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="figure path for --compare-policies "
                     "(default: policies_step<t>.png)")
     ev.add_argument("--samples", type=int, help="samples for NLL-oracle (default: the run's)")
+    ev.add_argument("--bleu-conventions", metavar="NAMES", help="comma-separated BLEU "
+                    "conventions: current, nltk-3.2, texygen, texygen-full (default: the "
+                    "run's eval.bleu_conventions; docs/metrics.md)")
     ev.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
     return parser
 
@@ -288,7 +291,8 @@ def cmd_evaluate(args) -> int:
         return 0
     if args.run is None:
         raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
-    evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed)
+    conventions = args.bleu_conventions.split(",") if args.bleu_conventions else None
+    evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions)
     return 0
 
 

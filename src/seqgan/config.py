@@ -40,6 +40,8 @@ ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seq
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
+BLEU_RULES = ("current", "nltk-3.2")  # metrics/bleu.py: today's nltk, nltk 3.2.x
+BLEU_CONVENTIONS = ("current", "nltk-3.2", "texygen", "texygen-full")  # = metrics.bleu.CONVENTIONS
 MAX_INT = 2**63 - 1  # every int knob (sizes, counts, seeds) must fit in torch's int64
 
 
@@ -142,7 +144,13 @@ class ScheduledSamplingConfig:
 @dataclass
 class PGBleuConfig:
     n: int = knob(3, low=1, high=10)  # BLEU-n reward against the training set (reference code 3)
-    smoothing: bool = False  # nltk method1 smoothing of zero n-gram counts
+    rule: str = knob("current", choices=BLEU_RULES)  # zero-order rule (metrics/bleu.py): today's nltk, or nltk 3.2's (the reference code's)
+    smoothing: str = knob("none", choices=("none", "method1"))  # nltk smoothing of zero n-gram counts (reference code: none)
+    epsilon: float = knob(0.1, low=0.0)  # method1's epsilon
+    references: int = knob(0, low=0)  # reference sequences of the training set (0 = all; reference code ~40 %)
+    subset: str = knob("random", choices=("first", "random"))  # which `references` of them: the first, or a seeded random draw
+    subset_seed: int = knob(0, low=0)  # seed of that draw
+    num_rollouts: int = knob(0, low=0)  # roll-outs of PG-BLEU's MC search (0 = adversarial.num_rollouts; reference code 1)
 
 
 @dataclass
@@ -168,7 +176,8 @@ class EvalConfig:
     bleu: list[int] = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
     bleu_references: str = knob("test", choices=("test", "train"))  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
     self_bleu: list[int] = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
-    bleu_samples: int = knob(0, low=0)  # score only this many samples with (Self-)BLEU (0 = all)
+    bleu_samples: int = knob(0, low=0)  # score only the first this many samples with BLEU and Self-BLEU (0 = all)
+    bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
 
 
 @dataclass
@@ -329,6 +338,8 @@ def _validate(cfg: Config) -> None:
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
     _check_pattern("data.token_pattern", cfg.data.token_pattern)
+    if not cfg.pg_bleu.epsilon > 0:
+        raise UserError(f"pg_bleu.epsilon must be > 0, got {cfg.pg_bleu.epsilon}")
     if o.start_token >= o.vocab_size:
         raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size {o.vocab_size}")
 
@@ -373,7 +384,7 @@ def build_config(base: dict | None = None, overrides: list[str] = (),
     cfg = Config()
     valid = _all_keys(cfg)
     if base:
-        _apply(cfg, base, "", valid)
+        _apply(cfg, _upgrade(base), "", valid)
     for text in overrides:
         key, value = parse_override(text)
         if any(v.startswith(f"{key}.") for v in valid):
@@ -385,6 +396,16 @@ def build_config(base: dict | None = None, overrides: list[str] = (),
         _apply(cfg, {"seed": seed}, "", valid)
     _validate(cfg)
     return cfg
+
+
+def _upgrade(base: dict) -> dict:
+    """A config of an older release in today's keys (``pg_bleu.smoothing`` was a bool)."""
+    smoothing = base.get("pg_bleu", {}).get("smoothing") if isinstance(
+        base.get("pg_bleu"), dict) else None
+    if isinstance(smoothing, bool):
+        base = {**base, "pg_bleu": {**base["pg_bleu"],
+                                    "smoothing": "method1" if smoothing else "none"}}
+    return base
 
 
 # -- presets ----------------------------------------------------------------------------

@@ -8,25 +8,37 @@ tokens before ``<eos>`` — the GAN diagnostics (``eval.diagnostics``) and, for 
 tasks, the encoding's metrics (``metrics.music``: MSE for pitch88, SPB and QN for
 melody16).  Each sequence-level metric also keeps its per-sequence values, which the
 comparison report t-tests.
+
+BLEU and Self-BLEU are computed under each of ``eval.bleu_conventions``
+(``metrics.bleu.CONVENTIONS``); ``signatures`` says how every metric was computed
+(``bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.metrics.bleu import ReferenceTables, bleu, self_bleu
+from seqgan.metrics.bleu import CONVENTIONS, BleuConvention, ReferenceTables, bleu, self_bleu
 from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
 
 
+# the metric-name suffix of each BLEU convention ("current" has none: bleu4, self_bleu4)
+SUFFIXES = {"current": "", "nltk-3.2": "_nltk32", "texygen": "_texygen",
+            "texygen-full": "_texygen_full"}
+
+
 class Evaluator:
     def __init__(self, cfg: Config, task: Task):
         self.cfg, self.task = cfg, task
-        self._tables: ReferenceTables | None = None  # BLEU tables of the test set, built once
+        # BLEU tables of the reference set, built once per reference pick
+        self._tables: dict[str, ReferenceTables] = {}
 
     @property
     def primary(self) -> str:
@@ -62,25 +74,68 @@ class Evaluator:
         return means, per_sequence, samples
 
     def sequence_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
-        """(Self-)BLEU and music metrics per sequence (``eval.bleu_samples`` of them)."""
+        """(Self-)BLEU per sequence under each convention (of the first ``eval.bleu_samples``
+        samples) and the music metrics (of all samples)."""
         cfg, task = self.cfg, self.task
-        if cfg.eval.bleu_samples:
-            samples = samples[:cfg.eval.bleu_samples]
+        hypotheses = task.content(samples[:cfg.eval.bleu_samples or None])
+        references = self._bleu_references()
         out: dict[str, np.ndarray] = {}
-        hypotheses = task.content(samples)
-        references = task.train if cfg.eval.bleu_references == "train" else task.test
-        if cfg.eval.bleu and len(references):
-            if self._tables is None:
-                self._tables = ReferenceTables(task.content(references), max(cfg.eval.bleu))
-            for n in cfg.eval.bleu:
-                out[f"bleu{n}"] = bleu(hypotheses, None, n, tables=self._tables)
-        for n in cfg.eval.self_bleu:
-            if len(hypotheses) > 1:
-                out[f"self_bleu{n}"] = self_bleu(hypotheses, n)
+        for name, convention in self._conventions():
+            if cfg.eval.bleu and len(references):
+                tables = self._tables_for(convention, references)
+                for n in cfg.eval.bleu:
+                    out[f"bleu{n}{SUFFIXES[name]}"] = bleu(hypotheses, None, n, convention,
+                                                           tables)
+            for n in cfg.eval.self_bleu:
+                if len(hypotheses) > 1:
+                    out[f"self_bleu{n}{SUFFIXES[name]}"] = self_bleu(hypotheses, n, convention)
         if task.kind == "music":
             from seqgan.metrics.music import music_metrics
             out.update(music_metrics(cfg.data.encoding, task.symbols(samples),
                                      task.symbols(task.test)))
+        return out
+
+    def _conventions(self) -> list[tuple[str, BleuConvention]]:
+        return [(name, CONVENTIONS[name]) for name in self.cfg.eval.bleu_conventions]
+
+    def _bleu_references(self) -> torch.Tensor:
+        return self.task.train if self.cfg.eval.bleu_references == "train" else self.task.test
+
+    def _tables_for(self, convention: BleuConvention, references: torch.Tensor) -> ReferenceTables:
+        pick = convention.pick_label(len(references), convention.references)
+        if pick not in self._tables:
+            self._tables[pick] = ReferenceTables(self.task.content(references),
+                                                 max(self.cfg.eval.bleu), convention)
+        return self._tables[pick]
+
+    def signatures(self, num_samples: int) -> dict[str, str]:
+        """How each metric of an evaluation on ``num_samples`` samples is computed:
+        metric -> signature (``metrics.bleu.BleuConvention.signature``; NLL and music
+        metrics in the same style)."""
+        cfg, task = self.cfg, self.task
+        tok = _token_label(cfg, task)
+        out = {}
+        if task.oracle is not None:
+            source = cfg.oracle.source + (f"@{Path(cfg.oracle.path).name}" if
+                                          cfg.oracle.source == "file" else f"@{cfg.oracle.seed}")
+            out["nll_oracle"] = f"nll_oracle|samples={num_samples}|oracle={source}"
+        if len(task.test):
+            out["nll_test"] = f"nll_test|refs=test:{len(task.test)}|tok={tok}"
+        hyps = min(num_samples, cfg.eval.bleu_samples or num_samples)
+        references = self._bleu_references()
+        for name, convention in self._conventions():
+            suffix = SUFFIXES[name]
+            if len(references):
+                for n in cfg.eval.bleu:
+                    out[f"bleu{n}{suffix}"] = convention.signature(
+                        "bleu", n, cfg.eval.bleu_references, len(references), hyps, tok)
+            if hyps > 1:
+                for n in cfg.eval.self_bleu:
+                    out[f"self_bleu{n}{suffix}"] = convention.self_signature(n, hyps, tok)
+        if task.kind == "music":
+            from seqgan.metrics.music import METRICS
+            for name in METRICS.get(cfg.data.encoding, ()):
+                out[name] = f"{name}|hyps={num_samples}|refs=test:{len(task.test)}|tok={tok}"
         return out
 
     def diagnostics(self, generator: Generator, discriminator, samples: torch.Tensor) -> dict:
@@ -91,8 +146,17 @@ class Evaluator:
             chunk = self.cfg.discriminator.score_chunk
             fake = discriminator.prob_real(samples, chunk)
             out["eval_reward_mean"], out["eval_reward_std"] = reward_stats(fake)
-            if len(self.task.test):
-                real = discriminator.prob_real(self.task.test, chunk)
-                out["d_precision"], out["d_recall"] = precision_recall(
-                    real, fake[:len(self.task.test)])
+            if len(self.task.test):  # as many real as generated sequences
+                m = min(len(self.task.test), len(samples))
+                real = discriminator.prob_real(self.task.test[:m], chunk)
+                out["d_precision"], out["d_recall"] = precision_recall(real, fake[:m])
         return out
+
+
+def _token_label(cfg: Config, task: Task) -> str:
+    """What a token is, for signatures: oracle ids, the text tokenizer, the music encoding."""
+    if task.kind == "text":
+        return cfg.data.tokenizer
+    if task.kind == "music":
+        return cfg.data.encoding
+    return "ids"

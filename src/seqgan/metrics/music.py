@@ -18,6 +18,9 @@ from seqgan.errors import UserError
 STEPS_PER_BAR = 16
 _PITCHES = {str(p): p for p in range(21, 109)}     # melody16 note symbols
 QN_LENGTHS = (4, 6, 8)
+# the metrics ``music_metrics`` computes for each encoding
+METRICS = {"pitch88": ("mse",), "melody16": ("spb", *(f"qn{n}" for n in QN_LENGTHS)),
+           "melody_chord": ()}
 _CHUNK_ELEMENTS = 4_000_000     # samples x references x T per block of the MSE
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from seqgan.metrics.bleu import ReferenceTables, bleu
+from seqgan.metrics.bleu import CURRENT, BleuConvention, ReferenceTables, bleu
 from seqgan.models.discriminator import Discriminator
 
 
@@ -22,16 +22,19 @@ class DiscriminatorReward:
 
 class BleuReward:
     """PG-BLEU's reward: BLEU-n (``metrics.bleu``) of each finished sequence against a fixed
-    reference corpus (the training set), with the n-gram tables built once.  ``content``
-    maps ids ``[m, T]`` to the token lists compared (default: whole rows; variable-length
-    tasks pass ``Task.content``, which cuts each row at ``<eos>``)."""
+    reference corpus (the training set, or the part of it ``convention`` picks), under
+    ``convention``'s zero-order rule and smoothing, with the n-gram tables built once.
+    ``content`` maps ids ``[m, T]`` to the token lists compared (default: whole rows;
+    variable-length tasks pass ``Task.content``, which cuts each row at ``<eos>``)."""
 
-    def __init__(self, references: torch.Tensor, n: int = 3, smoothing: bool = False,
-                 content=None):
-        self.n, self.smoothing = n, smoothing
+    def __init__(self, references: torch.Tensor, n: int = 3,
+                 convention: BleuConvention = CURRENT, content=None):
+        if convention.hypotheses:
+            raise ValueError("a reward scores every sequence: convention.hypotheses must be 0")
+        self.n, self.convention = n, convention
         self.content = content or (lambda tokens: tokens.tolist())
-        self.tables = ReferenceTables(self.content(references), n)
+        self.tables = ReferenceTables(self.content(references), n, convention)
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        scores = bleu(self.content(tokens), None, self.n, self.smoothing, tables=self.tables)
+        scores = bleu(self.content(tokens), None, self.n, self.convention, tables=self.tables)
         return torch.from_numpy(scores).to(torch.float32)

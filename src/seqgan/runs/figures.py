@@ -29,10 +29,16 @@ def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
 def metric_label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric]
+    convention = ""
+    for suffix, name in (("_nltk32", "nltk-3.2"), ("_texygen_full", "Texygen full"),
+                         ("_texygen", "Texygen")):
+        if metric.endswith(suffix):
+            metric, convention = metric[:-len(suffix)], f" ({name})"
+            break
     for prefix, name in (("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")):
         if metric.startswith(prefix) and metric[len(prefix):].isdigit():
-            return name + metric[len(prefix):]
-    return metric
+            return name + metric[len(prefix):] + convention
+    return metric + convention
 
 
 def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,

@@ -42,11 +42,14 @@ _ORDER = ("nll_oracle", "nll_test", "bleu", "self_bleu", "mse", "spb", "qn4", "q
           *DIAGNOSTICS)
 
 
+_BLEU = re.compile(r"(self_bleu|bleu)(\d+)(_nltk32|_texygen|_texygen_full)?")  # SUFFIXES
+
+
 def _rank(metric: str) -> tuple:
-    base = re.sub(r"\d+$", "", metric) if metric.startswith(("bleu", "self_bleu")) else metric
-    order = _ORDER.index(base) if base in _ORDER else len(_ORDER)
-    digits = metric[len(base):]
-    return order, int(digits) if digits.isdigit() else 0
+    bleu = _BLEU.fullmatch(metric)
+    if bleu:  # by convention, then order: bleu2, bleu3, bleu2_nltk32, ...
+        return _ORDER.index(bleu.group(1)), bleu.group(3) or "", int(bleu.group(2))
+    return (_ORDER.index(metric) if metric in _ORDER else len(_ORDER)), "", 0
 
 
 def table_metrics(summaries: list[dict]) -> list[str]:
@@ -57,12 +60,13 @@ def table_metrics(summaries: list[dict]) -> list[str]:
 
 
 def _is_metric(key: str) -> bool:
-    return key in HEADERS or bool(re.fullmatch(r"(self_)?bleu\d+", key))
+    return key in HEADERS or bool(_BLEU.fullmatch(key))
 
 
 def main_metric(metrics: list[str]) -> str | None:
     """The metric of ``p_value_vs_seqgan``: NLL-oracle, else the first BLEU, else MSE."""
-    for candidate in ("nll_oracle", *[m for m in metrics if re.fullmatch(r"bleu\d+", m)], "mse"):
+    bleu = [m for m in metrics if _BLEU.fullmatch(m) and m.startswith("bleu")]
+    for candidate in ("nll_oracle", *bleu, "mse"):
         if candidate in metrics:
             return candidate
     return None
@@ -119,6 +123,7 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
     metrics shown."""
     summaries = {label: [r.read_summary() for r in runs] for label, runs in groups.items()}
     metrics = table_metrics([s for group in summaries.values() for s in group])
+    signatures = _one_signature_each(groups, summaries, metrics)
     main = main_metric(metrics)
     reference = groups.get(REFERENCE)
     rows = []
@@ -136,8 +141,29 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
                     p_value = welch_t_test(ours, theirs)[1]
             row[f"p_{metric}"] = p_value
         row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
+        row["signatures"] = "; ".join(signatures[m] for m in metrics if m in signatures)
         rows.append(row)
     return rows, metrics
+
+
+def _one_signature_each(groups: dict[str, list[RunFolder]], summaries: dict[str, list[dict]],
+                        metrics: list[str]) -> dict[str, str]:
+    """metric -> the signature every run that has one gives it (``metrics.evaluation``);
+    a one-line ``UserError`` naming two runs whose signatures differ for one column."""
+    found: dict[str, tuple[str, Path]] = {}
+    for label, runs in groups.items():
+        for run, summary in zip(runs, summaries[label]):
+            signatures = summary.get("signatures")
+            for metric in metrics:
+                signature = signatures.get(metric) if isinstance(signatures, dict) else None
+                if not signature:
+                    continue  # a run of an older release: not signed
+                first = found.setdefault(metric, (signature, run.root))
+                if first[0] != signature:
+                    raise UserError(f"{metric} was computed differently by {first[1]} "
+                                    f"({first[0]}) and {run.root} ({signature}); one table "
+                                    "holds one convention per column")
+    return {metric: signature for metric, (signature, _) in found.items()}
 
 
 def _cell(value, digits: int = 3) -> str:
@@ -163,6 +189,7 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     columns = ["label", "seeds", "samples_per_seed", "p_value_vs_seqgan"]
     for metric in metrics:
         columns += [metric, f"{metric}_seed_std", f"p_{metric}"]
+    columns.append("signatures")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -204,6 +231,9 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     if any(m in DIAGNOSTICS for m in metrics):
         note += " Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
     lines += ["", note]
+    if rows and rows[0]["signatures"]:
+        lines += ["", "Signatures: " + ", ".join(f"`{sig}`" for sig in
+                                                 rows[0]["signatures"].split("; "))]
     text = "\n".join(lines) + "\n"
     write_bytes(folder / "table.md", text.encode())
     return text

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seqgan import __version__
-from seqgan.config import Config
+from seqgan.config import Config, build_config
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
@@ -208,6 +208,9 @@ class Trainer:
             if self._writer is None:
                 from torch.utils.tensorboard import SummaryWriter
                 self._writer = SummaryWriter(str(self.run.tensorboard))
+                signatures = self.evaluator.signatures(self.cfg.eval.num_samples)
+                self._writer.add_text("signatures", "\n\n".join(
+                    f"`{metric}`: `{signature}`" for metric, signature in signatures.items()))
             for key, value in row.items():
                 if isinstance(value, float):
                     self._writer.add_scalar(f"{row['phase']}/{key}", value, row["phase_epoch"])
@@ -334,6 +337,7 @@ class Trainer:
             summary["nll_test_after_pretraining"] = self.marks.get(
                 "nll_test_end_of_pretrain_generator", evaluated[0]["nll_test"])
         summary.update({
+            "signatures": self.evaluator.signatures(len(self._last_eval["samples"])),
             "data": self.task.notes,
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
@@ -386,6 +390,15 @@ def _shared_settings(config: dict, phase: Phase) -> dict:
     return out
 
 
+def _current_keys(config: dict) -> dict:
+    """A checkpoint's config with the keys added since it was written at their defaults
+    (as ``compare`` reads an older comparison's settings); as it is if it no longer builds."""
+    try:
+        return build_config(config).to_dict()
+    except UserError:
+        return config
+
+
 def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
     """The checkpoint named by ``pretrain.generator_from`` (``RUN/checkpoints/end-<first
     phase>.pt``) and its state, after checking that this run's first phase is shareable
@@ -402,7 +415,7 @@ def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
     state = load_checkpoint(path)
     if not isinstance(state.get("config"), dict):
         raise UserError(f"{path} does not fit this run (it holds no config table)")
-    changed = _changed_keys(_shared_settings(state["config"], phase),
+    changed = _changed_keys(_shared_settings(_current_keys(state["config"]), phase),
                             _shared_settings(cfg.to_dict(), phase))
     if changed:
         raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "

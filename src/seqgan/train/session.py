@@ -113,18 +113,24 @@ def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
     return task
 
 
-def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int) -> dict:
+def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
+                 conventions: list[str] | None = None) -> dict:
     """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
-    with ``seed``; print them and save ``evaluation.json``."""
+    with ``seed`` (BLEU under ``conventions``, default the run's
+    ``eval.bleu_conventions``); print them and save ``evaluation.json``."""
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
     cfg, _, models = load_trained(run_dir, root)
+    if conventions:
+        cfg = build_config(cfg.to_dict(), [f"eval.bleu_conventions={conventions!r}"])
     task = data_task(run_dir, cfg, root)
     if num_samples is not None:
         cfg.eval.num_samples = num_samples
     torch.manual_seed(seed)
-    means, per_sequence, samples = Evaluator(cfg, task)(models["generator"])
-    result = {**means, "samples": len(samples), "seed": seed}
+    evaluator = Evaluator(cfg, task)
+    means, per_sequence, samples = evaluator(models["generator"])
+    result = {**means, "samples": len(samples), "seed": seed,
+              "signatures": evaluator.signatures(len(samples))}
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
