@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -9,7 +11,7 @@ import pytest
 import tomli_w
 
 from seqgan.cli import main
-from tests.conftest import TINY
+from tests.conftest import REPO, TINY
 
 
 def _run(args, capsys):
@@ -96,3 +98,22 @@ def test_console_entry_point_runs_as_module():
                             text=True, timeout=120)
     assert result.returncode == 0
     assert "synthetic-quick" in result.stdout and "synthetic-paper" in result.stdout
+
+
+@pytest.mark.parametrize("require,outcome", [("", "1 skipped"), ("1", "1 error")])
+def test_data_tests_skip_without_the_data_sets_unless_required(tmp_path, require, outcome):
+    """On a machine without the shared data sets a ``data`` test is skipped, with the
+    reason in the summary; with SEQGAN_REQUIRE_DATA=1 (CI) it errors (a failed run)."""
+    tests = tmp_path / "project" / "tests"
+    tests.mkdir(parents=True)
+    shutil.copy(REPO / "tests" / "conftest.py", tests / "conftest.py")
+    (tests / "test_needs_data.py").write_text(
+        "import pytest\n\n@pytest.mark.data\ndef test_it():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("SEQGAN_DATA", "SEQGAN_REQUIRE_DATA")}
+    if require:
+        env["SEQGAN_REQUIRE_DATA"] = require
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           str(tests)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert outcome in done.stdout, done.stdout
+    assert "shared data sets not found" in done.stdout

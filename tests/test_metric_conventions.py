@@ -215,3 +215,25 @@ def test_precision_recall_weighs_as_many_real_as_generated(monkeypatch, test_row
     monkeypatch.setattr(evaluation, "policy_entropy", lambda generator, samples: 1.0)
     Evaluator(cfg, _MusicTask(test_rows)).diagnostics(None, _D(), torch.ones(samples, 4))
     assert seen == [(min(test_rows, samples),) * 2]
+
+
+def test_bleu_can_use_a_seeded_random_part_of_the_references():
+    cfg = build_config(TINY, ["eval.bleu=[2]", "eval.self_bleu=[2]",
+                              "eval.bleu_reference_count=20", "eval.bleu_reference_subset=random",
+                              "eval.bleu_reference_seed=5",
+                              'eval.bleu_conventions=["nltk-3.2", "texygen"]'])
+    task = build_task(cfg, None)
+    evaluator = Evaluator(cfg, task)
+    samples = task.train[:30]
+    out = evaluator.sequence_metrics(samples)
+    picked = BleuConvention(rule="nltk-3.2", references=20, subset="random", subset_seed=5)
+    expected = bleu(samples.tolist(), picked.pick_references(task.test.tolist()), 2, NLTK_32)
+    np.testing.assert_allclose(out["bleu2_nltk32"], expected)
+    signatures = evaluator.signatures(30)
+    assert signatures["bleu2_nltk32"] == \
+        "bleu2|rule=nltk-3.2|smooth=none|refs=test:64:random20@5|hyps=30|tok=ids"
+    # Texygen keeps its own 500 (here: all 64), and Self-BLEU its whole sample set
+    assert signatures["bleu2_texygen"].startswith(
+        "bleu2|rule=current|smooth=method1:0.1|refs=test:64|")
+    assert signatures["self_bleu2_nltk32"] == \
+        "self_bleu2|rule=nltk-3.2|smooth=none|refs=others:30|hyps=30|tok=ids"

@@ -177,6 +177,9 @@ class EvalConfig:
     bleu_references: str = knob("test", choices=("test", "train"))  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
     self_bleu: list[int] = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
     bleu_samples: int = knob(0, low=0)  # score only the first this many samples with BLEU and Self-BLEU (0 = all)
+    bleu_reference_count: int = knob(0, low=0)  # BLEU (not Self-BLEU): use only this many references (0 = all, or the convention's own count)
+    bleu_reference_subset: str = knob("first", choices=("first", "random"))  # which of them: the first, or a seeded random draw
+    bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
     bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
 
 

@@ -16,6 +16,7 @@ BLEU and Self-BLEU are computed under each of ``eval.bleu_conventions``
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +83,10 @@ class Evaluator:
         out: dict[str, np.ndarray] = {}
         for name, convention in self._conventions():
             if cfg.eval.bleu and len(references):
-                tables = self._tables_for(convention, references)
+                against = self._with_references(convention)
+                tables = self._tables_for(against, references)
                 for n in cfg.eval.bleu:
-                    out[f"bleu{n}{SUFFIXES[name]}"] = bleu(hypotheses, None, n, convention,
-                                                           tables)
+                    out[f"bleu{n}{SUFFIXES[name]}"] = bleu(hypotheses, None, n, against, tables)
             for n in cfg.eval.self_bleu:
                 if len(hypotheses) > 1:
                     out[f"self_bleu{n}{SUFFIXES[name]}"] = self_bleu(hypotheses, n, convention)
@@ -97,6 +98,16 @@ class Evaluator:
 
     def _conventions(self) -> list[tuple[str, BleuConvention]]:
         return [(name, CONVENTIONS[name]) for name in self.cfg.eval.bleu_conventions]
+
+    def _with_references(self, convention: BleuConvention) -> BleuConvention:
+        """``convention`` for BLEU, with ``eval.bleu_reference_count`` references (first,
+        or a seeded random draw) unless the convention fixes its own count (Texygen's 500)."""
+        e = self.cfg.eval
+        if not e.bleu_reference_count or convention.references:
+            return convention
+        return dataclasses.replace(convention, references=e.bleu_reference_count,
+                                   subset=e.bleu_reference_subset,
+                                   subset_seed=e.bleu_reference_seed)
 
     def _bleu_references(self) -> torch.Tensor:
         return self.task.train if self.cfg.eval.bleu_references == "train" else self.task.test
@@ -127,7 +138,7 @@ class Evaluator:
             suffix = SUFFIXES[name]
             if len(references):
                 for n in cfg.eval.bleu:
-                    out[f"bleu{n}{suffix}"] = convention.signature(
+                    out[f"bleu{n}{suffix}"] = self._with_references(convention).signature(
                         "bleu", n, cfg.eval.bleu_references, len(references), hyps, tok)
             if hyps > 1:
                 for n in cfg.eval.self_bleu:
