@@ -80,7 +80,7 @@ def test_overwrite_refuses_a_project_folder_with_a_config(config, tmp_path, caps
     code = main(["train", "--config", str(project / "config.toml"), "--out", str(project),
                  "--overwrite"])
     assert code == 2
-    _one_line(capsys, "refusing to overwrite", "did not write")
+    _one_line(capsys, "refusing to overwrite", "not a seqgan run folder")
     assert _snapshot(project) == before
 
 
@@ -94,7 +94,9 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(config, tmp_path, capsys):
     assert _snapshot(home) == before
 
 
-@pytest.mark.parametrize("where", ["notes.md", "samples/my_best.mid", "checkpoints/keep.txt"])
+@pytest.mark.parametrize("where", ["notes.md", "samples/my_best.mid", "checkpoints/keep.txt",
+                                   "samples/cherry_picked.txt", "figures/paper_fig1.png",
+                                   "samples/favourite_per_sequence.npy"])
 def test_overwrite_refuses_a_run_folder_holding_a_users_file(run_copy, config, capsys, where):
     (run_copy / where).write_text("mine")
     before = _snapshot(run_copy)
@@ -114,6 +116,17 @@ def test_overwrite_replaces_a_run_folder_and_keeps_a_symlink(run_copy, config, t
     assert not (run_copy / "checkpoints" / "ckpt-00000099.pt").exists()  # ours: deleted
     assert (run_copy / "summary.json").is_file() and (run_copy / ".seqgan-run").is_file()
     assert (run_copy / "metrics.csv").read_bytes() == old_metrics  # same config, same run
+
+
+def test_another_tools_folder_with_the_same_file_names_is_refused(config, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("config.toml", "metrics.csv", "summary.json", "model.pt"):
+        (other / name).write_text("theirs\n")
+    before = _snapshot(other)
+    assert main(["train", "--config", str(config), "--out", str(other), "--overwrite"]) == 2
+    _one_line(capsys, "not a seqgan run folder")
+    assert _snapshot(other) == before
 
 
 def test_a_run_folder_of_an_older_release_is_recognised_by_its_layout(run_copy, config):
@@ -428,3 +441,42 @@ def test_resume_refuses_out_and_overwrite(run_copy, capsys, extra):
     assert main(["train", "--resume", str(run_copy), *extra]) == 2
     _one_line(capsys, "--resume continues the run in its own folder")
     assert _snapshot(run_copy) == before
+
+
+def test_a_hangup_ignored_from_the_start_stays_ignored(tmp_path):
+    """``nohup seqgan train …``: the run survives the terminal's SIGHUP."""
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "seqgan", "train", "--config",
+                             str(_long_config(tmp_path)), "--out", str(run)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    _wait_for(run / "checkpoints" / "ckpt-00000002.pt", proc)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    assert (run / "summary.json").is_file()
+
+
+def test_a_failed_start_releases_the_lock(config, tmp_path, monkeypatch):
+    """A new run whose config.toml cannot be written leaves the folder free for a retry
+    in the same process (the Python API, a notebook)."""
+    run = tmp_path / "run"
+    _fail_writes(monkeypatch, "config.toml")
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 2
+    monkeypatch.undo()
+    with FolderLock(run):
+        pass
+
+
+def test_pruning_after_a_fall_back_keeps_the_good_checkpoints(tmp_path):
+    """After a resume fell back past a damaged newest checkpoint, writing the next one
+    keeps the good ones before it (the damaged one is not counted as "newest")."""
+    from seqgan.runs.checkpoint import list_checkpoints, save_checkpoint
+    folder = tmp_path / "checkpoints"
+    for index in (6, 7):
+        save_checkpoint(folder, index, b"good", keep=2)
+    (folder / "ckpt-00000009.pt").write_bytes(b"damaged")
+    save_checkpoint(folder, 8, b"good", keep=2)
+    assert [p.name for p in list_checkpoints(folder)] == [
+        "ckpt-00000007.pt", "ckpt-00000008.pt", "ckpt-00000009.pt"]

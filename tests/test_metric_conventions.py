@@ -14,11 +14,12 @@ import tomli_w
 import torch
 
 from seqgan.cli import main
-from seqgan.config import BLEU_CONVENTIONS, build_config, load_preset
+from seqgan.config import build_config, load_preset
 from seqgan.data.task import build_task
 from seqgan.errors import UserError
 from seqgan.metrics import evaluation
-from seqgan.metrics.bleu import CONVENTIONS, NLTK_32, BleuConvention, bleu, self_bleu
+from seqgan.metrics.bleu import (CONVENTIONS, LABELS, NLTK_32, SUFFIXES, BleuConvention, bleu,
+                                 self_bleu)
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.report import build_table, write_table
@@ -30,8 +31,11 @@ LINES = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat fo
          "birds fly over the mat", "a cat and a dog"]
 
 
-def test_the_config_names_every_convention_of_the_bleu_module():
-    assert BLEU_CONVENTIONS == tuple(CONVENTIONS)
+def test_every_convention_has_a_metric_name():
+    assert set(SUFFIXES) == set(CONVENTIONS) == set(LABELS)
+    from seqgan.runs.figures import metric_label
+    assert metric_label("bleu4_texygen_full") == "BLEU-4 (Texygen full)"
+    assert metric_label("self_bleu2_nltk32") == "Self-BLEU-2 (nltk-3.2)"
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from seqgan import __version__
 from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
-from seqgan.runs.interrupt import HANDLED, handle_signals
+from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
 DEFAULT_PRESET = "synthetic-quick"
 FORMATS = ("ids", "text", "midi", "pianoroll")
@@ -339,7 +339,9 @@ def _printable_streams() -> None:
 
 def run() -> None:
     """The console script: ``main`` with SIGINT/SIGTERM/SIGHUP ignored outside it, so a
-    signal that comes while the process ends (the fifth Ctrl-C) cannot kill it mid-exit."""
+    signal that comes while the process ends (the fifth Ctrl-C) cannot kill it mid-exit;
+    a SIGHUP ignored from the start (``nohup``) stays ignored throughout."""
+    note_inherited_hangup()
     for signum in HANDLED:
         signal.signal(signum, signal.SIG_IGN)
     raise SystemExit(main())

@@ -35,13 +35,14 @@ else:  # pragma: no cover
 import tomli_w
 
 from seqgan.errors import UserError
+from seqgan.metrics.bleu import CONVENTIONS as BLEU_CONVENTIONS
+from seqgan.metrics.bleu import RULES as BLEU_RULES
+from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
-BLEU_RULES = ("current", "nltk-3.2")  # metrics/bleu.py: today's nltk, nltk 3.2.x
-BLEU_CONVENTIONS = ("current", "nltk-3.2", "texygen", "texygen-full")  # = metrics.bleu.CONVENTIONS
 MAX_INT = 2**63 - 1  # every int knob (sizes, counts, seeds) must fit in torch's int64
 
 
@@ -145,7 +146,7 @@ class ScheduledSamplingConfig:
 class PGBleuConfig:
     n: int = knob(3, low=1, high=10)  # BLEU-n reward against the training set (reference code 3)
     rule: str = knob("current", choices=BLEU_RULES)  # zero-order rule (metrics/bleu.py): today's nltk, or nltk 3.2's (the reference code's)
-    smoothing: str = knob("none", choices=("none", "method1"))  # nltk smoothing of zero n-gram counts (reference code: none)
+    smoothing: str = knob("none", choices=BLEU_SMOOTHINGS)  # nltk smoothing of zero n-gram counts (reference code: none)
     epsilon: float = knob(0.1, low=0.0)  # method1's epsilon
     references: int = knob(0, low=0)  # reference sequences of the training set (0 = all; reference code ~40 %)
     subset: str = knob("random", choices=("first", "random"))  # which `references` of them: the first, or a seeded random draw
@@ -180,7 +181,7 @@ class EvalConfig:
     bleu_reference_count: int = knob(0, low=0)  # BLEU (not Self-BLEU): use only this many references (0 = all, or the convention's own count)
     bleu_reference_subset: str = knob("first", choices=("first", "random"))  # which of them: the first, or a seeded random draw
     bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
-    bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
+    bleu_conventions: list[str] = knob(["current"], choices=tuple(BLEU_CONVENTIONS))  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
 
 
 @dataclass
@@ -409,6 +410,18 @@ def _upgrade(base: dict) -> dict:
         base = {**base, "pg_bleu": {**base["pg_bleu"],
                                     "smoothing": "method1" if smoothing else "none"}}
     return base
+
+
+def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested config dicts."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += changed_keys(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
 
 
 # -- presets ----------------------------------------------------------------------------

@@ -207,6 +207,11 @@ TEXYGEN = BleuConvention(smoothing="method1", epsilon=0.1, references=500)  # ge
 TEXYGEN_FULL = BleuConvention(smoothing="method1", epsilon=0.1, self_reference=True)  # get_bleu
 CONVENTIONS = {"current": CURRENT, "nltk-3.2": NLTK_32, "texygen": TEXYGEN,
                "texygen-full": TEXYGEN_FULL}
+# how a reported metric names its convention: bleu4, bleu4_nltk32, self_bleu2_texygen, ...
+SUFFIXES = {"current": "", "nltk-3.2": "_nltk32", "texygen": "_texygen",
+            "texygen-full": "_texygen_full"}
+LABELS = {"current": "", "nltk-3.2": "nltk-3.2", "texygen": "Texygen",
+          "texygen-full": "Texygen full"}  # for figures and tables
 
 
 def _as_convention(convention) -> BleuConvention:

@@ -24,15 +24,11 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.metrics.bleu import CONVENTIONS, BleuConvention, ReferenceTables, bleu, self_bleu
+from seqgan.metrics.bleu import (CONVENTIONS, SUFFIXES, BleuConvention, ReferenceTables, bleu,
+                                 self_bleu)
 from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
-
-
-# the metric-name suffix of each BLEU convention ("current" has none: bleu4, self_bleu4)
-SUFFIXES = {"current": "", "nltk-3.2": "_nltk32", "texygen": "_texygen",
-            "texygen-full": "_texygen_full"}
 
 
 class Evaluator:

@@ -171,7 +171,7 @@ def _replacing(target: Path, hold: bool) -> Iterator[BinaryIO]:
     """Write a temporary file beside ``target`` and rename it onto ``target`` at the end."""
     tmp = _temporary_name(target)
     try:
-        with _held(hold), open(tmp, "wb") as handle:
+        with _held(hold), open(tmp, "xb") as handle:
             _keep_permissions(target, handle)
             yield handle
             with deferred():  # complete: land it whatever comes now

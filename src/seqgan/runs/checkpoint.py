@@ -98,21 +98,31 @@ def serialize(payload: dict) -> bytes:
 
 
 def save_checkpoint(folder: Path, index: int, data: bytes, keep: int) -> Path:
-    """Write serialized ``data`` to ``folder/ckpt-<index>.pt`` atomically; keep the ``keep``
-    newest.  Older files are removed only after the new one is safely in place."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write serialized ``data`` to ``folder/ckpt-<index>.pt`` atomically; keep it and the
+    ``keep - 1`` newest before it.  Older files are removed only after the new one is
+    safely in place; files past ``index`` (damaged ones a resume fell back from) are not
+    counted, so the good ones before the new file survive."""
     path = folder / f"ckpt-{index:08d}.pt"
-    write_bytes(path, data)
-    for old in list_checkpoints(folder)[:-keep]:
-        old.unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, data)
+        before = [p for p in list_checkpoints(folder) if _index(p) < index]
+        for old in before[:max(0, len(before) - (keep - 1))]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _index(path: Path) -> int:
+    return int(_NAME.match(path.name).group(1))
 
 
 def list_checkpoints(folder: Path) -> list[Path]:
     """Checkpoint files in ``folder``, oldest first."""
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))]
+    found = [(_index(p), p) for p in folder.iterdir() if _NAME.match(p.name)]
     return [p for _, p in sorted(found)]
 
 

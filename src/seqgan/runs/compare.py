@@ -33,10 +33,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqgan.config import ALGORITHMS, VAE_ALGORITHMS, Config, build_config, read_toml
+from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, changed_keys,
+                           read_toml)
 from seqgan.errors import Interrupted, RunsFailed, UserError
 from seqgan.runs.atomic import write_bytes
-from seqgan.runs.folder import RunFolder
+from seqgan.runs.folder import RunFolder, is_empty
 from seqgan.runs.interrupt import handle_signals
 from seqgan.runs.lock import FolderLock
 from seqgan.runs.report import build_table, write_figures, write_table
@@ -164,10 +165,17 @@ def _check_folder(out: Path, settings: dict) -> None:
             except UserError:  # a setting since removed: a different comparison
                 pass
         if previous != settings:
-            raise UserError(f"{out} holds a different comparison; choose another --out (or "
-                            "repeat the command that made it to continue it)")
-    elif out.exists() and any(out.iterdir()):
+            differ = _differences(previous, settings)
+            raise UserError(f"{out} holds a different comparison ({differ}); choose another "
+                            "--out (or repeat the command that made it to continue it)")
+    elif out.exists() and not is_empty(out):
         raise UserError(f"output folder {out} exists and is not a comparison folder")
+
+
+def _differences(previous: dict, settings: dict) -> str:
+    """The first few settings in which two comparisons differ, for a one-line message."""
+    keys = changed_keys(previous, settings)
+    return "differs in " + ", ".join(keys[:4]) + (", ..." if len(keys) > 4 else "")
 
 
 class Runner:

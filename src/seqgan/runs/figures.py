@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from seqgan.metrics.bleu import LABELS, SUFFIXES
 from seqgan.runs.atomic import write_figure
 
 METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
@@ -30,10 +31,9 @@ def metric_label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric]
     convention = ""
-    for suffix, name in (("_nltk32", "nltk-3.2"), ("_texygen_full", "Texygen full"),
-                         ("_texygen", "Texygen")):
-        if metric.endswith(suffix):
-            metric, convention = metric[:-len(suffix)], f" ({name})"
+    for name, suffix in sorted(SUFFIXES.items(), key=lambda item: -len(item[1])):
+        if suffix and metric.endswith(suffix):  # the longest first: _texygen_full
+            metric, convention = metric[:-len(suffix)], f" ({LABELS[name]})"
             break
     for prefix, name in (("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")):
         if metric.startswith(prefix) and metric[len(prefix):].isdigit():

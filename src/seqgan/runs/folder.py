@@ -14,8 +14,8 @@
     .seqgan-run          the marker: this folder was made by seqgan (format ``FORMAT``)
     .seqgan-lock         the writer's lock (``runs.lock``)
 
-``--overwrite`` deletes only these entries (``seqgan_entries``) and refuses a folder
-holding anything else.
+``--overwrite`` deletes only these entries (``RunFolder.foreign_entry`` says what else
+there is) and refuses a folder holding anything else.
 """
 
 from __future__ import annotations
@@ -32,19 +32,21 @@ import torch
 
 from seqgan.errors import UserError
 from seqgan.runs.atomic import write_bytes
+from seqgan.runs.interrupt import deferred
 from seqgan.runs.lock import LOCK_NAME, FolderLock
 
 MARKER = ".seqgan-run"
 FORMAT = 1
-_TMP = r"|\..+\.tmp"  # the atomic writer's temporary files
-# what seqgan writes in a run folder: top-level file names, and folders with the pattern
-# of the names inside them
-_FILES = re.compile(r"(config\.toml|metrics\.csv|vocab\.json|summary\.json|model\.pt|"
-                    r"evaluation\.json|\.seqgan-run|\.seqgan-lock" + _TMP + ")")
-_FOLDERS = {"checkpoints": re.compile(r"((ckpt-\d+|end-[\w-]+)\.pt" + _TMP + ")"),
-            "samples": re.compile(r"([\w.-]+\.(txt|npy)" + _TMP + ")"),
-            "figures": re.compile(r"([\w.-]+\.png" + _TMP + ")"),
-            "tensorboard": re.compile(r"(events\.out\.tfevents\.[\w.-]+" + _TMP + ")")}
+_TMP = re.compile(r"\..+\.tmp")  # the atomic writer's temporary files
+# the names seqgan writes in a run folder: fixed top-level files, and per folder a pattern
+# (a name inside it is also checked against the run's own phases and metrics, ``_written``)
+_FILES = {"config.toml", "metrics.csv", "vocab.json", "summary.json", "model.pt",
+          "evaluation.json", ".seqgan-run", ".seqgan-lock"}
+_FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
+            "samples": re.compile(r"(?P<phase>\w+?)(\.text)?\.txt|"
+                                  r"(?P<metric>\w+)_per_sequence\.npy|kl_per_dimension\.npy"),
+            "figures": re.compile(r"(?P<metric>\w+)\.png"),
+            "tensorboard": re.compile(r"events\.out\.tfevents\.[\w.-]+")}
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
            "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
@@ -84,29 +86,70 @@ class RunFolder:
             run.take_lock()
         run.mark()
         for sub in (run.checkpoints, run.samples, run.figures):
-            sub.mkdir(exist_ok=True)
+            try:
+                sub.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise UserError(f"cannot create {sub}: {exc.strerror}") from None
         return run
 
     def foreign_entry(self) -> Path | None:
-        """The first path in this folder that seqgan did not write (None if there is
-        none).  Without the marker (a folder of an older release) the layout decides."""
+        """The first path in this folder that seqgan did not write (None if there is none):
+        a name seqgan never writes, or a sample / figure / array named after a phase or
+        metric this run does not have (its ``metrics.csv`` says which)."""
+        phases, metrics = self._written()
         for path in sorted(self.root.iterdir()):
-            if path.is_dir() and not path.is_symlink() and path.name in _FOLDERS:
-                pattern = _FOLDERS[path.name]
+            if path.name in _FOLDERS and path.is_dir() and not path.is_symlink():
                 for inner in sorted(path.iterdir()):
-                    if not (inner.is_file() and not inner.is_symlink()
-                            and pattern.fullmatch(inner.name)):
+                    if not self._ours(inner, _FOLDERS[path.name], phases, metrics):
                         return inner
-            elif not (path.is_file() and not path.is_symlink() and _FILES.fullmatch(path.name)):
+            elif not (path.is_file() and not path.is_symlink()
+                      and (path.name in _FILES or _TMP.fullmatch(path.name))):
                 return path
         return None
+
+    @staticmethod
+    def _ours(path: Path, pattern: re.Pattern, phases: set, metrics: set) -> bool:
+        if not path.is_file() or path.is_symlink():
+            return False
+        if _TMP.fullmatch(path.name):
+            return True
+        match = pattern.fullmatch(path.name)
+        if match is None:
+            return False
+        named = match.groupdict()
+        return (named.get("phase") in (None, *phases)
+                and named.get("metric") in (None, *metrics))
+
+    def _written(self) -> tuple[set[str], set[str]]:
+        """The phases and metrics of this run's ``metrics.csv`` (empty if unreadable)."""
+        try:
+            with open(self.metrics, encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                rows = list(reader)
+                columns = set(reader.fieldnames or ())
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return set(), set()
+        phases = {row.get("phase") for row in rows} - {None, "", "init"}
+        return phases | {"final"}, columns - {"phase", "phase_epoch", "epoch"}
+
+    def _looks_like_a_run(self) -> bool:
+        """A folder without the marker (an older release's) is a run folder if its
+        ``config.toml`` is a seqgan config and its ``metrics.csv`` has seqgan's header."""
+        from seqgan.config import build_config, read_toml
+        try:
+            build_config(read_toml(self.config))
+            with open(self.metrics, encoding="utf-8") as handle:
+                header = handle.readline().strip().split(",")
+        except (UserError, OSError, UnicodeDecodeError):
+            return False
+        return header[:3] == list(COLUMNS[:3])
 
     def check_can_create(self, overwrite: bool) -> bool:
         """Whether the folder exists and is to be overwritten; refuses (one line) an
         existing non-empty folder without ``overwrite``, and one that may not be
         overwritten (``check_overwritable``).  Writes nothing."""
         root = self.root
-        if not _exists(root) or (root.is_dir() and not any(root.iterdir())):
+        if not _exists(root) or (root.is_dir() and is_empty(root)):
             return False
         if not overwrite:
             raise UserError(f"output folder {root} exists; pass --overwrite to replace it "
@@ -119,7 +162,7 @@ class RunFolder:
         root = self.root
         if not root.is_dir():
             raise UserError(f"refusing to overwrite {root}: it is not a folder")
-        if not (root / MARKER).is_file() and not self.config.is_file():
+        if not (root / MARKER).is_file() and not self._looks_like_a_run():
             raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder "
                             f"(no {MARKER} marker)")
         try:
@@ -137,15 +180,17 @@ class RunFolder:
         self.check_overwritable()
         root = self.root
         try:
-            for path in sorted(root.iterdir()):
-                if path.name in (MARKER, LOCK_NAME):
-                    continue
-                if path.is_dir():
-                    for inner in path.iterdir():
-                        inner.unlink()
-                    path.rmdir()
-                else:
-                    path.unlink()
+            with deferred():  # summary.json first: a half-cleared run never looks finished
+                self.summary.unlink(missing_ok=True)
+                for path in sorted(root.iterdir()):
+                    if path.name in (MARKER, LOCK_NAME):
+                        continue
+                    if path.is_dir():
+                        for inner in path.iterdir():
+                            inner.unlink()
+                        path.rmdir()
+                    else:
+                        path.unlink()
         except OSError as exc:
             raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") \
                 from None
@@ -237,6 +282,14 @@ class RunFolder:
             return bool(self.read_summary())
         except UserError:
             return False
+
+
+def is_empty(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing; an unreadable one is a one-line ``UserError``."""
+    try:
+        return not any(folder.iterdir())
+    except OSError as exc:
+        raise UserError(f"cannot read folder {folder}: {exc.strerror}") from None
 
 
 def _exists(path: Path) -> bool:

@@ -7,7 +7,8 @@ writes the last consistent state (see ``train.loop``).  Inside ``deferred()`` �
 around file writes — a signal is remembered and raised when the block ends, so a file is
 never abandoned half-way by our own handler.  Only the first signal is raised: the
 command is then ending, and later ones (five Ctrl-C in a row) are ignored, so they
-cannot break the saving of the state or the one line that reports it.
+cannot break the saving of the state or the one line that reports it.  A SIGHUP that the
+process was started ignoring (``nohup seqgan train …``) stays ignored.
 """
 
 from __future__ import annotations
@@ -19,8 +20,22 @@ from contextlib import contextmanager
 from seqgan.errors import Interrupted
 
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# depth: nesting of handle_signals; raised: an Interrupted was raised in the outermost one
-_state = {"defer_depth": 0, "pending": None, "depth": 0, "raised": False}
+# depth: nesting of handle_signals; raised: an Interrupted was raised in the outermost one;
+# hangup_ignored: SIGHUP came ignored from the parent (nohup), None until known
+_state = {"defer_depth": 0, "pending": None, "depth": 0, "raised": False,
+          "hangup_ignored": None}
+
+
+def note_inherited_hangup() -> None:
+    """At process start (before anything changes it): remember whether SIGHUP came ignored."""
+    _state["hangup_ignored"] = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+
+
+def _handled() -> tuple[int, ...]:
+    ignored = _state["hangup_ignored"]
+    if ignored is None:  # not started through cli.run: what SIGHUP is now tells
+        ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    return tuple(s for s in HANDLED if not (s == signal.SIGHUP and ignored))
 
 
 def _handler(signum, frame):
@@ -43,7 +58,7 @@ def handle_signals():
     if _state["depth"] == 0:
         _state["raised"] = False
     _state["depth"] += 1
-    previous = {s: signal.signal(s, _handler) for s in HANDLED}
+    previous = {s: signal.signal(s, _handler) for s in _handled()}
     try:
         yield
     finally:
@@ -55,7 +70,11 @@ def handle_signals():
 @contextmanager
 def deferred():
     """Hold SIGINT/SIGTERM/SIGHUP until the block ends, then raise ``Interrupted`` if one came
-    (unless the block itself failed: its exception goes on instead)."""
+    (unless the block itself failed: its exception goes on instead).  Outside the main
+    thread, where no signal is delivered, it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _state["defer_depth"] += 1
     try:
         yield

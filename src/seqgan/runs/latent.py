@@ -116,9 +116,3 @@ def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 1024,
 @torch.no_grad()
 def _decode_prior(generator: LatentGenerator, rows: int, sampler) -> torch.Tensor:
     return generator.decode(generator.prior(rows), sampler)
-
-
-def prior_samples(generator: LatentGenerator, n: int, batch_size: int = 1024,
-                  sampler=None) -> torch.Tensor:
-    """``[n, T]`` decoded from z ~ N(0, I), ``batch_size`` rows at a time."""
-    return torch.cat(list(prior_batches(generator, n, batch_size, sampler)))

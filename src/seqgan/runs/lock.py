@@ -37,9 +37,12 @@ class FolderLock:
         except OSError as exc:
             os.close(fd)
             raise UserError(f"cannot lock {what} {folder}: {exc.strerror}") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
+        try:  # the PID only informs a refused writer: a full disk must not stop the run
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError:
+            pass
 
     def release(self) -> None:
         if self._fd is not None:

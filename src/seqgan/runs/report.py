@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from seqgan.errors import UserError
+from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
 from seqgan.train.loop import DIAGNOSTICS
 from seqgan.runs.atomic import write_bytes
@@ -42,7 +43,8 @@ _ORDER = ("nll_oracle", "nll_test", "bleu", "self_bleu", "mse", "spb", "qn4", "q
           *DIAGNOSTICS)
 
 
-_BLEU = re.compile(r"(self_bleu|bleu)(\d+)(_nltk32|_texygen|_texygen_full)?")  # SUFFIXES
+_BLEU = re.compile(r"(self_bleu|bleu)(\d+)(" + "|".join(s for s in SUFFIXES.values() if s)
+                   + ")?")
 
 
 def _rank(metric: str) -> tuple:

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from seqgan import __version__
-from seqgan.config import Config, build_config
+from seqgan.config import Config, build_config, changed_keys
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
@@ -105,8 +105,11 @@ class Trainer:
                 "phase_seconds": self.phase_seconds, "last_eval": self._last_eval}
 
     def _take_snapshot(self) -> None:
-        self._snapshot, self._snapshot_serial = serialize(self._payload()), self.serial
-        self._snapshot_phase_end = self._shareable_phase_end()
+        snapshot, serial, phase_end = serialize(self._payload()), self.serial, \
+            self._shareable_phase_end()
+        with deferred():  # the three belong together (see _save_snapshot)
+            self._snapshot, self._snapshot_serial = snapshot, serial
+            self._snapshot_phase_end = phase_end
 
     def _shareable_phase_end(self) -> Path | None:
         """``checkpoints/end-<phase>.pt`` if the current position is the end of a
@@ -137,7 +140,7 @@ class Trainer:
             return False
         path, state = found
         self._apply_state(state, path, list(self.models), list(self.optimizers))
-        changed = _changed_keys(state.get("config", {}), self.cfg.to_dict())
+        changed = changed_keys(_current_keys(state.get("config", {})), self.cfg.to_dict())
         if changed:
             self.log(f"warning: config.toml differs from the checkpoint's settings in "
                      f"{', '.join(changed)}; continuing with config.toml")
@@ -223,6 +226,7 @@ class Trainer:
 
         SIGINT/SIGTERM raise ``Interrupted`` and a non-finite quantity ``TrainingDiverged``;
         both leave the last consistent state on disk as a checkpoint first."""
+        self.run.take_lock()  # again, if an earlier train() of this trainer released it
         with handle_signals():
             try:
                 return self._train(resume)
@@ -364,18 +368,6 @@ _ROW_KEYS = ("phase", "phase_epoch", "epoch", EVALUATED, "g_loss", "d_loss", "d_
              "reward_mean", "ss_omega", "ss_replaced")
 
 
-def _changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two nested config dicts."""
-    out = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _changed_keys(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}")
-    return out
-
-
 SHARED_SECTIONS = ("seed", "oracle", "data", "generator", "eval")
 
 
@@ -415,7 +407,7 @@ def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
     state = load_checkpoint(path)
     if not isinstance(state.get("config"), dict):
         raise UserError(f"{path} does not fit this run (it holds no config table)")
-    changed = _changed_keys(_shared_settings(_current_keys(state["config"]), phase),
+    changed = changed_keys(_shared_settings(_current_keys(state["config"]), phase),
                             _shared_settings(cfg.to_dict(), phase))
     if changed:
         raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "

@@ -64,20 +64,23 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
     if cfg.pretrain.generator_from and not resume:
         shared_phase_state(cfg, phases)  # so are errors in the shared pre-training
-    if not resume:
-        run = RunFolder.create(out, overwrite=overwrite)
-        run.write_text(run.config, cfg.to_toml())
-        if task.vocab is not None:
-            run.write_text(run.vocab, task.vocab.to_bytes().decode())
-    else:
-        if task.vocab is not None and run.vocab.is_file():
-            _check_same_vocab(task, run.vocab)
+    if resume and task.vocab is not None and run.vocab.is_file():
+        _check_same_vocab(task, run.vocab)
+    run = RunFolder.create(out, overwrite=overwrite) if not resume else run
+    try:
         run.take_lock()
+        if not resume:
+            run.write_text(run.config, cfg.to_toml())
         run.mark()
-        if task.vocab is not None and not run.vocab.is_file():  # deleted: the data give it
+        if task.vocab is not None and not run.vocab.is_file():  # new, or deleted since
             run.write_text(run.vocab, task.vocab.to_bytes().decode())
-            print(f"note: {run.vocab} was missing; re-made it from the data", file=sys.stderr)
-    return Trainer(cfg, run, task, models, optimizers, phases)
+            if resume:
+                print(f"note: {run.vocab} was missing; re-made it from the data",
+                      file=sys.stderr)
+        return Trainer(cfg, run, task, models, optimizers, phases)
+    except BaseException:
+        run.unlock()
+        raise
 
 
 def _check_same_vocab(task: Task, path: Path) -> None:
@@ -120,6 +123,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     ``eval.bleu_conventions``); print them and save ``evaluation.json``."""
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
+    run = RunFolder.open(run_dir)
     cfg, _, models = load_trained(run_dir, root)
     if conventions:
         cfg = build_config(cfg.to_dict(), [f"eval.bleu_conventions={conventions!r}"])
@@ -134,7 +138,11 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
-    write_text(Path(run_dir) / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    run.take_lock()  # not while a training writes the folder
+    try:
+        write_text(run.root / "evaluation.json", json.dumps(result, indent=2) + "\n")
+    finally:
+        run.unlock()
     print_result_table(result, Path(run_dir))
     return result
 
