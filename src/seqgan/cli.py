@@ -291,7 +291,8 @@ def cmd_evaluate(args) -> int:
         return 0
     if args.run is None:
         raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
-    conventions = args.bleu_conventions.split(",") if args.bleu_conventions else None
+    conventions = ([name.strip() for name in args.bleu_conventions.split(",")]
+                   if args.bleu_conventions else None)
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions)
     return 0
 
