@@ -386,8 +386,8 @@ def _start(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
 
 def _long_config(tmp_path: Path) -> Path:
     data = copy.deepcopy(FAST)
-    data["data"].update(num_train=2048)
-    data["pretrain"].update(generator_epochs=30)
+    data["data"].update(num_train=1024)
+    data["pretrain"].update(generator_epochs=12)
     return _toml(tmp_path / "long.toml", data)
 
 
