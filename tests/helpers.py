@@ -20,6 +20,27 @@ def error_line(err: str, *words: str) -> str:
     return lines[0]
 
 
+def refused_and_unchanged(build, words, tmp_path: Path, monkeypatch, capsys) -> Path:
+    """Run ``seqgan.cli.main(build(inputs))`` in a fresh working folder: exit 2, exactly one
+    ``seqgan: error:`` line holding ``words``, and ``inputs`` and the working folder
+    unchanged.  Returns ``inputs``."""
+    from seqgan.cli import main
+    inputs, cwd = tmp_path / "inputs", tmp_path / "cwd"
+    inputs.mkdir()
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    argv = build(inputs)
+    before = tree(inputs, cwd)
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    error_line(err, *words)
+    assert tree(inputs, cwd) == before
+    return inputs
+
+
 def tree(*roots: Path) -> dict:
     """Every file and folder under ``roots`` with its size and modification time (the lock
     file excepted: by design it names the last writer's PID)."""

@@ -26,7 +26,7 @@ from seqgan.cli import main
 from seqgan.data.oracle import PARAM_NAMES, random_oracle
 from seqgan.runs import checkpoint
 from tests.conftest import TINY
-from tests.helpers import FullDisk, error_line, temporaries_of, tree
+from tests.helpers import FullDisk, refused_and_unchanged, temporaries_of
 from tests.test_oracle import _arrays_of
 
 
@@ -325,19 +325,8 @@ CASES = {
 def test_bad_input_is_one_line_exit_2_and_leaves_nothing(name, tmp_path, finished_run, capsys,
                                                         monkeypatch):
     build, words = CASES[name]
-    inputs, cwd = tmp_path / "inputs", tmp_path / "cwd"
-    inputs.mkdir()
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    argv = build(inputs, finished_run)
-    capsys.readouterr()
-    before = tree(inputs, cwd)
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1, err
-    error_line(err, *words)
-    assert tree(inputs, cwd) == before
+    refused_and_unchanged(lambda inputs: build(inputs, finished_run), words, tmp_path,
+                          monkeypatch, capsys)
     assert not (tmp_path / "PWNED").exists()  # the pickle's command never ran
 
 

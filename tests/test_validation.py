@@ -14,7 +14,6 @@ from typing import get_args, get_origin, get_type_hints
 import pytest
 import tomli_w
 
-from seqgan.cli import main
 from seqgan.config import Config, build_config, load_preset
 from seqgan.data.text import MAX_AUTO_SEQ_LEN, build_text_corpus, read_lines, tokenize
 from seqgan.errors import UserError
@@ -23,7 +22,7 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.vae import Encoder, LatentGenerator
 from tests.conftest import TINY
-from tests.helpers import error_line, tree
+from tests.helpers import refused_and_unchanged
 
 LINES = b"the cat sat on the mat\na dog sat on a log\nbirds fly\n"
 
@@ -128,20 +127,8 @@ CASES = {
 def test_bad_value_is_one_line_exit_2_and_creates_nothing(name, tmp_path, capsys,
                                                           monkeypatch):
     build, words = CASES[name]
-    inputs, cwd = tmp_path / "inputs", tmp_path / "cwd"
-    inputs.mkdir()
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    argv = build(inputs)
-    before = tree(inputs, cwd)
-    capsys.readouterr()
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert len(err.strip().splitlines()) == 1, err
-    error_line(err, *words)
+    inputs = refused_and_unchanged(build, words, tmp_path, monkeypatch, capsys)
     assert not (inputs / "new").exists()
-    assert tree(inputs, cwd) == before
 
 
 def test_valid_numbers_and_lists_are_kept():
