@@ -112,7 +112,7 @@ def test_evaluate_takes_other_conventions(text_run, capsys):
 
 def _run(root: Path, name: str, signature: str | None) -> RunFolder:
     run = RunFolder.create(root / name)
-    run.write_text(run.config, "")
+    run.config.write_text("")
     summary = {"samples": 3, "bleu2": 0.5}
     if signature:
         summary["signatures"] = {"bleu2": signature}

@@ -14,7 +14,7 @@ from seqgan.runs.report import build_table, main_metric, write_table
 
 def _run(root, name, bleu2, mse=None, seq_len=21):
     run = RunFolder.create(root / name)
-    run.write_text(run.config, "")
+    run.config.write_text("")
     summary = {"samples": len(bleu2), "seq_len": seq_len, "bleu2": float(np.mean(bleu2)),
                "nll_test": 3.0}
     run.write_array("bleu2_per_sequence", np.asarray(bleu2))

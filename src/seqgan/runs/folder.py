@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import write_bytes
+from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.interrupt import deferred
 from seqgan.runs.lock import LOCK_NAME, FolderLock
 
@@ -218,9 +218,6 @@ class RunFolder:
         if not (self.root / MARKER).is_file():
             write_bytes(self.root / MARKER, json.dumps({"seqgan_run": FORMAT}).encode() + b"\n")
 
-    def write_text(self, path: Path, text: str) -> None:
-        write_bytes(path, text.encode("utf-8"))
-
     def write_metrics(self, rows: list[dict]) -> None:
         """Rewrite metrics.csv from all rows so far (atomic; cheap at these sizes)."""
         columns = list(COLUMNS)
@@ -232,7 +229,7 @@ class RunFolder:
         writer.writeheader()
         for row in rows:
             writer.writerow({k: _fmt(row.get(k)) for k in columns})
-        self.write_text(self.metrics, buffer.getvalue())
+        write_text(self.metrics, buffer.getvalue())
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics.is_file():
@@ -243,9 +240,9 @@ class RunFolder:
     def write_samples(self, name: str, tokens: torch.Tensor, task=None) -> Path:
         """``samples/<name>.txt`` (ids); for a text task also ``<name>.text.txt``."""
         path = self.samples / f"{name}.txt"
-        self.write_text(path, tokens_to_text(tokens))
+        write_text(path, tokens_to_text(tokens))
         if task is not None and task.kind == "text":
-            self.write_text(self.samples / f"{name}.text.txt",
+            write_text(self.samples / f"{name}.text.txt",
                             "".join(line + "\n" for line in task.texts(tokens)))
         return path
 
@@ -260,7 +257,7 @@ class RunFolder:
         """``summary.json``; NaN (an undefined metric) is written as null."""
         clean = {k: None if isinstance(v, float) and math.isnan(v) else v
                  for k, v in summary.items()}
-        self.write_text(self.summary, json.dumps(clean, indent=2, sort_keys=True) + "\n")
+        write_text(self.summary, json.dumps(clean, indent=2, sort_keys=True) + "\n")
 
     def read_summary(self) -> dict:
         """``summary.json`` ({} if absent); a damaged one is a one-line ``UserError``."""

@@ -16,7 +16,7 @@ from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
-from seqgan.runs.atomic import write_text
+from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
 from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
@@ -70,10 +70,10 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     try:
         run.take_lock()
         if not resume:
-            run.write_text(run.config, cfg.to_toml())
+            write_text(run.config, cfg.to_toml())
         run.mark()
         if task.vocab is not None and not run.vocab.is_file():  # new, or deleted since
-            run.write_text(run.vocab, task.vocab.to_bytes().decode())
+            write_bytes(run.vocab, task.vocab.to_bytes())
             if resume:
                 print(f"note: {run.vocab} was missing; re-made it from the data",
                       file=sys.stderr)
