@@ -2,7 +2,7 @@
 sequences, computed by the project's own ``Evaluator`` under each of the preset's
 ``eval.bleu_conventions`` — what a perfect generator would score against the same
 references.  No training: the task is built as a run builds it
-(``seqgan.data.task.build_task``) and real token-id rows are fed to
+(``seqgan.data.build.build_task``) and real token-id rows are fed to
 ``Evaluator.sequence_metrics`` in place of generated samples.
 
 Rows (the preset's references are those its evaluation uses):
@@ -28,7 +28,7 @@ import torch
 
 from _common import machine
 from seqgan.config import build_config, load_preset
-from seqgan.data.task import build_task
+from seqgan.data.build import build_task
 from seqgan.metrics.evaluation import Evaluator
 
 # preset -> where the real hypotheses come from ("train": the first --hyps training rows,

@@ -3,7 +3,7 @@ other training sequences is distributed under each BLEU convention.
 
 Data: the ``synthetic-paper`` task (the reference oracle ``seqgan_oracle/
 target_params_py3.pkl`` and its 10,000 training sequences, sampled with seed 88), built
-with ``seqgan.data.task.build_task`` exactly as a run builds it.  The first ``--hyps``
+with ``seqgan.data.build.build_task`` exactly as a run builds it.  The first ``--hyps``
 (984) training sequences are the hypotheses; the remaining 9,016 are the references, so
 no hypothesis is scored against itself.  Conventions (``seqgan.metrics.bleu``):
 
@@ -38,7 +38,7 @@ import torch
 
 from _common import machine
 from seqgan.config import build_config, load_preset
-from seqgan.data.task import build_task
+from seqgan.data.build import build_task
 from seqgan.data.tokens import read_token_file
 from seqgan.metrics.bleu import CURRENT, NLTK_32, BleuConvention, ReferenceTables, bleu
 from seqgan.train.pg_bleu import convention as reward_convention

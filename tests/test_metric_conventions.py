@@ -15,7 +15,7 @@ import torch
 
 from seqgan.cli import main
 from seqgan.config import build_config, load_preset
-from seqgan.data.task import build_task
+from seqgan.data.build import build_task
 from seqgan.errors import UserError
 from seqgan.metrics import evaluation
 from seqgan.metrics.bleu import (CONVENTIONS, LABELS, NLTK_32, SUFFIXES, BleuConvention, bleu,

@@ -74,7 +74,7 @@ class OracleConfig:
 
 @dataclass
 class DataConfig:
-    kind: str = knob("oracle", choices=("oracle", "text", "music"))  # synthetic oracle, a text corpus, or MIDI music (data/task.py)
+    kind: str = knob("oracle", choices=("oracle", "text", "music"))  # synthetic oracle, a text corpus, or MIDI music (data/build.py)
     train_file: str = ""  # relative to the data root. oracle: optional token-id file; text: UTF-8 file, one sequence a line; music: a MIDI file or folder
     test_file: str = ""  # text/music: held-out data (else data.test_ratio of train_file)
     num_train: int = knob(10000, low=1)  # oracle: training sequences sampled from the oracle (paper: 10,000)

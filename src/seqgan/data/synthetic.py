@@ -25,14 +25,15 @@ def build_synthetic_task(cfg: Config, root: Path) -> Task:
     """Oracle, then S and the test set sampled from it with a generator seeded by ``cfg.seed``
     (so the data do not depend on the training RNG), or S read from ``data.train_file``."""
     oracle = build_oracle(cfg, root)
+    files = [paths.resolve(cfg.oracle.path, root)] if cfg.oracle.source == "file" else []
     rng = torch.Generator().manual_seed(cfg.seed)
     if cfg.data.train_file:
-        train = read_token_file(paths.resolve(cfg.data.train_file, root),
-                                oracle.max_len, oracle.vocab_size)
+        files.append(paths.resolve(cfg.data.train_file, root))
+        train = read_token_file(files[-1], oracle.max_len, oracle.vocab_size)
     else:
         train = oracle.sample(cfg.data.num_train, cfg.generator.sample_batch, rng)
     test = oracle.sample(cfg.data.num_test, cfg.generator.sample_batch, rng)
     o = cfg.oracle  # a parameter file fixes the oracle's sizes: record them in the config
     o.vocab_size, o.emb_dim, o.hidden_dim = oracle.vocab_size, oracle.emb_dim, oracle.hidden_dim
     return Task(train, test, oracle.vocab_size, oracle.max_len, oracle.start_token,
-                oracle=oracle)
+                oracle=oracle, files=files)

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from seqgan.config import VAE_ALGORITHMS, Config, build_config, read_toml
-from seqgan.data.task import Task, build_task, task_without_data
+from seqgan.data.build import build_task, task_without_data
+from seqgan.data.task import Task
 from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
