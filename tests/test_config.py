@@ -33,7 +33,6 @@ def test_overrides_and_seed_apply_in_order():
     (["adversarial.rollout_update_rate=-0.1"], "must be >= 0.0"),
     (["adversarial.epochs=ten"], "must be int"),
     (["algorithm=seqgann"], "must be one of"),
-    (["oracle.seq_len=5"], "filter_sizes has width 20 > the sequence length 5"),
     (["adversarial=3"], "is a section"),
     (["noequals"], "expects KEY=VALUE"),
 ])

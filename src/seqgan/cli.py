@@ -1,4 +1,5 @@
-"""The ``seqgan`` command: train | compare | presets | generate | evaluate | data inspect.
+"""The ``seqgan`` command: train | compare | presets | config show | generate | evaluate |
+data inspect.
 
 User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2, a
 diverging run with exit code 3 (a traceback only with ``--debug``); SIGINT / SIGTERM
@@ -20,13 +21,25 @@ from pathlib import Path
 import torch
 
 from seqgan import __version__
-from seqgan.config import Config, build_config, load_preset, preset_names, read_toml
+from seqgan.config import (Config, adapt_to_user_data, build_config, commented_toml,
+                           load_preset, preset_names, preset_text, read_toml)
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
 DEFAULT_PRESET = "synthetic-quick"
 FORMATS = ("ids", "text", "midi", "pianoroll")
+
+
+TRAIN_EXAMPLES = """examples:
+  seqgan train                                   # SeqGAN on the embedded oracle (synthetic-quick)
+  seqgan train --preset text --set data.train_file=my_corpus.txt --out runs/mine
+                                                 # your text file, one sequence a line
+  seqgan train --preset midi --set data.train_file=my_midi/ --out runs/tunes
+                                                 # your folder of MIDI files
+  seqgan train --resume runs/mine --set adversarial.epochs=40
+                                                 # continue, or extend a finished run
+see also: seqgan presets, seqgan config show --preset P --set KEY=VALUE (a dry run)"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                         "$SEQGAN_DATA or ./data)")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    train = sub.add_parser("train", parents=[common], help="train a model into a run folder")
+    train = sub.add_parser("train", parents=[common], help="train a model into a run folder",
+                           epilog=TRAIN_EXAMPLES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_options(train)
     train.add_argument("--out", type=Path, help="run folder (default: runs/<preset>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -84,7 +99,17 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--strategies", metavar="G,D,K;...",
                       help="also run SeqGAN with these g-steps,d-steps,k-epochs (Figure 3)")
 
-    sub.add_parser("presets", help="list the named presets")
+    presets = sub.add_parser("presets", help="list the named presets, or show one "
+                             "(seqgan presets show NAME)")
+    presets.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    presets.add_argument("name", nargs="?", help="the preset to show")
+
+    config = sub.add_parser("config", help="print the resolved configuration of "
+                            "--preset/--config/--set, commented and checked (a dry run)")
+    config_sub = config.add_subparsers(dest="config_command", parser_class=_Parser)
+    show = config_sub.add_parser("show", parents=[common], help="the resolved config.toml, "
+                                 "each key with its comment; data files are looked up")
+    _add_config_options(show)
 
     gen = sub.add_parser("generate", parents=[common], help="sample from a trained generator")
     gen.add_argument("--run", type=Path, required=True, help="run folder")
@@ -139,13 +164,17 @@ def _parser() -> argparse.ArgumentParser:
 # -- commands -------------------------------------------------------------------------
 
 def _config_from_args(args) -> Config:
-    base: dict = {}
+    """The preset (default ``synthetic-quick`` unless only ``--config`` is given), then
+    ``--config``, ``--set`` and ``--seed``; adapted to the user's own data when it names
+    other data than the preset (``config.adapt_to_user_data``, said on stderr)."""
+    preset: dict = {}
     if args.preset or not args.config:
-        base = load_preset(args.preset or DEFAULT_PRESET)
-    if args.config:
-        extra = read_toml(args.config)
-        base = _merge(base, extra)
-    return build_config(base, args.set, args.seed)
+        preset = load_preset(args.preset or DEFAULT_PRESET)
+    base = _merge(preset, read_toml(args.config)) if args.config else preset
+    cfg = build_config(base, args.set, args.seed)
+    for note in adapt_to_user_data(cfg, build_config(preset, complete=False)):
+        print(note, file=sys.stderr)
+    return cfg
 
 
 def _merge(a: dict, b: dict) -> dict:
@@ -159,13 +188,15 @@ def _merge(a: dict, b: dict) -> dict:
 def cmd_train(args) -> int:
     from seqgan.train.session import open_session, print_result_table
     if args.resume:
-        if args.preset or args.config or args.set or args.seed is not None:
+        if args.preset or args.config or args.seed is not None:
             raise UserError("--resume takes its settings from the run folder; drop "
-                            "--preset/--config/--set/--seed")
+                            "--preset/--config/--seed (--set may extend it: "
+                            "--set adversarial.epochs=N)")
         if args.out or args.overwrite:
             raise UserError("--resume continues the run in its own folder; drop "
                             "--out/--overwrite (to start afresh: --out RUN --overwrite)")
-        session = open_session(None, args.resume, data_root(args.data_root), resume=True)
+        session = open_session(None, args.resume, data_root(args.data_root), resume=True,
+                               overrides=args.set)
     else:
         cfg = _config_from_args(args)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -207,10 +238,39 @@ def cmd_compare(args) -> int:
 
 
 def cmd_presets(args) -> int:
-    for name in preset_names():
-        cfg = build_config(load_preset(name))
-        print(f"{name:20s} {cfg.description}")
+    if args.action == "show":
+        if not args.name:
+            raise UserError("usage: seqgan presets show NAME (names: seqgan presets)")
+        load_preset(args.name)  # an unknown name: one line with the closest one
+        print(preset_text(args.name), end="")
+        return 0
+    if args.name:
+        raise UserError(f"unexpected argument '{args.name}' (did you mean: seqgan presets "
+                        f"show {args.name}?)")
+    for name in preset_names():  # templates (text, midi) are complete only with a data file
+        print(f"{name:20s} {load_preset(name).get('description', '')}")
     return 0
+
+
+def cmd_config(args) -> int:
+    """``seqgan config show``: the configuration a ``train`` with these options would
+    use, each key commented; its data files looked up (not read)."""
+    if args.config_command != "show":
+        raise UserError("usage: seqgan config show [--preset P] [--config F] [--set K=V]")
+    cfg = _config_from_args(args)
+    _check_data_files(cfg, data_root(args.data_root))
+    print(commented_toml(cfg), end="")
+    return 0
+
+
+def _check_data_files(cfg: Config, root: Path) -> None:
+    """Each data file ``cfg`` names exists where ``train`` would look (else one line)."""
+    folder_ok = cfg.data.kind == "music"
+    for value in (cfg.data.train_file, cfg.data.test_file):
+        if value:
+            resolve(value, root, folder_ok=folder_ok)
+    if cfg.data.kind == "oracle" and cfg.oracle.source == "file":
+        resolve(cfg.oracle.path, root)
 
 
 def cmd_generate(args) -> int:
@@ -298,6 +358,7 @@ def cmd_evaluate(args) -> int:
 
 
 COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
+            "config": cmd_config,
             "generate": cmd_generate, "evaluate": cmd_evaluate, "data": cmd_data}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import math
 import re
 import sys
@@ -63,7 +64,7 @@ def knob(default: Any, low: float | None = None, high: float | None = None,
 @dataclass
 class OracleConfig:
     source: str = knob("random", choices=("random", "file"))  # N(0,1) LSTM from `seed`, or a parameter file
-    path: str = ""  # parameter file (.pkl/.npz) relative to the data root, when source = "file"
+    path: str = ""  # parameter file (.pkl/.npz), in the current folder or under the data root, when source = "file"
     seed: int = knob(88, low=0)  # seed of the random oracle's parameters
     vocab_size: int = knob(5000, low=2)  # V (a file's shapes override it)
     emb_dim: int = knob(32, low=1)  # oracle embedding size (a file's shapes override it)
@@ -75,7 +76,7 @@ class OracleConfig:
 @dataclass
 class DataConfig:
     kind: str = knob("oracle", choices=("oracle", "text", "music"))  # synthetic oracle, a text corpus, or MIDI music (data/build.py)
-    train_file: str = ""  # relative to the data root. oracle: optional token-id file; text: UTF-8 file, one sequence a line; music: a MIDI file or folder
+    train_file: str = ""  # looked for in the current folder, then under the data root. oracle: optional token-id file; text: UTF-8 file, one sequence a line; music: a MIDI file or folder
     test_file: str = ""  # text/music: held-out data (else data.test_ratio of train_file)
     num_train: int = knob(10000, low=1)  # oracle: training sequences sampled from the oracle (paper: 10,000)
     num_test: int = knob(2000, low=0)  # oracle: held-out oracle samples for NLL-test (0 = off)
@@ -181,6 +182,7 @@ class EvalConfig:
     bleu_reference_count: int = knob(0, low=0)  # BLEU (not Self-BLEU): use only this many references (0 = all, or the convention's own count)
     bleu_reference_subset: str = knob("first", choices=("first", "random"))  # which of them: the first, or a seeded random draw
     bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
+    text_defaults: bool = True  # text runs that set neither bleu nor self_bleu get bleu = self_bleu = [2, 3, 4] and, if bleu_samples is 0, bleu_samples = 500
     bleu_conventions: list[str] = knob(["current"], choices=tuple(BLEU_CONVENTIONS))  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
 
 
@@ -333,12 +335,9 @@ def _validate(cfg: Config) -> None:
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
         raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "
                         "non-empty and of equal length")
-    seq_len = o.seq_len if cfg.data.kind == "oracle" else cfg.data.seq_len
-    if seq_len and max(d.filter_sizes) > seq_len:
-        raise UserError(f"discriminator.filter_sizes has width {max(d.filter_sizes)} > "
-                        f"the sequence length {seq_len}")
     if cfg.data.kind != "oracle" and not cfg.data.train_file:
-        raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file")
+        raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file (e.g. --set "
+                        f"data.train_file={'my_corpus.txt' if cfg.data.kind == 'text' else 'my_midi/'})")
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
     _check_pattern("data.token_pattern", cfg.data.token_pattern)
@@ -383,8 +382,10 @@ def read_toml(path: Path) -> dict:
 
 
 def build_config(base: dict | None = None, overrides: list[str] = (),
-                 seed: int | None = None) -> Config:
-    """Defaults, then ``base`` (a parsed TOML dict), then ``overrides``, then ``seed``."""
+                 seed: int | None = None, complete: bool = True) -> Config:
+    """Defaults, then ``base`` (a parsed TOML dict), then ``overrides``, then ``seed``;
+    every key checked, and (``complete``) the rules between keys too — a template preset
+    such as ``text`` is incomplete until ``data.train_file`` is set."""
     cfg = Config()
     valid = _all_keys(cfg)
     if base:
@@ -398,8 +399,59 @@ def build_config(base: dict | None = None, overrides: list[str] = (),
         _apply(cfg, _nest(key, value), "", valid)
     if seed is not None:
         _apply(cfg, {"seed": seed}, "", valid)
-    _validate(cfg)
+    fill_kind_defaults(cfg)
+    if complete:
+        _validate(cfg)
     return cfg
+
+
+TEXT_BLEU_ORDERS = [2, 3, 4]  # eval.text_defaults: BLEU-n and Self-BLEU-n orders
+TEXT_BLEU_SAMPLES = 500  # ... and the samples they score (the cost bound)
+
+
+def fill_kind_defaults(cfg: Config) -> None:
+    """Settings that depend on the task kind, filled in place (``eval.text_defaults``): a
+    text run that asks for no BLEU reports BLEU-2..4 against the held-out lines and
+    Self-BLEU-2..4 of its first 500 samples. Idempotent, so a saved config stays as is."""
+    e = cfg.eval
+    if cfg.data.kind == "text" and e.text_defaults and not e.bleu and not e.self_bleu:
+        e.bleu, e.self_bleu = list(TEXT_BLEU_ORDERS), list(TEXT_BLEU_ORDERS)
+        if not e.bleu_samples:
+            e.bleu_samples = TEXT_BLEU_SAMPLES
+
+
+def adapt_to_user_data(cfg: Config, preset: Config) -> list[str]:
+    """A preset applied to the user's own data (``data.train_file`` differs from the
+    preset's), changed in place so no corpus is mixed in silently; returns one note per
+    change for the user:
+
+    * the preset's ``data.test_file`` (held-out data of *its* corpus) is dropped, so
+      ``data.test_ratio`` of the user's data is held out instead;
+    * ``name`` (if the user did not set it) becomes ``<data>-<preset>``, e.g.
+      ``my_corpus-synthetic-quick``, so folders, summaries and figures say what was trained.
+    """
+    d, p = cfg.data, preset.data
+    if not d.train_file or (d.train_file == p.train_file and d.kind == p.kind):
+        return []
+    notes = []
+    if d.test_file and d.test_file == p.test_file:
+        notes.append(f"note: not using the preset's data.test_file '{d.test_file}' with your "
+                     f"data.train_file: holding out data.test_ratio = {d.test_ratio:g} of "
+                     f"'{d.train_file}' instead (set data.test_file to choose held-out data)")
+        d.test_file = ""
+    if cfg.name == preset.name:
+        stem = Path(d.train_file.rstrip("/\\")).stem or "data"
+        cfg.name = f"{stem}-{preset.name}"
+    return notes
+
+
+def validate(cfg: Config) -> None:
+    """Check a ``Config`` however it was made — also one built or changed in Python, where
+    no TOML or ``--set`` was parsed: every key's type, range and choices and the
+    cross-key rules, as ``build_config`` checks them (one-line ``UserError``)."""
+    if not isinstance(cfg, Config):
+        raise UserError(f"expected a seqgan Config, got {type(cfg).__name__}")
+    build_config(cfg.to_dict())
 
 
 def _upgrade(base: dict) -> dict:
@@ -410,6 +462,42 @@ def _upgrade(base: dict) -> dict:
         base = {**base, "pg_bleu": {**base["pg_bleu"],
                                     "smoothing": "method1" if smoothing else "none"}}
     return base
+
+
+def key_comments() -> dict[str, str]:
+    """``"section.key"`` (or ``"key"``) -> the comment of its field in this module, the one
+    place each knob is documented."""
+    comments: dict[str, str] = {}
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    hints = get_type_hints(Config)
+    for prefix, cls in [("", Config)] + [(f"{name}.", hints[name]) for name in sections
+                                         if dataclasses.is_dataclass(hints[name])]:
+        for line in inspect.getsource(cls).splitlines():
+            found = re.match(r"\s+(\w+): [^=]+=.*?  # (.*)$", line)
+            if found:
+                comments[prefix + found.group(1)] = found.group(2).strip()
+    return comments
+
+
+def commented_toml(cfg: Config) -> str:
+    """``cfg`` as TOML (what ``config.toml`` holds) with each key's comment above it."""
+    comments = key_comments()
+    lines: list[str] = []
+
+    def emit(prefix: str, values: dict) -> None:
+        for key, value in values.items():
+            if isinstance(value, dict):
+                continue
+            if f"{prefix}{key}" in comments:
+                lines.append(f"# {comments[prefix + key]}")
+            lines.append(tomli_w.dumps({key: value}).rstrip("\n"))
+    data = cfg.to_dict()
+    emit("", data)
+    for section, values in data.items():
+        if isinstance(values, dict):
+            lines += ["", f"[{section}]"]
+            emit(f"{section}.", values)
+    return "\n".join(lines) + "\n"
 
 
 def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -431,11 +519,15 @@ def preset_names() -> list[str]:
     return sorted(f.name[:-5] for f in files if f.name.endswith(".toml"))
 
 
+def preset_text(name: str) -> str:
+    """The TOML file of preset ``name``, as shipped (comments included)."""
+    return resources.files("seqgan.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+
+
 def load_preset(name: str) -> dict:
     names = preset_names()
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else f"; available: {', '.join(names)}"
         raise UserError(f"unknown preset '{name}'{hint}")
-    text = resources.files("seqgan.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return tomllib.loads(preset_text(name))

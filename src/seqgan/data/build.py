@@ -19,11 +19,22 @@ from seqgan.data.vocab import BOS, TEXT_SPECIALS, Vocabulary
 from seqgan.errors import UserError
 
 
+def _locate(d, root: Path, folder_ok: bool) -> tuple[Path, Path | None]:
+    """``data.train_file`` and ``data.test_file`` (if set) found (``paths.resolve``), and
+    recorded in the config as found (``paths.recorded``)."""
+    train_path = paths.resolve(d.train_file, root, folder_ok)
+    d.train_file = paths.recorded(d.train_file, train_path)
+    test_path = None
+    if d.test_file:
+        test_path = paths.resolve(d.test_file, root, folder_ok)
+        d.test_file = paths.recorded(d.test_file, test_path)
+    return train_path, test_path
+
+
 def build_text_task(cfg: Config, root: Path) -> Task:
     from seqgan.data.text import auto_seq_len, build_text_corpus
     d = cfg.data
-    train_path = paths.resolve(d.train_file, root)
-    test_path = paths.resolve(d.test_file, root) if d.test_file else None
+    train_path, test_path = _locate(d, root, folder_ok=False)
     seq_len = d.seq_len or auto_seq_len([p for p in (train_path, test_path) if p],
                                          d.tokenizer, d.token_pattern, tuple(d.drop_tokens),
                                          d.limit)
@@ -44,8 +55,7 @@ def build_music_task(cfg: Config, root: Path) -> Task:
     from seqgan.music.encodings import get_encoding
     d = cfg.data
     encoding = get_encoding(d.encoding)
-    train_path = paths.resolve(d.train_file, root, folder_ok=True)
-    test_path = paths.resolve(d.test_file, root, folder_ok=True) if d.test_file else None
+    train_path, test_path = _locate(d, root, folder_ok=True)
     cfg.data.seq_len = d.seq_len or encoding.default_seq_len
     corpus = build_music_corpus(d.encoding, train_path, test_path, cfg.data.seq_len,
                                 d.test_ratio, d.split_seed, d.min_count)

@@ -17,7 +17,9 @@ from seqgan.models.generator import Generator
 def build_oracle(cfg: Config, root: Path) -> Generator:
     o = cfg.oracle
     if o.source == "file":
-        return load_oracle(paths.resolve(o.path, root), o.seq_len, o.start_token)
+        path = paths.resolve(o.path, root)
+        o.path = paths.recorded(o.path, path)
+        return load_oracle(path, o.seq_len, o.start_token)
     return random_oracle(o.seed, o.vocab_size, o.emb_dim, o.hidden_dim, o.seq_len, o.start_token)
 
 
@@ -29,6 +31,7 @@ def build_synthetic_task(cfg: Config, root: Path) -> Task:
     rng = torch.Generator().manual_seed(cfg.seed)
     if cfg.data.train_file:
         files.append(paths.resolve(cfg.data.train_file, root))
+        cfg.data.train_file = paths.recorded(cfg.data.train_file, files[-1])
         train = read_token_file(files[-1], oracle.max_len, oracle.vocab_size)
     else:
         train = oracle.sample(cfg.data.num_train, cfg.generator.sample_batch, rng)

@@ -22,6 +22,19 @@ from torch.nn import functional as F
 REAL = 1  # index of the "real" class in the two logits
 
 
+def fit_widths(sizes: Sequence[int], counts: Sequence[int], seq_len: int
+               ) -> tuple[list[int], list[int]]:
+    """Convolution widths that fit sequences of length ``seq_len`` (T): every width > T
+    is replaced by T, the filters of equal widths summed — so the filter total (the
+    feature size) stays, and the widths stay "from 1 to T" as in the paper.  Widths <= T
+    keep their order and counts."""
+    fitted: dict[int, int] = {}
+    for size, count in zip(sizes, counts):
+        width = min(size, seq_len)
+        fitted[width] = fitted.get(width, 0) + count
+    return list(fitted), list(fitted.values())
+
+
 class Highway(nn.Module):
     """One highway layer: ``t * relu(W_h x) + (1 - t) * x`` with ``t = sigmoid(W_t x)``."""
 

@@ -125,6 +125,11 @@ def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, 
             dropped[f"symbol seen < {min_count} times (train)"] += before[0] - len(train_tunes)
         if before[1] - len(test_tunes):
             dropped["symbol outside the vocabulary (test)"] += before[1] - len(test_tunes)
+        if not train_tunes:
+            raise UserError(f"all {before[0]} training tunes of {train_path} were dropped by "
+                            f"the rare-symbol rule (each holds a {encoding} symbol seen fewer "
+                            f"than data.min_count = {min_count} times); lower data.min_count, "
+                            f"e.g. --set data.min_count=1")
         symbols = sorted(kept)
     else:
         symbols = list(fixed)
@@ -132,8 +137,12 @@ def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, 
     train, tunes_train = _windows(enc, train_tunes, seq_len, dropped, "train")
     test, tunes_test = _windows(enc, test_tunes, seq_len, dropped, "test")
     if not train:
-        raise UserError(f"no window of {seq_len} {encoding} symbols fits in any training "
-                        f"tune of {train_path}; use a shorter seq_len")
+        rare = dropped.get(f"symbol seen < {min_count} times (train)", 0)
+        hint = (f"; {rare} tunes were dropped by the rare-symbol rule (data.min_count = "
+                f"{min_count})" if rare else "")
+        raise UserError(f"no window of {seq_len} {encoding} symbols fits in any of the "
+                        f"{len(train_tunes)} training tunes of {train_path}; use a shorter "
+                        f"data.seq_len{hint}")
     wants_test = test_path is not None or test_ratio > 0
     if wants_test and not test:
         where = test_path if test_path is not None else f"the {test_ratio:g} split of {train_path}"

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.config import VAE_ALGORITHMS, Config, build_config, read_toml
+from seqgan.config import (VAE_ALGORITHMS, Config, build_config, changed_keys, read_toml,
+                           validate)
 from seqgan.data.build import build_task, task_without_data
 from seqgan.data.task import Task
 from seqgan.data.vocab import Vocabulary
 from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
+from seqgan.models.discriminator import fit_widths
 from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
@@ -35,29 +37,81 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(cfg: Config, root: Path) -> Task:
-    """Thread count, then the task (sizes learnt from the data go into ``cfg``); a text
+    """``cfg`` validated (``config.validate``), the thread count, then the task (sizes learnt from the data go into ``cfg``); a text
     T derived from an overly long line and sizes that cannot fit in memory
     (``models.size``) are refused before the data are encoded or a model is built."""
+    validate(cfg)  # also a Config built or changed in Python
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
-    widest = max(cfg.discriminator.filter_sizes)
-    if widest > task.seq_len:
-        raise UserError(f"discriminator.filter_sizes has width {widest} > the sequence "
-                        f"length {task.seq_len}")
+    _fit_discriminator(cfg, task.seq_len)
     size.check_fits(cfg, task.vocab_size, task.seq_len, len(task.train) + len(task.test))
     return task
 
 
+def _fit_discriminator(cfg: Config, seq_len: int) -> None:
+    """Convolution widths longer than T become T (``models.discriminator.fit_widths``),
+    said in one line; the fitted widths go into ``cfg`` (so ``config.toml`` holds them)."""
+    d = cfg.discriminator
+    if max(d.filter_sizes) <= seq_len:
+        return
+    too_wide = [w for w in d.filter_sizes if w > seq_len]
+    d.filter_sizes, d.num_filters = fit_widths(d.filter_sizes, d.num_filters, seq_len)
+    print(f"note: discriminator widths {', '.join(map(str, too_wide))} exceed the sequence "
+          f"length T = {seq_len}; their filters use width {seq_len}: filter_sizes "
+          f"{d.filter_sizes}, num_filters {d.num_filters}", file=sys.stderr)
+
+
+# keys ``--resume RUN --set`` may change: phase lengths and how the run is kept, nothing
+# that changes what was already trained (``check_extension``)
+EXTENDABLE = ("pretrain.generator_epochs", "pretrain.discriminator_rounds",
+              "adversarial.epochs", "run.checkpoint_every", "run.keep_checkpoints",
+              "run.tensorboard", "run.threads")
+
+
+def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[str]]:
+    """The run's ``config.toml`` with ``overrides`` applied, and the keys they change
+    (only ``EXTENDABLE`` ones; any other is a one-line ``UserError`` saying why)."""
+    saved = read_toml(run.config)
+    cfg = build_config(saved, overrides)
+    changed = changed_keys(build_config(saved).to_dict(), cfg.to_dict())
+    refused = [key for key in changed if key not in EXTENDABLE]
+    if refused:
+        raise UserError(f"--resume --set can change only {', '.join(EXTENDABLE)}; "
+                        f"{', '.join(refused)} would change what {run.root} already trained "
+                        f"(start a new run with --config {run.config} --set ...)")
+    return cfg, changed
+
+
+def check_extension(run: RunFolder, phases: list, changed: list[str]) -> None:
+    """New phase lengths must leave the epochs already run (``metrics.csv``) in place: a
+    finished phase keeps its length, the one in progress is not cut below its epochs."""
+    done: dict[str, int] = {}
+    for row in run.read_metrics():
+        if row.get("phase") not in (None, "init"):
+            done[row["phase"]] = max(done.get(row["phase"], 0), int(row["phase_epoch"]))
+    started = [p for p in phases if p.name in done]
+    for phase in started[:-1]:
+        if phase.epochs != done[phase.name]:
+            raise UserError(f"{phase.name} has ended after {done[phase.name]} epochs; "
+                            f"{', '.join(changed)} cannot change its length now")
+    if started and started[-1].epochs < done[started[-1].name]:
+        phase = started[-1]
+        raise UserError(f"{phase.name} has run {done[phase.name]} epochs; it cannot be cut "
+                        f"to {phase.epochs}")
+
+
 def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = False,
-                 resume: bool = False) -> Trainer:
-    """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``).  Every
-    check comes before the first write; the run folder is then locked against other
-    writers (``runs.lock``) until the trainer ends."""
+                 resume: bool = False, overrides: list[str] = ()) -> Trainer:
+    """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``, with
+    ``overrides`` that extend it: ``resumed_config``).  Every check comes before the
+    first write; the run folder is then locked against other writers (``runs.lock``)
+    until the trainer ends."""
+    changed: list[str] = []
     if resume:
         run = RunFolder.open(out)
-        cfg = build_config(read_toml(run.config))
+        cfg, changed = resumed_config(run, list(overrides))
     else:
         RunFolder(out).check_can_create(overwrite)
     task = _prepare(cfg, root)  # data errors surface before anything is written
@@ -67,10 +121,16 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         shared_phase_state(cfg, phases)  # so are errors in the shared pre-training
     if resume and task.vocab is not None and run.vocab.is_file():
         _check_same_vocab(task, run.vocab)
+    if changed:
+        check_extension(run, phases, changed)
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
         run.take_lock()
-        if not resume:
+        if changed:  # the run is not finished any more: its summary would be stale
+            run.summary.unlink(missing_ok=True)
+            print(f"note: {', '.join(changed)} changed in {run.config}; the continued run "
+                  f"is not bit-identical to one started with these settings", file=sys.stderr)
+        if not resume or changed:
             write_text(run.config, cfg.to_toml())
         run.mark()
         if task.vocab is not None and not run.vocab.is_file():  # new, or deleted since
