@@ -41,3 +41,28 @@ def test_text_table_tests_bleu_against_seqgan(tmp_path):
     assert "| algorithm | NLL-test | BLEU-2 | p-value vs SeqGAN | MSE | p (MSE) |" in text
     assert f"{np.mean(a):.3f}" in text
     assert json.loads((tmp_path / "sg" / "summary.json").read_text())["bleu2"] > 0
+
+
+def test_several_seeds_give_seed_level_p_values_beside_pooled_ones(tmp_path):
+    """Three seeds per algorithm: mean ± std over seeds, the pooled per-sequence p and
+    Welch's test of the three per-seed means (computed here by hand from the t formula)."""
+    rng = np.random.default_rng(1)
+    groups, means = {"mle": [], "seqgan": []}, {"mle": [], "seqgan": []}
+    for label, centre in (("mle", 0.50), ("seqgan", 0.53)):
+        for seed in range(3):
+            values = rng.uniform(centre - 0.2, centre + 0.2, 100) + 0.01 * seed
+            groups[label].append(_run(tmp_path, f"{label}{seed}", values))
+            means[label].append(float(np.mean(values)))
+    rows, metrics = build_table(groups)
+    a, b = np.array(means["mle"]), np.array(means["seqgan"])
+    va, vb = a.var(ddof=1) / 3, b.var(ddof=1) / 3
+    t = (a.mean() - b.mean()) / math.sqrt(va + vb)
+    dof = (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 2)
+    assert math.isclose(rows[0]["p_seeds_bleu2"], 2 * stats.t.sf(abs(t), dof), rel_tol=1e-9)
+    assert rows[0]["p_seeds_bleu2"] > rows[0]["p_bleu2"]  # 3 values see less than 300
+    assert math.isclose(rows[0]["bleu2_seed_std"], a.std(ddof=1), rel_tol=1e-9)
+    assert math.isnan(rows[1]["p_seeds_bleu2"])
+    text = write_table(rows, metrics, tmp_path)
+    assert "| BLEU-2 | p-value vs SeqGAN | p (seeds) |" in text
+    assert "per-seed final values" in text
+    assert "p_seeds_bleu2" in (tmp_path / "table.csv").read_text().splitlines()[0]

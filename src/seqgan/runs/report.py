@@ -8,8 +8,10 @@ Output, in the comparison folder:
   NLL-test, BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics — the number of samples
   behind each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE,
   SPB, QN) the p-value of Welch's two-sided t-test of the label's per-sequence values
-  against SeqGAN's (all seeds pooled).  ``p_value_vs_seqgan`` is that of the task's main
-  metric: NLL-oracle on the oracle, else the first BLEU order, else MSE;
+  against SeqGAN's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the
+  per-seed final values (with at least two seeds per label; the markdown shows it for the
+  main metric).  ``p_value_vs_seqgan`` is the pooled p of the task's main metric:
+  NLL-oracle on the oracle, else the first BLEU order, else MSE;
 * ``figures/<metric>.png``: every label's learning curve of the main curve metric
   (NLL-oracle, else NLL-test), mean over seeds per epoch;
 * ``figures/strategies.png``: one panel per SeqGAN training strategy (if any).
@@ -142,10 +144,21 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
                 if ours is not None and theirs is not None and len(ours) > 1 and len(theirs) > 1:
                     p_value = welch_t_test(ours, theirs)[1]
             row[f"p_{metric}"] = p_value
+            row[f"p_seeds_{metric}"] = _seed_level_p(summaries[label], summaries.get(
+                REFERENCE, []), metric) if reference and label != REFERENCE else math.nan
         row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
         row["signatures"] = "; ".join(signatures[m] for m in metrics if m in signatures)
         rows.append(row)
     return rows, metrics
+
+
+def _seed_level_p(ours: list[dict], theirs: list[dict], metric: str) -> float:
+    """Welch's two-sided t-test of the runs' final ``metric`` values, one per seed (NaN
+    with fewer than two seeds on a side): the spread over training seeds, which the
+    per-sequence test of the pooled samples does not see."""
+    a = [s[metric] for s in ours if isinstance(s.get(metric), (int, float))]
+    b = [s[metric] for s in theirs if isinstance(s.get(metric), (int, float))]
+    return welch_t_test(np.asarray(a), np.asarray(b))[1]
 
 
 def _one_signature_each(groups: dict[str, list[RunFolder]], summaries: dict[str, list[dict]],
@@ -190,7 +203,7 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     """Write ``table.csv`` and ``table.md``; return the markdown."""
     columns = ["label", "seeds", "samples_per_seed", "p_value_vs_seqgan"]
     for metric in metrics:
-        columns += [metric, f"{metric}_seed_std", f"p_{metric}"]
+        columns += [metric, f"{metric}_seed_std", f"p_{metric}", f"p_seeds_{metric}"]
     columns.append("signatures")
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
@@ -209,6 +222,8 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
         header.append(_header(metric))
         if metric == main:
             header.append("p-value vs SeqGAN")
+            if several:
+                header.append("p (seeds)")
         elif metric in tested:
             header.append(f"p ({_header(metric)})")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -221,6 +236,8 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
             cells.append(cell)
             if metric == main or metric in tested:
                 cells.append(_p(row[f"p_{metric}"]))
+            if metric == main and several:
+                cells.append(_p(row[f"p_seeds_{metric}"]))
         lines.append("| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
@@ -229,7 +246,10 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     if main:
         note += (f" p-values: Welch's two-sided t-test of per-sequence {_header(main)}"
                  + (" (and the other p columns' metrics)" if tested else "")
-                 + " against SeqGAN's (all seeds pooled).")
+                 + " against SeqGAN's (all seeds pooled)"
+                 + ("; p (seeds): Welch's t-test of the per-seed final values, one per "
+                    "training seed — the one to quote for a claim about the algorithm."
+                    if several else "."))
     if any(m in DIAGNOSTICS for m in metrics):
         note += " Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
     lines += ["", note]
