@@ -29,7 +29,7 @@ from _common import BATCH, ROLLOUTS, T, V, machine, paper_models, timed
 from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
 from seqgan.models.discriminator import Highway
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.train.steps import discriminator_epochs, policy_gradient_step
+from seqgan.training.steps import discriminator_epochs, policy_gradient_step
 
 NUM_POSITIVES = 10_000
 

@@ -41,7 +41,7 @@ from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.data.tokens import read_token_file
 from seqgan.metrics.bleu import CURRENT, NLTK_32, BleuConvention, ReferenceTables, bleu
-from seqgan.train.pg_bleu import convention as reward_convention
+from seqgan.training.pg_bleu import convention as reward_convention
 
 
 def conventions(preset: BleuConvention) -> dict[str, BleuConvention]:

@@ -8,9 +8,9 @@ import torch
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.rl.rewards import BleuReward
-from seqgan.train import steps
-from seqgan.train.scheduled_sampling import omega_at
-from seqgan.train.session import ALGORITHMS
+from seqgan.training import steps
+from seqgan.training.scheduled_sampling import omega_at
+from seqgan.training.session import ALGORITHMS
 from tests.conftest import TINY
 
 

@@ -23,7 +23,7 @@ from seqgan.metrics.bleu import (CONVENTIONS, LABELS, NLTK_32, SUFFIXES, BleuCon
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.report import build_table, write_table
-from seqgan.train import pg_bleu, steps
+from seqgan.training import pg_bleu, steps
 from tests.conftest import TINY
 from tests.helpers import error_line
 

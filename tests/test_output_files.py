@@ -31,7 +31,7 @@ from seqgan.errors import UserError
 from seqgan.models.generator import Generator
 from seqgan.runs import atomic, export
 from seqgan.runs.folder import tokens_to_text
-from seqgan.train.session import load_trained
+from seqgan.training.session import load_trained
 from tests.helpers import FullDisk, error_line, temporaries_of
 from tests.conftest import TINY
 

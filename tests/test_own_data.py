@@ -162,7 +162,7 @@ def test_the_rare_symbol_rule_is_named_when_it_drops_every_tune(tmp_path, monkey
 # -- 6. configs built in Python -------------------------------------------------------------
 
 def test_a_config_changed_in_python_is_validated(tmp_path):
-    from seqgan.train.session import open_session
+    from seqgan.training.session import open_session
     cfg = build_config(TINY)
     cfg.data.kind = "txt"
     with pytest.raises(UserError, match="'data.kind' must be one of"):

@@ -8,7 +8,7 @@ from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import (draw_rollout_uniforms, mc_search_q, mc_search_q_reference,
                                update_rollout_policy)
-from seqgan.train.steps import policy_gradient_step
+from seqgan.training.steps import policy_gradient_step
 
 
 def test_batched_mc_search_equals_reference_with_same_random_numbers():

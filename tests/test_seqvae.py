@@ -21,8 +21,8 @@ from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
 from seqgan.rl.rollout import mc_search_q
 from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
 from seqgan.runs.latent import interpolate, latent_line, parse_sequence
-from seqgan.train import seqvae, vae
-from seqgan.train.session import open_session
+from seqgan.training import seqvae, vae
+from seqgan.training.session import open_session
 from tests.conftest import TINY
 
 TINY_VAE = copy.deepcopy(TINY)

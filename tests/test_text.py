@@ -19,7 +19,7 @@ from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
 from seqgan.rl.estimators import merl_returns
 from seqgan.rl.rollout import draw_rollout_uniforms, mc_search_q, mc_search_q_reference
-from seqgan.train.steps import token_cross_entropy
+from seqgan.training.steps import token_cross_entropy
 from tests.conftest import TINY
 
 LINES = ["the cat sat on the mat .", "a dog sat on a log .", "the dog ate the cat food .",

@@ -1,3 +1,19 @@
-"""seqgan: adversarial and reinforcement-learning training of discrete sequence generators."""
+"""seqgan: adversarial and reinforcement-learning training of discrete sequence generators.
+
+The Python API (docs/api.md): ``seqgan.Run.load(path)``, ``seqgan.train(...)``,
+``seqgan.compare(...)``; building blocks in ``seqgan.models``, ``seqgan.rl``,
+``seqgan.metrics``.  Importing ``seqgan`` imports nothing heavy: torch and the rest load
+when an API name is first used.
+"""
 
 __version__ = "0.1.0"
+
+_API = ("Run", "Samples", "Comparison", "train", "compare")
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from seqgan import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'seqgan' has no attribute {name!r}")

@@ -21,13 +21,12 @@ from pathlib import Path
 import torch
 
 from seqgan import __version__
-from seqgan.config import (Config, adapt_to_user_data, build_config, commented_toml,
-                           load_preset, preset_names, preset_text, read_toml)
+from seqgan.config import (DEFAULT_PRESET, Config, assemble, commented_toml,
+                           load_preset, preset_names, preset_text)
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
-DEFAULT_PRESET = "synthetic-quick"
 FORMATS = ("ids", "text", "midi", "pianoroll")
 
 
@@ -66,6 +65,27 @@ def _seed(text: str) -> int:
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
     return value
+
+
+def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--temperature``, ``--top-k``, ``--top-p``, ``--greedy`` (``rl.sampling.Sampling``;
+    docs/metrics.md, "Sampling controls"), checked by ``_sampling``."""
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help=f"{what} from softmax(logits / T) (default 1)")
+    parser.add_argument("--top-k", type=int, default=0, metavar="K",
+                        help="keep only the K most probable tokens (default 0: off)")
+    parser.add_argument("--top-p", type=float, default=1.0, metavar="P",
+                        help="keep only the smallest set of most probable tokens whose "
+                        "probability reaches P (nucleus; default 1: off)")
+    parser.add_argument("--greedy", action="store_true", help="take the most probable "
+                        "token instead of sampling (any run; VAE runs: decode z greedily)")
+
+
+def _sampling(args):
+    """The ``Sampling`` of the command's options (a one-line error for invalid values)."""
+    from seqgan.rl.sampling import Sampling
+    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    greedy=args.greedy)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -129,8 +149,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(token ids, text, or music symbols); -n is ignored")
     gen.add_argument("--steps", type=int, default=5, help="points of --interpolate, both "
                      "ends included (default 5)")
-    gen.add_argument("--greedy", action="store_true", help="VAE runs: decode z by taking the "
-                     "most probable token instead of sampling")
+    _add_sampling_options(gen, "sample each token")
 
     data = sub.add_parser("data", help="look at a data set before training on it")
     data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser)
@@ -147,7 +166,13 @@ def _parser() -> argparse.ArgumentParser:
                          "<name>_pianoroll.png)")
 
     ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
-    ev.add_argument("--run", type=Path, help="run folder")
+    ev.add_argument("--run", type=Path, help="run folder (with --temperatures also a "
+                    "comparison folder)")
+    ev.add_argument("--temperatures", metavar="T1,T2,...", help="quality-diversity curves: "
+                    "evaluate every generator of --run at each temperature; writes "
+                    "quality_diversity.csv/.md and figures/quality_diversity.png")
+    ev.add_argument("--reverse-lm", action="store_true", help="with --temperatures: also "
+                    "the reverse-LM score (an LM trained on the samples, NLL on the test set)")
     ev.add_argument("--compare-policies", type=Path, nargs="+", metavar="RUN",
                     help="plot π(·|s_t) of these runs' generators on one fixed trajectory")
     ev.add_argument("--step", type=int, default=15, help="t for --compare-policies (default 15)")
@@ -158,35 +183,22 @@ def _parser() -> argparse.ArgumentParser:
                     "conventions: current, nltk-3.2, texygen, texygen-full (default: the "
                     "run's eval.bleu_conventions; docs/metrics.md)")
     ev.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
+    _add_sampling_options(ev, "evaluate samples drawn, and NLL-test,")
     return parser
 
 
 # -- commands -------------------------------------------------------------------------
 
 def _config_from_args(args) -> Config:
-    """The preset (default ``synthetic-quick`` unless only ``--config`` is given), then
-    ``--config``, ``--set`` and ``--seed``; adapted to the user's own data when it names
-    other data than the preset (``config.adapt_to_user_data``, said on stderr)."""
-    preset: dict = {}
-    if args.preset or not args.config:
-        preset = load_preset(args.preset or DEFAULT_PRESET)
-    base = _merge(preset, read_toml(args.config)) if args.config else preset
-    cfg = build_config(base, args.set, args.seed)
-    for note in adapt_to_user_data(cfg, build_config(preset, complete=False)):
+    """``config.assemble`` of the options; its notes on stderr."""
+    cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
+    for note in notes:
         print(note, file=sys.stderr)
     return cfg
 
 
-def _merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for key, value in b.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
-    return out
-
-
 def cmd_train(args) -> int:
-    from seqgan.train.session import open_session, print_result_table
+    from seqgan.training.session import open_session, print_result_table
     if args.resume:
         if args.preset or args.config or args.seed is not None:
             raise UserError("--resume takes its settings from the run folder; drop "
@@ -275,9 +287,10 @@ def _check_data_files(cfg: Config, root: Path) -> None:
 
 def cmd_generate(args) -> int:
     from seqgan.runs.export import export_samples
-    from seqgan.train.session import load_trained
+    from seqgan.training.session import load_trained
     if args.n < 1:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
+    args.sampling = _sampling(args)
     cfg, task, models = load_trained(args.run, data_root(args.data_root))
     torch.manual_seed(args.seed)
     batches, total = _sample_batches(args, cfg, task, models["generator"])
@@ -300,11 +313,12 @@ def _sample_batches(args, cfg: Config, task, generator
                     ) -> tuple[Iterable[torch.Tensor], int]:
     """``(batches, how many rows in all)``: batches of at most ``generator.sample_batch``
     rows, each drawn when asked for (memory holds one) — the same sequences as
-    ``generator.sample(n, sample_batch)`` draws at once."""
-    if args.interpolate or args.from_prior or args.greedy:
+    ``generator.sample(n, sample_batch, sampling=...)`` draws at once, each token drawn
+    with the sampling controls ``args.sampling``."""
+    if args.interpolate or args.from_prior:
         return _latent_samples(args, cfg, task, generator)
     size = cfg.generator.sample_batch
-    return (generator.sample(min(size, args.n - start), size)
+    return (generator.sample(min(size, args.n - start), size, sampling=args.sampling)
             for start in range(0, args.n, size)), args.n
 
 
@@ -313,15 +327,14 @@ def _latent_samples(args, cfg: Config, task, generator
     """``generate --from-prior`` (batches drawn when asked for) / ``--interpolate A B
     --steps K`` (one batch of K), as ``_sample_batches`` (``runs.latent``)."""
     from seqgan.runs import latent
-    from seqgan.train.session import data_task
-    sampler = latent.greedy if args.greedy else None
+    from seqgan.training.session import data_task
     if not args.interpolate:
         return latent.prior_batches(generator, args.n, cfg.generator.sample_batch,
-                                    sampler), args.n
+                                    args.sampling), args.n
     training_set = functools.cache(
         lambda: data_task(args.run, cfg, data_root(args.data_root)).train)
     a, b = (latent.parse_sequence(spec, cfg, task, training_set) for spec in args.interpolate)
-    return [latent.interpolate(generator, a, b, args.steps, sampler)[1]], args.steps
+    return [latent.interpolate(generator, a, b, args.steps, args.sampling)[1]], args.steps
 
 
 def cmd_data(args) -> int:
@@ -341,7 +354,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from seqgan.train.session import compare_run_policies, evaluate_run
+    from seqgan.training.session import compare_run_policies, evaluate_run
     if args.compare_policies:
         out = args.out or Path(f"policies_step{args.step}.png")
         for name, value in compare_run_policies(args.compare_policies, args.step, out,
@@ -351,9 +364,30 @@ def cmd_evaluate(args) -> int:
         return 0
     if args.run is None:
         raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
+    if args.temperatures:
+        return _quality_diversity(args)
+    sampling = _sampling(args)
     conventions = ([name.strip() for name in args.bleu_conventions.split(",")]
                    if args.bleu_conventions else None)
-    evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions)
+    evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
+                 sampling)
+    return 0
+
+
+def _quality_diversity(args) -> int:
+    """``evaluate --temperatures``: ``runs.quality_diversity`` on a run or comparison."""
+    from seqgan.runs.quality_diversity import parse_temperatures, quality_diversity
+    if args.temperature != 1.0 or args.top_k or args.top_p != 1.0 or args.greedy:
+        raise UserError("--temperatures sweeps the temperature itself; drop "
+                        "--temperature/--top-k/--top-p/--greedy")
+    if args.samples is not None and args.samples < 1:
+        raise UserError(f"--samples must be positive, got {args.samples}")
+    temperatures = parse_temperatures(args.temperatures)
+    report = quality_diversity(args.run, temperatures, data_root(args.data_root), args.seed,
+                               args.samples, args.reverse_lm)
+    print(report, end="")
+    print(f"wrote {args.run / 'quality_diversity.csv'}, quality_diversity.md, "
+          f"figures/quality_diversity.png")
     return 0
 
 

@@ -445,6 +445,31 @@ def adapt_to_user_data(cfg: Config, preset: Config) -> list[str]:
     return notes
 
 
+def assemble(preset: str | None = None, config_file: Path | None = None,
+             overrides: list[str] = (), seed: int | None = None) -> tuple[Config, list[str]]:
+    """The configuration of a ``train`` / ``compare``, and notes for the user: the preset
+    (``synthetic-quick`` unless only ``config_file`` is given), then ``config_file``,
+    ``overrides`` (``"key=value"``) and ``seed``; adapted to the user's own data when it
+    names other data than the preset (``adapt_to_user_data``)."""
+    base: dict = {}
+    if preset or not config_file:
+        base = load_preset(preset or DEFAULT_PRESET)
+    preset_cfg = build_config(base, complete=False)
+    if config_file:
+        base = _merge(base, read_toml(config_file))
+    cfg = build_config(base, list(overrides), seed)
+    return cfg, adapt_to_user_data(cfg, preset_cfg)
+
+
+def _merge(a: dict, b: dict) -> dict:
+    """``a`` updated by ``b``, tables merged key by key."""
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
+            out.get(key), dict) else value
+    return out
+
+
 def validate(cfg: Config) -> None:
     """Check a ``Config`` however it was made — also one built or changed in Python, where
     no TOML or ``--set`` was parsed: every key's type, range and choices and the
@@ -513,6 +538,9 @@ def changed_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 # -- presets ----------------------------------------------------------------------------
+
+DEFAULT_PRESET = "synthetic-quick"
+
 
 def preset_names() -> list[str]:
     files = resources.files("seqgan.presets").iterdir()

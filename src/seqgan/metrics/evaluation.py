@@ -12,6 +12,12 @@ comparison report t-tests.
 BLEU and Self-BLEU are computed under each of ``eval.bleu_conventions``
 (``metrics.bleu.CONVENTIONS``); ``signatures`` says how every metric was computed
 (``bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char``).
+
+Sampling controls (``rl.sampling.Sampling``, ``seqgan evaluate --temperature ...``): the
+samples are drawn with them, so every sample-based metric (NLL-oracle, BLEU, Self-BLEU,
+music) is of the controlled sampler; NLL-test is of the tempered model softmax(logits / tau)
+(top-k, top-p and greedy have no finite NLL and do not enter it).  Controls other than
+the default are appended to the signatures (``|temperature=0.8|top_p=0.9``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from seqgan.metrics.bleu import (CONVENTIONS, SUFFIXES, BleuConvention, Referenc
 from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
+from seqgan.rl.sampling import Sampling
 
 
 class Evaluator:
@@ -49,19 +56,25 @@ class Evaluator:
 
     @torch.no_grad()
     def __call__(self, generator: Generator, discriminator=None,
-                 samples: torch.Tensor | None = None) -> tuple[dict, dict, torch.Tensor]:
+                 samples: torch.Tensor | None = None,
+                 sampling: Sampling | None = None) -> tuple[dict, dict, torch.Tensor]:
         """``(means, per_sequence, samples)``: metric -> float, metric -> ``[n]`` array, and
-        the ``eval.num_samples`` fresh samples ``[n, T]`` they were computed on."""
+        the ``eval.num_samples`` fresh samples ``[n, T]`` they were computed on, drawn with
+        ``sampling`` (default: plain sampling, as in training); NLL-test is then at its
+        temperature (``metrics.nll.per_token_nll``)."""
         cfg, task = self.cfg, self.task
+        sampling = sampling or Sampling()
         if samples is None:
-            samples = generator.sample(cfg.eval.num_samples, cfg.generator.sample_batch)
+            extra = {} if sampling.is_default else {"sampling": sampling}
+            samples = generator.sample(cfg.eval.num_samples, cfg.generator.sample_batch,
+                                       **extra)
         means: dict = {}
         per_sequence: dict[str, np.ndarray] = {}
         if task.oracle is not None:
             per_sequence["nll_oracle"] = sequence_nll(task.oracle, samples).numpy()
             means["nll_oracle"] = float(per_sequence["nll_oracle"].mean()) / task.seq_len
         if len(task.test):
-            means["nll_test"] = per_token_nll(generator, task.test)
+            means["nll_test"] = per_token_nll(generator, task.test, sampling.temperature)
         if cfg.eval.diagnostics:
             means.update(self.diagnostics(generator, discriminator, samples))
         per_sequence.update(self.sequence_metrics(samples))
@@ -115,10 +128,23 @@ class Evaluator:
                                                  max(self.cfg.eval.bleu), convention)
         return self._tables[pick]
 
-    def signatures(self, num_samples: int) -> dict[str, str]:
+    def signatures(self, num_samples: int, sampling: Sampling | None = None) -> dict[str, str]:
         """How each metric of an evaluation on ``num_samples`` samples is computed:
         metric -> signature (``metrics.bleu.BleuConvention.signature``; NLL and music
-        metrics in the same style)."""
+        metrics in the same style).  Controls ``sampling`` other than the default are
+        appended: all of them to the sample-based metrics, the temperature to NLL-test."""
+        out = self._signatures(num_samples)
+        if sampling is None or sampling.is_default:
+            return out
+        controls = sampling.signature()
+        for name in out:
+            if name != "nll_test":
+                out[name] += f"|{controls}"
+            elif sampling.temperature != 1.0:
+                out[name] += f"|temperature={sampling.temperature!r}"
+        return out
+
+    def _signatures(self, num_samples: int) -> dict[str, str]:
         cfg, task = self.cfg, self.task
         tok = _token_label(cfg, task)
         out = {}

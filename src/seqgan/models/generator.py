@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqgan.rl.sampling import sample_from_logits
+from seqgan.rl.sampling import Sampling, sample_from_logits, temper
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -111,10 +111,16 @@ class Generator(nn.Module):
         hidden, _ = self.lstm(self.embedding(inputs), (h.unsqueeze(0), c.unsqueeze(0)))
         return self._out(hidden)
 
-    def log_prob(self, tokens: torch.Tensor, state: State | None = None) -> torch.Tensor:
+    def log_prob(self, tokens: torch.Tensor, state: State | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
         """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``.
-        ``state``: the initial ``(h, c)``, as in ``logits``."""
-        logp = F.log_softmax(self.logits(tokens, state=state), dim=-1)
+        ``state``: the initial ``(h, c)``, as in ``logits``.
+
+        ``temperature`` tau: the log-probabilities of the tempered model softmax(logits /
+        tau), the one ``Sampling(temperature=tau)`` samples (1: exactly the model's own).
+        Only the temperature: under top-k / top-p the held-out tokens outside the kept
+        set have probability 0, so their NLL would be infinite."""
+        logp = F.log_softmax(temper(self.logits(tokens, state=state), temperature), dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * self.token_mask(tokens)
 
@@ -172,13 +178,18 @@ class Generator(nn.Module):
 
     @torch.no_grad()
     def sample(self, n: int, batch_size: int = 1024,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows."""
+               generator: torch.Generator | None = None,
+               sampling: Sampling | None = None) -> torch.Tensor:
+        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows, each token
+        with the controls ``sampling`` (``rl.sampling.Sampling``; default: plain sampling
+        from the model, as in training)."""
+        sampler = sample_from_logits if sampling is None else sampling.sampler
         chunks = []
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
             empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
-            chunks.append(self.continue_from(empty, self.initial_state(rows), generator=generator))
+            chunks.append(self.continue_from(empty, self.initial_state(rows), generator=generator,
+                                             sampler=sampler))
         if not chunks:
             return torch.empty(0, self.max_len, dtype=torch.long)
         return torch.cat(chunks)

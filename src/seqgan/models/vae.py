@@ -8,7 +8,7 @@ decoder p_theta(x|z).
 * ``LatentGenerator``: the core ``Generator`` (so ``<eos>``/``<pad>`` handling, MC search
   and every metric work unchanged) whose initial LSTM state ``(h_0, c_0)`` is a linear map
   of z, with the encoder attached (the decoder copy p_beta is a copy of the whole module,
-  built and blended by ``train.parts.rollout_copy`` / ``rl.rollout.update_rollout_policy``;
+  built and blended by ``training.parts.rollout_copy`` / ``rl.rollout.update_rollout_policy``;
   its encoder is never used).
   Without a given z it draws z ~ N(0, I): ``sample(n)`` samples from the prior, which is
   what evaluation (NLL-oracle), the discriminator's negatives and ``generate`` use.
@@ -30,6 +30,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqgan.models.generator import Generator, State
+from seqgan.rl.sampling import Sampling
 
 SIGMA_FLOOR = 1e-6  # sigma = softplus(.) + this, so log sigma (in the KL) stays finite
 
@@ -143,31 +144,37 @@ class LatentGenerator(Generator):
         return self.encoder(tokens, self.token_mask(tokens).sum(1))
 
     @torch.no_grad()
-    def decode(self, z: torch.Tensor, sampler=None) -> torch.Tensor:
-        """Sequences ``[n, T]`` decoded from ``z [n, Z]`` (``sampler`` as in
-        ``continue_from``; default: exact sampling)."""
+    def decode(self, z: torch.Tensor, sampling: Sampling | None = None) -> torch.Tensor:
+        """Sequences ``[n, T]`` decoded from ``z [n, Z]``, each token drawn with the
+        controls ``sampling`` (``rl.sampling.Sampling``: temperature, top-k, top-p, greedy;
+        default: exact sampling from p(x|z))."""
         empty = torch.empty(len(z), 0, dtype=torch.long, device=z.device)
-        extra = {} if sampler is None else {"sampler": sampler}
+        extra = {} if sampling is None else {"sampler": sampling.sampler}
         return self.continue_from(empty, self.state_from(z), **extra)
 
     # -- likelihood -----------------------------------------------------------------
-    def reconstruct(self, tokens: torch.Tensor
+    def reconstruct(self, tokens: torch.Tensor, temperature: float = 1.0
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One-sample reconstruction of ``tokens [n, T]``: per-token log p(x_t | x_<t, z)
         at z = mu + sigma * eps ~ q(z|x) (reparameterised), ``[n, T]`` (0 after
-        ``<eos>``), and the posterior's ``mu``, ``sigma`` ``[n, Z]``."""
+        ``<eos>``), and the posterior's ``mu``, ``sigma`` ``[n, Z]``.  ``temperature``: of
+        the decoder, as in ``Generator.log_prob``."""
         mu, sigma = self.encode(tokens)
         z = mu + sigma * torch.randn_like(mu)
-        return self.log_prob(tokens, self.state_from(z)), mu, sigma
+        return self.log_prob(tokens, self.state_from(z), temperature), mu, sigma
 
-    def log_prob(self, tokens: torch.Tensor, state: State | None = None) -> torch.Tensor:
+    def log_prob(self, tokens: torch.Tensor, state: State | None = None,
+                 temperature: float = 1.0) -> torch.Tensor:
         """With ``state``: per-token log p(y_t | y_<t, z) ``[n, T]``.  Without, and with an
         encoder: the one-sample ELBO spread over each row's tokens, log p(x_t | x_<t, z) -
         KL / length (z ~ q(z|x)), so a row sums to its ELBO <= log p(x) and NLL-test is
-        -ELBO per token (an upper bound on the NLL, the usual figure for a VAE)."""
+        -ELBO per token (an upper bound on the NLL, the usual figure for a VAE).
+        ``temperature`` tau tempers the decoder, p_tau(x_t | x_<t, z) = softmax(logits /
+        tau) (``Generator.log_prob``); the ELBO is then a bound for the model that decodes
+        with temperature tau (z ~ N(0, I) unchanged)."""
         if state is not None or self.encoder is None:
-            return super().log_prob(tokens, state)
-        logp, mu, sigma = self.reconstruct(tokens)
+            return super().log_prob(tokens, state, temperature)
+        logp, mu, sigma = self.reconstruct(tokens, temperature)
         kl = gaussian_kl(mu, sigma).sum(1)
         mask = self.token_mask(tokens)
         return logp - (kl / mask.sum(1)).unsqueeze(1) * mask

@@ -20,11 +20,29 @@ left as they are, so they draw the same tokens as without the clamp.
 
 Taking the uniforms as an argument lets two implementations that must agree (the
 batched Monte Carlo search and its per-timestep reference) draw the same tokens.
+
+Sampling controls (``Sampling``; definitions in docs/metrics.md, "Sampling controls"):
+temperature, top-k, top-p (nucleus) and greedy decoding.  They change the logits
+(``Sampling.restrict``: scaled by 1/temperature, tokens outside the top-k / the nucleus
+set to -inf) and then draw with ``sample_from_logits``, so a controlled draw is as exact
+as a plain one and takes the same one uniform per row.  ``Sampling()`` (the default, as
+in training) is ``sample_from_logits`` itself: bit-identical tokens from the same uniforms.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import asdict, dataclass
+from numbers import Integral, Real
+
 import torch
+
+from seqgan.errors import UserError
+
+# The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
+# tokens stays a probability of exactly 0 (-1e9 / 1e6 = -1000 underflows exp in float32
+# and float64 alike).
+MAX_TEMPERATURE = 1e6
 
 
 def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = None,
@@ -49,3 +67,126 @@ def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = Non
     # With u < 1 the index is at most V - 1; the clamp only keeps it in range for
     # invalid input (NaN logits or uniforms).
     return tokens.clamp_(max=logits.shape[-1] - 1)
+
+
+def temper(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Logits of softmax(logits / temperature) over the last dimension, in ``logits``' dtype:
+    ``logits`` itself at temperature 1, else ``(logits - max) / temperature`` (shifted
+    so each row's maximum is 0, so no value overflows however small the temperature;
+    softmax does not change under the shift)."""
+    if temperature == 1.0:
+        return logits
+    shifted = logits - logits.detach().max(dim=-1, keepdim=True).values
+    if float(torch.tensor(temperature, dtype=logits.dtype)) == 0:  # below the dtype's range
+        return (shifted.double() / temperature).to(logits.dtype)
+    return shifted / temperature
+
+
+def greedy_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+    """The most probable token of each row ``[n]`` (the first, lowest id, of tied maxima);
+    a ``continue_from`` sampler that draws no random numbers."""
+    return logits.argmax(dim=-1)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How tokens are drawn from a generator's next-token logits ``l`` (``[n, V]``).
+
+    * ``temperature`` tau (finite, 0 < tau <= ``MAX_TEMPERATURE``): the distribution is
+      softmax(l / tau); 1 leaves it as it is, tau -> 0 approaches greedy decoding.
+    * ``top_k`` k >= 0: only the k tokens of largest logit are kept (0: off; k >= V keeps
+      all).  Ties at the k-th place are broken by index order: of equal logits the lower
+      token ids are kept, so exactly k tokens remain.
+    * ``top_p`` p in (0, 1]: the nucleus, the smallest set of most probable tokens (of
+      softmax(l / tau) restricted to the top k) whose probability reaches p: in descending
+      order (ties by index order) a token is kept when the probability of the tokens
+      before it is below p, so the most probable token always stays (1: off).
+    * ``greedy``: the most probable token (argmax; of tied maxima the lowest id), no
+      random numbers drawn; the other controls then change nothing.
+
+    Tokens not kept get logit -inf; the rest are renormalised, i.e. drawn exactly from
+    softmax(l / tau) restricted to the kept set (inverse CDF, one uniform per row, as
+    ``sample_from_logits``).  Invalid values are a one-line ``UserError`` naming the
+    option.
+    """
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    greedy: bool = False
+
+    def __post_init__(self):
+        t, k, p = self.temperature, self.top_k, self.top_p
+        if isinstance(t, bool) or not isinstance(t, Real) or not (
+                math.isfinite(t) and 0 < t <= MAX_TEMPERATURE):
+            raise UserError(f"--temperature must be a number in (0, 1e6], got {t!r}")
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
+            raise UserError(f"--top-k must be a whole number >= 0 (0: off), got {k!r}")
+        if isinstance(p, bool) or not isinstance(p, Real) or not 0 < p <= 1:
+            raise UserError(f"--top-p must be a number in (0, 1] (1: off), got {p!r}")
+        if not isinstance(self.greedy, bool):
+            raise UserError(f"--greedy is on or off, got {self.greedy!r}")
+        object.__setattr__(self, "temperature", float(t))
+        object.__setattr__(self, "top_k", int(k))
+        object.__setattr__(self, "top_p", float(p))
+
+    @property
+    def is_default(self) -> bool:
+        """Plain sampling from softmax(l): what training uses."""
+        return (self.temperature == 1.0 and self.top_k == 0 and self.top_p == 1.0
+                and not self.greedy)
+
+    def restrict(self, logits: torch.Tensor) -> torch.Tensor:
+        """``[n, V]`` logits whose softmax is the distribution drawn from (temperature,
+        then top-k, then top-p; -inf for excluded tokens), in ``logits``' dtype.  Greedy
+        is not applied here (see ``sampler``)."""
+        out = temper(logits, self.temperature)
+        vocab = logits.shape[-1]
+        if self.top_k and self.top_k < vocab:
+            order = torch.sort(out, dim=-1, descending=True, stable=True).indices
+            out = out.scatter(-1, order[:, self.top_k:], float("-inf"))
+        if self.top_p < 1.0:
+            ranked, order = torch.sort(out, dim=-1, descending=True, stable=True)
+            probs = torch.softmax(ranked.double(), dim=-1)
+            before = torch.nn.functional.pad(probs.cumsum(-1)[:, :-1], (1, 0))
+            drop = before >= self.top_p  # the first token has 0 before it: always kept
+            out = out.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop),
+                                  float("-inf"))
+        return out
+
+    def sample(self, logits: torch.Tensor, uniforms: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """One token per row of ``logits [n, V]``, ``[n]`` ``torch.long`` (arguments as
+        ``sample_from_logits``, whose draw it is on ``restrict(logits)``)."""
+        if self.greedy:
+            return greedy_from_logits(logits)
+        if self.is_default:
+            return sample_from_logits(logits, uniforms, generator)
+        return sample_from_logits(self.restrict(logits), uniforms, generator)
+
+    @property
+    def sampler(self):
+        """The ``sampler(logits, uniforms, generator)`` of ``Generator.continue_from``:
+        ``sample_from_logits`` itself for the default controls."""
+        if self.greedy:
+            return greedy_from_logits
+        return sample_from_logits if self.is_default else self.sample
+
+    def to_dict(self) -> dict:
+        """``{"temperature", "top_k", "top_p", "greedy"}`` (as ``evaluation.json`` keeps it)."""
+        return asdict(self)
+
+    def signature(self) -> str:
+        """The controls that differ from the default, as signature fields
+        (``temperature=0.8|top_p=0.9``); ``""`` for the default."""
+        fields = []
+        if self.temperature != 1.0:
+            fields.append(f"temperature={self.temperature!r}")
+        if self.top_k:
+            fields.append(f"top_k={self.top_k}")
+        if self.top_p != 1.0:
+            fields.append(f"top_p={self.top_p!r}")
+        if self.greedy:
+            fields.append("greedy=true")
+        return "|".join(fields)

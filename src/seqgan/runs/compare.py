@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, changed_keys,
-                           read_toml)
+                           read_toml, validate)
 from seqgan.errors import Interrupted, RunsFailed, UserError
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder, is_empty
@@ -211,6 +211,7 @@ class Runner:
             proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
             self.procs[id(job)] = proc
+        self.log(f"started seed {job.seed} {job.name}: {job.run}, log {job.log}")
         start = time.perf_counter()
         code = proc.wait()
         handle.close()
@@ -248,6 +249,8 @@ class Runner:
                          "--resume")
         todo = [j for j in self.jobs if j.status != "done"]
         reused = len(self.jobs) - len(todo)
+        for line in plan_lines(self.jobs, self.parallel):
+            self.log(line)
         if reused:
             self.log(f"reusing {reused} finished run(s)")
         pool = ThreadPoolExecutor(max_workers=self.parallel)
@@ -271,8 +274,8 @@ class Runner:
                     future.result()
                     finished += 1
                     self.log(f"[{finished}/{len(self.jobs)}] seed {job.seed} {job.name}: "
-                             f"{job.status} ({job.seconds:.0f} s)"
-                             + ("" if job.status == "done" else f", see {job.log}"))
+                             f"{job.status} ({job.seconds:.0f} s), "
+                             + ("log " if job.status == "done" else "see ") + str(job.log))
         except Interrupted as exc:
             self.stop(exc.signum)
             for future in running:  # each training saves a checkpoint and exits
@@ -282,9 +285,24 @@ class Runner:
             pool.shutdown(wait=True)
 
 
+def plan_lines(jobs: list[Job], parallel: int) -> list[str]:
+    """The plan as printed before the first run starts: one line per run, in launch
+    order, with its folder and what it waits for (or that it is finished already)."""
+    if not jobs:
+        return []
+    lines = [f"plan: {len(jobs)} run(s), {parallel} at a time; each run's output in "
+             f"{jobs[0].log.parent}/"]
+    for job in jobs:
+        note = " (finished: reused)" if job.status == "done" else (
+            f" (after seed {job.needs.seed} {job.needs.name})" if job.needs else "")
+        lines.append(f"  seed {job.seed} {job.name}: {job.run}{note}")
+    return lines
+
+
 def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
                 seeds: int, jobs: int, out: Path, data_root: Path | None) -> str:
     """Plan, run (or continue) and report a comparison; returns the markdown table."""
+    validate(base)  # also a Config built or changed in Python
     if seeds < 1 or jobs < 1:
         raise UserError("--seeds and --jobs must be positive")
     settings = {"config": base.to_dict(), "algorithms": algorithms,

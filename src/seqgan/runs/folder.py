@@ -1,7 +1,8 @@
 """The run folder: everything one training run leaves behind.
 
     config.toml          resolved configuration (re-loadable with --config)
-    metrics.csv          one row per evaluation/phase epoch (columns: ``COLUMNS``)
+    metrics.csv          one row per evaluation/phase epoch (columns: ``COLUMNS``), appended
+    timing.csv           the same rows' wall-clock times (columns: ``TIMING_COLUMNS``)
     tensorboard/         TensorBoard events of the same numbers
     checkpoints/         ckpt-*.pt (atomic, weights_only-loadable)
     vocab.json           text and music runs: the vocabulary (id -> token)
@@ -24,14 +25,16 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import write_bytes, write_text
+from seqgan.runs.atomic import cannot_write, write_bytes, write_target, write_text
 from seqgan.runs.interrupt import deferred
 from seqgan.runs.lock import LOCK_NAME, FolderLock
 
@@ -40,7 +43,7 @@ FORMAT = 1
 _TMP = re.compile(r"\..+\.tmp")  # the atomic writer's temporary files
 # the names seqgan writes in a run folder: fixed top-level files, and per folder a pattern
 # (a name inside it is also checked against the run's own phases and metrics, ``_written``)
-_FILES = {"config.toml", "metrics.csv", "vocab.json", "summary.json", "model.pt",
+_FILES = {"config.toml", "metrics.csv", "timing.csv", "vocab.json", "summary.json", "model.pt",
           "evaluation.json", ".seqgan-run", ".seqgan-lock"}
 _FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
             "samples": re.compile(r"(?P<phase>\w+?)(\.text)?\.txt|"
@@ -51,6 +54,11 @@ _FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
            "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
            "eval_reward_std", "d_precision", "d_recall")  # then any other metric, in order seen
+# timing.csv: seconds of the epoch (run and evaluation), seconds since the run started
+# summed over its sessions, and the UTC time the row was written (row keys ``_seconds``,
+# ``_wall_seconds``, ``_utc``: not in metrics.csv, which stays bit-identical on resume)
+TIMING_COLUMNS = ("phase", "phase_epoch", "epoch", "seconds", "wall_seconds", "utc")
+_TIMING_KEYS = {"seconds": "_seconds", "wall_seconds": "_wall_seconds", "utc": "_utc"}
 
 
 class RunFolder:
@@ -66,7 +74,10 @@ class RunFolder:
         self.figures = self.root / "figures"
         self.summary = self.root / "summary.json"
         self.vocab = self.root / "vocab.json"
+        self.timing = self.root / "timing.csv"
         self.lock: FolderLock | None = None  # held while this process writes here
+        self._tables = (_Table(self.metrics, _metric_columns, _metric_cells),
+                        _Table(self.timing, lambda rows: list(TIMING_COLUMNS), _timing_cells))
 
     @classmethod
     def create(cls, root: Path, overwrite: bool = False) -> "RunFolder":
@@ -219,17 +230,17 @@ class RunFolder:
             write_bytes(self.root / MARKER, json.dumps({"seqgan_run": FORMAT}).encode() + b"\n")
 
     def write_metrics(self, rows: list[dict]) -> None:
-        """Rewrite metrics.csv from all rows so far (atomic; cheap at these sizes)."""
-        columns = list(COLUMNS)
-        for row in rows:
-            columns += [k for k in row if k not in columns and not k.startswith("_")]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
-                                lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in columns})
-        write_text(self.metrics, buffer.getvalue())
+        """Rewrite metrics.csv and timing.csv from ``rows`` (atomic): a fresh start, and a
+        resume, which so drops rows written after its checkpoint (and a torn last line)."""
+        for table in self._tables:
+            table.rewrite(rows)
+
+    def append_metrics(self, rows: list[dict]) -> None:
+        """Add the last of ``rows`` (all rows so far) to metrics.csv and timing.csv as one
+        appended line each, so ``tail -f`` follows them; rewritten whole (atomic) instead
+        if this process has not written the file yet or the row has a new column."""
+        for table in self._tables:
+            table.append(rows)
 
     def read_metrics(self) -> list[dict]:
         if not self.metrics.is_file():
@@ -279,6 +290,80 @@ class RunFolder:
             return bool(self.read_summary())
         except UserError:
             return False
+
+
+class _Table:
+    """A CSV file of metric rows that grows by appended lines (``RunFolder.append_metrics``).
+
+    ``columns(rows)`` gives the header for rows; ``cells(row, columns)`` a row's texts."""
+
+    def __init__(self, path: Path, columns, cells):
+        self.path, self.columns_of, self.cells = path, columns, cells
+        self.header: list[str] | None = None  # as this process last wrote it
+
+    def rewrite(self, rows: list[dict]) -> None:
+        header = self.columns_of(rows)
+        write_text(self.path, _csv_lines([header, *(self.cells(r, header) for r in rows)]))
+        self.header = header
+
+    def append(self, rows: list[dict]) -> None:
+        header = self.header
+        if header is None or any(c not in header for c in self.columns_of(rows[-1:])):
+            return self.rewrite(rows)
+        try:
+            append_text(self.path, _csv_lines([self.cells(rows[-1], header)]))
+        except FileNotFoundError:  # deleted while the run goes on: made again
+            self.rewrite(rows)
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append ``text`` to the existing file ``path`` in one write, fsynced, signals held
+    (so a line is torn only by a crash or a full disk; a resume rewrites the file).  A
+    symlink is followed, a device or FIFO written through; ``FileNotFoundError`` if
+    there is no file."""
+    target, _ = write_target(path)
+    data = text.encode("utf-8")
+    try:
+        with deferred():
+            descriptor = os.open(target, os.O_WRONLY | os.O_APPEND)
+            try:
+                while data:
+                    data = data[os.write(descriptor, data):]
+                if stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise cannot_write(target, exc) from None
+
+
+def _csv_lines(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _metric_columns(rows: list[dict]) -> list[str]:
+    """``COLUMNS``, then every other metric of ``rows`` in the order seen (not the keys
+    starting with ``_``: markers and times)."""
+    columns = list(COLUMNS)
+    for row in rows:
+        columns += [k for k in row if k not in columns and not k.startswith("_")]
+    return columns
+
+
+def _metric_cells(row: dict, columns: list[str]) -> list[str]:
+    return [_fmt(row.get(k)) for k in columns]
+
+
+def _timing_cells(row: dict, columns: list[str]) -> list[str]:
+    cells = []
+    for column in columns:
+        value = row.get(_TIMING_KEYS.get(column, column))
+        cells.append(f"{value:.3f}" if isinstance(value, float) else _fmt(value))
+    return cells
 
 
 def is_empty(folder: Path) -> bool:

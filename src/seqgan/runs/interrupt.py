@@ -3,7 +3,7 @@ defer it.
 
 Inside ``handle_signals()`` any of these signals raises ``errors.Interrupted`` in the main
 thread at the next Python bytecode, abandoning the current epoch; the trainer then
-writes the last consistent state (see ``train.loop``).  Inside ``deferred()`` — used
+writes the last consistent state (see ``training.loop``).  Inside ``deferred()`` — used
 around file writes — a signal is remembered and raised when the block ends, so a file is
 never abandoned half-way by our own handler.  Only the first signal is raised: the
 command is then ending, and later ones (five Ctrl-C in a row) are ignored, so they

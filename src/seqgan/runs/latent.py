@@ -9,9 +9,10 @@ decoding draws from the prior, and interpolating between two sequences' codes
   variable-length runs; fixed-length runs need exactly T.
 * ``latent_line``: K points z_k = (1 - t_k) a + t_k b, t_k = k / (K - 1), so z_0 = a and
   z_{K-1} = b exactly; the interpolation runs between the posterior means mu(A), mu(B).
-* Decoding samples each token (``generate --seed``), or takes the most probable one
-  (``--greedy``).  The result goes through ``runs.export`` like any samples (ids, text,
-  MIDI, a piano-roll strip).
+* Decoding samples each token (``generate --seed``) with the sampling controls of any
+  run (``rl.sampling.Sampling``: ``--temperature``, ``--top-k``, ``--top-p``), or takes
+  the most probable one (``--greedy``).  The result goes through ``runs.export`` like any
+  samples (ids, text, MIDI, a piano-roll strip).
 """
 
 from __future__ import annotations
@@ -24,11 +25,7 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
 from seqgan.models.vae import LatentGenerator
-
-
-def greedy(logits: torch.Tensor, uniforms=None, generator=None) -> torch.Tensor:
-    """A ``continue_from`` sampler that takes the most probable token of each row."""
-    return logits.argmax(dim=-1)
+from seqgan.rl.sampling import Sampling
 
 
 def latent_line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
@@ -89,30 +86,31 @@ def parse_sequence(spec: str, cfg: Config, task: Task,
 
 def _require_vae(generator) -> LatentGenerator:
     if not isinstance(generator, LatentGenerator) or generator.encoder is None:
-        raise UserError("--from-prior, --interpolate and --greedy need a VAE run "
+        raise UserError("--from-prior and --interpolate need a VAE run "
                         "(algorithm vae, seqvae1 or seqvae2)")
     return generator.eval()
 
 
 @torch.no_grad()
 def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, steps: int,
-                sampler=None) -> tuple[torch.Tensor, torch.Tensor]:
+                sampling: Sampling | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(z [K, Z], tokens [K, T])``: the line between mu(a) and mu(b) (``a``, ``b``:
-    ``[T]`` ids), each point decoded."""
+    ``[T]`` ids), each point decoded with ``sampling`` (default: plain sampling)."""
     mu, _ = _require_vae(generator).encode(torch.stack([a, b]))
     z = latent_line(mu[0], mu[1], steps)
-    return z, generator.decode(z, sampler)
+    return z, generator.decode(z, sampling)
 
 
 def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 1024,
-                  sampler=None) -> Iterator[torch.Tensor]:
-    """``n`` sequences decoded from z ~ N(0, I), as batches ``[<= batch_size, T]`` drawn
-    when asked for (the run is checked to be a VAE now)."""
+                  sampling: Sampling | None = None) -> Iterator[torch.Tensor]:
+    """``n`` sequences decoded from z ~ N(0, I) with ``sampling``, as batches
+    ``[<= batch_size, T]`` drawn when asked for (the run is checked to be a VAE now)."""
     generator = _require_vae(generator)
-    return (_decode_prior(generator, min(batch_size, n - start), sampler)
+    return (_decode_prior(generator, min(batch_size, n - start), sampling)
             for start in range(0, n, batch_size))
 
 
 @torch.no_grad()
-def _decode_prior(generator: LatentGenerator, rows: int, sampler) -> torch.Tensor:
-    return generator.decode(generator.prior(rows), sampler)
+def _decode_prior(generator: LatentGenerator, rows: int,
+                  sampling: Sampling | None) -> torch.Tensor:
+    return generator.decode(generator.prior(rows), sampling)

@@ -31,7 +31,7 @@ import numpy as np
 from seqgan.errors import UserError
 from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
-from seqgan.train.loop import DIAGNOSTICS
+from seqgan.training.loop import DIAGNOSTICS
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.figures import metric_label, plot_curves, plot_panels
 from seqgan.runs.folder import RunFolder

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.train import parts
+from seqgan.training import parts
 
 
 def build(cfg: Config, task: Task):

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.train import parts
-from seqgan.train.loop import Phase
+from seqgan.training import parts
+from seqgan.training.loop import Phase
 
 
 def build(cfg: Config, task: Task):

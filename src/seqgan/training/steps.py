@@ -19,6 +19,7 @@ from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.estimators import action_values
 from seqgan.rl.rollout import Reward, update_rollout_policy
 from seqgan.rl.sampling import sample_from_logits
+from seqgan.runs import progress
 
 
 def check_finite(value: float, what: str) -> float:
@@ -64,10 +65,13 @@ def token_cross_entropy(generator: Generator, logits: torch.Tensor,
 
 def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
               batch_size: int, grad_clip: float) -> float:
-    """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats)."""
+    """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats).
+    Each batch is reported as inner progress (``runs.progress.advance``)."""
     generator.train()
     losses = []
-    for step, idx in enumerate(minibatches(len(data), batch_size), start=1):
+    batches = minibatches(len(data), batch_size)
+    for step, idx in enumerate(batches, start=1):
+        progress.advance("batch", step - 1, len(batches))
         batch = data[idx]
         loss = token_cross_entropy(generator, generator.logits(batch), batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,

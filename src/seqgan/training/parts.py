@@ -20,8 +20,9 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
-from seqgan.train import steps
-from seqgan.train.loop import Phase
+from seqgan.runs import progress
+from seqgan.training import steps
+from seqgan.training.loop import Phase
 
 PRETRAIN = "pretrain_generator"
 
@@ -73,10 +74,11 @@ def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generato
                             reward: Reward, optimizer: torch.optim.Optimizer) -> dict:
     """``adversarial.g_steps`` g-steps: action values from ``reward`` by
     ``generator.estimator`` (MC search, Eq. 4, by default), update Eq. 8, then the roll-out
-    update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch)."""
+    update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch); each
+    g-step is reported as inner progress (``runs.progress.steps``)."""
     g, a = cfg.generator, cfg.adversarial
     row: dict = {}
-    for _ in range(a.g_steps):
+    for _ in progress.steps("g-step", a.g_steps):
         row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
             generator, rollout, reward, optimizer, g.batch_size, a.num_rollouts, g.grad_clip,
             a.rollout_update_rate, g.estimator, g.merl_alpha)
@@ -125,8 +127,9 @@ def discriminator_parts(cfg: Config, task: Task, generator: Generator,
 
 def discriminator_updates(cfg: Config, d_step) -> dict:
     """The ``adversarial.d_steps`` d-steps of one adversarial epoch, ``k_epochs`` epochs
-    each; logs the last one's ``d_loss`` and ``d_accuracy``."""
+    each; logs the last one's ``d_loss`` and ``d_accuracy`` (each d-step reported as inner
+    progress)."""
     row: dict = {}
-    for _ in range(cfg.adversarial.d_steps):
+    for _ in progress.steps("d-step", cfg.adversarial.d_steps):
         row["d_loss"], row["d_accuracy"] = d_step(cfg.adversarial.k_epochs)
     return row

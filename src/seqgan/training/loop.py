@@ -1,22 +1,26 @@
 """The trainer: runs an algorithm's phases epoch by epoch, evaluates, logs, checkpoints.
 
-An algorithm (e.g. ``train.seqgan``) supplies models, optimizers and a list of
+An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list of
 ``Phase``s; this loop owns everything around them:
 
 * evaluation (``metrics.evaluation``: NLL-oracle or NLL-test, BLEU, ...) at epoch 0, every ``eval.every`` epochs of a
   generator phase and at its last epoch;
-* ``metrics.csv`` / TensorBoard rows, a progress bar, samples at each phase end;
+* ``metrics.csv`` / ``timing.csv`` rows (appended), TensorBoard scalars at one global step
+  (the serial epoch) and, at the end, the hyper-parameters with the final metrics;
+* progress (``runs.progress``): a bar on a terminal, timestamped lines otherwise;
+  samples at each phase end;
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
   models, optimizers, RNG states, the position, all metric rows and the last evaluation,
   from which ``resume`` continues bit-for-bit.  The state after every epoch is also kept
   in memory (serialized), so SIGINT/SIGTERM or a diverging loss — which abandon the
   current epoch — first write that last consistent state to disk;
-* the final figure, ``model.pt`` and ``summary.json``.
+* the final figure, ``model.pt`` and ``summary.json`` (with the reproducibility record of
+  ``runs.progress.run_record``).
 """
 
 from __future__ import annotations
 
-import sys
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +28,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from seqgan import __version__
 from seqgan.config import Config, build_config, changed_keys
@@ -38,6 +41,7 @@ from seqgan.runs.checkpoint import (check_state, load_checkpoint, load_latest_ch
                                     load_state_checked, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
 from seqgan.runs.figures import plot_curves, plot_posterior
+from seqgan.runs import progress
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
 
@@ -71,13 +75,18 @@ class Trainer:
                  phases: list[Phase], log: Callable[[str], None] | None = None):
         self.cfg, self.run, self.task = cfg, run, task
         self.models, self.optimizers, self.phases = models, optimizers, phases
-        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.log = log or progress.stderr_line  # through tqdm.write: never garbles a bar
         self.rows: list[dict] = []
         self.phase_index, self.phase_epoch, self.global_epoch = 0, 0, 0
         self.phase_seconds = {p.name: 0.0 for p in phases}
         self.marks: dict[str, float] = {}
         self._last_eval: dict = {}
         self._writer = None
+        self._progress: progress.Progress | None = None
+        self.started = progress.utc_now()  # when the run first started training (UTC)
+        # seconds since the run started, summed over sessions: the total at the last row
+        # of an earlier session (from the checkpoint) plus this session's clock
+        self._wall_base, self._session_start = 0.0, time.monotonic()
         # the newest consistent state (between two epochs), serialized; written to disk
         # when due, or when the run is interrupted or diverges before it was due
         self._snapshot: bytes | None = None
@@ -96,13 +105,19 @@ class Trainer:
         return sum(p.epochs for p in self.phases[:self.phase_index]) + self.phase_epoch
 
     def _payload(self) -> dict:
+        from seqgan.runs.checkpoint import WITHOUT_STATE, optimizer_states
+        # the final checkpoint leaves out the discriminator's Adam moments (nothing steps
+        # it again); every earlier one, the fall-back of a resume, is whole
+        optimizers, idle = optimizer_states(self.optimizers, self.models["generator"],
+                                            self.serial == sum(p.epochs for p in self.phases))
         return {"version": __version__, "torch": str(torch.__version__),
                 "config": self.cfg.to_dict(),
                 "models": {k: m.state_dict() for k, m in self.models.items()},
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "optimizers": optimizers, WITHOUT_STATE: idle,
                 "rng": rng_state(), "rows": self.rows, "marks": self.marks,
                 "position": [self.phase_index, self.phase_epoch, self.global_epoch],
-                "phase_seconds": self.phase_seconds, "last_eval": self._last_eval}
+                "phase_seconds": self.phase_seconds, "last_eval": self._last_eval,
+                "started": self.started}
 
     def _take_snapshot(self) -> None:
         snapshot, serial, phase_end = serialize(self._payload()), self.serial, \
@@ -139,7 +154,25 @@ class Trainer:
         if found is None:
             return False
         path, state = found
+        idle = state.get("optimizers_without_state") or []  # a final checkpoint's
+        if idle:  # well-formed first (else one line naming what is wrong)
+            check_state(state, path, self.phases, self.models, self.optimizers)
+        if idle and self._serial_of(state) < sum(p.epochs for p in self.phases):
+            # a finished run extended (``--resume --set adversarial.epochs=N``): its final
+            # checkpoint has no state of optimizer(s) ``idle``; the previous one is whole,
+            # and re-running the epochs after it reproduces them bit for bit
+            earlier = load_latest_checkpoint(self.run.checkpoints, warn=self.log, before=path)
+            if earlier is None:
+                raise UserError(f"{path} is the final checkpoint of a finished run: it holds "
+                                f"no state of optimizer {', '.join(idle)}, and no earlier "
+                                f"checkpoint is left to train on from")
+            self.log(f"note: {path} holds no state of optimizer {', '.join(idle)} (final "
+                     f"checkpoints leave it out); training on from {earlier[0]}, re-running "
+                     f"the epochs after it")
+            path, state = earlier
         self._apply_state(state, path, list(self.models), list(self.optimizers))
+        started = state.get("started")
+        self.started = started if isinstance(started, str) else self.started
         changed = changed_keys(_current_keys(state.get("config", {})), self.cfg.to_dict())
         if changed:
             self.log(f"warning: config.toml differs from the checkpoint's settings in "
@@ -157,6 +190,11 @@ class Trainer:
         self.log(f"resuming from {path} ({where})")
         self.run.write_metrics(self.rows)
         return True
+
+    def _serial_of(self, state: dict) -> int:
+        """The epochs over all phases that a well-formed checkpoint ``state`` had done."""
+        index, epoch = state["position"][:2]
+        return sum(p.epochs for p in self.phases[:index]) + epoch
 
     def _apply_state(self, state: dict, path: Path, models: list[str],
                      optimizers: list[str]) -> None:
@@ -176,10 +214,17 @@ class Trainer:
             self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
                                        if k in self.phase_seconds})
             self._last_eval = dict(state["last_eval"])
+            self._continue_clock()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {first})") \
                 from None
+
+    def _continue_clock(self) -> None:
+        """Count wall-clock seconds on from the last row's (a checkpoint's rows written
+        before ``timing.csv`` existed: from the seconds spent in the phases)."""
+        wall = self.rows[-1].get("_wall_seconds", sum(self.phase_seconds.values()))
+        self._wall_base, self._session_start = float(wall), time.monotonic()
 
     def _adopt_first_phase(self, source_run: Path) -> None:
         """Start after the first phase, taking its end state from another run's
@@ -205,20 +250,55 @@ class Trainer:
         return {EVALUATED: 1, **means}
 
     def _record(self, row: dict) -> None:
+        """Add ``row`` (its wall-clock time and UTC time stamped on) to the rows,
+        ``metrics.csv``/``timing.csv`` (appended) and TensorBoard."""
+        row["_wall_seconds"], row["_utc"] = self._wall_seconds(), progress.utc_now()
         self.rows.append(row)
-        self.run.write_metrics(self.rows)
+        self.run.append_metrics(self.rows)
         if self.cfg.run.tensorboard:
-            if self._writer is None:
-                from torch.utils.tensorboard import SummaryWriter
-                self._writer = SummaryWriter(str(self.run.tensorboard))
-                signatures = self.evaluator.signatures(self.cfg.eval.num_samples)
-                self._writer.add_text("signatures", "\n\n".join(
-                    f"`{metric}`: `{signature}`" for metric, signature in signatures.items()))
+            step = self._step(row)
+            writer = self._tensorboard(step)
             for key, value in row.items():
-                if isinstance(value, float):
-                    self._writer.add_scalar(f"{row['phase']}/{key}", value, row["phase_epoch"])
+                if isinstance(value, float) and not key.startswith("_"):
+                    writer.add_scalar(f"{row['phase']}/{key}", value, step)
             if self.metric in row:
-                self._writer.add_scalar(self.metric, row[self.metric], row["epoch"])
+                writer.add_scalar(self.metric, row[self.metric], step)
+
+    def _wall_seconds(self) -> float:
+        """Seconds since the run started, summed over its sessions (to the millisecond)."""
+        return round(self._wall_base + time.monotonic() - self._session_start, 3)
+
+    def _step(self, row: dict) -> int:
+        """TensorBoard's one global step of ``row``: epochs completed over all phases
+        after it (0 for the initial evaluation), increasing across phases."""
+        return sum(p.epochs for p in self.phases[:self.phase_index]) + row["phase_epoch"]
+
+    def _tensorboard(self, step: int):
+        """The ``SummaryWriter``, opened at the first use, ``step`` being the first this
+        session writes: when the folder holds events of an earlier session, those from
+        ``step`` on (epochs re-run after the checkpoint) are purged."""
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+            earlier = self.run.tensorboard.is_dir() and any(
+                self.run.tensorboard.glob("events.out.tfevents.*"))
+            self._writer = SummaryWriter(str(self.run.tensorboard),
+                                         purge_step=step if earlier else None)
+            signatures = self.evaluator.signatures(self.cfg.eval.num_samples)
+            self._writer.add_text("signatures", "\n\n".join(
+                f"`{metric}`: `{signature}`" for metric, signature in signatures.items()))
+        return self._writer
+
+    def _write_hparams(self) -> None:
+        """TensorBoard's hparams dashboard: the config's scalar settings (flattened keys)
+        with the final evaluation's metrics, at the last global step; once per run (not
+        again when a finished run is re-finished)."""
+        if not self.cfg.run.tensorboard or self.run.finished():
+            return
+        final = [r for r in self.rows if r.get(EVALUATED)][-1]
+        metrics = {k: v for k, v in final.items() if isinstance(v, float)
+                   and k not in _ROW_KEYS and not k.startswith("_") and math.isfinite(v)}
+        step = sum(p.epochs for p in self.phases)  # nothing earlier is re-written
+        progress.write_hparams(self._tensorboard(step + 1), self.cfg.to_dict(), metrics, step)
 
     # -- the loop ---------------------------------------------------------------------
     def train(self, resume: bool = False) -> dict:
@@ -250,32 +330,41 @@ class Trainer:
             return self._saved_path
 
     def _train(self, resume: bool) -> dict:
-        if not (resume and self.restore()):
+        self._session_start = time.monotonic()
+        restored = resume and self.restore()  # a refused checkpoint: its one line only
+        for line in progress.start_lines(self.run.root, self.task, self.run.tensorboard
+                                         if self.cfg.run.tensorboard else None):
+            self.log(line)
+        if not restored:
             if resume:
                 self.log("no checkpoint yet: starting the run from the beginning")
+            self.started, self._wall_base = progress.utc_now(), 0.0
             if self.cfg.pretrain.generator_from:
                 self._adopt_first_phase(Path(self.cfg.pretrain.generator_from))
             else:
                 self._record({"phase": "init", "phase_epoch": 0, "epoch": 0,
                               **self.evaluate()})
             self._take_snapshot()
-        total = sum(p.epochs for p in self.phases)
-        bar = tqdm(total=total, initial=self.serial, unit="epoch", dynamic_ncols=True,
-                   disable=None)
+        self._progress = progress.Progress([(p.name, p.epochs) for p in self.phases],
+                                           self.metric, self.log, progress.is_terminal())
+        self._progress.open(self.serial)
         try:
-            while self.phase_index < len(self.phases):
-                self._run_phase(self.phases[self.phase_index], bar)
-                self.phase_index, self.phase_epoch = self.phase_index + 1, 0
+            with progress.reporting(self._progress):
+                while self.phase_index < len(self.phases):
+                    self._run_phase(self.phases[self.phase_index])
+                    self.phase_index, self.phase_epoch = self.phase_index + 1, 0
+            self._write_hparams()
         finally:
-            bar.close()
+            self._progress.close()
             if self._writer is not None:
                 self._writer.close()
+                self._writer = None
         return self._finish()
 
-    def _run_phase(self, phase: Phase, bar: tqdm) -> None:
-        bar.set_description(phase.name)
+    def _run_phase(self, phase: Phase) -> None:
         for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
             self._current = (phase.name, epoch, phase.epochs)
+            self._progress.begin_epoch(self.phase_index, epoch, self.phase_seconds)
             start = time.perf_counter()
             row = {"phase": phase.name, "phase_epoch": epoch, **phase.run_epoch(epoch)}
             if phase.trains_generator:
@@ -283,12 +372,12 @@ class Trainer:
                 if epoch % self.cfg.eval.every == 0 or epoch == phase.epochs:
                     row.update(self.evaluate())
             row["epoch"] = self.global_epoch
-            self.phase_seconds[phase.name] += time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            self.phase_seconds[phase.name] += seconds
+            row["_seconds"] = round(seconds, 3)
             self._record(row)
             self.phase_epoch = epoch
-            if self.metric in row:
-                bar.set_postfix({self.metric: f"{row[self.metric]:.3f}"})
-            bar.update(1)
+            self._progress.end_epoch(row, seconds)
             if epoch == phase.epochs:
                 self._end_phase(phase)
             self._take_snapshot()
@@ -328,7 +417,8 @@ class Trainer:
                    "seed": self.cfg.seed, "task": self.task.kind, "seq_len": self.task.seq_len,
                    "vocab_size": self.task.vocab_size,
                    "samples": len(self._last_eval["samples"]),
-                   **{k: v for k, v in final.items() if k not in _ROW_KEYS}}
+                   **{k: v for k, v in final.items()
+                      if k not in _ROW_KEYS and not k.startswith("_")}}
         if "nll_oracle" in per_sequence:
             seq_nll = per_sequence["nll_oracle"]
             summary.update({
@@ -346,8 +436,8 @@ class Trainer:
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
-            "version": __version__, "torch": str(torch.__version__),
             "threads": torch.get_num_threads(),
+            **progress.run_record(self.task, self.started),
         })
         self.run.write_summary(summary)
         return summary

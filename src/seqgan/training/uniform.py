@@ -8,7 +8,7 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.train import parts
+from seqgan.training import parts
 
 
 def build(cfg: Config, task: Task):

@@ -1,7 +1,7 @@
 """SeqVAE, Algorithm 1 of Gao et al. (2021), as phases: SeqVAE_1 (policy-gradient loss of
 Eq. 8, SeqGAN's) and SeqVAE_2 (Eq. 14); they differ only in that loss.
 
-1. ``pretrain_generator``: encoder and decoder by Eq. 2/3 (``train.vae``; line 2); at its
+1. ``pretrain_generator``: encoder and decoder by Eq. 2/3 (``training.vae``; line 2); at its
    end beta <- theta (line 3: the decoder copy p_beta starts as a copy).
 2. ``pretrain_discriminator``: ``pretrain.discriminator_rounds`` rounds, each with fresh
    negatives decoded from z ~ N(0, I), ``pretrain.discriminator_epochs`` epochs (lines 4-5).
@@ -43,8 +43,8 @@ from seqgan.rl.estimators import action_values
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
 from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
-from seqgan.train import parts, steps, vae
-from seqgan.train.loop import Phase
+from seqgan.training import parts, steps, vae
+from seqgan.training.loop import Phase
 
 
 def mc_search_loss(cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.train import parts, steps
-from seqgan.train.loop import Phase
+from seqgan.training import parts, steps
+from seqgan.training.loop import Phase
 
 
 def omega_at(cfg: Config, epoch: int) -> float:

@@ -19,11 +19,12 @@ from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
 from seqgan.models.discriminator import fit_widths
+from seqgan.rl.sampling import Sampling
 from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.folder import RunFolder
-from seqgan.train import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
-from seqgan.train.loop import Trainer, shared_phase_state
+from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
+from seqgan.training.loop import Trainer, shared_phase_state
 
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
               "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
@@ -178,10 +179,14 @@ def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
 
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
-                 conventions: list[str] | None = None) -> dict:
+                 conventions: list[str] | None = None,
+                 sampling: Sampling | None = None) -> dict:
     """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
-    with ``seed`` (BLEU under ``conventions``, default the run's
-    ``eval.bleu_conventions``); print them and save ``evaluation.json``."""
+    with ``seed`` and the sampling controls ``sampling`` (default: plain sampling;
+    NLL-test at its temperature), BLEU under ``conventions`` (default the run's
+    ``eval.bleu_conventions``); print them and save ``evaluation.json`` (with the
+    controls under ``"sampling"``)."""
+    sampling = sampling or Sampling()
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
     run = RunFolder.open(run_dir)
@@ -193,9 +198,10 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
         cfg.eval.num_samples = num_samples
     torch.manual_seed(seed)
     evaluator = Evaluator(cfg, task)
-    means, per_sequence, samples = evaluator(models["generator"])
+    means, per_sequence, samples = evaluator(models["generator"], sampling=sampling)
     result = {**means, "samples": len(samples), "seed": seed,
-              "signatures": evaluator.signatures(len(samples))}
+              "sampling": sampling.to_dict(),
+              "signatures": evaluator.signatures(len(samples), sampling)}
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
@@ -221,6 +227,9 @@ def print_result_table(summary: dict, root: Path) -> None:
     rows += [(metric_label(k), v) for k, v in summary.items()
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
     rows.append(("seconds", summary.get("total_seconds")))
+    sampling = summary.get("sampling")
+    if sampling and not Sampling(**sampling).is_default:
+        rows.append(("sampling", Sampling(**sampling).signature().replace("|", " ")))
     print(f"\nresults ({root}) — NLL in nats per token")
     for label, value in rows:
         if value is None:

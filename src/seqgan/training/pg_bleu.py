@@ -12,8 +12,8 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.metrics.bleu import BleuConvention
 from seqgan.rl.rewards import BleuReward
-from seqgan.train import parts
-from seqgan.train.loop import Phase
+from seqgan.training import parts
+from seqgan.training.loop import Phase
 
 
 def build(cfg: Config, task: Task):

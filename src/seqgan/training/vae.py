@@ -1,5 +1,5 @@
 """The plain recurrent VAE (SeqVAE's baseline, Gao et al. 2021, Section 3.1), and the VAE
-parts SeqVAE (``train.seqvae``) shares with it.
+parts SeqVAE (``training.seqvae``) shares with it.
 
 Loss (Eqs. 2-3, negated, per token): for a batch of sequences x with lengths |x|,
 
@@ -29,8 +29,8 @@ from seqgan.config import Config, VAEConfig
 from seqgan.data.task import Task
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
-from seqgan.train import parts, steps
-from seqgan.train.loop import Phase
+from seqgan.training import parts, steps
+from seqgan.training.loop import Phase
 
 
 def build_latent_generator(cfg: Config, task: Task) -> LatentGenerator:

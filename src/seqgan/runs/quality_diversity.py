@@ -1,0 +1,301 @@
+"""Quality–diversity curves (Caccia et al., ICLR 2020): every generator of a run or a
+comparison evaluated at several sampling temperatures, and the comparison at matched
+diversity (``seqgan evaluate --run DIR --temperatures 0.6,0.8,1,1.2``).
+
+A lower temperature buys quality with diversity, as a GAN usually does; so an algorithm
+beats MLE only if its curve lies above MLE's *at the same diversity*. Axes:
+
+* oracle tasks: quality = NLL-oracle of the samples (lower is better), diversity =
+  NLL-test of the tempered model (the data's coverage; lower is better);
+* text and music: quality = BLEU-n of the samples against the held-out set (higher is
+  better), diversity = Self-BLEU-n among them (lower = more diverse); also forward and
+  backward BLEU-n (Shi et al. 2018) and their harmonic mean, per temperature;
+* optionally the reverse-LM score (``--reverse-lm``: ``metrics.quality_diversity``).
+
+Outputs in the folder: ``quality_diversity.csv`` (one row per algorithm, seed and
+temperature, with the metric signatures), ``quality_diversity.md`` (the matched-diversity
+comparison of every algorithm against MLE, with a bootstrap interval over samples) and
+``figures/quality_diversity.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqgan.config import Config, build_config
+from seqgan.errors import UserError
+from seqgan.metrics import quality_diversity as qd
+from seqgan.metrics.bleu import CONVENTIONS
+from seqgan.metrics.evaluation import Evaluator
+from seqgan.rl.sampling import Sampling
+from seqgan.runs.atomic import write_bytes, write_figure
+from seqgan.runs.lock import FolderLock
+
+REFERENCE = "mle"  # the curve every other algorithm is compared with
+GRID = 9  # common diversity values of the matched comparison (inside the overlap)
+
+
+@dataclass
+class Axes:
+    """What a task's curve plots: metric names and the direction of each."""
+    quality: str
+    diversity: str
+    quality_higher_is_better: bool
+
+    @classmethod
+    def of(cls, cfg: Config, order: int) -> "Axes":
+        if cfg.data.kind == "oracle":
+            return cls("nll_oracle", "nll_test", False)
+        return cls(f"bleu{order}", f"self_bleu{order}", True)
+
+
+def find_runs(folder: Path) -> dict[str, list[Path]]:
+    """``algorithm label -> finished run folders`` (one per seed) of a run folder or a
+    comparison folder (``seed-*/<label>``; the shared pre-training runs left out)."""
+    folder = Path(folder)
+    if (folder / "config.toml").is_file():
+        return {build_config(_toml(folder)).algorithm: [folder]}
+    found: dict[str, list[Path]] = {}
+    for run in sorted(folder.glob("seed-*/*")):
+        if (run / "model.pt").is_file() and not run.name.startswith("pretrain"):
+            found.setdefault(run.name, []).append(run)
+    if not found:
+        raise UserError(f"{folder} holds no finished run (a run folder, or a comparison "
+                        f"folder with seed-*/<algorithm>/model.pt)")
+    return found
+
+
+def _toml(folder: Path) -> dict:
+    from seqgan.config import read_toml
+    return read_toml(folder / "config.toml")
+
+
+def parse_temperatures(text: str) -> list[float]:
+    """``"0.6,0.8,1"`` -> ``[0.6, 0.8, 1.0]`` (each a valid temperature, at least two)."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--temperatures: not a list of numbers: {text!r}") from None
+    for value in values:
+        Sampling(temperature=value)  # a one-line error for 0, negative, inf
+    if len(values) < 2:
+        raise UserError("--temperatures needs at least two values, e.g. 0.7,1,1.3")
+    return sorted(set(values))
+
+
+def _evaluation_config(cfg: Config, order: int, num_samples: int | None) -> Config:
+    """The run's config, evaluating only what the curves need: BLEU-n and Self-BLEU-n
+    under the run's first BLEU convention."""
+    out = build_config(cfg.to_dict())
+    out.eval.bleu, out.eval.self_bleu = ([order], [order]) if cfg.data.kind != "oracle" else ([], [])
+    out.eval.bleu_conventions = out.eval.bleu_conventions[:1]
+    out.eval.diagnostics = False
+    if num_samples is not None:
+        out.eval.num_samples = num_samples
+    return out
+
+
+def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 0,
+              num_samples: int | None = None, reverse_lm: bool = False) -> list[dict]:
+    """One row per temperature of a finished run: its metrics on fresh samples drawn at
+    that temperature (seeded by ``seed``), the per-sample values the comparison needs
+    (``_quality`` / ``_diversity``, arrays, not written) and the signatures."""
+    from seqgan.training.session import data_task, load_trained
+    cfg, _, models = load_trained(run_dir, root)
+    order = max(cfg.eval.bleu) if cfg.eval.bleu else 4
+    cfg = _evaluation_config(cfg, order, num_samples)
+    task = data_task(run_dir, cfg, root)
+    if not len(task.test):
+        raise UserError(f"{run_dir} has no held-out data: the curves need NLL-test / BLEU "
+                        "against a test set")
+    axes = Axes.of(cfg, order)
+    evaluator, generator = Evaluator(cfg, task), models["generator"]
+    convention = CONVENTIONS[cfg.eval.bleu_conventions[0]]
+    rows = []
+    for temperature in temperatures:
+        sampling = Sampling(temperature=temperature)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            means, per_sequence, samples = evaluator(generator, sampling=sampling)
+        row = {"algorithm": cfg.algorithm, "seed": cfg.seed, "run": str(run_dir),
+               "temperature": temperature, "samples": len(samples), **means}
+        signatures = evaluator.signatures(len(samples), sampling)
+        if task.kind != "oracle":
+            fb = qd.forward_backward_bleu(task.content(samples), task.content(task.test),
+                                          order, convention)
+            row.update(fb.means())
+            signatures.update(fb.signatures)
+        if reverse_lm:
+            score = qd.reverse_lm_score(samples, task.test, qd.task_language_model(task, cfg),
+                                        seed=seed)
+            row["reverse_lm_nll"] = score.nll
+            signatures["reverse_lm_nll"] = score.signature
+        quality = per_sequence[axes.quality]
+        row["_quality"] = quality / task.seq_len if axes.quality == "nll_oracle" else quality
+        row["_diversity"] = (per_sequence[axes.diversity] if axes.diversity in per_sequence
+                             else np.float64(row[axes.diversity]))
+        row["signatures"] = "; ".join(f"{k}={v}" for k, v in sorted(signatures.items()))
+        rows.append(row)
+    return rows
+
+
+def matched_comparison(rows: list[dict], axes: Axes, seed: int = 0) -> list[dict]:
+    """Every algorithm against ``REFERENCE`` (MLE) at matched diversity: at ``GRID``
+    common diversity values, A's quality advantage (positive = A better) with a 95 %
+    bootstrap interval over samples (seeds pooled). Empty without an MLE curve."""
+    by_label: dict[str, dict[float, list[dict]]] = {}
+    for row in rows:
+        by_label.setdefault(row["algorithm"], {}).setdefault(row["temperature"], []).append(row)
+    if REFERENCE not in by_label:
+        return []
+    if axes.diversity == "nll_test":
+        by_label = {label: _trade_off_branch(groups) for label, groups in by_label.items()}
+
+    def points(label: str) -> tuple[list, list]:
+        pooled = [(np.concatenate([np.atleast_1d(r["_diversity"]) * np.ones(len(r["_quality"]))
+                                   if np.ndim(r["_diversity"]) == 0 else r["_diversity"]
+                                   for r in group]),
+                   np.concatenate([r["_quality"] for r in group]))
+                  for _, group in sorted(by_label[label].items())]
+        return [d for d, _ in pooled], [q for _, q in pooled]
+    ref_div, ref_q = points(REFERENCE)
+    out = []
+    for label in by_label:
+        if label == REFERENCE:
+            continue
+        div, q = points(label)
+        result = qd.bootstrap_matched_difference(
+            div, q, ref_div, ref_q, GRID, higher_is_better=axes.quality_higher_is_better,
+            resamples=500, seed=seed)
+        for j, x in enumerate(result.x):
+            out.append({"algorithm": label, "versus": REFERENCE, axes.diversity: float(x),
+                        "advantage": float(result.estimate[j]), "low": float(result.low[j]),
+                        "high": float(result.high[j])})
+    return out
+
+
+def _trade_off_branch(groups: dict[float, list[dict]]) -> dict[float, list[dict]]:
+    """The temperatures up to the one of lowest mean NLL-test: NLL-test is U-shaped in
+    the temperature (lowest near the trained model's), and above that temperature both
+    NLL-oracle and NLL-test get worse — a dominated branch that would make the curve
+    two-valued in NLL-test. Below it, colder trades coverage for quality."""
+    best = min(groups, key=lambda t: np.mean([r["nll_test"] for r in groups[t]]))
+    return {t: rows for t, rows in groups.items() if t <= best}
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if not k.startswith("_") and k not in columns]
+    columns.remove("signatures")
+    columns.append("signatures")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
+                         for k, v in row.items() if k in columns})
+    write_bytes(path, buffer.getvalue().encode())
+
+
+def _report(matched: list[dict], axes: Axes, rows: list[dict]) -> str:
+    """``quality_diversity.md``: the matched table and one sentence per algorithm."""
+    lines = ["# Quality–diversity at matched diversity", "",
+             f"Quality {axes.quality} ({'higher' if axes.quality_higher_is_better else 'lower'}"
+             f" is better) of each algorithm against {REFERENCE}'s curve, both interpolated "
+             f"linearly in {axes.diversity} over the range both curves cover. "
+             "Advantage > 0: the algorithm is better at that diversity; 95 % percentile "
+             "bootstrap interval over samples (500 resamples, seeds pooled)."
+             + (" Oracle curves: only temperatures up to each model's lowest NLL-test "
+                "(the trade-off branch; above it both axes get worse)."
+                if axes.diversity == "nll_test" else ""), ""]
+    if not matched:
+        lines.append(f"No comparison: the folder has no {REFERENCE} run, or the curves do "
+                     "not overlap in diversity.")
+        return "\n".join(lines) + "\n"
+    lines += [f"| algorithm | {axes.diversity} | advantage | 95 % interval |", "|---|---|---|---|"]
+    for m in matched:
+        lines.append(f"| {m['algorithm']} | {m[axes.diversity]:.4f} | {m['advantage']:+.4f} | "
+                     f"[{m['low']:+.4f}, {m['high']:+.4f}] |")
+    lines.append("")
+    for label in dict.fromkeys(m["algorithm"] for m in matched):
+        mine = [m for m in matched if m["algorithm"] == label]
+        better = [m for m in mine if m["low"] > 0]
+        worse = [m for m in mine if m["high"] < 0]
+        lines.append(f"- **{label}** vs {REFERENCE}: better at {len(better)} of {len(mine)} "
+                     f"matched diversities, worse at {len(worse)}, indistinguishable at "
+                     f"{len(mine) - len(better) - len(worse)} (intervals excluding 0).")
+    signature = rows[0]["signatures"] if rows else ""
+    lines += ["", f"Signatures: {signature}"]
+    return "\n".join(lines) + "\n"
+
+
+def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from seqgan.runs.figures import metric_label
+    text = any("fwd_bleu" in k for k in rows[0])
+    fig, panels = plt.subplots(1, 2 if text else 1, figsize=(11 if text else 6, 4.5),
+                               squeeze=False)
+    pairs = [(axes.diversity, axes.quality)]
+    if text:
+        order = axes.quality[len("bleu"):]
+        pairs.append((f"bwd_bleu{order}", f"fwd_bleu{order}"))
+    for ax, (x_key, y_key) in zip(panels[0], pairs):
+        for label in dict.fromkeys(r["algorithm"] for r in rows):
+            by_t: dict[float, list[dict]] = {}
+            for r in rows:
+                if r["algorithm"] == label:
+                    by_t.setdefault(r["temperature"], []).append(r)
+            ts = sorted(by_t)
+            xs = [np.mean([r[x_key] for r in by_t[t]]) for t in ts]
+            ys = [np.mean([r[y_key] for r in by_t[t]]) for t in ts]
+            ax.plot(xs, ys, marker="o", label=label)
+            for t, x, y in zip(ts, xs, ys):
+                ax.annotate(f"{t:g}", (x, y), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set_xlabel(metric_label(x_key).replace("bwd_bleu", "backward BLEU-"))
+        ax.set_ylabel(metric_label(y_key).replace("fwd_bleu", "forward BLEU-"))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    panels[0][0].set_title("quality vs diversity (labels: temperature)")
+    fig.tight_layout()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {path.parent}: {exc.strerror}") from None
+    write_figure(fig, path, dpi=120)
+    plt.close(fig)
+
+
+def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed: int = 0,
+                      num_samples: int | None = None, reverse_lm: bool = False) -> str:
+    """Sweep every run of ``folder`` over ``temperatures``, write the CSV, the report and
+    the figure into ``folder``; returns the report."""
+    folder = Path(folder)
+    groups = find_runs(folder)
+    rows: list[dict] = []
+    for runs in groups.values():
+        for run in runs:
+            rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm)
+    kinds = {build_config(_toml(run)).data.kind for runs in groups.values() for run in runs}
+    if len(kinds) > 1:
+        raise UserError(f"{folder} mixes task kinds {sorted(kinds)}")
+    first = build_config(_toml(next(iter(groups.values()))[0]))
+    axes = Axes.of(first, max(first.eval.bleu) if first.eval.bleu else 4)
+    matched = matched_comparison(rows, axes, seed)
+    what = "run folder" if (folder / "config.toml").is_file() else "comparison folder"
+    with FolderLock(folder, what):  # not while a training or comparison writes there
+        _write_csv(rows, folder / "quality_diversity.csv")
+        report = _report(matched, axes, rows)
+        write_bytes(folder / "quality_diversity.md", report.encode())
+        _figure(rows, axes, folder / "figures" / "quality_diversity.png")
+    return report

@@ -1,0 +1,239 @@
+"""Checkpoint size (issue "The first hour with your own data", item 15): the final
+checkpoint of a run leaves out the discriminator's Adam moments, which nothing steps
+again; every earlier checkpoint — the fall-back of a resume — and every
+``end-<phase>.pt`` stay whole.
+
+Each test asserts a property the smaller layout relies on: what the final checkpoint
+holds, that re-finishing from it re-makes the same outputs, that a damaged final
+checkpoint falls back to the whole previous one and ends bit-identically, that a longer
+schedule is refused from it, and that a run ending with its pre-training still shares a
+whole ``end-<phase>.pt``.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+import torch
+
+from seqgan.cli import main
+from seqgan.runs.checkpoint import WITHOUT_STATE, list_checkpoints, load_checkpoint, serialize
+from tests.conftest import TINY
+
+OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",
+           "samples/adversarial.txt", "samples/nll_oracle_per_sequence.npy")
+
+
+def _config(tmp: Path, name: str, **sections) -> Path:
+    config = copy.deepcopy(TINY)
+    config["run"].update(tensorboard=False, threads=1, keep_checkpoints=2)
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
+    path = tmp / f"{name}.toml"
+    path.write_text(tomli_w.dumps(config))
+    return path
+
+
+def _train(config: Path, out: Path) -> None:
+    assert main(["train", "--config", str(config), "--out", str(out)]) == 0
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    """A finished tiny SeqGAN run (8 epochs): ckpt-7 and the final ckpt-8."""
+    root = tmp_path_factory.mktemp("size")
+    _train(_config(root, "tiny"), root / "run")
+    return root / "run"
+
+
+def _copy(run: Path, tmp: Path) -> Path:
+    return Path(shutil.copytree(run, tmp / "run"))
+
+
+def _moments(saved: dict) -> tuple[int, int]:
+    """Bytes and number of the tensors of an optimizer's per-parameter states."""
+    tensors = [t for state in saved["state"].values() for t in state.values()
+               if isinstance(t, torch.Tensor)]
+    return sum(t.numel() * t.element_size() for t in tensors), len(tensors)
+
+
+def _same_tensors(ours, theirs, where: str = "") -> None:
+    """Equal nested dicts/lists of tensors and plain values."""
+    if isinstance(ours, torch.Tensor):
+        assert torch.equal(ours, theirs), where
+    elif isinstance(ours, dict):
+        assert ours.keys() == theirs.keys(), where
+        for key in ours:
+            _same_tensors(ours[key], theirs[key], f"{where}.{key}")
+    elif isinstance(ours, (list, tuple)):
+        assert len(ours) == len(theirs), where
+        for number, (a, b) in enumerate(zip(ours, theirs)):
+            _same_tensors(a, b, f"{where}[{number}]")
+    else:
+        assert ours == theirs, where
+
+
+def _clockless(rows: list[dict]) -> list[dict]:
+    """Metric rows without their wall-clock fields (seconds, UTC times)."""
+    return [{k: v for k, v in row.items() if not k.endswith(("seconds", "_utc"))}
+            for row in rows]
+
+
+def _assert_same_state(ours: dict, theirs: dict, keys=("models", "optimizers", "position",
+                                                        "marks", "last_eval", "rng")) -> None:
+    for key in keys:
+        _same_tensors(ours[key], theirs[key], key)
+    assert _clockless(ours["rows"]) == _clockless(theirs["rows"])
+
+
+def _assert_same_outputs(run: Path, reference: Path) -> None:
+    for name in OUTPUTS:  # (a run that adopted its pre-training has no samples of it)
+        assert (run / name).is_file() == (reference / name).is_file(), name
+        if (reference / name).is_file():
+            assert (run / name).read_bytes() == (reference / name).read_bytes(), name
+    assert (reference / "metrics.csv").is_file()
+    _same_tensors(torch.load(run / "model.pt", weights_only=True),
+                  torch.load(reference / "model.pt", weights_only=True), "model.pt")
+
+
+def _err(capsys) -> str:
+    return capsys.readouterr().err
+
+
+# -- what the final checkpoint holds ---------------------------------------------------
+def test_only_the_final_checkpoint_leaves_out_the_discriminators_moments(finished):
+    previous, final = list_checkpoints(finished / "checkpoints")
+    assert (previous.name, final.name) == ("ckpt-00000007.pt", "ckpt-00000008.pt")
+    whole, last = load_checkpoint(previous), load_checkpoint(final)
+    assert whole[WITHOUT_STATE] == [] and last[WITHOUT_STATE] == ["discriminator"]
+    assert all(saved["state"] for saved in whole["optimizers"].values())  # the fall-back
+    assert last["optimizers"]["discriminator"]["state"] == {}
+    assert (last["optimizers"]["discriminator"]["param_groups"]
+            == whole["optimizers"]["discriminator"]["param_groups"])
+    assert last["optimizers"]["mle"]["state"] and last["optimizers"]["policy"]["state"]
+    # the saving is the discriminator's moments, and the zip records that held them (at
+    # most 1 KB each): the other parts are of equal size in both files
+    moments, records = _moments(whole["optimizers"]["discriminator"])
+    saved = previous.stat().st_size - final.stat().st_size
+    assert moments <= saved <= moments + 1024 * records, (saved, moments, records)
+    # everything else of the final state is there: its weights are model.pt's
+    _same_tensors(last["models"], torch.load(finished / "model.pt", weights_only=True))
+    end = load_checkpoint(finished / "checkpoints" / "end-pretrain_generator.pt")
+    assert end[WITHOUT_STATE] == [] and end["optimizers"]["mle"]["state"]
+
+
+def test_resuming_a_finished_run_from_its_final_checkpoint_remakes_its_outputs(
+        finished, tmp_path, capsys):
+    run = _copy(finished, tmp_path)
+    for name in ("summary.json", "model.pt", "samples/final.txt",
+                 "samples/nll_oracle_per_sequence.npy"):
+        (run / name).unlink()
+    _err(capsys)
+    assert main(["train", "--resume", str(run)]) == 0
+    err = _err(capsys)
+    final = run / "checkpoints" / "ckpt-00000008.pt"
+    assert f"resuming from {final} (adversarial, epoch 3 of 3)" in err, err
+    assert "warning" not in err, err
+    _assert_same_outputs(run, finished)
+    assert (run / "summary.json").is_file()
+
+
+# -- the fall-back -----------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["truncated", "flipped bit"])
+def test_a_damaged_final_checkpoint_falls_back_to_the_whole_previous_one(
+        finished, tmp_path, capsys, damage):
+    """The previous checkpoint holds every optimizer's moments, so the last epoch is re-run
+    exactly: the same outputs, and a final checkpoint of the same state."""
+    run = _copy(finished, tmp_path)
+    previous, final = list_checkpoints(run / "checkpoints")
+    original = load_checkpoint(final)
+    data = bytearray(final.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        weights = next(iter(original["models"]["discriminator"].values()))
+        at = bytes(data).find(weights.numpy().tobytes())
+        assert at >= 0
+        data[at + 5] ^= 0x10
+    final.write_bytes(bytes(data))
+    (run / "summary.json").unlink()
+    _err(capsys)
+    assert main(["train", "--resume", str(run)]) == 0
+    err = _err(capsys)
+    assert f"warning: {final} is " in err and "falling back to the previous checkpoint" in err
+    assert f"resuming from {previous} (adversarial, epoch 2 of 3)" in err, err
+    _assert_same_outputs(run, finished)
+    remade = load_checkpoint(final)
+    assert remade[WITHOUT_STATE] == ["discriminator"]
+    _assert_same_state(remade, original)
+
+
+def test_a_longer_schedule_trains_on_from_the_checkpoint_before_the_final_one(
+        finished, tmp_path, capsys):
+    """The final checkpoint has no discriminator moments: an extended run goes back to the
+    whole previous checkpoint, re-runs the epochs after it bit for bit, then trains on —
+    and ends exactly as a run trained from the start with the longer schedule would."""
+    run = _copy(finished, tmp_path)
+    _err(capsys)
+    assert main(["train", "--resume", str(run), "--set", "adversarial.epochs=5"]) == 0
+    err = _err(capsys)
+    final = run / "checkpoints" / "ckpt-00000008.pt"
+    assert f"note: {final} holds no state of optimizer discriminator" in err
+    assert "resuming from " + str(run / "checkpoints" / "ckpt-00000007.pt") in err
+    longer = load_checkpoint(run / "checkpoints" / "ckpt-00000010.pt")
+    assert longer["position"] == [2, 5, 8]
+    config = tomllib.loads((finished / "config.toml").read_text())
+    config["adversarial"]["epochs"] = 5
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "longer.toml").write_text(tomli_w.dumps(config))
+    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
+                 str(fresh / "run")]) == 0
+    _err(capsys)
+    assert (run / "metrics.csv").read_bytes() == (fresh / "run" / "metrics.csv").read_bytes()
+    _assert_same_state(longer, load_checkpoint(fresh / "run" / "checkpoints" /
+                                               "ckpt-00000010.pt"))
+
+
+def test_a_malformed_list_of_left_out_states_is_one_line(finished, tmp_path, capsys):
+    run = _copy(finished, tmp_path)
+    final = list_checkpoints(run / "checkpoints")[-1]
+    state = load_checkpoint(final)
+    state[WITHOUT_STATE] = "discriminator"
+    final.write_bytes(serialize(state))
+    _err(capsys)
+    assert main(["train", "--resume", str(run)]) == 2
+    assert (f"{final} does not fit this run (optimizers_without_state is 'discriminator', "
+            "not a list of names)") in _err(capsys)
+
+
+# -- end-<phase>.pt ----------------------------------------------------------------------
+def test_a_run_ending_with_its_pretraining_shares_a_whole_end_file(tmp_path):
+    """As ``seqgan compare``'s shared pre-training (algorithm mle, no epochs after it): its
+    end file is its final checkpoint, and holds the MLE optimizer's moments like the end
+    file of a run that goes on; runs adopting either end the same."""
+    only = tmp_path / "only"
+    longer = tmp_path / "longer"
+    _train(_config(tmp_path, "only", algorithm="mle", adversarial={"epochs": 0}), only)
+    _train(_config(tmp_path, "longer", algorithm="mle", adversarial={"epochs": 2}), longer)
+    end_only = only / "checkpoints" / "end-pretrain_generator.pt"
+    assert end_only.read_bytes() == (only / "checkpoints" / "ckpt-00000003.pt").read_bytes()
+    a = load_checkpoint(end_only)
+    b = load_checkpoint(longer / "checkpoints" / "end-pretrain_generator.pt")
+    assert a[WITHOUT_STATE] == [] and a["optimizers"]["mle"]["state"]
+    _assert_same_state(a, b)
+    adopted = {}
+    for source in (only, longer):
+        out = tmp_path / f"from-{source.name}"
+        _train(_config(tmp_path, f"from-{source.name}",
+                       pretrain={"generator_from": str(source)}), out)
+        adopted[source.name] = out
+    _assert_same_outputs(adopted["only"], adopted["longer"])
