@@ -36,9 +36,14 @@ def _require_data() -> Path:
     return root
 
 
+NO_GPU = "needs a CUDA GPU (torch.cuda.is_available() is False here)"
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("data") is not None:
         _require_data()
+    if item.get_closest_marker("gpu") is not None and not torch.cuda.is_available():
+        pytest.skip(NO_GPU)
 
 
 @pytest.fixture

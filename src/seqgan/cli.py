@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--resume", type=Path, metavar="RUN",
                        help="continue the run in folder RUN from its newest checkpoint")
+    train.add_argument("--device", metavar="DEVICE", help="where to train: auto (CUDA, else "
+                       "Apple mps, else the CPU), cpu, cuda, cuda:N, mps; = --set "
+                       "run.device=DEVICE (allowed with --resume; docs/devices.md)")
 
     comp = sub.add_parser("compare", parents=[common], help="train several algorithms over "
                           "seeds and write the paper's table and figures")
@@ -115,7 +118,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="comma-separated (default: random,mle,ss,pg-bleu,seqgan)")
     comp.add_argument("--out", type=Path, required=True, help="comparison folder")
     comp.add_argument("--seeds", type=int, default=1, help="seeds per algorithm (default 1)")
-    comp.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
+    comp.add_argument("--jobs", type=int, help="runs at a time on the CPU (default 1)")
+    comp.add_argument("--gpus", metavar="0,1|all", help="train on these GPUs (all: every "
+                      "visible one); each run sees one GPU as cuda:0, placed round-robin; "
+                      "replaces --jobs (docs/devices.md)")
+    comp.add_argument("--runs-per-gpu", type=int, metavar="K", help="with --gpus: runs at "
+                      "a time on each GPU (default 1)")
     comp.add_argument("--strategies", metavar="G,D,K;...",
                       help="also run SeqGAN with these g-steps,d-steps,k-epochs (Figure 3)")
 
@@ -140,6 +148,8 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
                      "their default), midi or pianoroll (music runs)")
     gen.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
+    gen.add_argument("--device", metavar="DEVICE", help="where to sample: cpu, cuda, cuda:N, "
+                     "mps, auto (default: the run's run.device if available here, else the CPU)")
     latent = gen.add_mutually_exclusive_group()
     latent.add_argument("--from-prior", action="store_true", help="VAE runs: decode -n draws "
                         "of z ~ N(0, I) (also what plain sampling of a VAE run does)")
@@ -183,6 +193,8 @@ def _parser() -> argparse.ArgumentParser:
                     "conventions: current, nltk-3.2, texygen, texygen-full (default: the "
                     "run's eval.bleu_conventions; docs/metrics.md)")
     ev.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
+    ev.add_argument("--device", metavar="DEVICE", help="where to evaluate: cpu, cuda, cuda:N, "
+                    "mps, auto (default: the run's run.device if available here, else the CPU)")
     _add_sampling_options(ev, "evaluate samples drawn, and NLL-test,")
     return parser
 
@@ -203,13 +215,14 @@ def cmd_train(args) -> int:
         if args.preset or args.config or args.seed is not None:
             raise UserError("--resume takes its settings from the run folder; drop "
                             "--preset/--config/--seed (--set may extend it: "
-                            "--set adversarial.epochs=N)")
+                            "--set adversarial.epochs=N; --device may move it)")
         if args.out or args.overwrite:
             raise UserError("--resume continues the run in its own folder; drop "
                             "--out/--overwrite (to start afresh: --out RUN --overwrite)")
         session = open_session(None, args.resume, data_root(args.data_root), resume=True,
-                               overrides=args.set)
+                               overrides=_device_override(args))
     else:
+        args.set = _device_override(args)
         cfg = _config_from_args(args)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = args.out or Path("runs") / f"{_folder_name(cfg.name)}-{stamp}"
@@ -226,6 +239,13 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _device_override(args) -> list[str]:
+    """``args.set`` with ``--device X`` as a last ``--set run.device=X``."""
+    if args.device is None:
+        return list(args.set)
+    return [*args.set, f"run.device={args.device}"]
+
+
 def _folder_name(name: str) -> str:
     """``name`` as one folder name inside ``runs/``: separators and leading dots replaced,
     so a config's ``name = "../x"`` cannot place the run elsewhere."""
@@ -234,14 +254,26 @@ def _folder_name(name: str) -> str:
 
 
 def cmd_compare(args) -> int:
-    from seqgan.runs.compare import parse_algorithms, parse_strategies, run_compare
+    from seqgan.runs.compare import (parse_algorithms, parse_gpus, parse_strategies,
+                                     run_compare, visible_gpus)
     algorithms = parse_algorithms(args.algorithms)
     strategies = parse_strategies(args.strategies)
+    gpus, per_gpu = None, 1
+    if args.gpus is not None:
+        if args.jobs is not None:
+            raise UserError("--gpus runs len(gpus) x --runs-per-gpu at a time; drop --jobs")
+        per_gpu = 1 if args.runs_per_gpu is None else args.runs_per_gpu
+        if per_gpu < 1:
+            raise UserError(f"--runs-per-gpu must be positive, got {per_gpu}")
+        gpus = parse_gpus(args.gpus, visible_gpus())
+    elif args.runs_per_gpu is not None:
+        raise UserError("--runs-per-gpu needs --gpus (on the CPU: --jobs N)")
     cfg = _config_from_args(args)
     root = Path(args.data_root).resolve() if args.data_root else None
     try:
-        table = run_compare(cfg, algorithms, strategies, args.seeds, args.jobs,
-                            args.out.resolve(), root)
+        table = run_compare(cfg, algorithms, strategies, args.seeds,
+                            1 if args.jobs is None else args.jobs, args.out.resolve(), root,
+                            gpus=gpus, runs_per_gpu=per_gpu)
     except Interrupted as exc:
         exc.resume_command = shlex.join(["seqgan", *args.argv]) + "  (the same command)"
         raise
@@ -291,7 +323,7 @@ def cmd_generate(args) -> int:
     if args.n < 1:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
     args.sampling = _sampling(args)
-    cfg, task, models = load_trained(args.run, data_root(args.data_root))
+    cfg, task, models = load_trained(args.run, data_root(args.data_root), args.device)
     torch.manual_seed(args.seed)
     batches, total = _sample_batches(args, cfg, task, models["generator"])
     fmt = args.format or ("text" if task.kind == "text" else "ids")
@@ -358,7 +390,8 @@ def cmd_evaluate(args) -> int:
     if args.compare_policies:
         out = args.out or Path(f"policies_step{args.step}.png")
         for name, value in compare_run_policies(args.compare_policies, args.step, out,
-                                                data_root(args.data_root)).items():
+                                                data_root(args.data_root),
+                                                args.device).items():
             print(f"{name:40s} H(π(·|s_{args.step})) = {value:.4f} nats")
         print(f"wrote {out}")
         return 0
@@ -370,7 +403,7 @@ def cmd_evaluate(args) -> int:
     conventions = ([name.strip() for name in args.bleu_conventions.split(",")]
                    if args.bleu_conventions else None)
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
-                 sampling)
+                 sampling, args.device)
     return 0
 
 
@@ -384,7 +417,7 @@ def _quality_diversity(args) -> int:
         raise UserError(f"--samples must be positive, got {args.samples}")
     temperatures = parse_temperatures(args.temperatures)
     report = quality_diversity(args.run, temperatures, data_root(args.data_root), args.seed,
-                               args.samples, args.reverse_lm)
+                               args.samples, args.reverse_lm, args.device)
     print(report, end="")
     print(f"wrote {args.run / 'quality_diversity.csv'}, quality_diversity.md, "
           f"figures/quality_diversity.png")

@@ -192,6 +192,8 @@ class RunConfig:
     keep_checkpoints: int = knob(2, low=1)  # newest checkpoints kept
     tensorboard: bool = True  # write TensorBoard events
     threads: int = knob(0, low=0)  # torch CPU threads (0 = torch's default)
+    device: str = "auto"  # auto (CUDA, else Apple mps, else CPU) | cpu | cuda | cuda:N | mps; docs/devices.md
+    deterministic: bool = False  # CUDA: deterministic kernels only (slower; docs/devices.md); no effect on the CPU
 
 
 @dataclass
@@ -332,6 +334,8 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
 
 def _validate(cfg: Config) -> None:
     d, o = cfg.discriminator, cfg.oracle
+    from seqgan.runs.device import check_device_name
+    check_device_name(cfg.run.device)  # its form; whether it is available: when a run starts
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
         raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "
                         "non-empty and of equal length")

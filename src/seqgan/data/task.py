@@ -41,6 +41,17 @@ class Task:
     tokenizer: str = ""  # text tasks: how tokens join back into text (data.text.detokenize)
     notes: dict = field(default_factory=dict)  # counts worth reporting (dropped lines, ...)
     files: list[Path] = field(default_factory=list)  # the data files (or MIDI folders) read
+    # where the data, the oracle and the models built for it live (``to``; runs.device)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def to(self, device: torch.device) -> "Task":
+        """This task with its data and oracle moved to ``device`` once (built on the CPU,
+        so the data are the same on every device); itself, changed."""
+        self.device = torch.device(device)
+        self.train, self.test = self.train.to(self.device), self.test.to(self.device)
+        if self.oracle is not None:
+            self.oracle = self.oracle.to(self.device)
+        return self
 
     @property
     def never_output(self) -> tuple[int, ...]:

@@ -71,7 +71,7 @@ class Evaluator:
         means: dict = {}
         per_sequence: dict[str, np.ndarray] = {}
         if task.oracle is not None:
-            per_sequence["nll_oracle"] = sequence_nll(task.oracle, samples).numpy()
+            per_sequence["nll_oracle"] = sequence_nll(task.oracle, samples).cpu().numpy()
             means["nll_oracle"] = float(per_sequence["nll_oracle"].mean()) / task.seq_len
         if len(task.test):
             means["nll_test"] = per_token_nll(generator, task.test, sampling.temperature)
@@ -81,7 +81,7 @@ class Evaluator:
         for name, values in per_sequence.items():
             if name != "nll_oracle":
                 means[name] = float(np.mean(values)) if len(values) else float("nan")
-        return means, per_sequence, samples
+        return means, per_sequence, samples.cpu()  # computed on the device, kept on the CPU
 
     def sequence_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
         """(Self-)BLEU per sequence under each convention (of the first ``eval.bleu_samples``

@@ -37,7 +37,8 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
                  for chunk in tokens.split(batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
+    return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64,
+                                                      device=tokens.device)
 
 
 @torch.no_grad()

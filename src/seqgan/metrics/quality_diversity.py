@@ -257,11 +257,13 @@ def reverse_lm_score(samples: torch.Tensor, test: torch.Tensor,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = make_model()
+        device = next(model.parameters()).device  # the run's device (samples: on the CPU)
+        samples, test = torch.as_tensor(samples).to(device), torch.as_tensor(test).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         losses = [mle_epoch(model, optimizer, samples, batch_size, grad_clip)
                   for _ in range(epochs)]
         model.eval()
-        per_sequence = sequence_nll(model, test).numpy()
+        per_sequence = sequence_nll(model, test).cpu().numpy()
         nll = per_token_nll(model, test)
         tokens = int(model.token_mask(test).sum())
     signature = (f"reverse_lm_nll|train=samples:{len(samples)}"

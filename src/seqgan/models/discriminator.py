@@ -112,4 +112,4 @@ class Discriminator(nn.Module):
             probs = [F.softmax(self(part), dim=-1)[:, REAL] for part in tokens.split(chunk)]
         finally:
             self.train(was_training)
-        return torch.cat(probs) if probs else torch.empty(0)
+        return torch.cat(probs) if probs else torch.empty(0, device=tokens.device)

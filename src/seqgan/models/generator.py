@@ -191,5 +191,6 @@ class Generator(nn.Module):
             chunks.append(self.continue_from(empty, self.initial_state(rows), generator=generator,
                                              sampler=sampler))
         if not chunks:
-            return torch.empty(0, self.max_len, dtype=torch.long)
+            return torch.empty(0, self.max_len, dtype=torch.long,
+                               device=self.output.weight.device)
         return torch.cat(chunks)

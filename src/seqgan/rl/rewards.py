@@ -37,4 +37,4 @@ class BleuReward:
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
         scores = bleu(self.content(tokens), None, self.n, self.convention, tables=self.tables)
-        return torch.from_numpy(scores).to(torch.float32)
+        return torch.from_numpy(scores).to(tokens.device, torch.float32)

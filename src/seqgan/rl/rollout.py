@@ -36,9 +36,14 @@ def update_rollout_policy(rollout: Generator, generator: Generator, rate: float)
 
 
 def draw_rollout_uniforms(n: int, seq_len: int, num_rollouts: int,
-                          generator: torch.Generator | None = None) -> torch.Tensor:
-    """Uniform numbers ``[T-1, N, n, T]`` for one MC search (entries before the prefix end unused)."""
-    return torch.rand(seq_len - 1, num_rollouts, n, seq_len, generator=generator)
+                          generator: torch.Generator | None = None,
+                          device: torch.device | None = None) -> torch.Tensor:
+    """Uniform numbers ``[T-1, N, n, T]`` for one MC search (entries before the prefix end
+    unused), on ``device`` (that of ``generator`` when given)."""
+    if device is None and generator is not None:
+        device = generator.device
+    return torch.rand(seq_len - 1, num_rollouts, n, seq_len, generator=generator,
+                      device=device)
 
 
 @torch.no_grad()
@@ -55,7 +60,7 @@ def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_ro
     wanted = range(1, length + 1) if lengths is None else [int(t) for t in lengths]
     if lengths is not None and not all(1 <= t <= length for t in wanted):
         raise ValueError(f"prefix lengths must lie in 1..{length}, got {wanted}")
-    q = torch.empty(n, len(wanted))
+    q = torch.empty(n, len(wanted), device=tokens.device)
     states = rollout.prefix_states(tokens)
     for i, t in enumerate(wanted):
         if t >= length:
@@ -80,7 +85,7 @@ def mc_search_q_reference(rollout: Generator, tokens: torch.Tensor, reward: Rewa
     ``sampler`` draws tokens (``benchmarks/rollout.py`` passes a ``torch.multinomial``
     sampler to time the original code's method)."""
     n, length = tokens.shape
-    q = torch.zeros(n, length)
+    q = torch.zeros(n, length, device=tokens.device)
     for k in range(num_rollouts):
         for t in range(1, length):
             _, state = rollout.step(rollout.start_tokens(n), rollout.initial_state(n))

@@ -59,7 +59,8 @@ def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = Non
     """
     cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
     if uniforms is None:
-        uniforms = torch.rand(logits.shape[0], generator=generator, dtype=cdf.dtype)
+        uniforms = torch.rand(logits.shape[0], generator=generator, dtype=cdf.dtype,
+                              device=logits.device)
     # Out of place: ``.to`` returns the caller's tensor when the dtype already matches.
     u = uniforms.to(cdf.dtype).clamp(max=1.0 - torch.finfo(cdf.dtype).eps / 2)
     targets = (u * cdf[:, -1]).unsqueeze(-1)

@@ -66,11 +66,16 @@ WITHOUT_STATE = "optimizers_without_state"
 
 # -- RNG states ----------------------------------------------------------------------
 def rng_state() -> dict:
-    """Torch, NumPy and Python random states as weights_only-loadable values."""
+    """Torch (CPU), NumPy and Python random states as weights_only-loadable values, and
+    under ``"cuda"`` the state of every CUDA device's generator when CUDA is in use (a
+    list of uint8 tensors, ``torch.cuda.get_rng_state_all``)."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {"torch": torch.random.get_rng_state(),
-            "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-            "python": random.getstate()}
+    state = {"torch": torch.random.get_rng_state(),
+             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+             "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _numpy_tuple(value) -> tuple:
@@ -90,10 +95,22 @@ def _python_tuple(value) -> tuple:
     return version, tuple(internal), gauss
 
 
-def set_rng_state(state: dict) -> None:
+def set_rng_state(state: dict) -> str | None:
+    """Apply ``rng_state()``'s ``state``; the CUDA generators' states when the same number
+    of CUDA devices is present.  Returns a one-line note when saved CUDA states could not
+    be applied (another number of devices, or none), else None."""
     torch.random.set_rng_state(state["torch"])
     np.random.set_state(_numpy_tuple(state["numpy"]))
     random.setstate(_python_tuple(state["python"]))
+    saved = state.get("cuda")
+    if not saved:
+        return None
+    present = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if present != len(saved):
+        return (f"note: the checkpoint holds the random states of {len(saved)} CUDA "
+                f"device(s), {present} are present here; their random numbers start afresh")
+    torch.cuda.set_rng_state_all(saved)
+    return None
 
 
 # -- writing ---------------------------------------------------------------------------
@@ -307,6 +324,8 @@ def check_state(state: dict, path: Path, phases: Sequence,
         _check_numbers("marks", _entry(state, "marks", dict), minimum=-math.inf)
         _check_numbers("phase_seconds", _entry(state, "phase_seconds", dict), minimum=0.0)
         _check_last_eval(_entry(state, "last_eval", dict))
+        device = state.get("device", "cpu")  # optional: the device type it was written on
+        _need(isinstance(device, str), f"device is {_show(device)}, not a device type")
         without = state.get(WITHOUT_STATE, [])
         _need(isinstance(without, list) and all(isinstance(n, str) for n in without),
               f"{WITHOUT_STATE} is {_show(without)}, not a list of names")
@@ -330,6 +349,10 @@ _RNG_TRIALS = {  # each applies a state to a scratch generator: validates, chang
 
 
 def _check_rng(rng: dict) -> None:
+    cuda = rng.get("cuda", [])  # optional: only written when CUDA was in use
+    _need(isinstance(cuda, (list, tuple)) and all(
+        isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.dim() == 1 for s in cuda),
+        f"rng cuda state is {_show(cuda)}, not a list of byte tensors")
     for name, trial in _RNG_TRIALS.items():
         _need(name in rng, f"rng has no {name} state")
         try:

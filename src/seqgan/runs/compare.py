@@ -14,7 +14,12 @@ Layout of the comparison folder ``OUT``::
     table.md, table.csv, figures/ the report (``runs.report``)
 
 Each run is a ``seqgan train`` subprocess (``--jobs`` at a time, each with
-``cpu_count // jobs`` threads unless ``run.threads`` is set).  Re-running the same
+``cpu_count // jobs`` threads unless ``run.threads`` is set).  With GPUs (``--gpus 0,1``,
+``--runs-per-gpu K``) ``len(gpus) * K`` run at a time: the runs to do are placed
+round-robin over the GPUs in launch order (``place``), each subprocess sees only its GPU
+(``CUDA_VISIBLE_DEVICES``, so it is ``cuda:0`` there) and gets ``--set run.device=cuda``,
+a GPU never runs more than K at a time, and the threads are ``cpu_count // (len(gpus) * K)``
+unless ``run.threads`` is set (docs/devices.md, "Several runs per GPU").  Re-running the same
 command continues: finished runs are reused, interrupted ones resumed from their
 checkpoints.  SIGINT / SIGTERM are passed on to the running trainings, which save a
 checkpoint before they exit.
@@ -47,6 +52,16 @@ import tomli_w
 NO_PRETRAINING = ("random",)
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
 COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
+
+
+@dataclass
+class Placement:
+    """Where one run of the comparison runs: what its subprocess gets besides the plain
+    ``seqgan train`` command (nothing on the CPU)."""
+    gpu: str | None = None  # the run's CUDA_VISIBLE_DEVICES value; None: the CPU
+    env: dict[str, str] = field(default_factory=dict)  # variables set for the subprocess
+    args: list[str] = field(default_factory=list)  # options added to `seqgan train`
+    threads: int = 0  # the run's torch CPU threads (run.threads of its config)
 
 
 @dataclass
@@ -95,6 +110,79 @@ def parse_algorithms(text: str) -> list[str]:
     return names
 
 
+def _cuda_device_count() -> int:
+    """torch's number of visible CUDA devices (0 without CUDA or a driver)."""
+    import torch
+    try:
+        return torch.cuda.device_count()
+    except Exception:  # a broken driver: no usable GPU  # noqa: BLE001
+        return 0
+
+
+def visible_gpus(count: int | None = None, environ=None) -> list[str]:
+    """The GPUs this process sees, as the values a subprocess's ``CUDA_VISIBLE_DEVICES``
+    takes to see only that one: ``"0"`` ... ``"count-1"``, or, when
+    ``CUDA_VISIBLE_DEVICES`` is set here, its first ``count`` entries (``cuda:i`` of this
+    process is its i-th entry).  ``count`` defaults to ``torch.cuda.device_count()``."""
+    environ = os.environ if environ is None else environ
+    count = _cuda_device_count() if count is None else count
+    listed = environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is None:
+        return [str(i) for i in range(count)]
+    return [e.strip() for e in listed.split(",") if e.strip()][:count]
+
+
+def parse_gpus(text: str, visible: list[str]) -> list[str]:
+    """``--gpus``: ``"all"`` or ``"0,1"`` (indices of ``visible``, i.e. torch's
+    ``cuda:i`` here) -> the ``CUDA_VISIBLE_DEVICES`` value of each GPU to use."""
+    if not visible:
+        raise UserError("--gpus: no GPU is visible (torch.cuda.device_count() is 0"
+                        + (f", CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
+                           if "CUDA_VISIBLE_DEVICES" in os.environ else "")
+                        + "); drop --gpus to train on the CPU (--jobs N)")
+    if text.strip() == "all":
+        return list(visible)
+    try:
+        ids = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"--gpus expects 'all' or GPU numbers like '0,1', got '{text}'") from None
+    if not ids:
+        raise UserError(f"--gpus expects 'all' or GPU numbers like '0,1', got '{text}'")
+    if len(set(ids)) != len(ids):
+        raise UserError("--gpus lists a GPU twice (for several runs on one GPU: "
+                        "--runs-per-gpu K)")
+    missing = [i for i in ids if not 0 <= i < len(visible)]
+    if missing:
+        raise UserError(f"--gpus: GPU {missing[0]} is not visible ({len(visible)} visible: "
+                        f"{','.join(map(str, range(len(visible))))})")
+    return [visible[i] for i in ids]
+
+
+def threads_per_run(parallel: int, threads: int = 0, cpu_count: int | None = None) -> int:
+    """torch threads of each of ``parallel`` runs at a time: ``threads`` (the user's
+    ``run.threads``) if set, else ``max(1, cpu_count // parallel)`` so they share the
+    cores without oversubscribing them."""
+    if threads:
+        return threads
+    cpus = (os.cpu_count() or 1) if cpu_count is None else cpu_count
+    return max(1, cpus // max(1, parallel))
+
+
+def place(jobs: "list[Job]", gpus: list[str], runs_per_gpu: int = 1) -> list[Placement]:
+    """The placement of ``jobs`` (the runs to do, in launch order): round-robin over
+    ``gpus`` (job i on ``gpus[i % len(gpus)]``), each subprocess with
+    ``CUDA_VISIBLE_DEVICES`` = its GPU and ``--set run.device=cuda``; the Runner starts at
+    most ``runs_per_gpu`` at a time on one GPU.  Without ``gpus``: the CPU, nothing added
+    (the command and environment of a plain ``seqgan compare``)."""
+    if runs_per_gpu < 1:
+        raise UserError(f"--runs-per-gpu must be positive, got {runs_per_gpu}")
+    if not gpus:
+        return [Placement(threads=job.config.run.threads) for job in jobs]
+    return [Placement(gpu, {"CUDA_VISIBLE_DEVICES": gpu}, ["--set", "run.device=cuda"],
+                      job.config.run.threads)
+            for job, gpu in zip(jobs, (gpus[i % len(gpus)] for i in range(len(jobs))))]
+
+
 def _with(base: dict, **sections) -> Config:
     """``base`` (a config dict) with ``sections`` merged in (dicts key by key)."""
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
@@ -122,8 +210,7 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
          seeds: int, out: Path, jobs: int) -> list[Job]:
     """Every run of the comparison, pre-training runs first."""
     data = base.to_dict()
-    if not base.run.threads:
-        data["run"]["threads"] = max(1, (os.cpu_count() or 1) // jobs)
+    data["run"]["threads"] = threads_per_run(jobs, base.run.threads)
     share = base.pretrain.generator_epochs > 0
     planned: list[Job] = []
     runs = [(a, a, {}) for a in algorithms]
@@ -182,21 +269,40 @@ class Runner:
     """Runs jobs as ``seqgan train`` subprocesses, ``jobs`` at a time, in dependency order."""
 
     def __init__(self, jobs: list[Job], parallel: int, data_root: Path | None,
-                 log=lambda msg: print(msg, file=sys.stderr)):
+                 log=lambda msg: print(msg, file=sys.stderr), gpus: list[str] = (),
+                 runs_per_gpu: int = 1):
         self.jobs, self.parallel, self.data_root, self.log = jobs, parallel, data_root, log
+        self.gpus, self.runs_per_gpu = list(gpus), runs_per_gpu
+        if self.gpus:
+            self.parallel = len(self.gpus) * runs_per_gpu
+        self.placements: dict[int, Placement] = {}  # id(job) -> where it runs
         self.procs: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
         self.stopping = False
+
+    def placement(self, job: Job) -> Placement:
+        return self.placements.get(id(job)) or Placement(threads=job.config.run.threads)
 
     def _command(self, job: Job) -> list[str]:
         base = [sys.executable, "-m", "seqgan", "train"]
         if self.data_root is not None:
             base += ["--data-root", str(self.data_root)]
+        extra = self.placement(job).args
         if (job.run / "config.toml").is_file():
-            return base + ["--resume", str(job.run)]
+            # a resumed run keeps its config.toml's device unless --resume --set may
+            # change it (a run started with --gpus has run.device = "cuda" there)
+            if extra:
+                from seqgan.training.session import EXTENDABLE
+                extra = extra if "run.device" in EXTENDABLE else []
+            return base + ["--resume", str(job.run)] + extra
         config = job.log.with_suffix(".toml")
         write_bytes(config, job.config.to_toml().encode())
-        return base + ["--config", str(config), "--out", str(job.run)]
+        return base + ["--config", str(config), "--out", str(job.run)] + extra
+
+    def environment(self, job: Job) -> dict[str, str] | None:
+        """The subprocess's environment: None (inherited) on the CPU."""
+        env = self.placement(job).env
+        return {**os.environ, **env} if env else None
 
     def _run(self, job: Job) -> Job:
         with self.lock:
@@ -205,13 +311,18 @@ class Runner:
                 return job
             job.status = "running"
             command = self._command(job)
+            added = self.placement(job).env
             handle = _open_log(job.log)
-            handle.write(f"$ {shlex.join(command)}\n")
+            handle.write("$ " + "".join(f"{k}={shlex.quote(v)} " for k, v in added.items())
+                         + f"{shlex.join(command)}\n")
             handle.flush()
             proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                    stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                                    env=self.environment(job))
             self.procs[id(job)] = proc
-        self.log(f"started seed {job.seed} {job.name}: {job.run}, log {job.log}")
+        gpu = self.placement(job).gpu
+        self.log(f"started seed {job.seed} {job.name}: {job.run}, log {job.log}"
+                 + (f", GPU {gpu}" if gpu is not None else ""))
         start = time.perf_counter()
         code = proc.wait()
         handle.close()
@@ -249,28 +360,38 @@ class Runner:
                          "--resume")
         todo = [j for j in self.jobs if j.status != "done"]
         reused = len(self.jobs) - len(todo)
-        for line in plan_lines(self.jobs, self.parallel):
+        self.placements = {id(j): p for j, p in
+                           zip(todo, place(todo, self.gpus, self.runs_per_gpu))}
+        for line in plan_lines(self.jobs, self.parallel, self.placements, self.runs_per_gpu):
             self.log(line)
         if reused:
             self.log(f"reusing {reused} finished run(s)")
         pool = ThreadPoolExecutor(max_workers=self.parallel)
         running: dict[Future, Job] = {}
+        busy: dict[str, int] = {}  # GPU -> runs on it now
         finished = reused
         try:
             while todo or running:
                 for job in list(todo):
+                    gpu = self.placement(job).gpu
                     if job.needs is not None and job.needs.status in ("failed", "skipped"):
                         job.status = "skipped"
                         todo.remove(job)
                     elif (job.needs is None or job.needs.status == "done") and \
-                            len(running) < self.parallel:
+                            len(running) < self.parallel and \
+                            (gpu is None or busy.get(gpu, 0) < self.runs_per_gpu):
                         running[pool.submit(self._run, job)] = job
                         todo.remove(job)
+                        if gpu is not None:
+                            busy[gpu] = busy.get(gpu, 0) + 1
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = running.pop(future)
+                    gpu = self.placement(job).gpu
+                    if gpu is not None:
+                        busy[gpu] -= 1
                     future.result()
                     finished += 1
                     self.log(f"[{finished}/{len(self.jobs)}] seed {job.seed} {job.name}: "
@@ -285,24 +406,48 @@ class Runner:
             pool.shutdown(wait=True)
 
 
-def plan_lines(jobs: list[Job], parallel: int) -> list[str]:
+def plan_lines(jobs: list[Job], parallel: int, placements: dict[int, Placement] | None = None,
+               runs_per_gpu: int = 1) -> list[str]:
     """The plan as printed before the first run starts: one line per run, in launch
-    order, with its folder and what it waits for (or that it is finished already)."""
+    order, with its folder and what it waits for (or that it is finished already); with
+    GPUs also the placement (``CUDA_VISIBLE_DEVICES`` of each run) and the threads."""
     if not jobs:
         return []
-    lines = [f"plan: {len(jobs)} run(s), {parallel} at a time; each run's output in "
-             f"{jobs[0].log.parent}/"]
+    placements = placements or {}
+    gpus = list(dict.fromkeys(p.gpu for p in placements.values() if p.gpu is not None))
+    header = f"plan: {len(jobs)} run(s), {parallel} at a time"
+    if gpus:
+        threads = next(p.threads for p in placements.values() if p.gpu is not None)
+        header += (f" ({len(gpus)} GPU(s) x {runs_per_gpu} run(s) each, CUDA_VISIBLE_DEVICES "
+                   f"{','.join(gpus)}; each run sees its GPU as cuda:0 and uses "
+                   f"{threads or 'torch default'} CPU thread(s))")
+    lines = [f"{header}; each run's output in {jobs[0].log.parent}/"]
     for job in jobs:
         note = " (finished: reused)" if job.status == "done" else (
             f" (after seed {job.needs.seed} {job.needs.name})" if job.needs else "")
-        lines.append(f"  seed {job.seed} {job.name}: {job.run}{note}")
+        placed = placements.get(id(job))
+        where = f" on GPU {placed.gpu}" if placed is not None and placed.gpu is not None else ""
+        lines.append(f"  seed {job.seed} {job.name}: {job.run}{where}{note}")
     return lines
 
 
 def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
-                seeds: int, jobs: int, out: Path, data_root: Path | None) -> str:
-    """Plan, run (or continue) and report a comparison; returns the markdown table."""
+                seeds: int, jobs: int, out: Path, data_root: Path | None,
+                gpus: list[str] | None = None, runs_per_gpu: int = 1) -> str:
+    """Plan, run (or continue) and report a comparison; returns the markdown table.
+    ``gpus`` (``CUDA_VISIBLE_DEVICES`` values, ``parse_gpus``) replace ``jobs`` by
+    ``len(gpus) * runs_per_gpu`` runs at a time (``place``)."""
     validate(base)  # also a Config built or changed in Python
+    gpus = list(gpus or [])
+    if gpus:
+        if runs_per_gpu < 1:
+            raise UserError(f"--runs-per-gpu must be positive, got {runs_per_gpu}")
+        try:  # the run.device setting the GPU runs are launched with
+            build_config(base.to_dict(), ["run.device=cuda"])
+        except UserError as exc:
+            raise UserError(f"--gpus launches runs with --set run.device=cuda, refused by "
+                            f"this config: {exc}") from None
+        jobs = len(gpus) * runs_per_gpu
     if seeds < 1 or jobs < 1:
         raise UserError("--seeds and --jobs must be positive")
     settings = {"config": base.to_dict(), "algorithms": algorithms,
@@ -315,7 +460,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         raise UserError(f"cannot create comparison folder {out}: {exc.strerror}") from None
     with FolderLock(out, "comparison folder"):
         write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
-        runner = Runner(planned, jobs, data_root)
+        runner = Runner(planned, jobs, data_root, gpus=gpus, runs_per_gpu=runs_per_gpu)
         with handle_signals():
             runner.run()
         return _report(base, algorithms, planned, out)

@@ -62,7 +62,7 @@ def _progress(batches: Iterable[torch.Tensor], total: int, out) -> Iterator[torc
     with tqdm(total=total, unit="seq", file=sys.stderr, leave=False,
               disable=True if on_terminal else None) as bar:
         for batch in batches:
-            yield batch
+            yield batch.cpu()  # drawn on the run's device, written from the CPU
             bar.update(len(batch))
 
 

@@ -96,7 +96,8 @@ def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, st
                 sampling: Sampling | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(z [K, Z], tokens [K, T])``: the line between mu(a) and mu(b) (``a``, ``b``:
     ``[T]`` ids), each point decoded with ``sampling`` (default: plain sampling)."""
-    mu, _ = _require_vae(generator).encode(torch.stack([a, b]))
+    device = next(generator.parameters()).device
+    mu, _ = _require_vae(generator).encode(torch.stack([a, b]).to(device))
     z = latent_line(mu[0], mu[1], steps)
     return z, generator.decode(z, sampling)
 

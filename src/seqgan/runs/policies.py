@@ -20,8 +20,9 @@ from seqgan.runs.figures import plt, save_figure
 @torch.no_grad()
 def policy_at(generator, trajectory: torch.Tensor, step: int) -> torch.Tensor:
     """π(·|s_step) ``[V]``: the next-token distribution after reading ``trajectory[:step]``."""
-    logits = generator.logits(trajectory.unsqueeze(0))[0]  # [T, V]; row t predicts y_{t+1}
-    return F.softmax(logits[step], dim=-1)
+    device = next(generator.parameters()).device
+    logits = generator.logits(trajectory.unsqueeze(0).to(device))[0]  # [T, V]; row t predicts y_{t+1}
+    return F.softmax(logits[step], dim=-1).cpu()  # plotted from the CPU
 
 
 def entropy(probs: torch.Tensor) -> float:

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from seqgan import __version__
 
 INTERVAL = 60.0  # seconds between two lines inside one epoch of redirected output
-DEVICE = "cpu"  # where models train (always the CPU today)
+DEVICE = "cpu"  # where models train when a task names no device (runs.device)
 _CHUNK = 1 << 20  # bytes read at a time when hashing
 
 
@@ -246,7 +246,7 @@ def start_lines(root: Path, task, tensorboard: Path | None) -> list[str]:
     lines = [f"run folder: {root}",
              f"task: {task.kind}, {len(task.train)} training / {len(task.test)} test "
              f"sequences, V = {task.vocab_size}, T = {task.seq_len}",
-             f"device: {DEVICE}"]
+             f"device: {_device_line(task)}"]
     if tensorboard is not None:
         lines.append(f"tensorboard: tensorboard --logdir {tensorboard}")
     return lines
@@ -281,13 +281,29 @@ def _hash_into(digest, path: Path) -> None:
             digest.update(chunk)
 
 
+def _device_name(task) -> str:
+    from seqgan.runs.device import device_name
+    return device_name(torch.device(getattr(task, "device", DEVICE)))
+
+
+def _device_line(task) -> str:
+    """``cuda:0 (NVIDIA A100-SXM4-40GB)``, ``mps (Apple GPU)``, ``cpu`` (its model is in
+    ``summary.json``'s ``device_name``)."""
+    device = str(getattr(task, "device", DEVICE))
+    if device == "cpu":
+        return device
+    name = _device_name(task)
+    return name if name.startswith(device) else f"{device} ({name})"
+
+
 def run_record(task, started: str) -> dict:
     """The ``summary.json`` entries that say how a run was made: versions, command line,
     host, device, start (``started``, when the run first started training) and end
     (now) in ISO 8601 UTC, each data file's SHA-256 by path, and the sequence counts."""
     return {"version": __version__, "torch": str(torch.__version__),
             "numpy": np.__version__, "python": platform.python_version(),
-            "command": list(sys.argv), "host": socket.gethostname(), "device": DEVICE,
+            "command": list(sys.argv), "host": socket.gethostname(),
+            "device": str(getattr(task, "device", DEVICE)), "device_name": _device_name(task),
             "started_utc": started, "ended_utc": utc_now(),
             "data_files": {str(p): sha256_of(p) for p in getattr(task, "files", [])},
             "num_train": len(task.train), "num_test": len(task.test)}

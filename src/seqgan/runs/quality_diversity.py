@@ -102,12 +102,13 @@ def _evaluation_config(cfg: Config, order: int, num_samples: int | None) -> Conf
 
 
 def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 0,
-              num_samples: int | None = None, reverse_lm: bool = False) -> list[dict]:
+              num_samples: int | None = None, reverse_lm: bool = False,
+              device: str | None = None) -> list[dict]:
     """One row per temperature of a finished run: its metrics on fresh samples drawn at
     that temperature (seeded by ``seed``), the per-sample values the comparison needs
     (``_quality`` / ``_diversity``, arrays, not written) and the signatures."""
     from seqgan.training.session import data_task, load_trained
-    cfg, _, models = load_trained(run_dir, root)
+    cfg, _, models = load_trained(run_dir, root, device)  # --device, else the saved one
     order = max(cfg.eval.bleu) if cfg.eval.bleu else 4
     cfg = _evaluation_config(cfg, order, num_samples)
     task = data_task(run_dir, cfg, root)
@@ -277,15 +278,16 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
 
 
 def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed: int = 0,
-                      num_samples: int | None = None, reverse_lm: bool = False) -> str:
-    """Sweep every run of ``folder`` over ``temperatures``, write the CSV, the report and
-    the figure into ``folder``; returns the report."""
+                      num_samples: int | None = None, reverse_lm: bool = False,
+                      device: str | None = None) -> str:
+    """Sweep every run of ``folder`` over ``temperatures`` (on ``device``: ``sweep_run``),
+    write the CSV, the report and the figure into ``folder``; returns the report."""
     folder = Path(folder)
     groups = find_runs(folder)
     rows: list[dict] = []
     for runs in groups.values():
         for run in runs:
-            rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm)
+            rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device)
     kinds = {build_config(_toml(run)).data.kind for runs in groups.values() for run in runs}
     if len(kinds) > 1:
         raise UserError(f"{folder} mixes task kinds {sorted(kinds)}")

@@ -114,7 +114,8 @@ class Trainer:
                 "config": self.cfg.to_dict(),
                 "models": {k: m.state_dict() for k, m in self.models.items()},
                 "optimizers": optimizers, WITHOUT_STATE: idle,
-                "rng": rng_state(), "rows": self.rows, "marks": self.marks,
+                "rng": rng_state(), "device": self.task.device.type,
+                "rows": self.rows, "marks": self.marks,
                 "position": [self.phase_index, self.phase_epoch, self.global_epoch],
                 "phase_seconds": self.phase_seconds, "last_eval": self._last_eval,
                 "started": self.started}
@@ -171,9 +172,15 @@ class Trainer:
                      f"the epochs after it")
             path, state = earlier
         self._apply_state(state, path, list(self.models), list(self.optimizers))
+        saved_device = state.get("device", "cpu")
+        if saved_device != self.task.device.type:
+            self.log(f"note: {path} was written on {saved_device}, this session runs on "
+                     f"{self.task.device.type}: the continued run is not bit-identical to an "
+                     f"uninterrupted one")
         started = state.get("started")
         self.started = started if isinstance(started, str) else self.started
-        changed = changed_keys(_current_keys(state.get("config", {})), self.cfg.to_dict())
+        changed = [key for key in changed_keys(_current_keys(state.get("config", {})),
+                                               self.cfg.to_dict()) if key != "run.device"]
         if changed:
             self.log(f"warning: config.toml differs from the checkpoint's settings in "
                      f"{', '.join(changed)}; continuing with config.toml")
@@ -208,7 +215,9 @@ class Trainer:
                 load_state_checked(self.models[key], state["models"][key], path)
             for key in optimizers:
                 self.optimizers[key].load_state_dict(state["optimizers"][key])
-            set_rng_state(state["rng"])
+            note = set_rng_state(state["rng"])
+            if note:
+                self.log(note)
             self.rows, self.marks = list(state["rows"]), dict(state["marks"])
             self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
             self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
@@ -404,7 +413,7 @@ class Trainer:
         per_sequence = self._last_eval["per_sequence"]
         self.run.write_samples("final", self._last_eval["samples"], self.task)
         for name, values in per_sequence.items():
-            self.run.write_array(f"{name}_per_sequence", values.numpy())
+            self.run.write_array(f"{name}_per_sequence", values.cpu().numpy())
         write_bytes(self.run.root / "model.pt",
                     serialize({k: m.state_dict() for k, m in self.models.items()}))
         pretrain_end = self.marks.get("epoch_end_of_pretrain_generator")

@@ -29,14 +29,16 @@ PRETRAIN = "pretrain_generator"
 
 def build_generator(cfg: Config, task: Task) -> Generator:
     g = cfg.generator
+    # initialised on the CPU (the same weights on every device), then moved to the task's
     return Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len, task.start_token,
-                     g.init_std, task.eos_token, task.pad_token, task.never_output)
+                     g.init_std, task.eos_token, task.pad_token, task.never_output
+                     ).to(task.device)
 
 
 def build_discriminator(cfg: Config, task: Task) -> Discriminator:
     d = cfg.discriminator
     return Discriminator(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
-                         d.num_filters, d.dropout)
+                         d.num_filters, d.dropout).to(task.device)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
@@ -91,7 +93,7 @@ def positives(cfg: Config, task: Task) -> torch.Tensor:
     wanted = cfg.discriminator.num_positives
     if wanted == 0 or wanted >= len(task.train):
         return task.train
-    return task.train[torch.randperm(len(task.train))[:wanted]]
+    return task.train[torch.randperm(len(task.train), device=task.train.device)[:wanted]]
 
 
 def discriminator_step(cfg: Config, task: Task, generator: Generator,

@@ -71,7 +71,7 @@ def g_step(cfg: Config, task: Task, generator: LatentGenerator, rollout: LatentG
            reward: Reward, optimizers: dict, loss_fn) -> dict:
     """One g-step (steps a-d of the module docstring); logs ``g_loss`` and ``reward_mean``."""
     v, g = cfg.vae, cfg.generator
-    x = task.train[torch.randperm(len(task.train))[:g.batch_size]]
+    x = task.train[torch.randperm(len(task.train), device=task.train.device)[:g.batch_size]]
     count = generator.token_mask(x).sum()
     generator.train()
     mu, sigma = generator.encode(x)

@@ -22,6 +22,7 @@ from seqgan.models.discriminator import fit_widths
 from seqgan.rl.sampling import Sampling
 from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
+from seqgan.runs.device import configure_determinism, resolve_device, saved_device
 from seqgan.runs.folder import RunFolder
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
@@ -37,18 +38,22 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _prepare(cfg: Config, root: Path) -> Task:
-    """``cfg`` validated (``config.validate``), the thread count, then the task (sizes learnt from the data go into ``cfg``); a text
+def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Task:
+    """``cfg`` validated (``config.validate``), the thread count, the device (``device``,
+    else ``run.device`` resolved: ``runs.device``; an unavailable one is refused first),
+    then the task (sizes learnt from the data go into ``cfg``), built on the CPU and moved
+    to the device once; a text
     T derived from an overly long line and sizes that cannot fit in memory
     (``models.size``) are refused before the data are encoded or a model is built."""
     validate(cfg)  # also a Config built or changed in Python
+    device = resolve_device(cfg.run.device) if device is None else device
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
     _fit_discriminator(cfg, task.seq_len)
     size.check_fits(cfg, task.vocab_size, task.seq_len, len(task.train) + len(task.test))
-    return task
+    return task.to(device)
 
 
 def _fit_discriminator(cfg: Config, seq_len: int) -> None:
@@ -68,7 +73,7 @@ def _fit_discriminator(cfg: Config, seq_len: int) -> None:
 # that changes what was already trained (``check_extension``)
 EXTENDABLE = ("pretrain.generator_epochs", "pretrain.discriminator_rounds",
               "adversarial.epochs", "run.checkpoint_every", "run.keep_checkpoints",
-              "run.tensorboard", "run.threads")
+              "run.tensorboard", "run.threads", "run.device")
 
 
 def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[str]]:
@@ -115,7 +120,9 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         cfg, changed = resumed_config(run, list(overrides))
     else:
         RunFolder(out).check_can_create(overwrite)
-    task = _prepare(cfg, root)  # data errors surface before anything is written
+    device = _session_device(cfg, resume)
+    configure_determinism(device, cfg.run.deterministic)  # before CUDA computes anything
+    task = _prepare(cfg, root, device)  # data errors surface before anything is written
     _seed_everything(cfg.seed)
     models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
     if cfg.pretrain.generator_from and not resume:
@@ -127,9 +134,12 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
         run.take_lock()
-        if changed:  # the run is not finished any more: its summary would be stale
+        # the device is not a setting of what is trained (the restore says whether the
+        # device type changed)
+        lengths = [key for key in changed if key != "run.device"]
+        if lengths:  # the run is not finished any more: its summary would be stale
             run.summary.unlink(missing_ok=True)
-            print(f"note: {', '.join(changed)} changed in {run.config}; the continued run "
+            print(f"note: {', '.join(lengths)} changed in {run.config}; the continued run "
                   f"is not bit-identical to one started with these settings", file=sys.stderr)
         if not resume or changed:
             write_text(run.config, cfg.to_toml())
@@ -145,6 +155,18 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         raise
 
 
+def _session_device(cfg: Config, resume: bool) -> torch.device:
+    """``run.device`` resolved (``runs.device.resolve_device``); when resuming, a saved
+    device that is not available here says to choose one with ``--device``."""
+    try:
+        return resolve_device(cfg.run.device)
+    except UserError as exc:
+        if not resume:
+            raise
+        raise UserError(f"{exc}; resume it on another device with --device cpu (or "
+                        f"--device auto)") from None
+
+
 def _check_same_vocab(task: Task, path: Path) -> None:
     """The data, read again, must give the run's vocabulary (else ids would mean other tokens)."""
     if Vocabulary.load(path).tokens != task.vocab.tokens:
@@ -152,16 +174,23 @@ def _check_same_vocab(task: Task, path: Path) -> None:
                         f"changed since the run started?)")
 
 
-def load_trained(run_dir: Path, root: Path) -> tuple[Config, Task, dict]:
-    """Config, task shape (vocabulary, no data) and trained models of a finished run."""
+def load_trained(run_dir: Path, root: Path, device: str | None = None
+                 ) -> tuple[Config, Task, dict]:
+    """Config, task shape (vocabulary, no data) and trained models of a finished run, on
+    ``device`` (``--device``), else on the run's saved ``run.device`` if it is available
+    here, else on the CPU (``runs.device.saved_device``, one note); the returned config's
+    ``run.device`` names the device used (so ``data_task`` puts the data there too)."""
     run = RunFolder.open(run_dir)
     cfg = build_config(read_toml(run.config))
+    where = saved_device(cfg.run.device, str(run_dir), device)
+    cfg.run.device = str(where)
     weights = run.root / "model.pt"
     if not weights.is_file():
         raise UserError(f"{run_dir} has no model.pt: the run has not finished "
                         f"(continue it with seqgan train --resume {run_dir})")
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
+    task.device = where
     generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in VAE_ALGORITHMS
                  else parts.build_generator(cfg, task))
     if not isinstance(state, dict) or "generator" not in state:
@@ -180,7 +209,7 @@ def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
                  conventions: list[str] | None = None,
-                 sampling: Sampling | None = None) -> dict:
+                 sampling: Sampling | None = None, device: str | None = None) -> dict:
     """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
     with ``seed`` and the sampling controls ``sampling`` (default: plain sampling;
     NLL-test at its temperature), BLEU under ``conventions`` (default the run's
@@ -190,7 +219,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     if num_samples is not None and num_samples < 1:
         raise UserError(f"--samples must be positive, got {num_samples}")
     run = RunFolder.open(run_dir)
-    cfg, _, models = load_trained(run_dir, root)
+    cfg, _, models = load_trained(run_dir, root, device)
     if conventions:
         cfg = build_config(cfg.to_dict(), [f"eval.bleu_conventions={conventions!r}"])
     task = data_task(run_dir, cfg, root)
@@ -238,14 +267,16 @@ def print_result_table(summary: dict, root: Path) -> None:
         print(f"  {label:32s} {text:>10s}")
 
 
-def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path) -> dict[str, float]:
+def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path,
+                         device: str | None = None) -> dict[str, float]:
     """Figure 2 of Bjare & Meredith for finished ``runs`` (same vocabulary and length):
     their policies at ``step`` of the first held-out sequence of the first run's task."""
     from seqgan.runs.policies import compare_policies
     loaded = {}
     names = [Path(r).name for r in runs]
     for run_dir, name in zip(runs, names):
-        cfg, _, models = load_trained(run_dir, root)
+        cfg, _, models = load_trained(run_dir, root, device or (
+            loaded and next(iter(loaded.values()))[0].run.device) or None)  # one device
         label = name if names.count(name) == 1 else f"{Path(run_dir).parent.name}/{name}"
         loaded[label] = (cfg, models["generator"])
     first_cfg = next(iter(loaded.values()))[0]

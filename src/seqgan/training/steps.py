@@ -29,10 +29,12 @@ def check_finite(value: float, what: str) -> float:
     return value
 
 
-def minibatches(n: int, batch_size: int) -> list[torch.Tensor]:
+def minibatches(n: int, batch_size: int, device: torch.device | None = None
+                ) -> list[torch.Tensor]:
     """Shuffled index batches of exactly ``batch_size`` (the remainder is dropped, as the
-    reference code does); one smaller batch if ``n < batch_size``."""
-    order = torch.randperm(n)
+    reference code does); one smaller batch if ``n < batch_size``.  Drawn on ``device``
+    (that of the data indexed; its generator)."""
+    order = torch.randperm(n, device=device)
     if n < batch_size:
         return [order]
     return list(order[: n - n % batch_size].split(batch_size))
@@ -69,7 +71,7 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
     Each batch is reported as inner progress (``runs.progress.advance``)."""
     generator.train()
     losses = []
-    batches = minibatches(len(data), batch_size)
+    batches = minibatches(len(data), batch_size, data.device)
     for step, idx in enumerate(batches, start=1):
         progress.advance("batch", step - 1, len(batches))
         batch = data[idx]
@@ -86,13 +88,14 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
     plus ``l2_reg`` times the output layer's L2.  Returns mean loss and accuracy of the
     last epoch (on training batches, dropout on)."""
     tokens = torch.cat([positives, negatives])
-    labels = torch.cat([torch.full((len(positives),), REAL),
-                        torch.full((len(negatives),), 1 - REAL)])
+    labels = torch.cat([torch.full((len(positives),), REAL, device=tokens.device),
+                        torch.full((len(negatives),), 1 - REAL, device=tokens.device)])
     discriminator.train()
     loss_sum = correct = seen = 0.0
     for epoch in range(1, epochs + 1):
         loss_sum = correct = seen = 0.0
-        for step, idx in enumerate(minibatches(len(tokens), batch_size), start=1):
+        for step, idx in enumerate(minibatches(len(tokens), batch_size, tokens.device),
+                                   start=1):
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
             loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
@@ -127,7 +130,7 @@ def scheduled_inputs(true_tokens: torch.Tensor, model_tokens: torch.Tensor,
                      omega: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Scheduled sampling's next inputs ``[n]``: each true token kept with probability
     ``omega``, else replaced by the model's own token; also the replaced mask ``[n]``."""
-    replaced = torch.rand(true_tokens.shape) >= omega
+    replaced = torch.rand(true_tokens.shape, device=true_tokens.device) >= omega
     return torch.where(replaced, model_tokens, true_tokens), replaced
 
 
@@ -139,8 +142,9 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
     from the model's own logits at step t-1 (no gradient through the sample); the loss is
     the mean cross-entropy of the true tokens.  Returns (mean loss, fraction replaced)."""
     generator.train()
-    losses, replaced_sum, replaced_count = [], 0.0, 0
-    for step, idx in enumerate(minibatches(len(data), batch_size), start=1):
+    losses, replaced_count = [], 0
+    replaced_sum = torch.zeros((), dtype=torch.long, device=data.device)  # no sync per token
+    for step, idx in enumerate(minibatches(len(data), batch_size, data.device), start=1):
         batch = data[idx]
         n, length = batch.shape
         state = generator.initial_state(n)
@@ -152,9 +156,9 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
             if t + 1 < length:
                 own = sample_from_logits(logits.detach())
                 token, replaced = scheduled_inputs(batch[:, t], own, omega)
-                replaced_sum += float(replaced.sum())
+                replaced_sum += replaced.sum()
                 replaced_count += n
         loss = token_cross_entropy(generator, torch.stack(step_logits, dim=1), batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
                              f"scheduled sampling (batch {step})"))
-    return sum(losses) / len(losses), replaced_sum / max(1, replaced_count)
+    return sum(losses) / len(losses), float(replaced_sum) / max(1, replaced_count)

@@ -40,7 +40,8 @@ def build_latent_generator(cfg: Config, task: Task) -> LatentGenerator:
                       v.encoder_dropout)
     return LatentGenerator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
                            task.start_token, g.init_std, task.eos_token, task.pad_token,
-                           task.never_output, latent_dim=v.latent_dim, encoder=encoder)
+                           task.never_output, latent_dim=v.latent_dim, encoder=encoder
+                           ).to(task.device)
 
 
 def vae_optimizer(cfg: Config, generator: LatentGenerator) -> torch.optim.Adam:
