@@ -81,6 +81,8 @@ def test_text_curves_have_forward_and_backward_bleu(tmp_path, monkeypatch):
         assert 0 <= f <= 1 and 0 <= b <= 1 and h == pytest.approx(2 * f * b / (f + b), 1e-5)
         assert 0 <= float(row["self_bleu4"]) <= 1
     assert "self_bleu4" in report
+    assert "fwd_bleu4=fwd_bleu4|" in rows[0]["signatures"]
+    assert "tok=word|temperature=0.8" in rows[0]["signatures"].split("fwd_bleu4=")[1]
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path):

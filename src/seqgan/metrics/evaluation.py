@@ -146,7 +146,7 @@ class Evaluator:
 
     def _signatures(self, num_samples: int) -> dict[str, str]:
         cfg, task = self.cfg, self.task
-        tok = _token_label(cfg, task)
+        tok = token_label(cfg, task)
         out = {}
         if task.oracle is not None:
             source = cfg.oracle.source + (f"@{Path(cfg.oracle.path).name}" if
@@ -186,7 +186,7 @@ class Evaluator:
         return out
 
 
-def _token_label(cfg: Config, task: Task) -> str:
+def token_label(cfg: Config, task: Task) -> str:
     """What a token is, for signatures: oracle ids, the text tokenizer, the music encoding."""
     if task.kind == "text":
         return cfg.data.tokenizer

@@ -32,7 +32,7 @@ from seqgan.config import Config, build_config
 from seqgan.errors import UserError
 from seqgan.metrics import quality_diversity as qd
 from seqgan.metrics.bleu import CONVENTIONS
-from seqgan.metrics.evaluation import Evaluator
+from seqgan.metrics.evaluation import Evaluator, token_label
 from seqgan.rl.sampling import Sampling
 from seqgan.runs.atomic import write_bytes, write_figure
 from seqgan.runs.lock import FolderLock
@@ -129,9 +129,11 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
         signatures = evaluator.signatures(len(samples), sampling)
         if task.kind != "oracle":
             fb = qd.forward_backward_bleu(task.content(samples), task.content(task.test),
-                                          order, convention)
+                                          order, convention, tok=token_label(cfg, task))
             row.update(fb.means())
-            signatures.update(fb.signatures)
+            controls = f"|{sampling.signature()}" if not sampling.is_default else ""
+            signatures.update({name: signature + controls
+                               for name, signature in fb.signatures.items()})
         if reverse_lm:
             score = qd.reverse_lm_score(samples, task.test, qd.task_language_model(task, cfg),
                                         seed=seed)
