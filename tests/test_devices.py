@@ -1,6 +1,7 @@
 """run.device / --device: resolution, recording, tensors on the device, RNG states and
-portable checkpoints (runs/device.py, docs/devices.md).  On a CPU-only machine the GPU
-tests are skipped ("needs a CUDA GPU")."""
+portable checkpoints (runs/device.py, docs/devices.md).  Tests of a CPU-only machine take
+the ``cpu_only`` fixture, which hides any accelerator, so they run everywhere; the GPU
+tests (marker ``gpu``) are skipped where there is none ("needs a CUDA GPU")."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def trained(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """This machine as one without CUDA or MPS, whatever it has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
+
+
 def _tensors(value):
     """Every tensor inside nested dicts / lists / tuples."""
     if isinstance(value, torch.Tensor):
@@ -66,21 +75,14 @@ def _tensors(value):
 
 
 # -- resolution --------------------------------------------------------------------------
-def test_auto_and_cpu_resolve_to_the_cpu_here():
-    if torch.cuda.is_available() or devices._mps_available():
-        pytest.skip("this machine has an accelerator: auto is not the CPU")
+def test_auto_and_cpu_resolve_to_the_cpu_here(cpu_only):
     assert resolve_device("auto") == torch.device("cpu")
     assert resolve_device("cpu") == torch.device("cpu")
     assert device_name(torch.device("cpu")).startswith("cpu")
 
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:3", "mps"])
-def test_an_unavailable_device_is_one_line_naming_what_is_available(name):
-    if name.startswith("cuda") and torch.cuda.is_available() and (
-            name == "cuda" or torch.cuda.device_count() > 3):
-        pytest.skip("available here")
-    if name == "mps" and devices._mps_available():
-        pytest.skip("available here")
+def test_an_unavailable_device_is_one_line_naming_what_is_available(name, cpu_only):
     with pytest.raises(UserError) as caught:
         resolve_device(name)
     message = str(caught.value)
@@ -94,9 +96,7 @@ def test_a_misspelt_device_is_refused_by_the_config():
 
 
 @pytest.mark.parametrize("name", ["cuda", "cuda:3"])
-def test_train_on_an_unavailable_device_exits_2_in_one_line(name, tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
+def test_train_on_an_unavailable_device_exits_2_in_one_line(name, tmp_path, capsys, cpu_only):
     out = tmp_path / "run"
     code = main(["train", "--config", str(_config(tmp_path)), "--out", str(out),
                  "--device", name])
@@ -106,9 +106,7 @@ def test_train_on_an_unavailable_device_exits_2_in_one_line(name, tmp_path, caps
     assert not out.exists()  # refused before anything is written
 
 
-def test_generate_and_evaluate_refuse_an_unavailable_device(trained, capsys):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
+def test_generate_and_evaluate_refuse_an_unavailable_device(trained, capsys, cpu_only):
     assert main(["generate", "--run", str(trained), "-n", "2", "--device", "cuda"]) == 2
     error_line(capsys.readouterr().err, "'cuda' is not available here")
     assert main(["evaluate", "--run", str(trained), "--device", "cuda:1"]) == 2
@@ -162,9 +160,7 @@ def test_a_finished_run_loads_on_the_chosen_device(trained):
 
 
 def test_a_saved_device_missing_here_falls_back_to_the_cpu_with_a_note(trained, tmp_path,
-                                                                       capsys):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
+                                                                       capsys, cpu_only):
     assert saved_device("cuda", "runs/x") == torch.device("cpu")
     assert "runs/x was trained with run.device = 'cuda'" in capsys.readouterr().err
     moved = tmp_path / "moved"  # a run trained "on a GPU": its config says cuda
@@ -207,9 +203,7 @@ def test_rng_states_round_trip_on_the_cpu():
     assert torch.equal(first[0], again[0]) and np.array_equal(first[1], again[1])
 
 
-def test_saved_cuda_states_without_the_devices_are_a_note():
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
+def test_saved_cuda_states_without_the_devices_are_a_note(cpu_only):
     state = {**rng_state(), "cuda": [torch.zeros(16, dtype=torch.uint8)]}
     note = set_rng_state(state)
     assert note.startswith("note:") and "1 CUDA device(s), 0 are present" in note
@@ -233,9 +227,7 @@ def test_resuming_on_another_device_type_says_so_once(tmp_path, capsys):
     assert "run.device" not in err  # the device is no setting of what was trained
 
 
-def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA is available here")
+def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_path, capsys, cpu_only):
     moved = tmp_path / "moved"
     _copy_run(trained, moved)
     _set_saved_device(moved, "cuda")

@@ -105,7 +105,7 @@ def test_oracle_curves_are_compared_on_their_trade_off_branch():
               "seqgan": {0.6: (3.25, 2.2), 0.8: (3.15, 2.6), 1.0: (3.12, 3.2),
                          1.2: (3.20, 3.6)}}
     rows = [{"algorithm": label, "temperature": t, "nll_test": x,
-             "_diversity": np.float64(x), "_quality": y + rng.normal(0, 0.01, 200)}
+             "_diversity": np.full(200, x), "_quality": y + rng.normal(0, 0.01, 200)}
             for label, points in curves.items() for t, (x, y) in points.items()]
     matched = matched_comparison(rows, Axes("nll_oracle", "nll_test", False))
     xs = np.array([m["nll_test"] for m in matched])

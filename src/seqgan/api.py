@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from seqgan.config import Config, assemble, build_config, read_toml
+from seqgan.config import Config, assemble, build_config, preset_names, read_toml
 from seqgan.data.paths import data_root as default_data_root
 from seqgan.errors import UserError
 from seqgan.rl.sampling import Sampling
@@ -45,7 +45,8 @@ def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
     if isinstance(preset_or_config, dict):
         return build_config(preset_or_config, _overrides(overrides), seed)
     path = Path(str(preset_or_config)) if preset_or_config is not None else None
-    as_file = path is not None and (path.suffix == ".toml" or path.is_file())
+    as_file = path is not None and (path.suffix == ".toml" or (
+        path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins
     cfg, notes = assemble(None if as_file else preset_or_config, path if as_file else None,
                           _overrides(overrides), seed)
     for note in notes:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.config import Config, build_config
+from seqgan.config import Config, build_config, read_toml
 from seqgan.errors import UserError
 from seqgan.metrics import quality_diversity as qd
 from seqgan.metrics.bleu import CONVENTIONS
@@ -49,10 +49,15 @@ class Axes:
     quality_higher_is_better: bool
 
     @classmethod
-    def of(cls, cfg: Config, order: int) -> "Axes":
+    def of(cls, cfg: Config) -> "Axes":
         if cfg.data.kind == "oracle":
             return cls("nll_oracle", "nll_test", False)
-        return cls(f"bleu{order}", f"self_bleu{order}", True)
+        return cls(f"bleu{bleu_order(cfg)}", f"self_bleu{bleu_order(cfg)}", True)
+
+
+def bleu_order(cfg: Config) -> int:
+    """The n of the curves' BLEU-n / Self-BLEU-n: the run's largest, else 4."""
+    return max(cfg.eval.bleu) if cfg.eval.bleu else 4
 
 
 def find_runs(folder: Path) -> dict[str, list[Path]]:
@@ -60,7 +65,7 @@ def find_runs(folder: Path) -> dict[str, list[Path]]:
     comparison folder (``seed-*/<label>``; the shared pre-training runs left out)."""
     folder = Path(folder)
     if (folder / "config.toml").is_file():
-        return {build_config(_toml(folder)).algorithm: [folder]}
+        return {_run_config(folder).algorithm: [folder]}
     found: dict[str, list[Path]] = {}
     for run in sorted(folder.glob("seed-*/*")):
         if (run / "model.pt").is_file() and not run.name.startswith("pretrain"):
@@ -71,9 +76,8 @@ def find_runs(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _toml(folder: Path) -> dict:
-    from seqgan.config import read_toml
-    return read_toml(folder / "config.toml")
+def _run_config(run: Path) -> Config:
+    return build_config(read_toml(run / "config.toml"))
 
 
 def parse_temperatures(text: str) -> list[float]:
@@ -109,13 +113,13 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
     (``_quality`` / ``_diversity``, arrays, not written) and the signatures."""
     from seqgan.training.session import data_task, load_trained
     cfg, _, models = load_trained(run_dir, root, device)  # --device, else the saved one
-    order = max(cfg.eval.bleu) if cfg.eval.bleu else 4
+    order = bleu_order(cfg)
     cfg = _evaluation_config(cfg, order, num_samples)
     task = data_task(run_dir, cfg, root)
     if not len(task.test):
         raise UserError(f"{run_dir} has no held-out data: the curves need NLL-test / BLEU "
                         "against a test set")
-    axes = Axes.of(cfg, order)
+    axes = Axes.of(cfg)
     evaluator, generator = Evaluator(cfg, task), models["generator"]
     convention = CONVENTIONS[cfg.eval.bleu_conventions[0]]
     rows = []
@@ -141,8 +145,10 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
             signatures["reverse_lm_nll"] = score.signature
         quality = per_sequence[axes.quality]
         row["_quality"] = quality / task.seq_len if axes.quality == "nll_oracle" else quality
+        # per sample; a set-level diversity (NLL-test) repeated, so it stays fixed when the
+        # bootstrap resamples the samples
         row["_diversity"] = (per_sequence[axes.diversity] if axes.diversity in per_sequence
-                             else np.float64(row[axes.diversity]))
+                             else np.full(len(row["_quality"]), row[axes.diversity]))
         row["signatures"] = "; ".join(f"{k}={v}" for k, v in sorted(signatures.items()))
         rows.append(row)
     return rows
@@ -161,12 +167,10 @@ def matched_comparison(rows: list[dict], axes: Axes, seed: int = 0) -> list[dict
         by_label = {label: _trade_off_branch(groups) for label, groups in by_label.items()}
 
     def points(label: str) -> tuple[list, list]:
-        pooled = [(np.concatenate([np.atleast_1d(r["_diversity"]) * np.ones(len(r["_quality"]))
-                                   if np.ndim(r["_diversity"]) == 0 else r["_diversity"]
-                                   for r in group]),
-                   np.concatenate([r["_quality"] for r in group]))
-                  for _, group in sorted(by_label[label].items())]
-        return [d for d, _ in pooled], [q for _, q in pooled]
+        """Per temperature, the per-sample diversity and quality of every seed, pooled."""
+        groups = [group for _, group in sorted(by_label[label].items())]
+        return ([np.concatenate([r["_diversity"] for r in group]) for group in groups],
+                [np.concatenate([r["_quality"] for r in group]) for group in groups])
     ref_div, ref_q = points(REFERENCE)
     out = []
     for label in by_label:
@@ -285,16 +289,15 @@ def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed:
     """Sweep every run of ``folder`` over ``temperatures`` (on ``device``: ``sweep_run``),
     write the CSV, the report and the figure into ``folder``; returns the report."""
     folder = Path(folder)
-    groups = find_runs(folder)
-    rows: list[dict] = []
-    for runs in groups.values():
-        for run in runs:
-            rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device)
-    kinds = {build_config(_toml(run)).data.kind for runs in groups.values() for run in runs}
-    if len(kinds) > 1:
+    runs = [run for group in find_runs(folder).values() for run in group]
+    configs = [_run_config(run) for run in runs]
+    kinds = {cfg.data.kind for cfg in configs}
+    if len(kinds) > 1:  # before any sampling
         raise UserError(f"{folder} mixes task kinds {sorted(kinds)}")
-    first = build_config(_toml(next(iter(groups.values()))[0]))
-    axes = Axes.of(first, max(first.eval.bleu) if first.eval.bleu else 4)
+    rows: list[dict] = []
+    for run in runs:
+        rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device)
+    axes = Axes.of(configs[0])
     matched = matched_comparison(rows, axes, seed)
     what = "run folder" if (folder / "config.toml").is_file() else "comparison folder"
     with FolderLock(folder, what):  # not while a training or comparison writes there

@@ -37,8 +37,9 @@ from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import LatentGenerator
 from seqgan.runs.atomic import write_bytes
-from seqgan.runs.checkpoint import (check_state, load_checkpoint, load_latest_checkpoint,
-                                    load_state_checked, rng_state, save_checkpoint, serialize,
+from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
+                                    load_latest_checkpoint, load_state_checked,
+                                    optimizer_states, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
 from seqgan.runs.figures import plot_curves, plot_posterior
 from seqgan.runs import progress
@@ -102,14 +103,22 @@ class Trainer:
     @property
     def serial(self) -> int:
         """Epochs completed over all phases: names the checkpoint of the current state."""
-        return sum(p.epochs for p in self.phases[:self.phase_index]) + self.phase_epoch
+        return self._serial_at(self.phase_index, self.phase_epoch)
+
+    def _serial_at(self, phase_index: int, phase_epoch: int) -> int:
+        """Epochs completed over all phases at epoch ``phase_epoch`` of phase
+        ``phase_index`` (``len(phases), 0``: all of them)."""
+        return sum(p.epochs for p in self.phases[:phase_index]) + phase_epoch
+
+    @property
+    def total_epochs(self) -> int:
+        return self._serial_at(len(self.phases), 0)
 
     def _payload(self) -> dict:
-        from seqgan.runs.checkpoint import WITHOUT_STATE, optimizer_states
         # the final checkpoint leaves out the discriminator's Adam moments (nothing steps
         # it again); every earlier one, the fall-back of a resume, is whole
         optimizers, idle = optimizer_states(self.optimizers, self.models["generator"],
-                                            self.serial == sum(p.epochs for p in self.phases))
+                                            self.serial == self.total_epochs)
         return {"version": __version__, "torch": str(torch.__version__),
                 "config": self.cfg.to_dict(),
                 "models": {k: m.state_dict() for k, m in self.models.items()},
@@ -158,7 +167,7 @@ class Trainer:
         idle = state.get("optimizers_without_state") or []  # a final checkpoint's
         if idle:  # well-formed first (else one line naming what is wrong)
             check_state(state, path, self.phases, self.models, self.optimizers)
-        if idle and self._serial_of(state) < sum(p.epochs for p in self.phases):
+        if idle and self._serial_at(*state["position"][:2]) < self.total_epochs:
             # a finished run extended (``--resume --set adversarial.epochs=N``): its final
             # checkpoint has no state of optimizer(s) ``idle``; the previous one is whole,
             # and re-running the epochs after it reproduces them bit for bit
@@ -197,11 +206,6 @@ class Trainer:
         self.log(f"resuming from {path} ({where})")
         self.run.write_metrics(self.rows)
         return True
-
-    def _serial_of(self, state: dict) -> int:
-        """The epochs over all phases that a well-formed checkpoint ``state`` had done."""
-        index, epoch = state["position"][:2]
-        return sum(p.epochs for p in self.phases[:index]) + epoch
 
     def _apply_state(self, state: dict, path: Path, models: list[str],
                      optimizers: list[str]) -> None:
@@ -280,7 +284,7 @@ class Trainer:
     def _step(self, row: dict) -> int:
         """TensorBoard's one global step of ``row``: epochs completed over all phases
         after it (0 for the initial evaluation), increasing across phases."""
-        return sum(p.epochs for p in self.phases[:self.phase_index]) + row["phase_epoch"]
+        return self._serial_at(self.phase_index, row["phase_epoch"])
 
     def _tensorboard(self, step: int):
         """The ``SummaryWriter``, opened at the first use, ``step`` being the first this
@@ -306,7 +310,7 @@ class Trainer:
         final = [r for r in self.rows if r.get(EVALUATED)][-1]
         metrics = {k: v for k, v in final.items() if isinstance(v, float)
                    and k not in _ROW_KEYS and not k.startswith("_") and math.isfinite(v)}
-        step = sum(p.epochs for p in self.phases)  # nothing earlier is re-written
+        step = self.total_epochs  # nothing earlier is re-written
         progress.write_hparams(self._tensorboard(step + 1), self.cfg.to_dict(), metrics, step)
 
     # -- the loop ---------------------------------------------------------------------
