@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ import torch
 from seqgan.config import build_config
 
 REPO = Path(__file__).resolve().parents[1]
+
+# kernel choices measured by the tests (runs.kernel_choice) go to a folder of this test
+# session, not the user's cache; subprocesses inherit it
+_CACHE = tempfile.TemporaryDirectory(prefix="seqgan-test-cache-")
+os.environ["SEQGAN_CACHE"] = _CACHE.name
 
 
 def shared_data_root() -> Path | None:

@@ -40,6 +40,8 @@ from seqgan.metrics.bleu import CONVENTIONS as BLEU_CONVENTIONS
 from seqgan.metrics.bleu import RULES as BLEU_RULES
 from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 
+# discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
+D_KERNELS = ("auto", "conv1d", "unfold", "conv2d")
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
@@ -117,6 +119,9 @@ class DiscriminatorConfig:
     batch_size: int = knob(64, low=1)  # mini-batch
     num_positives: int = knob(0, low=0)  # real sequences per d-step (0 = the whole training set)
     score_chunk: int = knob(1024, low=1)  # rows per forward pass when scoring rewards
+    kernel: str = knob("auto", choices=D_KERNELS)  # formulation of the convolutions when training (models/discriminator_kernels.py); auto = the fastest measured on this machine, recorded here when the run starts
+    score_kernel: str = knob("auto", choices=D_KERNELS)  # the same when scoring rewards (no gradients, chunks of score_chunk)
+    precision: str = knob("fp32", choices=("fp32", "bf16"))  # forward-pass precision (bf16: autocast; weights, gradients, Adam state and loss stay fp32)
 
 
 @dataclass

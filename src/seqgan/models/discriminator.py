@@ -5,10 +5,14 @@ Tokens are embedded (Eq. 11), a bank of convolutions of several widths slides ov
 highway layer mixes the pooled features, dropout is applied, and a linear layer gives
 two logits (fake, real).  ``D(Y) = softmax(logits)[real]``.
 
-Computation notes (exact, see ``benchmarks/discriminator.py``):
-* each width is one ``conv1d`` over the embedding channels, i.e. one GEMM per width;
+Computation notes (exact; measured by ``benchmarks/adversarial_epoch.py``):
+* the convolutions + max-over-time are one of the interchangeable formulations of
+  ``models.discriminator_kernels`` (``kernel`` for training, ``score_kernel`` for
+  scoring without gradients; ``models.kernel_choice`` picks them for the machine);
 * bias and ReLU are monotone, so they commute with max-over-time and are applied to
-  the pooled ``[n, F]`` features instead of every ``[n, F, T-l+1]`` position.
+  the pooled ``[n, F]`` features instead of every ``[n, F, T-l+1]`` position;
+* ``precision="bf16"`` runs the forward pass under bf16 autocast (parameters, their
+  gradients, the optimizer state and the logits stay fp32).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqgan.models.discriminator_kernels import DEFAULT_KERNEL, KERNELS
+
 REAL = 1  # index of the "real" class in the two logits
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # autocast dtype of the forward pass
 
 
 def fit_widths(sizes: Sequence[int], counts: Sequence[int], seq_len: int
@@ -57,11 +64,23 @@ class Discriminator(nn.Module):
         emb_dim: token embedding size k (paper code: 64).
         filter_sizes / num_filters: convolution widths and filter counts per width.
         dropout: drop probability after the highway layer (paper code: keep 0.75).
+        kernel / score_kernel: names in ``KERNELS`` computing the features when training
+            and when scoring (``prob_real``); the same parameters either way.
+        precision: ``"fp32"`` or ``"bf16"`` (autocast of the forward pass).
     """
 
     def __init__(self, vocab_size: int, seq_len: int, emb_dim: int,
-                 filter_sizes: Sequence[int], num_filters: Sequence[int], dropout: float = 0.25):
+                 filter_sizes: Sequence[int], num_filters: Sequence[int], dropout: float = 0.25,
+                 kernel: str = DEFAULT_KERNEL, score_kernel: str = DEFAULT_KERNEL,
+                 precision: str = "fp32"):
         super().__init__()
+        for name in (kernel, score_kernel):
+            if name not in KERNELS:
+                raise ValueError(f"unknown discriminator kernel {name!r} "
+                                 f"(choose from {', '.join(KERNELS)})")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+        self.kernel, self.score_kernel, self.precision = kernel, score_kernel, precision
         if len(filter_sizes) != len(num_filters):
             raise ValueError("filter_sizes and num_filters must have the same length")
         if max(filter_sizes) > seq_len:
@@ -89,15 +108,26 @@ class Discriminator(nn.Module):
             nn.init.trunc_normal_(self.output.weight, std=0.1, a=-0.2, b=0.2)
             self.output.bias.fill_(0.1)
 
-    def features(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Pooled convolution features ``[n, sum(num_filters)]`` for ``tokens [n, T]``."""
-        emb = self.embedding(tokens).transpose(1, 2)  # [n, k, T]
-        pooled = [F.conv1d(emb, w).amax(dim=2) for w in self.conv_weights]
-        return F.relu(torch.cat(pooled, dim=1) + self.conv_bias)
+    def features(self, tokens: torch.Tensor, kernel: str | None = None) -> torch.Tensor:
+        """Pooled convolution features ``[n, sum(num_filters)]`` for ``tokens [n, T]``,
+        computed by ``kernel`` (default: this model's training kernel)."""
+        emb = self.embedding(tokens)  # [n, T, k]
+        with self._autocast(tokens.device):
+            if self.precision != "fp32":  # cast once here, not per width and window
+                emb = emb.to(PRECISIONS[self.precision])
+            pooled = KERNELS[kernel or self.kernel](emb, list(self.conv_weights))
+            return F.relu(pooled + self.conv_bias)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``[n, 2]`` (index 1 = real)."""
-        return self.output(self.dropout(self.highway(self.features(tokens))))
+    def forward(self, tokens: torch.Tensor, kernel: str | None = None) -> torch.Tensor:
+        """Logits ``[n, 2]`` (index 1 = real), fp32 whatever the precision."""
+        with self._autocast(tokens.device):
+            logits = self.output(self.dropout(self.highway(self.features(tokens, kernel))))
+        return logits.float()
+
+    def _autocast(self, device: torch.device) -> torch.autocast:
+        dtype = PRECISIONS[self.precision]
+        return torch.autocast(device.type, dtype=dtype or torch.bfloat16,
+                              enabled=dtype is not None)
 
     def output_l2(self) -> torch.Tensor:
         """``(|W_out|^2 + |b_out|^2) / 2``: the reference code's L2 term (tf.nn.l2_loss)."""
@@ -109,7 +139,8 @@ class Discriminator(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            probs = [F.softmax(self(part), dim=-1)[:, REAL] for part in tokens.split(chunk)]
+            probs = [F.softmax(self(part, self.score_kernel), dim=-1)[:, REAL]
+                     for part in tokens.split(chunk)]
         finally:
             self.train(was_training)
         return torch.cat(probs) if probs else torch.empty(0, device=tokens.device)

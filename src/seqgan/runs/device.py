@@ -7,6 +7,8 @@ that is not available here is a one-line ``UserError`` naming those that are.
 one note) when it is not available here (``generate`` / ``evaluate`` of a run trained
 elsewhere).  ``device_name``: what the device is (GPU model, CPU model), for
 ``summary.json``.  ``configure_determinism``: ``run.deterministic`` on CUDA.
+``native_bf16`` / ``check_precision``: whether bf16 has hardware support here
+(``discriminator.precision``).
 See docs/devices.md.
 """
 
@@ -105,6 +107,25 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or ""
+
+
+def native_bf16(device: torch.device) -> bool:
+    """bf16 arithmetic in hardware: a CPU with AVX512-BF16 or AMX (as oneDNN reports it),
+    a CUDA GPU that supports it, or an Apple GPU."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "mps":
+        return True
+    return bool(torch.backends.mkldnn.is_available()
+                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """One note when bf16 is asked for where it is emulated (correct, but slower)."""
+    if precision == "bf16" and not native_bf16(device):
+        print(f"note: discriminator.precision = bf16 has no hardware support on "
+              f"{device_name(device)}: it is emulated and slower than fp32",
+              file=sys.stderr)
 
 
 def configure_determinism(device: torch.device, deterministic: bool) -> None:

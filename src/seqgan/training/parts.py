@@ -21,6 +21,8 @@ from seqgan.models.generator import Generator
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
 from seqgan.runs import progress
+from seqgan.runs.device import check_precision
+from seqgan.runs.kernel_choice import choose_kernels
 from seqgan.training import steps
 from seqgan.training.loop import Phase
 
@@ -36,9 +38,14 @@ def build_generator(cfg: Config, task: Task) -> Generator:
 
 
 def build_discriminator(cfg: Config, task: Task) -> Discriminator:
+    """D of ``cfg.discriminator``; an ``"auto"`` kernel is replaced in ``cfg`` by the one
+    measured fastest here (``runs.kernel_choice``), so ``config.toml`` records it."""
     d = cfg.discriminator
+    check_precision(d.precision, task.device)
+    d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device)
     return Discriminator(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
-                         d.num_filters, d.dropout).to(task.device)
+                         d.num_filters, d.dropout, d.kernel, d.score_kernel, d.precision
+                         ).to(task.device)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:

@@ -79,7 +79,7 @@ EXTENDABLE = ("pretrain.generator_epochs", "pretrain.discriminator_rounds",
 def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[str]]:
     """The run's ``config.toml`` with ``overrides`` applied, and the keys they change
     (only ``EXTENDABLE`` ones; any other is a one-line ``UserError`` saying why)."""
-    saved = read_toml(run.config)
+    saved = _with_recorded_kernels(read_toml(run.config))
     cfg = build_config(saved, overrides)
     changed = changed_keys(build_config(saved).to_dict(), cfg.to_dict())
     refused = [key for key in changed if key not in EXTENDABLE]
@@ -88,6 +88,16 @@ def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[s
                         f"{', '.join(refused)} would change what {run.root} already trained "
                         f"(start a new run with --config {run.config} --set ...)")
     return cfg, changed
+
+
+def _with_recorded_kernels(saved: dict) -> dict:
+    """A run started before ``discriminator.kernel`` existed computed with ``conv1d``:
+    resume it so (an ``"auto"`` choice could change its numbers)."""
+    section = saved.get("discriminator")
+    if isinstance(section, dict):
+        for key in ("kernel", "score_kernel"):
+            section.setdefault(key, "conv1d")
+    return saved
 
 
 def check_extension(run: RunFolder, phases: list, changed: list[str]) -> None:

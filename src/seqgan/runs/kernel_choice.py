@@ -1,0 +1,141 @@
+"""``discriminator.kernel = "auto"``: the fastest exact formulation on this machine.
+
+The formulations of ``models.discriminator_kernels`` compute the same discriminator; which
+is fastest depends on the CPU (AVX-512, AMX), the thread count, the device, the precision
+and the model's shape.  ``choose_kernels`` times each one on the run's shapes — a training
+step (forward + backward on one ``batch_size`` mini-batch) and a scoring pass (forward of
+one ``score_chunk`` chunk, no gradients) — and keeps the fastest of each.  Timing takes a
+few seconds (a kernel more than 3x slower than the best is dropped after one try); the
+answer is cached per machine in ``$SEQGAN_CACHE`` (default ``$XDG_CACHE_HOME/seqgan``, else
+``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU model, thread count, torch
+version, device, precision and shapes.  The run records the chosen names in its
+``config.toml``, so a resume computes with the same kernels (and stays bit-identical).
+Global random state is left untouched (``torch.random.fork_rng``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from seqgan.errors import UserError
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.runs.atomic import write_text
+from seqgan.runs.device import device_name
+
+AUTO = "auto"
+REPEATS = 3  # timed calls per kernel (after one warm-up), median kept
+GIVE_UP = 3.0  # a kernel this many times slower than the best so far is not timed further
+
+
+def cache_file() -> Path:
+    """Where the measured choices are kept (``$SEQGAN_CACHE/kernels.json``)."""
+    root = os.environ.get("SEQGAN_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqgan"
+    return Path(root) / "kernels.json"
+
+
+def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device
+                   ) -> tuple[str, str]:
+    """``(kernel, score_kernel)`` for the ``discriminator`` config section ``d_cfg``: its
+    own names, with each ``"auto"`` replaced by the fastest measured (or cached) one."""
+    wanted = (d_cfg.kernel, d_cfg.score_kernel)
+    if AUTO not in wanted:
+        return wanted
+    key = _key(d_cfg, vocab_size, seq_len, device)
+    cache = _read_cache()
+    if key not in cache:
+        started = time.perf_counter()
+        cache[key] = _measure(d_cfg, vocab_size, seq_len, device)
+        seconds = time.perf_counter() - started
+        _write_cache(cache)
+        print(f"note: discriminator kernels measured in {seconds:.1f} s: training "
+              f"{cache[key]['train']}, scoring {cache[key]['score']} (cached in "
+              f"{cache_file()})", file=sys.stderr)
+    choice = cache[key]
+    return (choice["train"] if wanted[0] == AUTO else wanted[0],
+            choice["score"] if wanted[1] == AUTO else wanted[1])
+
+
+def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool) -> dict[str, float]:
+    """Median seconds of one training step (forward + backward of the cross-entropy) or
+    one scoring pass (forward, no gradients, eval mode) of ``tokens`` per kernel;
+    kernels ``GIVE_UP`` times slower than the best so far are timed once only."""
+    labels = torch.arange(len(tokens), device=tokens.device) % 2
+    model.train(train)
+
+    def call(name: str) -> None:
+        if train:
+            model.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(tokens, name), labels).backward()
+        else:
+            with torch.no_grad():
+                model(tokens, name)
+        _synchronize(tokens.device)
+
+    seconds: dict[str, float] = {}
+    for name in KERNELS:
+        call(name)  # warm-up: oneDNN primitive creation, caches
+        times = []
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            call(name)
+            times.append(time.perf_counter() - started)
+            if min(seconds.values(), default=float("inf")) * GIVE_UP < times[-1]:
+                break
+        seconds[name] = statistics.median(times)
+    return seconds
+
+
+def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> dict:
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = Discriminator(vocab_size, seq_len, d_cfg.emb_dim, d_cfg.filter_sizes,
+                              d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
+                              ).to(device)
+        batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
+        chunk = torch.randint(vocab_size, (d_cfg.score_chunk, seq_len), device=device)
+        train = time_kernels(model, batch, train=True)
+        score = time_kernels(model, chunk, train=False)
+    return {"train": min(train, key=train.get), "score": min(score, key=score.get),
+            "train_seconds": train, "score_seconds": score}
+
+
+def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> str:
+    shape = (f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
+             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{d_cfg.score_chunk}")
+    return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
+            f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape}")
+
+
+def _read_cache() -> dict:
+    try:
+        cache = json.loads(cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: measure again
+    return {key: value for key, value in cache.items()
+            if isinstance(value, dict) and value.get("train") in KERNELS
+            and value.get("score") in KERNELS} if isinstance(cache, dict) else {}
+
+
+def _write_cache(cache: dict) -> None:
+    try:
+        cache_file().parent.mkdir(parents=True, exist_ok=True)
+        write_text(cache_file(), json.dumps(cache, indent=1, sort_keys=True) + "\n")
+    except (OSError, UserError) as exc:  # a cache that cannot be written costs time only
+        print(f"note: could not cache the kernel choice in {cache_file()}: {exc}",
+              file=sys.stderr)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

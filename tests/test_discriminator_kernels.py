@@ -1,0 +1,174 @@
+"""The discriminator's formulations (models.discriminator_kernels) are one model; the
+"auto" choice (runs.kernel_choice) is measured once, cached, recorded and reused; bf16
+(discriminator.precision) trains end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+
+from seqgan import api
+from seqgan.config import D_KERNELS, build_config, read_toml
+from seqgan.models.discriminator import Discriminator
+from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.runs import kernel_choice
+from seqgan.runs.folder import RunFolder
+from seqgan.training.session import resumed_config
+from tests.conftest import TINY
+
+WIDTHS, FILTERS = [1, 2, 3, 5, 8], [4, 6, 3, 5, 2]
+
+
+def _tokens(n: int = 12, T: int = 8, V: int = 5) -> torch.Tensor:
+    """Few token ids, so windows repeat inside sequences: max-over-time has ties."""
+    return torch.randint(V, (n, T), generator=torch.Generator().manual_seed(3))
+
+
+def _model(dtype=torch.float64) -> Discriminator:
+    torch.manual_seed(0)
+    d = Discriminator(5, 8, 6, WIDTHS, FILTERS, dropout=0.0).to(dtype)
+    with torch.no_grad():  # random weights everywhere (the init leaves biases constant)
+        for p in d.parameters():
+            p.copy_(torch.randn_like(p))
+    return d
+
+
+def _outputs_and_grads(d: Discriminator, kernel: str, tokens: torch.Tensor):
+    d.zero_grad(set_to_none=True)
+    logits = d(tokens, kernel)
+    (logits[:, 1].sin().sum() + logits[:, 0].square().sum()).backward()
+    return logits.detach(), {n: p.grad.clone() for n, p in d.named_parameters()}
+
+
+def test_config_choices_are_the_kernels():
+    assert D_KERNELS == ("auto", *KERNELS)
+
+
+@pytest.mark.parametrize("kernel", [k for k in KERNELS if k != "conv1d"])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_every_kernel_gives_the_reference_outputs_and_gradients(kernel, dtype, tol):
+    d, tokens = _model(dtype), _tokens()
+    ref_logits, ref_grads = _outputs_and_grads(d, "conv1d", tokens)
+    logits, grads = _outputs_and_grads(d, kernel, tokens)
+    # tolerance relative to each tensor's largest entry (float rounding of sums of
+    # products of N(0, 1) weights)
+    torch.testing.assert_close(logits, ref_logits, rtol=tol,
+                               atol=tol * float(ref_logits.abs().max()))
+    for name, grad in grads.items():  # incl. the embedding: ties share the gradient alike
+        torch.testing.assert_close(grad, ref_grads[name], rtol=tol,
+                                   atol=tol * float(ref_grads[name].abs().max()), msg=name)
+
+
+def test_the_kernel_of_the_model_is_used_for_training_and_scoring(monkeypatch):
+    d, tokens = _model(torch.float32), _tokens()
+    d.kernel, d.score_kernel = "unfold", "conv2d"
+    used = []
+    for name in KERNELS:
+        monkeypatch.setitem(KERNELS, name, lambda emb, w, _f=KERNELS[name], _n=name:
+                            used.append(_n) or _f(emb, w))
+    d(tokens)
+    d.prob_real(tokens, chunk=5)
+    assert used == ["unfold", "conv2d", "conv2d", "conv2d"]
+
+
+def test_unknown_kernel_and_precision_are_refused():
+    with pytest.raises(ValueError, match="unknown discriminator kernel 'fft'"):
+        Discriminator(5, 8, 6, WIDTHS, FILTERS, kernel="fft")
+    with pytest.raises(ValueError, match="precision"):
+        Discriminator(5, 8, 6, WIDTHS, FILTERS, precision="fp16")
+
+
+def test_bf16_forward_is_close_to_fp32_and_returns_fp32_logits():
+    d, tokens = _model(torch.float32), _tokens()
+    with torch.no_grad():
+        for p in d.parameters():
+            p.mul_(0.1)
+    fp32 = d(tokens)
+    d.precision = "bf16"
+    for kernel in KERNELS:
+        bf16 = d(tokens, kernel)
+        assert bf16.dtype == torch.float32
+        torch.testing.assert_close(bf16, fp32, rtol=0.05, atol=0.05)
+    assert not torch.equal(d(tokens), fp32)  # it really computed in bf16
+
+
+def test_auto_measures_once_caches_and_leaves_the_random_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
+    cfg = build_config(TINY).discriminator
+    state = torch.get_rng_state()
+    train, score = kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert train in KERNELS and score in KERNELS
+    cache = json.loads((tmp_path / "kernels.json").read_text())
+    (entry,) = cache.values()
+    assert entry["train"] == min(entry["train_seconds"], key=entry["train_seconds"].get)
+    assert set(entry["score_seconds"]) == set(KERNELS)
+
+    def no_measuring(*args):
+        raise AssertionError("measured again")
+    monkeypatch.setattr(kernel_choice, "_measure", no_measuring)
+    assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == (train, score)
+    cfg.kernel, cfg.score_kernel = "conv2d", "unfold"  # forced: no measuring, no cache
+    assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("conv2d", "unfold")
+    cfg.batch_size += 1  # another shape: not in the cache
+    with pytest.raises(AssertionError, match="measured again"):
+        kernel_choice.choose_kernels(build_config(TINY).discriminator, 21, 8,
+                                     torch.device("cpu"))
+
+
+def test_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
+    (tmp_path / "kernels.json").write_text("{not json")
+    cfg = build_config(TINY).discriminator
+    monkeypatch.setattr(kernel_choice, "_measure",
+                        lambda *a: {"train": "unfold", "score": "conv2d"})
+    assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("unfold", "conv2d")
+    assert json.loads((tmp_path / "kernels.json").read_text())
+
+
+def _tiny(**discriminator) -> dict:
+    config = copy.deepcopy(TINY)
+    config["pretrain"].update(generator_epochs=1, discriminator_rounds=1)
+    config["adversarial"]["epochs"] = 2
+    config["run"].update(tensorboard=False, checkpoint_every=1)
+    config["discriminator"].update(discriminator)
+    return config
+
+
+def test_auto_is_recorded_in_the_run_and_a_resume_reuses_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(kernel_choice, "_measure",
+                        lambda *a: {"train": "conv2d", "score": "unfold"})
+    run = api.train(_tiny(), tmp_path / "run", adversarial__epochs=1)
+    recorded = read_toml(tmp_path / "run" / "config.toml")["discriminator"]
+    assert (recorded["kernel"], recorded["score_kernel"]) == ("conv2d", "unfold")
+    # a resume (here: an extension) computes with the recorded kernels, whatever the
+    # machine would choose now
+    monkeypatch.setattr(kernel_choice, "_measure",
+                        lambda *a: {"train": "unfold", "score": "conv1d"})
+    api.train(resume=run.path, adversarial__epochs=2)
+    recorded = read_toml(tmp_path / "run" / "config.toml")["discriminator"]
+    assert (recorded["kernel"], recorded["score_kernel"]) == ("conv2d", "unfold")
+
+
+def test_a_run_of_an_earlier_release_resumes_with_its_conv1d_formulation(tmp_path):
+    run = api.train(_tiny(kernel="unfold", score_kernel="unfold"), tmp_path / "run")
+    path = run.path / "config.toml"
+    text = "\n".join(line for line in path.read_text().splitlines()
+                     if not line.startswith(("kernel =", "score_kernel =")))
+    path.write_text(text + "\n")
+    cfg, changed = resumed_config(RunFolder.open(run.path), [])
+    assert (cfg.discriminator.kernel, cfg.discriminator.score_kernel) == ("conv1d", "conv1d")
+    assert changed == []
+
+
+def test_bf16_trains_end_to_end(tmp_path):
+    run = api.train(_tiny(precision="bf16", kernel="unfold", score_kernel="conv2d"),
+                    tmp_path / "run")
+    assert run.config.discriminator.precision == "bf16"
+    rows = [r for r in run.metrics if r.get("d_accuracy") not in (None, "")]
+    assert rows and all(0.0 <= float(r["d_accuracy"]) <= 1.0 for r in rows)
+    assert (run.path / "model.pt").is_file()
