@@ -91,10 +91,10 @@ def main() -> None:
     from matplotlib import pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for precision, style in zip(PRECISIONS, ("-", "--")):
-        for seed in seeds:
+        for i, seed in enumerate(seeds):
             x, y = accuracy_curve(args.out / f"{precision}-s{seed}")
-            ax.plot(x, y, style, label=f"{precision} seed {seed}")
-    ax.set_xlabel("epoch (pre-training of D, then adversarial)")
+            ax.plot(x, y, style, color=f"C{i}", label=f"{precision} seed {seed}")
+    ax.set_xlabel("epoch of the run (D pre-training rounds, then adversarial epochs)")
     ax.set_ylabel("D accuracy on its training batches")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()

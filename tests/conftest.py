@@ -50,6 +50,21 @@ def pytest_runtest_setup(item):
         _require_data()
     if item.get_closest_marker("gpu") is not None and not torch.cuda.is_available():
         pytest.skip(NO_GPU)
+    if item.get_closest_marker("ray") is not None:
+        require_loopback_namespace()
+
+
+def require_loopback_namespace() -> None:
+    """Tests marked ``ray`` start Ray: only in a network namespace that has nothing but
+    the loopback interface (docs/scale-out.md), and only with Ray installed."""
+    from seqgan.runs.loopback import REFUSAL, non_loopback
+    others = non_loopback()
+    if others:
+        pytest.skip(f"{REFUSAL} (this one also has {', '.join(others)})")
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pytest.skip("Ray is not installed: pip install -e '.[test,ray]'")
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
-FORMATS = ("ids", "text", "midi", "pianoroll")
+FORMATS = ("ids", "text", "midi", "pianoroll", "wav")
 
 
 TRAIN_EXAMPLES = """examples:
@@ -126,6 +126,14 @@ def _parser() -> argparse.ArgumentParser:
                       "a time on each GPU (default 1)")
     comp.add_argument("--strategies", metavar="G,D,K;...",
                       help="also run SeqGAN with these g-steps,d-steps,k-epochs (Figure 3)")
+    comp.add_argument("--backend", choices=("local", "ray"), default="local",
+                      help="local: subprocesses on this machine (default); ray: Ray tasks "
+                      "on a cluster, or a local Ray instance (pip install 'seqgan[ray]'; "
+                      "docs/scale-out.md)")
+    comp.add_argument("--ray-address", metavar="HOST:PORT", help="with --backend ray: the "
+                      "cluster's head (default: $RAY_ADDRESS, else a local instance)")
+    comp.add_argument("--max-retries", type=int, metavar="N", help="with --backend ray: "
+                      "retries of a run whose process, worker or node died (default 3)")
 
     presets = sub.add_parser("presets", help="list the named presets, or show one "
                              "(seqgan presets show NAME)")
@@ -143,10 +151,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--run", type=Path, required=True, help="run folder")
     gen.add_argument("-n", type=int, default=10, help="number of sequences (default 10)")
     gen.add_argument("--out", type=_output_path, help="write here instead of standard "
-                     "output (- for standard output; a folder for --format midi, a .png "
-                     "for --format pianoroll)")
+                     "output (- for standard output; a folder for --format midi or wav, a "
+                     ".png for --format pianoroll)")
     gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
-                     "their default), midi or pianoroll (music runs)")
+                     "their default), midi, pianoroll or wav (music runs; wav renders with "
+                     "FluidSynth, see docs/music.md)")
+    gen.add_argument("--soundfont", type=Path, help="--format wav: the General-MIDI soundfont "
+                     "(default: $SEQGAN_SOUNDFONT, else Debian's fluid-soundfont-gm)")
     gen.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
     gen.add_argument("--device", metavar="DEVICE", help="where to sample: cpu, cuda, cuda:N, "
                      "mps, auto (default: the run's run.device if available here, else the CPU)")
@@ -259,13 +270,19 @@ def cmd_compare(args) -> int:
     algorithms = parse_algorithms(args.algorithms)
     strategies = parse_strategies(args.strategies)
     gpus, per_gpu = None, 1
+    ray = args.backend == "ray"
+    if not ray and (args.ray_address is not None or args.max_retries is not None):
+        raise UserError("--ray-address and --max-retries need --backend ray")
     if args.gpus is not None:
-        if args.jobs is not None:
+        if args.jobs is not None and not ray:
             raise UserError("--gpus runs len(gpus) x --runs-per-gpu at a time; drop --jobs")
         per_gpu = 1 if args.runs_per_gpu is None else args.runs_per_gpu
         if per_gpu < 1:
             raise UserError(f"--runs-per-gpu must be positive, got {per_gpu}")
-        gpus = parse_gpus(args.gpus, visible_gpus())
+        if ray and args.gpus.strip() != "all":
+            raise UserError("--backend ray: Ray chooses each run's GPU; use --gpus all "
+                            "(--runs-per-gpu K: each run takes 1/K of one)")
+        gpus = ["all"] if ray else parse_gpus(args.gpus, visible_gpus())
     elif args.runs_per_gpu is not None:
         raise UserError("--runs-per-gpu needs --gpus (on the CPU: --jobs N)")
     cfg = _config_from_args(args)
@@ -273,7 +290,10 @@ def cmd_compare(args) -> int:
     try:
         table = run_compare(cfg, algorithms, strategies, args.seeds,
                             1 if args.jobs is None else args.jobs, args.out.resolve(), root,
-                            gpus=gpus, runs_per_gpu=per_gpu)
+                            gpus=gpus, runs_per_gpu=per_gpu,
+                            **({"backend": "ray", "ray_address": args.ray_address,
+                                "max_retries": 3 if args.max_retries is None
+                                else args.max_retries} if ray else {}))
     except Interrupted as exc:
         exc.resume_command = shlex.join(["seqgan", *args.argv]) + "  (the same command)"
         raise
@@ -328,7 +348,8 @@ def cmd_generate(args) -> int:
     batches, total = _sample_batches(args, cfg, task, models["generator"])
     fmt = args.format or ("text" if task.kind == "text" else "ids")
     with handle_signals():  # SIGINT / SIGTERM: the output file is left as it was
-        message = export_samples(batches, total, task, cfg, fmt, args.out)
+        message = export_samples(batches, total, task, cfg, fmt, args.out,
+                                 soundfont=args.soundfont)
     if message:
         print(message, file=sys.stderr)
     return 0

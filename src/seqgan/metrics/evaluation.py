@@ -38,11 +38,16 @@ from seqgan.models.generator import Generator
 from seqgan.rl.sampling import Sampling
 
 
+CEILING_ROWS = 5000      # training sequences whose music features give the data's own OA
+
+
 class Evaluator:
     def __init__(self, cfg: Config, task: Task):
         self.cfg, self.task = cfg, task
         # BLEU tables of the reference set, built once per reference pick
         self._tables: dict[str, ReferenceTables] = {}
+        self._real_features: dict[str, np.ndarray] | None = None   # music features of test
+        self._ceiling: dict[str, float] = {}                        # data_oa_<f>: test vs train
 
     @property
     def primary(self) -> str:
@@ -81,6 +86,8 @@ class Evaluator:
         for name, values in per_sequence.items():
             if name != "nll_oracle":
                 means[name] = float(np.mean(values)) if len(values) else float("nan")
+        if task.kind == "music":
+            means.update(self.feature_metrics(samples))
         return means, per_sequence, samples.cpu()  # computed on the device, kept on the CPU
 
     def sequence_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
@@ -104,6 +111,28 @@ class Evaluator:
             out.update(music_metrics(cfg.data.encoding, task.symbols(samples),
                                      task.symbols(task.test)))
         return out
+
+    def feature_metrics(self, samples: torch.Tensor) -> dict[str, float]:
+        """Music feature metrics of the samples and their distance to the held-out data
+        (``music.features``, ``metrics.distribution_overlap.compare_features``): the mean
+        of each feature (``feat_<f>``), OA of the two distributions (``feat_oa_<f>``) and
+        Yang & Lerch's intra/inter-set comparison (``feat_ii_oa_<f>``, ``feat_ii_kl_<f>``),
+        and the ceiling ``data_oa_<f>``: OA of the test set's values with those of (the
+        first ``CEILING_ROWS``) training sequences.  The data's features are computed once."""
+        from seqgan.metrics.distribution_overlap import compare_features
+        from seqgan.music.features import features_of_symbols
+        task, encoding = self.task, self.cfg.data.encoding
+        if not len(task.test):
+            return {}
+        if self._real_features is None:
+            self._real_features = features_of_symbols(encoding, task.symbols(task.test))
+            # the ceiling: OA of the held-out data's features with the training data's
+            train = features_of_symbols(encoding, task.symbols(task.train[:CEILING_ROWS]))
+            self._ceiling = {f"data_oa_{k[len('feat_oa_'):]}": v for k, v in
+                             compare_features(self._real_features, train).items()
+                             if k.startswith("feat_oa_")}
+        return {**compare_features(features_of_symbols(encoding, task.symbols(samples)),
+                                   self._real_features), **self._ceiling}
 
     def _conventions(self) -> list[tuple[str, BleuConvention]]:
         return [(name, CONVENTIONS[name]) for name in self.cfg.eval.bleu_conventions]
@@ -169,6 +198,13 @@ class Evaluator:
             from seqgan.metrics.music import METRICS
             for name in METRICS.get(cfg.data.encoding, ()):
                 out[name] = f"{name}|hyps={num_samples}|refs=test:{len(task.test)}|tok={tok}"
+            if len(task.test):
+                from seqgan.music.features import feature_names
+                for f in feature_names(cfg.data.encoding):
+                    for name in (f"feat_{f}", f"feat_oa_{f}", f"feat_ii_oa_{f}",
+                                 f"feat_ii_kl_{f}"):
+                        out[name] = (f"{name}|hyps={num_samples}|refs=test:{len(task.test)}"
+                                     f"|kde=gauss-scott|tok={tok}")
         return out
 
     def diagnostics(self, generator: Generator, discriminator, samples: torch.Tensor) -> dict:

@@ -65,6 +65,7 @@ def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = No
     fitting = sum(1 for w in per_tune if w)
     lines.append(f"windows of {seq_len}: {n_windows} from {fitting} tunes "
                  f"({len(tunes) - fitting} tunes too short)")
+    lines.extend(feature_report([w for ws in per_tune for w in ws], encoding, seq_len))
     lines.append("most common symbols:")
     for symbol, count in counts.most_common(TOP_SYMBOLS):
         lines.append(f"  {symbol:<24} {count:>8}  {100 * count / total:5.2f}%")
@@ -80,3 +81,23 @@ def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = No
     plot_pianoroll([enc.decode(window)], png, [title])
     lines.append(f"piano roll of an example: {png} ({title})")
     return "\n".join(lines)
+
+
+def feature_report(windows: list[list[str]], encoding: str, seq_len: int) -> list[str]:
+    """Lines with the mean, standard deviation and range of each feature metric
+    (``music.features``) over the decoded ``windows`` of the data."""
+    import numpy as np
+
+    from seqgan.music.features import features_of_symbols
+    if not windows:
+        return []
+    out = [f"feature metrics of the {len(windows)} windows of {seq_len} (music.features; "
+           f"times in quarter notes):"]
+    for name, values in features_of_symbols(encoding, windows).items():
+        finite = values[np.isfinite(values)]
+        if not len(finite):
+            out.append(f"  {name:<20} undefined")
+            continue
+        out.append(f"  {name:<20} mean {finite.mean():8.3f}  sd {finite.std():7.3f}  "
+                   f"min {finite.min():7.3f}  max {finite.max():7.3f}")
+    return out

@@ -23,6 +23,11 @@ unless ``run.threads`` is set (docs/devices.md, "Several runs per GPU").  Re-run
 command continues: finished runs are reused, interrupted ones resumed from their
 checkpoints.  SIGINT / SIGTERM are passed on to the running trainings, which save a
 checkpoint before they exit.
+
+Backends: the plan (``plan``), the folder checks, ``prepare``, ``train_command`` and the
+report are shared; ``Runner`` (``--backend local``, the default) launches the runs as a
+pool of subprocesses here, ``runs.ray_backend.RayRunner`` (``--backend ray``) as Ray tasks
+on a cluster (docs/scale-out.md).  Both mark each job done / failed / skipped.
 """
 
 from __future__ import annotations
@@ -284,20 +289,10 @@ class Runner:
         return self.placements.get(id(job)) or Placement(threads=job.config.run.threads)
 
     def _command(self, job: Job) -> list[str]:
-        base = [sys.executable, "-m", "seqgan", "train"]
-        if self.data_root is not None:
-            base += ["--data-root", str(self.data_root)]
-        extra = self.placement(job).args
-        if (job.run / "config.toml").is_file():
-            # a resumed run keeps its config.toml's device unless --resume --set may
-            # change it (a run started with --gpus has run.device = "cuda" there)
-            if extra:
-                from seqgan.training.session import EXTENDABLE
-                extra = extra if "run.device" in EXTENDABLE else []
-            return base + ["--resume", str(job.run)] + extra
-        config = job.log.with_suffix(".toml")
-        write_bytes(config, job.config.to_toml().encode())
-        return base + ["--config", str(config), "--out", str(job.run)] + extra
+        if not (job.run / "config.toml").is_file():
+            write_job_config(job)
+        return train_command(job.run, job.log.with_suffix(".toml"), self.data_root,
+                             self.placement(job).args)
 
     def environment(self, job: Job) -> dict[str, str] | None:
         """The subprocess's environment: None (inherited) on the CPU."""
@@ -348,17 +343,7 @@ class Runner:
                 proc.send_signal(signum)
 
     def run(self) -> None:
-        for job in self.jobs:
-            try:
-                job.log.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise UserError(f"cannot create {job.log.parent}: {exc.strerror}") from None
-            if RunFolder(job.run).finished():
-                job.status = "done"
-            elif job.run.joinpath("summary.json").exists():
-                self.log(f"warning: {job.run}/summary.json is damaged; re-making it with "
-                         "--resume")
-        todo = [j for j in self.jobs if j.status != "done"]
+        todo = prepare(self.jobs, self.log)
         reused = len(self.jobs) - len(todo)
         self.placements = {id(j): p for j, p in
                            zip(todo, place(todo, self.gpus, self.runs_per_gpu))}
@@ -394,9 +379,7 @@ class Runner:
                         busy[gpu] -= 1
                     future.result()
                     finished += 1
-                    self.log(f"[{finished}/{len(self.jobs)}] seed {job.seed} {job.name}: "
-                             f"{job.status} ({job.seconds:.0f} s), "
-                             + ("log " if job.status == "done" else "see ") + str(job.log))
+                    self.log(finished_line(finished, len(self.jobs), job))
         except Interrupted as exc:
             self.stop(exc.signum)
             for future in running:  # each training saves a checkpoint and exits
@@ -404,6 +387,54 @@ class Runner:
             raise
         finally:
             pool.shutdown(wait=True)
+
+
+def train_command(run: Path, config: Path, data_root: Path | None,
+                  extra: list[str] = ()) -> list[str]:
+    """The ``seqgan train`` command of a run: ``--resume RUN`` once the run folder has its
+    ``config.toml`` (decided when the run is launched, so a retried or re-run job
+    continues), else ``--config CONFIG --out RUN``; ``extra`` are the placement's options."""
+    base = [sys.executable, "-m", "seqgan", "train"]
+    if data_root is not None:
+        base += ["--data-root", str(data_root)]
+    extra = list(extra)
+    if (run / "config.toml").is_file():
+        # a resumed run keeps its config.toml's device unless --resume --set may
+        # change it (a run started with --gpus has run.device = "cuda" there)
+        if extra:
+            from seqgan.training.session import EXTENDABLE
+            extra = extra if "run.device" in EXTENDABLE else []
+        return base + ["--resume", str(run)] + extra
+    return base + ["--config", str(config), "--out", str(run)] + extra
+
+
+def write_job_config(job: Job) -> Path:
+    """The job's config as ``logs/seed-<s>-<name>.toml`` (what ``train_command`` passes)."""
+    config = job.log.with_suffix(".toml")
+    write_bytes(config, job.config.to_toml().encode())
+    return config
+
+
+def prepare(jobs: list[Job], log) -> list[Job]:
+    """Before any backend launches a run: the logs folder, finished runs marked ``done``
+    (reused), a damaged ``summary.json`` reported; returns the jobs to do."""
+    for job in jobs:
+        try:
+            job.log.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create {job.log.parent}: {exc.strerror}") from None
+        if RunFolder(job.run).finished():
+            job.status = "done"
+        elif job.run.joinpath("summary.json").exists():
+            log(f"warning: {job.run}/summary.json is damaged; re-making it with --resume")
+    return [j for j in jobs if j.status != "done"]
+
+
+def finished_line(finished: int, total: int, job: Job, where: str = "") -> str:
+    """``[3/8] seed 3 seqgan: done (12 s), log …`` — a run's end, as every backend prints it."""
+    return (f"[{finished}/{total}] seed {job.seed} {job.name}{where}: {job.status} "
+            f"({job.seconds:.0f} s), " + ("log " if job.status == "done" else "see ")
+            + str(job.log))
 
 
 def plan_lines(jobs: list[Job], parallel: int, placements: dict[int, Placement] | None = None,
@@ -433,11 +464,25 @@ def plan_lines(jobs: list[Job], parallel: int, placements: dict[int, Placement] 
 
 def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
                 seeds: int, jobs: int, out: Path, data_root: Path | None,
-                gpus: list[str] | None = None, runs_per_gpu: int = 1) -> str:
+                gpus: list[str] | None = None, runs_per_gpu: int = 1,
+                backend: str = "local", ray_address: str | None = None,
+                max_retries: int = 3) -> str:
     """Plan, run (or continue) and report a comparison; returns the markdown table.
     ``gpus`` (``CUDA_VISIBLE_DEVICES`` values, ``parse_gpus``) replace ``jobs`` by
-    ``len(gpus) * runs_per_gpu`` runs at a time (``place``)."""
+    ``len(gpus) * runs_per_gpu`` runs at a time (``place``).  ``backend``: ``local`` (a
+    pool of subprocesses, ``Runner``) or ``ray`` (the same runs as Ray tasks,
+    ``runs.ray_backend``: ``ray_address``, ``max_retries``; ``gpus`` is then ``["all"]``,
+    each run taking ``1 / runs_per_gpu`` of a GPU that Ray chooses)."""
     validate(base)  # also a Config built or changed in Python
+    if backend not in ("local", "ray"):
+        raise UserError(f"--backend: unknown '{backend}'; choose from local, ray")
+    if backend == "ray":
+        from seqgan.runs.ray_backend import cluster_address, require_ray
+        require_ray()
+        ray_address = cluster_address(ray_address)  # unreachable: one line, nothing written
+        if max_retries < 0:
+            raise UserError(f"--max-retries must be >= 0, got {max_retries}")
+    ray_gpus = backend == "ray" and bool(gpus)
     gpus = list(gpus or [])
     if gpus:
         if runs_per_gpu < 1:
@@ -447,7 +492,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         except UserError as exc:
             raise UserError(f"--gpus launches runs with --set run.device=cuda, refused by "
                             f"this config: {exc}") from None
-        jobs = len(gpus) * runs_per_gpu
+        jobs = jobs if ray_gpus else len(gpus) * runs_per_gpu
     if seeds < 1 or jobs < 1:
         raise UserError("--seeds and --jobs must be positive")
     settings = {"config": base.to_dict(), "algorithms": algorithms,
@@ -460,7 +505,13 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         raise UserError(f"cannot create comparison folder {out}: {exc.strerror}") from None
     with FolderLock(out, "comparison folder"):
         write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
-        runner = Runner(planned, jobs, data_root, gpus=gpus, runs_per_gpu=runs_per_gpu)
+        if backend == "ray":
+            from seqgan.runs.ray_backend import RayRunner
+            runner = RayRunner(planned, out, data_root, address=ray_address,
+                               max_retries=max_retries,
+                               gpu_share=1 / runs_per_gpu if ray_gpus else 0.0)
+        else:
+            runner = Runner(planned, jobs, data_root, gpus=gpus, runs_per_gpu=runs_per_gpu)
         with handle_signals():
             runner.run()
         return _report(base, algorithms, planned, out)

@@ -1,4 +1,5 @@
-"""Writing generated sequences in a user's format: token ids, text, MIDI files, a piano roll.
+"""Writing generated sequences in a user's format: token ids, text, MIDI files, a piano roll,
+WAV files (rendered with FluidSynth, ``music.audio``).
 
 Samples come as batches ``[b, T]`` (an iterable consumed once, e.g. drawn lazily by
 ``seqgan generate``) and are written as they come, so memory holds one batch: ids and text
@@ -26,17 +27,23 @@ SHOWN = 8  # rows drawn in a piano roll
 
 
 def export_samples(batches: Iterable[torch.Tensor], total: int, task: Task, cfg: Config,
-                   fmt: str, out: Path | str | None) -> str:
+                   fmt: str, out: Path | str | None, soundfont: Path | None = None) -> str:
     """Write the ``total`` rows of ``batches`` as ``fmt`` to ``out`` (``None`` or ``"-"``:
     standard output, for ids/text and a piano roll); returns a line for the user (empty if
-    nothing to say).  Arguments are checked before the first batch is drawn."""
+    nothing to say).  Arguments are checked before the first batch is drawn.  ``wav``
+    renders each sample with FluidSynth (``music.audio``; ``soundfont``: the one to use)."""
     if fmt in ("ids", "text"):
         return _write_lines(_progress(batches, total, out), _line_maker(task, fmt), out)
     if task.kind != "music":
         raise UserError(f"--format {fmt} needs a music run; this run's data are {task.kind}")
-    if out is None or (fmt == "midi" and is_stdout(out)):
+    if out is None or (fmt in ("midi", "wav") and is_stdout(out)):
         raise UserError(f"--format {fmt} needs --out ("
-                        + ("a folder" if fmt == "midi" else "a .png file, or -") + ")")
+                        + ("a folder" if fmt in ("midi", "wav") else "a .png file, or -") + ")")
+    if fmt == "wav":
+        from seqgan.music.audio import find_soundfont, fluidsynth_path
+        fluidsynth_path()
+        font = find_soundfont(soundfont)    # both checked before sampling
+        return _write_wav(_progress(batches, total, out), task, cfg, out, font)
     write = _write_midi if fmt == "midi" else _write_pianoroll
     return write(_progress(batches, total, out), task, cfg, out)
 
@@ -88,6 +95,22 @@ def _write_midi(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: P
             symbols_to_midi(cfg.data.encoding, row, out / f"sample_{count:03d}.mid")
             count += 1
     return f"wrote {count} MIDI files to {show_path(out)}"
+
+
+def _write_wav(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path,
+               soundfont: Path) -> str:
+    from seqgan.music.audio import write_wav
+    from seqgan.music.encodings import get_encoding
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create folder {show_path(out)}: {exc.strerror}") from None
+    encoding, count = get_encoding(cfg.data.encoding), 0
+    for batch in batches:
+        for row in task.symbols(batch):
+            write_wav(encoding.decode(row), out / f"sample_{count:03d}.wav", soundfont)
+            count += 1
+    return f"wrote {count} WAV files to {show_path(out)} (FluidSynth, {soundfont.name})"
 
 
 def _write_pianoroll(batches: Iterable[torch.Tensor], task: Task, cfg: Config,

@@ -53,6 +53,10 @@ def _rank(metric: str) -> tuple:
     bleu = _BLEU.fullmatch(metric)
     if bleu:  # by convention, then order: bleu2, bleu3, bleu2_nltk32, ...
         return _ORDER.index(bleu.group(1)), bleu.group(3) or "", int(bleu.group(2))
+    if metric.startswith("feat_oa_"):  # music feature metrics, in music.features order
+        from seqgan.music.features import FEATURES
+        name = metric[len("feat_oa_"):]
+        return len(_ORDER), "", FEATURES.index(name) if name in FEATURES else len(FEATURES)
     return (_ORDER.index(metric) if metric in _ORDER else len(_ORDER)), "", 0
 
 
@@ -64,7 +68,7 @@ def table_metrics(summaries: list[dict]) -> list[str]:
 
 
 def _is_metric(key: str) -> bool:
-    return key in HEADERS or bool(_BLEU.fullmatch(key))
+    return key in HEADERS or bool(_BLEU.fullmatch(key)) or key.startswith("feat_oa_")
 
 
 def main_metric(metrics: list[str]) -> str | None:
@@ -148,6 +152,10 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
                 REFERENCE, []), metric) if reference and label != REFERENCE else math.nan
         row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
         row["signatures"] = "; ".join(signatures[m] for m in metrics if m in signatures)
+        row["data_ceiling"] = {m: summaries[label][0]["data_oa_" + m[len("feat_oa_"):]]
+                               for m in metrics if m.startswith("feat_oa_") and isinstance(
+                                   summaries[label][0].get("data_oa_" + m[len("feat_oa_"):]),
+                                   float)}
         rows.append(row)
     return rows, metrics
 
@@ -196,6 +204,8 @@ def _p(value: float) -> str:
 
 
 def _header(metric: str) -> str:
+    if metric.startswith("feat_oa_"):       # music feature metrics (music.features)
+        return f"OA {metric[len('feat_oa_'):]}"
     return HEADERS.get(metric) or metric_label(metric)
 
 
@@ -239,6 +249,16 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
             if metric == main and several:
                 cells.append(_p(row[f"p_seeds_{metric}"]))
         lines.append("| " + " | ".join(cells) + " |")
+    ceiling = rows[0].get("data_ceiling") if rows else None
+    if ceiling:  # the data's own OA, test vs train: what a perfect generator would reach
+        cells = ["data (test vs train)"]
+        for metric in metrics:
+            cells.append(_cell(ceiling.get(metric)))
+            if metric == main or metric in tested:
+                cells.append("")
+            if metric == main and several:
+                cells.append("")
+        lines.insert(2, "| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
     note = (f"Final evaluation on {samples} samples per run, {seeds} seed(s)"

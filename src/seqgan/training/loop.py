@@ -276,6 +276,12 @@ class Trainer:
                     writer.add_scalar(f"{row['phase']}/{key}", value, step)
             if self.metric in row:
                 writer.add_scalar(self.metric, row[self.metric], step)
+            if row.get(EVALUATED) and self._last_eval.get("samples") is not None:
+                from seqgan.runs.tensorboard_samples import log_samples
+                warning = log_samples(writer, self.task, self.cfg.data.encoding,
+                                      self._last_eval["samples"], step)
+                if warning:
+                    self.log(warning)
 
     def _wall_seconds(self) -> float:
         """Seconds since the run started, summed over its sessions (to the millisecond)."""

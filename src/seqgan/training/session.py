@@ -265,6 +265,8 @@ def print_result_table(summary: dict, root: Path) -> None:
             ("NLL-test (final)", summary.get("nll_test"))]
     rows += [(metric_label(k), v) for k, v in summary.items()
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
+    rows += [(f"OA {k[len('feat_oa_'):]} (1 = data)", v) for k, v in summary.items()
+             if k.startswith("feat_oa_")]    # music feature metrics (music.features)
     rows.append(("seconds", summary.get("total_seconds")))
     sampling = summary.get("sampling")
     if sampling and not Sampling(**sampling).is_default:
