@@ -82,6 +82,17 @@ def test_missing_ray_is_a_one_line_error_with_the_install_hint(tmp_path, monkeyp
     assert not out.exists()
 
 
+def test_the_python_api_takes_the_backend(tmp_path, monkeypatch):
+    import seqgan
+    from seqgan.errors import UserError
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(UserError, match=r"--backend ray needs Ray: pip install 'seqgan\[ray\]'"):
+        seqgan.compare(out=tmp_path / "cmp", algorithms="mle", backend="ray")
+    with pytest.raises(UserError, match="backend must be 'local' or 'ray'"):
+        seqgan.compare(out=tmp_path / "cmp2", algorithms="mle", backend="slurm")
+    assert not (tmp_path / "cmp").exists() and not (tmp_path / "cmp2").exists()
+
+
 def test_unreachable_address_is_a_quick_one_line_error(tmp_path, monkeypatch, capsys):
     pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)

@@ -232,9 +232,11 @@ class Comparison:
 
 def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-bleu,seqgan",
             seeds: int = 1, jobs: int = 1, strategies: str | None = None, seed=None,
-            data_root=None, **overrides) -> Comparison:
+            data_root=None, backend: str = "local", ray_address: str | None = None,
+            max_retries: int = 3, **overrides) -> Comparison:
     """Run (or continue) a comparison (``seqgan compare``); ``algorithms`` a list or a
-    comma-separated string."""
+    comma-separated string; ``backend="ray"`` runs it on a Ray cluster (``ray_address``,
+    else ``RAY_ADDRESS``, else a local instance; docs/scale-out.md)."""
     from seqgan.runs.compare import parse_algorithms, parse_strategies, run_compare
     if out is None:
         raise UserError("compare() needs out= (the comparison folder)")
@@ -242,7 +244,10 @@ def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-ble
     cfg = _config(preset_or_config, seed, overrides)
     folder = Path(out).resolve()
     root = Path(data_root).resolve() if data_root is not None else None
-    table = run_compare(cfg, names, parse_strategies(strategies), seeds, jobs, folder, root)
+    if backend not in ("local", "ray"):
+        raise UserError(f"backend must be 'local' or 'ray', got {backend!r}")
+    table = run_compare(cfg, names, parse_strategies(strategies), seeds, jobs, folder, root,
+                        backend=backend, ray_address=ray_address, max_retries=max_retries)
     with open(folder / "table.csv", encoding="utf-8") as handle:
         rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     runs = {f"{p.parent.name}/{p.name}": Run(p, data_root)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.integrate import trapezoid
 
 POINTS = 513
 MAX_PAIRS = 10_000      # distances kept per set (a fixed-seed subsample beyond that)
@@ -68,7 +69,7 @@ def overlap_area(a, b) -> float:
 
 
 def _oa(grid, pa, pb) -> float:
-    return float(np.clip(np.trapezoid(np.minimum(pa, pb), grid), 0.0, 1.0))
+    return float(np.clip(trapezoid(np.minimum(pa, pb), grid), 0.0, 1.0))
 
 
 def kl_divergence(a, b) -> float:
@@ -82,7 +83,7 @@ def kl_divergence(a, b) -> float:
 def _kl(grid, pa, pb) -> float:
     tiny = 1e-12
     integrand = np.where(pa > tiny, pa * np.log((pa + tiny) / (pb + tiny)), 0.0)
-    return float(max(0.0, np.trapezoid(integrand, grid)))
+    return float(max(0.0, trapezoid(integrand, grid)))
 
 
 def _subsample(d: np.ndarray) -> np.ndarray:
