@@ -244,8 +244,6 @@ def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-ble
     cfg = _config(preset_or_config, seed, overrides)
     folder = Path(out).resolve()
     root = Path(data_root).resolve() if data_root is not None else None
-    if backend not in ("local", "ray"):
-        raise UserError(f"backend must be 'local' or 'ray', got {backend!r}")
     table = run_compare(cfg, names, parse_strategies(strategies), seeds, jobs, folder, root,
                         backend=backend, ray_address=ray_address, max_retries=max_retries)
     with open(folder / "table.csv", encoding="utf-8") as handle:
