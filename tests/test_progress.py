@@ -115,6 +115,29 @@ def test_inner_progress_outside_a_trainer_does_nothing():
     assert len(seen) == 3
 
 
+def test_a_signal_during_a_line_lets_the_line_end_before_it_is_raised(monkeypatch):
+    """The CI failure of stop 23: SIGINT landed between a progress line and its newline,
+    so the interruption note was glued to the line."""
+    import signal
+
+    from seqgan.runs.interrupt import handle_signals
+
+    class SignalOnFirstWrite(io.StringIO):
+        def write(self, text):
+            written = super().write(text)
+            if written and not getattr(self, "sent", False):
+                self.sent = True
+                os.kill(os.getpid(), signal.SIGINT)
+            return written
+    stream = SignalOnFirstWrite()
+    monkeypatch.setattr(sys, "stderr", stream)
+    with pytest.raises(Interrupted), handle_signals():
+        progress.stderr_line("adversarial 1/6 [13/18] 0.1 s, ETA 0s, g_loss 1.4141")
+        for _ in range(1000):  # the handler runs at the next bytecode boundary
+            pass
+    assert stream.getvalue() == "adversarial 1/6 [13/18] 0.1 s, ETA 0s, g_loss 1.4141\n"
+
+
 # -- 10. the progress bar and the ETA ----------------------------------------------------
 
 def test_phase_end_messages_go_through_tqdm_write_when_a_bar_is_shown(tmp_path, capsys,
