@@ -19,6 +19,12 @@ estimate is MC search + 5 x sampling + 15 x discriminator epoch (the policy-grad
 update itself is small and not measured here).  Each part runs once on each device after
 a small warm-up on that device; accelerators are synchronized before the clock stops.
 
+Then rows per inference pass (``models.pass_rows``): sampling 10,000 sequences, the
+oracle's NLL of them and the discriminator's scores of them, in passes of 1,024 rows, of
+8,192 rows and of the rows the device's default chooses (``sample_batch`` /
+``score_chunk`` = 0), each device's seconds side by side: whether the default is the
+faster choice there.
+
 With no accelerator the output says so and shows the CPU figures.  ``--quick`` uses small
 sizes (a smoke test of a few seconds), ``--threads N`` sets torch's CPU threads.
 
@@ -42,6 +48,7 @@ from seqgan.data.oracle import random_oracle
 from seqgan.metrics.nll import sequence_nll
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.models.pass_rows import nll_rows, sample_rows, score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import mc_search_q
 from seqgan.training.steps import discriminator_epochs
@@ -167,6 +174,47 @@ def measure(name: str, sizes: Sizes) -> dict[str, float]:
     return out
 
 
+PASS_ROWS = (1024, 8192, 0)  # 0: the device's default
+
+
+def measure_pass_rows(name: str, sizes: Sizes) -> dict[tuple[str, int], float]:
+    """Seconds of sampling ``sizes.samples`` sequences, their NLL under the oracle and
+    their discriminator scores, per rows-per-pass setting in ``PASS_ROWS``."""
+    device = torch.device(name)
+    cfg = Config()
+    g, d = cfg.generator, cfg.discriminator
+    torch.manual_seed(0)
+    generator = Generator(sizes.vocab, g.emb_dim, g.hidden_dim, sizes.seq_len,
+                          init_std=g.init_std).to(device)
+    discriminator = Discriminator(sizes.vocab, sizes.seq_len, d.emb_dim, d.filter_sizes,
+                                  d.num_filters, d.dropout).to(device)
+    oracle = random_oracle(1, sizes.vocab, cfg.oracle.emb_dim, cfg.oracle.hidden_dim,
+                           sizes.seq_len).to(device)
+    samples = generator.sample(sizes.samples)
+    discriminator.prob_real(samples[:64])  # warm-up
+    out = {}
+    for rows in PASS_ROWS:
+        out["sample", rows], _ = timed(device, lambda: generator.sample(sizes.samples, rows))
+        out["nll", rows], _ = timed(device, lambda: sequence_nll(oracle, samples, rows))
+        out["score", rows], _ = timed(device, lambda: discriminator.prob_real(samples, rows))
+    out["chosen"] = (sample_rows(0, generator), nll_rows(oracle, sizes.seq_len),
+                     score_rows(0, discriminator, sizes.seq_len, device))
+    return out
+
+
+def print_pass_rows(results: dict[str, dict], sizes: Sizes) -> None:
+    for name, out in results.items():
+        chosen = out["chosen"]
+        print(f"rows per pass on {name} (default chooses: sampling {chosen[0]:,}, NLL "
+              f"{chosen[1]:,}, scoring {chosen[2]:,}):")
+        print(f"{'part':<40}" + "".join(f"{f'{r:,} rows' if r else 'default':>14}"
+                                       for r in PASS_ROWS))
+        for key, label in (("sample", f"sampling {sizes.samples:,}"),
+                           ("nll", f"NLL-oracle of {sizes.samples:,}"),
+                           ("score", f"D scores of {sizes.samples:,}")):
+            print(f"{label:<40}" + "".join(f"{out[key, r]:>12.3f} s" for r in PASS_ROWS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
@@ -213,6 +261,7 @@ def main() -> None:
         print(line)
     for name, message in errors.items():
         print(f"{name}: failed: {message}")
+    print_pass_rows({name: measure_pass_rows(name, sizes) for name in results}, sizes)
     if "cpu" in results:
         cpu = results["cpu"]
         print(f"CPU: MC search {cpu['mc']:.3f} s, sampling {cpu['sample']:.3f} s, "

@@ -370,7 +370,8 @@ def _sample_batches(args, cfg: Config, task, generator
     with the sampling controls ``args.sampling``."""
     if args.interpolate or args.from_prior:
         return _latent_samples(args, cfg, task, generator)
-    size = cfg.generator.sample_batch
+    from seqgan.models.pass_rows import sample_rows
+    size = sample_rows(cfg.generator.sample_batch, generator)
     return (generator.sample(min(size, args.n - start), size, sampling=args.sampling)
             for start in range(0, args.n, size)), args.n
 

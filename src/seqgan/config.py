@@ -103,7 +103,7 @@ class GeneratorConfig:
     lr: float = knob(0.01, low=0.0)  # Adam learning rate, MLE and policy gradient (reference 0.01)
     grad_clip: float = knob(5.0, low=0.0)  # gradient-norm clip (reference 5.0; 0 = off)
     batch_size: int = knob(64, low=1)  # MLE mini-batch and policy-gradient batch (reference 64)
-    sample_batch: int = knob(1024, low=1)  # rows per batch when sampling many sequences
+    sample_batch: int = knob(0, low=0)  # rows per batch when sampling many sequences (0 = by device: 1024 on the CPU, up to 16384 on a GPU; models/pass_rows.py)
     estimator: str = knob("mc_search", choices=("mc_search", "ordinary", "baseline", "merl"))  # action values of the policy gradient (rl/estimators.py)
     merl_alpha: float = knob(1.0, low=0.0)  # MERL entropy temperature alpha (Bjare & Meredith: 1)
 
@@ -118,7 +118,7 @@ class DiscriminatorConfig:
     lr: float = knob(1e-4, low=0.0)  # Adam learning rate (reference 1e-4)
     batch_size: int = knob(64, low=1)  # mini-batch
     num_positives: int = knob(0, low=0)  # real sequences per d-step (0 = the whole training set)
-    score_chunk: int = knob(1024, low=1)  # rows per forward pass when scoring rewards
+    score_chunk: int = knob(0, low=0)  # rows per forward pass when scoring rewards (0 = by device, as sample_batch)
     kernel: str = knob("auto", choices=D_KERNELS)  # formulation of the convolutions when training (models/discriminator_kernels.py); auto = the fastest measured on this machine, recorded here when the run starts
     score_kernel: str = knob("auto", choices=D_KERNELS)  # the same when scoring rewards (no gradients, chunks of score_chunk)
     precision: str = knob("fp32", choices=("fp32", "bf16"))  # forward-pass precision (bf16: autocast; weights, gradients, Adam state and loss stay fp32)

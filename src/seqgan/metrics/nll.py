@@ -18,18 +18,21 @@ from __future__ import annotations
 import torch
 
 from seqgan.models.generator import Generator
+from seqgan.models.pass_rows import nll_rows
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 1024,
+def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
                  temperature: float = 1.0) -> torch.Tensor:
-    """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64.
+    """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64,
+    ``batch_size`` rows at a time (0: chosen for the device, ``models.pass_rows``).
 
     With ``model`` the oracle and ``tokens`` sampled from G_theta this is the summand of
     NLL-oracle (Eq. 13); with ``model`` = G_theta and held-out data it is NLL-test.
     ``temperature`` tau: under p_model tempered, softmax(logits / tau) (``log_prob``).
     """
     extra = {} if temperature == 1.0 else {"temperature": temperature}
+    batch_size = nll_rows(model, tokens.shape[-1], batch_size)
     was_training = model.training
     model.eval()
     try:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 
 from seqgan.data.task import Task
+from seqgan.models.pass_rows import nll_rows
 from seqgan.models.vae import LatentGenerator, gaussian_kl
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016
@@ -35,9 +36,11 @@ def diagnostic_sequences(task: Task, limit: int) -> torch.Tensor:
 
 @torch.no_grad()
 def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
-                          chunk: int = 1024, per_dimension: bool = False) -> dict:
-    """The four numbers above for ``tokens [n, T]`` (encoder dropout off), and with
+                          chunk: int = 0, per_dimension: bool = False) -> dict:
+    """The four numbers above for ``tokens [n, T]`` (encoder dropout off), ``chunk`` rows
+    at a time (0: as NLL scoring, ``models.pass_rows.nll_rows``), and with
     ``per_dimension`` the list ``kl_per_dimension`` (``[Z]``, nats)."""
+    chunk = nll_rows(generator, tokens.shape[-1], chunk)
     was_training = generator.training
     generator.eval()
     mus, kls, nll, count = [], [], 0.0, 0.0

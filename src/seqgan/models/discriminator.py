@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from seqgan.models.discriminator_kernels import DEFAULT_KERNEL, KERNELS
+from seqgan.models.pass_rows import score_rows
 
 REAL = 1  # index of the "real" class in the two logits
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # autocast dtype of the forward pass
@@ -85,6 +86,7 @@ class Discriminator(nn.Module):
             raise ValueError("filter_sizes and num_filters must have the same length")
         if max(filter_sizes) > seq_len:
             raise ValueError(f"filter width {max(filter_sizes)} exceeds sequence length {seq_len}")
+        self.emb_dim = emb_dim
         self.filter_sizes = list(filter_sizes)
         self.num_filters = list(num_filters)
         self.embedding = nn.Embedding(vocab_size, emb_dim)
@@ -134,8 +136,10 @@ class Discriminator(nn.Module):
         return 0.5 * (self.output.weight.square().sum() + self.output.bias.square().sum())
 
     @torch.no_grad()
-    def prob_real(self, tokens: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
-        """``D(Y)`` in [0, 1], ``[n]``, scored in chunks with dropout off (eval mode)."""
+    def prob_real(self, tokens: torch.Tensor, chunk: int = 0) -> torch.Tensor:
+        """``D(Y)`` in [0, 1], ``[n]``, scored in chunks of ``chunk`` rows (0: chosen for
+        the device, ``models.pass_rows``) with dropout off (eval mode)."""
+        chunk = score_rows(chunk, self, tokens.shape[1], tokens.device)
         was_training = self.training
         self.eval()
         try:

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqgan.models.pass_rows import sample_rows
 from seqgan.rl.sampling import Sampling, sample_from_logits, temper
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -177,13 +178,14 @@ class Generator(nn.Module):
         return out
 
     @torch.no_grad()
-    def sample(self, n: int, batch_size: int = 1024,
+    def sample(self, n: int, batch_size: int = 0,
                generator: torch.Generator | None = None,
                sampling: Sampling | None = None) -> torch.Tensor:
-        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows, each token
-        with the controls ``sampling`` (``rl.sampling.Sampling``; default: plain sampling
-        from the model, as in training)."""
+        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: chosen for
+        the device, ``models.pass_rows``), each token with the controls ``sampling``
+        (``rl.sampling.Sampling``; default: plain sampling from the model, as in training)."""
         sampler = sample_from_logits if sampling is None else sampling.sampler
+        batch_size = sample_rows(batch_size, self)
         chunks = []
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)

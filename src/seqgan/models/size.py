@@ -33,6 +33,9 @@ log-softmax, their gradient; four gates, h, c) and ``2V + 6H`` without:
 * MLE / policy-gradient batch: ``B T (3V + 6H)`` (B ``generator.batch_size``);
 * NLL scoring (``metrics.nll``, chunks of 1024 rows): ``1024 T (2V + 6H)``;
 * sampling: ``sample_batch (2V + 6H)`` per step;
+
+(``sample_batch`` / ``score_chunk`` 0, the default, count as the CPU's 1024 rows,
+``models.pass_rows``: this is an estimate of the host's memory.)
 * MC search (roll-out algorithms): ``N B (2V + 6H)`` per step plus the cached prefix
   states ``T B 2H`` (N ``adversarial.num_rollouts``);
 * discriminator: ``2 R (k T + sum_i f_i (T - w_i + 1))`` with R the larger of
@@ -49,12 +52,12 @@ from dataclasses import dataclass
 
 from seqgan.config import VAE_ALGORITHMS, Config
 from seqgan.errors import UserError
+from seqgan.models.pass_rows import CPU_ROWS
 
 TRAINED_BYTES = 16  # per trained parameter: value, gradient, two Adam moments (float32)
 FROZEN_BYTES = 4  # per parameter of a frozen copy
 FLOAT_BYTES = 4  # float32 activations
 ID_BYTES = 8  # int64 token ids
-NLL_CHUNK = 1024  # rows per pass of metrics.nll.sequence_nll
 WITH_DISCRIMINATOR = ("seqgan", "seqvae1", "seqvae2")
 WITH_ROLLOUT = ("seqgan", "pg-bleu", "seqvae1", "seqvae2")
 
@@ -149,8 +152,8 @@ def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
     vocab_or_length = f"{_vocab_knob(cfg)} or {_length_knob(cfg)}"
     parts = [("MLE batch", g.batch_size * seq_len * trained,
               f"generator.batch_size, {vocab_or_length}"),
-             ("NLL scoring", NLL_CHUNK * seq_len * scored, vocab_or_length),
-             ("sampling batch", g.sample_batch * scored, "generator.sample_batch")]
+             ("NLL scoring", CPU_ROWS * seq_len * scored, vocab_or_length),
+             ("sampling batch", (g.sample_batch or CPU_ROWS) * scored, "generator.sample_batch")]
     if cfg.algorithm in WITH_ROLLOUT:
         parts.append(("MC search", n * g.batch_size * scored
                       + seq_len * g.batch_size * 2 * g.hidden_dim,
@@ -158,7 +161,8 @@ def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
     if cfg.algorithm in WITH_DISCRIMINATOR:
         maps = sum(f * max(0, seq_len - w + 1) for w, f in zip(d.filter_sizes, d.num_filters))
         parts.append(("discriminator batch",
-                      2 * max(d.batch_size, d.score_chunk) * (d.emb_dim * seq_len + maps),
+                      2 * max(d.batch_size, d.score_chunk or CPU_ROWS)
+                      * (d.emb_dim * seq_len + maps),
                       "discriminator.batch_size, discriminator.score_chunk or "
                       "discriminator.num_filters"))
     if cfg.algorithm in VAE_ALGORITHMS:

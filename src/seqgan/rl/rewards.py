@@ -10,9 +10,10 @@ from seqgan.models.discriminator import Discriminator
 
 class DiscriminatorReward:
     """SeqGAN's reward (Eq. 2): D's probability that a finished sequence is real,
-    scored with dropout off, ``chunk`` rows per forward pass."""
+    scored with dropout off, ``chunk`` rows per forward pass (0: chosen for the device,
+    ``models.pass_rows``)."""
 
-    def __init__(self, discriminator: Discriminator, chunk: int = 1024):
+    def __init__(self, discriminator: Discriminator, chunk: int = 0):
         self.discriminator = discriminator
         self.chunk = chunk
 

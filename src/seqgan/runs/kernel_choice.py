@@ -27,6 +27,7 @@ import torch
 from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.models.pass_rows import score_rows
 from seqgan.runs.atomic import write_text
 from seqgan.runs.device import device_name
 
@@ -101,7 +102,8 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> dict
                               d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
                               ).to(device)
         batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
-        chunk = torch.randint(vocab_size, (d_cfg.score_chunk, seq_len), device=device)
+        chunk = torch.randint(vocab_size, (score_rows(d_cfg.score_chunk, d_cfg, seq_len, device),
+                                           seq_len), device=device)
         train = time_kernels(model, batch, train=True)
         score = time_kernels(model, chunk, train=False)
     return {"train": min(train, key=train.get), "score": min(score, key=score.get),
@@ -110,7 +112,8 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> dict
 
 def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> str:
     shape = (f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
-             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{d_cfg.score_chunk}")
+             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} "
+             f"chunk{score_rows(d_cfg.score_chunk, d_cfg, seq_len, device)}")
     return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
             f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape}")
 

@@ -24,6 +24,7 @@ import torch
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
+from seqgan.models.pass_rows import sample_rows
 from seqgan.models.vae import LatentGenerator
 from seqgan.rl.sampling import Sampling
 
@@ -102,11 +103,13 @@ def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, st
     return z, generator.decode(z, sampling)
 
 
-def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 1024,
+def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 0,
                   sampling: Sampling | None = None) -> Iterator[torch.Tensor]:
     """``n`` sequences decoded from z ~ N(0, I) with ``sampling``, as batches
-    ``[<= batch_size, T]`` drawn when asked for (the run is checked to be a VAE now)."""
+    ``[<= batch_size, T]`` (0: chosen for the device, ``models.pass_rows``) drawn when
+    asked for (the run is checked to be a VAE now)."""
     generator = _require_vae(generator)
+    batch_size = sample_rows(batch_size, generator)
     return (_decode_prior(generator, min(batch_size, n - start), sampling)
             for start in range(0, n, batch_size))
 

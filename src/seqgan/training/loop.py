@@ -35,6 +35,7 @@ from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
+from seqgan.models.pass_rows import chosen_rows
 from seqgan.models.vae import LatentGenerator
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
@@ -456,6 +457,8 @@ class Trainer:
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
             "threads": torch.get_num_threads(),
+            "pass_rows": chosen_rows(self.cfg, self.models["generator"], self.task.seq_len,
+                                     "discriminator" in self.models),
             **progress.run_record(self.task, self.started),
         })
         self.run.write_summary(summary)

@@ -43,16 +43,18 @@ def minibatches(n: int, batch_size: int, device: torch.device | None = None
 def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
            what: str) -> float:
     """One optimizer step; ``TrainingDiverged`` (before any parameter changes) if the loss
-    or the gradient norm is not finite."""
-    value = check_finite(loss.item(), f"the loss of {what}")
+    or the gradient norm is not finite. Both are read in one host sync, after the
+    backward pass, so a GPU runs the forward and backward passes without waiting."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if clip > 0:
         norm = torch.nn.utils.clip_grad_norm_(params, clip)
     else:  # measure only (half the time of clipping at +inf, which rescales by 1)
         norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
-        norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else 0.0
-    check_finite(float(norm), f"the gradient norm of {what}")
+        norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
+    value, norm_value = torch.stack([loss.detach().double(), norm.double()]).tolist()
+    check_finite(value, f"the loss of {what}")
+    check_finite(norm_value, f"the gradient norm of {what}")
     optimizer.step()
     return value
 
@@ -103,9 +105,9 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
             loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
                                f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
-            correct += float((logits.argmax(1) == labels[idx]).sum())
+            correct += (logits.argmax(1) == labels[idx]).sum()  # on the device: no sync
             seen += len(idx)
-    return loss_sum / seen, correct / seen
+    return loss_sum / seen, float(correct) / seen
 
 
 def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
