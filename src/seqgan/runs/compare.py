@@ -50,6 +50,7 @@ from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder, is_empty
 from seqgan.runs.interrupt import handle_signals
 from seqgan.runs.lock import FolderLock
+from seqgan.runs.progress import stderr_line
 from seqgan.runs.report import build_table, write_figures, write_table
 
 import tomli_w
@@ -274,7 +275,7 @@ class Runner:
     """Runs jobs as ``seqgan train`` subprocesses, ``jobs`` at a time, in dependency order."""
 
     def __init__(self, jobs: list[Job], parallel: int, data_root: Path | None,
-                 log=lambda msg: print(msg, file=sys.stderr), gpus: list[str] = (),
+                 log=stderr_line, gpus: list[str] = (),
                  runs_per_gpu: int = 1):
         self.jobs, self.parallel, self.data_root, self.log = jobs, parallel, data_root, log
         self.gpus, self.runs_per_gpu = list(gpus), runs_per_gpu

@@ -22,7 +22,6 @@ import os
 import secrets
 import signal
 import socket
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from seqgan.errors import Interrupted, UserError
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.compare import (Job, finished_line, plan_lines, prepare, write_job_config)
 from seqgan.runs.interrupt import deferred
+from seqgan.runs.progress import stderr_line
 from seqgan.runs.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'seqgan[ray]' (or pip install 'ray>=2.9')"
@@ -224,7 +224,7 @@ class RayRunner:
 
     def __init__(self, jobs: list[Job], out: Path, data_root: Path | None,
                  address: str | None = None, max_retries: int = 3, gpu_share: float = 0.0,
-                 log=lambda msg: print(msg, file=sys.stderr), progress_every: float = 10.0):
+                 log=stderr_line, progress_every: float = 10.0):
         self.jobs, self.out, self.data_root, self.address = jobs, out, data_root, address
         self.max_retries, self.gpu_share, self.log = max_retries, gpu_share, log
         self.progress_every = progress_every
