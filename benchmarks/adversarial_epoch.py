@@ -116,8 +116,10 @@ def adversarial_epoch(generator, discriminator, oracle, positives, d_steps: int)
     reward = DiscriminatorReward(discriminator)
     g_opt = torch.optim.Adam(generator.parameters(), 0.01, fused=True)
     d_opt = torch.optim.Adam(discriminator.parameters(), 1e-4, fused=True)
-    t_g, _ = timed(lambda: policy_gradient_step(generator, rollout, reward, g_opt, BATCH,
-                                                ROLLOUTS, 5.0, 0.8))
+    g_cfg = build_config({"generator": {"batch_size": BATCH, "grad_clip": 5.0},
+                          "adversarial": {"num_rollouts": ROLLOUTS,
+                                          "rollout_update_rate": 0.8}})
+    t_g, _ = timed(lambda: policy_gradient_step(generator, rollout, reward, g_opt, g_cfg))
     t_gen = t_d = 0.0
     for _ in range(d_steps):
         dt, negatives = timed(lambda: generator.sample(NUM_POSITIVES))

@@ -2,6 +2,7 @@ import copy
 
 import torch
 
+from seqgan.config import build_config
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
@@ -77,7 +78,9 @@ def test_policy_gradient_raises_probability_of_rewarded_token():
 
     before = prob_of_target()
     opt = torch.optim.Adam(g.parameters(), lr=0.02)
+    cfg = build_config({"generator": {"batch_size": 32, "grad_clip": 5.0},
+                        "adversarial": {"num_rollouts": 4, "rollout_update_rate": 0.0}})
     for _ in range(40):
-        policy_gradient_step(g, rollout, reward, opt, 32, 4, 5.0, 0.0)
+        policy_gradient_step(g, rollout, reward, opt, cfg)
     after = prob_of_target()
     assert after > before + 0.2, (before, after)

@@ -85,12 +85,10 @@ def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generato
     ``generator.estimator`` (MC search, Eq. 4, by default), update Eq. 8, then the roll-out
     update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch); each
     g-step is reported as inner progress (``runs.progress.steps``)."""
-    g, a = cfg.generator, cfg.adversarial
     row: dict = {}
-    for _ in progress.steps("g-step", a.g_steps):
+    for _ in progress.steps("g-step", cfg.adversarial.g_steps):
         row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
-            generator, rollout, reward, optimizer, g.batch_size, a.num_rollouts, g.grad_clip,
-            a.rollout_update_rate, g.estimator, g.merl_alpha)
+            generator, rollout, reward, optimizer, cfg)
     return row
 
 

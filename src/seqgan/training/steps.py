@@ -12,6 +12,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from seqgan.config import Config
 from seqgan.errors import TrainingDiverged
 from seqgan.models.discriminator import REAL, Discriminator
 from seqgan.models.generator import Generator
@@ -111,23 +112,24 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
 
 
 def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
-                         optimizer: torch.optim.Optimizer, batch_size: int, num_rollouts: int,
-                         grad_clip: float, rollout_update_rate: float,
-                         estimator: str = "mc_search", alpha: float = 1.0) -> tuple[float, float]:
-    """One g-step of Algorithm 1: sample Y ~ G_theta, action values Q by ``estimator``
-    (``rl.estimators``; SeqGAN: MC search with G_beta, Eq. 4), update theta by Eq. 8,
-    then beta <- r beta + (1 - r) theta.  Returns (loss, mean terminal reward)."""
-    samples = generator.sample(batch_size, batch_size)
+                         optimizer: torch.optim.Optimizer, cfg: Config) -> tuple[float, float]:
+    """One g-step of Algorithm 1: sample ``generator.batch_size`` sequences Y ~ G_theta,
+    action values Q by ``generator.estimator`` (``rl.estimators``; SeqGAN: MC search with
+    G_beta and ``adversarial.num_rollouts`` roll-outs, Eq. 4), update theta by Eq. 8
+    (clipped at ``generator.grad_clip``), then beta <- r beta + (1 - r) theta with r =
+    ``adversarial.rollout_update_rate``.  Returns (loss, mean terminal reward)."""
+    g, a = cfg.generator, cfg.adversarial
+    samples = generator.sample(g.batch_size, g.batch_size)
     generator.train()
     log_probs = generator.log_prob(samples)
     mask = generator.token_mask(samples)
-    q, rewards = action_values(estimator, samples, log_probs, reward, rollout, num_rollouts,
-                               alpha, mask)
-    check_finite(float(q.sum()), f"the sum of the action values Q ({estimator})")
+    q, rewards = action_values(g.estimator, samples, log_probs, reward, rollout,
+                               a.num_rollouts, g.merl_alpha, mask)
+    check_finite(float(q.sum()), f"the sum of the action values Q ({g.estimator})")
     loss = policy_gradient_loss(log_probs, q)
-    value = update(generator.parameters(), optimizer, loss, grad_clip, "the policy gradient")
-    if estimator == "mc_search":
-        update_rollout_policy(rollout, generator, rollout_update_rate)
+    value = update(generator.parameters(), optimizer, loss, g.grad_clip, "the policy gradient")
+    if g.estimator == "mc_search":
+        update_rollout_policy(rollout, generator, a.rollout_update_rate)
     return value, float(rewards.mean())
 
 
