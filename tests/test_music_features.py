@@ -55,6 +55,11 @@ def test_polyphony_empty_beats_and_groove():
     # bar 1 onsets at beats 0, 1, 2, 3; bar 2 only at beat 0: 3 of 48 grid points differ
     groove = [(float(i), i + 1.0, 60) for i in range(5)]
     assert F.groove_consistency(groove) == pytest.approx(1 - 3 / 48)
+    # bars run to the one holding the last onset, not to the last note's end (MusPy's
+    # rule): one note held over two bars has one bar, so 1; four quarters ending on the
+    # bar line likewise (MusPy: a second, empty bar, 1 - 4/48)
+    assert F.groove_consistency([(0.0, 8.0, 60)]) == 1.0
+    assert F.groove_consistency([(float(i), i + 1.0, 60) for i in range(4)]) == 1.0
 
 
 def test_empty_tune():

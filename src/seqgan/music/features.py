@@ -14,14 +14,17 @@ gives the same definitions with their sources:
 * ``scale_consistency``: the largest fraction of notes whose pitch class lies in one
   major or natural-minor scale, over the 24 scales (Mogren 2016, C-RNN-GAN; MusPy).
 * ``polyphony``: the mean number of distinct pitches sounding, over the grid points at
-  which at least one sounds (MusPy "polyphony"); a monophonic melody has 1.
+  which at least one sounds (MusPy "polyphony"); a monophonic melody has 1.  A note
+  covers the points ``round(12 s) .. round(12 e) - 1``, at least one.
 * ``empty_beat_rate``: the fraction of beats (quarter notes, from 0 to the end of the
   last note rounded up to a whole beat) during which no note sounds (MusPy "empty beat
   rate"; sounding, not only starting).
 * ``groove_consistency``: ``1 - mean_i hamming(o_i, o_{i+1}) / Q`` over consecutive
   bars, where ``o_i`` is the binary onset vector of bar ``i`` on a grid of ``Q`` points
   (Wu & Yang 2020, used by MusPy).  Bars are 4 quarter notes of the decoded file, the grid
-  12 points per quarter (Q = 48); a tune shorter than two bars has 1.
+  12 points per quarter (Q = 48, onsets rounded to it), counted from the first bar to the
+  one holding the last onset; a tune whose last onset lies in its first bar has 1.
+  (MusPy counts bars to the end of the last note: ``benchmarks/muspy_crosscheck.py``.)
 * ``mean_duration``: mean note duration, in quarter notes (Yang & Lerch "NL" as a mean).
 * ``mean_ioi``: mean inter-onset interval between consecutive distinct onset times, in
   quarter notes (Yang & Lerch "IOI"); NaN with fewer than two onsets.
