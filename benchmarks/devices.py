@@ -138,10 +138,9 @@ def timed(device: torch.device, fn) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def measure(name: str, sizes: Sizes) -> dict[str, float]:
-    """Seconds of each part on device ``name`` (models built on the CPU from the same seed,
-    then moved, so every device computes with the same weights)."""
-    device = torch.device(name)
+def build_models(device: torch.device, sizes: Sizes):
+    """Generator, discriminator and oracle of the default config at ``sizes``, built on the
+    CPU from the same seed, then moved, so every device computes with the same weights."""
     cfg = Config()
     g, d = cfg.generator, cfg.discriminator
     torch.manual_seed(0)
@@ -151,6 +150,14 @@ def measure(name: str, sizes: Sizes) -> dict[str, float]:
                                   d.num_filters, d.dropout).to(device)
     oracle = random_oracle(1, sizes.vocab, cfg.oracle.emb_dim, cfg.oracle.hidden_dim,
                            sizes.seq_len).to(device)
+    return generator, discriminator, oracle
+
+
+def measure(name: str, sizes: Sizes) -> dict[str, float]:
+    """Seconds of each part on device ``name`` (``build_models``)."""
+    device = torch.device(name)
+    d = Config().discriminator
+    generator, discriminator, oracle = build_models(device, sizes)
     reward = DiscriminatorReward(discriminator, d.score_chunk)
     optimizer = torch.optim.Adam(discriminator.parameters(), d.lr)
     torch.manual_seed(1)
@@ -181,17 +188,10 @@ def measure_pass_rows(name: str, sizes: Sizes) -> dict[tuple[str, int], float]:
     """Seconds of sampling ``sizes.samples`` sequences, their NLL under the oracle and
     their discriminator scores, per rows-per-pass setting in ``PASS_ROWS``."""
     device = torch.device(name)
-    cfg = Config()
-    g, d = cfg.generator, cfg.discriminator
-    torch.manual_seed(0)
-    generator = Generator(sizes.vocab, g.emb_dim, g.hidden_dim, sizes.seq_len,
-                          init_std=g.init_std).to(device)
-    discriminator = Discriminator(sizes.vocab, sizes.seq_len, d.emb_dim, d.filter_sizes,
-                                  d.num_filters, d.dropout).to(device)
-    oracle = random_oracle(1, sizes.vocab, cfg.oracle.emb_dim, cfg.oracle.hidden_dim,
-                           sizes.seq_len).to(device)
-    samples = generator.sample(sizes.samples)
-    discriminator.prob_real(samples[:64])  # warm-up
+    generator, discriminator, oracle = build_models(device, sizes)
+    samples = generator.sample(sizes.samples)  # warm-up of each part on this device
+    sequence_nll(oracle, samples[:64])
+    discriminator.prob_real(samples[:64])
     out = {}
     for rows in PASS_ROWS:
         out["sample", rows], _ = timed(device, lambda: generator.sample(sizes.samples, rows))

@@ -161,9 +161,9 @@ def test_pg_bleu_uses_its_convention_and_roll_outs(monkeypatch):
     seen = []
     real_step = steps.policy_gradient_step
 
-    def step(generator, rollout, reward, optimizer, batch_size, num_rollouts, *rest):
-        seen.append((num_rollouts, reward.convention, reward.tables.size))
-        return real_step(generator, rollout, reward, optimizer, batch_size, num_rollouts, *rest)
+    def step(generator, rollout, reward, optimizer, step_cfg):
+        seen.append((step_cfg.adversarial.num_rollouts, reward.convention, reward.tables.size))
+        return real_step(generator, rollout, reward, optimizer, step_cfg)
 
     monkeypatch.setattr(steps, "policy_gradient_step", step)
     models, optimizers, phases = pg_bleu.build(cfg, task)

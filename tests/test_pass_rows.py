@@ -4,6 +4,7 @@ positive setting wins, and 0 draws exactly what 1,024 drew on the CPU."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -64,7 +65,7 @@ def test_zero_draws_what_1024_drew_on_the_cpu():
 def test_zero_uses_the_rows_chosen_for_the_models_device(monkeypatch):
     """``sample(n, 0)`` draws in the batches ``pass_rows`` chooses (a GPU's, pretended)."""
     monkeypatch.setattr("seqgan.models.generator.sample_rows",
-                        lambda setting, model: setting or 700)
+                        lambda setting, model, controls=False: setting or 700)
     model = Generator(50, 8, 8, 12)
     chosen = model.sample(2500, 0, torch.Generator().manual_seed(1))
     assert torch.equal(chosen, model.sample(2500, 700, torch.Generator().manual_seed(1)))
@@ -78,7 +79,8 @@ def test_summary_records_the_rows_used(tmp_path, tiny_config):
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
-    assert summary["pass_rows"] == {"sample_batch": 128, "nll": 1024, "score_chunk": 1024}
+    assert summary["pass_rows"] == {"sample_batch": 128, "nll_test": 1024,
+                                    "nll_oracle": 1024, "score_chunk": 1024}
 
 
 def test_a_discriminator_step_reads_back_one_pair_of_numbers(monkeypatch):
@@ -98,3 +100,63 @@ def test_a_discriminator_step_reads_back_one_pair_of_numbers(monkeypatch):
     loss, accuracy = discriminator_epochs(d, optimizer, positives, negatives, 1, 32, 0.2)
     assert reads == ["tolist"] * 4 + ["__float__"]  # 128 rows / 32 = 4 steps
     assert 0.0 <= accuracy <= 1.0 and loss > 0
+
+
+def test_a_comparison_made_when_the_pass_sizes_were_1024_continues(tmp_path):
+    """Folders of the release that wrote sample_batch = score_chunk = 1024 into
+    compare.toml are the same comparison as today's default, 0; other keys still count."""
+    from seqgan.errors import UserError
+    from seqgan.runs.atomic import write_text
+    from seqgan.runs.compare import _check_folder
+    import tomli_w
+    settings = {"config": Config().to_dict(), "algorithms": ["mle"], "seeds": 1}
+    old = copy.deepcopy(settings)
+    old["config"]["generator"]["sample_batch"] = 1024
+    old["config"]["discriminator"]["score_chunk"] = 1024
+    write_text(tmp_path / "compare.toml", tomli_w.dumps(old))
+    _check_folder(tmp_path, settings)  # no error
+    other = copy.deepcopy(settings)
+    other["config"]["generator"]["lr"] = 0.5
+    with pytest.raises(UserError, match="generator.lr"):
+        _check_folder(tmp_path, other)
+
+
+def test_a_shared_pretraining_does_not_depend_on_the_pass_size():
+    from seqgan.training.loop import Phase, _shared_settings
+    phase = Phase("pretrain_generator", 1, lambda epoch: {}, True)
+    a, b = Config().to_dict(), Config().to_dict()
+    b["generator"]["sample_batch"] = 1024
+    assert _shared_settings(a, phase) == _shared_settings(b, phase)
+    b["generator"]["hidden_dim"] = 7
+    assert _shared_settings(a, phase) != _shared_settings(b, phase)
+
+
+def test_the_scoring_kernel_is_timed_on_the_rows_an_mc_search_scores(monkeypatch, tiny_config,
+                                                                    tmp_path):
+    from seqgan.data.build import build_task
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))  # nothing cached: measured
+    from seqgan.runs import kernel_choice
+    from seqgan.training.parts import build_discriminator
+    timed = []
+    monkeypatch.setattr(kernel_choice, "_measure", lambda d, v, t, device, rows:
+                        timed.append(rows) or {"train": "conv1d", "score": "conv1d"})
+    build_discriminator(tiny_config, build_task(tiny_config, None))
+    a, g = tiny_config.adversarial, tiny_config.generator
+    assert timed == [min(1024, a.num_rollouts * g.batch_size)] == [128]
+
+
+def test_top_k_and_top_p_sampling_size_their_passes_for_the_sort(monkeypatch):
+    from seqgan.rl.sampling import Sampling
+    asked = []
+    monkeypatch.setattr("seqgan.models.generator.sample_rows",
+                        lambda setting, model, controls=False: asked.append(controls) or 64)
+    model = Generator(50, 8, 8, 6)
+    model.sample(10)
+    model.sample(10, sampling=Sampling(temperature=0.5))
+    model.sample(10, sampling=Sampling(top_p=0.9))
+    model.sample(10, sampling=Sampling(top_k=5))
+    assert asked == [False, False, True, True]
+    row = 4 * pass_rows.sampling_row_floats(5000, 32)
+    memory = 16 * GIB
+    assert (pass_rows.rows_for(0, torch.device("cuda"), row * pass_rows.CONTROLS_FACTOR,
+                               memory) < pass_rows.rows_for(0, torch.device("cuda"), row, memory))

@@ -12,7 +12,6 @@ unpacked as ``**{"adversarial.epochs": 3}``.
 from __future__ import annotations
 
 import csv
-import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -49,8 +48,9 @@ def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
         path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins
     cfg, notes = assemble(None if as_file else preset_or_config, path if as_file else None,
                           _overrides(overrides), seed)
+    from seqgan.runs.progress import stderr_line
     for note in notes:
-        print(note, file=sys.stderr)
+        stderr_line(note)
     return cfg
 
 

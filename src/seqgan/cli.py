@@ -214,9 +214,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args) -> Config:
     """``config.assemble`` of the options; its notes on stderr."""
+    from seqgan.runs.progress import stderr_line
     cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
     for note in notes:
-        print(note, file=sys.stderr)
+        stderr_line(note)
     return cfg
 
 
@@ -351,7 +352,8 @@ def cmd_generate(args) -> int:
         message = export_samples(batches, total, task, cfg, fmt, args.out,
                                  soundfont=args.soundfont)
     if message:
-        print(message, file=sys.stderr)
+        from seqgan.runs.progress import stderr_line
+        stderr_line(message)
     return 0
 
 
@@ -371,7 +373,8 @@ def _sample_batches(args, cfg: Config, task, generator
     if args.interpolate or args.from_prior:
         return _latent_samples(args, cfg, task, generator)
     from seqgan.models.pass_rows import sample_rows
-    size = sample_rows(cfg.generator.sample_batch, generator)
+    size = sample_rows(cfg.generator.sample_batch, generator,
+                       args.sampling is not None and args.sampling.filters)
     return (generator.sample(min(size, args.n - start), size, sampling=args.sampling)
             for start in range(0, args.n, size)), args.n
 

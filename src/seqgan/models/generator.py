@@ -185,7 +185,7 @@ class Generator(nn.Module):
         the device, ``models.pass_rows``), each token with the controls ``sampling``
         (``rl.sampling.Sampling``; default: plain sampling from the model, as in training)."""
         sampler = sample_from_logits if sampling is None else sampling.sampler
-        batch_size = sample_rows(batch_size, self)
+        batch_size = sample_rows(batch_size, self, sampling is not None and sampling.filters)
         chunks = []
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)

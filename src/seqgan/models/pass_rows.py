@@ -7,7 +7,8 @@ A positive setting is used as it is. Otherwise ``rows_for`` decides:
 
 * **CPU**: ``CPU_ROWS`` = 1,024 rows, the value of every earlier release, so CPU runs
   draw the same numbers as before and keep their speed (``benchmarks/devices.py``
-  prints the CPU's time per row at 1,024 and at 8,192);
+  prints the seconds for 10,000 rows in passes of 1,024 and of 8,192: larger passes are
+  slower on a CPU);
 * **CUDA / MPS**: the largest power of two from ``CPU_ROWS`` up to ``MAX_ROWS`` =
   16,384 whose pass needs at most 1/``MEMORY_SHARE`` of the device's memory. A GPU needs
   thousands of rows per kernel to stay busy; a 10,000-sample evaluation is then one pass
@@ -16,12 +17,18 @@ A positive setting is used as it is. Otherwise ``rows_for`` decides:
 Bytes per row (float32, the counts of ``models.size``; V vocabulary, H LSTM size, T
 length, k / f_i / w_i the discriminator's embedding size, filters and widths):
 
-* sampling, one step: ``4 (2V + 6H)`` (logits, probabilities, gates and state);
+* sampling, one step: ``4 (2V + 6H)`` (logits, probabilities, gates and state), times
+  ``CONTROLS_FACTOR`` = 6 with top-k / top-p (their sorts, int64 indices and float64
+  cumulative sums);
 * NLL scoring, all T steps at once: ``4 T (2V + 6H)``;
-* discriminator scoring: ``4 * 2 (k T + sum_i f_i (T - w_i + 1))`` (embeddings and maps).
+* discriminator scoring: ``4 * 2 (k T + sum_i f_i (T - w_i + 1))`` (embeddings and maps,
+  doubled as ``models.size`` counts them for training: a margin when scoring).
 
 The choice depends only on the device's type and memory, so a resume on the same
-device makes the same one; ``summary.json`` records it (``pass_rows``).
+device makes the same one (on a GPU with other memory it may differ, as that GPU's
+rounding does); ``config.toml`` keeps the 0 and ``summary.json`` records the numbers used
+(``pass_rows``). The VAE's posterior diagnostics use a positive ``sample_batch`` as their
+pass size and otherwise ``nll_rows``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import torch
 CPU_ROWS = 1024  # rows per pass on the CPU (and the least on an accelerator)
 MAX_ROWS = 16384  # the most rows per pass on an accelerator
 MEMORY_SHARE = 8  # an accelerator's pass may use up to 1/MEMORY_SHARE of its memory
+CONTROLS_FACTOR = 6  # sampling with top-k / top-p holds about this many times more per row
 FLOAT_BYTES = 4
 
 
@@ -73,16 +81,19 @@ def sampling_row_floats(vocab_size: int, hidden_dim: int) -> int:
 
 
 def discriminator_row_floats(emb_dim: int, filter_sizes, num_filters, seq_len: int) -> int:
-    """Numbers one row of a discriminator pass holds, with their gradients: the
-    embedding (k T) and every width's feature map (f_i (T - w_i + 1))."""
+    """Numbers one row of a discriminator pass holds, counted twice (values and, when
+    training, gradients): the embedding (k T) and every width's feature map
+    (f_i (T - w_i + 1))."""
     maps = sum(f * max(0, seq_len - w + 1) for w, f in zip(filter_sizes, num_filters))
     return 2 * (emb_dim * seq_len + maps)
 
 
-def sample_rows(setting: int, generator) -> int:
-    """Rows per sampling batch of ``generator`` (``generator.sample_batch``)."""
+def sample_rows(setting: int, generator, controls: bool = False) -> int:
+    """Rows per sampling batch of ``generator`` (``generator.sample_batch``); ``controls``:
+    with top-k / top-p filtering."""
     row = sampling_row_floats(generator.vocab_size, generator.hidden_dim) * FLOAT_BYTES
-    return rows_for(setting, generator.output.weight.device, row)
+    return rows_for(setting, generator.output.weight.device,
+                    row * (CONTROLS_FACTOR if controls else 1))
 
 
 def nll_rows(model, seq_len: int, setting: int = 0) -> int:
@@ -100,11 +111,16 @@ def score_rows(setting: int, d_cfg, seq_len: int, device: torch.device) -> int:
     return rows_for(setting, device, row)
 
 
-def chosen_rows(cfg, generator, seq_len: int, discriminator: bool) -> dict[str, int]:
+def chosen_rows(cfg, generator, seq_len: int, oracle=None,
+                discriminator: bool = False) -> dict[str, int]:
     """What a run of config ``cfg`` uses (``summary.json``'s ``pass_rows``): rows per
-    sampling batch, per NLL pass and, with a ``discriminator``, per scoring pass."""
+    sampling batch, per NLL pass of the generator
+    (NLL-test) and of the ``oracle`` (NLL-oracle) and, with a ``discriminator``, per
+    scoring pass."""
     out = {"sample_batch": sample_rows(cfg.generator.sample_batch, generator),
-           "nll": nll_rows(generator, seq_len)}
+           "nll_test": nll_rows(generator, seq_len)}
+    if oracle is not None:
+        out["nll_oracle"] = nll_rows(oracle, seq_len)
     if discriminator:
         out["score_chunk"] = score_rows(cfg.discriminator.score_chunk, cfg.discriminator,
                                         seq_len, generator.output.weight.device)

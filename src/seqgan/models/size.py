@@ -33,9 +33,6 @@ log-softmax, their gradient; four gates, h, c) and ``2V + 6H`` without:
 * MLE / policy-gradient batch: ``B T (3V + 6H)`` (B ``generator.batch_size``);
 * NLL scoring (``metrics.nll``, chunks of 1024 rows): ``1024 T (2V + 6H)``;
 * sampling: ``sample_batch (2V + 6H)`` per step;
-
-(``sample_batch`` / ``score_chunk`` 0, the default, count as the CPU's 1024 rows,
-``models.pass_rows``: this is an estimate of the host's memory.)
 * MC search (roll-out algorithms): ``N B (2V + 6H)`` per step plus the cached prefix
   states ``T B 2H`` (N ``adversarial.num_rollouts``);
 * discriminator: ``2 R (k T + sum_i f_i (T - w_i + 1))`` with R the larger of
@@ -43,6 +40,9 @@ log-softmax, their gradient; four gates, h, c) and ``2V + 6H`` without:
   gradients);
 * VAE encoder: ``2 B T (Ee + 26 He)`` (embeddings, both layers' gates and states in both
   directions, the residual sum, with gradients).
+
+``sample_batch`` / ``score_chunk`` 0, the default, count as the CPU's 1024 rows
+(``models.pass_rows``): the estimate is of the host's memory.
 """
 
 from __future__ import annotations

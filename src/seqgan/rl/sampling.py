@@ -138,6 +138,11 @@ class Sampling:
         return (self.temperature == 1.0 and self.top_k == 0 and self.top_p == 1.0
                 and not self.greedy)
 
+    @property
+    def filters(self) -> bool:
+        """Whether top-k or top-p filtering is on (each row then sorts its V logits)."""
+        return bool(self.top_k) or self.top_p < 1.0
+
     def restrict(self, logits: torch.Tensor) -> torch.Tensor:
         """``[n, V]`` logits whose softmax is the distribution drawn from (temperature,
         then top-k, then top-p; -inf for excluded tokens), in ``logits``' dtype.  Greedy

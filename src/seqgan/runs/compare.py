@@ -32,6 +32,7 @@ on a cluster (docs/scale-out.md).  Both mark each job done / failed / skipped.
 
 from __future__ import annotations
 
+import copy
 import os
 import shlex
 import signal
@@ -257,12 +258,27 @@ def _check_folder(out: Path, settings: dict) -> None:
                 previous["config"] = build_config(previous["config"]).to_dict()
             except UserError:  # a setting since removed: a different comparison
                 pass
-        if previous != settings:
-            differ = _differences(previous, settings)
+        if _identity(previous) != _identity(settings):
+            differ = _differences(_identity(previous), _identity(settings))
             raise UserError(f"{out} holds a different comparison ({differ}); choose another "
                             "--out (or repeat the command that made it to continue it)")
     elif out.exists() and not is_empty(out):
         raise UserError(f"output folder {out} exists and is not a comparison folder")
+
+
+# rows per inference pass: the device's choice (models.pass_rows), not what is compared;
+# a comparison made when they defaulted to 1024 continues with today's default, 0
+PASS_SIZE_KEYS = (("generator", "sample_batch"), ("discriminator", "score_chunk"))
+
+
+def _identity(settings: dict) -> dict:
+    """A comparison's settings without the pass sizes (``PASS_SIZE_KEYS``)."""
+    out = copy.deepcopy(settings)
+    config = out.get("config")
+    for section, key in PASS_SIZE_KEYS:
+        if isinstance(config, dict) and isinstance(config.get(section), dict):
+            config[section].pop(key, None)
+    return out
 
 
 def _differences(previous: dict, settings: dict) -> str:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import os
 import platform
 import re
-import sys
 
 import torch
 
 from seqgan.errors import UserError
+from seqgan.runs.progress import stderr_line
 
 CHOICES = "auto, cpu, cuda, cuda:N, mps"
 _NAME = re.compile(r"^(auto|cpu|mps|cuda(?::(\d+))?)$")
@@ -82,8 +82,8 @@ def saved_device(name: str, what: str, override: str | None = None) -> torch.dev
     try:
         return resolve_device(name)
     except UserError:
-        print(f"note: {what} was trained with run.device = {name!r}, which is not available "
-              f"here; using the cpu (choose with --device)", file=sys.stderr)
+        stderr_line(f"note: {what} was trained with run.device = {name!r}, which is not available "
+                    f"here; using the cpu (choose with --device)")
         return torch.device("cpu")
 
 
@@ -123,9 +123,8 @@ def native_bf16(device: torch.device) -> bool:
 def check_precision(precision: str, device: torch.device) -> None:
     """One note when bf16 is asked for where it is emulated (correct, but slower)."""
     if precision == "bf16" and not native_bf16(device):
-        print(f"note: discriminator.precision = bf16 has no hardware support on "
-              f"{device_name(device)}: it is emulated and slower than fp32",
-              file=sys.stderr)
+        stderr_line(f"note: discriminator.precision = bf16 has no hardware support on "
+                    f"{device_name(device)}: it is emulated and slower than fp32")
 
 
 def configure_determinism(device: torch.device, deterministic: bool) -> None:

@@ -3,13 +3,15 @@
 The formulations of ``models.discriminator_kernels`` compute the same discriminator; which
 is fastest depends on the CPU (AVX-512, AMX), the thread count, the device, the precision
 and the model's shape.  ``choose_kernels`` times each one on the run's shapes — a training
-step (forward + backward on one ``batch_size`` mini-batch) and a scoring pass (forward of
-one ``score_chunk`` chunk, no gradients) — and keeps the fastest of each.  Timing takes a
-few seconds (a kernel more than 3x slower than the best is dropped after one try); the
-answer is cached per machine in ``$SEQGAN_CACHE`` (default ``$XDG_CACHE_HOME/seqgan``, else
-``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU model, thread count, torch
-version, device, precision and shapes.  The run records the chosen names in its
-``config.toml``, so a resume computes with the same kernels (and stays bit-identical).
+step (forward + backward on one ``batch_size`` mini-batch) and a scoring pass (forward, no
+gradients) of the rows a run scores at a time (an MC search's ``num_rollouts x
+batch_size``, at most one ``score_chunk``; ``models.pass_rows``) — and keeps the fastest
+of each.  Timing takes a few seconds (a kernel more than 3x slower than the best is
+dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
+``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
+model, thread count, torch version, device, precision and shapes.  The run records the
+chosen names in its ``config.toml``, so a resume computes with the same kernels (and
+stays bit-identical).
 Global random state is left untouched (``torch.random.fork_rng``).
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from seqgan.models.discriminator_kernels import KERNELS
 from seqgan.models.pass_rows import score_rows
 from seqgan.runs.atomic import write_text
 from seqgan.runs.device import device_name
+from seqgan.runs.progress import stderr_line
 
 AUTO = "auto"
 REPEATS = 3  # timed calls per kernel (after one warm-up), median kept
@@ -43,23 +45,25 @@ def cache_file() -> Path:
     return Path(root) / "kernels.json"
 
 
-def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device
-                   ) -> tuple[str, str]:
+def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
+                   scored_rows: int = 0) -> tuple[str, str]:
     """``(kernel, score_kernel)`` for the ``discriminator`` config section ``d_cfg``: its
-    own names, with each ``"auto"`` replaced by the fastest measured (or cached) one."""
+    own names, with each ``"auto"`` replaced by the fastest measured (or cached) one; the
+    scoring pass timed on ``scored_rows`` rows (0: one ``score_chunk``)."""
     wanted = (d_cfg.kernel, d_cfg.score_kernel)
     if AUTO not in wanted:
         return wanted
-    key = _key(d_cfg, vocab_size, seq_len, device)
+    scored_rows = scored_rows or score_rows(d_cfg.score_chunk, d_cfg, seq_len, device)
+    key = _key(d_cfg, vocab_size, seq_len, device, scored_rows)
     cache = _read_cache()
     if key not in cache:
         started = time.perf_counter()
-        cache[key] = _measure(d_cfg, vocab_size, seq_len, device)
+        cache[key] = _measure(d_cfg, vocab_size, seq_len, device, scored_rows)
         seconds = time.perf_counter() - started
         _write_cache(cache)
-        print(f"note: discriminator kernels measured in {seconds:.1f} s: training "
-              f"{cache[key]['train']}, scoring {cache[key]['score']} (cached in "
-              f"{cache_file()})", file=sys.stderr)
+        stderr_line(f"note: discriminator kernels measured in {seconds:.1f} s: training "
+                    f"{cache[key]['train']}, scoring {cache[key]['score']} (cached in "
+                    f"{cache_file()})")
     choice = cache[key]
     return (choice["train"] if wanted[0] == AUTO else wanted[0],
             choice["score"] if wanted[1] == AUTO else wanted[1])
@@ -95,25 +99,24 @@ def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool) -> dic
     return seconds
 
 
-def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> dict:
+def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
+             scored_rows: int) -> dict:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
         model = Discriminator(vocab_size, seq_len, d_cfg.emb_dim, d_cfg.filter_sizes,
                               d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
                               ).to(device)
         batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
-        chunk = torch.randint(vocab_size, (score_rows(d_cfg.score_chunk, d_cfg, seq_len, device),
-                                           seq_len), device=device)
+        chunk = torch.randint(vocab_size, (scored_rows, seq_len), device=device)
         train = time_kernels(model, batch, train=True)
         score = time_kernels(model, chunk, train=False)
     return {"train": min(train, key=train.get), "score": min(score, key=score.get),
             "train_seconds": train, "score_seconds": score}
 
 
-def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> str:
+def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows: int) -> str:
     shape = (f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
-             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} "
-             f"chunk{score_rows(d_cfg.score_chunk, d_cfg, seq_len, device)}")
+             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{scored_rows}")
     return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
             f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape}")
 
@@ -133,8 +136,7 @@ def _write_cache(cache: dict) -> None:
         cache_file().parent.mkdir(parents=True, exist_ok=True)
         write_text(cache_file(), json.dumps(cache, indent=1, sort_keys=True) + "\n")
     except (OSError, UserError) as exc:  # a cache that cannot be written costs time only
-        print(f"note: could not cache the kernel choice in {cache_file()}: {exc}",
-              file=sys.stderr)
+        stderr_line(f"note: could not cache the kernel choice in {cache_file()}: {exc}")
 
 
 def _synchronize(device: torch.device) -> None:

@@ -109,7 +109,7 @@ def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 0,
     ``[<= batch_size, T]`` (0: chosen for the device, ``models.pass_rows``) drawn when
     asked for (the run is checked to be a VAE now)."""
     generator = _require_vae(generator)
-    batch_size = sample_rows(batch_size, generator)
+    batch_size = sample_rows(batch_size, generator, sampling is not None and sampling.filters)
     return (_decode_prior(generator, min(batch_size, n - start), sampling)
             for start in range(0, n, batch_size))
 

@@ -458,7 +458,7 @@ class Trainer:
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
             "threads": torch.get_num_threads(),
             "pass_rows": chosen_rows(self.cfg, self.models["generator"], self.task.seq_len,
-                                     "discriminator" in self.models),
+                                     self.task.oracle, "discriminator" in self.models),
             **progress.run_record(self.task, self.started),
         })
         self.run.write_summary(summary)
@@ -487,9 +487,10 @@ def _shared_settings(config: dict, phase: Phase) -> dict:
     """The parts of a config that shape a shareable first phase (MLE or VAE pre-training)
     and its logged evaluations."""
     out = {k: config.get(k) for k in (*SHARED_SECTIONS, *phase.shaped_by)}
-    if isinstance(out["generator"], dict):  # the policy-gradient knobs act after it
+    if isinstance(out["generator"], dict):  # the policy-gradient knobs act after it; the
+        # rows per sampling pass are the device's (models.pass_rows), not the phase's
         out["generator"] = {k: v for k, v in out["generator"].items()
-                            if k not in ("estimator", "merl_alpha")}
+                            if k not in ("estimator", "merl_alpha", "sample_batch")}
     out["pretrain.generator_epochs"] = config.get("pretrain", {}).get("generator_epochs")
     return out
 

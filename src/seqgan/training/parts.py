@@ -18,6 +18,7 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.models.pass_rows import score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
 from seqgan.runs import progress
@@ -39,10 +40,15 @@ def build_generator(cfg: Config, task: Task) -> Generator:
 
 def build_discriminator(cfg: Config, task: Task) -> Discriminator:
     """D of ``cfg.discriminator``; an ``"auto"`` kernel is replaced in ``cfg`` by the one
-    measured fastest here (``runs.kernel_choice``), so ``config.toml`` records it."""
+    measured fastest here (``runs.kernel_choice``), so ``config.toml`` records it. The
+    scoring kernel is timed on the rows scored at a time: an MC search's
+    ``num_rollouts x batch_size``, at most one ``score_chunk``."""
     d = cfg.discriminator
     check_precision(d.precision, task.device)
-    d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device)
+    scored = min(score_rows(d.score_chunk, d, task.seq_len, task.device),
+                 cfg.adversarial.num_rollouts * cfg.generator.batch_size)
+    d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device,
+                                              scored)
     return Discriminator(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
                          d.num_filters, d.dropout, d.kernel, d.score_kernel, d.precision
                          ).to(task.device)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from seqgan.runs.atomic import write_bytes, write_text
 from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.device import configure_determinism, resolve_device, saved_device
 from seqgan.runs.folder import RunFolder
+from seqgan.runs.progress import stderr_line
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
 
@@ -64,9 +64,9 @@ def _fit_discriminator(cfg: Config, seq_len: int) -> None:
         return
     too_wide = [w for w in d.filter_sizes if w > seq_len]
     d.filter_sizes, d.num_filters = fit_widths(d.filter_sizes, d.num_filters, seq_len)
-    print(f"note: discriminator widths {', '.join(map(str, too_wide))} exceed the sequence "
-          f"length T = {seq_len}; their filters use width {seq_len}: filter_sizes "
-          f"{d.filter_sizes}, num_filters {d.num_filters}", file=sys.stderr)
+    stderr_line(f"note: discriminator widths {', '.join(map(str, too_wide))} exceed the sequence "
+                f"length T = {seq_len}; their filters use width {seq_len}: filter_sizes "
+                f"{d.filter_sizes}, num_filters {d.num_filters}")
 
 
 # keys ``--resume RUN --set`` may change: phase lengths and how the run is kept, nothing
@@ -149,16 +149,15 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         lengths = [key for key in changed if key != "run.device"]
         if lengths:  # the run is not finished any more: its summary would be stale
             run.summary.unlink(missing_ok=True)
-            print(f"note: {', '.join(lengths)} changed in {run.config}; the continued run "
-                  f"is not bit-identical to one started with these settings", file=sys.stderr)
+            stderr_line(f"note: {', '.join(lengths)} changed in {run.config}; the continued run "
+                        f"is not bit-identical to one started with these settings")
         if not resume or changed:
             write_text(run.config, cfg.to_toml())
         run.mark()
         if task.vocab is not None and not run.vocab.is_file():  # new, or deleted since
             write_bytes(run.vocab, task.vocab.to_bytes())
             if resume:
-                print(f"note: {run.vocab} was missing; re-made it from the data",
-                      file=sys.stderr)
+                stderr_line(f"note: {run.vocab} was missing; re-made it from the data")
         return Trainer(cfg, run, task, models, optimizers, phases)
     except BaseException:
         run.unlock()

@@ -53,7 +53,8 @@ def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: f
     else:  # measure only (half the time of clipping at +inf, which rescales by 1)
         norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
         norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
-    value, norm_value = torch.stack([loss.detach().double(), norm.double()]).tolist()
+    exact = torch.float32 if loss.device.type == "mps" else torch.float64  # mps: no float64
+    value, norm_value = torch.stack([loss.detach().to(exact), norm.to(exact)]).tolist()
     check_finite(value, f"the loss of {what}")
     check_finite(norm_value, f"the gradient norm of {what}")
     optimizer.step()
@@ -97,16 +98,18 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
     labels = torch.cat([torch.full((len(positives),), REAL, device=tokens.device),
                         torch.full((len(negatives),), 1 - REAL, device=tokens.device)])
     discriminator.train()
-    loss_sum = correct = seen = 0.0
+    loss_sum = seen = 0.0
+    correct = torch.zeros((), dtype=torch.long, device=tokens.device)
     for epoch in range(1, epochs + 1):
-        loss_sum = correct = seen = 0.0
+        loss_sum, seen = 0.0, 0.0
+        correct = torch.zeros((), dtype=torch.long, device=tokens.device)  # no sync per step
         for step, idx in enumerate(minibatches(len(tokens), batch_size, tokens.device),
                                    start=1):
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
             loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
                                f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
-            correct += (logits.argmax(1) == labels[idx]).sum()  # on the device: no sync
+            correct += (logits.argmax(1) == labels[idx]).sum()
             seen += len(idx)
     return loss_sum / seen, float(correct) / seen
 
