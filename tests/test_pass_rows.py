@@ -160,3 +160,17 @@ def test_top_k_and_top_p_sampling_size_their_passes_for_the_sort(monkeypatch):
     memory = 16 * GIB
     assert (pass_rows.rows_for(0, torch.device("cuda"), row * pass_rows.CONTROLS_FACTOR,
                                memory) < pass_rows.rows_for(0, torch.device("cuda"), row, memory))
+
+
+def test_no_float64_on_the_device_where_mps_has_none():
+    """Apple's mps has no float64: sums and probabilities take ``wide_float``. A static
+    check (no mps here): ``.double()`` only where the tensor is already on the CPU."""
+    import pathlib
+    import re
+    from seqgan.runs.device import wide_float
+    assert wide_float("mps") is torch.float32
+    assert wide_float("cpu") is torch.float64 and wide_float("cuda:1") is torch.float64
+    src = pathlib.Path(__file__).parents[1] / "src" / "seqgan"
+    found = {str(p.relative_to(src)) for p in src.rglob("*.py")
+             if re.search(r"\.double\(\)", p.read_text(encoding="utf-8"))}
+    assert found <= {"runs/policies.py"}, found  # policies: probabilities moved to the CPU

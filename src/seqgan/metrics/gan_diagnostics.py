@@ -21,11 +21,12 @@ import torch
 from torch.nn import functional as F
 
 from seqgan.models.generator import Generator
+from seqgan.runs.device import wide_float
 
 
 def reward_stats(rewards: torch.Tensor) -> tuple[float, float]:
     """(mean, standard deviation) of ``rewards [n]``."""
-    rewards = rewards.double()
+    rewards = rewards.to(wide_float(rewards.device))
     return float(rewards.mean()), float(rewards.std(unbiased=False))
 
 
@@ -51,7 +52,8 @@ def policy_entropy(generator: Generator, samples: torch.Tensor, chunk: int = 256
         for part in samples.split(chunk):
             logp = F.log_softmax(generator.logits(part), dim=-1)
             mask = generator.token_mask(part)  # steps after <eos> are not choices
-            total += float((-(logp.exp() * logp).sum(-1) * mask).double().sum())
+            total += float((-(logp.exp() * logp).sum(-1) * mask).to(wide_float(mask.device))
+                           .sum())
             count += float(mask.sum())
     finally:
         generator.train(was_training)

@@ -19,12 +19,14 @@ import torch
 
 from seqgan.models.generator import Generator
 from seqgan.models.pass_rows import nll_rows
+from seqgan.runs.device import wide_float
 
 
 @torch.no_grad()
 def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
                  temperature: float = 1.0) -> torch.Tensor:
-    """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64,
+    """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64
+    (float32 on ``mps``),
     ``batch_size`` rows at a time (0: chosen for the device, ``models.pass_rows``).
 
     With ``model`` the oracle and ``tokens`` sampled from G_theta this is the summand of
@@ -36,11 +38,11 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
     was_training = model.training
     model.eval()
     try:
-        parts = [-model.log_prob(chunk, **extra).double().sum(dim=1)
+        parts = [-model.log_prob(chunk, **extra).to(wide_float(chunk.device)).sum(dim=1)
                  for chunk in tokens.split(batch_size)]
     finally:
         model.train(was_training)
-    return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64,
+    return torch.cat(parts) if parts else torch.empty(0, dtype=wide_float(tokens.device),
                                                       device=tokens.device)
 
 

@@ -23,6 +23,7 @@ import torch
 
 from seqgan.data.task import Task
 from seqgan.models.pass_rows import nll_rows
+from seqgan.runs.device import wide_float
 from seqgan.models.vae import LatentGenerator, gaussian_kl
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016
@@ -49,7 +50,7 @@ def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
             logp, mu, sigma = generator.reconstruct(part)
             mus.append(mu)
             kls.append(gaussian_kl(mu, sigma))
-            nll -= float(logp.double().sum())
+            nll -= float(logp.to(wide_float(logp.device)).sum())
             count += float(generator.token_mask(part).sum())
     finally:
         generator.train(was_training)

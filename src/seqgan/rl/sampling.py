@@ -38,6 +38,7 @@ from numbers import Integral, Real
 import torch
 
 from seqgan.errors import UserError
+from seqgan.runs.device import wide_float
 
 # The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
 # tokens stays a probability of exactly 0 (-1e9 / 1e6 = -1000 underflows exp in float32
@@ -79,7 +80,7 @@ def temper(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         return logits
     shifted = logits - logits.detach().max(dim=-1, keepdim=True).values
     if float(torch.tensor(temperature, dtype=logits.dtype)) == 0:  # below the dtype's range
-        return (shifted.double() / temperature).to(logits.dtype)
+        return (shifted.to(wide_float(logits.device)) / temperature).to(logits.dtype)
     return shifted / temperature
 
 
@@ -154,7 +155,7 @@ class Sampling:
             out = out.scatter(-1, order[:, self.top_k:], float("-inf"))
         if self.top_p < 1.0:
             ranked, order = torch.sort(out, dim=-1, descending=True, stable=True)
-            probs = torch.softmax(ranked.double(), dim=-1)
+            probs = torch.softmax(ranked.to(wide_float(ranked.device)), dim=-1)
             before = torch.nn.functional.pad(probs.cumsum(-1)[:, :-1], (1, 0))
             drop = before >= self.top_p  # the first token has 0 before it: always kept
             out = out.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop),

@@ -109,6 +109,12 @@ def _cpu_model() -> str:
     return platform.processor() or ""
 
 
+def wide_float(device: torch.device | str) -> torch.dtype:
+    """The wide float of sums and probabilities: float64, except on Apple's ``mps``, which
+    has none (float32 there)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
 def native_bf16(device: torch.device) -> bool:
     """bf16 arithmetic in hardware: a CPU with AVX512-BF16 or AMX (as oneDNN reports it),
     a CUDA GPU that supports it, or an Apple GPU."""

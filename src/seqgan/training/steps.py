@@ -21,6 +21,7 @@ from seqgan.rl.estimators import action_values
 from seqgan.rl.rollout import Reward, update_rollout_policy
 from seqgan.rl.sampling import sample_from_logits
 from seqgan.runs import progress
+from seqgan.runs.device import wide_float
 
 
 def check_finite(value: float, what: str) -> float:
@@ -53,7 +54,7 @@ def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: f
     else:  # measure only (half the time of clipping at +inf, which rescales by 1)
         norms = [torch.linalg.vector_norm(p.grad) for p in params if p.grad is not None]
         norm = torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.new_zeros(())
-    exact = torch.float32 if loss.device.type == "mps" else torch.float64  # mps: no float64
+    exact = wide_float(loss.device)
     value, norm_value = torch.stack([loss.detach().to(exact), norm.to(exact)]).tolist()
     check_finite(value, f"the loss of {what}")
     check_finite(norm_value, f"the gradient norm of {what}")
