@@ -60,12 +60,17 @@ def _densities(a: np.ndarray, b: np.ndarray):
     return grid, _kde(a, ha, grid), _kde(b, hb, grid)
 
 
-def overlap_area(a, b) -> float:
-    """OA of the Gaussian KDEs of ``a`` and ``b`` (in [0, 1])."""
+def _of_densities(measure, a, b) -> float:
+    """``measure(grid, p_a, p_b)`` of the two value sets' KDEs; NaN if either is empty."""
     a, b = _clean(a), _clean(b)
     if not len(a) or not len(b):
         return math.nan
-    return _oa(*_densities(a, b))
+    return measure(*_densities(a, b))
+
+
+def overlap_area(a, b) -> float:
+    """OA of the Gaussian KDEs of ``a`` and ``b`` (in [0, 1])."""
+    return _of_densities(_oa, a, b)
 
 
 def _oa(grid, pa, pb) -> float:
@@ -74,10 +79,7 @@ def _oa(grid, pa, pb) -> float:
 
 def kl_divergence(a, b) -> float:
     """KL(p_a || p_b) of the Gaussian KDEs of ``a`` and ``b``, in nats (>= 0)."""
-    a, b = _clean(a), _clean(b)
-    if not len(a) or not len(b):
-        return math.nan
-    return _kl(*_densities(a, b))
+    return _of_densities(_kl, a, b)
 
 
 def _kl(grid, pa, pb) -> float:

@@ -47,6 +47,7 @@ from pathlib import Path
 from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, changed_keys,
                            read_toml, validate)
 from seqgan.errors import Interrupted, RunsFailed, UserError
+from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder, is_empty
 from seqgan.runs.interrupt import handle_signals
@@ -266,16 +267,12 @@ def _check_folder(out: Path, settings: dict) -> None:
         raise UserError(f"output folder {out} exists and is not a comparison folder")
 
 
-# rows per inference pass: the device's choice (models.pass_rows), not what is compared;
-# a comparison made when they defaulted to 1024 continues with today's default, 0
-PASS_SIZE_KEYS = (("generator", "sample_batch"), ("discriminator", "score_chunk"))
-
-
 def _identity(settings: dict) -> dict:
-    """A comparison's settings without the pass sizes (``PASS_SIZE_KEYS``)."""
+    """A comparison's settings without the pass sizes (``models.pass_rows.SETTINGS``: the
+    device's choice; a comparison made when they defaulted to 1024 continues with 0)."""
     out = copy.deepcopy(settings)
     config = out.get("config")
-    for section, key in PASS_SIZE_KEYS:
+    for section, key in PASS_ROW_SETTINGS:
         if isinstance(config, dict) and isinstance(config.get(section), dict):
             config[section].pop(key, None)
     return out

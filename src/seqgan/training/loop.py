@@ -35,7 +35,7 @@ from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
-from seqgan.models.pass_rows import chosen_rows
+from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS, chosen_rows
 from seqgan.models.vae import LatentGenerator
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
@@ -487,10 +487,11 @@ def _shared_settings(config: dict, phase: Phase) -> dict:
     """The parts of a config that shape a shareable first phase (MLE or VAE pre-training)
     and its logged evaluations."""
     out = {k: config.get(k) for k in (*SHARED_SECTIONS, *phase.shaped_by)}
-    if isinstance(out["generator"], dict):  # the policy-gradient knobs act after it; the
-        # rows per sampling pass are the device's (models.pass_rows), not the phase's
-        out["generator"] = {k: v for k, v in out["generator"].items()
-                            if k not in ("estimator", "merl_alpha", "sample_batch")}
+    ignored = {(section, key) for section, key in PASS_ROW_SETTINGS}  # the device's choice
+    ignored |= {("generator", "estimator"), ("generator", "merl_alpha")}  # act after it
+    for section, value in out.items():
+        if isinstance(value, dict):
+            out[section] = {k: v for k, v in value.items() if (section, k) not in ignored}
     out["pretrain.generator_epochs"] = config.get("pretrain", {}).get("generator_epochs")
     return out
 
