@@ -97,3 +97,31 @@ def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_
         for key, tensor in ours["generator"].items():
             assert torch.equal(tensor, theirs["generator"][key]), key
     assert (out / "table.md").read_text() == (reference / "table.md").read_text()
+
+
+def test_the_comparison_figure_shades_the_range_over_seeds():
+    import matplotlib.pyplot as plt
+    from seqgan.runs.figures import _draw_curves
+    from seqgan.runs.report import _mean_curve
+
+    class Run:  # the one method of RunFolder that _mean_curve reads
+        def __init__(self, values):
+            self.rows = [{"epoch": str(e), "nll_oracle": str(v)} for e, v in enumerate(values)]
+
+        def read_metrics(self):
+            return self.rows
+
+    seeds = [Run([9.0, 8.6, 8.5]), Run([9.2, 8.8, 8.3]), Run([9.1, 8.7])]  # seed 3 stopped early
+    curve = _mean_curve(seeds)
+    assert [row["epoch"] for row in curve] == [0.0, 1.0]  # epochs every seed evaluated
+    assert curve[1] == pytest.approx({"epoch": 1.0, "nll_oracle": 8.7,
+                                      "nll_oracle_min": 8.6, "nll_oracle_max": 8.8})
+    assert set(_mean_curve(seeds[:1])[0]) == {"epoch", "nll_oracle"}  # one seed: no band
+    fig, ax = plt.subplots()
+    _draw_curves(ax, {"seqgan": curve, "mle": _mean_curve(seeds[:1])}, None)
+    bands = ax.collections
+    assert len(bands) == 1  # only the curve with several seeds
+    (path,) = bands[0].get_paths()
+    ys = sorted({round(float(y), 6) for y in path.vertices[:, 1]})
+    assert ys[0] == pytest.approx(8.6) and ys[-1] == pytest.approx(9.2)
+    plt.close(fig)

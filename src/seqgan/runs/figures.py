@@ -50,13 +50,22 @@ def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,
             ax.hlines(ys[0], min(xs_all), max(xs_all), linestyles=":", colors="black",
                       label=label)
         else:
-            ax.plot(xs, ys, marker=".", markersize=3, label=label)
+            line, = ax.plot(xs, ys, marker=".", markersize=3, label=label)
+            _draw_band(ax, rows, metric, line.get_color())
     if pretrain_end is not None:
         ax.axvline(pretrain_end, linestyle="--", color="grey", label="end of pre-training")
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric_label(metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+
+
+def _draw_band(ax, rows: list[dict], metric: str, color: str) -> None:
+    """Shade between ``<metric>_min`` and ``<metric>_max`` (the range over seeds of a
+    comparison, ``runs.report``) where the rows carry them."""
+    low, high = _series(rows, f"{metric}_min"), _series(rows, f"{metric}_max")
+    if low[0] and low[0] == high[0]:
+        ax.fill_between(low[0], low[1], high[1], color=color, alpha=0.2, linewidth=0)
 
 
 def save_figure(fig, path: Path) -> None:

@@ -93,13 +93,17 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def _mean_curve(runs: list[RunFolder], metric: str = "nll_oracle") -> list[dict]:
-    """Mean of ``metric`` per epoch over runs (epochs evaluated in every run)."""
+    """Mean of ``metric`` per epoch over runs (epochs evaluated in every run); with
+    several runs (seeds) also their lowest and highest value, ``<metric>_min`` /
+    ``<metric>_max``, which the figure draws as a band."""
     by_epoch: dict[float, list[float]] = defaultdict(list)
     for run in runs:
         for row in run.read_metrics():
             if row.get(metric):
                 by_epoch[float(row["epoch"])].append(float(row[metric]))
-    return [{"epoch": e, metric: float(np.mean(v))}
+    spread = len(runs) > 1
+    return [{"epoch": e, metric: float(np.mean(v)),
+             **({f"{metric}_min": min(v), f"{metric}_max": max(v)} if spread else {})}
             for e, v in sorted(by_epoch.items()) if len(v) == len(runs)]
 
 
@@ -283,7 +287,8 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
 
 def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list[RunFolder]],
                   pretrain_end: float | None, folder: Path, title: str) -> list[Path]:
-    """``figures/nll_oracle.png`` (all labels) and, with strategies,
+    """``figures/nll_oracle.png`` (all labels; the mean over seeds, with the range of the
+    seeds as a band when there are several) and, with strategies,
     ``figures/strategies.png`` (one panel each, with the MLE curve for reference)."""
     metric = curve_metric([r for runs in groups.values() for r in runs])
     paths = [folder / "figures" / f"{metric}.png"]
