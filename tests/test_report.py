@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from seqgan.runs.folder import RunFolder
@@ -66,3 +67,19 @@ def test_several_seeds_give_seed_level_p_values_beside_pooled_ones(tmp_path):
     assert "| BLEU-2 | p-value vs SeqGAN | p (seeds) |" in text
     assert "per-seed final values" in text
     assert "p_seeds_bleu2" in (tmp_path / "table.csv").read_text().splitlines()[0]
+
+
+def test_welch_on_constant_values_is_computed_without_a_warning():
+    """An untrained generator's NLL-test is the same in every seed (ln V): the seed-level
+    test against it is still defined (that side's variance is 0) and prints nothing."""
+    import warnings
+    from seqgan.metrics.stats import welch_t_test
+    constant, varied = [8.517192840576172] * 3, [9.1, 9.0, 9.2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t, p = welch_t_test(constant, varied)
+    # by hand: se = sqrt(0 / 3 + 0.01 / 3); df = (0.01 / 3)^2 / ((0.01 / 3)^2 / 2) = 2
+    se = math.sqrt(0.01 / 3)
+    assert t == pytest.approx((8.517192840576172 - 9.1) / se, rel=1e-9)
+    assert p == pytest.approx(2 * stats.t.sf(abs(t), 2), rel=1e-9)
+    assert all(math.isnan(x) for x in welch_t_test(constant, constant))
