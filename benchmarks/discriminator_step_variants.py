@@ -14,6 +14,8 @@ machine's load hits all of them alike; the fp32 GEMM ceiling is measured before 
 * ``fused_highway`` — the highway's gate and transform as one ``[2F, F]`` GEMM instead of
   two ``[F, F]`` ones (a different parameter layout; the same function).
 * ``one_thread``   — today's step with ``torch.set_num_threads(1)`` (thread scaling).
+* ``shared_unfold`` — the ``shared_unfold`` kernel instead of ``unfold``
+  (``models.discriminator_kernels``).
 
 Run: python benchmarks/discriminator_step_variants.py [--rounds 21]
 """
@@ -62,6 +64,8 @@ def update_variant(params, optimizer, loss, set_to_none: bool) -> None:
 
 def make_step(base, variant: str, tokens, labels, threads: int):
     discriminator = copy.deepcopy(base)
+    if variant == "shared_unfold":
+        discriminator.kernel = "shared_unfold"
     if variant == "fused_highway":
         discriminator.highway = FusedHighway(discriminator.highway)
     params = list(discriminator.parameters())
@@ -90,7 +94,8 @@ def main() -> None:
     flops = flops_per_step(base)
     tokens = torch.randint(V, (BATCH, T))
     labels = torch.arange(BATCH) % 2
-    variants = ("today", "foreach_norm", "keep_grads", "fused_highway", "one_thread")
+    variants = ("today", "foreach_norm", "keep_grads", "fused_highway", "one_thread",
+                "shared_unfold")
     steps = {v: make_step(base, v, tokens, labels, threads) for v in variants}
     for step in steps.values():
         for _ in range(3):

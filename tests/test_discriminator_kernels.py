@@ -13,7 +13,7 @@ import torch
 from seqgan import api
 from seqgan.config import D_KERNELS, build_config, read_toml
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.models.discriminator_kernels import KERNELS, shared_unfold_features
 from seqgan.runs import kernel_choice
 from seqgan.runs.folder import RunFolder
 from seqgan.training.session import resumed_config
@@ -127,6 +127,36 @@ def test_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
                         lambda *a: {"train": "unfold", "score": "conv2d"})
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("unfold", "conv2d")
     assert json.loads((tmp_path / "kernels.json").read_text())
+
+
+def test_a_kernel_added_since_the_cache_was_written_is_timed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
+    cfg = build_config(TINY).discriminator
+    monkeypatch.delitem(KERNELS, "shared_unfold")  # an earlier release's kernels
+    monkeypatch.setattr(kernel_choice, "_measure",
+                        lambda *a: {"train": "unfold", "score": "conv2d"})
+    assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("unfold", "conv2d")
+    monkeypatch.setitem(KERNELS, "shared_unfold", shared_unfold_features)  # today's
+    monkeypatch.setattr(kernel_choice, "_measure",
+                        lambda *a: {"train": "shared_unfold", "score": "conv2d"})
+    assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu"))[0] == "shared_unfold"
+    assert len(json.loads((tmp_path / "kernels.json").read_text())) == 2
+
+
+@pytest.mark.parametrize("kernel", ["unfold", "shared_unfold"])
+def test_bf16_gradients_are_fp32_and_close_to_the_fp32_ones(kernel):
+    d, tokens = _model(torch.float32), _tokens()
+    with torch.no_grad():
+        for p in d.parameters():
+            p.mul_(0.1)
+    _, fp32 = _outputs_and_grads(d, kernel, tokens)
+    d.precision = "bf16"
+    _, bf16 = _outputs_and_grads(d, kernel, tokens)
+    for name, grad in bf16.items():
+        assert grad.dtype == torch.float32, name
+        torch.testing.assert_close(grad, fp32[name], rtol=0.05,
+                                   atol=0.05 * float(fp32[name].abs().max()), msg=name)
+    assert any(not torch.equal(bf16[n], fp32[n]) for n in bf16)  # it really ran in bf16
 
 
 def _tiny(**discriminator) -> dict:

@@ -41,7 +41,7 @@ from seqgan.metrics.bleu import RULES as BLEU_RULES
 from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
-D_KERNELS = ("auto", "conv1d", "unfold", "conv2d", "conv2d_plain")
+D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]

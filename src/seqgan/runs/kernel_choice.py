@@ -9,7 +9,8 @@ batch_size``, at most one ``score_chunk``; ``models.pass_rows``) — and keeps t
 of each.  Timing takes a few seconds (a kernel more than 3x slower than the best is
 dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
 ``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
-model, thread count, torch version, device, precision and shapes.  The run records the
+model, thread count, torch version, device, precision, shapes and the kernels on offer
+(a kernel added by a new release is timed, not skipped).  The run records the
 chosen names in its ``config.toml``, so a resume computes with the same kernels (and
 stays bit-identical).
 Global random state is left untouched (``torch.random.fork_rng``).
@@ -118,7 +119,8 @@ def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows
     shape = (f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
              f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{scored_rows}")
     return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
-            f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape}")
+            f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape} | "
+            f"kernels {','.join(KERNELS)}")  # a new kernel is timed, not skipped
 
 
 def _read_cache() -> dict:
