@@ -52,12 +52,15 @@ class FusedHighway(nn.Module):
         return gate * F.relu(transform) + (1.0 - gate) * x
 
 
-def update_variant(params, optimizer, loss, set_to_none: bool) -> None:
-    """``training.steps.update`` with the norm measured by one ``_foreach_norm`` call."""
+def update_variant(params, optimizer, loss, set_to_none: bool, foreach: bool) -> None:
+    """``training.steps.update`` with the gradients kept (``set_to_none=False``) or the
+    norm measured by one ``_foreach_norm`` call (``foreach``), one change at a time."""
     optimizer.zero_grad(set_to_none=set_to_none)
     loss.backward()
     grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    norms = (torch._foreach_norm(grads) if foreach
+             else [torch.linalg.vector_norm(g) for g in grads])
+    norm = torch.linalg.vector_norm(torch.stack(norms))
     torch.stack([loss.detach().double(), norm.double()]).tolist()  # the same one sync
     optimizer.step()
 
@@ -76,7 +79,8 @@ def make_step(base, variant: str, tokens, labels, threads: int):
         logits = discriminator(tokens)
         loss = F.cross_entropy(logits, labels) + 0.2 * discriminator.output_l2()
         if variant in ("foreach_norm", "keep_grads"):
-            update_variant(params, optimizer, loss, set_to_none=variant == "foreach_norm")
+            update_variant(params, optimizer, loss, set_to_none=variant == "foreach_norm",
+                           foreach=variant == "foreach_norm")
         else:
             update(params, optimizer, loss, 0.0, "the discriminator")
     return step

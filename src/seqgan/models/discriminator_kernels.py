@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 Kernel = Callable[[torch.Tensor, Sequence[torch.Tensor]], torch.Tensor]
@@ -64,8 +65,11 @@ class _SharedWindows(torch.autograd.Function):
     def forward(ctx, emb: torch.Tensor, *weights: torch.Tensor) -> tuple[torch.Tensor, ...]:
         n, length, k = emb.shape
         widest = max(w.shape[2] for w in weights)
+        if widest > length:
+            raise ValueError(f"filter width {widest} exceeds sequence length {length}")
+        ctx.set_materialize_grads(False)  # an unused width's gradient stays None
         padded = F.pad(emb.transpose(0, 1), (0, 0, 0, 0, 0, widest - 1))  # [T+W-1, n, k]
-        # windows[t*n + s, j*k + c] = emb[s, t + j, c]: the only copy of the forward pass
+        # windows[t*n + s, j*k + c] = emb[s, t + j, c]: one im2col for every width
         windows = padded.unfold(0, widest, 1).permute(0, 1, 3, 2).reshape(
             length * n, widest * k)
         mats = [w.transpose(1, 2).reshape(w.shape[0], -1).to(emb.dtype) for w in weights]
@@ -75,6 +79,7 @@ class _SharedWindows(torch.autograd.Function):
                      for m in mats)
 
     @staticmethod
+    @once_differentiable  # the saved matrices are detached: no second derivative
     def backward(ctx, *grads: torch.Tensor | None):
         windows, *mats = ctx.saved_tensors
         n, length, k, widest, dtypes = ctx.sizes

@@ -120,7 +120,7 @@ def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows
              f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{scored_rows}")
     return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
             f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape} | "
-            f"kernels {','.join(KERNELS)}")  # a new kernel is timed, not skipped
+            f"kernels {','.join(sorted(KERNELS))}")  # a new kernel is timed, not skipped
 
 
 def _read_cache() -> dict:

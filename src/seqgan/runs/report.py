@@ -287,9 +287,10 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
 
 def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list[RunFolder]],
                   pretrain_end: float | None, folder: Path, title: str) -> list[Path]:
-    """``figures/nll_oracle.png`` (all labels; the mean over seeds, with the range of the
-    seeds as a band when there are several) and, with strategies,
-    ``figures/strategies.png`` (one panel each, with the MLE curve for reference)."""
+    """``figures/nll_oracle.png`` (all labels) and, with strategies,
+    ``figures/strategies.png`` (one panel each, with the MLE curve for reference); each
+    curve is the mean over seeds, with the range of the seeds as a band when there are
+    several."""
     metric = curve_metric([r for runs in groups.values() for r in runs])
     paths = [folder / "figures" / f"{metric}.png"]
     plot_curves({label: _mean_curve(runs, metric) for label, runs in groups.items()},
