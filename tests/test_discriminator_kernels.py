@@ -237,3 +237,21 @@ def test_shared_unfold_refuses_a_second_derivative_instead_of_a_wrong_one():
                                   create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|double backward"):
         grad.sum().backward()
+
+
+def test_auto_leaves_out_a_kernel_that_disagrees_on_this_device(tmp_path, monkeypatch, capsys):
+    """A formulation that is fastest but wrong (as a backend bug on an untested device
+    would make it) is never chosen: every kernel is checked against conv1d first."""
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
+    cfg = build_config(TINY).discriminator
+    total = sum(cfg.num_filters)
+
+    def fast_but_wrong(emb, weights):  # differentiable, cheaper than any real kernel
+        return emb[:, :1, :1].reshape(-1, 1).mul(0.5).expand(-1, total)
+    monkeypatch.setitem(KERNELS, "fast_but_wrong", fast_but_wrong)
+    train, score = kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu"))
+    assert "fast_but_wrong" not in (train, score)
+    entry, = json.loads((tmp_path / "kernels.json").read_text()).values()
+    assert "fast_but_wrong" not in entry["train_seconds"]
+    assert set(entry["train_seconds"]) == set(KERNELS) - {"fast_but_wrong"}
+    assert "kernel fast_but_wrong disagrees with conv1d on cpu" in capsys.readouterr().err

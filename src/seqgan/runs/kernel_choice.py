@@ -6,7 +6,10 @@ and the model's shape.  ``choose_kernels`` times each one on the run's shapes �
 step (forward + backward on one ``batch_size`` mini-batch) and a scoring pass (forward, no
 gradients) of the rows a run scores at a time (an MC search's ``num_rollouts x
 batch_size``, at most one ``score_chunk``; ``models.pass_rows``) — and keeps the fastest
-of each.  Timing takes a few seconds (a kernel more than 3x slower than the best is
+of each.  Before timing, each kernel's logits and gradients on a few rows are compared
+with those of ``conv1d`` (the formulation of earlier releases); a kernel that disagrees
+on this device — a backend bug, not float rounding — is left out with a note, so ``auto``
+never picks a wrong formulation on hardware our tests did not run on.  Timing takes a few seconds (a kernel more than 3x slower than the best is
 dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
 ``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
 model, thread count, torch version, device, precision, shapes and the kernels on offer
@@ -28,7 +31,7 @@ import torch
 
 from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
-from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.models.discriminator_kernels import DEFAULT_KERNEL, KERNELS
 from seqgan.models.pass_rows import score_rows
 from seqgan.runs.atomic import write_text
 from seqgan.runs.device import device_name
@@ -37,6 +40,8 @@ from seqgan.runs.progress import stderr_line
 AUTO = "auto"
 REPEATS = 3  # timed calls per kernel (after one warm-up), median kept
 GIVE_UP = 3.0  # a kernel this many times slower than the best so far is not timed further
+CHECK_ROWS = 8  # rows on which every kernel must agree with conv1d before it is timed
+AGREEMENT = {"fp32": 1e-3, "bf16": 5e-2}  # tolerance, relative to the largest value
 
 
 def cache_file() -> Path:
@@ -70,10 +75,46 @@ def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
             choice["score"] if wanted[1] == AUTO else wanted[1])
 
 
-def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool) -> dict[str, float]:
+def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> list[str]:
+    """The kernels whose logits and parameter gradients (cross-entropy, eval mode) on
+    ``tokens`` equal ``DEFAULT_KERNEL``'s within ``AGREEMENT[model.precision]`` of the
+    largest entry; a note names each one left out."""
+    labels = torch.arange(len(tokens), device=tokens.device) % 2
+    was_training = model.training
+    model.eval()
+
+    def outputs(name: str) -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        logits = model(tokens, name)
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        grads = [torch.zeros_like(p).flatten() if p.grad is None else p.grad.flatten()
+                 for p in model.parameters()]
+        return torch.cat([logits.detach().flatten(), *grads]).float()
+
+    try:
+        reference = outputs(DEFAULT_KERNEL)
+        scale = float(reference.abs().max()) or 1.0
+        agreeing = []
+        for name in KERNELS:
+            difference = float((outputs(name) - reference).abs().max()) / scale
+            if difference <= AGREEMENT[model.precision]:
+                agreeing.append(name)
+            else:
+                stderr_line(f"note: discriminator kernel {name} disagrees with "
+                            f"{DEFAULT_KERNEL} on {tokens.device} (relative difference "
+                            f"{difference:.2g}): not used")
+    finally:
+        model.zero_grad(set_to_none=True)
+        model.train(was_training)
+    return agreeing
+
+
+def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
+                 names: list[str] | None = None) -> dict[str, float]:
     """Median seconds of one training step (forward + backward of the cross-entropy) or
-    one scoring pass (forward, no gradients, eval mode) of ``tokens`` per kernel;
-    kernels ``GIVE_UP`` times slower than the best so far are timed once only."""
+    one scoring pass (forward, no gradients, eval mode) of ``tokens`` per kernel of
+    ``names`` (default: all); kernels ``GIVE_UP`` times slower than the best so far are
+    timed once only."""
     labels = torch.arange(len(tokens), device=tokens.device) % 2
     model.train(train)
 
@@ -87,7 +128,7 @@ def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool) -> dic
         _synchronize(tokens.device)
 
     seconds: dict[str, float] = {}
-    for name in KERNELS:
+    for name in KERNELS if names is None else names:
         call(name)  # warm-up: oneDNN primitive creation, caches
         times = []
         for _ in range(REPEATS):
@@ -109,8 +150,9 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
                               ).to(device)
         batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
         chunk = torch.randint(vocab_size, (scored_rows, seq_len), device=device)
-        train = time_kernels(model, batch, train=True)
-        score = time_kernels(model, chunk, train=False)
+        names = agreeing_kernels(model, batch[:CHECK_ROWS])
+        train = time_kernels(model, batch, train=True, names=names)
+        score = time_kernels(model, chunk, train=False, names=names)
     return {"train": min(train, key=train.get), "score": min(score, key=score.get),
             "train_seconds": train, "score_seconds": score}
 
