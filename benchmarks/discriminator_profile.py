@@ -25,7 +25,8 @@ from seqgan.training.steps import update
 
 # ATen operators by the part of the step they belong to (self time, not nested)
 GROUPS = {
-    "GEMM (conv / highway / output, fwd + bwd)": ("aten::mm", "aten::addmm", "aten::bmm",
+    "GEMM (conv / highway / output, fwd + bwd)": ("aten::mm", "aten::addmm", "aten::addmm_",
+                                                  "aten::bmm",
                                                   "aten::mkldnn_convolution",
                                                   "aten::convolution_backward",
                                                   "aten::_convolution", "aten::linear"),
