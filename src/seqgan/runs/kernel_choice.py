@@ -41,7 +41,9 @@ AUTO = "auto"
 REPEATS = 3  # timed calls per kernel (after one warm-up), median kept
 GIVE_UP = 3.0  # a kernel this many times slower than the best so far is not timed further
 CHECK_ROWS = 8  # rows on which every kernel must agree with conv1d before it is timed
-AGREEMENT = {"fp32": 1e-3, "bf16": 5e-2}  # tolerance, relative to the largest value
+# tolerance relative to the largest value: loose enough for TF32 convolutions (cuDNN's
+# default on recent GPUs, ~1e-3), bf16 rounding; a wrong formulation is off by O(1)
+AGREEMENT = {"fp32": 1e-2, "bf16": 5e-2}
 
 
 def cache_file() -> Path:
