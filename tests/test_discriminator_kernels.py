@@ -27,9 +27,9 @@ def _tokens(n: int = 12, T: int = 8, V: int = 5) -> torch.Tensor:
     return torch.randint(V, (n, T), generator=torch.Generator().manual_seed(3))
 
 
-def _model(dtype=torch.float64) -> Discriminator:
+def _model(dtype=torch.float64, widths=WIDTHS, filters=FILTERS) -> Discriminator:
     torch.manual_seed(0)
-    d = Discriminator(5, 8, 6, WIDTHS, FILTERS, dropout=0.0).to(dtype)
+    d = Discriminator(5, 8, 6, widths, filters, dropout=0.0).to(dtype)
     with torch.no_grad():  # random weights everywhere (the init leaves biases constant)
         for p in d.parameters():
             p.copy_(torch.randn_like(p))
@@ -148,12 +148,7 @@ def test_a_kernel_added_since_the_cache_was_written_is_timed(tmp_path, monkeypat
                                               ([8], [6], 1),  # one width = T, one row
                                               ([1], [3], 5)])
 def test_shared_unfold_on_other_width_sets(widths, filters, n):
-    torch.manual_seed(0)
-    d = Discriminator(5, 8, 6, widths, filters, dropout=0.0).to(torch.float64)
-    with torch.no_grad():
-        for p in d.parameters():
-            p.copy_(torch.randn_like(p))
-    tokens = _tokens(n)
+    d, tokens = _model(torch.float64, widths, filters), _tokens(n)
     ref_logits, ref_grads = _outputs_and_grads(d, "conv1d", tokens)
     logits, grads = _outputs_and_grads(d, "shared_unfold", tokens)
     torch.testing.assert_close(logits, ref_logits, rtol=1e-10, atol=1e-10)

@@ -8,9 +8,9 @@ gradients) of the rows a run scores at a time (an MC search's ``num_rollouts x
 batch_size``, at most one ``score_chunk``; ``models.pass_rows``) — and keeps the fastest
 of each.  Before timing, each kernel's logits and gradients on a few rows are compared
 with those of ``conv1d`` (the formulation of earlier releases); a kernel that disagrees
-on this device — a backend bug, not float rounding — is left out with a note, so ``auto``
-never picks a wrong formulation on hardware our tests did not run on.  Timing takes a few seconds (a kernel more than 3x slower than the best is
-dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
+on this device — a backend bug, not float rounding — is left out with a note, so
+``auto`` never picks a wrong formulation on hardware our tests did not run on.  Timing
+takes a few seconds (a kernel more than 3x slower than the best is dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
 ``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
 model, thread count, torch version, device, precision, shapes and the kernels on offer
 (a kernel added by a new release is timed, not skipped).  The run records the
@@ -96,8 +96,8 @@ def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> list[str]:
     try:
         reference = outputs(DEFAULT_KERNEL)
         scale = float(reference.abs().max()) or 1.0
-        agreeing = []
-        for name in KERNELS:
+        agreeing = [DEFAULT_KERNEL]
+        for name in (n for n in KERNELS if n != DEFAULT_KERNEL):
             difference = float((outputs(name) - reference).abs().max()) / scale
             if difference <= AGREEMENT[model.precision]:
                 agreeing.append(name)
