@@ -32,7 +32,7 @@ from seqgan.runs import loopback
 from seqgan.runs.compare import plan
 from tests.conftest import REPO, TINY, require_loopback_namespace
 from tests.helpers import error_line
-from tests.test_resume import _finish, _start, _wait_for_row
+from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
 
 CONFIG = copy.deepcopy(TINY)
 CONFIG["run"].update(tensorboard=False)
@@ -315,16 +315,21 @@ def test_user_error_in_a_run_is_not_retried(ray_instance, tmp_path):
 @pytest.mark.slow
 def test_sigterm_on_the_driver_leaves_checkpoints_and_the_same_command_completes(
         ray_instance, tmp_path):
-    config = copy.deepcopy(CONFIG)
-    config["adversarial"].update(epochs=8)
+    # Long enough (~10 s after the row waited for, here) that the cancellation, which
+    # goes driver -> Ray -> task -> training, lands before the end even on a loaded
+    # 2-core machine: with 8 tiny epochs the rest took 0.3 s and CI once finished first.
+    config = copy.deepcopy(RESUME_CONFIG)
+    config["adversarial"].update(epochs=200)
     config["pretrain"].update(generator_epochs=0)  # no shared pre-training: one run
+    config["eval"].update(every=50)
+    config["run"].update(checkpoint_every=50)
     path = tmp_path / "c.toml"
     path.write_text(tomli_w.dumps(config))
     out = tmp_path / "cmp"
     args = ["compare", "--config", str(path), "--out", str(out), "--algorithms", "seqgan",
             "--backend", "ray"]
     proc = _start(args)  # its own local Ray instance, stopped when it ends
-    _wait_for_row(proc, out / "seed-3" / "seqgan", "pretrain_discriminator", 1, timeout=90)
+    _wait_for_row(proc, out / "seed-3" / "seqgan", "adversarial", 1, timeout=90)
     proc.send_signal(signal.SIGTERM)
     code, _, err = _finish(proc, timeout=120)
     assert code == 143, err
