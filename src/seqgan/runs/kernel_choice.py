@@ -10,7 +10,8 @@ of each.  Before timing, each kernel's logits and gradients on a few rows are co
 with those of ``conv1d`` (the formulation of earlier releases); a kernel that disagrees
 on this device — a backend bug, not float rounding — is left out with a note, so
 ``auto`` never picks a wrong formulation on hardware our tests did not run on.  Timing
-takes a few seconds (a kernel more than 3x slower than the best is dropped after one try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
+takes a few seconds (a kernel more than 3x slower than the best is dropped after one
+try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
 ``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
 model, thread count, torch version, device, precision, shapes and the kernels on offer
 (a kernel added by a new release is timed, not skipped).  The run records the
