@@ -13,7 +13,7 @@ from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
 from seqgan.data.oracle import random_oracle
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
-from seqgan.runs.device import device_name
+from seqgan.runtime.device import device_name
 
 V, T, BATCH, ROLLOUTS = 5000, 20, 64, 16
 

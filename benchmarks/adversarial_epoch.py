@@ -38,8 +38,8 @@ from seqgan.models.discriminator import Highway
 from seqgan.config import build_config
 from seqgan.models.discriminator_kernels import KERNELS
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.runs.device import native_bf16
-from seqgan.runs.kernel_choice import choose_kernels
+from seqgan.runtime.device import native_bf16
+from seqgan.models.kernel_choice import choose_kernels
 from seqgan.training.steps import discriminator_epochs, policy_gradient_step
 
 NUM_POSITIVES = 10_000

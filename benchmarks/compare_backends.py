@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from seqgan.runs.loopback import HOW, non_loopback  # noqa: E402
+from seqgan.runtime.loopback import HOW, non_loopback  # noqa: E402
 
 ALGORITHMS, SEEDS = "random,mle,seqgan", 2
 RUNS = len(ALGORITHMS.split(",")) * SEEDS

@@ -20,7 +20,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from _common import BATCH, T, V, cpu_flags, gemm_ceiling, machine, paper_models, timed
 from seqgan.models.discriminator_kernels import KERNELS
-from seqgan.runs.device import native_bf16
+from seqgan.runtime.device import native_bf16
 from seqgan.training.steps import update
 
 # ATen operators by the part of the step they belong to (self time, not nested)

@@ -13,7 +13,7 @@ from seqgan.config import build_config
 
 REPO = Path(__file__).resolve().parents[1]
 
-# kernel choices measured by the tests (runs.kernel_choice) go to a folder of this test
+# kernel choices measured by the tests (models.kernel_choice) go to a folder of this test
 # session, not the user's cache; subprocesses inherit it
 _CACHE = tempfile.TemporaryDirectory(prefix="seqgan-test-cache-")
 os.environ["SEQGAN_CACHE"] = _CACHE.name
@@ -57,7 +57,7 @@ def pytest_runtest_setup(item):
 def require_loopback_namespace() -> None:
     """Tests marked ``ray`` start Ray: only in a network namespace that has nothing but
     the loopback interface (docs/scale-out.md), and only with Ray installed."""
-    from seqgan.runs.loopback import REFUSAL, non_loopback
+    from seqgan.runtime.loopback import REFUSAL, non_loopback
     others = non_loopback()
     if others:
         pytest.skip(f"{REFUSAL} (this one also has {', '.join(others)})")

@@ -6,7 +6,7 @@ import builtins
 import errno
 from pathlib import Path
 
-from seqgan.runs import atomic
+from seqgan.storage import atomic
 
 
 def error_line(err: str, *words: str) -> str:

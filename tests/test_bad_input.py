@@ -24,7 +24,7 @@ import torch
 
 from seqgan.cli import main
 from seqgan.data.oracle import PARAM_NAMES, random_oracle
-from seqgan.runs import checkpoint
+from seqgan.storage import checkpoint
 from tests.conftest import TINY
 from tests.helpers import FullDisk, refused_and_unchanged, temporaries_of
 from tests.test_oracle import _arrays_of

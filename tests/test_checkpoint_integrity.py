@@ -20,9 +20,9 @@ import torch.utils.serialization
 from seqgan.cli import main
 from seqgan.data.oracle import PARAM_NAMES, random_oracle
 from seqgan.errors import UserError
-from seqgan.runs import report
-from seqgan.runs.checkpoint import list_checkpoints, load_checkpoint, serialize
-from seqgan.runs.folder import RunFolder
+from seqgan.experiments import report
+from seqgan.storage.checkpoint import list_checkpoints, load_checkpoint, serialize
+from seqgan.storage.folder import RunFolder
 from tests.conftest import TINY
 from tests.test_oracle import _arrays_of
 

@@ -22,7 +22,7 @@ import tomli_w
 import torch
 
 from seqgan.cli import main
-from seqgan.runs.checkpoint import WITHOUT_STATE, list_checkpoints, load_checkpoint, serialize
+from seqgan.storage.checkpoint import WITHOUT_STATE, list_checkpoints, load_checkpoint, serialize
 from tests.conftest import TINY
 
 OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",

@@ -101,8 +101,8 @@ def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_
 
 def test_the_comparison_figure_shades_the_range_over_seeds():
     import matplotlib.pyplot as plt
-    from seqgan.runs.figures import _draw_curves
-    from seqgan.runs.report import _mean_curve
+    from seqgan.training.figures import _draw_curves
+    from seqgan.experiments.report import _mean_curve
 
     class Run:  # the one method of RunFolder that _mean_curve reads
         def __init__(self, values):

@@ -1,5 +1,5 @@
 """run.device / --device: resolution, recording, tensors on the device, RNG states and
-portable checkpoints (runs/device.py, docs/devices.md).  Tests of a CPU-only machine take
+portable checkpoints (runtime/device.py, docs/devices.md).  Tests of a CPU-only machine take
 the ``cpu_only`` fixture, which hides any accelerator, so they run everywhere; the GPU
 tests (marker ``gpu``) are skipped where there is none ("needs a CUDA GPU")."""
 
@@ -19,11 +19,11 @@ import torch
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import UserError
-from seqgan.runs import device as devices
-from seqgan.runs.checkpoint import (list_checkpoints, load_checkpoint, rng_state, serialize,
+from seqgan.runtime import device as devices
+from seqgan.storage.checkpoint import (list_checkpoints, load_checkpoint, rng_state, serialize,
                                     set_rng_state)
-from seqgan.runs.device import device_name, resolve_device, saved_device
-from seqgan.runs.folder import RunFolder
+from seqgan.runtime.device import device_name, resolve_device, saved_device
+from seqgan.storage.folder import RunFolder
 from seqgan.training.session import load_trained, open_session
 from tests.conftest import TINY
 from tests.helpers import error_line

@@ -1,5 +1,5 @@
 """The discriminator's formulations (models.discriminator_kernels) are one model; the
-"auto" choice (runs.kernel_choice) is measured once, cached, recorded and reused; bf16
+"auto" choice (models.kernel_choice) is measured once, cached, recorded and reused; bf16
 (discriminator.precision) trains end to end."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from seqgan import api
 from seqgan.config import D_KERNELS, build_config, read_toml
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import KERNELS, shared_unfold_features
-from seqgan.runs import kernel_choice
-from seqgan.runs.folder import RunFolder
+from seqgan.models import kernel_choice
+from seqgan.storage.folder import RunFolder
 from seqgan.training.session import resumed_config
 from tests.conftest import TINY
 

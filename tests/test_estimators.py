@@ -100,7 +100,7 @@ def test_compare_policies_draws_each_generator_at_the_step(tmp_path, capsys):
     import tomli_w
 
     from seqgan.cli import main
-    from seqgan.runs.policies import entropy, policy_at
+    from seqgan.training.policies import entropy, policy_at
     from tests.conftest import TINY
     config = tmp_path / "tiny.toml"
     config.write_text(tomli_w.dumps({**TINY, "adversarial": {**TINY["adversarial"],

@@ -24,7 +24,7 @@ import pytest
 import tomli_w
 
 from seqgan.cli import main
-from seqgan.runs.lock import FolderLock
+from seqgan.storage.lock import FolderLock
 from tests.conftest import REPO, TINY
 from tests.helpers import FullDisk, error_line, temporaries_of
 
@@ -233,7 +233,7 @@ def test_summary_is_written_last(config, tmp_path, capsys, monkeypatch):
 
 def _hold_lock(folder: Path) -> subprocess.Popen:
     """Another process holding the run folder's lock (until it is killed)."""
-    code = ("import sys, time; from seqgan.runs.lock import FolderLock; "
+    code = ("import sys, time; from seqgan.storage.lock import FolderLock; "
             "lock = FolderLock(sys.argv[1]); print('locked', flush=True); time.sleep(120)")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], env=env,
@@ -472,7 +472,7 @@ def test_a_failed_start_releases_the_lock(config, tmp_path, monkeypatch):
 def test_pruning_after_a_fall_back_keeps_the_good_checkpoints(tmp_path):
     """After a resume fell back past a damaged newest checkpoint, writing the next one
     keeps the good ones before it (the damaged one is not counted as "newest")."""
-    from seqgan.runs.checkpoint import list_checkpoints, save_checkpoint
+    from seqgan.storage.checkpoint import list_checkpoints, save_checkpoint
     folder = tmp_path / "checkpoints"
     for index in (6, 7):
         save_checkpoint(folder, index, b"good", keep=2)

@@ -21,8 +21,8 @@ from seqgan.metrics import evaluation
 from seqgan.metrics.bleu import (CONVENTIONS, LABELS, NLTK_32, SUFFIXES, BleuConvention, bleu,
                                  self_bleu)
 from seqgan.metrics.evaluation import Evaluator
-from seqgan.runs.folder import RunFolder
-from seqgan.runs.report import build_table, write_table
+from seqgan.storage.folder import RunFolder
+from seqgan.experiments.report import build_table, write_table
 from seqgan.training import pg_bleu, steps
 from tests.conftest import TINY
 from tests.helpers import error_line
@@ -33,7 +33,7 @@ LINES = ["the cat sat on the mat", "a dog sat on a log", "the dog ate the cat fo
 
 def test_every_convention_has_a_metric_name():
     assert set(SUFFIXES) == set(CONVENTIONS) == set(LABELS)
-    from seqgan.runs.figures import metric_label
+    from seqgan.training.figures import metric_label
     assert metric_label("bleu4_texygen_full") == "BLEU-4 (Texygen full)"
     assert metric_label("self_bleu2_nltk32") == "Self-BLEU-2 (nltk-3.2)"
 

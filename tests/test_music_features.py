@@ -157,7 +157,7 @@ def test_music_samples_in_tensorboard(tmp_path):
 
 
 def test_text_samples_in_tensorboard():
-    from seqgan.runs.tensorboard_samples import log_samples
+    from seqgan.training.tensorboard_samples import log_samples
 
     class Task:
         kind = "text"
@@ -182,8 +182,8 @@ def test_text_samples_in_tensorboard():
 
 
 def test_comparison_table_has_oa_columns_and_the_data_ceiling(tmp_path):
-    from seqgan.runs.folder import RunFolder
-    from seqgan.runs.report import build_table, write_table
+    from seqgan.storage.folder import RunFolder
+    from seqgan.experiments.report import build_table, write_table
     groups = {}
     for label, oa in (("mle", 0.5), ("seqgan", 0.75)):
         run = RunFolder.create(tmp_path / label)

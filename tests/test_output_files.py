@@ -1,4 +1,4 @@
-"""Output paths are written for what they really are (``runs.atomic``), and ``generate``
+"""Output paths are written for what they really are (``storage.atomic``), and ``generate``
 streams its samples batch by batch.
 
 A regular file is replaced atomically (a full disk, a read-only folder or a signal leaves
@@ -29,8 +29,9 @@ from seqgan.cli import main
 from seqgan.data.paths import data_root
 from seqgan.errors import UserError
 from seqgan.models.generator import Generator
-from seqgan.runs import atomic, export
-from seqgan.runs.folder import tokens_to_text
+from seqgan.storage import atomic
+from seqgan.data import export
+from seqgan.storage.folder import tokens_to_text
 from seqgan.training.session import load_trained
 from tests.helpers import FullDisk, error_line, temporaries_of
 from tests.conftest import TINY
@@ -437,7 +438,7 @@ def test_pianoroll_on_a_full_disk_leaves_the_old_picture(tmp_path, monkeypatch):
 
 
 def test_training_figures_are_written_atomically(tmp_path, monkeypatch):
-    from seqgan.runs.figures import plot_curves
+    from seqgan.training.figures import plot_curves
     png = tmp_path / "figures" / "nll.png"
     rows = [{"epoch": 0, "nll_oracle": 9.0}, {"epoch": 1, "nll_oracle": 8.0}]
     plot_curves({"mle": rows}, None, png)
@@ -492,7 +493,7 @@ def test_write_bytes_refuses_a_socket_and_a_nul(tmp_path):
 def test_write_bytes_holds_a_signal_until_the_file_is_in_place(tmp_path, monkeypatch):
     """SIGINT arriving while a short file is written waits for the rename."""
     from seqgan.errors import Interrupted
-    from seqgan.runs.interrupt import handle_signals
+    from seqgan.runtime.interrupt import handle_signals
     path = tmp_path / "f.bin"
     path.write_bytes(b"old")
 

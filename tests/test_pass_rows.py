@@ -106,8 +106,8 @@ def test_a_comparison_made_when_the_pass_sizes_were_1024_continues(tmp_path):
     """Folders of the release that wrote sample_batch = score_chunk = 1024 into
     compare.toml are the same comparison as today's default, 0; other keys still count."""
     from seqgan.errors import UserError
-    from seqgan.runs.atomic import write_text
-    from seqgan.runs.compare import _check_folder
+    from seqgan.storage.atomic import write_text
+    from seqgan.experiments.compare import _check_folder
     import tomli_w
     settings = {"config": Config().to_dict(), "algorithms": ["mle"], "seeds": 1}
     old = copy.deepcopy(settings)
@@ -135,7 +135,7 @@ def test_the_scoring_kernel_is_timed_on_the_rows_an_mc_search_scores(monkeypatch
                                                                     tmp_path):
     from seqgan.data.build import build_task
     monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))  # nothing cached: measured
-    from seqgan.runs import kernel_choice
+    from seqgan.models import kernel_choice
     from seqgan.training.parts import build_discriminator
     timed = []
     monkeypatch.setattr(kernel_choice, "_measure", lambda d, v, t, device, rows:
@@ -146,7 +146,7 @@ def test_the_scoring_kernel_is_timed_on_the_rows_an_mc_search_scores(monkeypatch
 
 
 def test_top_k_and_top_p_sampling_size_their_passes_for_the_sort(monkeypatch):
-    from seqgan.rl.sampling import Sampling
+    from seqgan.models.sampling import Sampling
     asked = []
     monkeypatch.setattr("seqgan.models.generator.sample_rows",
                         lambda setting, model, controls=False: asked.append(controls) or 64)
@@ -167,10 +167,10 @@ def test_no_float64_on_the_device_where_mps_has_none():
     check (no mps here): ``.double()`` only where the tensor is already on the CPU."""
     import pathlib
     import re
-    from seqgan.runs.device import wide_float
+    from seqgan.runtime.device import wide_float
     assert wide_float("mps") is torch.float32
     assert wide_float("cpu") is torch.float64 and wide_float("cuda:1") is torch.float64
     src = pathlib.Path(__file__).parents[1] / "src" / "seqgan"
     found = {str(p.relative_to(src)) for p in src.rglob("*.py")
              if re.search(r"\.double\(\)", p.read_text(encoding="utf-8"))}
-    assert found <= {"runs/policies.py"}, found  # policies: probabilities moved to the CPU
+    assert found <= {"training/policies.py"}, found  # policies: probabilities moved to the CPU

@@ -1,4 +1,4 @@
-"""What a run reports while it trains and leaves behind about itself (``runs.progress``):
+"""What a run reports while it trains and leaves behind about itself (``runtime.progress``):
 redirected-output lines, the progress bar's messages, the phase-weighted ETA, appended
 ``metrics.csv`` / ``timing.csv``, the ``summary.json`` record and TensorBoard's steps."""
 
@@ -21,8 +21,8 @@ import tomli_w
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import Interrupted
-from seqgan.runs import progress
-from seqgan.runs.progress import Progress, eta_seconds, sha256_of
+from seqgan.runtime import progress
+from seqgan.runtime.progress import Progress, eta_seconds, sha256_of
 from seqgan.training.session import open_session
 from tests.conftest import TINY
 
@@ -120,7 +120,7 @@ def test_a_signal_during_a_line_lets_the_line_end_before_it_is_raised(monkeypatc
     so the interruption note was glued to the line."""
     import signal
 
-    from seqgan.runs.interrupt import handle_signals
+    from seqgan.runtime.interrupt import handle_signals
 
     class SignalOnFirstWrite(io.StringIO):
         def write(self, text):

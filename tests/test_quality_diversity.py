@@ -1,4 +1,4 @@
-"""Quality–diversity curves over temperature: rows, report, figure (runs.quality_diversity)."""
+"""Quality–diversity curves over temperature: rows, report, figure (experiments.quality_diversity)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import UserError
-from seqgan.runs.quality_diversity import (Axes, find_runs, matched_comparison,
+from seqgan.experiments.quality_diversity import (Axes, find_runs, matched_comparison,
                                            parse_temperatures, quality_diversity)
 from seqgan.training.session import open_session
 from tests.conftest import TINY

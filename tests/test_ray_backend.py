@@ -28,8 +28,8 @@ import tomli_w
 from seqgan.cli import main
 from seqgan import errors as compare_errors
 from seqgan.config import build_config
-from seqgan.runs import loopback
-from seqgan.runs.compare import plan
+from seqgan.runtime import loopback
+from seqgan.experiments.compare import plan
 from tests.conftest import REPO, TINY, require_loopback_namespace
 from tests.helpers import error_line
 from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
@@ -115,7 +115,7 @@ def test_unreachable_address_is_a_quick_one_line_error(tmp_path, monkeypatch, ca
 
 def test_ray_options_reach_run_compare_and_gpu_lists_are_refused(tmp_path, monkeypatch,
                                                                    capsys):
-    from seqgan.runs import compare
+    from seqgan.experiments import compare
     seen = {}
     monkeypatch.setattr(compare, "run_compare",
                         lambda *a, **kw: seen.update(kw) or "| table |")
@@ -136,7 +136,7 @@ def ray_instance():
     require_loopback_namespace()
     import ray
 
-    from seqgan.runs.ray_backend import start_local
+    from seqgan.experiments.ray_backend import start_local
     context = start_local(num_cpus=2)
     yield context
     ray.shutdown()
@@ -268,7 +268,7 @@ def test_driver_prints_node_phase_and_epoch_of_each_run(ray_comparison):
 
 
 def test_a_task_that_cannot_see_the_folder_names_its_node(tmp_path):
-    from seqgan.runs.ray_task import MARKER, FolderNotVisible, check_marker
+    from seqgan.experiments.ray_task import MARKER, FolderNotVisible, check_marker
     (tmp_path / MARKER).write_text("abc\n")
     check_marker(str(tmp_path), "abc")  # the driver's folder: fine
     for folder, nonce, why in ((tmp_path, "xyz", "another folder of that name"),
@@ -284,8 +284,8 @@ def test_a_task_that_cannot_see_the_folder_names_its_node(tmp_path):
 def test_shared_folder_check_runs_on_every_node(ray_instance, tmp_path):
     import ray
 
-    from seqgan.runs.ray_backend import check_shared_folder
-    from seqgan.runs.ray_task import MARKER
+    from seqgan.experiments.ray_backend import check_shared_folder
+    from seqgan.experiments.ray_task import MARKER
     (tmp_path / MARKER).write_text("session-1\n")
     check_shared_folder(ray, tmp_path, "session-1")
     with pytest.raises(compare_errors.UserError) as info:
@@ -296,7 +296,7 @@ def test_shared_folder_check_runs_on_every_node(ray_instance, tmp_path):
 
 @pytest.mark.ray
 def test_user_error_in_a_run_is_not_retried(ray_instance, tmp_path):
-    from seqgan.runs.ray_backend import RayRunner
+    from seqgan.experiments.ray_backend import RayRunner
     out = tmp_path / "cmp"
     job = next(j for j in plan(build_config(CONFIG), ["mle"], [], 1, out, 2) if j.name == "mle")
     data = job.config.to_dict()

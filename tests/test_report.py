@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seqgan.runs.folder import RunFolder
-from seqgan.runs.report import build_table, main_metric, write_table
+from seqgan.storage.folder import RunFolder
+from seqgan.experiments.report import build_table, main_metric, write_table
 
 
 def _run(root, name, bleu2, mse=None, seq_len=21):

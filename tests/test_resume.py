@@ -153,7 +153,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(config_file, r
 
 def test_a_signal_inside_a_deferred_block_waits_for_its_end():
     from seqgan.errors import Interrupted
-    from seqgan.runs.interrupt import deferred, handle_signals
+    from seqgan.runtime.interrupt import deferred, handle_signals
     reached_end = False
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN when pytest runs in the background
     with handle_signals():

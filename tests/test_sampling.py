@@ -1,7 +1,7 @@
 import torch
 from scipy.stats import chisquare
 
-from seqgan.rl.sampling import sample_from_logits
+from seqgan.models.sampling import sample_from_logits
 
 
 def test_inverse_cdf_matches_the_categorical_distribution():

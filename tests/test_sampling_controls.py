@@ -1,4 +1,4 @@
-"""Sampling controls (``rl.sampling.Sampling``): temperature, top-k, top-p, greedy — exact
+"""Sampling controls (``models.sampling.Sampling``): temperature, top-k, top-p, greedy — exact
 distributions, the default equal to plain sampling bit for bit, every generator (plain and
 VAE decoders), the tempered NLL, and ``seqgan generate`` / ``seqgan evaluate``."""
 
@@ -18,8 +18,8 @@ from seqgan.errors import UserError
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
 from seqgan.models.vae import Encoder, LatentGenerator
-from seqgan.rl.sampling import Sampling, greedy_from_logits, sample_from_logits
-from seqgan.runs.latent import interpolate, prior_batches
+from seqgan.models.sampling import Sampling, greedy_from_logits, sample_from_logits
+from seqgan.training.latent import interpolate, prior_batches
 from tests.conftest import TINY
 from tests.helpers import error_line
 

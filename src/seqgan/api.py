@@ -22,7 +22,7 @@ import torch
 from seqgan.config import Config, assemble, build_config, preset_names, read_toml
 from seqgan.data.paths import data_root as default_data_root
 from seqgan.errors import UserError
-from seqgan.rl.sampling import Sampling
+from seqgan.models.sampling import Sampling
 
 
 def _overrides(overrides: dict[str, Any]) -> list[str]:
@@ -48,7 +48,7 @@ def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
         path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins
     cfg, notes = assemble(None if as_file else preset_or_config, path if as_file else None,
                           _overrides(overrides), seed)
-    from seqgan.runs.progress import stderr_line
+    from seqgan.runtime.progress import stderr_line
     for note in notes:
         stderr_line(note)
     return cfg
@@ -104,7 +104,7 @@ class Run:
     ``evaluate(...)``."""
 
     def __init__(self, path: Path, data_root: Path | None = None):
-        from seqgan.runs.folder import RunFolder
+        from seqgan.storage.folder import RunFolder
         self.folder = RunFolder.open(Path(path))
         self.path = self.folder.root
         self.data_root = _root(data_root)
@@ -144,7 +144,7 @@ class Run:
 
     def sample(self, n: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                greedy: bool = False, seed: int = 0) -> Samples:
-        """``n`` sequences drawn with these sampling controls (``rl.sampling.Sampling``)
+        """``n`` sequences drawn with these sampling controls (``models.sampling.Sampling``)
         from a generator seeded with ``seed`` (the global RNG is left as it was)."""
         if n < 1:
             raise UserError(f"n must be a positive number of sequences, got {n}")
@@ -237,7 +237,7 @@ def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-ble
     """Run (or continue) a comparison (``seqgan compare``); ``algorithms`` a list or a
     comma-separated string; ``backend="ray"`` runs it on a Ray cluster (``ray_address``,
     else ``RAY_ADDRESS``, else a local instance; docs/scale-out.md)."""
-    from seqgan.runs.compare import parse_algorithms, parse_strategies, run_compare
+    from seqgan.experiments.compare import parse_algorithms, parse_strategies, run_compare
     if out is None:
         raise UserError("compare() needs out= (the comparison folder)")
     names = parse_algorithms(algorithms if isinstance(algorithms, str) else ",".join(algorithms))

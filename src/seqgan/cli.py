@@ -25,7 +25,7 @@ from seqgan.config import (DEFAULT_PRESET, Config, assemble, commented_toml,
                            load_preset, preset_names, preset_text)
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
-from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
+from seqgan.runtime.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
 FORMATS = ("ids", "text", "midi", "pianoroll", "wav")
 
@@ -68,7 +68,7 @@ def _seed(text: str) -> int:
 
 
 def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--temperature``, ``--top-k``, ``--top-p``, ``--greedy`` (``rl.sampling.Sampling``;
+    """``--temperature``, ``--top-k``, ``--top-p``, ``--greedy`` (``models.sampling.Sampling``;
     docs/metrics.md, "Sampling controls"), checked by ``_sampling``."""
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
                         help=f"{what} from softmax(logits / T) (default 1)")
@@ -83,7 +83,7 @@ def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _sampling(args):
     """The ``Sampling`` of the command's options (a one-line error for invalid values)."""
-    from seqgan.rl.sampling import Sampling
+    from seqgan.models.sampling import Sampling
     return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                     greedy=args.greedy)
 
@@ -214,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args) -> Config:
     """``config.assemble`` of the options; its notes on stderr."""
-    from seqgan.runs.progress import stderr_line
+    from seqgan.runtime.progress import stderr_line
     cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
     for note in notes:
         stderr_line(note)
@@ -266,7 +266,7 @@ def _folder_name(name: str) -> str:
 
 
 def cmd_compare(args) -> int:
-    from seqgan.runs.compare import (parse_algorithms, parse_gpus, parse_strategies,
+    from seqgan.experiments.compare import (parse_algorithms, parse_gpus, parse_strategies,
                                      run_compare, visible_gpus)
     algorithms = parse_algorithms(args.algorithms)
     strategies = parse_strategies(args.strategies)
@@ -339,7 +339,7 @@ def _check_data_files(cfg: Config, root: Path) -> None:
 
 
 def cmd_generate(args) -> int:
-    from seqgan.runs.export import export_samples
+    from seqgan.data.export import export_samples
     from seqgan.training.session import load_trained
     if args.n < 1:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
@@ -352,7 +352,7 @@ def cmd_generate(args) -> int:
         message = export_samples(batches, total, task, cfg, fmt, args.out,
                                  soundfont=args.soundfont)
     if message:
-        from seqgan.runs.progress import stderr_line
+        from seqgan.runtime.progress import stderr_line
         stderr_line(message)
     return 0
 
@@ -382,8 +382,8 @@ def _sample_batches(args, cfg: Config, task, generator
 def _latent_samples(args, cfg: Config, task, generator
                     ) -> tuple[Iterable[torch.Tensor], int]:
     """``generate --from-prior`` (batches drawn when asked for) / ``--interpolate A B
-    --steps K`` (one batch of K), as ``_sample_batches`` (``runs.latent``)."""
-    from seqgan.runs import latent
+    --steps K`` (one batch of K), as ``_sample_batches`` (``training.latent``)."""
+    from seqgan.training import latent
     from seqgan.training.session import data_task
     if not args.interpolate:
         return latent.prior_batches(generator, args.n, cfg.generator.sample_batch,
@@ -433,8 +433,8 @@ def cmd_evaluate(args) -> int:
 
 
 def _quality_diversity(args) -> int:
-    """``evaluate --temperatures``: ``runs.quality_diversity`` on a run or comparison."""
-    from seqgan.runs.quality_diversity import parse_temperatures, quality_diversity
+    """``evaluate --temperatures``: ``experiments.quality_diversity`` on a run or comparison."""
+    from seqgan.experiments.quality_diversity import parse_temperatures, quality_diversity
     if args.temperature != 1.0 or args.top_k or args.top_p != 1.0 or args.greedy:
         raise UserError("--temperatures sweeps the temperature itself; drop "
                         "--temperature/--top-k/--top-p/--greedy")

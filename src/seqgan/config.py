@@ -339,7 +339,7 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
 
 def _validate(cfg: Config) -> None:
     d, o = cfg.discriminator, cfg.oracle
-    from seqgan.runs.device import check_device_name
+    from seqgan.runtime.device import check_device_name
     check_device_name(cfg.run.device)  # its form; whether it is available: when a run starts
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
         raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "

@@ -25,7 +25,7 @@ class RunsFailed(Exception):
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived; raised in the main thread by ``runs.interrupt``.
+    """SIGINT or SIGTERM arrived; raised in the main thread by ``runtime.interrupt``.
 
     A ``BaseException`` (like ``KeyboardInterrupt``) so ``except Exception`` blocks in
     library code do not swallow it."""

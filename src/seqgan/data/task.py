@@ -41,7 +41,7 @@ class Task:
     tokenizer: str = ""  # text tasks: how tokens join back into text (data.text.detokenize)
     notes: dict = field(default_factory=dict)  # counts worth reporting (dropped lines, ...)
     files: list[Path] = field(default_factory=list)  # the data files (or MIDI folders) read
-    # where the data, the oracle and the models built for it live (``to``; runs.device)
+    # where the data, the oracle and the models built for it live (``to``; runtime.device)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def to(self, device: torch.device) -> "Task":

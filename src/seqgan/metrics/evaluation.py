@@ -13,7 +13,7 @@ BLEU and Self-BLEU are computed under each of ``eval.bleu_conventions``
 (``metrics.bleu.CONVENTIONS``); ``signatures`` says how every metric was computed
 (``bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char``).
 
-Sampling controls (``rl.sampling.Sampling``, ``seqgan evaluate --temperature ...``): the
+Sampling controls (``models.sampling.Sampling``, ``seqgan evaluate --temperature ...``): the
 samples are drawn with them, so every sample-based metric (NLL-oracle, BLEU, Self-BLEU,
 music) is of the controlled sampler; NLL-test is of the tempered model softmax(logits / tau)
 (top-k, top-p and greedy have no finite NLL and do not enter it).  Controls other than
@@ -35,7 +35,7 @@ from seqgan.metrics.bleu import (CONVENTIONS, SUFFIXES, BleuConvention, Referenc
 from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
-from seqgan.rl.sampling import Sampling
+from seqgan.models.sampling import Sampling
 
 
 CEILING_ROWS = 5000      # training sequences whose music features give the data's own OA

@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from seqgan.models.generator import Generator
-from seqgan.runs.device import wide_float
+from seqgan.runtime.device import wide_float
 
 
 def reward_stats(rewards: torch.Tensor) -> tuple[float, float]:

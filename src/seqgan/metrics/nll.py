@@ -19,7 +19,7 @@ import torch
 
 from seqgan.models.generator import Generator
 from seqgan.models.pass_rows import nll_rows
-from seqgan.runs.device import wide_float
+from seqgan.runtime.device import wide_float
 
 
 @torch.no_grad()

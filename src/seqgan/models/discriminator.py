@@ -8,7 +8,7 @@ two logits (fake, real).  ``D(Y) = softmax(logits)[real]``.
 Computation notes (exact; measured by ``benchmarks/adversarial_epoch.py``):
 * the convolutions + max-over-time are one of the interchangeable formulations of
   ``models.discriminator_kernels`` (``kernel`` for training, ``score_kernel`` for
-  scoring without gradients; ``runs.kernel_choice`` picks them for the machine);
+  scoring without gradients; ``models.kernel_choice`` picks them for the machine);
 * bias and ReLU are monotone, so they commute with max-over-time and are applied to
   the pooled ``[n, F]`` features instead of every ``[n, F, T-l+1]`` position;
 * ``precision="bf16"`` runs the forward pass under bf16 autocast (parameters, their

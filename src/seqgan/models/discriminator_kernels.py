@@ -22,7 +22,7 @@ same way in every kernel.
   so that ``auto`` is never slower than the plain formulation on any device.
 
 Which is fastest depends on the CPU (and its bf16 units) and the device:
-``runs.kernel_choice`` measures them on the machine.
+``models.kernel_choice`` measures them on the machine.
 """
 
 from __future__ import annotations

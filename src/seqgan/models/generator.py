@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from seqgan.models.pass_rows import sample_rows
-from seqgan.rl.sampling import Sampling, sample_from_logits, temper
+from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
 State = tuple[torch.Tensor, torch.Tensor]
 
@@ -183,7 +183,7 @@ class Generator(nn.Module):
                sampling: Sampling | None = None) -> torch.Tensor:
         """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: chosen for
         the device, ``models.pass_rows``), each token with the controls ``sampling``
-        (``rl.sampling.Sampling``; default: plain sampling from the model, as in training)."""
+        (``models.sampling.Sampling``; default: plain sampling from the model, as in training)."""
         sampler = sample_from_logits if sampling is None else sampling.sampler
         batch_size = sample_rows(batch_size, self, sampling is not None and sampling.filters)
         chunks = []

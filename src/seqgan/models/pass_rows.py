@@ -37,7 +37,7 @@ import torch
 
 CPU_ROWS = 1024  # rows per pass on the CPU (and the least on an accelerator)
 # the settings of this module: the device's choice, not part of what a run computes (a
-# comparison or a shared pre-training ignores them; ``runs.compare``, ``training.loop``)
+# comparison or a shared pre-training ignores them; ``experiments.compare``, ``training.loop``)
 SETTINGS = (("generator", "sample_batch"), ("discriminator", "score_chunk"))
 MAX_ROWS = 16384  # the most rows per pass on an accelerator
 MEMORY_SHARE = 8  # an accelerator's pass may use up to 1/MEMORY_SHARE of its memory

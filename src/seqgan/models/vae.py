@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqgan.models.generator import Generator, State
-from seqgan.rl.sampling import Sampling
+from seqgan.models.sampling import Sampling
 
 SIGMA_FLOOR = 1e-6  # sigma = softplus(.) + this, so log sigma (in the KL) stays finite
 
@@ -146,7 +146,7 @@ class LatentGenerator(Generator):
     @torch.no_grad()
     def decode(self, z: torch.Tensor, sampling: Sampling | None = None) -> torch.Tensor:
         """Sequences ``[n, T]`` decoded from ``z [n, Z]``, each token drawn with the
-        controls ``sampling`` (``rl.sampling.Sampling``: temperature, top-k, top-p, greedy;
+        controls ``sampling`` (``models.sampling.Sampling``: temperature, top-k, top-p, greedy;
         default: exact sampling from p(x|z))."""
         empty = torch.empty(len(z), 0, dtype=torch.long, device=z.device)
         extra = {} if sampling is None else {"sampler": sampling.sampler}

@@ -110,7 +110,7 @@ def _cut(data: bytes, seconds: float) -> bytes:
 
 def write_wav(pm, path: Path, soundfont: Path | str | None = None, rate: int = RATE) -> None:
     """Render ``pm`` to a WAV file at ``path`` (atomically)."""
-    from seqgan.runs.atomic import write_bytes
+    from seqgan.storage.atomic import write_bytes
     write_bytes(path, render_wav_bytes(pm, soundfont, rate))
 
 

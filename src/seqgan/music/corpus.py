@@ -153,7 +153,7 @@ def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, 
 
 def symbols_to_midi(encoding: str, symbols: list[str], path: Path) -> None:
     """Decode ``symbols`` with ``encoding`` and write a .mid file at ``path`` atomically
-    (``runs.atomic``), creating its folder if needed (a folder or file that cannot be made
+    (``storage.atomic``), creating its folder if needed (a folder or file that cannot be made
     is a ``UserError``)."""
     pm = get_encoding(encoding).decode(list(symbols))
     path = Path(path)

@@ -52,7 +52,7 @@ import mido
 import pretty_midi
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import write_bytes
+from seqgan.storage.atomic import write_bytes
 
 DRUM_CHANNEL = 9
 PIANO_LOW, PIANO_HIGH = 21, 108          # A0 .. C8, the 88 piano keys
@@ -236,7 +236,7 @@ def new_midi() -> pretty_midi.PrettyMIDI:
 
 
 def write_midi(pm: pretty_midi.PrettyMIDI, path: Path) -> None:
-    """Write ``pm`` to ``path`` atomically (``runs.atomic``; pretty_midi's warnings
+    """Write ``pm`` to ``path`` atomically (``storage.atomic``; pretty_midi's warnings
     silenced); a one-line ``UserError`` if the file cannot be written."""
     buffer = io.BytesIO()
     with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 time (seconds) on x, pitch on y (C of every octave labelled), one colour per instrument.
 
 Drawn on a ``matplotlib.figure.Figure`` (Agg canvas, no pyplot state, no display needed),
-rendered in memory and written atomically (``runs.atomic``).
+rendered in memory and written atomically (``storage.atomic``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from matplotlib.patches import Patch
 
 from seqgan.errors import UserError
 from seqgan.music.midi import pitch_name
-from seqgan.runs.atomic import is_stdout, show_path, write_figure
+from seqgan.storage.atomic import is_stdout, show_path, write_figure
 
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 

@@ -3,7 +3,7 @@ Carlo search (``mc_search_q``), action-value estimators, rewards, the policy-gra
 
 from seqgan._lazy import lazy_exports
 
-_NAMES = {"Sampling": ".sampling", "sample_from_logits": ".sampling",
+_NAMES = {"Sampling": "seqgan.models.sampling", "sample_from_logits": "seqgan.models.sampling",
           "mc_search_q": ".rollout", "update_rollout_policy": ".rollout",
           "action_values": ".estimators", "DiscriminatorReward": ".rewards",
           "BleuReward": ".rewards", "policy_gradient_loss": ".policy_gradient"}

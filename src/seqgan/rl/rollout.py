@@ -23,7 +23,7 @@ from collections.abc import Callable
 import torch
 
 from seqgan.models.generator import Generator
-from seqgan.rl.sampling import sample_from_logits
+from seqgan.models.sampling import sample_from_logits
 
 Reward = Callable[[torch.Tensor], torch.Tensor]  # tokens [m, T] -> rewards [m]
 

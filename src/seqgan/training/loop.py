@@ -7,7 +7,7 @@ An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list o
   generator phase and at its last epoch;
 * ``metrics.csv`` / ``timing.csv`` rows (appended), TensorBoard scalars at one global step
   (the serial epoch) and, at the end, the hyper-parameters with the final metrics;
-* progress (``runs.progress``): a bar on a terminal, timestamped lines otherwise;
+* progress (``runtime.progress``): a bar on a terminal, timestamped lines otherwise;
   samples at each phase end;
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
   models, optimizers, RNG states, the position, all metric rows and the last evaluation,
@@ -15,7 +15,7 @@ An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list o
   in memory (serialized), so SIGINT/SIGTERM or a diverging loss — which abandon the
   current epoch — first write that last consistent state to disk;
 * the final figure, ``model.pt`` and ``summary.json`` (with the reproducibility record of
-  ``runs.progress.run_record``).
+  ``runtime.progress.run_record``).
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS, chosen_rows
 from seqgan.models.vae import LatentGenerator
-from seqgan.runs.atomic import write_bytes
-from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
+from seqgan.storage.atomic import write_bytes
+from seqgan.storage.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
                                     load_latest_checkpoint, load_state_checked,
                                     optimizer_states, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
-from seqgan.runs.figures import plot_curves, plot_posterior
-from seqgan.runs import progress
-from seqgan.runs.folder import RunFolder
-from seqgan.runs.interrupt import deferred, handle_signals
+from seqgan.training.figures import plot_curves, plot_posterior
+from seqgan.runtime import progress
+from seqgan.storage.folder import RunFolder
+from seqgan.runtime.interrupt import deferred, handle_signals
 
 
 DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
@@ -278,7 +278,7 @@ class Trainer:
             if self.metric in row:
                 writer.add_scalar(self.metric, row[self.metric], step)
             if row.get(EVALUATED) and self._last_eval.get("samples") is not None:
-                from seqgan.runs.tensorboard_samples import log_samples
+                from seqgan.training.tensorboard_samples import log_samples
                 warning = log_samples(writer, self.task, self.cfg.data.encoding,
                                       self._last_eval["samples"], step)
                 if warning:

@@ -21,9 +21,9 @@ from seqgan.models.generator import Generator
 from seqgan.models.pass_rows import score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
-from seqgan.runs import progress
-from seqgan.runs.device import check_precision
-from seqgan.runs.kernel_choice import choose_kernels
+from seqgan.runtime import progress
+from seqgan.runtime.device import check_precision
+from seqgan.models.kernel_choice import choose_kernels
 from seqgan.training import steps
 from seqgan.training.loop import Phase
 
@@ -40,7 +40,7 @@ def build_generator(cfg: Config, task: Task) -> Generator:
 
 def build_discriminator(cfg: Config, task: Task) -> Discriminator:
     """D of ``cfg.discriminator``; an ``"auto"`` kernel is replaced in ``cfg`` by the one
-    measured fastest here (``runs.kernel_choice``), so ``config.toml`` records it. The
+    measured fastest here (``models.kernel_choice``), so ``config.toml`` records it. The
     scoring kernel is timed on the rows scored at a time: an MC search's
     ``num_rollouts x batch_size``, at most one ``score_chunk``."""
     d = cfg.discriminator
@@ -90,7 +90,7 @@ def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generato
     """``adversarial.g_steps`` g-steps: action values from ``reward`` by
     ``generator.estimator`` (MC search, Eq. 4, by default), update Eq. 8, then the roll-out
     update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch); each
-    g-step is reported as inner progress (``runs.progress.steps``)."""
+    g-step is reported as inner progress (``runtime.progress.steps``)."""
     row: dict = {}
     for _ in progress.steps("g-step", cfg.adversarial.g_steps):
         row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(

@@ -18,12 +18,12 @@ from seqgan.errors import UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
 from seqgan.models.discriminator import fit_widths
-from seqgan.rl.sampling import Sampling
-from seqgan.runs.atomic import write_bytes, write_text
-from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
-from seqgan.runs.device import configure_determinism, resolve_device, saved_device
-from seqgan.runs.folder import RunFolder
-from seqgan.runs.progress import stderr_line
+from seqgan.models.sampling import Sampling
+from seqgan.storage.atomic import write_bytes, write_text
+from seqgan.storage.checkpoint import load_checkpoint, load_state_checked
+from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
+from seqgan.storage.folder import RunFolder
+from seqgan.runtime.progress import stderr_line
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
 
@@ -40,7 +40,7 @@ def _seed_everything(seed: int) -> None:
 
 def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Task:
     """``cfg`` validated (``config.validate``), the thread count, the device (``device``,
-    else ``run.device`` resolved: ``runs.device``; an unavailable one is refused first),
+    else ``run.device`` resolved: ``runtime.device``; an unavailable one is refused first),
     then the task (sizes learnt from the data go into ``cfg``), built on the CPU and moved
     to the device once; a text
     T derived from an overly long line and sizes that cannot fit in memory
@@ -122,7 +122,7 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
                  resume: bool = False, overrides: list[str] = ()) -> Trainer:
     """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``, with
     ``overrides`` that extend it: ``resumed_config``).  Every check comes before the
-    first write; the run folder is then locked against other writers (``runs.lock``)
+    first write; the run folder is then locked against other writers (``storage.lock``)
     until the trainer ends."""
     changed: list[str] = []
     if resume:
@@ -165,7 +165,7 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
 
 
 def _session_device(cfg: Config, resume: bool) -> torch.device:
-    """``run.device`` resolved (``runs.device.resolve_device``); when resuming, a saved
+    """``run.device`` resolved (``runtime.device.resolve_device``); when resuming, a saved
     device that is not available here says to choose one with ``--device``."""
     try:
         return resolve_device(cfg.run.device)
@@ -187,7 +187,7 @@ def load_trained(run_dir: Path, root: Path, device: str | None = None
                  ) -> tuple[Config, Task, dict]:
     """Config, task shape (vocabulary, no data) and trained models of a finished run, on
     ``device`` (``--device``), else on the run's saved ``run.device`` if it is available
-    here, else on the CPU (``runs.device.saved_device``, one note); the returned config's
+    here, else on the CPU (``runtime.device.saved_device``, one note); the returned config's
     ``run.device`` names the device used (so ``data_task`` puts the data there too)."""
     run = RunFolder.open(run_dir)
     cfg = build_config(read_toml(run.config))
@@ -254,7 +254,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
 
 def print_result_table(summary: dict, root: Path) -> None:
     """The headline numbers of a summary (or evaluation) as an aligned table."""
-    from seqgan.runs.figures import metric_label
+    from seqgan.training.figures import metric_label
     rows = [("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
             ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
             ("NLL-oracle (final)", summary.get("nll_oracle")),
@@ -282,7 +282,7 @@ def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path,
                          device: str | None = None) -> dict[str, float]:
     """Figure 2 of Bjare & Meredith for finished ``runs`` (same vocabulary and length):
     their policies at ``step`` of the first held-out sequence of the first run's task."""
-    from seqgan.runs.policies import compare_policies
+    from seqgan.training.policies import compare_policies
     loaded = {}
     names = [Path(r).name for r in runs]
     for run_dir, name in zip(runs, names):

@@ -19,9 +19,9 @@ from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.estimators import action_values
 from seqgan.rl.rollout import Reward, update_rollout_policy
-from seqgan.rl.sampling import sample_from_logits
-from seqgan.runs import progress
-from seqgan.runs.device import wide_float
+from seqgan.models.sampling import sample_from_logits
+from seqgan.runtime import progress
+from seqgan.runtime.device import wide_float
 
 
 def check_finite(value: float, what: str) -> float:
@@ -76,7 +76,7 @@ def token_cross_entropy(generator: Generator, logits: torch.Tensor,
 def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
               batch_size: int, grad_clip: float) -> float:
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats).
-    Each batch is reported as inner progress (``runs.progress.advance``)."""
+    Each batch is reported as inner progress (``runtime.progress.advance``)."""
     generator.train()
     losses = []
     batches = minibatches(len(data), batch_size, data.device)

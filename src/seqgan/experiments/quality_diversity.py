@@ -33,9 +33,9 @@ from seqgan.errors import UserError
 from seqgan.metrics import quality_diversity as qd
 from seqgan.metrics.bleu import CONVENTIONS
 from seqgan.metrics.evaluation import Evaluator, token_label
-from seqgan.rl.sampling import Sampling
-from seqgan.runs.atomic import write_bytes, write_figure
-from seqgan.runs.lock import FolderLock
+from seqgan.models.sampling import Sampling
+from seqgan.storage.atomic import write_bytes, write_figure
+from seqgan.storage.lock import FolderLock
 
 REFERENCE = "mle"  # the curve every other algorithm is compared with
 GRID = 9  # common diversity values of the matched comparison (inside the overlap)
@@ -248,7 +248,7 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from seqgan.runs.figures import metric_label
+    from seqgan.training.figures import metric_label
     text = any("fwd_bleu" in k for k in rows[0])
     fig, panels = plt.subplots(1, 2 if text else 1, figsize=(11 if text else 6, 4.5),
                                squeeze=False)

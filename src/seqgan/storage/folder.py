@@ -13,7 +13,7 @@
                          last: its presence marks a finished run)
     model.pt             the final weights; evaluation.json: ``seqgan evaluate``'s numbers
     .seqgan-run          the marker: this folder was made by seqgan (format ``FORMAT``)
-    .seqgan-lock         the writer's lock (``runs.lock``)
+    .seqgan-lock         the writer's lock (``storage.lock``)
 
 ``--overwrite`` deletes only these entries (``RunFolder.foreign_entry`` says what else
 there is) and refuses a folder holding anything else.
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import cannot_write, write_bytes, write_target, write_text
-from seqgan.runs.interrupt import deferred
-from seqgan.runs.lock import LOCK_NAME, FolderLock
+from seqgan.storage.atomic import cannot_write, write_bytes, write_target, write_text
+from seqgan.runtime.interrupt import deferred
+from seqgan.storage.lock import LOCK_NAME, FolderLock
 
 MARKER = ".seqgan-run"
 FORMAT = 1
@@ -81,7 +81,7 @@ class RunFolder:
 
     @classmethod
     def create(cls, root: Path, overwrite: bool = False) -> "RunFolder":
-        """Make a fresh run folder and lock it (``runs.lock``).  An existing non-empty
+        """Make a fresh run folder and lock it (``storage.lock``).  An existing non-empty
         folder needs ``overwrite`` and must be a seqgan run folder no process is writing:
         only what seqgan wrote is deleted (``clear``)."""
         root = Path(root)

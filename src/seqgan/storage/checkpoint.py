@@ -1,7 +1,7 @@
 """Atomic, verified, safely loadable checkpoints.
 
 A checkpoint is one ``torch.save`` of plain containers, tensors and numbers (no pickled
-classes), written by ``runs.atomic.write_bytes`` (temporary file, fsync, rename), so a
+classes), written by ``storage.atomic.write_bytes`` (temporary file, fsync, rename), so a
 crash leaves either the old or the new file, never half of one.  Loading uses
 ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects.
 
@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import write_bytes
+from seqgan.storage.atomic import write_bytes
 
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 _ZIP_MAGIC = b"PK\x03\x04"

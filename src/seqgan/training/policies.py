@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from seqgan.errors import UserError
-from seqgan.runs.figures import plt, save_figure
+from seqgan.training.figures import plt, save_figure
 
 
 @torch.no_grad()

@@ -20,8 +20,8 @@ import torch
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
-from seqgan.runs.atomic import STDOUT, is_stdout, open_output, show_path
-from seqgan.runs.folder import tokens_to_text
+from seqgan.storage.atomic import STDOUT, is_stdout, open_output, show_path
+from seqgan.storage.folder import tokens_to_text
 
 SHOWN = 8  # rows drawn in a piano roll
 

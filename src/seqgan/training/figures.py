@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqgan.metrics.bleu import LABELS, SUFFIXES
-from seqgan.runs.atomic import write_figure
+from seqgan.storage.atomic import write_figure
 
 METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
                  "mse": "MSE (semitones²)", "spb": "SPB (octaves)", "qn4": "QN-4", "qn6": "QN-6",
@@ -62,7 +62,7 @@ def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,
 
 def _draw_band(ax, rows: list[dict], metric: str, color: str) -> None:
     """Shade between ``<metric>_min`` and ``<metric>_max`` (the range over seeds of a
-    comparison, ``runs.report``) where the rows carry them."""
+    comparison, ``experiments.report``) where the rows carry them."""
     low, high = _series(rows, f"{metric}_min"), _series(rows, f"{metric}_max")
     if low[0] and low[0] == high[0]:
         ax.fill_between(low[0], low[1], high[1], color=color, alpha=0.2, linewidth=0)

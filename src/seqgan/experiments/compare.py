@@ -11,7 +11,7 @@ Layout of the comparison folder ``OUT``::
     seed-<s>/<algorithm>/         one ordinary run folder per algorithm ...
     seed-<s>/seqgan-g<g>-d<d>-k<k>/  ... and per training strategy
     logs/seed-<s>-<name>.log      each run's output
-    table.md, table.csv, figures/ the report (``runs.report``)
+    table.md, table.csv, figures/ the report (``experiments.report``)
 
 Each run is a ``seqgan train`` subprocess (``--jobs`` at a time, each with
 ``cpu_count // jobs`` threads unless ``run.threads`` is set).  With GPUs (``--gpus 0,1``,
@@ -26,7 +26,7 @@ checkpoint before they exit.
 
 Backends: the plan (``plan``), the folder checks, ``prepare``, ``train_command`` and the
 report are shared; ``Runner`` (``--backend local``, the default) launches the runs as a
-pool of subprocesses here, ``runs.ray_backend.RayRunner`` (``--backend ray``) as Ray tasks
+pool of subprocesses here, ``experiments.ray_backend.RayRunner`` (``--backend ray``) as Ray tasks
 on a cluster (docs/scale-out.md).  Both mark each job done / failed / skipped.
 """
 
@@ -48,12 +48,12 @@ from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, cha
                            read_toml, validate)
 from seqgan.errors import Interrupted, RunsFailed, UserError
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
-from seqgan.runs.atomic import write_bytes
-from seqgan.runs.folder import RunFolder, is_empty
-from seqgan.runs.interrupt import handle_signals
-from seqgan.runs.lock import FolderLock
-from seqgan.runs.progress import stderr_line
-from seqgan.runs.report import build_table, write_figures, write_table
+from seqgan.storage.atomic import write_bytes
+from seqgan.storage.folder import RunFolder, is_empty
+from seqgan.runtime.interrupt import handle_signals
+from seqgan.storage.lock import FolderLock
+from seqgan.runtime.progress import stderr_line
+from seqgan.experiments.report import build_table, write_figures, write_table
 
 import tomli_w
 
@@ -485,13 +485,13 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
     ``gpus`` (``CUDA_VISIBLE_DEVICES`` values, ``parse_gpus``) replace ``jobs`` by
     ``len(gpus) * runs_per_gpu`` runs at a time (``place``).  ``backend``: ``local`` (a
     pool of subprocesses, ``Runner``) or ``ray`` (the same runs as Ray tasks,
-    ``runs.ray_backend``: ``ray_address``, ``max_retries``; ``gpus`` is then ``["all"]``,
+    ``experiments.ray_backend``: ``ray_address``, ``max_retries``; ``gpus`` is then ``["all"]``,
     each run taking ``1 / runs_per_gpu`` of a GPU that Ray chooses)."""
     validate(base)  # also a Config built or changed in Python
     if backend not in ("local", "ray"):
         raise UserError(f"--backend: unknown '{backend}'; choose from local, ray")
     if backend == "ray":
-        from seqgan.runs.ray_backend import cluster_address, require_ray
+        from seqgan.experiments.ray_backend import cluster_address, require_ray
         require_ray()
         ray_address = cluster_address(ray_address)  # unreachable: one line, nothing written
         if max_retries < 0:
@@ -520,7 +520,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
     with FolderLock(out, "comparison folder"):
         write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
         if backend == "ray":
-            from seqgan.runs.ray_backend import RayRunner
+            from seqgan.experiments.ray_backend import RayRunner
             runner = RayRunner(planned, out, data_root, address=ray_address,
                                max_retries=max_retries,
                                gpu_share=1 / runs_per_gpu if ray_gpus else 0.0)

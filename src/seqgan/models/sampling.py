@@ -38,7 +38,7 @@ from numbers import Integral, Real
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.device import wide_float
+from seqgan.runtime.device import wide_float
 
 # The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
 # tokens stays a probability of exactly 0 (-1e9 / 1e6 = -1000 underflows exp in float32

@@ -33,10 +33,10 @@ import torch
 from tqdm import tqdm
 
 from seqgan import __version__
-from seqgan.runs.interrupt import deferred
+from seqgan.runtime.interrupt import deferred
 
 INTERVAL = 60.0  # seconds between two lines inside one epoch of redirected output
-DEVICE = "cpu"  # where models train when a task names no device (runs.device)
+DEVICE = "cpu"  # where models train when a task names no device (runtime.device)
 _CHUNK = 1 << 20  # bytes read at a time when hashing
 
 
@@ -286,7 +286,7 @@ def _hash_into(digest, path: Path) -> None:
 
 
 def _device_name(task) -> str:
-    from seqgan.runs.device import device_name
+    from seqgan.runtime.device import device_name
     return device_name(torch.device(getattr(task, "device", DEVICE)))
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from seqgan.errors import UserError
-from seqgan.runs.interrupt import deferred
+from seqgan.runtime.interrupt import deferred
 
 STDOUT = "-"
 NAME_MAX = 255  # bytes in one file name (Linux, macOS); bounds the temporary file's name

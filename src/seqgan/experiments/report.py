@@ -32,9 +32,9 @@ from seqgan.errors import UserError
 from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
 from seqgan.training.loop import DIAGNOSTICS
-from seqgan.runs.atomic import write_bytes
-from seqgan.runs.figures import metric_label, plot_curves, plot_panels
-from seqgan.runs.folder import RunFolder
+from seqgan.storage.atomic import write_bytes
+from seqgan.training.figures import metric_label, plot_curves, plot_panels
+from seqgan.storage.folder import RunFolder
 
 REFERENCE = "seqgan"
 HEADERS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "mse": "MSE", "spb": "SPB",

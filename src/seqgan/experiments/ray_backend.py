@@ -1,6 +1,6 @@
 """``seqgan compare --backend ray``: the comparison's runs as Ray tasks (docs/scale-out.md).
 
-The plan, the folder checks and the report are ``runs.compare``'s; only the launching
+The plan, the folder checks and the report are ``experiments.compare``'s; only the launching
 differs from the local pool.  Each planned run is one task (``ray_task.run_training``: a
 resumable ``seqgan train`` subprocess) asking ``num_cpus`` = the run's ``run.threads``
 (and ``gpu_share`` of a GPU with ``--gpus all``); a run that starts from a shared
@@ -28,11 +28,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seqgan.errors import Interrupted, UserError
-from seqgan.runs.atomic import write_bytes
-from seqgan.runs.compare import (Job, finished_line, plan_lines, prepare, write_job_config)
-from seqgan.runs.interrupt import deferred
-from seqgan.runs.progress import stderr_line
-from seqgan.runs.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
+from seqgan.storage.atomic import write_bytes
+from seqgan.experiments.compare import (Job, finished_line, plan_lines, prepare, write_job_config)
+from seqgan.runtime.interrupt import deferred
+from seqgan.runtime.progress import stderr_line
+from seqgan.experiments.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'seqgan[ray]' (or pip install 'ray>=2.9')"
 CONNECT_TIMEOUT = 5.0  # seconds to reach a given cluster address
@@ -163,7 +163,7 @@ def _nodes(ray) -> dict[str, str]:
 def _probe(out: str, nonce: str) -> str | None:
     """On one node: None if it sees the marker, else the reason."""
     try:
-        from seqgan.runs.ray_task import check_marker
+        from seqgan.experiments.ray_task import check_marker
         check_marker(out, nonce)
         return None
     except FolderNotVisible as exc:

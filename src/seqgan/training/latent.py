@@ -10,8 +10,8 @@ decoding draws from the prior, and interpolating between two sequences' codes
 * ``latent_line``: K points z_k = (1 - t_k) a + t_k b, t_k = k / (K - 1), so z_0 = a and
   z_{K-1} = b exactly; the interpolation runs between the posterior means mu(A), mu(B).
 * Decoding samples each token (``generate --seed``) with the sampling controls of any
-  run (``rl.sampling.Sampling``: ``--temperature``, ``--top-k``, ``--top-p``), or takes
-  the most probable one (``--greedy``).  The result goes through ``runs.export`` like any
+  run (``models.sampling.Sampling``: ``--temperature``, ``--top-k``, ``--top-p``), or takes
+  the most probable one (``--greedy``).  The result goes through ``data.export`` like any
   samples (ids, text, MIDI, a piano-roll strip).
 """
 
@@ -26,7 +26,7 @@ from seqgan.data.task import Task
 from seqgan.errors import UserError
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.vae import LatentGenerator
-from seqgan.rl.sampling import Sampling
+from seqgan.models.sampling import Sampling
 
 
 def latent_line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

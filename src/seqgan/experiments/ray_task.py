@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqgan.runs.compare import _die_with_parent, train_command
-from seqgan.runs.lock import LOCK_NAME
+from seqgan.experiments.compare import _die_with_parent, train_command
+from seqgan.storage.lock import LOCK_NAME
 
 MARKER = ".seqgan-shared-check"  # written by the driver into the comparison folder
 FINAL_CODES = (1, 2, 3)
