@@ -285,3 +285,13 @@ def test_smoothing_bool_still_works_with_a_warning():
         assert bleu(hyps, refs, 4, True)[0] == bleu(hyps, refs, 4, METHOD1)[0]
     with pytest.warns(DeprecationWarning):
         assert self_bleu(refs + hyps, 2, False)[0] == self_bleu(refs + hyps, 2)[0]
+
+
+def test_config_names_the_conventions_of_this_module():
+    """The config (below the metrics in the layers) names the rules, smoothings and
+    conventions itself; they must be exactly this module's."""
+    from seqgan import config
+    from seqgan.metrics import bleu as module
+    assert config.BLEU_RULES == module.RULES
+    assert config.BLEU_SMOOTHINGS == module.SMOOTHINGS
+    assert config.BLEU_CONVENTIONS == tuple(module.CONVENTIONS)

@@ -21,7 +21,7 @@ import tomli_w
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import Interrupted
-from seqgan.runtime import progress
+from seqgan.runtime import console, progress
 from seqgan.runtime.progress import Progress, eta_seconds, sha256_of
 from seqgan.training.session import open_session
 from tests.conftest import TINY
@@ -132,7 +132,7 @@ def test_a_signal_during_a_line_lets_the_line_end_before_it_is_raised(monkeypatc
     stream = SignalOnFirstWrite()
     monkeypatch.setattr(sys, "stderr", stream)
     with pytest.raises(Interrupted), handle_signals():
-        progress.stderr_line("adversarial 1/6 [13/18] 0.1 s, ETA 0s, g_loss 1.4141")
+        console.stderr_line("adversarial 1/6 [13/18] 0.1 s, ETA 0s, g_loss 1.4141")
         for _ in range(1000):  # the handler runs at the next bytecode boundary
             pass
     assert stream.getvalue() == "adversarial 1/6 [13/18] 0.1 s, ETA 0s, g_loss 1.4141\n"

@@ -17,9 +17,9 @@ from seqgan.metrics.quality_diversity import (backward_bleu, backward_bleu_signa
                                               bootstrap_matched_difference, forward_backward_bleu,
                                               forward_bleu, forward_bleu_signature,
                                               harmonic_bleu_signature, harmonic_mean,
-                                              interpolate_curve, matched_difference, overlap,
-                                              reverse_lm_score, task_language_model)
+                                              interpolate_curve, matched_difference, overlap)
 from seqgan.models.generator import Generator
+from seqgan.training.reverse_lm import reverse_lm_score, task_language_model
 
 METHOD1 = BleuConvention(smoothing="method1")
 EVERY = [CURRENT, NLTK_32, METHOD1, BleuConvention(rule="nltk-3.2", smoothing="method1")]

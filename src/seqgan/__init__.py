@@ -6,7 +6,7 @@ The Python API (docs/api.md): ``seqgan.Run.load(path)``, ``seqgan.train(...)``,
 when an API name is first used.
 """
 
-__version__ = "0.1.0"
+from seqgan._version import __version__
 
 _API = ("Run", "Samples", "Comparison", "train", "compare")
 __all__ = ["__version__", *_API]

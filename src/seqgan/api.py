@@ -48,7 +48,7 @@ def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
         path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins
     cfg, notes = assemble(None if as_file else preset_or_config, path if as_file else None,
                           _overrides(overrides), seed)
-    from seqgan.runtime.progress import stderr_line
+    from seqgan.runtime.console import stderr_line
     for note in notes:
         stderr_line(note)
     return cfg

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from seqgan import __version__
+from seqgan._version import __version__
 from seqgan.config import (DEFAULT_PRESET, Config, assemble, commented_toml,
                            load_preset, preset_names, preset_text)
 from seqgan.data.paths import data_root, resolve
@@ -214,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args) -> Config:
     """``config.assemble`` of the options; its notes on stderr."""
-    from seqgan.runtime.progress import stderr_line
+    from seqgan.runtime.console import stderr_line
     cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
     for note in notes:
         stderr_line(note)
@@ -352,7 +352,7 @@ def cmd_generate(args) -> int:
         message = export_samples(batches, total, task, cfg, fmt, args.out,
                                  soundfont=args.soundfont)
     if message:
-        from seqgan.runtime.progress import stderr_line
+        from seqgan.runtime.console import stderr_line
         stderr_line(message)
     return 0
 

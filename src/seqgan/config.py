@@ -36,10 +36,12 @@ else:  # pragma: no cover
 import tomli_w
 
 from seqgan.errors import UserError
-from seqgan.metrics.bleu import CONVENTIONS as BLEU_CONVENTIONS
-from seqgan.metrics.bleu import RULES as BLEU_RULES
-from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 
+# BLEU's zero-order rules, smoothings and named conventions (metrics.bleu's RULES, SMOOTHINGS
+# and CONVENTIONS; named here because the config sits below the metrics, tests/test_bleu.py)
+BLEU_RULES = ("current", "nltk-3.2")
+BLEU_SMOOTHINGS = ("none", "method1")
+BLEU_CONVENTIONS = ("current", "nltk-3.2", "texygen", "texygen-full")
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
@@ -188,7 +190,7 @@ class EvalConfig:
     bleu_reference_subset: str = knob("first", choices=("first", "random"))  # which of them: the first, or a seeded random draw
     bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
     text_defaults: bool = True  # text runs that set neither bleu nor self_bleu get bleu = self_bleu = [2, 3, 4] and, if bleu_samples is 0, bleu_samples = 500
-    bleu_conventions: list[str] = knob(["current"], choices=tuple(BLEU_CONVENTIONS))  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
+    bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
 
 
 @dataclass

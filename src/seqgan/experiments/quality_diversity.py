@@ -36,6 +36,7 @@ from seqgan.metrics.evaluation import Evaluator, token_label
 from seqgan.models.sampling import Sampling
 from seqgan.storage.atomic import write_bytes, write_figure
 from seqgan.storage.lock import FolderLock
+from seqgan.training.reverse_lm import reverse_lm_score, task_language_model
 
 REFERENCE = "mle"  # the curve every other algorithm is compared with
 GRID = 9  # common diversity values of the matched comparison (inside the overlap)
@@ -139,8 +140,8 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
             signatures.update({name: signature + controls
                                for name, signature in fb.signatures.items()})
         if reverse_lm:
-            score = qd.reverse_lm_score(samples, task.test, qd.task_language_model(task, cfg),
-                                        seed=seed)
+            score = reverse_lm_score(samples, task.test, task_language_model(task, cfg),
+                                     seed=seed)
             row["reverse_lm_nll"] = score.nll
             signatures["reverse_lm_nll"] = score.signature
         quality = per_sequence[axes.quality]

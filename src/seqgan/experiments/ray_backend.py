@@ -29,9 +29,9 @@ from pathlib import Path
 
 from seqgan.errors import Interrupted, UserError
 from seqgan.storage.atomic import write_bytes
-from seqgan.experiments.compare import (Job, finished_line, plan_lines, prepare, write_job_config)
+from seqgan.experiments.jobs import Job, finished_line, plan_lines, prepare, write_job_config
 from seqgan.runtime.interrupt import deferred
-from seqgan.runtime.progress import stderr_line
+from seqgan.runtime.console import stderr_line
 from seqgan.experiments.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'seqgan[ray]' (or pip install 'ray>=2.9')"

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqgan.experiments.compare import _die_with_parent, train_command
+from seqgan.experiments.jobs import die_with_parent, train_command
 from seqgan.storage.lock import LOCK_NAME
 
 MARKER = ".seqgan-shared-check"  # written by the driver into the comparison folder
@@ -125,7 +125,7 @@ def run_training(spec: TaskSpec) -> dict:
         handle.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=_die_with_parent)
+                                stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent)
         try:
             while proc.poll() is None:  # polled: Ray's cancel interrupts between polls
                 time.sleep(0.1)

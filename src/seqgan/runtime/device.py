@@ -21,7 +21,7 @@ import re
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runtime.progress import stderr_line
+from seqgan.runtime.console import stderr_line
 
 CHOICES = "auto, cpu, cuda, cuda:N, mps"
 _NAME = re.compile(r"^(auto|cpu|mps|cuda(?::(\d+))?)$")

@@ -32,30 +32,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from seqgan import __version__
-from seqgan.runtime.interrupt import deferred
+from seqgan._version import __version__
 
 INTERVAL = 60.0  # seconds between two lines inside one epoch of redirected output
 DEVICE = "cpu"  # where models train when a task names no device (runtime.device)
 _CHUNK = 1 << 20  # bytes read at a time when hashing
-
-
-def stderr_line(message: str) -> None:
-    """Print one line on stderr through ``tqdm.write``, so that a progress bar on the
-    terminal is cleared first and redrawn after it (never garbled). The text and its
-    newline go out in one write with signals held, so an interruption note printed
-    after it always starts a line of its own."""
-    with deferred():
-        tqdm.write(message + "\n", file=sys.stderr, end="")
-
-
-def is_terminal(stream=None) -> bool:
-    """Whether ``stream`` (default: stderr) is a terminal: a bar is drawn only there."""
-    stream = sys.stderr if stream is None else stream
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed
-        return False
 
 
 def utc_now() -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from seqgan import __version__
+from seqgan._version import __version__
 from seqgan.config import Config, build_config, changed_keys
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
@@ -43,7 +43,7 @@ from seqgan.storage.checkpoint import (WITHOUT_STATE, check_state, load_checkpoi
                                     optimizer_states, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
 from seqgan.training.figures import plot_curves, plot_posterior
-from seqgan.runtime import progress
+from seqgan.runtime import console, progress
 from seqgan.storage.folder import RunFolder
 from seqgan.runtime.interrupt import deferred, handle_signals
 
@@ -77,7 +77,7 @@ class Trainer:
                  phases: list[Phase], log: Callable[[str], None] | None = None):
         self.cfg, self.run, self.task = cfg, run, task
         self.models, self.optimizers, self.phases = models, optimizers, phases
-        self.log = log or progress.stderr_line  # through tqdm.write: never garbles a bar
+        self.log = log or console.stderr_line  # through tqdm.write: never garbles a bar
         self.rows: list[dict] = []
         self.phase_index, self.phase_epoch, self.global_epoch = 0, 0, 0
         self.phase_seconds = {p.name: 0.0 for p in phases}
@@ -366,7 +366,7 @@ class Trainer:
                               **self.evaluate()})
             self._take_snapshot()
         self._progress = progress.Progress([(p.name, p.epochs) for p in self.phases],
-                                           self.metric, self.log, progress.is_terminal())
+                                           self.metric, self.log, console.is_terminal())
         self._progress.open(self.serial)
         try:
             with progress.reporting(self._progress):

@@ -23,7 +23,7 @@ from seqgan.storage.atomic import write_bytes, write_text
 from seqgan.storage.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
 from seqgan.storage.folder import RunFolder
-from seqgan.runtime.progress import stderr_line
+from seqgan.runtime.console import stderr_line
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
 
