@@ -379,6 +379,6 @@ def bootstrap_matched_difference(diversity_a: Sequence, quality_a: Sequence,
 
 __all__ = ["forward_bleu", "backward_bleu", "harmonic_mean", "forward_backward_bleu",
            "ForwardBackwardBleu", "forward_bleu_signature", "backward_bleu_signature",
-           "harmonic_bleu_signature", "reverse_lm_score", "ReverseLMScore",
-           "task_language_model", "interpolate_curve", "overlap", "matched_difference",
+           "harmonic_bleu_signature", "signature_label", "interpolate_curve", "overlap",
+           "matched_difference",
            "MatchedDifference", "bootstrap_matched_difference", "MatchedBootstrap"]
