@@ -33,13 +33,12 @@ from torch.nn import functional as F
 
 from _common import BATCH, ROLLOUTS, T, V, cpu_flags, gemm_ceiling, machine, paper_models, timed
 from discriminator_profile import flops_per_step, step_fn
-from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS
+from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, build_config
 from seqgan.models.discriminator import Highway
-from seqgan.config import build_config
 from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.models.kernel_choice import choose_kernels
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.runtime.device import native_bf16
-from seqgan.models.kernel_choice import choose_kernels
 from seqgan.training.steps import discriminator_epochs, policy_gradient_step
 
 NUM_POSITIVES = 10_000

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     import tomli_w
-
     from benchmarks._common import cpu_flags, machine
+
     from tests.conftest import TINY
     config = copy.deepcopy(TINY)
     config["run"].update(tensorboard=False)

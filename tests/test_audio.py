@@ -21,8 +21,7 @@ def _seconds(path):
 @pytest.mark.skipif(not audio.available(), reason=f"needs FluidSynth: {audio.INSTALL}")
 def test_wav_has_the_tune_duration(tmp_path):
     # melody16: 12 sixteenths = 3 quarters = 1.5 s at 120 quarters per minute
-    pm = get_encoding("melody16").decode("60 hold hold hold rest hold hold hold 62 hold 64 hold"
-                                         .split())
+    pm = get_encoding("melody16").decode(["60", "hold", "hold", "hold", "rest", "hold", "hold", "hold", "62", "hold", "64", "hold"])
     assert pm.get_end_time() == pytest.approx(1.5)
     path = tmp_path / "tune.wav"
     audio.write_wav(pm, path, rate=22050)

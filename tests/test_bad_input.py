@@ -174,6 +174,7 @@ def _on_run(command, *extra, edit=None, drop=None):
 def _midi_bytes(notes: list[tuple[float, float, int]], drum: bool = False) -> bytes:
     """A one-instrument MIDI file holding ``notes`` (start s, end s, pitch)."""
     import io
+
     import pretty_midi
     midi = pretty_midi.PrettyMIDI()
     part = pretty_midi.Instrument(0, is_drum=drum)

@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
 
-from seqgan.metrics.bleu import (CURRENT, NLTK_32, TEXYGEN, TEXYGEN_FULL, BleuConvention,
-                                 ReferenceTables, bleu, nltk32_smoothing, self_bleu)
+from seqgan.metrics.bleu import (
+    CURRENT,
+    NLTK_32,
+    TEXYGEN,
+    TEXYGEN_FULL,
+    BleuConvention,
+    ReferenceTables,
+    bleu,
+    nltk32_smoothing,
+    self_bleu,
+)
 
 METHOD1 = BleuConvention(smoothing="method1")
 NLTK_32_METHOD1 = BleuConvention(rule="nltk-3.2", smoothing="method1")
@@ -294,4 +303,4 @@ def test_config_names_the_conventions_of_this_module():
     from seqgan.metrics import bleu as module
     assert config.BLEU_RULES == module.RULES
     assert config.BLEU_SMOOTHINGS == module.SMOOTHINGS
-    assert config.BLEU_CONVENTIONS == tuple(module.CONVENTIONS)
+    assert tuple(module.CONVENTIONS) == config.BLEU_CONVENTIONS

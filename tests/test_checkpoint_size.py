@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import copy
 import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
 import tomli_w
+import tomllib
 import torch
 
 from seqgan.cli import main

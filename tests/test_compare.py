@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import signal
-import tomllib
 
 import pytest
 import tomli_w
+import tomllib
 import torch
 
 from seqgan.cli import main
@@ -101,8 +101,9 @@ def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_
 
 def test_the_comparison_figure_shades_the_range_over_seeds():
     import matplotlib.pyplot as plt
-    from seqgan.training.figures import _draw_curves
+
     from seqgan.experiments.report import _mean_curve
+    from seqgan.training.figures import _draw_curves
 
     class Run:  # the one method of RunFolder that _mean_curve reads
         def __init__(self, values):

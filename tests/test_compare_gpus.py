@@ -18,8 +18,16 @@ import torch
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.experiments import compare
-from seqgan.experiments.compare import (Placement, Runner, parse_gpus, place, plan, plan_lines,
-                                 threads_per_run, visible_gpus)
+from seqgan.experiments.compare import (
+    Placement,
+    Runner,
+    parse_gpus,
+    place,
+    plan,
+    plan_lines,
+    threads_per_run,
+    visible_gpus,
+)
 from tests.conftest import TINY
 from tests.helpers import error_line
 

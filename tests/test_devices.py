@@ -8,21 +8,26 @@ from __future__ import annotations
 import copy
 import io
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tomli_w
+import tomllib
 import torch
 
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import UserError
 from seqgan.runtime import device as devices
-from seqgan.storage.checkpoint import (list_checkpoints, load_checkpoint, rng_state, serialize,
-                                    set_rng_state)
 from seqgan.runtime.device import device_name, resolve_device, saved_device
+from seqgan.storage.checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    serialize,
+    set_rng_state,
+)
 from seqgan.storage.folder import RunFolder
 from seqgan.training.session import load_trained, open_session
 from tests.conftest import TINY

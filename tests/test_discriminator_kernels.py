@@ -12,9 +12,9 @@ import torch
 
 from seqgan import api
 from seqgan.config import D_KERNELS, build_config, read_toml
+from seqgan.models import kernel_choice
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import KERNELS, shared_unfold_features
-from seqgan.models import kernel_choice
 from seqgan.storage.folder import RunFolder
 from seqgan.training.session import resumed_config
 from tests.conftest import TINY
@@ -44,7 +44,7 @@ def _outputs_and_grads(d: Discriminator, kernel: str, tokens: torch.Tensor):
 
 
 def test_config_choices_are_the_kernels():
-    assert D_KERNELS == ("auto", *KERNELS)
+    assert ("auto", *KERNELS) == D_KERNELS
 
 
 @pytest.mark.parametrize("kernel", [k for k in KERNELS if k != "conv1d"])

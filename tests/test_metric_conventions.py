@@ -5,24 +5,31 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tomli_w
+import tomllib
 import torch
 
 from seqgan.cli import main
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.errors import UserError
+from seqgan.experiments.report import build_table, write_table
 from seqgan.metrics import evaluation
-from seqgan.metrics.bleu import (CONVENTIONS, LABELS, NLTK_32, SUFFIXES, BleuConvention, bleu,
-                                 self_bleu)
+from seqgan.metrics.bleu import (
+    CONVENTIONS,
+    LABELS,
+    NLTK_32,
+    SUFFIXES,
+    BleuConvention,
+    bleu,
+    self_bleu,
+)
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.storage.folder import RunFolder
-from seqgan.experiments.report import build_table, write_table
 from seqgan.training import pg_bleu, steps
 from tests.conftest import TINY
 from tests.helpers import error_line

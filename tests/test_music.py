@@ -11,14 +11,24 @@ import pretty_midi
 import pytest
 
 from seqgan.errors import UserError
-from seqgan.metrics.music import (music_metrics, pitch_mse_per_sequence, qn_per_sequence,
-                                  spb_per_sequence)
-from seqgan.music import (ENCODINGS, build_music_corpus, get_encoding, inspect_music,
-                          list_midi, plot_pianoroll, symbols_to_midi)
+from seqgan.metrics.music import (
+    music_metrics,
+    pitch_mse_per_sequence,
+    qn_per_sequence,
+    spb_per_sequence,
+)
+from seqgan.music import (
+    ENCODINGS,
+    build_music_corpus,
+    get_encoding,
+    inspect_music,
+    list_midi,
+    plot_pianoroll,
+    symbols_to_midi,
+)
 from seqgan.music.melody16 import TuneRejected
 from seqgan.music.melody_chord import chord_pitches, classify_chord
 from seqgan.music.midi import load_tune
-
 
 # -- MIDI files made in the tests ----------------------------------------------------------
 

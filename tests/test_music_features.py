@@ -6,8 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from seqgan.metrics.distribution_overlap import (compare_features, intra_inter, kl_divergence,
-                                                 overlap_area)
+from seqgan.metrics.distribution_overlap import (
+    compare_features,
+    intra_inter,
+    kl_divergence,
+    overlap_area,
+)
 from seqgan.music import features as F
 from tests.test_output_files import music_vae  # noqa: F401  (a fixture)
 
@@ -70,7 +74,7 @@ def test_empty_tune():
 
 def test_features_of_decoded_symbols():
     # melody16: C4 quarter, quarter rest, D4 eighth, E4 eighth (docs/music.md example)
-    seq = "60 hold hold hold rest hold hold hold 62 hold 64 hold".split()
+    seq = ["60", "hold", "hold", "hold", "rest", "hold", "hold", "hold", "62", "hold", "64", "hold"]
     values = F.features_of_symbols("melody16", [seq])
     assert "polyphony" not in values
     assert values["pitch_range"][0] == 4
@@ -182,8 +186,8 @@ def test_text_samples_in_tensorboard():
 
 
 def test_comparison_table_has_oa_columns_and_the_data_ceiling(tmp_path):
-    from seqgan.storage.folder import RunFolder
     from seqgan.experiments.report import build_table, write_table
+    from seqgan.storage.folder import RunFolder
     groups = {}
     for label, oa in (("mle", 0.5), ("seqgan", 0.75)):
         run = RunFolder.create(tmp_path / label)

@@ -26,15 +26,15 @@ import tomli_w
 import torch
 
 from seqgan.cli import main
+from seqgan.data import export
 from seqgan.data.paths import data_root
 from seqgan.errors import UserError
 from seqgan.models.generator import Generator
 from seqgan.storage import atomic
-from seqgan.data import export
 from seqgan.storage.folder import tokens_to_text
 from seqgan.training.session import load_trained
-from tests.helpers import FullDisk, error_line, temporaries_of
 from tests.conftest import TINY
+from tests.helpers import FullDisk, error_line, temporaries_of
 
 BATCH = TINY["generator"]["sample_batch"]  # 128
 

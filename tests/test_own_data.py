@@ -7,14 +7,20 @@ import json
 import random
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from seqgan.cli import main
-from seqgan.config import (adapt_to_user_data, build_config, commented_toml, fill_kind_defaults,
-                           key_comments, load_preset)
+from seqgan.config import (
+    adapt_to_user_data,
+    build_config,
+    commented_toml,
+    fill_kind_defaults,
+    key_comments,
+    load_preset,
+)
 from seqgan.errors import UserError
 from seqgan.models.discriminator import fit_widths
 from tests.conftest import TINY
@@ -22,7 +28,7 @@ from tests.helpers import error_line
 from tests.test_music import write_tune
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-WORDS = "the cat dog sat on a mat ran to big small red house tree".split()
+WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "ran", "to", "big", "small", "red", "house", "tree"]
 
 # shrink a preset's models and schedule to seconds (appended after the command's own --set)
 SMALL = [f"--set={item}" for item in (

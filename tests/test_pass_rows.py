@@ -12,10 +12,10 @@ import torch
 
 from seqgan.cli import main
 from seqgan.config import Config
+from seqgan.metrics.nll import sequence_nll
 from seqgan.models import pass_rows
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
-from seqgan.metrics.nll import sequence_nll
 
 GIB = 1 << 30
 
@@ -105,10 +105,11 @@ def test_a_discriminator_step_reads_back_one_pair_of_numbers(monkeypatch):
 def test_a_comparison_made_when_the_pass_sizes_were_1024_continues(tmp_path):
     """Folders of the release that wrote sample_batch = score_chunk = 1024 into
     compare.toml are the same comparison as today's default, 0; other keys still count."""
-    from seqgan.errors import UserError
-    from seqgan.storage.atomic import write_text
-    from seqgan.experiments.compare import _check_folder
     import tomli_w
+
+    from seqgan.errors import UserError
+    from seqgan.experiments.compare import _check_folder
+    from seqgan.storage.atomic import write_text
     settings = {"config": Config().to_dict(), "algorithms": ["mle"], "seeds": 1}
     old = copy.deepcopy(settings)
     old["config"]["generator"]["sample_batch"] = 1024
@@ -167,6 +168,7 @@ def test_no_float64_on_the_device_where_mps_has_none():
     check (no mps here): ``.double()`` only where the tensor is already on the CPU."""
     import pathlib
     import re
+
     from seqgan.runtime.device import wide_float
     assert wide_float("mps") is torch.float32
     assert wide_float("cpu") is torch.float64 and wide_float("cuda:1") is torch.float64

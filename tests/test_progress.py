@@ -220,9 +220,11 @@ def test_metrics_are_appended_and_a_resume_rewrites_them_to_the_checkpoint(tmp_p
 def test_summary_holds_the_reproducibility_record(redirected):
     out, _ = redirected
     summary = json.loads((out / "summary.json").read_text())
-    import numpy
     import platform
+
+    import numpy
     import torch
+
     from seqgan import __version__
     assert (summary["version"], summary["torch"], summary["numpy"], summary["python"]) == \
         (__version__, str(torch.__version__), numpy.__version__, platform.python_version())

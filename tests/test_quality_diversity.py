@@ -10,8 +10,13 @@ import pytest
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.errors import UserError
-from seqgan.experiments.quality_diversity import (Axes, find_runs, matched_comparison,
-                                           parse_temperatures, quality_diversity)
+from seqgan.experiments.quality_diversity import (
+    Axes,
+    find_runs,
+    matched_comparison,
+    parse_temperatures,
+    quality_diversity,
+)
 from seqgan.training.session import open_session
 from tests.conftest import TINY
 from tests.test_own_data import write_corpus

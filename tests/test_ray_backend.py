@@ -25,11 +25,11 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from seqgan.cli import main
 from seqgan import errors as compare_errors
+from seqgan.cli import main
 from seqgan.config import build_config
-from seqgan.runtime import loopback
 from seqgan.experiments.compare import plan
+from seqgan.runtime import loopback
 from tests.conftest import REPO, TINY, require_loopback_namespace
 from tests.helpers import error_line
 from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row

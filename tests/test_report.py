@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from seqgan.storage.folder import RunFolder
 from seqgan.experiments.report import build_table, main_metric, write_table
+from seqgan.storage.folder import RunFolder
 
 
 def _run(root, name, bleu2, mse=None, seq_len=21):
@@ -73,6 +73,7 @@ def test_welch_on_constant_values_is_computed_without_a_warning():
     """An untrained generator's NLL-test is the same in every seed (ln V): the seed-level
     test against it is still defined (that side's variance is 0) and prints nothing."""
     import warnings
+
     from seqgan.metrics.stats import welch_t_test
     constant, varied = [8.517192840576172] * 3, [9.1, 9.0, 9.2]
     with warnings.catch_warnings():

@@ -157,11 +157,10 @@ def test_a_signal_inside_a_deferred_block_waits_for_its_end():
     reached_end = False
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN when pytest runs in the background
     with handle_signals():
-        with pytest.raises(Interrupted) as info:
-            with deferred():
-                os.kill(os.getpid(), signal.SIGTERM)
-                time.sleep(0.05)  # the handler has run by now, and held the signal
-                reached_end = True
+        with pytest.raises(Interrupted) as info, deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run by now, and held the signal
+            reached_end = True
         assert info.value.exit_code == 143
         os.kill(os.getpid(), signal.SIGINT)  # the command is ending: a second one is ignored
         time.sleep(0.05)

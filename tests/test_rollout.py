@@ -7,8 +7,12 @@ from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.rl.rollout import (draw_rollout_uniforms, mc_search_q, mc_search_q_reference,
-                               update_rollout_policy)
+from seqgan.rl.rollout import (
+    draw_rollout_uniforms,
+    mc_search_q,
+    mc_search_q_reference,
+    update_rollout_policy,
+)
 from seqgan.training.steps import policy_gradient_step
 
 

@@ -17,8 +17,8 @@ from seqgan.cli import main
 from seqgan.errors import UserError
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
-from seqgan.models.vae import Encoder, LatentGenerator
 from seqgan.models.sampling import Sampling, greedy_from_logits, sample_from_logits
+from seqgan.models.vae import Encoder, LatentGenerator
 from seqgan.training.latent import interpolate, prior_batches
 from tests.conftest import TINY
 from tests.helpers import error_line

@@ -20,8 +20,8 @@ from seqgan.errors import Interrupted
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
 from seqgan.rl.rollout import mc_search_q
 from seqgan.rl.seqvae_loss import decoding_loss, prefix_lengths
-from seqgan.training.latent import interpolate, latent_line, parse_sequence
 from seqgan.training import seqvae, vae
+from seqgan.training.latent import interpolate, latent_line, parse_sequence
 from seqgan.training.session import open_session
 from tests.conftest import TINY
 

@@ -110,7 +110,7 @@ class Run:
         self.data_root = _root(data_root)
 
     @classmethod
-    def load(cls, path, data_root=None) -> "Run":
+    def load(cls, path, data_root=None) -> Run:
         return cls(Path(path), data_root)
 
     def __repr__(self) -> str:

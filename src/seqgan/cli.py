@@ -21,8 +21,15 @@ from pathlib import Path
 import torch
 
 from seqgan._version import __version__
-from seqgan.config import (DEFAULT_PRESET, Config, assemble, commented_toml,
-                           load_preset, preset_names, preset_text)
+from seqgan.config import (
+    DEFAULT_PRESET,
+    Config,
+    assemble,
+    commented_toml,
+    load_preset,
+    preset_names,
+    preset_text,
+)
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 from seqgan.runtime.interrupt import HANDLED, handle_signals, note_inherited_hangup
@@ -266,8 +273,13 @@ def _folder_name(name: str) -> str:
 
 
 def cmd_compare(args) -> int:
-    from seqgan.experiments.compare import (parse_algorithms, parse_gpus, parse_strategies,
-                                     run_compare, visible_gpus)
+    from seqgan.experiments.compare import (
+        parse_algorithms,
+        parse_gpus,
+        parse_strategies,
+        run_compare,
+        visible_gpus,
+    )
     algorithms = parse_algorithms(args.algorithms)
     strategies = parse_strategies(args.strategies)
     gpus, per_gpu = None, 1

@@ -15,6 +15,7 @@ import numpy as np
 
 from seqgan.errors import UserError
 
+
 def _reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct as fn  # numpy >= 2

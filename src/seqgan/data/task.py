@@ -44,7 +44,7 @@ class Task:
     # where the data, the oracle and the models built for it live (``to``; runtime.device)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
-    def to(self, device: torch.device) -> "Task":
+    def to(self, device: torch.device) -> Task:
         """This task with its data and oracle moved to ``device`` once (built on the CPU,
         so the data are the same on every device); itself, changed."""
         self.device = torch.device(device)

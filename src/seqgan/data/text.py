@@ -198,6 +198,7 @@ def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> 
     """A report on a text file: lines, tokens, vocabulary size, line lengths (in tokens,
     before ``<eos>``) and the most common tokens."""
     from collections import Counter
+
     import numpy as np
     sequences = [tokenize(line, tokenizer, pattern) for line in read_lines(path)]
     lengths = np.array([len(s) for s in sequences])

@@ -49,7 +49,7 @@ class Vocabulary:
 
     @classmethod
     def build(cls, sequences: Iterable[Sequence[str]], specials: Sequence[str] = TEXT_SPECIALS,
-              min_freq: int = 1) -> "Vocabulary":
+              min_freq: int = 1) -> Vocabulary:
         """Specials, then every token seen at least ``min_freq`` times, most frequent first."""
         counts = Counter(token for seq in sequences for token in seq)
         kept = [t for t, c in sorted(counts.items(), key=lambda item: -item[1])
@@ -70,7 +70,7 @@ class Vocabulary:
                             "it, or delete it and resume the run to re-make it from the data")
 
     @classmethod
-    def load(cls, path: Path) -> "Vocabulary":
+    def load(cls, path: Path) -> Vocabulary:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             tokens = data["tokens"]

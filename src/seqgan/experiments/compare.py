@@ -37,27 +37,40 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, changed_keys,
-                           read_toml, validate)
+import tomli_w
+
+from seqgan.config import (
+    ALGORITHMS,
+    VAE_ALGORITHMS,
+    Config,
+    build_config,
+    changed_keys,
+    read_toml,
+    validate,
+)
 from seqgan.errors import Interrupted, RunsFailed, UserError
+from seqgan.experiments.jobs import (
+    Job,
+    Placement,
+    die_with_parent,
+    finished_line,
+    plan_lines,
+    prepare,
+    train_command,
+    write_job_config,
+)
+from seqgan.experiments.report import build_table, write_figures, write_table
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
+from seqgan.runtime.console import stderr_line
+from seqgan.runtime.interrupt import handle_signals
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.folder import RunFolder, is_empty
-from seqgan.runtime.interrupt import handle_signals
 from seqgan.storage.lock import FolderLock
-from seqgan.runtime.console import stderr_line
-from seqgan.experiments.jobs import (Job, Placement, die_with_parent, finished_line, plan_lines,
-                                     prepare, train_command, write_job_config)
-from seqgan.experiments.report import build_table, write_figures, write_table
-
-import tomli_w
 
 NO_PRETRAINING = ("random",)
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
@@ -155,7 +168,7 @@ def threads_per_run(parallel: int, threads: int = 0, cpu_count: int | None = Non
     return max(1, cpus // max(1, parallel))
 
 
-def place(jobs: "list[Job]", gpus: list[str], runs_per_gpu: int = 1) -> list[Placement]:
+def place(jobs: list[Job], gpus: list[str], runs_per_gpu: int = 1) -> list[Placement]:
     """The placement of ``jobs`` (the runs to do, in launch order): round-robin over
     ``gpus`` (job i on ``gpus[i % len(gpus)]``), each subprocess with
     ``CUDA_VISIBLE_DEVICES`` = its GPU and ``--set run.device=cuda``; the Runner starts at

@@ -32,7 +32,7 @@ class Job:
     seed: int
     config: Config
     run: Path
-    needs: "Job | None" = None
+    needs: Job | None = None
     label: str = ""  # row of the table / panel of the strategies figure
     status: str = "waiting"  # waiting | running | done | failed | skipped
     seconds: float = 0.0

@@ -50,7 +50,7 @@ class Axes:
     quality_higher_is_better: bool
 
     @classmethod
-    def of(cls, cfg: Config) -> "Axes":
+    def of(cls, cfg: Config) -> Axes:
         if cfg.data.kind == "oracle":
             return cls("nll_oracle", "nll_test", False)
         return cls(f"bleu{bleu_order(cfg)}", f"self_bleu{bleu_order(cfg)}", True)
@@ -249,6 +249,7 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from seqgan.training.figures import metric_label
     text = any("fwd_bleu" in k for k in rows[0])
     fig, panels = plt.subplots(1, 2 if text else 1, figsize=(11 if text else 6, 4.5),

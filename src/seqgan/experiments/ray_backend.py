@@ -28,11 +28,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from seqgan.errors import Interrupted, UserError
-from seqgan.storage.atomic import write_bytes
 from seqgan.experiments.jobs import Job, finished_line, plan_lines, prepare, write_job_config
-from seqgan.runtime.interrupt import deferred
-from seqgan.runtime.console import stderr_line
 from seqgan.experiments.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
+from seqgan.runtime.console import stderr_line
+from seqgan.runtime.interrupt import deferred
+from seqgan.storage.atomic import write_bytes
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'seqgan[ray]' (or pip install 'ray>=2.9')"
 CONNECT_TIMEOUT = 5.0  # seconds to reach a given cluster address

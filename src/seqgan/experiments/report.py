@@ -31,10 +31,10 @@ import numpy as np
 from seqgan.errors import UserError
 from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
-from seqgan.training.loop import DIAGNOSTICS
 from seqgan.storage.atomic import write_bytes
-from seqgan.training.figures import metric_label, plot_curves, plot_panels
 from seqgan.storage.folder import RunFolder
+from seqgan.training.figures import metric_label, plot_curves, plot_panels
+from seqgan.training.loop import DIAGNOSTICS
 
 REFERENCE = "seqgan"
 HEADERS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "mse": "MSE", "spb": "SPB",

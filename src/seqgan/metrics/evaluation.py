@@ -30,13 +30,18 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.metrics.bleu import (CONVENTIONS, SUFFIXES, BleuConvention, ReferenceTables, bleu,
-                                 self_bleu)
+from seqgan.metrics.bleu import (
+    CONVENTIONS,
+    SUFFIXES,
+    BleuConvention,
+    ReferenceTables,
+    bleu,
+    self_bleu,
+)
 from seqgan.metrics.gan_diagnostics import policy_entropy, precision_recall, reward_stats
 from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
 from seqgan.models.sampling import Sampling
-
 
 CEILING_ROWS = 5000      # training sequences whose music features give the data's own OA
 

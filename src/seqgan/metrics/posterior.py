@@ -23,8 +23,8 @@ import torch
 
 from seqgan.data.task import Task
 from seqgan.models.pass_rows import nll_rows
-from seqgan.runtime.device import wide_float
 from seqgan.models.vae import LatentGenerator, gaussian_kl
+from seqgan.runtime.device import wide_float
 
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016
 

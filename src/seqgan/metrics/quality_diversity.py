@@ -42,14 +42,12 @@ percentile interval of advantage(x) over the resamples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from seqgan.metrics.bleu import CURRENT, BleuConvention, ReferenceTables, bleu
-
 
 # -- forward and backward BLEU -------------------------------------------------------------
 

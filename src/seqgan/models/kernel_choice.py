@@ -34,9 +34,9 @@ from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import DEFAULT_KERNEL, KERNELS
 from seqgan.models.pass_rows import score_rows
-from seqgan.storage.atomic import write_text
-from seqgan.runtime.device import device_name
 from seqgan.runtime.console import stderr_line
+from seqgan.runtime.device import device_name
+from seqgan.storage.atomic import write_text
 
 AUTO = "auto"
 REPEATS = 3  # timed calls per kernel (after one warm-up), median kept

@@ -135,7 +135,7 @@ class LatentGenerator(Generator):
         """The state of a fresh z ~ N(0, I) per row: sampling without a z samples the prior."""
         return self.state_from(self.prior(n))
 
-    def given(self, z: torch.Tensor) -> "Conditioned":
+    def given(self, z: torch.Tensor) -> Conditioned:
         """This decoder with z fixed (for ``rl.rollout.mc_search_q``)."""
         return Conditioned(self, z)
 

@@ -86,11 +86,11 @@ def eta_seconds(plan: Sequence[tuple[str, int]], position: tuple[int, int],
 
 # -- inner progress: the steps of one epoch -------------------------------------------------
 
-_reporter: "Progress | None" = None  # the trainer's, while it runs (``reporting``)
+_reporter: Progress | None = None  # the trainer's, while it runs (``reporting``)
 
 
 @contextmanager
-def reporting(reporter: "Progress") -> Iterator["Progress"]:
+def reporting(reporter: Progress) -> Iterator[Progress]:
     """Make ``reporter`` receive the ``advance`` calls of the phases for the block."""
     global _reporter
     previous, _reporter = _reporter, reporter

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.storage.atomic import cannot_write, write_bytes, write_target, write_text
 from seqgan.runtime.interrupt import deferred
+from seqgan.storage.atomic import cannot_write, write_bytes, write_target, write_text
 from seqgan.storage.lock import LOCK_NAME, FolderLock
 
 MARKER = ".seqgan-run"
@@ -80,7 +80,7 @@ class RunFolder:
                         _Table(self.timing, lambda rows: list(TIMING_COLUMNS), _timing_cells))
 
     @classmethod
-    def create(cls, root: Path, overwrite: bool = False) -> "RunFolder":
+    def create(cls, root: Path, overwrite: bool = False) -> RunFolder:
         """Make a fresh run folder and lock it (``storage.lock``).  An existing non-empty
         folder needs ``overwrite`` and must be a seqgan run folder no process is writing:
         only what seqgan wrote is deleted (``clear``)."""
@@ -207,7 +207,7 @@ class RunFolder:
                 from None
 
     @classmethod
-    def open(cls, root: Path) -> "RunFolder":
+    def open(cls, root: Path) -> RunFolder:
         """An existing run folder (for resume, generate, evaluate)."""
         run = cls(root)
         if not _exists(run.config) or not run.config.is_file():

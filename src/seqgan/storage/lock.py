@@ -49,7 +49,7 @@ class FolderLock:
             os.close(self._fd)  # closing the file releases the lock
             self._fd = None
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc) -> None:

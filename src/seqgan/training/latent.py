@@ -25,8 +25,8 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.errors import UserError
 from seqgan.models.pass_rows import sample_rows
-from seqgan.models.vae import LatentGenerator
 from seqgan.models.sampling import Sampling
+from seqgan.models.vae import LatentGenerator
 
 
 def latent_line(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

@@ -35,18 +35,26 @@ from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
-from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS, chosen_rows
+from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
+from seqgan.models.pass_rows import chosen_rows
 from seqgan.models.vae import LatentGenerator
-from seqgan.storage.atomic import write_bytes
-from seqgan.storage.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
-                                    load_latest_checkpoint, load_state_checked,
-                                    optimizer_states, rng_state, save_checkpoint, serialize,
-                                    set_rng_state)
-from seqgan.training.figures import plot_curves, plot_posterior
 from seqgan.runtime import console, progress
-from seqgan.storage.folder import RunFolder
 from seqgan.runtime.interrupt import deferred, handle_signals
-
+from seqgan.storage.atomic import write_bytes
+from seqgan.storage.checkpoint import (
+    WITHOUT_STATE,
+    check_state,
+    load_checkpoint,
+    load_latest_checkpoint,
+    load_state_checked,
+    optimizer_states,
+    rng_state,
+    save_checkpoint,
+    serialize,
+    set_rng_state,
+)
+from seqgan.storage.folder import RunFolder
+from seqgan.training.figures import plot_curves, plot_posterior
 
 DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
 EVALUATED = "_evaluated"  # marks a metrics row that holds an evaluation (not written to CSV)

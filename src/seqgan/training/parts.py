@@ -18,12 +18,12 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
+from seqgan.models.kernel_choice import choose_kernels
 from seqgan.models.pass_rows import score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
 from seqgan.runtime import progress
 from seqgan.runtime.device import check_precision
-from seqgan.models.kernel_choice import choose_kernels
 from seqgan.training import steps
 from seqgan.training.loop import Phase
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.config import (VAE_ALGORITHMS, Config, build_config, changed_keys, read_toml,
-                           validate)
+from seqgan.config import VAE_ALGORITHMS, Config, build_config, changed_keys, read_toml, validate
 from seqgan.data.build import build_task, task_without_data
 from seqgan.data.task import Task
 from seqgan.data.vocab import Vocabulary
@@ -19,11 +18,11 @@ from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
 from seqgan.models.discriminator import fit_widths
 from seqgan.models.sampling import Sampling
+from seqgan.runtime.console import stderr_line
+from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
 from seqgan.storage.atomic import write_bytes, write_text
 from seqgan.storage.checkpoint import load_checkpoint, load_state_checked
-from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
 from seqgan.storage.folder import RunFolder
-from seqgan.runtime.console import stderr_line
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
 

@@ -16,10 +16,10 @@ from seqgan.config import Config
 from seqgan.errors import TrainingDiverged
 from seqgan.models.discriminator import REAL, Discriminator
 from seqgan.models.generator import Generator
-from seqgan.rl.policy_gradient import policy_gradient_loss
-from seqgan.rl.estimators import action_values
-from seqgan.rl.rollout import Reward, update_rollout_policy
 from seqgan.models.sampling import sample_from_logits
+from seqgan.rl.estimators import action_values
+from seqgan.rl.policy_gradient import policy_gradient_loss
+from seqgan.rl.rollout import Reward, update_rollout_policy
 from seqgan.runtime import progress
 from seqgan.runtime.device import wide_float
 
