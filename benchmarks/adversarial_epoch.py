@@ -123,8 +123,8 @@ def adversarial_epoch(generator, discriminator, oracle, positives, d_steps: int)
     for _ in range(d_steps):
         dt, negatives = timed(lambda: generator.sample(NUM_POSITIVES))
         t_gen += dt
-        dt, _ = timed(lambda: discriminator_epochs(discriminator, d_opt, positives, negatives,
-                                                   3, BATCH, 0.2))
+        dt, _ = timed(lambda negatives=negatives: discriminator_epochs(
+            discriminator, d_opt, positives, negatives, 3, BATCH, 0.2))
         t_d += dt
     scale = 5 / d_steps
     return {"g": t_g, "gen": t_gen * scale, "d": t_d * scale, "d_epoch": t_d / (3 * d_steps),
@@ -149,7 +149,8 @@ def main() -> None:
     formulation_table(discriminator, fp32_peak, precisions)
     positives = oracle.sample(NUM_POSITIVES)
     d_steps = 5 if args.full else 1
-    print(f"measured d-steps: {d_steps} of 5" + ("" if args.full else " (epoch totals count it 5x)"))
+    print(f"measured d-steps: {d_steps} of 5"
+          + ("" if args.full else " (epoch totals count it 5x)"))
     epochs = {}
     for precision in precisions:
         d_cfg = build_config({"discriminator": {"precision": precision}}).discriminator

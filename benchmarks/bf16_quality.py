@@ -33,13 +33,13 @@ def train_pair(out: Path, seed: int) -> None:
         run = out / f"{precision}-s{seed}"
         if (run / "summary.json").is_file():
             continue
-        log = open(out / f"{precision}-s{seed}.log", "w")
         command = [sys.executable, "-m", "seqgan", "train", "--preset", "synthetic-quick",
                    "--seed", str(seed), "--out", str(run),
                    "--set", f"discriminator.precision={precision}", "--set", "run.threads=1"]
         if run.exists():
             command = [sys.executable, "-m", "seqgan", "train", "--resume", str(run)]
-        procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        with open(out / f"{precision}-s{seed}.log", "w") as log:  # the child keeps its copy
+            procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
     for proc in procs:
         if proc.wait() != 0:
             raise SystemExit(f"a training failed: {proc.args}")

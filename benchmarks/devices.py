@@ -194,9 +194,11 @@ def measure_pass_rows(name: str, sizes: Sizes) -> dict[tuple[str, int], float]:
     discriminator.prob_real(samples[:64])
     out = {}
     for rows in PASS_ROWS:
-        out["sample", rows], _ = timed(device, lambda: generator.sample(sizes.samples, rows))
-        out["nll", rows], _ = timed(device, lambda: sequence_nll(oracle, samples, rows))
-        out["score", rows], _ = timed(device, lambda: discriminator.prob_real(samples, rows))
+        out["sample", rows], _ = timed(device, lambda rows=rows: generator.sample(sizes.samples,
+                                                                                   rows))
+        out["nll", rows], _ = timed(device, lambda rows=rows: sequence_nll(oracle, samples, rows))
+        out["score", rows], _ = timed(device, lambda rows=rows: discriminator.prob_real(samples,
+                                                                                       rows))
     out["chosen"] = (sample_rows(0, generator), nll_rows(oracle, sizes.seq_len),
                      score_rows(0, discriminator, sizes.seq_len, device))
     return out

@@ -77,7 +77,7 @@ def main() -> None:
     n = cfg.pg_bleu.n
     rows = task.content(task.train)
     hypotheses, references = rows[:args.hyps], rows[args.hyps:]
-    sets = {"real (train[:%d])" % args.hyps: hypotheses}
+    sets = {f"real (train[:{args.hyps}])": hypotheses}
     for path in args.samples:
         sets[str(path)] = task.content(read_token_file(path, task.seq_len,
                                                        task.vocab_size))[:args.hyps]

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import builtins
+import csv
 import errno
 from pathlib import Path
 
 from seqgan.storage import atomic
+
+
+def read_csv(path) -> list[dict[str, str]]:
+    """The rows of a CSV file written by seqgan (``metrics.csv``, ``table.csv``, ...)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def error_line(err: str, *words: str) -> str:

@@ -25,7 +25,7 @@ def test_the_examples_of_docs_api_run(tmp_path, monkeypatch, capsys):
         try:
             exec(compile(block, f"docs/api.md block {number}", "exec"), namespace)
         except Exception as exc:  # name the block that failed
-            raise AssertionError(f"docs/api.md block {number} failed: {exc!r}\n{block}")
+            raise AssertionError(f"docs/api.md block {number} failed: {exc!r}\n{block}") from exc
     assert (tmp_path / "runs" / "mine" / "summary.json").is_file()
 
 

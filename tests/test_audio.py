@@ -21,7 +21,8 @@ def _seconds(path):
 @pytest.mark.skipif(not audio.available(), reason=f"needs FluidSynth: {audio.INSTALL}")
 def test_wav_has_the_tune_duration(tmp_path):
     # melody16: 12 sixteenths = 3 quarters = 1.5 s at 120 quarters per minute
-    pm = get_encoding("melody16").decode(["60", "hold", "hold", "hold", "rest", "hold", "hold", "hold", "62", "hold", "64", "hold"])
+    pm = get_encoding("melody16").decode(["60", "hold", "hold", "hold", "rest", "hold", "hold",
+                                          "hold", "62", "hold", "64", "hold"])
     assert pm.get_end_time() == pytest.approx(1.5)
     path = tmp_path / "tune.wav"
     audio.write_wav(pm, path, rate=22050)
@@ -49,7 +50,8 @@ def test_missing_soundfont_is_one_line(monkeypatch, tmp_path):
         audio.find_soundfont(tmp_path / "missing.sf2")
 
 
-def test_generate_wav_without_fluidsynth_exits_2(monkeypatch, music_vae, tmp_path_factory, capsys):
+def test_generate_wav_without_fluidsynth_exits_2(monkeypatch, music_vae,  # noqa: F811 (fixture)
+                                                 tmp_path_factory, capsys):
     from seqgan.cli import main
     run = music_vae
     capsys.readouterr()
@@ -62,7 +64,7 @@ def test_generate_wav_without_fluidsynth_exits_2(monkeypatch, music_vae, tmp_pat
 
 @pytest.mark.audio
 @pytest.mark.skipif(not audio.available(), reason=f"needs FluidSynth: {audio.INSTALL}")
-def test_generate_wav_and_interpolate(music_vae, tmp_path_factory, capsys):
+def test_generate_wav_and_interpolate(music_vae, tmp_path_factory, capsys):  # noqa: F811 (fixture)
     from seqgan.cli import main
     run = music_vae
     out = tmp_path_factory.mktemp("wav")

@@ -1,6 +1,5 @@
 """End to end through the command line (in-process ``main`` and one real subprocess)."""
 
-import csv
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ import tomli_w
 
 from seqgan.cli import main
 from tests.conftest import REPO, TINY
+from tests.helpers import read_csv
 
 
 def _run(args, capsys):
@@ -45,7 +45,7 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path, tiny_toml, capsys):
     assert summary["nll_oracle_samples"] == 128
     assert set(summary["phase_seconds"]) == {"pretrain_generator", "pretrain_discriminator",
                                              "adversarial"}
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    rows = read_csv(out / "metrics.csv")
     phases = [r["phase"] for r in rows]
     assert phases == ["init"] + ["pretrain_generator"] * 3 + ["pretrain_discriminator"] * 2 \
         + ["adversarial"] * 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import signal
 
 import pytest
@@ -12,6 +11,7 @@ import torch
 
 from seqgan.cli import main
 from tests.conftest import TINY
+from tests.helpers import read_csv
 from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
 
 
@@ -22,14 +22,15 @@ def compared(tmp_path_factory):
     config.write_text(tomli_w.dumps({**TINY, "eval": {**TINY["eval"], "diagnostics": True}}))
     out = root / "cmp"
     args = ["compare", "--config", str(config), "--out", str(out), "--seeds", "2",
-            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan,merl", "--strategies", "2,1,1"]
+            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan,merl",
+            "--strategies", "2,1,1"]
     assert main(args) == 0
     return out, args
 
 
 def test_compare_writes_table_figures_and_shares_pretraining(compared):
     out, _ = compared
-    rows = list(csv.DictReader(open(out / "table.csv")))
+    rows = read_csv(out / "table.csv")
     assert [r["label"] for r in rows] == ["random", "mle", "pg-bleu", "seqgan", "merl"]
     for row in rows:
         assert float(row["nll_oracle"]) > 0 and float(row["nll_test"]) > 0
@@ -46,10 +47,9 @@ def test_compare_writes_table_figures_and_shares_pretraining(compared):
     for seed in (3, 4):
         shared = torch.load(out / f"seed-{seed}" / "pretrain" / "checkpoints" /
                             "end-pretrain_generator.pt", weights_only=True)
-        pretrain_rows = list(csv.DictReader(open(out / f"seed-{seed}" / "pretrain" /
-                                                 "metrics.csv")))
+        pretrain_rows = read_csv(out / f"seed-{seed}" / "pretrain" / "metrics.csv")
         for name in ("mle", "pg-bleu", "seqgan", "merl", "seqgan-g2-d1-k1"):
-            run_rows = list(csv.DictReader(open(out / f"seed-{seed}" / name / "metrics.csv")))
+            run_rows = read_csv(out / f"seed-{seed}" / name / "metrics.csv")
             assert run_rows[:len(pretrain_rows)] == pretrain_rows  # the same pre-training
         assert shared["position"][:2] == [0, TINY["pretrain"]["generator_epochs"]]
 

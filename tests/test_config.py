@@ -25,7 +25,8 @@ def test_overrides_and_seed_apply_in_order():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    (["adversarial.epoch=3"], "unknown config key 'adversarial.epoch'; did you mean 'adversarial.epochs'"),
+    (["adversarial.epoch=3"],
+     "unknown config key 'adversarial.epoch'; did you mean 'adversarial.epochs'"),
     (["adversarial.epochs=-1"], "must be >= 0"),
     (["adversarial.num_rollouts=0"], "must be >= 1"),
     (["oracle.seq_len=0"], "must be >= 1"),

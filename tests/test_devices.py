@@ -232,7 +232,8 @@ def test_resuming_on_another_device_type_says_so_once(tmp_path, capsys):
     assert "run.device" not in err  # the device is no setting of what was trained
 
 
-def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_path, capsys, cpu_only):
+def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_path, capsys,
+                                                                   cpu_only):
     moved = tmp_path / "moved"
     _copy_run(trained, moved)
     _set_saved_device(moved, "cuda")

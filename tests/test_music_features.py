@@ -114,7 +114,7 @@ def test_intra_inter_and_compare():
                         "feat_ii_kl_pitch_range"}
 
 
-def test_a_music_run_reports_feature_metrics(music_vae, capsys):
+def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (fixture)
     """A tiny pitch88 run: summary.json and ``seqgan evaluate`` carry OA per feature, in
     [0, 1], with the data's own OA (test vs train) as the ceiling."""
     import json

@@ -251,7 +251,8 @@ def test_real_command_line_with_a_non_utf8_name(run, tmp_path):
                            "-n", "3", "--out", out], capture_output=True, timeout=300)
     assert done.returncode == 0 and b"Traceback" not in done.stderr
     assert b"gen\\xff.txt" in done.stderr
-    assert open(out, "rb").read().decode() == _reference(run, 3)
+    with open(out, "rb") as handle:
+        assert handle.read().decode() == _reference(run, 3)
 
 
 def test_real_command_line_piped_into_head(run):

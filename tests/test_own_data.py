@@ -28,7 +28,8 @@ from tests.helpers import error_line
 from tests.test_music import write_tune
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "ran", "to", "big", "small", "red", "house", "tree"]
+WORDS = ["the", "cat", "dog", "sat", "on", "a", "mat", "ran", "to", "big", "small", "red",
+         "house", "tree"]
 
 # shrink a preset's models and schedule to seconds (appended after the command's own --set)
 SMALL = [f"--set={item}" for item in (

@@ -25,6 +25,7 @@ from seqgan.runtime import console, progress
 from seqgan.runtime.progress import Progress, eta_seconds, sha256_of
 from seqgan.training.session import open_session
 from tests.conftest import TINY
+from tests.helpers import read_csv
 
 EPOCHS = [("pretrain_generator", 3), ("pretrain_discriminator", 2), ("adversarial", 3)]
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
@@ -70,7 +71,7 @@ def test_redirected_run_logs_a_timestamped_line_per_epoch(redirected):
     expected = [(name, epoch, total) for name, total in EPOCHS for epoch in range(1, total + 1)]
     assert [(m[2], int(m[3]), int(m[4])) for m in epochs] == expected
     assert [int(m[5]) for m in epochs] == list(range(1, 9)) and {m[6] for m in epochs} == {"8"}
-    rows = list(csv.DictReader(open(out / "metrics.csv")))[1:]
+    rows = read_csv(out / "metrics.csv")[1:]
     for match, row in zip(epochs, rows):
         shown = match[9]
         assert shown == ("nll_oracle" if row["nll_oracle"] else
@@ -207,7 +208,7 @@ def test_metrics_are_appended_and_a_resume_rewrites_them_to_the_checkpoint(tmp_p
     assert [(r["phase"], r["phase_epoch"]) for r in rows][-3:] == \
         [("adversarial", "1"), ("adversarial", "2"), ("adversarial", "3")]
     assert all(None not in r and None not in r.values() for r in rows)  # no torn line
-    times = list(csv.DictReader(open(trainer.run.timing)))
+    times = read_csv(trainer.run.timing)
     assert [(r["phase"], r["phase_epoch"]) for r in times] == \
         [(r["phase"], r["phase_epoch"]) for r in rows]
     walls = [float(r["wall_seconds"]) for r in times]

@@ -1,4 +1,5 @@
-"""Quality–diversity curves over temperature: rows, report, figure (experiments.quality_diversity)."""
+"""Quality–diversity curves over temperature: rows, report, figure
+(experiments.quality_diversity)."""
 
 from __future__ import annotations
 

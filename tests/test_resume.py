@@ -164,9 +164,8 @@ def test_a_signal_inside_a_deferred_block_waits_for_its_end():
         assert info.value.exit_code == 143
         os.kill(os.getpid(), signal.SIGINT)  # the command is ending: a second one is ignored
         time.sleep(0.05)
-    with handle_signals():
-        with pytest.raises(Interrupted):  # outside a deferred block it is immediate
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
+    with handle_signals(), pytest.raises(Interrupted):  # outside a deferred block: immediate
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
     assert reached_end
     assert signal.getsignal(signal.SIGINT) is before  # restored

@@ -4,7 +4,6 @@ end-to-end runs of vae / seqvae1 / seqvae2 (train, generate, resume, compare).""
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 
@@ -24,6 +23,7 @@ from seqgan.training import seqvae, vae
 from seqgan.training.latent import interpolate, latent_line, parse_sequence
 from seqgan.training.session import open_session
 from tests.conftest import TINY
+from tests.helpers import read_csv
 
 TINY_VAE = copy.deepcopy(TINY)
 TINY_VAE["vae"] = {"latent_dim": 6, "encoder_emb_dim": 8, "encoder_hidden_dim": 8,
@@ -99,7 +99,7 @@ def test_decoder_starts_from_a_linear_map_of_z_and_keeps_the_generator_interface
     state = decoder.state_from(z)
     logits = decoder.logits(tokens, state=state)
     manual, step_state = [], state
-    for t, token in enumerate(decoder.inputs_for(tokens).T):
+    for token in decoder.inputs_for(tokens).T:
         out, step_state = decoder.step(token, step_state)
         manual.append(out)
     torch.testing.assert_close(logits, torch.stack(manual, 1))
@@ -236,7 +236,7 @@ def test_tiny_run_writes_a_complete_run_folder(vae_runs, algorithm):
     for key in ("nll_oracle", "nll_test", "nll_oracle_after_pretraining", "kl", "kl_dim_max",
                 "active_units", "recon_nll"):
         assert math.isfinite(summary[key]), key
-    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    rows = read_csv(out / "metrics.csv")
     evaluated = [r for r in rows if r["nll_oracle"] and r["phase"] != "init"]
     assert evaluated and all(r["kl"] and r["active_units"] and r["recon_nll"] for r in evaluated)
     last = "vae" if algorithm == "vae" else "adversarial"
@@ -247,7 +247,7 @@ def test_tiny_run_writes_a_complete_run_folder(vae_runs, algorithm):
 
 def test_the_vae_family_shares_a_bit_identical_pretraining(vae_runs):
     def pretraining(run):
-        return [r for r in csv.DictReader(open(run / "metrics.csv"))
+        return [r for r in read_csv(run / "metrics.csv")
                 if r["phase"] in ("init", "pretrain_generator")]
     first = pretraining(vae_runs["vae"])
     assert len(first) == 1 + TINY["pretrain"]["generator_epochs"]
@@ -323,7 +323,7 @@ def test_compare_shares_one_vae_pretraining_and_equals_a_run_alone(tmp_path):
     out = tmp_path / "cmp"
     assert main(["compare", "--config", str(config), "--out", str(out), "--jobs", "2",
                  "--algorithms", "vae,seqgan,seqvae1,seqvae2"]) == 0
-    rows = list(csv.DictReader(open(out / "table.csv")))
+    rows = read_csv(out / "table.csv")
     assert [r["label"] for r in rows] == ["vae", "seqgan", "seqvae1", "seqvae2"]
     assert all(float(r["nll_oracle"]) > 0 for r in rows)
     for name in ("vae", "seqvae1", "seqvae2"):
@@ -334,8 +334,8 @@ def test_compare_shares_one_vae_pretraining_and_equals_a_run_alone(tmp_path):
     alone = tmp_path / "alone"
     assert main(["train", "--config", str(config), "--out", str(alone),
                  "--set", 'algorithm="seqvae2"']) == 0
-    shared = list(csv.DictReader(open(out / "seed-3" / "seqvae2" / "metrics.csv")))
-    assert shared == list(csv.DictReader(open(alone / "metrics.csv")))
+    shared = read_csv(out / "seed-3" / "seqvae2" / "metrics.csv")
+    assert shared == read_csv(alone / "metrics.csv")
 
 
 def test_seqvae_builds_isolate_the_discriminator_initialisation(tiny_config):

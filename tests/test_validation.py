@@ -58,7 +58,8 @@ def _corpus(content: bytes, *pairs):
 def _toml_literal(section: str, key: str, literal: str):
     """A config file whose ``[section] key = literal`` is a bare TOML literal (nan, inf)."""
     def build(tmp):
-        text = _config(tmp).read_text().replace(f"[{section}]\n", f"[{section}]\n{key} = {literal}\n")
+        text = _config(tmp).read_text().replace(f"[{section}]\n",
+                                                f"[{section}]\n{key} = {literal}\n")
         (tmp / "tiny.toml").write_text(text)
         return ["train", "--config", str(tmp / "tiny.toml"), "--out", str(tmp / "new")]
     return build
@@ -118,7 +119,8 @@ CASES = {
         ["does not fit in memory", "T = 7", "reduce generator.hidden_dim"]),
     "text line of 5,000 tokens": (
         _corpus(LONG_LINE), ["corpus.txt:201: a line of 5000 tokens would make T = 5001",
-                             f"above the bound {MAX_AUTO_SEQ_LEN}", "--set data.seq_len=4 (99 % of the lines fit)",
+                             f"above the bound {MAX_AUTO_SEQ_LEN}",
+                             "--set data.seq_len=4 (99 % of the lines fit)",
                              "--set data.long_lines=truncate"]),
 }
 

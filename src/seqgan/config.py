@@ -236,7 +236,7 @@ def _fields(obj) -> dict[str, dataclasses.Field]:
 
 def _all_keys(obj, prefix: str = "") -> list[str]:
     keys = []
-    for name, f in _fields(obj).items():
+    for name in _fields(obj):
         value = getattr(obj, name)
         if dataclasses.is_dataclass(value):
             keys += _all_keys(value, f"{prefix}{name}.")
@@ -298,7 +298,8 @@ def _check_range(key: str, value: Any, meta) -> None:
     values = value if isinstance(value, list) else [value]
     for v in values:
         if choices and v not in choices:
-            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; got {v!r}")
+            raise UserError(f"config key '{key}' must be one of "
+                            f"{', '.join(map(str, choices))}; got {v!r}")
         if low is not None and v < low:
             raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
         if high is not None and v > high:
@@ -348,14 +349,16 @@ def _validate(cfg: Config) -> None:
                         "non-empty and of equal length")
     if cfg.data.kind != "oracle" and not cfg.data.train_file:
         raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file (e.g. --set "
-                        f"data.train_file={'my_corpus.txt' if cfg.data.kind == 'text' else 'my_midi/'})")
+                        f"data.train_file="
+                        f"{'my_corpus.txt' if cfg.data.kind == 'text' else 'my_midi/'})")
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
     _check_pattern("data.token_pattern", cfg.data.token_pattern)
     if not cfg.pg_bleu.epsilon > 0:
         raise UserError(f"pg_bleu.epsilon must be > 0, got {cfg.pg_bleu.epsilon}")
     if o.start_token >= o.vocab_size:
-        raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size {o.vocab_size}")
+        raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size "
+                        f"{o.vocab_size}")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -14,8 +14,9 @@ punctuation).  Each sequence is its tokens, then ``<eos>``, then ``<pad>`` up to
 (``data.long_lines = "drop"``) or cut to its first T - 1 tokens (``"truncate"``).
 ``data.seq_len = 0`` makes T the longest line + 1 (``auto_seq_len``), refused above
 ``MAX_AUTO_SEQ_LEN`` tokens (one stray long line would size every sequence).  Empty
-lines are skipped; a UTF-8 byte-order mark at the start of a file is dropped.  The vocabulary is built on the training lines only (``data.min_freq``);
-other tokens become ``<unk>``.  Without ``data.test_file`` the lines are split by
+lines are skipped; a UTF-8 byte-order mark at the start of a file is dropped.  The
+vocabulary is built on the training lines only (``data.min_freq``); other tokens become
+``<unk>``.  Without ``data.test_file`` the lines are split by
 ``data.test_ratio`` after a shuffle seeded by ``data.split_seed``.
 """
 

@@ -24,10 +24,11 @@ command continues: finished runs are reused, interrupted ones resumed from their
 checkpoints.  SIGINT / SIGTERM are passed on to the running trainings, which save a
 checkpoint before they exit.
 
-Backends: the plan (``plan``), the folder checks, the jobs (``experiments.jobs``: ``prepare``,
-``train_command``) and the report are shared; ``Runner`` (``--backend local``, the default) launches the runs as a
-pool of subprocesses here, ``experiments.ray_backend.RayRunner`` (``--backend ray``) as Ray tasks
-on a cluster (docs/scale-out.md).  Both mark each job done / failed / skipped.
+Backends: the plan (``plan``), the folder checks, the jobs (``experiments.jobs``:
+``prepare``, ``train_command``) and the report are shared; ``Runner`` (``--backend local``,
+the default) launches the runs as a pool of subprocesses here,
+``experiments.ray_backend.RayRunner`` (``--backend ray``) as Ray tasks on a cluster
+(docs/scale-out.md).  Both mark each job done / failed / skipped.
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ def _evaluation_config(cfg: Config, order: int, num_samples: int | None) -> Conf
     """The run's config, evaluating only what the curves need: BLEU-n and Self-BLEU-n
     under the run's first BLEU convention."""
     out = build_config(cfg.to_dict())
-    out.eval.bleu, out.eval.self_bleu = ([order], [order]) if cfg.data.kind != "oracle" else ([], [])
+    orders = [order] if cfg.data.kind != "oracle" else []
+    out.eval.bleu, out.eval.self_bleu = list(orders), list(orders)
     out.eval.bleu_conventions = out.eval.bleu_conventions[:1]
     out.eval.diagnostics = False
     if num_samples is not None:

@@ -4,7 +4,8 @@ music metrics, GAN diagnostics, Welch's t-test, and the ``Evaluator`` that runs 
 from seqgan._lazy import lazy_exports
 
 # (the BLEU function is ``seqgan.metrics.bleu.bleu``: ``bleu`` here is its module)
-_NAMES = {"sequence_nll": ".nll", "per_token_nll": ".nll", "self_bleu": ".bleu", "BleuConvention": ".bleu", "CONVENTIONS": ".bleu",
+_NAMES = {"sequence_nll": ".nll", "per_token_nll": ".nll", "self_bleu": ".bleu",
+          "BleuConvention": ".bleu", "CONVENTIONS": ".bleu",
           "music_metrics": ".music", "welch_t_test": ".stats", "policy_entropy": ".gan_diagnostics",
           "precision_recall": ".gan_diagnostics", "Evaluator": ".evaluation"}
 __all__ = list(_NAMES)

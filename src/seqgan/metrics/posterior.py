@@ -55,7 +55,8 @@ def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
     finally:
         generator.train(was_training)
     mu, kl = torch.cat(mus), torch.cat(kls)
-    variance = mu.var(dim=0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1], device=mu.device)
+    variance = (mu.var(dim=0, unbiased=False) if len(mu) > 1
+                else torch.zeros(mu.shape[1], device=mu.device))
     per_dim = kl.mean(0)
     out = {"kl": float(kl.sum(1).mean()), "kl_dim_max": float(per_dim.max()),
            "active_units": float((variance > ACTIVE_THRESHOLD).sum()),

@@ -91,11 +91,13 @@ class Generator(nn.Module):
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state."""
         h, c = state
-        out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0)))
+        out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1),
+                                (h.unsqueeze(0), c.unsqueeze(0)))
         return self._out(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
 
     def start_tokens(self, n: int) -> torch.Tensor:
-        return torch.full((n,), self.start_token, dtype=torch.long, device=self.output.weight.device)
+        return torch.full((n,), self.start_token, dtype=torch.long,
+                          device=self.output.weight.device)
 
     # -- whole sequences ----------------------------------------------------------
     def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:

@@ -146,7 +146,7 @@ class Melody16:
             last = piece[-1][1]
             bars = -(-(last - first) // STEPS_PER_BAR)
             segment = [HOLD] * (bars * STEPS_PER_BAR)
-            for start, end, pitch in piece:
+            for _, end, _ in piece:
                 if end - first < len(segment):
                     segment[end - first] = REST
             for start, _, pitch in piece:

@@ -461,7 +461,8 @@ def check_weights(module: torch.nn.Module, state, source: Path | str) -> None:
     for key, tensor in own.items():
         theirs = state[key]
         if not isinstance(theirs, torch.Tensor) or theirs.shape != tensor.shape:
-            shape = tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
+            shape = (tuple(theirs.shape) if isinstance(theirs, torch.Tensor)
+                     else type(theirs).__name__)
             raise UserError(f"{source} does not fit this config's {type(module).__name__}: "
                             f"'{key}' is {shape} there but {tuple(tensor.shape)} here "
                             "(different vocabulary or model sizes?)")

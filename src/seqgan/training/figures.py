@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
+
 from seqgan.metrics.bleu import LABELS, SUFFIXES
 from seqgan.storage.atomic import write_figure
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
                  "mse": "MSE (semitones²)", "spb": "SPB (octaves)", "qn4": "QN-4", "qn6": "QN-6",
                  "qn8": "QN-8"}
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 
 def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:

@@ -3,8 +3,8 @@
 An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list of
 ``Phase``s; this loop owns everything around them:
 
-* evaluation (``metrics.evaluation``: NLL-oracle or NLL-test, BLEU, ...) at epoch 0, every ``eval.every`` epochs of a
-  generator phase and at its last epoch;
+* evaluation (``metrics.evaluation``: NLL-oracle or NLL-test, BLEU, ...) at epoch 0, every
+  ``eval.every`` epochs of a generator phase and at its last epoch;
 * ``metrics.csv`` / ``timing.csv`` rows (appended), TensorBoard scalars at one global step
   (the serial epoch) and, at the end, the hyper-parameters with the final metrics;
 * progress (``runtime.progress``): a bar on a terminal, timestamped lines otherwise;

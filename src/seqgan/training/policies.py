@@ -21,7 +21,8 @@ from seqgan.training.figures import plt, save_figure
 def policy_at(generator, trajectory: torch.Tensor, step: int) -> torch.Tensor:
     """π(·|s_step) ``[V]``: the next-token distribution after reading ``trajectory[:step]``."""
     device = next(generator.parameters()).device
-    logits = generator.logits(trajectory.unsqueeze(0).to(device))[0]  # [T, V]; row t predicts y_{t+1}
+    # [T, V]; row t predicts y_{t+1}
+    logits = generator.logits(trajectory.unsqueeze(0).to(device))[0]
     return F.softmax(logits[step], dim=-1).cpu()  # plotted from the CPU
 
 

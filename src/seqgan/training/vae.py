@@ -80,8 +80,8 @@ def vae_epoch(cfg: Config, generator: LatentGenerator, optimizer: torch.optim.Op
 
 def diagnostics_when_evaluated(cfg: Config, task: Task, generator: LatentGenerator,
                                epoch: int, epochs: int) -> dict:
-    """``metrics.posterior`` on its ``diagnostic_sequences`` at the epochs the trainer evaluates (every
-    ``eval.every`` and the last of a phase), else nothing."""
+    """``metrics.posterior`` on its ``diagnostic_sequences`` at the epochs the trainer
+    evaluates (every ``eval.every`` and the last of a phase), else nothing."""
     if epoch % cfg.eval.every and epoch != epochs:
         return {}
     return posterior_diagnostics(generator, diagnostic_sequences(task, cfg.eval.num_samples),
