@@ -22,6 +22,7 @@ import torch
 from seqgan.config import Config, assemble, build_config, preset_names, read_toml
 from seqgan.data.paths import data_root as default_data_root
 from seqgan.errors import UserError
+from seqgan.models.generator import Generator
 from seqgan.models.sampling import Sampling
 
 
@@ -75,7 +76,7 @@ class Samples:
         return len(self.ids)
 
     def midi(self, i: int):
-        if self.encoding is None:
+        if self.encoding is None or self.symbols is None:
             raise UserError("midi() needs a music run")
         from seqgan.music.encodings import get_encoding
         return get_encoding(self.encoding).decode(list(self.symbols[i]))
@@ -87,7 +88,7 @@ class Samples:
     def write_midi(self, folder: Path) -> list[Path]:
         """Every row as ``folder/sample-<i>.mid`` (atomic writes); the paths."""
         from seqgan.music.corpus import symbols_to_midi
-        if self.encoding is None:
+        if self.encoding is None or self.symbols is None:
             raise UserError("write_midi() needs a music run")
         paths = [Path(folder) / f"sample-{i:04d}.mid" for i in range(len(self))]
         for path, row in zip(paths, self.symbols):
@@ -139,7 +140,7 @@ class Run:
         return load_trained(self.path, self.data_root)
 
     @property
-    def generator(self) -> torch.nn.Module:
+    def generator(self) -> Generator:
         return self._trained[2]["generator"]
 
     def sample(self, n: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -169,7 +170,7 @@ class Run:
         from seqgan.training.session import data_task
         cfg = build_config(self.config.to_dict())
         if metrics:
-            orders = {"bleu": [], "self_bleu": []}
+            orders: dict[str, list[int]] = {"bleu": [], "self_bleu": []}
             for name in metrics:
                 for kind in ("self_bleu", "bleu"):
                     if name.startswith(kind) and name[len(kind):].isdigit():

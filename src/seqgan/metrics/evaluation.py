@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,7 +76,7 @@ class Evaluator:
         cfg, task = self.cfg, self.task
         sampling = sampling or Sampling()
         if samples is None:
-            extra = {} if sampling.is_default else {"sampling": sampling}
+            extra: dict[str, Any] = {} if sampling.is_default else {"sampling": sampling}
             samples = generator.sample(cfg.eval.num_samples, cfg.generator.sample_batch,
                                        **extra)
         means: dict = {}

@@ -47,7 +47,8 @@ def policy_entropy(generator: Generator, samples: torch.Tensor, chunk: int = 256
     own ``samples [n, T]`` (steps up to and including ``<eos>``), in chunks of ``chunk``."""
     was_training = generator.training
     generator.eval()
-    total, count = 0.0, 0
+    total = 0.0
+    count: float = 0
     try:
         for part in samples.split(chunk):
             logp = F.log_softmax(generator.logits(part), dim=-1)

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from seqgan.models.generator import Generator
@@ -33,7 +35,7 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
     NLL-oracle (Eq. 13); with ``model`` = G_theta and held-out data it is NLL-test.
     ``temperature`` tau: under p_model tempered, softmax(logits / tau) (``log_prob``).
     """
-    extra = {} if temperature == 1.0 else {"temperature": temperature}
+    extra: dict[str, Any] = {} if temperature == 1.0 else {"temperature": temperature}
     batch_size = nll_rows(model, tokens.shape[-1], batch_size)
     was_training = model.training
     model.eval()

@@ -58,9 +58,10 @@ def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
     variance = (mu.var(dim=0, unbiased=False) if len(mu) > 1
                 else torch.zeros(mu.shape[1], device=mu.device))
     per_dim = kl.mean(0)
-    out = {"kl": float(kl.sum(1).mean()), "kl_dim_max": float(per_dim.max()),
-           "active_units": float((variance > ACTIVE_THRESHOLD).sum()),
-           "recon_nll": nll / max(1.0, count)}
+    out: dict[str, float | list[float]] = {
+        "kl": float(kl.sum(1).mean()), "kl_dim_max": float(per_dim.max()),
+        "active_units": float((variance > ACTIVE_THRESHOLD).sum()),
+        "recon_nll": nll / max(1.0, count)}
     if per_dimension:
         out["kl_per_dimension"] = per_dim.tolist()
     return out

@@ -46,6 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from seqgan.metrics.bleu import CURRENT, BleuConvention, ReferenceTables, bleu
 
@@ -201,6 +202,9 @@ def forward_backward_bleu(samples, test, n: int = 4, convention: BleuConvention 
 
 # -- matched-diversity comparison ----------------------------------------------------------
 
+Curve = tuple[ArrayLike, ArrayLike]  # (x, y): diversity and quality of K points
+
+
 def _curve(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     """A curve's points sorted by x, the y of equal x averaged; float64 ``[K]`` each."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
@@ -262,7 +266,7 @@ class MatchedDifference:
     higher_is_better: bool
 
 
-def matched_difference(curve_a, curve_b, at=None, *,
+def matched_difference(curve_a: Curve, curve_b: Curve, at=None, *,
                        higher_is_better: bool = True) -> MatchedDifference:
     """Quality of A minus quality of B at matched diversity.
 

@@ -84,7 +84,7 @@ class _SharedWindows(torch.autograd.Function):
         windows, *mats = ctx.saved_tensors
         n, length, k, widest, dtypes = ctx.sizes
         grad_windows = torch.zeros_like(windows)
-        grad_weights = []
+        grad_weights: list[torch.Tensor | None] = []
         for grad, mat, dtype in zip(grads, mats, dtypes):
             filters, cols = mat.shape
             if grad is None:

@@ -80,7 +80,7 @@ class Generator(nn.Module):
         with torch.no_grad():
             for param in self.parameters():
                 param.normal_(0.0, std)
-            self.lstm.bias_hh_l0.zero_()
+            self.lstm.get_parameter("bias_hh_l0").zero_()
 
     # -- one step -----------------------------------------------------------------
     def initial_state(self, n: int) -> State:
@@ -169,12 +169,13 @@ class Generator(nn.Module):
         out[:, :t] = prefix
         token = prefix[:, -1] if t > 0 else self.start_tokens(n)
         ended = None if self.eos_token is None else (prefix == self.eos_token).any(1)
+        pad = self.pad_token  # set exactly when eos_token is
         for pos in range(t, self.max_len):
             logits, state = self.step(token, state)
             u = None if uniforms is None else uniforms[:, pos - t]
             token = sampler(logits, u, generator)
-            if ended is not None:  # nothing is sampled after <eos>: padding follows
-                token = torch.where(ended, self.pad_token, token)
+            if ended is not None and pad is not None:  # after <eos>: padding follows
+                token = torch.where(ended, pad, token)
                 ended = ended | (token == self.eos_token)
             out[:, pos] = token
         return out

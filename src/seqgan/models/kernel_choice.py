@@ -156,7 +156,8 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
         names = agreeing_kernels(model, batch[:CHECK_ROWS])
         train = time_kernels(model, batch, train=True, names=names)
         score = time_kernels(model, chunk, train=False, names=names)
-    return {"train": min(train, key=train.get), "score": min(score, key=score.get),
+    return {"train": min(train, key=lambda name: train[name]),
+            "score": min(score, key=lambda name: score[name]),
             "train_seconds": train, "score_seconds": score}
 
 

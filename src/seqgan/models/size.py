@@ -201,10 +201,11 @@ def physical_memory() -> int | None:
 
 def human_bytes(n: float) -> str:
     """``1234567`` -> ``"1.2 MB"`` (powers of 1000)."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
+    return f"{n:.1f} PB"
 
 
 def _count(n: int) -> str:

@@ -141,6 +141,8 @@ class LatentGenerator(Generator):
 
     def encode(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)`` ``[n, Z]`` of q(z|tokens), reading each row up to its ``<eos>``."""
+        if self.encoder is None:
+            raise TypeError("encode() needs an encoder; this decoder was built without one")
         return self.encoder(tokens, self.token_mask(tokens).sum(1))
 
     @torch.no_grad()
