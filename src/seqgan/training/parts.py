@@ -1,12 +1,11 @@
 """Building blocks every algorithm composes: models, optimizers and the phases they share.
 
-An algorithm module (``seqgan.algorithms.*``) exposes ``build(cfg, task) -> (models,
-optimizers, phases)``; the parts here keep them to a few lines each.  Conventions the
-trainer relies on: the generator is ``models["generator"]``, and its pre-training (MLE
-with ``optimizers["mle"]``; a VAE's with ``optimizers["vae"]``) is the first phase, named
-``pretrain_generator``, which runs of the same settings can share (``Phase.
-shared_optimizer``, ``pretrain.generator_from``).
-"""
+An algorithm module (``training.seqgan``, ``training.mle``, ...) exposes ``build(cfg,
+task) -> (models, optimizers, phases)``; the parts here keep them to a few lines each.
+Conventions the trainer relies on: the generator is ``models["generator"]``, and its
+pre-training (MLE with ``optimizers["mle"]``; a VAE's with ``optimizers["vae"]``) is the
+first phase, named ``pretrain_generator``, which runs of the same settings can share
+(``Phase.  shared_optimizer``, ``pretrain.generator_from``)."""
 
 from __future__ import annotations
 
