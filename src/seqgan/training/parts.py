@@ -5,7 +5,7 @@ task) -> (models, optimizers, phases)``; the parts here keep them to a few lines
 Conventions the trainer relies on: the generator is ``models["generator"]``, and its
 pre-training (MLE with ``optimizers["mle"]``; a VAE's with ``optimizers["vae"]``) is the
 first phase, named ``pretrain_generator``, which runs of the same settings can share
-(``Phase.  shared_optimizer``, ``pretrain.generator_from``)."""
+(``Phase.shared_optimizer``, ``pretrain.generator_from``)."""
 
 from __future__ import annotations
 
