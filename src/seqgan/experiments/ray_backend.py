@@ -3,8 +3,8 @@
 The plan, the folder checks and the report are ``experiments.compare``'s, the jobs and their
 commands ``experiments.jobs``'s; only the launching differs from the local pool.  Each
 planned run is one task (``ray_task.run_training``: a resumable ``seqgan train`` subprocess)
-asking ``num_cpus`` = the run's ``run.threads`` (and ``gpu_share`` of a GPU with ``--gpus
-all``); a run that starts from a shared pre-training gets that task's result as its
+asking ``num_cpus`` = the run's ``run.threads`` (and ``gpu_share`` of a GPU with
+``--gpus all``); a run that starts from a shared pre-training gets that task's result as its
 argument, so Ray starts it only after the pre-training ended and independent seeds spread
 over the nodes.  A training killed with its worker or node is retried (``max_retries``) and
 continues from its newest checkpoint.
