@@ -263,6 +263,8 @@ def print_result_table(summary: dict, root: Path) -> None:
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
     rows += [(f"OA {k[len('feat_oa_'):]} (1 = data)", v) for k, v in summary.items()
              if k.startswith("feat_oa_")]    # music feature metrics (music.features)
+    rows += [(name, summary[name]) for name in registry.metric_names(plugins_only=True)
+             if name in summary]  # plug-in metrics (eval.metrics)
     rows.append(("seconds", summary.get("total_seconds")))
     sampling = summary.get("sampling")
     if sampling and not Sampling(**sampling).is_default:
