@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module, metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -71,6 +71,7 @@ BUILTIN: dict[str, dict[str, str]] = {
 
 # what build(cfg, task) returns: models (the generator as "generator"), optimizers, phases
 Built = tuple[dict[str, Any], dict[str, Any], list[Any]]
+T = TypeVar("T", "Algorithm", "Metric")
 PRETRAININGS = ("mle", "vae")  # the pre-training families seqgan compare shares per seed
 
 
@@ -195,13 +196,14 @@ def entries(group: str) -> dict[str, _Entry]:
     return out
 
 
-def _load(group: str, name: str, kind: type) -> Any:
+def _load(group: str, name: str, kind: type[T]) -> T | None:
     """The object of entry point ``name`` of ``group`` (imported once); None, with one
     warning line naming its package, when it cannot be imported or is not a ``kind``
     named ``name``."""
     key = (group, name)
     if key in _loaded:
-        return _loaded[key]
+        found: T = _loaded[key]
+        return found
     if key in _failed:
         return None
     entry = entries(group)[name]
@@ -213,15 +215,17 @@ def _load(group: str, name: str, kind: type) -> Any:
         if not isinstance(obj, kind):
             raise TypeError(f"{entry.value} is a {type(obj).__name__}, not a seqgan "
                             f"{kind.__name__}")
-        if obj.name != name:
-            raise TypeError(f"{entry.value} is named '{obj.name}', not '{name}'")
+        if getattr(obj, "name", None) != name:
+            raise TypeError(f"{entry.value} is named '{getattr(obj, 'name', None)}', not "
+                            f"'{name}'")
     except Exception as exc:  # a plug-in's import error must not break other commands  # noqa: BLE001
         why = f"{type(exc).__name__}: {exc}".splitlines()[0]
         _failed[key] = f"package '{entry.package}' ({group} '{name}' = {entry.value}): {why}"
         warn(f"could not load {_failed[key]}; skipped")
         return None
     _loaded[key] = obj
-    return obj
+    loaded: T = obj
+    return loaded
 
 
 def suggest(name: str, names: list[str]) -> str:

@@ -27,7 +27,8 @@ def _means(per_sequence: dict[str, np.ndarray]) -> dict[str, float]:
 
 def _nll_oracle(ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
                 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    return ev.nll_oracle(samples)
+    means, per_sequence = ev.nll_oracle(samples)
+    return dict(means), dict(per_sequence)
 
 
 def _nll_test(ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any

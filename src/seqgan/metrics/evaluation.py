@@ -72,7 +72,7 @@ class Evaluator:
         the ``eval.num_samples`` fresh samples ``[n, T]`` they were computed on, drawn with
         ``sampling`` (default: plain sampling, as in training); NLL-test is then at its
         temperature (``metrics.nll.per_token_nll``)."""
-        cfg, task = self.cfg, self.task
+        cfg = self.cfg
         sampling = sampling or Sampling()
         if samples is None:
             extra = {} if sampling.is_default else {"sampling": sampling}

@@ -10,8 +10,8 @@ import dataclasses
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.registry import Algorithm
 from seqgan.metrics.bleu import BleuConvention
+from seqgan.registry import Algorithm
 from seqgan.rl.rewards import BleuReward
 from seqgan.training import parts
 from seqgan.training.loop import Phase

@@ -36,10 +36,10 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
-from seqgan.registry import Algorithm
 from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.vae import Conditioned, LatentGenerator, gaussian_kl
+from seqgan.registry import Algorithm
 from seqgan.rl.estimators import action_values
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy

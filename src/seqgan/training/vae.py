@@ -27,9 +27,9 @@ import torch
 
 from seqgan.config import Config, VAEConfig
 from seqgan.data.task import Task
-from seqgan.registry import Algorithm
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
+from seqgan.registry import Algorithm
 from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
 
