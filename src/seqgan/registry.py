@@ -19,10 +19,11 @@ expects, gives one warning line on standard error naming its package and is skip
 (``seqgan: warning: ...``), so it never breaks a command that does not use it.
 
 The built-ins are the ``BUILTIN`` table below, which the package's ``pyproject.toml``
-declares verbatim (a test keeps the two equal).  The table stands in for the package's
-own installed metadata, so a source tree on ``PYTHONPATH`` or an editable install made
-before an algorithm was added still finds every built-in; a plug-in cannot take a
-built-in's name (it is skipped with a warning).  See docs/extending.md.
+declares verbatim (a test keeps the two equal).  The table stands in for seqgan's own
+installed metadata, so a source tree on ``PYTHONPATH``, or an editable install whose
+metadata predates a change of the list, finds exactly the built-ins of the code that
+runs; a plug-in cannot take a built-in's name (it is skipped with a warning).  See
+docs/extending.md.
 
 This module sits below every other seqgan module: it imports none of them (``Config``,
 ``Task`` and models appear in the types as ``Any``).
@@ -184,8 +185,8 @@ def entries(group: str) -> dict[str, _Entry]:
         return _entries[group]
     out = {name: _Entry(name, value, PACKAGE) for name, value in BUILTIN[group].items()}
     for entry in _installed(group):
-        if entry.package == PACKAGE and BUILTIN[group].get(entry.name) == entry.value:
-            continue  # the built-in itself, as the package's metadata declares it
+        if entry.package == PACKAGE:
+            continue  # the built-ins as installed: the table above (metadata may be stale)
         taken = out.get(entry.name)
         if taken is not None:
             warn(f"package '{entry.package}' declares {group} '{entry.name}', which "
