@@ -9,6 +9,7 @@ import copy
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,11 +35,15 @@ SETTINGS = ["--set", f"algorithm={NAME}", "--set", "shaped_seqgan.exponent=3",
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """examples/plugin installed into its own folder (no network, no dependencies)."""
+    """examples/plugin installed into its own folder (no network, no dependencies), built
+    from a copy (the build leaves files beside the sources)."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("source") / "plugin"
+    shutil.copytree(REPO / "examples" / "plugin", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                              "--no-build-isolation", "--no-index", "--target", str(target),
-                             str(REPO / "examples" / "plugin")],
+                             str(source)],
                             check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert list(target.glob("seqgan_shaped-*.dist-info"))
