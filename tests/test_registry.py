@@ -178,6 +178,13 @@ def test_a_plugin_section_is_typed_checked_saved_and_restored(plugin):
     assert build_config(TINY, ["tiny_plug.scale=3"]).to_dict()["tiny_plug"]["scale"] == 3.0
 
 
+def test_a_config_made_in_python_gets_its_plugin_section_when_validated(plugin):
+    from seqgan.config import Config, validate
+    cfg = Config(algorithm="tiny-plug")
+    validate(cfg)
+    assert cfg.section("tiny_plug").scale == 1.0
+
+
 def test_config_show_documents_a_plugin_section(plugin, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["config", "show", "--set", "algorithm=tiny-plug"]) == 0

@@ -541,10 +541,12 @@ def _merge(a: dict, b: dict) -> dict:
 def validate(cfg: Config) -> None:
     """Check a ``Config`` however it was made — also one built or changed in Python, where
     no TOML or ``--set`` was parsed: every key's type, range and choices and the
-    cross-key rules, as ``build_config`` checks them (one-line ``UserError``)."""
+    cross-key rules, as ``build_config`` checks them (one-line ``UserError``).  A plug-in
+    algorithm's section that ``cfg`` lacks is added with its defaults."""
     if not isinstance(cfg, Config):
         raise UserError(f"expected a seqgan Config, got {type(cfg).__name__}")
-    build_config(cfg.to_dict())
+    for name, section in build_config(cfg.to_dict()).sections.items():
+        cfg.sections.setdefault(name, section)
 
 
 def _upgrade(base: dict) -> dict:
