@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
+from seqgan import registry
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.rl.rewards import BleuReward
 from seqgan.training import steps
 from seqgan.training.scheduled_sampling import omega_at
-from seqgan.training.session import ALGORITHMS
 from tests.conftest import TINY
 
 
@@ -25,7 +25,7 @@ def test_scheduled_inputs_replace_at_rate_one_minus_omega():
 
 def test_scheduled_sampling_epoch_feeds_own_tokens_at_the_scheduled_rate(tiny_config):
     task = build_synthetic_task(tiny_config, None)
-    model, _, phases = ALGORITHMS["ss"](tiny_config, task)
+    model, _, phases = registry.algorithm("ss").build(tiny_config, task)
     generator = model["generator"]
     optimizer = torch.optim.Adam(generator.parameters(), lr=0.01)
     loss, replaced = steps.scheduled_sampling_epoch(generator, optimizer, task.train, 32, 5.0,
@@ -55,7 +55,7 @@ def test_bleu_reward_prefers_a_copy_of_the_references():
 def test_random_baseline_is_exactly_uniform(tiny_config):
     tiny_config.algorithm = "random"
     task = build_synthetic_task(tiny_config, None)
-    models, optimizers, phases = ALGORITHMS["random"](tiny_config, task)
+    models, optimizers, phases = registry.algorithm("random").build(tiny_config, task)
     logp = models["generator"].log_prob(task.test)
     assert phases == [] and optimizers == {}
     torch.testing.assert_close(logp, torch.full_like(logp, -math.log(40)))
@@ -67,7 +67,7 @@ def test_random_baseline_is_exactly_uniform(tiny_config):
     ("seqgan", ["pretrain_generator", "pretrain_discriminator", "adversarial"])])
 def test_algorithms_share_the_pretraining_phase(tiny_config, algorithm, phases):
     task = build_synthetic_task(tiny_config, None)
-    _, optimizers, built = ALGORITHMS[algorithm](tiny_config, task)
+    _, optimizers, built = registry.algorithm(algorithm).build(tiny_config, task)
     assert [p.name for p in built] == phases
     assert built[0].shareable and "mle" in optimizers
     assert sum(p.epochs for p in built if p.trains_generator) == \

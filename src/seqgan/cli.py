@@ -45,7 +45,14 @@ TRAIN_EXAMPLES = """examples:
                                                  # your folder of MIDI files
   seqgan train --resume runs/mine --set adversarial.epochs=40
                                                  # continue, or extend a finished run
-see also: seqgan presets, seqgan config show --preset P --set KEY=VALUE (a dry run)"""
+see also: seqgan presets, seqgan config show --preset P --set KEY=VALUE (a dry run)
+algorithms (--set algorithm=NAME; installed plug-ins included): {algorithms}"""
+
+
+def _algorithm_list() -> str:
+    """The registered algorithms' names, built-ins first (``registry``; nothing imported)."""
+    from seqgan import registry
+    return ", ".join(registry.algorithm_names())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
     train = sub.add_parser("train", parents=[common], help="train a model into a run folder",
-                           epilog=TRAIN_EXAMPLES,
+                           epilog=TRAIN_EXAMPLES.format(algorithms=_algorithm_list()),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_config_options(train)
     train.add_argument("--out", type=Path, help="run folder (default: runs/<preset>-<time>)")
@@ -122,7 +129,9 @@ def _parser() -> argparse.ArgumentParser:
                           "seeds and write the paper's table and figures")
     _add_config_options(comp)
     comp.add_argument("--algorithms", default="random,mle,ss,pg-bleu,seqgan",
-                      help="comma-separated (default: random,mle,ss,pg-bleu,seqgan)")
+                      help="comma-separated (default: random,mle,ss,pg-bleu,seqgan) from: "
+                      f"{_algorithm_list()}; and ordinary, baseline, merl (SeqGAN with "
+                      "that estimator)")
     comp.add_argument("--out", type=Path, required=True, help="comparison folder")
     comp.add_argument("--seeds", type=int, default=1, help="seeds per algorithm (default 1)")
     comp.add_argument("--jobs", type=int, help="runs at a time on the CPU (default 1)")
@@ -142,8 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--max-retries", type=int, metavar="N", help="with --backend ray: "
                       "retries of a run whose process, worker or node died (default 3)")
 
-    presets = sub.add_parser("presets", help="list the named presets, or show one "
-                             "(seqgan presets show NAME)")
+    presets = sub.add_parser("presets", help="list the named presets, the algorithms and "
+                             "plug-in metrics, or show a preset (seqgan presets show NAME)")
     presets.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     presets.add_argument("name", nargs="?", help="the preset to show")
 
@@ -326,7 +335,30 @@ def cmd_presets(args) -> int:
                         f"show {args.name}?)")
     for name in preset_names():  # templates (text, midi) are complete only with a data file
         print(f"{name:20s} {load_preset(name).get('description', '')}")
+    _print_registered()
     return 0
+
+
+def _print_registered() -> None:
+    """The algorithms (--set algorithm=NAME) and the plug-in metrics (eval.metrics), each
+    with its package when it is not seqgan's own; one that does not load is skipped (its
+    warning line names its package)."""
+    from seqgan import registry
+    print("\nalgorithms (--set algorithm=NAME):")
+    entries = registry.entries(registry.ALGORITHM_GROUP)
+    for spec in registry.algorithms():
+        package = entries[spec.name].package
+        origin = "" if package == registry.PACKAGE else f" [{package}]"
+        print(f"  {spec.name:18s} {spec.summary}{origin}")
+    names = registry.metric_names(plugins_only=True)
+    print("\nplug-in metrics (--set eval.metrics=[...]):" + ("" if names else " none installed"))
+    entries = registry.entries(registry.METRIC_GROUP)
+    for name in names:
+        try:
+            metric = registry.metric(name)
+        except UserError:
+            continue  # its warning is printed
+        print(f"  {name:18s} {metric.summary} [{entries[name].package}]")
 
 
 def cmd_config(args) -> int:

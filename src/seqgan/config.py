@@ -35,6 +35,7 @@ else:  # pragma: no cover
 
 import tomli_w
 
+import seqgan.registry as registry
 from seqgan.errors import UserError
 
 # BLEU's zero-order rules, smoothings and named conventions (metrics.bleu's RULES, SMOOTHINGS
@@ -44,11 +45,10 @@ BLEU_SMOOTHINGS = ("none", "method1")
 BLEU_CONVENTIONS = ("current", "nltk-3.2", "texygen", "texygen-full")
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
-ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
-VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
 MAX_INT = 2**63 - 1  # every int knob (sizes, counts, seeds) must fit in torch's int64
+PLUGINS = "plugin_sections"  # metadata flag of Config.sections (not a key itself)
 
 
 def _check(low: float | None = None, high: float | None = None, choices: tuple = ()) -> dict:
@@ -191,6 +191,7 @@ class EvalConfig:
     bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
     text_defaults: bool = True  # text runs that set neither bleu nor self_bleu get bleu = self_bleu = [2, 3, 4] and, if bleu_samples is 0, bleu_samples = 500
     bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
+    metrics: list[str] = knob([])  # plug-in metrics to compute too, by name (installed packages' seqgan.metrics entry points; docs/extending.md)
 
 
 @dataclass
@@ -207,7 +208,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2
+    algorithm: str = "seqgan"  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2, or an installed plug-in's (seqgan presets lists them)
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -220,9 +221,22 @@ class Config:
     vae: VAEConfig = field(default_factory=VAEConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    # the config sections of plug-in algorithms (``registry.Algorithm.config``), by name:
+    # that of ``algorithm``, and any other whose keys were set; in TOML after [run]
+    sections: dict[str, Any] = field(default_factory=dict, metadata={PLUGINS: True})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data.update(data.pop("sections"))
+        return data
+
+    def section(self, name: str) -> Any:
+        """The config section of a plug-in algorithm (``[name]``, a dataclass of its
+        ``registry.Algorithm.config``)."""
+        if name not in self.sections:
+            raise UserError(f"this config has no section [{name}] (sections of plug-ins: "
+                            f"{', '.join(self.sections) or 'none'})")
+        return self.sections[name]
 
     def to_toml(self) -> str:
         return tomli_w.dumps(self.to_dict())
@@ -231,7 +245,8 @@ class Config:
 # -- building ---------------------------------------------------------------------------
 
 def _fields(obj) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(obj)}
+    """The keys of a section (``Config.sections`` is not one: its sections are)."""
+    return {f.name: f for f in dataclasses.fields(obj) if not f.metadata.get(PLUGINS)}
 
 
 def _all_keys(obj, prefix: str = "") -> list[str]:
@@ -242,7 +257,36 @@ def _all_keys(obj, prefix: str = "") -> list[str]:
             keys += _all_keys(value, f"{prefix}{name}.")
         else:
             keys.append(f"{prefix}{name}")
+    for name, section in getattr(obj, "sections", {}).items():
+        keys += _all_keys(section, f"{prefix}{name}.")
     return keys
+
+
+def _add_section(cfg: Config, name: str, valid: list[str]) -> bool:
+    """Give ``cfg`` the config section ``name`` of an installed plug-in algorithm (its
+    defaults), its keys added to ``valid``; False when no plug-in has that section."""
+    if name in cfg.sections:
+        return True
+    if not registry.is_section_name(name) or name in _fields(cfg):
+        return False
+    owner = registry.section_owner(name)
+    if owner is None or owner.config is None:
+        return False
+    section = owner.config()
+    if not dataclasses.is_dataclass(section):
+        raise UserError(f"algorithm '{owner.name}': its config section is not a dataclass")
+    cfg.sections[name] = section
+    valid += _all_keys(section, f"{name}.")
+    return True
+
+
+def _check_algorithm(cfg: Config, valid: list[str]) -> None:
+    """``algorithm`` names an installed algorithm (else one line with "did you mean"),
+    whose config section ``cfg`` then holds."""
+    spec = registry.algorithm(cfg.algorithm)
+    if spec.section is not None and not _add_section(cfg, spec.section, valid):
+        raise UserError(f"algorithm '{spec.name}' cannot have a config section "
+                        f"[{spec.section}]: seqgan's own section has that name")
 
 
 def _unknown(key: str, valid: list[str]) -> UserError:
@@ -327,9 +371,12 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
     hints = get_type_hints(type(obj))
     for name, value in data.items():
         key = f"{prefix}{name}"
-        if name not in fields:
+        if isinstance(obj, Config) and name not in fields and _add_section(obj, name, valid):
+            current = obj.sections[name]
+        elif name not in fields:
             raise _unknown(key, valid)
-        current = getattr(obj, name)
+        else:
+            current = getattr(obj, name)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise UserError(f"config key '{key}' is a section; set its keys as {key}.NAME")
@@ -337,6 +384,8 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
             continue
         value = _coerce(key, value, hints[name])
         _check_range(key, value, fields[name].metadata)
+        if key == "algorithm" and not registry.is_algorithm(value):
+            raise registry.unknown_algorithm(value)
         setattr(obj, name, value)
 
 
@@ -359,6 +408,13 @@ def _validate(cfg: Config) -> None:
     if o.start_token >= o.vocab_size:
         raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size "
                         f"{o.vocab_size}")
+    for name in cfg.eval.metrics:
+        if registry.metric(name).compute is None:  # a built-in family
+            raise UserError(f"eval.metrics names plug-in metrics; '{name}' is built in "
+                            f"(switched on by its own eval keys, docs/metrics.md)")
+    spec = registry.algorithm(cfg.algorithm)
+    if spec.validate is not None:
+        spec.validate(cfg)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -406,6 +462,8 @@ def build_config(base: dict | None = None, overrides: list[str] = (),
         _apply(cfg, _upgrade(base), "", valid)
     for text in overrides:
         key, value = parse_override(text)
+        if "." in key:
+            _add_section(cfg, key.split(".")[0], valid)  # a plug-in's section, if any
         if any(v.startswith(f"{key}.") for v in valid):
             raise UserError(f"config key '{key}' is a section; set its keys as {key}.NAME")
         if key not in valid:
@@ -413,6 +471,7 @@ def build_config(base: dict | None = None, overrides: list[str] = (),
         _apply(cfg, _nest(key, value), "", valid)
     if seed is not None:
         _apply(cfg, {"seed": seed}, "", valid)
+    _check_algorithm(cfg, valid)
     fill_kind_defaults(cfg)
     if complete:
         _validate(cfg)
@@ -487,10 +546,12 @@ def _merge(a: dict, b: dict) -> dict:
 def validate(cfg: Config) -> None:
     """Check a ``Config`` however it was made — also one built or changed in Python, where
     no TOML or ``--set`` was parsed: every key's type, range and choices and the
-    cross-key rules, as ``build_config`` checks them (one-line ``UserError``)."""
+    cross-key rules, as ``build_config`` checks them (one-line ``UserError``).  A plug-in
+    algorithm's section that ``cfg`` lacks is added with its defaults."""
     if not isinstance(cfg, Config):
         raise UserError(f"expected a seqgan Config, got {type(cfg).__name__}")
-    build_config(cfg.to_dict())
+    for name, section in build_config(cfg.to_dict()).sections.items():
+        cfg.sections.setdefault(name, section)
 
 
 def _upgrade(base: dict) -> dict:
@@ -503,14 +564,18 @@ def _upgrade(base: dict) -> dict:
     return base
 
 
-def key_comments() -> dict[str, str]:
-    """``"section.key"`` (or ``"key"``) -> the comment of its field in this module, the one
-    place each knob is documented."""
+def key_comments(cfg: Config | None = None) -> dict[str, str]:
+    """``"section.key"`` (or ``"key"``) -> the comment of its field in this module (and,
+    for the plug-in sections of ``cfg``, in the plug-in's module), the one place each
+    knob is documented."""
     comments: dict[str, str] = {}
     sections = {f.name: f.type for f in dataclasses.fields(Config)}
     hints = get_type_hints(Config)
-    for prefix, cls in [("", Config)] + [(f"{name}.", hints[name]) for name in sections
-                                         if dataclasses.is_dataclass(hints[name])]:
+    classes = [("", Config)] + [(f"{name}.", hints[name]) for name in sections
+                                if dataclasses.is_dataclass(hints[name])]
+    classes += [(f"{name}.", type(section)) for name, section in
+                (cfg.sections.items() if cfg is not None else ())]
+    for prefix, cls in classes:
         for line in inspect.getsource(cls).splitlines():
             found = re.match(r"\s+(\w+): [^=]+=.*?  # (.*)$", line)
             if found:
@@ -520,7 +585,7 @@ def key_comments() -> dict[str, str]:
 
 def commented_toml(cfg: Config) -> str:
     """``cfg`` as TOML (what ``config.toml`` holds) with each key's comment above it."""
-    comments = key_comments()
+    comments = key_comments(cfg)
     lines: list[str] = []
 
     def emit(prefix: str, values: dict) -> None:

@@ -45,9 +45,8 @@ from pathlib import Path
 
 import tomli_w
 
+import seqgan.registry as registry
 from seqgan.config import (
-    ALGORITHMS,
-    VAE_ALGORITHMS,
     Config,
     build_config,
     changed_keys,
@@ -73,9 +72,7 @@ from seqgan.storage.atomic import write_bytes
 from seqgan.storage.folder import RunFolder, is_empty
 from seqgan.storage.lock import FolderLock
 
-NO_PRETRAINING = ("random",)
-PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
-COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
+PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # pre-training -> job name
 
 
 def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
@@ -101,11 +98,15 @@ ESTIMATOR_VARIANTS = ("ordinary", "baseline", "merl")
 
 def parse_algorithms(text: str) -> list[str]:
     names = [a.strip() for a in text.split(",") if a.strip()]
-    known = (*ALGORITHMS, *ESTIMATOR_VARIANTS)
+    known = [*registry.algorithm_names(), *ESTIMATOR_VARIANTS]
     unknown = [a for a in names if a not in known]
     if unknown or not names:
+        hint = registry.suggest(unknown[0], known) if unknown else ""
         raise UserError(f"--algorithms: unknown '{','.join(unknown)}'; choose from "
-                        f"{', '.join(known)}")
+                        f"{', '.join(known)}{hint}")
+    for name in names:
+        if name not in ESTIMATOR_VARIANTS:
+            registry.algorithm(name)  # one line now if its package cannot be loaded
     if len(set(names)) != len(names):
         raise UserError("--algorithms lists an algorithm twice")
     return names
@@ -197,14 +198,13 @@ def _with(base: dict, **sections) -> Config:
 
 def _algorithm_of(name: str) -> str:
     """The algorithm of a planned run (an estimator variant or strategy runs SeqGAN)."""
-    return name if name in ALGORITHMS else "seqgan"
+    return name if registry.is_algorithm(name) else "seqgan"
 
 
 def _pretraining_of(algorithm: str) -> str | None:
-    """The shared pre-training an algorithm starts from: ``mle``, ``vae`` or None."""
-    if algorithm in NO_PRETRAINING:
-        return None
-    return "vae" if algorithm in VAE_ALGORITHMS else "mle"
+    """The shared pre-training an algorithm starts from: ``mle``, ``vae`` or None
+    (``registry.Algorithm.pretraining``)."""
+    return registry.algorithm(algorithm).pretraining
 
 
 def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
@@ -238,7 +238,8 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
     for job in planned:
         job.log = out / "logs" / f"seed-{job.seed}-{job.name}.log"
     # longest first (pre-training before what needs it), so parallel slots end together
-    return sorted(planned, key=lambda j: (j.needs is not None, -COST.get(j.config.algorithm, 0)))
+    return sorted(planned, key=lambda j: (j.needs is not None,
+                                          -registry.algorithm(j.config.algorithm).cost))
 
 
 def _check_folder(out: Path, settings: dict) -> None:

@@ -5,7 +5,8 @@ Output, in the comparison folder:
 
 * ``table.csv`` / ``table.md``: per label, the mean over seeds of every final metric the
   runs logged (± standard deviation over seeds when there are several) — NLL-oracle,
-  NLL-test, BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics — the number of samples
+  NLL-test, BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics, plug-in metrics
+  (``registry``) — the number of samples
   behind each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE,
   SPB, QN) the p-value of Welch's two-sided t-test of the label's per-sequence values
   against SeqGAN's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+import seqgan.registry as registry
 from seqgan.errors import UserError
 from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
@@ -68,7 +70,10 @@ def table_metrics(summaries: list[dict]) -> list[str]:
 
 
 def _is_metric(key: str) -> bool:
-    return key in HEADERS or bool(_BLEU.fullmatch(key)) or key.startswith("feat_oa_")
+    """A column of the table: a built-in metric, or an installed plug-in metric's
+    (``registry``; its name, after the built-ins)."""
+    return (key in HEADERS or bool(_BLEU.fullmatch(key)) or key.startswith("feat_oa_")
+            or key in registry.metric_names(plugins_only=True))
 
 
 def main_metric(metrics: list[str]) -> str | None:

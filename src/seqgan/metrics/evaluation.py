@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
+import seqgan.registry as registry
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.errors import UserError
 from seqgan.metrics.bleu import (
     CONVENTIONS,
     SUFFIXES,
@@ -50,6 +52,9 @@ CEILING_ROWS = 5000      # training sequences whose music features give the data
 class Evaluator:
     def __init__(self, cfg: Config, task: Task):
         self.cfg, self.task = cfg, task
+        # the built-in families (registry.BUILTIN, in column order), then eval.metrics
+        self.metrics = [*registry.builtin_metrics(),
+                        *(registry.metric(name) for name in cfg.eval.metrics)]
         # BLEU tables of the reference set, built once per reference pick
         self._tables: dict[str, ReferenceTables] = {}
         self._real_features: dict[str, np.ndarray] | None = None   # music features of test
@@ -73,7 +78,7 @@ class Evaluator:
         the ``eval.num_samples`` fresh samples ``[n, T]`` they were computed on, drawn with
         ``sampling`` (default: plain sampling, as in training); NLL-test is then at its
         temperature (``metrics.nll.per_token_nll``)."""
-        cfg, task = self.cfg, self.task
+        cfg = self.cfg
         sampling = sampling or Sampling()
         if samples is None:
             extra: dict[str, Any] = {} if sampling.is_default else {"sampling": sampling}
@@ -81,24 +86,64 @@ class Evaluator:
                                        **extra)
         means: dict = {}
         per_sequence: dict[str, np.ndarray] = {}
-        if task.oracle is not None:
-            per_sequence["nll_oracle"] = sequence_nll(task.oracle, samples).cpu().numpy()
-            means["nll_oracle"] = float(per_sequence["nll_oracle"].mean()) / task.seq_len
-        if len(task.test):
-            means["nll_test"] = per_token_nll(generator, task.test, sampling.temperature)
-        if cfg.eval.diagnostics:
-            means.update(self.diagnostics(generator, discriminator, samples))
-        per_sequence.update(self.sequence_metrics(samples))
-        for name, values in per_sequence.items():
-            if name != "nll_oracle":
-                means[name] = float(np.mean(values)) if len(values) else float("nan")
-        if task.kind == "music":
-            means.update(self.feature_metrics(samples))
+        for metric in self.metrics:
+            if metric.evaluate is not None:
+                found, values = metric.evaluate(self, samples, generator, discriminator,
+                                                sampling)
+            else:
+                found, values = self.plugin_metric(metric, samples)
+            means.update(found)
+            per_sequence.update(values)
         return means, per_sequence, samples.cpu()  # computed on the device, kept on the CPU
+
+    def nll_oracle(self, samples: torch.Tensor) -> tuple[dict, dict]:
+        """NLL-oracle of the samples: per sequence (nats) and its mean per token."""
+        if self.task.oracle is None:
+            return {}, {}
+        values = sequence_nll(self.task.oracle, samples).cpu().numpy()
+        return {"nll_oracle": float(values.mean()) / self.task.seq_len}, {"nll_oracle": values}
+
+    def nll_test(self, generator: Generator, sampling: Sampling) -> dict[str, float]:
+        """NLL-test per token of the held-out data, at the temperature of ``sampling``."""
+        if not len(self.task.test):
+            return {}
+        return {"nll_test": per_token_nll(generator, self.task.test, sampling.temperature)}
+
+    def plugin_metric(self, metric: registry.Metric, samples: torch.Tensor
+                      ) -> tuple[dict, dict]:
+        """A plug-in metric (``registry.Metric.compute``) of the samples: an ``[n]``
+        result is per sequence (its mean is the metric), a number is the metric.  It runs
+        on a fork of torch's CPU random state, so a metric cannot change the training."""
+        assert metric.compute is not None
+        with torch.random.fork_rng(devices=[]):
+            value = metric.compute(samples, self.task)
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == len(samples):
+            values = value.astype(np.float64)
+            return {metric.name: _mean(values)}, {metric.name: values}
+        try:
+            return {metric.name: float(value)}, {}
+        except (TypeError, ValueError):
+            raise UserError(f"metric '{metric.name}' returned {type(value).__name__}; it must "
+                            f"return one number, or one per sample ([{len(samples)}])") from None
 
     def sequence_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
         """(Self-)BLEU per sequence under each convention (of the first ``eval.bleu_samples``
         samples) and the music metrics (of all samples)."""
+        return {**self.bleu_metrics(samples), **self.music_metrics(samples)}
+
+    def music_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
+        """The music encoding's metrics per sequence (``metrics.music``)."""
+        cfg, task = self.cfg, self.task
+        if task.kind != "music":
+            return {}
+        from seqgan.metrics.music import music_metrics
+        return music_metrics(cfg.data.encoding, task.symbols(samples), task.symbols(task.test))
+
+    def bleu_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
+        """(Self-)BLEU per sequence under each convention (of the first
+        ``eval.bleu_samples`` samples)."""
         cfg, task = self.cfg, self.task
         hypotheses = task.content(samples[:cfg.eval.bleu_samples or None])
         references = self._bleu_references()
@@ -112,10 +157,6 @@ class Evaluator:
             for n in cfg.eval.self_bleu:
                 if len(hypotheses) > 1:
                     out[f"self_bleu{n}{SUFFIXES[name]}"] = self_bleu(hypotheses, n, convention)
-        if task.kind == "music":
-            from seqgan.metrics.music import music_metrics
-            out.update(music_metrics(cfg.data.encoding, task.symbols(samples),
-                                     task.symbols(task.test)))
         return out
 
     def feature_metrics(self, samples: torch.Tensor) -> dict[str, float]:
@@ -180,6 +221,18 @@ class Evaluator:
         return out
 
     def _signatures(self, num_samples: int) -> dict[str, str]:
+        """Every metric's signature: each built-in family's, then each plug-in's
+        (``<name>|hyps=<n>|tok=<token>``)."""
+        out: dict[str, str] = {}
+        for metric in self.metrics:
+            if metric.signatures is not None:
+                out.update(metric.signatures(self, num_samples))
+            elif metric.compute is not None:
+                tok = token_label(self.cfg, self.task)
+                out[metric.name] = f"{metric.name}|hyps={num_samples}|tok={tok}"
+        return out
+
+    def nll_signatures(self, num_samples: int) -> dict[str, str]:
         cfg, task = self.cfg, self.task
         tok = token_label(cfg, task)
         out = {}
@@ -189,6 +242,12 @@ class Evaluator:
             out["nll_oracle"] = f"nll_oracle|samples={num_samples}|oracle={source}"
         if len(task.test):
             out["nll_test"] = f"nll_test|refs=test:{len(task.test)}|tok={tok}"
+        return out
+
+    def bleu_signatures(self, num_samples: int) -> dict[str, str]:
+        cfg = self.cfg
+        tok = token_label(cfg, self.task)
+        out = {}
         hyps = min(num_samples, cfg.eval.bleu_samples or num_samples)
         references = self._bleu_references()
         for name, convention in self._conventions():
@@ -200,6 +259,12 @@ class Evaluator:
             if hyps > 1:
                 for n in cfg.eval.self_bleu:
                     out[f"self_bleu{n}{suffix}"] = convention.self_signature(n, hyps, tok)
+        return out
+
+    def music_signatures(self, num_samples: int) -> dict[str, str]:
+        cfg, task = self.cfg, self.task
+        tok = token_label(cfg, task)
+        out = {}
         if task.kind == "music":
             from seqgan.metrics.music import METRICS
             for name in METRICS.get(cfg.data.encoding, ()):
@@ -226,6 +291,10 @@ class Evaluator:
                 real = discriminator.prob_real(self.task.test[:m], chunk)
                 out["d_precision"], out["d_recall"] = precision_recall(real, fake[:m])
         return out
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
 
 
 def token_label(cfg: Config, task: Task) -> str:

@@ -50,7 +50,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from seqgan.config import VAE_ALGORITHMS, Config
+import seqgan.registry as registry
+from seqgan.config import Config
 from seqgan.errors import UserError
 from seqgan.models.pass_rows import CPU_ROWS
 
@@ -58,8 +59,6 @@ TRAINED_BYTES = 16  # per trained parameter: value, gradient, two Adam moments (
 FROZEN_BYTES = 4  # per parameter of a frozen copy
 FLOAT_BYTES = 4  # float32 activations
 ID_BYTES = 8  # int64 token ids
-WITH_DISCRIMINATOR = ("seqgan", "seqvae1", "seqvae2")
-WITH_ROLLOUT = ("seqgan", "pg-bleu", "seqvae1", "seqvae2")
 
 
 @dataclass(frozen=True)
@@ -131,13 +130,13 @@ def _parameter_parts(cfg: Config, vocab: int) -> list[Part]:
     sizes = f"generator.hidden_dim, generator.emb_dim or {_vocab_knob(cfg)}"
     generator = generator_params(vocab, g.emb_dim, g.hidden_dim)
     parts = [("generator", generator, TRAINED_BYTES, sizes)]
-    if cfg.algorithm in VAE_ALGORITHMS:
+    if registry.algorithm(cfg.algorithm).vae:
         parts.append(("VAE encoder", vae_extra_params(cfg, vocab), TRAINED_BYTES,
                       "vae.encoder_hidden_dim, vae.encoder_emb_dim or vae.latent_dim"))
-    if cfg.algorithm in WITH_DISCRIMINATOR:
+    if registry.algorithm(cfg.algorithm).discriminator:
         parts.append(("discriminator", discriminator_params(cfg, vocab), TRAINED_BYTES,
                       "discriminator.emb_dim or discriminator.num_filters"))
-    if cfg.algorithm in WITH_ROLLOUT:
+    if registry.algorithm(cfg.algorithm).rollout:
         parts.append(("roll-out copy", generator, FROZEN_BYTES, sizes))
     if cfg.data.kind == "oracle":
         parts.append(("oracle", generator_params(vocab, o.emb_dim, o.hidden_dim), FROZEN_BYTES,
@@ -154,18 +153,18 @@ def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
               f"generator.batch_size, {vocab_or_length}"),
              ("NLL scoring", CPU_ROWS * seq_len * scored, vocab_or_length),
              ("sampling batch", (g.sample_batch or CPU_ROWS) * scored, "generator.sample_batch")]
-    if cfg.algorithm in WITH_ROLLOUT:
+    if registry.algorithm(cfg.algorithm).rollout:
         parts.append(("MC search", n * g.batch_size * scored
                       + seq_len * g.batch_size * 2 * g.hidden_dim,
                       "adversarial.num_rollouts or generator.batch_size"))
-    if cfg.algorithm in WITH_DISCRIMINATOR:
+    if registry.algorithm(cfg.algorithm).discriminator:
         maps = sum(f * max(0, seq_len - w + 1) for w, f in zip(d.filter_sizes, d.num_filters))
         parts.append(("discriminator batch",
                       2 * max(d.batch_size, d.score_chunk or CPU_ROWS)
                       * (d.emb_dim * seq_len + maps),
                       "discriminator.batch_size, discriminator.score_chunk or "
                       "discriminator.num_filters"))
-    if cfg.algorithm in VAE_ALGORITHMS:
+    if registry.algorithm(cfg.algorithm).vae:
         parts.append(("VAE encoder batch", 2 * g.batch_size * seq_len
                       * (v.encoder_emb_dim + 26 * v.encoder_hidden_dim),
                       "generator.batch_size or vae.encoder_hidden_dim"))
@@ -174,7 +173,7 @@ def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
 
 
 def _data_part(cfg: Config, seq_len: int, rows: int) -> Part:
-    negatives = rows if cfg.algorithm in WITH_DISCRIMINATOR else 0
+    negatives = rows if registry.algorithm(cfg.algorithm).discriminator else 0
     ids = (rows + negatives + cfg.eval.num_samples) * seq_len
     knobs = ("data.num_train, data.num_test or eval.num_samples" if cfg.data.kind == "oracle"
              else "data.limit or eval.num_samples")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.registry import Algorithm
 from seqgan.training import parts
 
 
@@ -14,3 +15,7 @@ def build(cfg: Config, task: Task):
     phases = [parts.pretrain_phase(cfg, task, generator, optimizer),
               parts.mle_phase("mle", cfg.adversarial.epochs, cfg, task, generator, optimizer)]
     return {"generator": generator}, {"mle": optimizer}, phases
+
+
+ALGORITHM = Algorithm("mle", build, "MLE baseline: pre-training continued for "
+                      "adversarial.epochs more epochs", cost=0)

@@ -11,6 +11,7 @@ import dataclasses
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.metrics.bleu import BleuConvention
+from seqgan.registry import Algorithm
 from seqgan.rl.rewards import BleuReward
 from seqgan.training import parts
 from seqgan.training.loop import Phase
@@ -40,3 +41,8 @@ def convention(cfg: Config) -> BleuConvention:
     b = cfg.pg_bleu
     return BleuConvention(rule=b.rule, smoothing=b.smoothing, epsilon=b.epsilon,
                           references=b.references, subset=b.subset, subset_seed=b.subset_seed)
+
+
+ALGORITHM = Algorithm("pg-bleu", build, "policy gradient with a BLEU reward "
+                      "instead of D, section [pg_bleu]",
+                      rollout=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.registry import Algorithm
 from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
 
@@ -36,3 +37,7 @@ def build(cfg: Config, task: Task):
               Phase("scheduled_sampling", cfg.adversarial.epochs, run_epoch,
                     trains_generator=True)]
     return {"generator": generator}, {"mle": optimizer}, phases
+
+
+ALGORITHM = Algorithm("ss", build, "scheduled sampling (Bengio et al. 2015), section [ss]",
+                      cost=2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.registry import Algorithm
 from seqgan.training import parts
 from seqgan.training.loop import Phase
 
@@ -39,3 +40,8 @@ def build(cfg: Config, task: Task):
               parts.discriminator_pretrain_phase(cfg, d_step),
               Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
     return models, optimizers, phases
+
+
+ALGORITHM = Algorithm("seqgan", build, "SeqGAN (Yu et al. 2017): policy gradient, MC search, "
+                      "a CNN discriminator as reward",
+                      discriminator=True, rollout=True, cost=3)

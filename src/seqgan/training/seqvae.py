@@ -39,6 +39,7 @@ from seqgan.data.task import Task
 from seqgan.errors import UserError
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.vae import Conditioned, LatentGenerator, gaussian_kl
+from seqgan.registry import Algorithm
 from seqgan.rl.estimators import action_values
 from seqgan.rl.policy_gradient import policy_gradient_loss
 from seqgan.rl.rollout import Reward, mc_search_q, update_rollout_policy
@@ -142,3 +143,13 @@ def build_seqvae1(cfg: Config, task: Task):
 def build_seqvae2(cfg: Config, task: Task):
     """SeqVAE_2 (Section 3.4): the whole-sequence rewards of m decodings, Eq. 14."""
     return build(cfg, task, decodings_loss)
+
+
+SEQVAE1 = Algorithm("seqvae1", build_seqvae1, "SeqVAE_1 (Gao et al.): a VAE trained by "
+                    "SeqGAN's MC search, section [vae]",
+                    generator=vae.build_latent_generator, vae=True, discriminator=True,
+                    rollout=True, pretraining="vae", cost=3)
+SEQVAE2 = Algorithm("seqvae2", build_seqvae2, "SeqVAE_2 (Gao et al.): a VAE trained on m "
+                    "teacher-forced decodings, section [vae]",
+                    generator=vae.build_latent_generator, vae=True, discriminator=True,
+                    rollout=True, pretraining="vae", cost=3)

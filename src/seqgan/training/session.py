@@ -1,4 +1,5 @@
-"""Wiring: config -> task -> algorithm -> trainer, and re-opening finished runs."""
+"""Wiring: config -> task -> algorithm (``registry.algorithm``) -> trainer, and re-opening
+finished runs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqgan.config import VAE_ALGORITHMS, Config, build_config, changed_keys, read_toml, validate
+import seqgan.registry as registry
+from seqgan.config import Config, build_config, changed_keys, read_toml, validate
 from seqgan.data.build import build_task, task_without_data
 from seqgan.data.task import Task
 from seqgan.data.vocab import Vocabulary
@@ -23,12 +25,8 @@ from seqgan.runtime.device import configure_determinism, resolve_device, saved_d
 from seqgan.storage.atomic import write_bytes, write_text
 from seqgan.storage.checkpoint import load_checkpoint, load_state_checked
 from seqgan.storage.folder import RunFolder
-from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
+from seqgan.training import parts
 from seqgan.training.loop import Trainer, shared_phase_state
-
-ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
-              "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
-              "seqvae1": seqvae.build_seqvae1, "seqvae2": seqvae.build_seqvae2}
 
 
 def _seed_everything(seed: int) -> None:
@@ -133,7 +131,7 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     configure_determinism(device, cfg.run.deterministic)  # before CUDA computes anything
     task = _prepare(cfg, root, device)  # data errors surface before anything is written
     _seed_everything(cfg.seed)
-    models, optimizers, phases = ALGORITHMS[cfg.algorithm](cfg, task)
+    models, optimizers, phases = registry.algorithm(cfg.algorithm).build(cfg, task)
     if cfg.pretrain.generator_from and not resume:
         shared_phase_state(cfg, phases)  # so are errors in the shared pre-training
     if resume and task.vocab is not None and run.vocab.is_file():
@@ -199,8 +197,8 @@ def load_trained(run_dir: Path, root: Path, device: str | None = None
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
     task.device = where
-    generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in VAE_ALGORITHMS
-                 else parts.build_generator(cfg, task))
+    build_generator = registry.algorithm(cfg.algorithm).generator or parts.build_generator
+    generator = build_generator(cfg, task)
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")
     load_state_checked(generator, state["generator"], weights)
@@ -265,6 +263,8 @@ def print_result_table(summary: dict, root: Path) -> None:
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
     rows += [(f"OA {k[len('feat_oa_'):]} (1 = data)", v) for k, v in summary.items()
              if k.startswith("feat_oa_")]    # music feature metrics (music.features)
+    rows += [(name, summary[name]) for name in registry.metric_names(plugins_only=True)
+             if name in summary]  # plug-in metrics (eval.metrics)
     rows.append(("seconds", summary.get("total_seconds")))
     sampling = summary.get("sampling")
     if sampling and not Sampling(**sampling).is_default:

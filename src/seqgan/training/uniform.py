@@ -8,6 +8,7 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.registry import Algorithm
 from seqgan.training import parts
 
 
@@ -17,3 +18,7 @@ def build(cfg: Config, task: Task):
         generator.output.weight.zero_()
         generator.output.bias.zero_()
     return {"generator": generator}, {}, []
+
+
+ALGORITHM = Algorithm("random", build, "uniform next-token distribution (nothing trained)",
+                      pretraining=None, cost=0)

@@ -29,6 +29,7 @@ from seqgan.config import Config, VAEConfig
 from seqgan.data.task import Task
 from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.vae import Encoder, LatentGenerator, gaussian_kl
+from seqgan.registry import Algorithm
 from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
 
@@ -117,3 +118,7 @@ def build(cfg: Config, task: Task):
     phases = [pretrain_phase(cfg, task, generator, optimizer),
               vae_phase("vae", cfg.adversarial.epochs, cfg, task, generator, optimizer)]
     return {"generator": generator}, {"vae": optimizer}, phases
+
+
+ALGORITHM = Algorithm("vae", build, "recurrent VAE (Bowman et al.), section [vae]",
+                      generator=build_latent_generator, vae=True, pretraining="vae")
