@@ -46,6 +46,7 @@ from seqgan.runs.figures import plot_curves, plot_posterior
 from seqgan.runs import progress
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
+from seqgan.runtime import threads
 
 
 DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
@@ -456,7 +457,7 @@ class Trainer:
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
-            "threads": torch.get_num_threads(),
+            **threads.record(),
             "pass_rows": chosen_rows(self.cfg, self.models["generator"], self.task.seq_len,
                                      self.task.oracle, "discriminator" in self.models),
             **progress.run_record(self.task, self.started),

@@ -24,6 +24,7 @@ from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.device import configure_determinism, resolve_device, saved_device
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.progress import stderr_line
+from seqgan.runtime import threads
 from seqgan.training import mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae, uniform, vae
 from seqgan.training.loop import Trainer, shared_phase_state
 
@@ -39,7 +40,9 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Task:
-    """``cfg`` validated (``config.validate``), the thread count, the device (``device``,
+    """``cfg`` validated (``config.validate``), the thread count (``runtime.threads``:
+    ``run.threads``, the user's ``OMP_NUM_THREADS``, else the CPUs this process may use;
+    a busy machine said in one line), the device (``device``,
     else ``run.device`` resolved: ``runs.device``; an unavailable one is refused first),
     then the task (sizes learnt from the data go into ``cfg``), built on the CPU and moved
     to the device once; a text
@@ -47,8 +50,9 @@ def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Tas
     (``models.size``) are refused before the data are encoded or a model is built."""
     validate(cfg)  # also a Config built or changed in Python
     device = resolve_device(cfg.run.device) if device is None else device
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
+    threads.apply(cfg.run.threads)
+    if note := threads.busy_note():
+        stderr_line(note)
     size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
     _fit_discriminator(cfg, task.seq_len)

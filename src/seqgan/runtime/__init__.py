@@ -1,0 +1,1 @@
+"""The process runtime: CPU threads, devices, signals, progress (used by every layer above)."""
