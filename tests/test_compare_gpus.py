@@ -28,6 +28,7 @@ from seqgan.experiments.compare import (
     threads_per_run,
     visible_gpus,
 )
+from seqgan.runtime import threads
 from tests.conftest import TINY
 from tests.helpers import error_line
 
@@ -69,11 +70,13 @@ def test_parse_gpus_refuses(text, words):
 
 
 def test_threads_split_between_parallel_runs(tmp_path, monkeypatch):
-    assert threads_per_run(4, cpu_count=8) == 2
-    assert threads_per_run(3, cpu_count=8) == 2
-    assert threads_per_run(16, cpu_count=8) == 1
-    assert threads_per_run(4, threads=3, cpu_count=8) == 3  # the user's run.threads
-    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads_per_run(4, cpus=8) == 2
+    assert threads_per_run(3, cpus=8) == 2
+    assert threads_per_run(16, cpus=8) == 1
+    assert threads_per_run(4, threads=3, cpus=8) == 3  # the user's run.threads
+    # the CPUs this process may use (affinity mask, cgroup quota), not os.cpu_count()
+    monkeypatch.setattr(threads, "available_cpus", lambda: 8)
     # 2 GPUs x 2 runs each: 4 at a time, 8 cores -> 2 threads per run (also --jobs 4)
     assert {j.config.run.threads for j in _planned(tmp_path, 2 * 2)} == {2}
     assert {j.config.run.threads for j in _planned(tmp_path, 1)} == {8}

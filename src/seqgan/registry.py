@@ -137,7 +137,8 @@ class Metric:
     summary: str = ""  # one line: what it measures, its units and direction
     higher_is_better: bool = True
     evaluate: FamilyFunction | None = None  # built-in families only
-    signatures: Callable[[Any, int], dict[str, str]] | None = None  # (evaluator, n) -> name -> signature
+    # (evaluator, n) -> metric name -> signature
+    signatures: Callable[[Any, int], dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if (self.compute is None) == (self.evaluate is None):

@@ -14,11 +14,12 @@ Layout of the comparison folder ``OUT``::
     table.md, table.csv, figures/ the report (``experiments.report``)
 
 Each run is a ``seqgan train`` subprocess (``--jobs`` at a time, each with
-``cpu_count // jobs`` threads unless ``run.threads`` is set).  With GPUs (``--gpus 0,1``,
+``available CPUs // jobs`` threads unless ``run.threads`` or ``OMP_NUM_THREADS`` is set;
+``runtime.threads``).  With GPUs (``--gpus 0,1``,
 ``--runs-per-gpu K``) ``len(gpus) * K`` run at a time: the runs to do are placed
 round-robin over the GPUs in launch order (``place``), each subprocess sees only its GPU
 (``CUDA_VISIBLE_DEVICES``, so it is ``cuda:0`` there) and gets ``--set run.device=cuda``,
-a GPU never runs more than K at a time, and the threads are ``cpu_count // (len(gpus) * K)``
+a GPU never runs more than K at a time, and the threads are ``available CPUs // (len(gpus) * K)``
 unless ``run.threads`` is set (docs/devices.md, "Several runs per GPU").  Re-running the same
 command continues: finished runs are reused, interrupted ones resumed from their
 checkpoints.  SIGINT / SIGTERM are passed on to the running trainings, which save a
@@ -68,6 +69,7 @@ from seqgan.experiments.report import build_table, write_figures, write_table
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
 from seqgan.runtime.console import stderr_line
 from seqgan.runtime.interrupt import handle_signals
+from seqgan.runtime.threads import threads_per_run
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.folder import RunFolder, is_empty
 from seqgan.storage.lock import FolderLock
@@ -158,16 +160,6 @@ def parse_gpus(text: str, visible: list[str]) -> list[str]:
         raise UserError(f"--gpus: GPU {missing[0]} is not visible ({len(visible)} visible: "
                         f"{','.join(map(str, range(len(visible))))})")
     return [visible[i] for i in ids]
-
-
-def threads_per_run(parallel: int, threads: int = 0, cpu_count: int | None = None) -> int:
-    """torch threads of each of ``parallel`` runs at a time: ``threads`` (the user's
-    ``run.threads``) if set, else ``max(1, cpu_count // parallel)`` so they share the
-    cores without oversubscribing them."""
-    if threads:
-        return threads
-    cpus = (os.cpu_count() or 1) if cpu_count is None else cpu_count
-    return max(1, cpus // max(1, parallel))
 
 
 def place(jobs: list[Job], gpus: list[str], runs_per_gpu: int = 1) -> list[Placement]:

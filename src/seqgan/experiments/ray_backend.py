@@ -33,6 +33,7 @@ from seqgan.experiments.jobs import Job, finished_line, plan_lines, prepare, wri
 from seqgan.experiments.ray_task import MARKER, FolderNotVisible, RunDied, TaskSpec, run_training
 from seqgan.runtime.console import stderr_line
 from seqgan.runtime.interrupt import deferred
+from seqgan.runtime.threads import available_cpus
 from seqgan.storage.atomic import write_bytes
 
 INSTALL_HINT = "--backend ray needs Ray: pip install 'seqgan[ray]' (or pip install 'ray>=2.9')"
@@ -104,7 +105,7 @@ def start_local(num_cpus: int | None = None, **kwargs):
     except (ImportError, AttributeError):
         pass
     return _keeping_sigterm(lambda: ray.init(
-        address="local", num_cpus=num_cpus or os.cpu_count() or 1,
+        address="local", num_cpus=num_cpus or available_cpus(),
         _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
         logging_level="WARNING", **kwargs))
 

@@ -38,7 +38,7 @@ from seqgan.metrics.posterior import diagnostic_sequences, posterior_diagnostics
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
 from seqgan.models.pass_rows import chosen_rows
 from seqgan.models.vae import LatentGenerator
-from seqgan.runtime import console, progress
+from seqgan.runtime import console, progress, threads
 from seqgan.runtime.interrupt import deferred, handle_signals
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.checkpoint import (
@@ -464,7 +464,7 @@ class Trainer:
             "epochs": self.global_epoch,
             "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
             "total_seconds": round(sum(self.phase_seconds.values()), 3),
-            "threads": torch.get_num_threads(),
+            **threads.record(),
             "pass_rows": chosen_rows(self.cfg, self.models["generator"], self.task.seq_len,
                                      self.task.oracle, "discriminator" in self.models),
             **progress.run_record(self.task, self.started),

@@ -20,6 +20,7 @@ from seqgan.metrics.evaluation import Evaluator
 from seqgan.models import size
 from seqgan.models.discriminator import fit_widths
 from seqgan.models.sampling import Sampling
+from seqgan.runtime import threads
 from seqgan.runtime.console import stderr_line
 from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
 from seqgan.storage.atomic import write_bytes, write_text
@@ -36,7 +37,9 @@ def _seed_everything(seed: int) -> None:
 
 
 def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Task:
-    """``cfg`` validated (``config.validate``), the thread count, the device (``device``,
+    """``cfg`` validated (``config.validate``), the thread count (``runtime.threads``:
+    ``run.threads``, the user's ``OMP_NUM_THREADS``, else the CPUs this process may use;
+    a busy machine said in one line), the device (``device``,
     else ``run.device`` resolved: ``runtime.device``; an unavailable one is refused first),
     then the task (sizes learnt from the data go into ``cfg``), built on the CPU and moved
     to the device once; a text
@@ -44,8 +47,9 @@ def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Tas
     (``models.size``) are refused before the data are encoded or a model is built."""
     validate(cfg)  # also a Config built or changed in Python
     device = resolve_device(cfg.run.device) if device is None else device
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
+    threads.apply(cfg.run.threads)
+    if note := threads.busy_note():
+        stderr_line(note)
     size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
     _fit_discriminator(cfg, task.seq_len)

@@ -1,0 +1,218 @@
+"""CPU threads of a process: how many CPUs it may really use, and how its OpenMP threads wait.
+
+* ``available_cpus()``: the CPUs this process can run on, i.e. its affinity mask
+  (``os.sched_getaffinity``) capped by a cgroup CPU quota (v2 ``cpu.max``, v1
+  ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``; the smallest quota on the path from the
+  process's cgroup to the root), rounded up, at least 1.  ``os.cpu_count()`` counts the
+  machine and ignores both; torch's default follows the mask but not a quota.
+* ``thread_plan(run_threads)``: a run's torch thread count and where it comes from:
+  ``run.threads`` if set, else ``OMP_NUM_THREADS`` set by the user, else
+  ``available_cpus()``.
+* ``prefer_gentle_openmp()``: called when ``seqgan`` is imported, before torch loads
+  OpenMP: unless the user chose a wait behaviour (``OMP_WAIT_POLICY`` or
+  ``GOMP_SPINCOUNT``), a waiting OpenMP thread spins ``SPIN_COUNT`` times before it sleeps
+  instead of libgomp's 300,000, so threads that lose their core to another process
+  stop burning it (docs/performance.md, "Shared machines").  Spinning changes scheduling,
+  never arithmetic: results are bit-identical.
+* ``busy_note()``: one line when the machine is oversubscribed at the start of a run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+# libgomp (torch's OpenMP on Linux) spins this many times before a waiting thread
+# sleeps; 300,000 when unset.  Chosen by benchmarks/contention.py (docs/performance.md).
+SPIN_COUNT = 10_000
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")
+
+
+
+def _cgroup_dirs(base: Path, path: str) -> list[Path]:
+    """``base/path`` and its parents up to ``base`` that exist (a container that mounts
+    its own cgroup at ``base`` while /proc names the host's path gets ``base`` alone)."""
+    target = base / path.lstrip("/")
+    chain = [target, *target.parents]
+    stop = chain.index(base) if base in chain else 0
+    return [d for d in chain[:stop + 1] if d.is_dir()]
+
+
+def _v2_limit(folder: Path) -> float | None:
+    """CPUs of a cgroup v2 ``cpu.max`` (``"150000 100000"`` -> 1.5; ``"max ..."`` -> None)."""
+    try:
+        fields = (folder / "cpu.max").read_text().split()
+    except OSError:
+        return None
+    if len(fields) != 2 or fields[0] == "max":
+        return None
+    try:
+        quota, period = int(fields[0]), int(fields[1])
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _v1_limit(folder: Path) -> float | None:
+    """CPUs of a cgroup v1 cpu controller (quota -1: no limit -> None)."""
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path | None = None
+                     ) -> float | None:
+    """CPUs allowed by this process's cgroup CPU quota (a fraction, e.g. 1.5), the
+    smallest along its cgroup path; None where there is no quota or no cgroup to read.
+    ``root``: where cgroups are mounted (``CGROUP_ROOT``); ``proc_cgroup``: the process's
+    cgroup file (``PROC_CGROUP``)."""
+    root = CGROUP_ROOT if root is None else root
+    proc_cgroup = PROC_CGROUP if proc_cgroup is None else proc_cgroup
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    limits: list[float | None] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hierarchy, controllers, path = parts
+        if hierarchy == "0" and controllers == "":  # v2: one unified hierarchy
+            limits += [_v2_limit(d) for d in _cgroup_dirs(Path(root), path)]
+        elif "cpu" in controllers.split(","):  # v1: the cpu controller's mount
+            for name in (controllers, "cpu", "cpu,cpuacct", "cpuacct,cpu"):
+                base = Path(root) / name
+                if base.is_dir():
+                    limits += [_v1_limit(d) for d in _cgroup_dirs(base, path)]
+                    break
+    found = [limit for limit in limits if limit]
+    return min(found) if found else None
+
+
+def affinity_cpus() -> int:
+    """CPUs in this process's affinity mask (``os.cpu_count()`` where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def available_cpus(root: Path | None = None, proc_cgroup: Path | None = None) -> int:
+    """The CPUs this process may use: the affinity mask, capped by the cgroup CPU quota
+    rounded up (a quota of 1.5 CPUs -> 2), at least 1."""
+    cpus = affinity_cpus()
+    quota = cgroup_cpu_limit(root, proc_cgroup)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
+
+
+def user_omp_threads() -> int | None:
+    """``OMP_NUM_THREADS`` as the user set it (a positive integer), else None.  A list
+    (``"4,2"``, nested levels) counts by its first value, as OpenMP reads it."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    threads: int  # torch CPU threads of the run
+    source: str  # "run.threads" | "OMP_NUM_THREADS" | "available CPUs"
+    cpus: int  # available_cpus() when planned
+
+
+# what prefer_gentle_openmp() found and did, and the plan apply() set last: summary.json
+_openmp_wait = "not set up (seqgan.runtime.threads.prefer_gentle_openmp was not called)"
+_applied: ThreadPlan | None = None
+
+
+def thread_plan(run_threads: int = 0) -> ThreadPlan:
+    """The torch thread count of a run: ``run_threads`` (``run.threads``) if set, else
+    the user's ``OMP_NUM_THREADS``, else every CPU this process may use."""
+    cpus = available_cpus()
+    if run_threads:
+        return ThreadPlan(run_threads, "run.threads", cpus)
+    omp = user_omp_threads()
+    if omp:
+        return ThreadPlan(omp, "OMP_NUM_THREADS", cpus)
+    return ThreadPlan(cpus, "available CPUs", cpus)
+
+
+def threads_per_run(parallel: int, threads: int = 0, cpus: int | None = None) -> int:
+    """torch threads of each of ``parallel`` runs at a time (``compare --jobs``,
+    ``--gpus``, Ray): ``threads`` (the user's ``run.threads``) if set, else the user's
+    ``OMP_NUM_THREADS``, else ``max(1, cpus // parallel)`` with ``cpus`` =
+    ``available_cpus()``, so the runs share the CPUs without oversubscribing them."""
+    if threads:
+        return threads
+    omp = user_omp_threads()
+    if omp:
+        return omp
+    cpus = available_cpus() if cpus is None else cpus
+    return max(1, cpus // max(1, parallel))
+
+
+def apply(run_threads: int = 0) -> ThreadPlan:
+    """Set torch's thread count by ``thread_plan(run_threads)`` and return the plan."""
+    import torch
+    global _applied
+    plan = thread_plan(run_threads)
+    if torch.get_num_threads() != plan.threads:
+        torch.set_num_threads(plan.threads)
+    _applied = plan
+    return plan
+
+
+def prefer_gentle_openmp(environ=None) -> str:
+    """Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, set
+    ``GOMP_SPINCOUNT = SPIN_COUNT`` in ``environ`` (``os.environ``; child processes
+    inherit it).  It takes effect only if torch has not been imported yet (libgomp reads
+    it when it loads).  Returns what was found / done, as ``summary.json`` records it."""
+    global _openmp_wait
+    env = os.environ if environ is None else environ
+    chosen = [f"{name}={env[name]}" for name in WAIT_VARIABLES if env.get(name)]
+    if chosen:
+        state = f"{', '.join(chosen)} (the user's)"
+    elif "torch" in sys.modules and environ is None:
+        state = "libgomp's default (torch was imported before seqgan)"
+    else:
+        env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+        state = f"GOMP_SPINCOUNT={SPIN_COUNT} (seqgan's default)"
+    if environ is None:
+        _openmp_wait = state
+    return state
+
+
+def record() -> dict:
+    """``summary.json``'s thread entries: the plan ``apply`` set last (else torch's
+    own count), the CPUs available and the OpenMP wait behaviour."""
+    import torch
+    plan = _applied or ThreadPlan(torch.get_num_threads(), "torch's default", available_cpus())
+    return {"threads": plan.threads, "threads_from": plan.source,
+            "cpus_available": plan.cpus, "openmp_wait": _openmp_wait}
+
+
+def busy_note(cpus: int | None = None, load: float | None = None) -> str | None:
+    """One line when the machine is oversubscribed at the start of a run: its 1-minute
+    load average is above its CPU count.  The load average counts the whole machine
+    (also from inside a container), so it is compared with the machine's CPUs
+    (``os.cpu_count()``), not this process's share."""
+    try:
+        load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError):
+        return None
+    cpus = (os.cpu_count() or 1) if cpus is None else cpus
+    if load <= cpus:
+        return None
+    return (f"note: this machine is busy (load average {load:.1f} on {cpus} CPUs): the run "
+            f"will be slower than its estimates; run fewer jobs at once, or give this run "
+            f"fewer threads (--set run.threads=1)")

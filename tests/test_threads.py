@@ -1,0 +1,135 @@
+"""Thread count from the CPUs a process may use (affinity mask, cgroup quota), the user's
+settings winning, and OpenMP's wait behaviour set before torch loads (runtime.threads)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqgan.runtime import threads
+from tests.conftest import REPO, TINY
+
+
+def _cgroup_v2(tmp_path, path: str, limits: dict[str, str]):
+    """A fake cgroup v2 tree: ``limits`` maps a folder under the root to its cpu.max."""
+    root = tmp_path / "cgroup"
+    for folder, text in limits.items():
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "cpu.max").write_text(text + "\n")
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text(f"0::{path}\n")
+    return root, proc
+
+
+def test_cgroup_v2_quota_is_the_smallest_on_the_path(tmp_path):
+    root, proc = _cgroup_v2(tmp_path, "/a/b", {"": "max 100000", "a": "150000 100000",
+                                                "a/b": "300000 100000"})
+    assert threads.cgroup_cpu_limit(root, proc) == pytest.approx(1.5)
+    root, proc = _cgroup_v2(tmp_path / "none", "/a", {"a": "max 100000"})
+    assert threads.cgroup_cpu_limit(root, proc) is None
+
+
+def test_cgroup_v1_quota_and_a_container_that_mounts_its_own_cgroup(tmp_path):
+    root = tmp_path / "cgroup"
+    own = root / "cpu,cpuacct"  # the container's cgroup mounted at the controller's root
+    own.mkdir(parents=True)
+    (own / "cpu.cfs_quota_us").write_text("50000\n")
+    (own / "cpu.cfs_period_us").write_text("100000\n")
+    proc = tmp_path / "proc-cgroup"
+    proc.write_text("5:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n")
+    assert threads.cgroup_cpu_limit(root, proc) == pytest.approx(0.5)
+    assert threads.available_cpus(root, proc) == 1  # rounded up, at least 1
+    (own / "cpu.cfs_quota_us").write_text("-1\n")  # no quota
+    assert threads.cgroup_cpu_limit(root, proc) is None
+    assert threads.available_cpus(root, proc) == threads.affinity_cpus()
+
+
+def test_no_cgroup_file_means_no_quota(tmp_path):
+    assert threads.cgroup_cpu_limit(tmp_path, tmp_path / "missing") is None
+
+
+def test_a_run_takes_its_threads_from_a_cgroup_quota(tmp_path, monkeypatch):
+    """A run with run.threads = 0 under a 1-CPU quota uses 1 thread and says so in
+    summary.json (torch's own default ignores the quota)."""
+    import seqgan
+    root, proc = _cgroup_v2(tmp_path, "/job", {"job": "100000 100000"})
+    monkeypatch.setattr(threads, "CGROUP_ROOT", root)
+    monkeypatch.setattr(threads, "PROC_CGROUP", proc)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        run = seqgan.train(TINY, out=tmp_path / "run", run__threads=0,
+                           adversarial__epochs=0, pretrain__discriminator_rounds=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert run.summary["threads"] == 1
+    assert run.summary["threads_from"] == "available CPUs"
+    assert run.summary["cpus_available"] == 1
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved["threads"] == 1 and "openmp_wait" in saved
+
+
+def _child(code: str, env: dict | None = None, cpus: set | None = None) -> str:
+    """stdout of ``python -c code`` with ``env`` changes (None removes a variable) and,
+    if given, the affinity mask ``cpus``."""
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    for key, value in (env or {}).items():
+        if value is None:
+            full.pop(key, None)
+        else:
+            full[key] = value
+    full["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO),
+                                          full.get("PYTHONPATH", "")])
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    done = subprocess.run([sys.executable, "-c", code], env=full, preexec_fn=preexec,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+PLAN = ("import seqgan, torch; from seqgan.runtime import threads as t; "
+        "p = t.apply(RUN); print(p.threads, p.source, t.threads_per_run(1), "
+        "torch.get_num_threads())")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no affinity masks here")
+def test_the_thread_count_follows_a_restricted_affinity_mask():
+    one = {min(os.sched_getaffinity(0))}
+    assert _child(PLAN.replace("RUN", "0"), cpus=one) == "1 available CPUs 1 1"
+
+
+def test_the_users_run_threads_and_omp_num_threads_win():
+    assert _child(PLAN.replace("RUN", "0"), {"OMP_NUM_THREADS": "3"}) \
+        == "3 OMP_NUM_THREADS 3 3"
+    assert _child(PLAN.replace("RUN", "2"), {"OMP_NUM_THREADS": "3"}) \
+        == "2 run.threads 3 2"
+
+
+WAIT = ("import os, seqgan; from seqgan.runtime import threads as t; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
+        "'|', t._openmp_wait)")
+
+
+def test_openmp_waits_briefly_unless_the_user_chose_a_wait_behaviour():
+    assert _child(WAIT) == (f"None {threads.SPIN_COUNT} | GOMP_SPINCOUNT="
+                            f"{threads.SPIN_COUNT} (seqgan's default)")
+    assert _child(WAIT, {"OMP_WAIT_POLICY": "ACTIVE"}) \
+        == "ACTIVE None | OMP_WAIT_POLICY=ACTIVE (the user's)"
+    assert _child(WAIT, {"GOMP_SPINCOUNT": "5"}) == "None 5 | GOMP_SPINCOUNT=5 (the user's)"
+    # torch loaded first: libgomp has read its settings already; nothing is pretended
+    assert _child("import torch; " + WAIT) \
+        == "None None | libgomp's default (torch was imported before seqgan)"
+
+
+def test_a_busy_machine_is_said_in_one_line():
+    note = threads.busy_note(cpus=2, load=5.3)
+    assert "load average 5.3 on 2 CPUs" in note and "run.threads=1" in note
+    assert "\n" not in note
+    assert threads.busy_note(cpus=2, load=1.9) is None
