@@ -42,7 +42,8 @@ from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
-ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2")
+ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2",
+              "maligan")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
@@ -176,6 +177,20 @@ class VAEConfig:
 
 
 @dataclass
+class MaliGANConfig:
+    """MaliGAN (Che et al. 2017; docs/algorithms/maligan.md): the generator's weights are
+    the normalised importance weights r_D(Y) / sum r_D - b over the minibatch."""
+    weight: str = knob("ratio", choices=("ratio", "probability"))  # r_D = D / (1 - D) (the paper, TextGAN-PyTorch), or D itself (Texygen's MaliganReward)
+    baseline: str = knob("mean", choices=("mean", "none"))  # b: mean = 1/m, the mean normalised weight (Texygen, TextGAN-PyTorch); none = 0
+    estimator: str = knob("sequence", choices=("sequence", "mc_search"))  # sequence: one weight per sample (the paper's Algorithm 1); mc_search: per-token weights by MC search with adversarial.num_rollouts (the paper's first variance reduction)
+    mixed_mle: bool = False  # the paper's Algorithm 2: the first N tokens come from the data (MLE on them), the rest are sampled and weighted
+    data_tokens: int = knob(0, low=0)  # mixed_mle: N in the first adversarial epoch (0 = T)
+    data_tokens_step: int = knob(5, low=1)  # mixed_mle: K, N falls by K ... (the paper's sentence experiment: 5)
+    data_tokens_every: int = knob(1, low=1)  # mixed_mle: ... every this many adversarial epochs (the paper: every iteration)
+    completions: int = knob(8, low=1)  # mixed_mle: samples per data prefix, normalised among themselves (generator.batch_size // completions prefixes per g-step)
+
+
+@dataclass
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
@@ -205,7 +220,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -216,6 +231,7 @@ class Config:
     ss: ScheduledSamplingConfig = field(default_factory=ScheduledSamplingConfig)
     pg_bleu: PGBleuConfig = field(default_factory=PGBleuConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
+    maligan: MaliGANConfig = field(default_factory=MaliGANConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
