@@ -43,7 +43,7 @@ from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2",
-              "maligan")
+              "maligan", "rankgan")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
@@ -191,6 +191,15 @@ class MaliGANConfig:
 
 
 @dataclass
+class RankGANConfig:
+    """RankGAN (Lin et al. 2017; docs/algorithms/rankgan.md): a ranker scores sequences by
+    cosine relevance to a reference set, against a comparison set (Eqs. 2-4)."""
+    reference_size: int = knob(16, low=1)  # |U|: real sequences each candidate is compared with (Texygen: 16)
+    comparison_size: int = knob(64, low=1)  # |C|: sequences of the other kind it is ranked against; also the ranker's minibatch per kind (Texygen: the batch, 64)
+    gamma: float = knob(1.0, low=0.0)  # gamma of Eq. 3, the softmax's inverse temperature over C' (Texygen: 1)
+
+
+@dataclass
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
@@ -220,7 +229,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan | rankgan
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -232,6 +241,7 @@ class Config:
     pg_bleu: PGBleuConfig = field(default_factory=PGBleuConfig)
     vae: VAEConfig = field(default_factory=VAEConfig)
     maligan: MaliGANConfig = field(default_factory=MaliGANConfig)
+    rankgan: RankGANConfig = field(default_factory=RankGANConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

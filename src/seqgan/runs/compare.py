@@ -59,7 +59,8 @@ import tomli_w
 
 NO_PRETRAINING = ("random",)
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
-COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "ss": 2, "pg-bleu": 1, "vae": 1}  # launch order
+COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "maligan": 2, "rankgan": 3, "ss": 2, "pg-bleu": 1,
+        "vae": 1}  # launch order
 
 
 @dataclass

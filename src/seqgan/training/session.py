@@ -24,14 +24,14 @@ from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.device import configure_determinism, resolve_device, saved_device
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.progress import stderr_line
-from seqgan.training import (maligan, mle, parts, pg_bleu, scheduled_sampling, seqgan, seqvae,
-                             uniform, vae)
+from seqgan.training import (maligan, mle, parts, pg_bleu, rankgan, scheduled_sampling, seqgan,
+                             seqvae, uniform, vae)
 from seqgan.training.loop import Trainer, shared_phase_state
 
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
               "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
               "seqvae1": seqvae.build_seqvae1, "seqvae2": seqvae.build_seqvae2,
-              "maligan": maligan.build}
+              "maligan": maligan.build, "rankgan": rankgan.build}
 
 
 def _seed_everything(seed: int) -> None:
