@@ -17,6 +17,7 @@ VARIANTS = {
     "maligan": {"maligan": {"estimator": "mc_search", "mixed_mle": True,
                             "data_tokens_step": 3, "completions": 4}},
     "rankgan": {"rankgan": {"reference_size": 8, "comparison_size": 32}},
+    "leakgan": {"leakgan": {"step": 3, "num_rollouts": 2, "mle_every": 2}},
 }
 
 

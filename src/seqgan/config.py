@@ -43,7 +43,7 @@ from seqgan.metrics.bleu import SMOOTHINGS as BLEU_SMOOTHINGS
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
 ALGORITHMS = ("seqgan", "mle", "ss", "pg-bleu", "random", "vae", "seqvae1", "seqvae2",
-              "maligan", "rankgan")
+              "maligan", "rankgan", "leakgan")
 VAE_ALGORITHMS = ("vae", "seqvae1", "seqvae2")  # their generator is a VAE (models.vae)
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
 PAPER_NUM_FILTERS = [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160]
@@ -200,6 +200,18 @@ class RankGANConfig:
 
 
 @dataclass
+class LeakGANConfig:
+    """LeakGAN (Guo et al. 2018; docs/algorithms/leakgan.md): a manager reads D's leaked
+    features and sets goals every c steps for a worker."""
+    goal_size: int = knob(16, low=1)  # k: size of the goal embedding w_t (authors' code: 16)
+    step: int = knob(4, low=1)  # c: the manager's horizon; rewards at every c-th prefix (authors' code: 4)
+    num_rollouts: int = knob(4, low=1)  # completions per block-end prefix in the MC search (authors' code: 4)
+    delta: float = knob(16.0, low=0.0)  # delta of the bootstrapped rescaled activation sigmoid(delta (0.5 - rank / B)) (authors' code: 16)
+    mle_every: int = knob(10, low=0)  # interleaved training: MLE epochs after every this many adversarial epochs (0 = none)
+    mle_epochs: int = knob(1, low=1)  # interleaved training: MLE epochs each time
+
+
+@dataclass
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
@@ -229,7 +241,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan | rankgan
+    algorithm: str = knob("seqgan", choices=ALGORITHMS)  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan | rankgan | leakgan
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -242,6 +254,7 @@ class Config:
     vae: VAEConfig = field(default_factory=VAEConfig)
     maligan: MaliGANConfig = field(default_factory=MaliGANConfig)
     rankgan: RankGANConfig = field(default_factory=RankGANConfig)
+    leakgan: LeakGANConfig = field(default_factory=LeakGANConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

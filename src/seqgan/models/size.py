@@ -58,7 +58,7 @@ TRAINED_BYTES = 16  # per trained parameter: value, gradient, two Adam moments (
 FROZEN_BYTES = 4  # per parameter of a frozen copy
 FLOAT_BYTES = 4  # float32 activations
 ID_BYTES = 8  # int64 token ids
-WITH_DISCRIMINATOR = ("seqgan", "seqvae1", "seqvae2", "maligan", "rankgan")
+WITH_DISCRIMINATOR = ("seqgan", "seqvae1", "seqvae2", "maligan", "rankgan", "leakgan")
 WITH_ROLLOUT = ("seqgan", "pg-bleu", "seqvae1", "seqvae2", "maligan", "rankgan")
 
 

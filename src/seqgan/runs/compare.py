@@ -57,7 +57,7 @@ from seqgan.runs.report import build_table, write_figures, write_table
 
 import tomli_w
 
-NO_PRETRAINING = ("random",)
+NO_PRETRAINING = ("random", "leakgan")  # leakgan: its own MLE (worker + manager, after D)
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # algorithm -> job name
 COST = {"seqgan": 3, "seqvae1": 3, "seqvae2": 3, "maligan": 2, "rankgan": 3, "ss": 2, "pg-bleu": 1,
         "vae": 1}  # launch order

@@ -24,14 +24,14 @@ from seqgan.runs.checkpoint import load_checkpoint, load_state_checked
 from seqgan.runs.device import configure_determinism, resolve_device, saved_device
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.progress import stderr_line
-from seqgan.training import (maligan, mle, parts, pg_bleu, rankgan, scheduled_sampling, seqgan,
-                             seqvae, uniform, vae)
+from seqgan.training import (leakgan, maligan, mle, parts, pg_bleu, rankgan, scheduled_sampling,
+                             seqgan, seqvae, uniform, vae)
 from seqgan.training.loop import Trainer, shared_phase_state
 
 ALGORITHMS = {"seqgan": seqgan.build, "mle": mle.build, "ss": scheduled_sampling.build,
               "pg-bleu": pg_bleu.build, "random": uniform.build, "vae": vae.build,
               "seqvae1": seqvae.build_seqvae1, "seqvae2": seqvae.build_seqvae2,
-              "maligan": maligan.build, "rankgan": rankgan.build}
+              "maligan": maligan.build, "rankgan": rankgan.build, "leakgan": leakgan.build}
 
 
 def _seed_everything(seed: int) -> None:
@@ -202,8 +202,12 @@ def load_trained(run_dir: Path, root: Path, device: str | None = None
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
     task.device = where
-    generator = (vae.build_latent_generator(cfg, task) if cfg.algorithm in VAE_ALGORITHMS
-                 else parts.build_generator(cfg, task))
+    if cfg.algorithm in VAE_ALGORITHMS:
+        generator = vae.build_latent_generator(cfg, task)
+    elif cfg.algorithm == "leakgan":  # reads its discriminator's features: both are loaded
+        generator = leakgan.build_generator(cfg, task)
+    else:
+        generator = parts.build_generator(cfg, task)
     if not isinstance(state, dict) or "generator" not in state:
         raise UserError(f"{weights} holds no generator weights")
     load_state_checked(generator, state["generator"], weights)
