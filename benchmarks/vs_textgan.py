@@ -29,8 +29,8 @@ import sys
 import types
 
 import torch
-
 from _common import machine, timed
+
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.rl.rewards import DiscriminatorReward
@@ -46,20 +46,20 @@ def textgan():
         sys.exit("set TEXTGAN_PYTORCH to a TextGAN-PyTorch checkout (the folder with config.py)")
     sys.path.insert(0, root)
     saved_argv, sys.argv = sys.argv, sys.argv[:1]
-    import config as cfg  # noqa: E402  (theirs)
+    import config as cfg  # theirs
     sys.argv = saved_argv
     cfg.CUDA = False
     cfg.vocab_size, cfg.max_seq_len, cfg.batch_size, cfg.samples_num = 5000, 20, 64, 10_000
     cfg.goal_size, cfg.step_size = 16, 4
-    from instructor.oracle_data.instructor import BasicInstructor
-    from instructor.oracle_data.maligan_instructor import MaliGANInstructor
-    from models.LeakGAN_D import LeakGAN_D
-    from models.LeakGAN_G import LeakGAN_G
-    from models.MaliGAN_D import MaliGAN_D
-    from models.MaliGAN_G import MaliGAN_G
-    from utils import rollout
-    from utils.data_loader import DisDataIter, GenDataIter
-    return types.SimpleNamespace(**locals())
+    from instructor.oracle_data import instructor, maligan_instructor
+    from models import LeakGAN_D, LeakGAN_G, MaliGAN_D, MaliGAN_G
+    from utils import data_loader, rollout
+    return types.SimpleNamespace(
+        cfg=cfg, BasicInstructor=instructor.BasicInstructor,
+        MaliGANInstructor=maligan_instructor.MaliGANInstructor,
+        LeakGAN_D=LeakGAN_D.LeakGAN_D, LeakGAN_G=LeakGAN_G.LeakGAN_G,
+        MaliGAN_D=MaliGAN_D.MaliGAN_D, MaliGAN_G=MaliGAN_G.MaliGAN_G, rollout=rollout,
+        DisDataIter=data_loader.DisDataIter, GenDataIter=data_loader.GenDataIter)
 
 
 def their_d_epoch(t, dis, pos, neg):

@@ -9,8 +9,14 @@ import signal
 import pytest
 import tomli_w
 
-from tests.test_resume import (RESUME_CONFIG, _assert_identical, _finish, _start, _train,
-                               _wait_for_row)
+from tests.test_resume import (
+    RESUME_CONFIG,
+    _assert_identical,
+    _finish,
+    _start,
+    _train,
+    _wait_for_row,
+)
 
 VARIANTS = {
     # both variance reductions on: the roll-out copy and the data schedule are resumed too

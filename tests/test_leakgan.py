@@ -15,8 +15,12 @@ import torch
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
-from seqgan.rl.leakgan import (block_lengths, intrinsic_rewards, manager_loss,
-                               rescaled_activation)
+from seqgan.rl.leakgan import (
+    block_lengths,
+    intrinsic_rewards,
+    manager_loss,
+    rescaled_activation,
+)
 from seqgan.rl.sampling import greedy_from_logits
 from seqgan.training.leakgan import build_generator
 from tests.conftest import TINY

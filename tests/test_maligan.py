@@ -15,8 +15,12 @@ import torch
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
-from seqgan.rl.maligan import (data_tokens, normalised_weights, ratio_scores,
-                               weighted_likelihood_loss)
+from seqgan.rl.maligan import (
+    data_tokens,
+    normalised_weights,
+    ratio_scores,
+    weighted_likelihood_loss,
+)
 from seqgan.training import parts
 from seqgan.training.maligan import complete_prefixes
 from tests.conftest import TINY

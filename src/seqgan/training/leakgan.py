@@ -21,8 +21,13 @@ import torch
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.leakgan import LeakGANGenerator
-from seqgan.rl.leakgan import (block_q, intrinsic_rewards, manager_loss, rescaled_activation,
-                               worker_loss)
+from seqgan.rl.leakgan import (
+    block_q,
+    intrinsic_rewards,
+    manager_loss,
+    rescaled_activation,
+    worker_loss,
+)
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.runs import progress
 from seqgan.training import parts, steps

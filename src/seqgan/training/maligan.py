@@ -22,8 +22,12 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
-from seqgan.rl.maligan import (data_tokens, normalised_weights, ratio_scores,
-                               weighted_likelihood_loss)
+from seqgan.rl.maligan import (
+    data_tokens,
+    normalised_weights,
+    ratio_scores,
+    weighted_likelihood_loss,
+)
 from seqgan.rl.rollout import mc_search_q, update_rollout_policy
 from seqgan.runs import progress
 from seqgan.training import parts, steps
@@ -62,7 +66,7 @@ def complete_prefixes(generator: Generator, data: torch.Tensor, kept: int,
                       copies: int) -> torch.Tensor:
     """``copies`` completions by G of the first ``kept`` tokens of each row of
     ``data [n, T]`` (0 <= kept < T), ``[n * copies, T]``, the copies of a row together."""
-    n, length = data.shape
+    n = data.shape[0]
     prefix = data[:, :kept].repeat_interleave(copies, dim=0)
     if kept == 0:
         return generator.continue_from(prefix, generator.initial_state(n * copies))
