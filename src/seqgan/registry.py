@@ -57,6 +57,9 @@ BUILTIN: dict[str, dict[str, str]] = {
         "vae": "seqgan.training.vae:ALGORITHM",
         "seqvae1": "seqgan.training.seqvae:SEQVAE1",
         "seqvae2": "seqgan.training.seqvae:SEQVAE2",
+        "maligan": "seqgan.training.maligan:ALGORITHM",
+        "rankgan": "seqgan.training.rankgan:ALGORITHM",
+        "leakgan": "seqgan.training.leakgan:ALGORITHM",
     },
     # in the order of their columns in metrics.csv (plug-in metrics follow, in the order
     # of eval.metrics)
@@ -137,7 +140,8 @@ class Metric:
     summary: str = ""  # one line: what it measures, its units and direction
     higher_is_better: bool = True
     evaluate: FamilyFunction | None = None  # built-in families only
-    signatures: Callable[[Any, int], dict[str, str]] | None = None  # (evaluator, n) -> name -> signature
+    # (evaluator, n) -> metric name -> signature
+    signatures: Callable[[Any, int], dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if (self.compute is None) == (self.evaluate is None):
