@@ -14,6 +14,7 @@ import torch
 from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
+from seqgan.models import size
 from seqgan.models.sampling import greedy_from_logits
 from seqgan.rl.leakgan import (
     block_lengths,
@@ -83,6 +84,17 @@ def test_sampling_draws_from_the_teacher_forced_policy(leak):
         (uniforms * generator.logits(sampled).softmax(-1).sum(-1)).unsqueeze(-1),
         right=True).squeeze(-1)
     assert torch.equal(sampled, expected)
+
+
+def test_memory_estimate_counts_the_generator_without_its_d(leak):
+    generator, task = leak
+    cfg = build_config({**TINY, "algorithm": "leakgan", "leakgan": {"step": 3}})
+    own = sum(p.numel() for p in generator.parameters()) - sum(
+        p.numel() for p in generator.discriminator.parameters())
+    parts = {p.name: p.count for p in size.estimate(cfg, task.vocab_size, task.seq_len).parameters}
+    assert parts["generator"] == own
+    assert parts["discriminator"] == sum(p.numel() for p in generator.discriminator.parameters())
+    assert "roll-out copy" not in parts  # its MC search completes with the generator itself
 
 
 def test_completions_keep_the_prefix_and_leave_d_alone(leak):

@@ -95,6 +95,9 @@ class Algorithm:
     # (cfg, task) -> the generator whose weights model.pt holds (None: an LSTM Generator,
     # training.parts.build_generator)
     generator: Callable[[Any, Any], Any] | None = None
+    # (cfg, vocabulary size) -> the parameters of that generator (its own, without a
+    # discriminator it holds), for the memory estimate (None: an LSTM Generator's)
+    generator_params: Callable[[Any, int], int] | None = None
     vae: bool = False  # its generator is a VAE (models.vae): memory of the encoder
     discriminator: bool = False  # trains a discriminator (memory, negatives)
     rollout: bool = False  # keeps a roll-out copy of the generator for an MC search (memory)

@@ -38,6 +38,15 @@ from seqgan.models.sampling import Sampling, sample_from_logits, temper
 FEATURE_ROWS = 1024  # prefixes per discriminator pass when computing leaked features
 
 
+def leakgan_params(vocab: int, emb: int, hidden: int, goal: int, features: int) -> int:
+    """Parameters of ``LeakGANGenerator`` without its discriminator: the worker (embedding
+    V E, LSTM, W_W with H k V, B_W with V k, psi with F k) and the manager (LSTM over F,
+    H -> F output layer)."""
+    lstm = 4 * hidden * (emb + hidden) + 8 * hidden
+    manager = 4 * hidden * (features + hidden) + 8 * hidden + hidden * features + features
+    return vocab * emb + lstm + hidden * goal * vocab + vocab * goal + features * goal + manager
+
+
 @dataclass
 class Leaked:
     """One teacher-forced pass: ``features [n, T+1, F]`` (f_0..f_T), ``goals [n, T, F]``

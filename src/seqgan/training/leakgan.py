@@ -22,7 +22,7 @@ import torch
 
 from seqgan.config import Config, knob
 from seqgan.data.task import Task
-from seqgan.models.leakgan import LeakGANGenerator
+from seqgan.models.leakgan import LeakGANGenerator, leakgan_params
 from seqgan.registry import Algorithm
 from seqgan.rl.leakgan import (
     block_q,
@@ -58,6 +58,13 @@ def build_generator(cfg: Config, task: Task) -> LeakGANGenerator:
                             task.start_token, discriminator, lk.goal_size, lk.step,
                             g.init_std, task.eos_token, task.pad_token, task.never_output
                             ).to(task.device)
+
+
+def generator_params(cfg: Config, vocab: int) -> int:
+    """The parameters of ``build_generator``'s model without its D (memory estimate)."""
+    g, lk = cfg.generator, cfg.section("leakgan")
+    return leakgan_params(vocab, g.emb_dim, g.hidden_dim, lk.goal_size,
+                          sum(cfg.discriminator.num_filters))
 
 
 def _adam(generator: LeakGANGenerator, lr: float) -> torch.optim.Adam:
@@ -150,5 +157,6 @@ def leakgan_step(cfg: Config, generator: LeakGANGenerator, reward: Discriminator
 # seqgan compare does not start it ahead of the pre-training every other run waits for
 ALGORITHM = Algorithm("leakgan", build, "LeakGAN (Guo et al. 2018): manager/worker over D's "
                       "leaked features, section [leakgan]",
-                      config=LeakGANConfig, generator=build_generator, discriminator=True,
+                      config=LeakGANConfig, generator=build_generator,
+                      generator_params=generator_params, discriminator=True,
                       pretraining=None, cost=0)
