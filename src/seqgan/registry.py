@@ -57,6 +57,9 @@ BUILTIN: dict[str, dict[str, str]] = {
         "vae": "seqgan.training.vae:ALGORITHM",
         "seqvae1": "seqgan.training.seqvae:SEQVAE1",
         "seqvae2": "seqgan.training.seqvae:SEQVAE2",
+        "maligan": "seqgan.training.maligan:ALGORITHM",
+        "rankgan": "seqgan.training.rankgan:ALGORITHM",
+        "leakgan": "seqgan.training.leakgan:ALGORITHM",
     },
     # in the order of their columns in metrics.csv (plug-in metrics follow, in the order
     # of eval.metrics)
@@ -92,6 +95,9 @@ class Algorithm:
     # (cfg, task) -> the generator whose weights model.pt holds (None: an LSTM Generator,
     # training.parts.build_generator)
     generator: Callable[[Any, Any], Any] | None = None
+    # (cfg, vocabulary size) -> the parameters of that generator (its own, without a
+    # discriminator it holds), for the memory estimate (None: an LSTM Generator's)
+    generator_params: Callable[[Any, int], int] | None = None
     vae: bool = False  # its generator is a VAE (models.vae): memory of the encoder
     discriminator: bool = False  # trains a discriminator (memory, negatives)
     rollout: bool = False  # keeps a roll-out copy of the generator for an MC search (memory)

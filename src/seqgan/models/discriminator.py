@@ -148,3 +148,17 @@ class Discriminator(nn.Module):
         finally:
             self.train(was_training)
         return torch.cat(probs) if probs else torch.empty(0, device=tokens.device)
+
+    @torch.no_grad()
+    def log_odds(self, tokens: torch.Tensor, chunk: int = 0) -> torch.Tensor:
+        """``log D(Y) / (1 - D(Y))`` = logit_real - logit_fake, ``[n]``, scored as
+        ``prob_real`` (chunks, dropout off); finite where D rounds to 1."""
+        chunk = score_rows(chunk, self, tokens.shape[1], tokens.device)
+        was_training = self.training
+        self.eval()
+        try:
+            logits = [self(part, self.score_kernel) for part in tokens.split(chunk)]
+            odds = [z[:, REAL] - z[:, 1 - REAL] for z in logits]
+        finally:
+            self.train(was_training)
+        return torch.cat(odds) if odds else torch.empty(0, device=tokens.device)

@@ -11,15 +11,17 @@ estimate, in bytes, is a lower bound of the peak, not a measurement:
 With V the vocabulary, E / H ``generator.emb_dim`` / ``hidden_dim``, and
 ``lstm(i, h) = 4h(i + h) + 8h`` (an LSTM layer: four gates, two bias vectors):
 
-* generator: ``V E + lstm(E, H) + H V + V`` (embedding, LSTM, output layer);
+* generator: ``V E + lstm(E, H) + H V + V`` (embedding, LSTM, output layer), or what
+  the algorithm counts for its own (``registry.Algorithm.generator_params``; LeakGAN's:
+  ``models.leakgan.leakgan_params``);
 * VAE algorithms add the map z -> (h_0, c_0), ``2H (Z + 1)``, and the encoder
   ``V Ee + 2 lstm(Ee, He) + 2 lstm(2He, He) + 2 (2He Z + Z)`` (Z ``vae.latent_dim``,
   Ee / He ``vae.encoder_emb_dim`` / ``encoder_hidden_dim``; two bidirectional layers,
   the mu and sigma heads);
-* discriminator (seqgan, seqvae1, seqvae2): ``V k + sum_i f_i k w_i + F + 2 (F^2 + F)
+* discriminator (algorithms that train one): ``V k + sum_i f_i k w_i + F + 2 (F^2 + F)
   + 2F + 2`` with k ``discriminator.emb_dim``, widths w_i, filters f_i, F = sum_i f_i
   (embedding, convolutions and their bias, highway layer, output layer);
-* roll-out copy (seqgan, pg-bleu, seqvae1, seqvae2): a frozen generator;
+* roll-out copy (algorithms that keep one): a frozen generator;
 * oracle (``data.kind = "oracle"``): a frozen generator of the oracle's sizes.
 
 **Data**: token ids (int64, 8 bytes) of the training and held-out sequences, the
@@ -128,7 +130,9 @@ def _length_knob(cfg: Config) -> str:
 def _parameter_parts(cfg: Config, vocab: int) -> list[Part]:
     g, o = cfg.generator, cfg.oracle
     sizes = f"generator.hidden_dim, generator.emb_dim or {_vocab_knob(cfg)}"
-    generator = generator_params(vocab, g.emb_dim, g.hidden_dim)
+    own_count = registry.algorithm(cfg.algorithm).generator_params
+    generator = (own_count(cfg, vocab) if own_count is not None
+                 else generator_params(vocab, g.emb_dim, g.hidden_dim))
     parts = [("generator", generator, TRAINED_BYTES, sizes)]
     if registry.algorithm(cfg.algorithm).vae:
         parts.append(("VAE encoder", vae_extra_params(cfg, vocab), TRAINED_BYTES,

@@ -485,7 +485,8 @@ class Trainer:
 
 
 _ROW_KEYS = ("phase", "phase_epoch", "epoch", EVALUATED, "g_loss", "d_loss", "d_accuracy",
-             "reward_mean", "ss_omega", "ss_replaced")
+             "reward_mean", "ss_omega", "ss_replaced", "data_tokens", "manager_loss", "worker_loss",
+             "mle_loss")
 
 
 SHARED_SECTIONS = ("seed", "oracle", "data", "generator", "eval")

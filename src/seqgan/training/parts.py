@@ -37,9 +37,10 @@ def build_generator(cfg: Config, task: Task) -> Generator:
                      ).to(task.device)
 
 
-def build_discriminator(cfg: Config, task: Task) -> Discriminator:
-    """D of ``cfg.discriminator``; an ``"auto"`` kernel is replaced in ``cfg`` by the one
-    measured fastest here (``models.kernel_choice``), so ``config.toml`` records it. The
+def build_discriminator(cfg: Config, task: Task, kind: type = Discriminator) -> Discriminator:
+    """D of ``cfg.discriminator`` (or another model of its shape, ``kind``: RankGAN's
+    ranker); an ``"auto"`` kernel is replaced in ``cfg`` by the one measured fastest here
+    (``models.kernel_choice``), so ``config.toml`` records it. The
     scoring kernel is timed on the rows scored at a time: an MC search's
     ``num_rollouts x batch_size``, at most one ``score_chunk``."""
     d = cfg.discriminator
@@ -48,9 +49,9 @@ def build_discriminator(cfg: Config, task: Task) -> Discriminator:
                  cfg.adversarial.num_rollouts * cfg.generator.batch_size)
     d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device,
                                               scored)
-    return Discriminator(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
-                         d.num_filters, d.dropout, d.kernel, d.score_kernel, d.precision
-                         ).to(task.device)
+    return kind(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
+                d.num_filters, d.dropout, d.kernel, d.score_kernel, d.precision
+                ).to(task.device)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:

@@ -1,0 +1,174 @@
+"""MaliGAN and LeakGAN, ours against TextGAN-PyTorch's, in one process on one CPU.
+
+TextGAN-PyTorch (williamSYSU/TextGAN-PyTorch) is not a dependency and is not vendored:
+point ``TEXTGAN_PYTORCH`` at a checkout of it (its root, holding ``config.py``); this
+script imports its models and calls its own instructor methods where they are plain
+functions of the models (the MaliGAN reward, the D epoch, the optimiser steps).
+
+The paper-settings adversarial epoch of each algorithm (the oracle task: V = 5,000,
+T = 20, batch 64, the paper discriminator; TextGAN-PyTorch's run scripts and our presets
+agree on g = 1 g-step, d = 5 d-steps of k = 3 epochs over 10,000 real + 10,000 generated
+sequences; MaliGAN 16 reward calls / LeakGAN 4 roll-outs, c = 4, k = 16) is
+
+    epoch = g * (one g-step) + d * (sampling 10,000 negatives + k * one D epoch over 20,000)
+
+Each part is measured here, on ``--rows`` sequences for the sampling and the D epoch
+(scaled linearly to the epoch's 10,000 / 20,000: both are loops over fixed-size
+batches), and composed.  Not counted on either side: evaluation, and TextGAN-PyTorch's
+re-sampling of 10,000 oracle sequences per d-step (our S is fixed, as the paper's).
+
+Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
+Prints the CPU, each part's seconds for both, the composed epochs and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import types
+
+import torch
+
+from _common import machine, timed
+from seqgan.config import build_config, load_preset
+from seqgan.data.build import build_task
+from seqgan.rl.rewards import DiscriminatorReward
+from seqgan.training import leakgan, maligan, steps
+
+PAPER = {"g": 1, "d": 5, "k": 3, "negatives": 10_000, "d_rows": 20_000}
+
+
+def textgan():
+    """TextGAN-PyTorch's modules, imported from ``$TEXTGAN_PYTORCH`` (CPU settings)."""
+    root = os.environ.get("TEXTGAN_PYTORCH")
+    if not root or not os.path.isfile(os.path.join(root, "config.py")):
+        sys.exit("set TEXTGAN_PYTORCH to a TextGAN-PyTorch checkout (the folder with config.py)")
+    sys.path.insert(0, root)
+    saved_argv, sys.argv = sys.argv, sys.argv[:1]
+    import config as cfg  # theirs
+    sys.argv = saved_argv
+    cfg.CUDA = False
+    cfg.vocab_size, cfg.max_seq_len, cfg.batch_size, cfg.samples_num = 5000, 20, 64, 10_000
+    cfg.goal_size, cfg.step_size = 16, 4
+    from instructor.oracle_data import instructor, maligan_instructor
+    from models import LeakGAN_D, LeakGAN_G, MaliGAN_D, MaliGAN_G
+    from utils import data_loader, rollout
+    return types.SimpleNamespace(
+        cfg=cfg, BasicInstructor=instructor.BasicInstructor,
+        MaliGANInstructor=maligan_instructor.MaliGANInstructor,
+        LeakGAN_D=LeakGAN_D.LeakGAN_D, LeakGAN_G=LeakGAN_G.LeakGAN_G,
+        MaliGAN_D=MaliGAN_D.MaliGAN_D, MaliGAN_G=MaliGAN_G.MaliGAN_G, rollout=rollout,
+        DisDataIter=data_loader.DisDataIter, GenDataIter=data_loader.GenDataIter)
+
+
+def their_d_epoch(t, dis, pos, neg):
+    loader = t.DisDataIter(pos, neg).loader
+    owner = types.SimpleNamespace(optimize=t.BasicInstructor.optimize)
+    opt = torch.optim.Adam(dis.parameters(), lr=1e-4)
+    return lambda: t.BasicInstructor.train_dis_epoch(owner, dis, loader,
+                                                     torch.nn.CrossEntropyLoss(), opt)
+
+
+def theirs_maligan(t, rows: int) -> dict:
+    t.cfg.rollout_num = 16  # run/run_maligan.py
+    gen = t.MaliGAN_G(32, 32, 5000, 20, t.cfg.padding_idx, gpu=False)
+    dis = t.MaliGAN_D(64, 5000, t.cfg.padding_idx, gpu=False)
+    opt = torch.optim.Adam(gen.parameters(), lr=0.01)
+    owner = types.SimpleNamespace(dis=dis)
+
+    def g_step():
+        inp, target = t.GenDataIter.prepare(gen.sample(64, 64))
+        rewards = t.MaliGANInstructor.get_mali_reward(owner, target)
+        t.BasicInstructor.optimize(opt, gen.adv_loss(inp, target, rewards))
+    neg = gen.sample(rows, 4 * 64)
+    pos = torch.randint(0, 5000, (rows, 20))
+    return {"g-step": g_step, "negatives": lambda: gen.sample(rows, 4 * 64),
+            "D epoch": their_d_epoch(t, dis, pos, neg)}
+
+
+def theirs_leakgan(t, rows: int) -> dict:
+    t.cfg.rollout_num = 4  # run/run_leakgan.py
+    gen = t.LeakGAN_G(32, 32, 5000, 20, t.cfg.padding_idx, 16, 4, False)
+    dis = t.LeakGAN_D(64, 5000, t.cfg.padding_idx, gpu=False)
+    mana, work = gen.split_params()
+    opts = [torch.optim.Adam(mana, lr=0.01), torch.optim.Adam(work, lr=0.01)]
+
+    def g_step():
+        with torch.no_grad():
+            _, target = t.GenDataIter.prepare(gen.sample(64, 64, dis, train=True))
+        rewards = t.rollout.ROLLOUT(gen, False).get_reward_leakgan(target, 4, dis, 0)
+        # optimize_multi steps the manager's Adam before the worker's loss is back-propagated
+        # through the manager's graph: torch 2 refuses that in-place change; this context
+        # keeps the saved originals so the step runs (the torch 1 code updated .data in place)
+        with torch.autograd.graph.allow_mutation_on_saved_tensors():
+            t.BasicInstructor.optimize_multi(opts,
+                                             list(gen.adversarial_loss(target, rewards, dis)))
+    with torch.no_grad():
+        neg = gen.sample(rows, 64, dis)
+    pos = torch.randint(0, 5000, (rows, 20))
+
+    def negatives():
+        with torch.no_grad():
+            return gen.sample(rows, 64, dis)
+    return {"g-step": g_step, "negatives": negatives, "D epoch": their_d_epoch(t, dis, pos, neg)}
+
+
+def ours(preset: str, rows: int) -> dict:
+    cfg = build_config(load_preset(preset), ['oracle.source="random"', "oracle.seq_len=20"])
+    task = build_task(cfg, None)
+    module = maligan if cfg.algorithm == "maligan" else leakgan
+    models, optimizers, _ = module.build(cfg, task)
+    generator, dis = models["generator"], models["discriminator"]
+    d_opt = optimizers["discriminator"]
+    if cfg.algorithm == "maligan":
+        def g_step():
+            maligan.maligan_step(cfg, task, generator, None, dis, optimizers["policy"], 1)
+    else:
+        reward = DiscriminatorReward(dis, cfg.discriminator.score_chunk)
+
+        def g_step():
+            leakgan.leakgan_step(cfg, generator, reward, optimizers["policy"])
+    neg = generator.sample(rows, cfg.generator.sample_batch)
+    pos = task.train[:rows]
+    d = cfg.discriminator
+    return {"g-step": g_step,
+            "negatives": lambda: generator.sample(rows, cfg.generator.sample_batch),
+            "D epoch": lambda: steps.discriminator_epochs(dis, d_opt, pos, neg, 1, d.batch_size,
+                                                          d.l2_reg)}
+
+
+def epoch_seconds(parts: dict, rows: int, repeats: int) -> tuple[float, dict]:
+    seconds = {name: timed(fn, repeats)[0] for name, fn in parts.items()}
+    total = PAPER["g"] * seconds["g-step"] + PAPER["d"] * (
+        seconds["negatives"] * PAPER["negatives"] / rows
+        + PAPER["k"] * seconds["D epoch"] * PAPER["d_rows"] / (2 * rows))
+    return total, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1024, help="sequences sampled / per D class")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--algorithms", default="maligan,leakgan")
+    args = parser.parse_args()
+    t = textgan()
+    print(f"machine: {machine()}")
+    print(f"parts on {args.rows} sequences, composed to the paper epoch "
+          f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)")
+    for name in args.algorithms.split(","):
+        torch.manual_seed(0)
+        preset = {"maligan": "maligan-synthetic", "leakgan": "leakgan-synthetic-20"}[name]
+        mine, mine_parts = epoch_seconds(ours(preset, args.rows), args.rows, args.repeats)
+        torch.manual_seed(0)
+        build = theirs_maligan if name == "maligan" else theirs_leakgan
+        theirs, their_parts = epoch_seconds(build(t, args.rows), args.rows, args.repeats)
+        for part in mine_parts:
+            print(f"{name:8s} {part:10s} ours {mine_parts[part]:8.2f} s   TextGAN-PyTorch "
+                  f"{their_parts[part]:8.2f} s   ratio {their_parts[part] / mine_parts[part]:6.2f}")
+        print(f"{name:8s} paper epoch  ours {mine:8.1f} s   TextGAN-PyTorch {theirs:8.1f} s   "
+              f"speedup {theirs / mine:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
