@@ -9,7 +9,7 @@ and ``weighted_nll`` the loss ``-sum_i w_i log p_i`` for weights ``w [N]`` known
 (the mean cross-entropy of MLE: ``w = mask / mask.sum()``).  Both equal the plain
 computation (``F.log_softmax`` of the whole ``[N, V]`` logits) to float rounding, values
 and gradients, but never hold more than one chunk of ``rows_per_chunk`` rows of logits and
-probabilities (about ``CHUNK_BYTES`` each, reused across chunks): at a large vocabulary
+probabilities (about ``CHUNK_BYTES`` each, kept between calls): at a large vocabulary
 the plain path's ``[N, V]`` tensors, hundreds of MB each, are allocated and freed by the
 C library on every step (page faults: system time) and pass through main memory several
 times, where a chunk stays in the CPU's cache between its matrix products.
@@ -28,6 +28,8 @@ recomputes the chunk there with ``w = -g`` (four).
 """
 
 from __future__ import annotations
+
+import threading
 
 import torch
 
@@ -58,6 +60,28 @@ def _tiny(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).tiny * 2.0**24
 
 
+_kept = threading.local()  # this thread's scratch buffers, by (device, dtype)
+
+
+def _scratch(like: torch.Tensor, shapes: list[tuple[int, int]]) -> list[torch.Tensor]:
+    """Uninitialised tensors of ``shapes`` (``like``'s dtype and device), views of one
+    buffer kept between calls (grown when too small): chunks of MB each, allocated and
+    freed on every step, would make the C library map and unmap pages each time."""
+    sizes = [rows * cols for rows, cols in shapes]
+    kept = getattr(_kept, "buffers", None)
+    if kept is None:
+        kept = _kept.buffers = {}
+    key = (like.device, like.dtype)
+    if key not in kept or kept[key].numel() < sum(sizes):
+        kept.pop(key, None)
+        kept[key] = like.new_empty(sum(sizes))
+    views, offset = [], 0
+    for (rows, cols), size in zip(shapes, sizes):
+        views.append(kept[key][offset:offset + size].view(rows, cols))
+        offset += size
+    return views
+
+
 def _chunked_pass(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                   targets: torch.Tensor, weights: torch.Tensor | None = None):
     """``log p [N]`` and, with ``weights [N]``, the gradients of ``-sum_i w_i log p_i``
@@ -65,17 +89,18 @@ def _chunked_pass(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
     n, width = hidden.shape
     vocab = weight.shape[0]
     rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size()))
+    logits, probs, weight_1, grad_weight_1 = _scratch(
+        hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)])
     # the bias as one more input column (of ones): no separate pass adds it, and its
     # gradient comes out of the weight gradient's product
-    weight_1 = torch.cat([weight, bias.unsqueeze(1)], dim=1)  # [V, H + 1]
-    logits = hidden.new_empty(rows, vocab)
-    probs = hidden.new_empty(rows, vocab)
+    weight_1[:, :width] = weight
+    weight_1[:, width] = bias
     h_1 = hidden.new_ones(rows, width + 1)
     log_probs = hidden.new_empty(n)
     tiny = _tiny(hidden.dtype)
     if weights is not None:
         grad_hidden = torch.empty_like(hidden)
-        grad_weight_1 = torch.zeros_like(weight_1)
+        grad_weight_1.zero_()
     for start in range(0, n, rows):
         stop = min(n, start + rows)
         y, h = targets[start:stop], h_1[:stop - start]
