@@ -8,8 +8,10 @@ Printed, with the CPU model and flags:
 * the fp32 GEMM ceiling of this machine (a 2048^2 ``torch.mm``, same run);
 * per V, the output layer + loss of one MLE batch (``64 x T`` rows: forward, loss and
   backward to the hidden states, weight and bias) in GFLOP/s and as a share of that
-  ceiling, with its user and system CPU time (``resource.getrusage``: system time is the
-  page-fault churn of large buffers allocated and freed on every step);
+  ceiling, with its user and system CPU time and minor page faults
+  (``resource.getrusage``: the faults are the churn of large buffers the C library maps
+  and unmaps on every step, most of the system time on an idle machine; on a loaded
+  one, OpenMP threads yielding their core add system time too);
 * per V, one MLE epoch over ``--sequences`` sequences and one adversarial epoch (a g-step:
   64 samples, MC search with ``--rollouts`` roll-outs, the policy-gradient update; a
   d-step: ``--sequences`` negatives sampled, one discriminator epoch over them and as many
@@ -36,9 +38,9 @@ import statistics
 import time
 
 import torch
+from _common import cpu_flags, gemm_ceiling, machine
 from torch.nn import functional as F
 
-from _common import cpu_flags, gemm_ceiling, machine
 from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, build_config
 from seqgan.models.discriminator import Discriminator, fit_widths
 from seqgan.models.generator import Generator
@@ -53,7 +55,8 @@ KERNELS = ("plain", "chunked")
 
 
 class Usage:
-    """Wall, user and system seconds of a block (``with Usage() as u: ...``)."""
+    """Wall, user and system seconds and minor page faults of a block (``with Usage() as
+    u: ...``)."""
 
     def __enter__(self):
         self._start = (time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF))
@@ -64,6 +67,7 @@ class Usage:
         end = resource.getrusage(resource.RUSAGE_SELF)
         self.wall = time.perf_counter() - wall
         self.user, self.system = end.ru_utime - start.ru_utime, end.ru_stime - start.ru_stime
+        self.faults = end.ru_minflt - start.ru_minflt
 
 
 def output_layer_step(kernel: str, hidden, weight, bias, targets) -> None:
@@ -87,7 +91,7 @@ def output_layer(vocab: int, seq_len: int, repeats: int, ceiling: float) -> dict
     targets = torch.randint(vocab, (rows,))
     flops = 3 * 2 * rows * HIDDEN * vocab
     times = {k: [] for k in KERNELS}
-    cpu = {k: [0.0, 0.0] for k in KERNELS}
+    cpu = {k: [0.0, 0.0, 0.0] for k in KERNELS}
     for kernel in KERNELS:  # warm-up
         output_layer_step(kernel, hidden, weight, bias, targets)
     for _ in range(repeats):
@@ -97,12 +101,14 @@ def output_layer(vocab: int, seq_len: int, repeats: int, ceiling: float) -> dict
             times[kernel].append(u.wall)
             cpu[kernel][0] += u.user / repeats
             cpu[kernel][1] += u.system / repeats
+            cpu[kernel][2] += u.faults / repeats
     out = {}
     for kernel in KERNELS:
         seconds = statistics.median(times[kernel])
         out[kernel] = {"seconds": seconds, "gflops": flops / seconds / 1e9,
                        "share": flops / seconds / 1e9 / ceiling,
-                       "user": cpu[kernel][0], "system": cpu[kernel][1]}
+                       "user": cpu[kernel][0], "system": cpu[kernel][1],
+                       "faults": cpu[kernel][2]}
     return out
 
 
@@ -178,18 +184,20 @@ def main() -> None:
     print(f"\noutput layer + loss of one batch ({BATCH} x {seq_len} rows, forward + "
           f"backward), median of {args.repeats}:")
     print(f"{'V':>7} {'kernel':>8} {'ms':>9} {'GFLOP/s':>8} {'ceiling':>8} {'user s':>7} "
-          f"{'sys s':>7}")
+          f"{'sys s':>7} {'faults':>8}")
     layer = {}
     for vocab in vocabs:
         layer[vocab] = output_layer(vocab, seq_len, args.repeats, ceiling)
         for kernel, r in layer[vocab].items():
             print(f"{vocab:7d} {kernel:>8} {r['seconds'] * 1e3:9.1f} {r['gflops']:8.1f} "
-                  f"{r['share']:8.0%} {r['user']:7.3f} {r['system']:7.3f}")
+                  f"{r['share']:8.0%} {r['user']:7.3f} {r['system']:7.3f} "
+                  f"{r['faults']:8.0f}")
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
         print(f"{vocab:7d} speedup {plain['seconds'] / chunked['seconds']:.2f}x")
 
-    print("\nepochs (seconds; user and system CPU seconds):")
-    print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} {'sys s':>8}")
+    print("\nepochs (seconds; user and system CPU seconds; minor page faults):")
+    print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} {'sys s':>8} "
+          f"{'faults':>9}")
     for vocab in vocabs:
         torch.manual_seed(1)
         data = torch.randint(vocab, (args.sequences, seq_len))
@@ -204,24 +212,25 @@ def main() -> None:
             for kernel in KERNELS:
                 u = results[(phase, kernel)]
                 print(f"{vocab:7d} {phase:>12} {kernel:>8} {u.wall:8.2f} {u.user:8.2f} "
-                      f"{u.system:8.2f}")
+                      f"{u.system:8.2f} {u.faults:9d}")
             before, after = results[(phase, "plain")], results[(phase, "chunked")]
             print(f"{vocab:7d} {phase:>12} speedup {before.wall / after.wall:.2f}x")
         if args.profile or vocab == vocabs[-1]:
             generator, discriminator = models(vocab, seq_len, "chunked")
             rows = 8 if args.quick else 15
             profile_table(f"MLE epoch, V = {vocab}, chunked",
-                          lambda: mle(generator, data), rows)
+                          lambda g=generator, x=data: mle(g, x), rows)
             profile_table(f"adversarial epoch, V = {vocab}, chunked",
-                          lambda: adversarial(generator, discriminator, data, args.rollouts),
-                          rows)
+                          lambda g=generator, d=discriminator, x=data:
+                          adversarial(g, d, x, args.rollouts), rows)
 
     print("\nsummary: output layer + loss, share of the fp32 GEMM ceiling (plain -> chunked)")
     for vocab in vocabs:
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
         print(f"  V = {vocab:6d}: {plain['share']:.0%} -> {chunked['share']:.0%} "
-              f"({plain['gflops']:.0f} -> {chunked['gflops']:.0f} GFLOP/s; system time "
-              f"{plain['system'] * 1e3:.1f} -> {chunked['system'] * 1e3:.1f} ms per step)")
+              f"({plain['gflops']:.0f} -> {chunked['gflops']:.0f} GFLOP/s; per step: system "
+              f"time {plain['system'] * 1e3:.0f} -> {chunked['system'] * 1e3:.0f} ms, minor "
+              f"page faults {plain['faults']:.0f} -> {chunked['faults']:.0f})")
 
 
 if __name__ == "__main__":
