@@ -195,7 +195,9 @@ def main() -> None:
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
         print(f"{vocab:7d} speedup {plain['seconds'] / chunked['seconds']:.2f}x")
 
-    print("\nepochs (seconds; user and system CPU seconds; minor page faults):")
+    print("\nepochs (seconds; user and system CPU seconds; minor page faults). In the "
+          "adversarial epoch the kernels differ only in the policy-gradient loss (64 x T "
+          "rows);\nsampling, MC search and the discriminator are the same work in both.")
     print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} {'sys s':>8} "
           f"{'faults':>9}")
     for vocab in vocabs:

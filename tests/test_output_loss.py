@@ -224,3 +224,14 @@ def test_auto_is_recorded_and_a_run_of_an_earlier_release_resumes_plain(tmp_path
     assert build_config(read_toml(path)).generator.output_kernel == "auto"
     cfg, changed = resumed_config(RunFolder.open(run.path), [])
     assert cfg.generator.output_kernel == "plain" and changed == []
+
+
+def test_a_checkpoint_of_an_earlier_release_reads_as_plain():
+    """``pretrain.generator_from`` and the resume check compare a checkpoint's settings
+    with today's: one written before the key existed computed with plain."""
+    from seqgan.training.loop import _current_keys
+    saved = {"generator": {"emb_dim": 8}}
+    assert _current_keys(saved)["generator"]["output_kernel"] == "plain"
+    assert saved == {"generator": {"emb_dim": 8}}  # the checkpoint's table is not changed
+    assert _current_keys({"generator": {"output_kernel": "chunked"}}
+                         )["generator"]["output_kernel"] == "chunked"
