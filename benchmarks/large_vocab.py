@@ -165,6 +165,8 @@ def main() -> None:
     parser.add_argument("--rollouts", type=int, default=16, help="MC search roll-outs")
     parser.add_argument("--repeats", type=int, default=5,
                         help="timed output layer + loss steps per kernel")
+    parser.add_argument("--layer-only", action="store_true",
+                        help="only the ceiling and the output layer + loss table")
     parser.add_argument("--profile", action="store_true",
                         help="a profile table at every V (default: the largest only)")
     args = parser.parse_args()
@@ -195,12 +197,13 @@ def main() -> None:
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
         print(f"{vocab:7d} speedup {plain['seconds'] / chunked['seconds']:.2f}x")
 
-    print("\nepochs (seconds; user and system CPU seconds; minor page faults). In the "
-          "adversarial epoch the kernels differ only in the policy-gradient loss (64 x T "
-          "rows);\nsampling, MC search and the discriminator are the same work in both.")
-    print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} {'sys s':>8} "
-          f"{'faults':>9}")
-    for vocab in vocabs:
+    if not args.layer_only:
+        print("\nepochs (seconds; user and system CPU seconds; minor page faults). In the "
+              "adversarial epoch the kernels differ only in the policy-gradient loss (64 x T "
+              "rows);\nsampling, MC search and the discriminator are the same work in both.")
+        print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} "
+              f"{'sys s':>8} {'faults':>9}")
+    for vocab in [] if args.layer_only else vocabs:
         torch.manual_seed(1)
         data = torch.randint(vocab, (args.sequences, seq_len))
         results = {}
