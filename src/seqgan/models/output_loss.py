@@ -14,12 +14,13 @@ the plain path's ``[N, V]`` tensors, hundreds of MB each, are allocated and free
 C library on every step (page faults: system time) and pass through main memory several
 times, where a chunk stays in the CPU's cache between its matrix products.
 
-Per chunk: ``l = addmm(b, h, W^T)``, ``p = softmax(l)`` (one fused pass), ``log p_y =
-log(p_y)`` (for the rare ``p_y`` below ``TINY``, where that would lose precision or be
--inf, ``l_y - logsumexp(l)`` of those rows); with gradients, for ``G = w (p - onehot(y))``
-(the gradient of ``-w log p`` with respect to ``l``):
+Per chunk: ``l = [h, 1] [W, b]^T`` (one matrix product; the bias as a column of the
+weight, so no pass adds it and its gradient comes with the weight's), ``p = softmax(l)``
+(one fused pass), ``log p_y = log(p_y)`` (for the rare ``p_y`` below ``_tiny``, where that
+would lose precision or be -inf, ``l_y - logsumexp(l)`` of those rows); with gradients,
+for ``G = w (p - onehot(y))`` (the gradient of ``-w log p`` with respect to ``l``):
 
-    dh = w (p W - W_y),   dW += p^T (w h) - scatter_y(w h),   db += p^T w - scatter_y(w),
+    dh = w (p W - W_y),   d[W, b] += p^T (w [h, 1]) - scatter_y(w [h, 1]),
 
 so ``p`` is read by two matrix products and never rescaled or copied.  ``weighted_nll``
 computes these in its forward pass (three matrix products in all: the minimum);
@@ -35,7 +36,6 @@ import torch
 
 CHUNK_BYTES = 2 * 2**20  # target size of one chunk's logits (and of its probabilities)
 MIN_ROWS = 32  # fewer rows make the weight gradient's product inefficient
-KERNELS = ("plain", "chunked")  # generator.output_kernel, besides "auto"
 AUTO_CHUNKED_FROM = 8192  # "auto": chunked on the CPU from this vocabulary size up
 
 
