@@ -108,6 +108,7 @@ class GeneratorConfig:
     sample_batch: int = knob(0, low=0)  # rows per batch when sampling many sequences (0 = by device: 1024 on the CPU, up to 16384 on a GPU; models/pass_rows.py)
     estimator: str = knob("mc_search", choices=("mc_search", "ordinary", "baseline", "merl"))  # action values of the policy gradient (rl/estimators.py)
     merl_alpha: float = knob(1.0, low=0.0)  # MERL entropy temperature alpha (Bjare & Meredith: 1)
+    output_kernel: str = knob("auto", choices=("auto", "plain", "chunked"))  # output layer + log-softmax in training and NLL: plain (all [n*T, V] logits at once, as earlier releases) or chunked (rows at a time, equal to float rounding, faster at large V; models/output_loss.py); auto = chunked on the CPU from V = 8,192, recorded here when the run starts
 
 
 @dataclass
@@ -562,6 +563,16 @@ def _upgrade(base: dict) -> dict:
         base = {**base, "pg_bleu": {**base["pg_bleu"],
                                     "smoothing": "method1" if smoothing else "none"}}
     return base
+
+
+def with_recorded_output_kernel(saved: dict) -> dict:
+    """A saved config (a run's ``config.toml``, a checkpoint's table) of a release before
+    ``generator.output_kernel`` existed computed with ``plain``: ``saved`` with that key
+    set so (in place), since ``"auto"`` could choose another kernel and change its numbers."""
+    section = saved.get("generator")
+    if isinstance(section, dict):
+        section.setdefault("output_kernel", "plain")
+    return saved
 
 
 def key_comments(cfg: Config | None = None) -> dict[str, str]:

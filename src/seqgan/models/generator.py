@@ -19,6 +19,12 @@ Initial state: ``logits``, ``log_prob`` and ``prefix_states`` start from
 one, so a latent-variable decoder (``models.vae``: the state is a linear map of z) reuses
 every method unchanged.
 
+Output kernel: ``output_kernel = "plain"`` (the default) computes the output layer and
+log-softmax on all ``[n, T, V]`` logits at once; ``"chunked"`` (``generator.output_kernel``
+in the config) computes ``log_prob`` and ``mean_nll`` a few rows at a time
+(``models.output_loss``): equal to float rounding, faster at a large vocabulary.
+``logits`` and ``step`` are the same under both.
+
 The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
 """
 
@@ -28,6 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqgan.models.output_loss import token_log_probs, weighted_nll
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
@@ -36,6 +43,8 @@ State = tuple[torch.Tensor, torch.Tensor]
 
 class Generator(nn.Module):
     """LSTM language model used as a policy.
+
+    ``output_kernel`` (attribute): ``"plain"`` or ``"chunked"`` (module docstring).
 
     Args:
         vocab_size: number of token ids V.
@@ -47,6 +56,8 @@ class Generator(nn.Module):
             the oracle: 1.0); the LSTM's second bias vector is zero so that each gate
             has a single N(0, init_std^2) bias, as in the reference equations.
     """
+
+    output_kernel = "plain"
 
     def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
                  start_token: int = 0, init_std: float = 0.1, eos_token: int | None = None,
@@ -76,6 +87,11 @@ class Generator(nn.Module):
         logits = self.output(hidden)
         return logits if self.output_penalty is None else logits + self.output_penalty
 
+    def _output_bias(self) -> torch.Tensor:
+        """The output layer's bias with the ``never_output`` penalty added, ``[V]``."""
+        bias = self.output.bias
+        return bias if self.output_penalty is None else bias + self.output_penalty
+
     def reset_parameters(self, std: float) -> None:
         with torch.no_grad():
             for param in self.parameters():
@@ -90,10 +106,15 @@ class Generator(nn.Module):
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state."""
+        hidden, state = self.step_hidden(tokens, state)
+        return self._out(hidden), state
+
+    def step_hidden(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        """Feed ``tokens [n]``; return the LSTM output ``[n, H]`` and the new state."""
         h, c = state
         out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1),
                                 (h.unsqueeze(0), c.unsqueeze(0)))
-        return self._out(out.squeeze(1)), (h.squeeze(0), c.squeeze(0))
+        return out.squeeze(1), (h.squeeze(0), c.squeeze(0))
 
     def start_tokens(self, n: int) -> torch.Tensor:
         return torch.full((n,), self.start_token, dtype=torch.long,
@@ -108,11 +129,26 @@ class Generator(nn.Module):
                state: State | None = None) -> torch.Tensor:
         """Teacher-forced logits ``[n, T, V]``; ``inputs`` default to ``inputs_for(tokens)``,
         ``state`` (the ``(h, c)`` before the first input) to ``initial_state(n)``."""
+        return self._out(self.hidden_states(tokens, inputs, state))
+
+    def hidden_states(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
+                      state: State | None = None) -> torch.Tensor:
+        """Teacher-forced LSTM outputs ``[n, T, H]`` (the output layer's inputs), as in
+        ``logits``."""
         if inputs is None:
             inputs = self.inputs_for(tokens)
         h, c = self.initial_state(inputs.shape[0]) if state is None else state
         hidden, _ = self.lstm(self.embedding(inputs), (h.unsqueeze(0), c.unsqueeze(0)))
-        return self._out(hidden)
+        return hidden
+
+    def mean_nll(self, tokens: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy (nats) of ``tokens [n, T]`` over the positions a sequence
+        chooses (``token_mask``), from the output layer's inputs ``hidden [n, T, H]``, by
+        the chunked kernel (``models.output_loss.weighted_nll``: gradients in one pass)."""
+        mask = self.token_mask(tokens).reshape(-1).to(hidden.dtype)
+        loss, _ = weighted_nll(hidden.reshape(-1, hidden.shape[-1]), self.output.weight,
+                               self._output_bias(), tokens.reshape(-1), mask / mask.sum())
+        return loss
 
     def log_prob(self, tokens: torch.Tensor, state: State | None = None,
                  temperature: float = 1.0) -> torch.Tensor:
@@ -122,7 +158,13 @@ class Generator(nn.Module):
         ``temperature`` tau: the log-probabilities of the tempered model softmax(logits /
         tau), the one ``Sampling(temperature=tau)`` samples (1: exactly the model's own).
         Only the temperature: under top-k / top-p the held-out tokens outside the kept
-        set have probability 0, so their NLL would be infinite."""
+        set have probability 0, so their NLL would be infinite.  With ``output_kernel =
+        "chunked"`` (at temperature 1) a few rows at a time (``models.output_loss``)."""
+        if self.output_kernel == "chunked" and temperature == 1.0:
+            hidden = self.hidden_states(tokens, state=state)
+            logp = token_log_probs(hidden.reshape(-1, hidden.shape[-1]), self.output.weight,
+                                   self._output_bias(), tokens.reshape(-1)).view(tokens.shape)
+            return logp if self.eos_token is None else logp * self.token_mask(tokens)
         logp = F.log_softmax(temper(self.logits(tokens, state=state), temperature), dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
         return logp if self.eos_token is None else logp * self.token_mask(tokens)

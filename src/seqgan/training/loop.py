@@ -20,6 +20,7 @@ An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list o
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from seqgan._version import __version__
-from seqgan.config import Config, build_config, changed_keys
+from seqgan.config import Config, build_config, changed_keys, with_recorded_output_kernel
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
@@ -507,9 +508,10 @@ def _shared_settings(config: dict, phase: Phase) -> dict:
 
 def _current_keys(config: dict) -> dict:
     """A checkpoint's config with the keys added since it was written at their defaults
-    (as ``compare`` reads an older comparison's settings); as it is if it no longer builds."""
+    (as ``compare`` reads an older comparison's settings; ``generator.output_kernel``:
+    ``plain``, what those releases computed); as it is if it no longer builds."""
     try:
-        return build_config(config).to_dict()
+        return build_config(with_recorded_output_kernel(copy.deepcopy(config))).to_dict()
     except UserError:
         return config
 

@@ -18,6 +18,7 @@ from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.kernel_choice import choose_kernels
+from seqgan.models.output_loss import choose_output_kernel
 from seqgan.models.pass_rows import score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
@@ -30,11 +31,23 @@ PRETRAIN = "pretrain_generator"
 
 
 def build_generator(cfg: Config, task: Task) -> Generator:
+    """G_theta of ``cfg.generator``, its output kernel set (``with_output_kernel``)."""
     g = cfg.generator
     # initialised on the CPU (the same weights on every device), then moved to the task's
-    return Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len, task.start_token,
-                     g.init_std, task.eos_token, task.pad_token, task.never_output
-                     ).to(task.device)
+    generator = Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
+                          task.start_token, g.init_std, task.eos_token, task.pad_token,
+                          task.never_output).to(task.device)
+    return with_output_kernel(cfg, task, generator)
+
+
+def with_output_kernel(cfg: Config, task: Task, generator: Generator) -> Generator:
+    """``generator`` with ``generator.output_kernel`` set; an ``"auto"`` one is resolved
+    (``models.output_loss.choose_output_kernel``) in ``cfg``, so ``config.toml`` records it."""
+    g = cfg.generator
+    g.output_kernel = choose_output_kernel(g.output_kernel, task.vocab_size,
+                                           torch.device(task.device))
+    generator.output_kernel = g.output_kernel
+    return generator
 
 
 def build_discriminator(cfg: Config, task: Task, kind: type = Discriminator) -> Discriminator:

@@ -11,7 +11,14 @@ import numpy as np
 import torch
 
 import seqgan.registry as registry
-from seqgan.config import Config, build_config, changed_keys, read_toml, validate
+from seqgan.config import (
+    Config,
+    build_config,
+    changed_keys,
+    read_toml,
+    validate,
+    with_recorded_output_kernel,
+)
 from seqgan.data.build import build_task, task_without_data
 from seqgan.data.task import Task
 from seqgan.data.vocab import Vocabulary
@@ -92,13 +99,14 @@ def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[s
 
 
 def _with_recorded_kernels(saved: dict) -> dict:
-    """A run started before ``discriminator.kernel`` existed computed with ``conv1d``:
-    resume it so (an ``"auto"`` choice could change its numbers)."""
+    """A run started before ``discriminator.kernel`` existed computed with ``conv1d``, one
+    started before ``generator.output_kernel`` existed with ``plain``: resume it so (an
+    ``"auto"`` choice could change its numbers)."""
     section = saved.get("discriminator")
     if isinstance(section, dict):
         for key in ("kernel", "score_kernel"):
             section.setdefault(key, "conv1d")
-    return saved
+    return with_recorded_output_kernel(saved)
 
 
 def check_extension(run: RunFolder, phases: list, changed: list[str]) -> None:
@@ -191,7 +199,7 @@ def load_trained(run_dir: Path, root: Path, device: str | None = None
     here, else on the CPU (``runtime.device.saved_device``, one note); the returned config's
     ``run.device`` names the device used (so ``data_task`` puts the data there too)."""
     run = RunFolder.open(run_dir)
-    cfg = build_config(read_toml(run.config))
+    cfg = build_config(with_recorded_output_kernel(read_toml(run.config)))
     where = saved_device(cfg.run.device, str(run_dir), device)
     cfg.run.device = str(where)
     weights = run.root / "model.pt"

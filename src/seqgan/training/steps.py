@@ -73,6 +73,14 @@ def token_cross_entropy(generator: Generator, logits: torch.Tensor,
     return (F.cross_entropy(flat_logits, flat_tokens, reduction="none") * mask).sum() / mask.sum()
 
 
+def mle_loss(generator: Generator, tokens: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced mean cross-entropy of ``tokens [n, T]`` (``token_cross_entropy``), by
+    the generator's ``output_kernel`` (chunked: ``Generator.mean_nll``)."""
+    if generator.output_kernel == "chunked":
+        return generator.mean_nll(tokens, generator.hidden_states(tokens))
+    return token_cross_entropy(generator, generator.logits(tokens), tokens)
+
+
 def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
               batch_size: int, grad_clip: float) -> float:
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats).
@@ -83,7 +91,7 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
     for step, idx in enumerate(batches, start=1):
         progress.advance("batch", step - 1, len(batches))
         batch = data[idx]
-        loss = token_cross_entropy(generator, generator.logits(batch), batch)
+        loss = mle_loss(generator, batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
                              f"MLE (batch {step})"))
     return sum(losses) / len(losses)
@@ -151,25 +159,36 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
     """One epoch of scheduled sampling over ``data [n, T]``: step by step, the input after
     the start token is the true y_{t-1} with probability ``omega``, else a token sampled
     from the model's own logits at step t-1 (no gradient through the sample); the loss is
-    the mean cross-entropy of the true tokens.  Returns (mean loss, fraction replaced)."""
+    the mean cross-entropy of the true tokens (``output_kernel = "chunked"``: from the
+    stacked hidden states, ``Generator.mean_nll``).  Returns (mean loss, fraction replaced)."""
     generator.train()
     losses, replaced_count = [], 0
     replaced_sum = torch.zeros((), dtype=torch.long, device=data.device)  # no sync per token
+    chunked = generator.output_kernel == "chunked"
     for step, idx in enumerate(minibatches(len(data), batch_size, data.device), start=1):
         batch = data[idx]
         n, length = batch.shape
         state = generator.initial_state(n)
         token = generator.start_tokens(n)
-        step_logits = []
+        step_outputs = []  # logits [n, V] per step, or (chunked) the LSTM outputs [n, H]
         for t in range(length):
-            logits, state = generator.step(token, state)
-            step_logits.append(logits)
+            if chunked:  # the loss from the hidden states; logits only to sample from
+                hidden, state = generator.step_hidden(token, state)
+                step_outputs.append(hidden)
+                with torch.no_grad():
+                    logits = generator._out(hidden)
+            else:
+                logits, state = generator.step(token, state)
+                step_outputs.append(logits)
             if t + 1 < length:
                 own = sample_from_logits(logits.detach())
                 token, replaced = scheduled_inputs(batch[:, t], own, omega)
                 replaced_sum += replaced.sum()
                 replaced_count += n
-        loss = token_cross_entropy(generator, torch.stack(step_logits, dim=1), batch)
+        if chunked:
+            loss = generator.mean_nll(batch, torch.stack(step_outputs, dim=1))
+        else:
+            loss = token_cross_entropy(generator, torch.stack(step_outputs, dim=1), batch)
         losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
                              f"scheduled sampling (batch {step})"))
     return sum(losses) / len(losses), float(replaced_sum) / max(1, replaced_count)

@@ -39,10 +39,11 @@ def build_latent_generator(cfg: Config, task: Task) -> LatentGenerator:
     g, v = cfg.generator, cfg.vae
     encoder = Encoder(task.vocab_size, v.encoder_emb_dim, v.encoder_hidden_dim, v.latent_dim,
                       v.encoder_dropout)
-    return LatentGenerator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
-                           task.start_token, g.init_std, task.eos_token, task.pad_token,
-                           task.never_output, latent_dim=v.latent_dim, encoder=encoder
-                           ).to(task.device)
+    generator = LatentGenerator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
+                                task.start_token, g.init_std, task.eos_token, task.pad_token,
+                                task.never_output, latent_dim=v.latent_dim, encoder=encoder
+                                ).to(task.device)
+    return parts.with_output_kernel(cfg, task, generator)
 
 
 def vae_optimizer(cfg: Config, generator: LatentGenerator) -> torch.optim.Adam:
