@@ -89,7 +89,7 @@ class Generator(nn.Module):
 
     def _output_bias(self) -> torch.Tensor:
         """The output layer's bias with the ``never_output`` penalty added, ``[V]``."""
-        bias = self.output.bias
+        bias: torch.Tensor = self.output.bias
         return bias if self.output_penalty is None else bias + self.output_penalty
 
     def reset_parameters(self, std: float) -> None:
