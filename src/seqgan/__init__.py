@@ -9,6 +9,7 @@ when an API name is first used.
 __version__ = "0.1.0"
 
 _API = ("Run", "Samples", "Comparison", "train", "compare")
+_PARTS = ("models", "rl", "metrics")  # the building blocks, imported when first used
 __all__ = ["__version__", *_API]
 
 
@@ -16,4 +17,12 @@ def __getattr__(name: str):
     if name in _API:
         from seqgan import api
         return getattr(api, name)
+    if name in _PARTS:
+        import importlib
+        return importlib.import_module(f"seqgan.{name}")
     raise AttributeError(f"module 'seqgan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names and the API's (tab completion in a notebook or the REPL)."""
+    return sorted({*globals(), *_API, *_PARTS})
