@@ -194,6 +194,6 @@ def test_comparison_table_has_oa_columns_and_the_data_ceiling(tmp_path):
     rows, metrics = build_table(groups)
     assert metrics == ["mse", "feat_oa_pitch_range"]
     lines = write_table(rows, metrics, tmp_path).splitlines()
-    assert lines[0] == "| algorithm | MSE | OA pitch_range |"
-    assert lines[2] == "| data (test vs train) |  | 0.900 |"
-    assert lines[3] == "| mle | 1.000 | 0.500 |"
+    assert lines[0] == "| metric | better | mle | seqgan | data (test vs train) |"
+    assert lines[2] == "| MSE | ↓ | 1.000 | 1.000 |  |"
+    assert lines[3] == "| OA pitch_range | ↑ (data's at most) | 0.500 | 0.750 | 0.900 |"

@@ -8,7 +8,8 @@
     vocab.json           text and music runs: the vocabulary (id -> token)
     samples/             generated token ids, one sequence per line (<phase>.txt); text runs
                          also decoded (<phase>.text.txt); per-sequence metric values (.npy)
-    figures/             learning curves (figures/nll_oracle.png)
+    figures/             learning curves (figures/nll_oracle.png), every evaluated metric
+                         (evaluations.png), losses / D accuracy / rewards (training.png)
     summary.json         final metrics, counts and wall-clock seconds per phase (written
                          last: its presence marks a finished run)
     model.pt             the final weights; evaluation.json: ``seqgan evaluate``'s numbers
@@ -48,7 +49,8 @@ _FILES = {"config.toml", "metrics.csv", "timing.csv", "vocab.json", "summary.jso
 _FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
             "samples": re.compile(r"(?P<phase>\w+?)(\.text)?\.txt|"
                                   r"(?P<metric>\w+)_per_sequence\.npy|kl_per_dimension\.npy"),
-            "figures": re.compile(r"(?P<metric>\w+)\.png"),
+            "figures": re.compile(r"(evaluations|training|posterior|pianoroll)\.png|"
+                                  r"(?P<metric>\w+)\.png"),
             "tensorboard": re.compile(r"events\.out\.tfevents\.[\w.-]+")}
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",

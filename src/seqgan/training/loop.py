@@ -42,7 +42,8 @@ from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
                                     load_latest_checkpoint, load_state_checked,
                                     optimizer_states, rng_state, save_checkpoint, serialize,
                                     set_rng_state)
-from seqgan.runs.figures import plot_curves, plot_posterior
+from seqgan.runs.figures import (drawn_metrics, plot_curves, plot_metric_panels,
+                                  plot_posterior, plot_training)
 from seqgan.runs import progress
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
@@ -431,6 +432,7 @@ class Trainer:
         plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
                     self.run.figures / f"{self.metric}.png",
                     title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
+        self._plot_every_metric(evaluated, pretrain_end)
         if isinstance(self.models["generator"], LatentGenerator):
             self._write_posterior(evaluated)
         summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
@@ -463,6 +465,22 @@ class Trainer:
         })
         self.run.write_summary(summary)
         return summary
+
+    def _plot_every_metric(self, evaluated: list[dict], pretrain_end: float | None) -> None:
+        """``figures/evaluations.png``: every evaluated metric (NLL, BLEU, music metrics
+        and feature OA beside the data's own, diagnostics) vs epoch; ``figures/training.png``:
+        losses, D accuracy and rewards of every training epoch (``runs.figures``)."""
+        title = f"{self.cfg.name}, {self.cfg.algorithm}"
+        metrics = drawn_metrics(evaluated, evaluated=True)
+        if metrics:
+            final = evaluated[-1]
+            data = {m: final[f"data_oa_{m[len('feat_oa_'):]}"] for m in metrics
+                    if m.startswith("feat_oa_") and f"data_oa_{m[len('feat_oa_'):]}" in final}
+            plot_metric_panels({self.cfg.algorithm: evaluated}, metrics, pretrain_end,
+                               self.run.figures / "evaluations.png", title, data)
+        training = drawn_metrics(self.rows, evaluated=False)
+        if training:
+            plot_training(self.rows, training, self.run.figures / "training.png", title)
 
     def _write_posterior(self, evaluated: list[dict]) -> None:
         """A VAE's final KL per unit of z (``samples/kl_per_dimension.npy``) and
