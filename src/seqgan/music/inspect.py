@@ -16,11 +16,13 @@ MIN_COUNT = 10          # the melody_chord rare-symbol threshold reported
 TOP_SYMBOLS = 12
 
 
-def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = None) -> str:
+def inspect_music(path: Path, encoding: str, png: Path | None = None,
+                  seq_len: int | None = None) -> str:
     """Encode every tune under ``path`` with ``encoding`` and describe the result: files
     read, tunes dropped and why, total symbols, vocabulary size, tune lengths, windows of
     ``seq_len`` (default: the encoding's), the most common symbols.  Writes a piano roll
-    of one decoded example window to ``png`` and returns the report text."""
+    of one decoded example window to ``png`` if given (nothing is written otherwise) and
+    returns the report text."""
     enc = get_encoding(encoding)
     seq_len = enc.default_seq_len if seq_len is None else seq_len
     if seq_len < 1:
@@ -70,6 +72,9 @@ def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = No
     for symbol, count in counts.most_common(TOP_SYMBOLS):
         lines.append(f"  {symbol:<24} {count:>8}  {100 * count / total:5.2f}%")
 
+    if png is None:
+        lines.append("piano roll of an example: add --out FILE.png")
+        return "\n".join(lines)
     example = next(((f, w[0]) for (f, _), w in zip(tunes, per_tune) if w), None)
     if example is not None:
         file, window = example

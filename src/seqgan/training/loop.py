@@ -45,6 +45,7 @@ from seqgan.runs.checkpoint import (WITHOUT_STATE, check_state, load_checkpoint,
 from seqgan.runs.figures import (drawn_metrics, plot_curves, plot_metric_panels,
                                   plot_posterior, plot_training)
 from seqgan.runs import progress
+from seqgan.runs.export import write_music_examples
 from seqgan.runs.folder import RunFolder
 from seqgan.runs.interrupt import deferred, handle_signals
 
@@ -433,6 +434,10 @@ class Trainer:
                     self.run.figures / f"{self.metric}.png",
                     title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
         self._plot_every_metric(evaluated, pretrain_end)
+        if self.task.kind == "music":
+            write_music_examples(self._last_eval["samples"], self.task, self.cfg.data.encoding,
+                                 self.run.samples, self.run.figures / "pianoroll.png",
+                                 f"{self.cfg.name}, {self.cfg.algorithm}")
         if isinstance(self.models["generator"], LatentGenerator):
             self._write_posterior(evaluated)
         summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
