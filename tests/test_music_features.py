@@ -126,8 +126,11 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):
         assert summary["signatures"][f"feat_oa_{name}"].startswith(f"feat_oa_{name}|")
     assert main(["evaluate", "--run", str(run), "--samples", "20",
                  "--data-root", str(run.parent)]) == 0
-    assert "OA pitch_range (1 = data)" in capsys.readouterr().out
+    out = capsys.readouterr().out
     evaluation = json.loads((run / "evaluation.json").read_text())
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["pitch_range"])
+    assert row.split()[1:] == [f"{evaluation[k + 'pitch_range']:.3f}" for k in
+                               ("feat_", "data_feat_", "feat_oa_", "data_oa_")]
     assert 0.0 <= evaluation["feat_oa_scale_consistency"] <= 1.0
 
 

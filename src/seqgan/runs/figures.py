@@ -25,9 +25,14 @@ TRAINING = ("g_loss", "d_loss", "d_accuracy", "reward_mean", "ss_omega")
 _NOT_DRAWN = ("phase", "phase_epoch", "epoch", "ss_replaced")
 _NOT_DRAWN_PREFIXES = ("_", "feat_ii_", "data_")
 
+import sys
+
 import matplotlib
 
-matplotlib.use("Agg")
+# files only, no windows; but a notebook's backend (inline), or the one a program chose
+# before, stays its own: figures written here are closed, so none of them shows there
+if "ipykernel" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
