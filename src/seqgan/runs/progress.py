@@ -271,9 +271,9 @@ def music_data_lines(task) -> list[str]:
         return []
     dropped = notes.get("tunes_dropped") or {}
     kept = notes["tunes_train"] + notes["tunes_test"]
-    lines = [f"tunes: {kept} of {kept + sum(dropped.values())} kept — "
-             f"{notes['tunes_train']} for training ({notes['windows_train']} windows), "
-             f"{notes['tunes_test']} for test ({notes['windows_test']} windows)"]
+    lines = [(f"tunes: {kept} of {kept + sum(dropped.values())} kept — "
+              f"{notes['tunes_train']} for training ({notes['windows_train']} windows), "
+              f"{notes['tunes_test']} for test ({notes['windows_test']} windows)")]
     if dropped:
         lines.append(f"tunes dropped: {sum(dropped.values())} — " + "; ".join(
             f"{reason}: {count}" for reason, count in dropped.items()))

@@ -290,8 +290,8 @@ def feature_lines(summary: dict) -> list[str]:
     def cell(key: str) -> str:
         value = summary.get(key)
         return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
-    lines = ["music features — the samples beside the data (mean of each; OA: overlap "
-             "with the test set, 1 = same distribution; data OA: training vs test set)",
+    lines = [("music features — the samples beside the data (mean of each; OA: overlap "
+              "with the test set, 1 = same distribution; data OA: training vs test set)"),
              f"  {'feature':24s} {'mean':>9s} {'data mean':>9s} {'OA':>9s} {'data OA':>9s}"]
     for name in names:
         lines.append(f"  {name:24s} {cell('feat_' + name):>9s} {cell('data_feat_' + name):>9s}"
