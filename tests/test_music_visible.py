@@ -141,3 +141,21 @@ def test_data_inspect_writes_a_piano_roll_only_where_asked(music_run, tmp_path, 
                  "--seq-len", "16", "--out", "roll.png"]) == 0
     assert "piano roll of an example: roll.png" in capsys.readouterr().out
     assert os.listdir(tmp_path) == ["roll.png"]
+
+
+def test_data_inspect_of_midi_files_says_what_each_encoding_keeps_and_drops(music_run,
+                                                                           capsys):
+    assert main(["data", "inspect", str(music_run / "tunes")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"MIDI files under {music_run / 'tunes'}: {TUNES + 1};")
+    by_name = {line.split()[0]: line for line in lines[1:]}
+    assert set(by_name) == {"pitch88", "melody16", "melody_chord"}
+    # melody16 (T = 256 = 16 bars): the waltz is not in 4/4, the 8-bar tunes are too short
+    assert by_name["melody16"].split(maxsplit=1)[1] == (
+        f"T = 256  0 of {TUNES + 1} tunes kept, 0 windows; dropped: no window of 256 fits: "
+        f"{TUNES}, time signature not 4/4: 1")
+    for line in by_name.values():                # every file kept or dropped, once
+        kept = int(line.split(" of ")[0].split()[-1])
+        dropped = sum(int(part.rsplit(": ", 1)[1]) for part in
+                      line.split("; dropped: ")[1].split(", ")) if "dropped" in line else 0
+        assert kept + dropped == TUNES + 1, line

@@ -179,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
                                   "lengths (and a piano roll of one music example)")
     inspect.add_argument("path", type=Path, help="a text file, or a MIDI file or folder")
     inspect.add_argument("--encoding", help="music encoding: pitch88, melody16, melody_chord "
-                         "(omit for a text file)")
+                         "(omit for a text file; for MIDI files, a summary of every encoding)")
     inspect.add_argument("--tokenizer", default="word", choices=("word", "regex", "char"),
                          help="text files: tokenizer (default word)")
     inspect.add_argument("--seq-len", type=int, help="window length (default: the "
@@ -409,6 +409,11 @@ def cmd_data(args) -> int:
         if args.out is not None:
             raise UserError("--out writes a piano roll of a music example; it needs "
                             "--encoding")
+        from seqgan.music.corpus import MIDI_SUFFIXES
+        if path.is_dir() or path.suffix.lower() in MIDI_SUFFIXES:
+            from seqgan.music.inspect import compare_encodings
+            print(compare_encodings(path))  # MIDI: what each encoding keeps and drops
+            return 0
         from seqgan.data.text import inspect_text
         print(inspect_text(path, args.tokenizer))
     return 0
