@@ -42,8 +42,8 @@ def compare_encodings(path: Path) -> str:
     windows the kept ones give — which encoding suits these files, before training."""
     from seqgan.music.encodings import ENCODINGS
     files = list_midi(path)
-    lines = [f"MIDI files under {path}: {len(files)}; what each encoding keeps "
-             f"(details: seqgan data inspect PATH --encoding E)"]
+    lines = [(f"MIDI files under {path}: {len(files)}; what each encoding keeps "
+              "(details: seqgan data inspect PATH --encoding E)")]
     for name in ENCODINGS:
         enc = get_encoding(name)
         tunes, dropped = _encode(enc, files)
