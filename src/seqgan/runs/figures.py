@@ -223,7 +223,7 @@ def plot_metric_panels(curves: dict[str, list[dict]], metrics: list[str],
             elif reference is not None:
                 ax.legend(fontsize="x-small")
     fig.suptitle(title)
-    save_figure(fig, path, tight=False, dpi=100)
+    save_figure(fig, path, tight=False, dpi=90)
 
 
 def _short(phase: str) -> str:
@@ -259,4 +259,4 @@ def plot_training(rows: list[dict], metrics: list[str], path: Path, title: str) 
         ax.set_xlabel("training epoch (all phases, in order)")
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    save_figure(fig, path, tight=False, dpi=100)
+    save_figure(fig, path, tight=False, dpi=90)
