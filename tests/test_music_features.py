@@ -130,8 +130,11 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (
         assert summary["signatures"][f"feat_oa_{name}"].startswith(f"feat_oa_{name}|")
     assert main(["evaluate", "--run", str(run), "--samples", "20",
                  "--data-root", str(run.parent)]) == 0
-    assert "OA pitch_range (1 = data)" in capsys.readouterr().out
+    out = capsys.readouterr().out
     evaluation = json.loads((run / "evaluation.json").read_text())
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["pitch_range"])
+    assert row.split()[1:] == [f"{evaluation[k + 'pitch_range']:.3f}" for k in
+                               ("feat_", "data_feat_", "feat_oa_", "data_oa_")]
     assert 0.0 <= evaluation["feat_oa_scale_consistency"] <= 1.0
 
 
@@ -198,6 +201,6 @@ def test_comparison_table_has_oa_columns_and_the_data_ceiling(tmp_path):
     rows, metrics = build_table(groups)
     assert metrics == ["mse", "feat_oa_pitch_range"]
     lines = write_table(rows, metrics, tmp_path).splitlines()
-    assert lines[0] == "| algorithm | MSE | OA pitch_range |"
-    assert lines[2] == "| data (test vs train) |  | 0.900 |"
-    assert lines[3] == "| mle | 1.000 | 0.500 |"
+    assert lines[0] == "| metric | better | mle | seqgan | data (test vs train) |"
+    assert lines[2] == "| MSE | ↓ | 1.000 | 1.000 |  |"
+    assert lines[3] == "| OA pitch_range | ↑ (data's at most) | 0.500 | 0.750 | 0.900 |"

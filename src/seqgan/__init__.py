@@ -14,6 +14,7 @@ from seqgan.runtime.threads import prefer_gentle_openmp
 prefer_gentle_openmp()
 
 _API = ("Run", "Samples", "Comparison", "train", "compare")
+_PARTS = ("models", "rl", "metrics")  # the building blocks, imported when first used
 __all__ = ["__version__", *_API]
 
 
@@ -21,4 +22,12 @@ def __getattr__(name: str):
     if name in _API:
         from seqgan import api
         return getattr(api, name)
+    if name in _PARTS:
+        import importlib
+        return importlib.import_module(f"seqgan.{name}")
     raise AttributeError(f"module 'seqgan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's names and the API's (tab completion in a notebook or the REPL)."""
+    return sorted({*globals(), *_API, *_PARTS})

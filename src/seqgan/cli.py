@@ -34,7 +34,7 @@ from seqgan.data.paths import data_root, resolve
 from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
 from seqgan.runtime.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
-FORMATS = ("ids", "text", "midi", "pianoroll", "wav")
+FORMATS = ("ids", "symbols", "text", "midi", "pianoroll", "wav")
 
 
 TRAIN_EXAMPLES = """examples:
@@ -169,9 +169,10 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=_output_path, help="write here instead of standard "
                      "output (- for standard output; a folder for --format midi or wav, a "
                      ".png for --format pianoroll)")
-    gen.add_argument("--format", choices=FORMATS, help="ids (token ids), text (text runs; "
-                     "their default), midi, pianoroll or wav (music runs; wav renders with "
-                     "FluidSynth, see docs/music.md)")
+    gen.add_argument("--format", choices=FORMATS, help="ids (vocabulary ids), symbols "
+                     "(tokens as the vocabulary spells them; music runs' default), text "
+                     "(text runs; their default), midi, pianoroll or wav (music runs; wav "
+                     "renders with FluidSynth, see docs/music.md)")
     gen.add_argument("--soundfont", type=Path, help="--format wav: the General-MIDI soundfont "
                      "(default: $SEQGAN_SOUNDFONT, else Debian's fluid-soundfont-gm)")
     gen.add_argument("--seed", type=_seed, default=0, help="sampling seed (default 0)")
@@ -194,13 +195,14 @@ def _parser() -> argparse.ArgumentParser:
                                   "lengths (and a piano roll of one music example)")
     inspect.add_argument("path", type=Path, help="a text file, or a MIDI file or folder")
     inspect.add_argument("--encoding", help="music encoding: pitch88, melody16, melody_chord "
-                         "(omit for a text file)")
+                         "(omit for a text file; for MIDI files, a summary of every encoding)")
     inspect.add_argument("--tokenizer", default="word", choices=("word", "regex", "char"),
                          help="text files: tokenizer (default word)")
     inspect.add_argument("--seq-len", type=int, help="window length (default: the "
                          "encoding's)")
-    inspect.add_argument("--png", type=Path, help="piano-roll PNG of one example (default "
-                         "<name>_pianoroll.png)")
+    inspect.add_argument("--out", "--png", type=Path, metavar="PNG", dest="out",
+                         help="music: write a piano roll of one example window here "
+                         "(none without it)")
 
     ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
     ev.add_argument("--run", type=Path, help="run folder (with --temperatures also a "
@@ -391,7 +393,7 @@ def cmd_generate(args) -> int:
     cfg, task, models = load_trained(args.run, data_root(args.data_root), args.device)
     torch.manual_seed(args.seed)
     batches, total = _sample_batches(args, cfg, task, models["generator"])
-    fmt = args.format or ("text" if task.kind == "text" else "ids")
+    fmt = args.format or {"text": "text", "music": "symbols"}.get(task.kind, "ids")
     with handle_signals():  # SIGINT / SIGTERM: the output file is left as it was
         message = export_samples(batches, total, task, cfg, fmt, args.out,
                                  soundfont=args.soundfont)
@@ -446,9 +448,16 @@ def cmd_data(args) -> int:
         resolve(str(args.path), data_root(args.data_root), folder_ok=bool(args.encoding))
     if args.encoding:
         from seqgan.music.inspect import inspect_music
-        png = args.png or Path(f"{path.stem}_pianoroll.png")
-        print(inspect_music(path, args.encoding, png, args.seq_len))
+        print(inspect_music(path, args.encoding, args.out, args.seq_len))
     else:
+        if args.out is not None:
+            raise UserError("--out writes a piano roll of a music example; it needs "
+                            "--encoding")
+        from seqgan.music.corpus import MIDI_SUFFIXES
+        if path.is_dir() or path.suffix.lower() in MIDI_SUFFIXES:
+            from seqgan.music.inspect import compare_encodings
+            print(compare_encodings(path))  # MIDI: what each encoding keeps and drops
+            return 0
         from seqgan.data.text import inspect_text
         print(inspect_text(path, args.tokenizer))
     return 0

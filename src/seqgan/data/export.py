@@ -1,5 +1,6 @@
-"""Writing generated sequences in a user's format: token ids, text, MIDI files, a piano roll,
-WAV files (rendered with FluidSynth, ``music.audio``).
+"""Writing generated sequences in a user's format: token ids, symbols, text, MIDI files, a
+piano roll, WAV files (rendered with FluidSynth, ``music.audio``); a finished music run's
+examples (``write_music_examples``).
 
 Samples come as batches ``[b, T]`` (an iterable consumed once, e.g. drawn lazily by
 ``seqgan generate``) and are written as they come, so memory holds one batch: ids and text
@@ -32,7 +33,7 @@ def export_samples(batches: Iterable[torch.Tensor], total: int, task: Task, cfg:
     standard output, for ids/text and a piano roll); returns a line for the user (empty if
     nothing to say).  Arguments are checked before the first batch is drawn.  ``wav``
     renders each sample with FluidSynth (``music.audio``; ``soundfont``: the one to use)."""
-    if fmt in ("ids", "text"):
+    if fmt in ("ids", "symbols", "text"):
         return _write_lines(_progress(batches, total, out), _line_maker(task, fmt), out)
     if task.kind != "music":
         raise UserError(f"--format {fmt} needs a music run; this run's data are {task.kind}")
@@ -52,6 +53,8 @@ def _line_maker(task: Task, fmt: str) -> Callable[[torch.Tensor], str]:
     """The function turning a batch into lines of ``fmt``."""
     if fmt == "ids":
         return tokens_to_text
+    if fmt == "symbols":  # music: the encoding's symbols (a note, hold, rest, ...)
+        return lambda batch: "".join(" ".join(row) + "\n" for row in task.symbols(batch))
     if task.kind != "text":
         raise UserError(f"--format text needs a text run; this run's data are {task.kind}")
     return lambda batch: "".join(line + "\n" for line in task.texts(batch))
@@ -125,3 +128,22 @@ def _write_pianoroll(batches: Iterable[torch.Tensor], task: Task, cfg: Config,
     plot_pianoroll([encoding.decode(row) for row in shown], out,
                    [f"sample {i}" for i in range(len(shown))])
     return f"wrote a piano roll of {len(shown)} of {count} samples to {show_path(out)}"
+
+
+MUSIC_FILES = 4  # MIDI files of a finished music run's final samples
+
+
+def write_music_examples(samples: torch.Tensor, task: Task, encoding: str, samples_folder: Path,
+                         figure: Path, title: str) -> None:
+    """A finished music run's final samples to listen to and look at: the first
+    ``MUSIC_FILES`` as ``<samples_folder>/final_<i>.mid`` and their piano roll at
+    ``figure`` (each file written atomically)."""
+    from seqgan.music.corpus import symbols_to_midi
+    from seqgan.music.encodings import get_encoding
+    from seqgan.music.pianoroll import plot_pianoroll
+    rows = task.symbols(samples[:MUSIC_FILES])
+    for i, row in enumerate(rows):
+        symbols_to_midi(encoding, row, samples_folder / f"final_{i:03d}.mid")
+    decode = get_encoding(encoding).decode
+    plot_pianoroll([decode(row) for row in rows], figure,
+                   [f"{title}: sample {i} (samples/final_{i:03d}.mid)" for i in range(len(rows))])

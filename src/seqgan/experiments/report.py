@@ -3,18 +3,23 @@
 Input: run folders grouped by label (an algorithm or a training strategy) and seed.
 Output, in the comparison folder:
 
-* ``table.csv`` / ``table.md``: per label, the mean over seeds of every final metric the
-  runs logged (± standard deviation over seeds when there are several) — NLL-oracle,
-  NLL-test, BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics, plug-in metrics
-  (``registry``) — the number of samples
-  behind each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE,
-  SPB, QN) the p-value of Welch's two-sided t-test of the label's per-sequence values
-  against SeqGAN's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the
-  per-seed final values (with at least two seeds per label; the markdown shows it for the
-  main metric).  ``p_value_vs_seqgan`` is the pooled p of the task's main metric:
-  NLL-oracle on the oracle, else the first BLEU order, else MSE;
+* ``table.csv``: per label, the mean over seeds of every final metric the runs logged
+  (± standard deviation over seeds when there are several) — NLL-oracle, NLL-test,
+  BLEU-n, Self-BLEU-n, music metrics, GAN diagnostics, plug-in metrics
+  (``registry``) — the number of samples behind
+  each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE, SPB, QN)
+  the p-value of Welch's two-sided t-test of the label's per-sequence values against
+  SeqGAN's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the per-seed
+  final values (with at least two seeds per label).  ``p_value_vs_seqgan`` is the pooled
+  p of the task's main metric: NLL-oracle on the oracle, else the first BLEU order, else
+  MSE;
+* ``table.md``, compact: one row per metric with the way it is better (``better``), one
+  column per label: mean ± std over seeds and the p-value against SeqGAN (over seeds; with
+  one seed over sequences), and the data's own values where known;
 * ``figures/<metric>.png``: every label's learning curve of the main curve metric
   (NLL-oracle, else NLL-test), mean over seeds per epoch;
+* ``figures/evaluations.png``: one panel per evaluated metric (NLL, BLEU, music metrics,
+  feature OA, diagnostics), every label's mean curve;
 * ``figures/strategies.png``: one panel per SeqGAN training strategy (if any).
 """
 
@@ -35,7 +40,13 @@ from seqgan.metrics.bleu import SUFFIXES
 from seqgan.metrics.stats import welch_t_test
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.folder import RunFolder
-from seqgan.training.figures import metric_label, plot_curves, plot_panels
+from seqgan.training.figures import (
+    drawn_metrics,
+    metric_label,
+    plot_curves,
+    plot_metric_panels,
+    plot_panels,
+)
 from seqgan.training.loop import DIAGNOSTICS
 
 REFERENCE = "seqgan"
@@ -110,6 +121,15 @@ def _mean_curve(runs: list[RunFolder], metric: str = "nll_oracle") -> list[dict]
     return [{"epoch": e, metric: float(np.mean(v)),
              **({f"{metric}_min": min(v), f"{metric}_max": max(v)} if spread else {})}
             for e, v in sorted(by_epoch.items()) if len(v) == len(runs)]
+
+
+def _mean_curves(runs: list[RunFolder], metrics: list[str]) -> list[dict]:
+    """``_mean_curve`` of each of ``metrics``, as one row per epoch."""
+    by_epoch: dict[float, dict] = {}
+    for metric in metrics:
+        for row in _mean_curve(runs, metric):
+            by_epoch.setdefault(row["epoch"], {}).update(row)
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
 def _per_sequence(run: RunFolder, metric: str) -> np.ndarray | None:
@@ -218,8 +238,26 @@ def _header(metric: str) -> str:
     return HEADERS.get(metric) or metric_label(metric)
 
 
+def better(metric: str) -> str:
+    """Which way a metric is better, as the table shows it: ``↓`` lower, ``↑`` higher,
+    ``≈ data`` closer to the data's own value, ``—`` a diagnostic (no better way)."""
+    bleu = _BLEU.fullmatch(metric)
+    if bleu:
+        return "↑" if bleu.group(1) == "bleu" else "↓ (diversity)"
+    if metric in ("nll_oracle", "nll_test", "mse"):
+        return "↓"
+    if metric in ("spb", "qn4", "qn6", "qn8"):
+        return "≈ data"
+    if metric.startswith("feat_oa_"):
+        return "↑ (data's at most)"
+    return "—"
+
+
 def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
-    """Write ``table.csv`` and ``table.md``; return the markdown."""
+    """Write ``table.csv`` (every number: means, standard deviations over seeds, both
+    p-values of every metric) and the compact ``table.md`` (one row per metric, one
+    column per label: mean ± std over seeds and the p-value against SeqGAN; which way is
+    better); return the markdown."""
     columns = ["label", "seeds", "samples_per_seed", "p_value_vs_seqgan"]
     for metric in metrics:
         columns += [metric, f"{metric}_seed_std", f"p_{metric}", f"p_seeds_{metric}"]
@@ -231,63 +269,59 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
         writer.writerow({k: _cell(row[k], 6) if isinstance(row[k], float) else row[k]
                          for k in columns})
     write_bytes(folder / "table.csv", buffer.getvalue().encode())
+    text = _markdown(rows, metrics)
+    write_bytes(folder / "table.md", text.encode())
+    return text
+
+
+def _markdown(rows: list[dict], metrics: list[str]) -> str:
+    """``table.md``: metrics down, labels across (SeqGAN, the reference, marked), a
+    ``data`` column when the data's own values (the feature OA ceiling) are known."""
     several = any(row["seeds"] > 1 for row in rows)
-    tested = [m for m in metrics if any(not math.isnan(r[f"p_{m}"]) for r in rows)]
-    main = main_metric(metrics)
-    main = main if main in tested else None  # no p-values without a SeqGAN row
-    tested = [m for m in tested if m != main]
-    header = ["algorithm"]
-    for metric in metrics:
-        header.append(_header(metric))
-        if metric == main:
-            header.append("p-value vs SeqGAN")
-            if several:
-                header.append("p (seeds)")
-        elif metric in tested:
-            header.append(f"p ({_header(metric)})")
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for row in rows:
-        cells = [row["label"]]
-        for metric in metrics:
-            cell = _cell(row[metric])
-            if several and not math.isnan(row[f"{metric}_seed_std"]):
-                cell += f" ± {_cell(row[f'{metric}_seed_std'])}"
-            cells.append(cell)
-            if metric == main or metric in tested:
-                cells.append(_p(row[f"p_{metric}"]))
-            if metric == main and several:
-                cells.append(_p(row[f"p_seeds_{metric}"]))
-        lines.append("| " + " | ".join(cells) + " |")
+    p_key = "p_seeds_{}" if several else "p_{}"
+    tested = any(not math.isnan(row[p_key.format(m)]) for row in rows for m in metrics)
     ceiling = rows[0].get("data_ceiling") if rows else None
-    if ceiling:  # the data's own OA, test vs train: what a perfect generator would reach
-        cells = ["data (test vs train)"]
-        for metric in metrics:
+    header = ["metric", "better", *(f"{r['label']} (reference)" if r["label"] == REFERENCE
+                                    and tested else r["label"] for r in rows)]
+    if ceiling:
+        header.append("data (test vs train)")
+    lines = ["| " + " | ".join(header) + " |",
+             "| --- | --- |" + " ---: |" * (len(header) - 2)]
+    for metric in metrics:
+        cells = [_header(metric), better(metric)]
+        for row in rows:
+            cell = _cell(row[metric])
+            if cell and several and not math.isnan(row[f"{metric}_seed_std"]):
+                cell += f" ± {_cell(row[f'{metric}_seed_std'])}"
+            p_value = row[p_key.format(metric)]
+            if cell and not math.isnan(p_value):
+                shown = _p(p_value)
+                cell += f", p {shown}" if shown.startswith("<") else f", p = {shown}"
+            cells.append(cell)
+        if ceiling:
             cells.append(_cell(ceiling.get(metric)))
-            if metric == main or metric in tested:
-                cells.append("")
-            if metric == main and several:
-                cells.append("")
-        lines.insert(2, "| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
     note = (f"Final evaluation on {samples} samples per run, {seeds} seed(s)"
-            + (" (mean ± std over seeds)" if several else "") + "; NLL in nats per token.")
-    if main:
-        note += (f" p-values: Welch's two-sided t-test of per-sequence {_header(main)}"
-                 + (" (and the other p columns' metrics)" if tested else "")
-                 + " against SeqGAN's (all seeds pooled)"
-                 + ("; p (seeds): Welch's t-test of the per-seed final values, one per "
-                    "training seed — the one to quote for a claim about the algorithm."
-                    if several else "."))
-    if any(m in DIAGNOSTICS for m in metrics):
-        note += " Diagnostics (docs/metrics.md): means over seeds at the final evaluation."
+            + (": mean ± std over seeds" if several else "") + "; NLL in nats per token. "
+            "better: ↓ lower, ↑ higher, ≈ data closer to the data's value, — a diagnostic.")
+    if tested:
+        note += (" p: Welch's two-sided t-test against SeqGAN of "
+                 + ("the per-seed final values (one per training seed: the test of a claim "
+                    "about the algorithm)" if several else
+                    "the per-sequence values (one seed: a test of these two trained "
+                    "generators; --seeds 2 or more gives the test over seeds)")
+                 + "; empty where a metric has no such values.")
+    if ceiling:
+        note += (" data: the data's own OA (test set vs training set), what a perfect "
+                 "generator would reach.")
+    note += (" Every number, per-sequence and per-seed p-values: table.csv.")
     lines += ["", note]
     if rows and rows[0]["signatures"]:
         lines += ["", "Signatures: " + ", ".join(f"`{sig}`" for sig in
                                                  rows[0]["signatures"].split("; "))]
-    text = "\n".join(lines) + "\n"
-    write_bytes(folder / "table.md", text.encode())
-    return text
+    return "\n".join(lines) + "\n"
 
 
 def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list[RunFolder]],
@@ -300,6 +334,13 @@ def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list
     paths = [folder / "figures" / f"{metric}.png"]
     plot_curves({label: _mean_curve(runs, metric) for label, runs in groups.items()},
                 pretrain_end, paths[0], title=f"{metric_label(metric)}, {title}", metric=metric)
+    evaluated = drawn_metrics([row for runs in groups.values() for run in runs
+                               for row in run.read_metrics()], evaluated=True)
+    if evaluated:
+        paths.append(folder / "figures" / "evaluations.png")
+        plot_metric_panels({label: _mean_curves(runs, evaluated)
+                            for label, runs in groups.items()}, evaluated, pretrain_end,
+                           paths[-1], title)
     if strategies:
         panels = {}
         for label, runs in strategies.items():
@@ -308,6 +349,6 @@ def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list
                 curves["mle"] = _mean_curve(groups["mle"], metric)
             panels[label] = curves
         paths.append(folder / "figures" / "strategies.png")
-        plot_panels(panels, pretrain_end, paths[1], title=f"SeqGAN training strategies, {title}",
+        plot_panels(panels, pretrain_end, paths[-1], title=f"SeqGAN training strategies, {title}",
                     metric=metric)
     return paths

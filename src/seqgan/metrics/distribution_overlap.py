@@ -115,6 +115,12 @@ def intra_inter(generated, real) -> dict[str, float]:
     return {"oa": _oa(grid, pa, pb), "kl": _kl(grid, pa, pb)}
 
 
+def feature_mean(values: np.ndarray) -> float:
+    """The mean of a feature's finite values (NaN if there is none)."""
+    finite = _clean(values)
+    return float(finite.mean()) if len(finite) else math.nan
+
+
 def compare_features(generated: dict[str, np.ndarray],
                      real: dict[str, np.ndarray]) -> dict[str, float]:
     """For each feature in both: ``feat_<f>`` (mean of the generated values),
@@ -124,8 +130,7 @@ def compare_features(generated: dict[str, np.ndarray],
     for name, values in generated.items():
         if name not in real:
             continue
-        finite = _clean(values)
-        out[f"feat_{name}"] = float(finite.mean()) if len(finite) else math.nan
+        out[f"feat_{name}"] = feature_mean(values)
         out[f"feat_oa_{name}"] = overlap_area(values, real[name])
         ii = intra_inter(values, real[name])
         out[f"feat_ii_oa_{name}"] = ii["oa"]

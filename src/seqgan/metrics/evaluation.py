@@ -165,8 +165,9 @@ class Evaluator:
         of each feature (``feat_<f>``), OA of the two distributions (``feat_oa_<f>``) and
         Yang & Lerch's intra/inter-set comparison (``feat_ii_oa_<f>``, ``feat_ii_kl_<f>``),
         and the ceiling ``data_oa_<f>``: OA of the test set's values with those of (the
-        first ``CEILING_ROWS``) training sequences.  The data's features are computed once."""
-        from seqgan.metrics.distribution_overlap import compare_features
+        first ``CEILING_ROWS``) training sequences, and the test set's own mean of each
+        feature (``data_feat_<f>``).  The data's features are computed once."""
+        from seqgan.metrics.distribution_overlap import compare_features, feature_mean
         from seqgan.music.features import features_of_symbols
         task, encoding = self.task, self.cfg.data.encoding
         if not len(task.test):
@@ -175,9 +176,11 @@ class Evaluator:
             self._real_features = features_of_symbols(encoding, task.symbols(task.test))
             # the ceiling: OA of the held-out data's features with the training data's
             train = features_of_symbols(encoding, task.symbols(task.train[:CEILING_ROWS]))
-            self._ceiling = {f"data_oa_{k[len('feat_oa_'):]}": v for k, v in
-                             compare_features(self._real_features, train).items()
+            data = compare_features(self._real_features, train)
+            self._ceiling = {f"data_oa_{k[len('feat_oa_'):]}": v for k, v in data.items()
                              if k.startswith("feat_oa_")}
+            self._ceiling.update({f"data_feat_{name}": feature_mean(values) for name, values
+                                  in self._real_features.items()})
         return {**compare_features(features_of_symbols(encoding, task.symbols(samples)),
                                    self._real_features), **self._ceiling}
 

@@ -90,7 +90,8 @@ class Generator(nn.Module):
     def _output_bias(self) -> torch.Tensor:
         """The output layer's bias with the ``never_output`` penalty added, ``[V]``."""
         bias: torch.Tensor = self.output.bias
-        return bias if self.output_penalty is None else bias + self.output_penalty
+        penalty = self.output_penalty
+        return bias if not isinstance(penalty, torch.Tensor) else bias + penalty
 
     def reset_parameters(self, std: float) -> None:
         with torch.no_grad():

@@ -1,5 +1,6 @@
 """A report on what an encoding makes of a MIDI file or folder, and a piano roll of one
-example window — to check the data before training on it."""
+example window — to check the data before training on it; ``compare_encodings``: what
+each encoding keeps and drops of the same files."""
 
 from __future__ import annotations
 
@@ -16,16 +17,9 @@ MIN_COUNT = 10          # the melody_chord rare-symbol threshold reported
 TOP_SYMBOLS = 12
 
 
-def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = None) -> str:
-    """Encode every tune under ``path`` with ``encoding`` and describe the result: files
-    read, tunes dropped and why, total symbols, vocabulary size, tune lengths, windows of
-    ``seq_len`` (default: the encoding's), the most common symbols.  Writes a piano roll
-    of one decoded example window to ``png`` and returns the report text."""
-    enc = get_encoding(encoding)
-    seq_len = enc.default_seq_len if seq_len is None else seq_len
-    if seq_len < 1:
-        raise UserError(f"seq_len must be >= 1, got {seq_len}")
-    files = list_midi(path)
+def _encode(enc, files: list[Path]) -> tuple[list[tuple[Path, list[str]]], Counter]:
+    """The tunes ``enc`` encodes (with their files) and the counts of those it drops, by
+    reason."""
     tunes: list[tuple[Path, list[str]]] = []
     dropped: Counter = Counter()
     for file in files:
@@ -38,6 +32,54 @@ def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = No
             tunes.append((file, symbols))
         else:
             dropped["no note in the piano range"] += 1
+    return tunes, dropped
+
+
+def compare_encodings(path: Path) -> str:
+    """For every encoding, how many of the MIDI files under ``path`` it keeps, how many it
+    drops and why (also the tunes too short for one window of its default length and,
+    for ``melody_chord``, those the rare-symbol rule drops at ``MIN_COUNT``), and the
+    windows the kept ones give — which encoding suits these files, before training."""
+    from seqgan.music.encodings import ENCODINGS
+    files = list_midi(path)
+    lines = [(f"MIDI files under {path}: {len(files)}; what each encoding keeps "
+              "(details: seqgan data inspect PATH --encoding E)")]
+    for name in ENCODINGS:
+        enc = get_encoding(name)
+        tunes, dropped = _encode(enc, files)
+        if enc.fixed_symbols() is None and tunes:
+            counts = Counter(s for _, t in tunes for s in t)
+            kept = [t for t in tunes if all(counts[s] >= MIN_COUNT for s in t[1])]
+            if len(kept) < len(tunes):
+                dropped[f"symbol seen < {MIN_COUNT} times"] += len(tunes) - len(kept)
+            tunes = kept
+        seq_len = enc.default_seq_len
+        windows = [enc.windows(t, seq_len) for _, t in tunes]
+        short = sum(1 for w in windows if not w)
+        if short:
+            dropped[f"no window of {seq_len} fits"] += short
+        used = len(tunes) - short
+        lines.append(f"  {name:<13} T = {seq_len:<4} {used} of {len(files)} tunes kept, "
+                     f"{sum(len(w) for w in windows)} windows"
+                     + (("; dropped: " + ", ".join(f"{reason}: {count}" for reason, count
+                                                  in sorted(dropped.items())))
+                        if dropped else ""))
+    return "\n".join(lines)
+
+
+def inspect_music(path: Path, encoding: str, png: Path | None = None,
+                  seq_len: int | None = None) -> str:
+    """Encode every tune under ``path`` with ``encoding`` and describe the result: files
+    read, tunes dropped and why, total symbols, vocabulary size, tune lengths, windows of
+    ``seq_len`` (default: the encoding's), the most common symbols.  Writes a piano roll
+    of one decoded example window to ``png`` if given (nothing is written otherwise) and
+    returns the report text."""
+    enc = get_encoding(encoding)
+    seq_len = enc.default_seq_len if seq_len is None else seq_len
+    if seq_len < 1:
+        raise UserError(f"seq_len must be >= 1, got {seq_len}")
+    files = list_midi(path)
+    tunes, dropped = _encode(enc, files)
 
     lines = [f"{encoding} encoding of {path}",
              f"files read: {len(files)}; tunes encoded: {len(tunes)}"]
@@ -70,6 +112,9 @@ def inspect_music(path: Path, encoding: str, png: Path, seq_len: int | None = No
     for symbol, count in counts.most_common(TOP_SYMBOLS):
         lines.append(f"  {symbol:<24} {count:>8}  {100 * count / total:5.2f}%")
 
+    if png is None:
+        lines.append("piano roll of an example: add --out FILE.png")
+        return "\n".join(lines)
     example = next(((f, w[0]) for (f, _), w in zip(tunes, per_tune) if w), None)
     if example is not None:
         file, window = example

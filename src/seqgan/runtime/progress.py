@@ -10,7 +10,8 @@
 
 * inner progress: a phase reports the steps of an epoch with ``for i in steps("d-step",
   n)`` (or ``advance``); outside a trainer (``reporting``) that costs nothing;
-* ``start_lines``: the run folder, the task's counts, the device and the TensorBoard
+* ``start_lines``: the run folder, the task's counts (a music task's tunes kept and
+  dropped, ``music_data_lines``), the device and the TensorBoard
   command, printed when training starts;
 * ``run_record``: versions, command line, host, timestamps and data-file hashes for
   ``summary.json``; ``write_hparams``: the scalar settings and final metrics for
@@ -231,9 +232,37 @@ def start_lines(root: Path, task, tensorboard: Path | None) -> list[str]:
     lines = [f"run folder: {root}",
              f"task: {task.kind}, {len(task.train)} training / {len(task.test)} test "
              f"sequences, V = {task.vocab_size}, T = {task.seq_len}",
+             *music_data_lines(task),
              f"device: {_device_line(task)}"]
     if tensorboard is not None:
         lines.append(f"tensorboard: tensorboard --logdir {tensorboard}")
+    return lines
+
+
+FEW_TEST_TUNES = 5  # a music test set of fewer tunes is warned about
+
+
+def music_data_lines(task) -> list[str]:
+    """A music task's tunes: how many the encoding kept for training and test, how many
+    it dropped and why (``music.corpus``: ``task.notes``), and a warning when the test
+    set — what NLL-test, BLEU and the music metrics are measured on — has fewer than
+    ``FEW_TEST_TUNES`` tunes."""
+    notes = task.notes
+    if task.kind != "music" or "tunes_train" not in notes:
+        return []
+    dropped = notes.get("tunes_dropped") or {}
+    kept = notes["tunes_train"] + notes["tunes_test"]
+    lines = [(f"tunes: {kept} of {kept + sum(dropped.values())} kept — "
+              f"{notes['tunes_train']} for training ({notes['windows_train']} windows), "
+              f"{notes['tunes_test']} for test ({notes['windows_test']} windows)")]
+    if dropped:
+        lines.append(f"tunes dropped: {sum(dropped.values())} — " + "; ".join(
+            f"{reason}: {count}" for reason, count in dropped.items()))
+    if notes["tunes_test"] < FEW_TEST_TUNES:
+        lines.append(f"warning: the test set is {notes['tunes_test']} tune(s) "
+                     f"({notes['windows_test']} windows): NLL-test, BLEU and the music "
+                     f"metrics measured on it say little; add tunes, raise data.test_ratio "
+                     f"or name a test folder (data.test_file)")
     return lines
 
 

@@ -7,8 +7,12 @@
     checkpoints/         ckpt-*.pt (atomic, weights_only-loadable)
     vocab.json           text and music runs: the vocabulary (id -> token)
     samples/             generated token ids, one sequence per line (<phase>.txt); text runs
-                         also decoded (<phase>.text.txt); per-sequence metric values (.npy)
-    figures/             learning curves (figures/nll_oracle.png)
+                         also decoded (<phase>.text.txt), music runs as symbols
+                         (<phase>.symbols.txt) and a few final samples as MIDI
+                         (final_000.mid, ...); per-sequence metric values (.npy)
+    figures/             learning curves (figures/nll_oracle.png), every evaluated metric
+                         (evaluations.png), losses / D accuracy / rewards (training.png),
+                         music runs: a piano roll of the final samples (pianoroll.png)
     summary.json         final metrics, counts and wall-clock seconds per phase (written
                          last: its presence marks a finished run)
     model.pt             the final weights; evaluation.json: ``seqgan evaluate``'s numbers
@@ -46,9 +50,10 @@ _TMP = re.compile(r"\..+\.tmp")  # the atomic writer's temporary files
 _FILES = {"config.toml", "metrics.csv", "timing.csv", "vocab.json", "summary.json", "model.pt",
           "evaluation.json", ".seqgan-run", ".seqgan-lock"}
 _FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
-            "samples": re.compile(r"(?P<phase>\w+?)(\.text)?\.txt|"
+            "samples": re.compile(r"(?P<phase>\w+?)(\.text|\.symbols)?\.txt|final_\d+\.mid|"
                                   r"(?P<metric>\w+)_per_sequence\.npy|kl_per_dimension\.npy"),
-            "figures": re.compile(r"(?P<metric>\w+)\.png"),
+            "figures": re.compile(r"(evaluations|training|posterior|pianoroll)\.png|"
+                                  r"(?P<metric>\w+)\.png"),
             "tensorboard": re.compile(r"events\.out\.tfevents\.[\w.-]+")}
 
 COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
@@ -249,12 +254,16 @@ class RunFolder:
             return list(csv.DictReader(handle))
 
     def write_samples(self, name: str, tokens: torch.Tensor, task=None) -> Path:
-        """``samples/<name>.txt`` (ids); for a text task also ``<name>.text.txt``."""
+        """``samples/<name>.txt`` (ids); for a text task also ``<name>.text.txt``, for a
+        music task ``<name>.symbols.txt`` (the encoding's symbols, space-separated)."""
         path = self.samples / f"{name}.txt"
         write_text(path, tokens_to_text(tokens))
         if task is not None and task.kind == "text":
             write_text(self.samples / f"{name}.text.txt",
                             "".join(line + "\n" for line in task.texts(tokens)))
+        if task is not None and task.kind == "music":
+            write_text(self.samples / f"{name}.symbols.txt",
+                       "".join(" ".join(row) + "\n" for row in task.symbols(tokens)))
         return path
 
     def write_array(self, name: str, values: np.ndarray) -> Path:

@@ -32,6 +32,7 @@ from torch import nn
 
 from seqgan._version import __version__
 from seqgan.config import Config, build_config, changed_keys, with_recorded_output_kernel
+from seqgan.data.export import write_music_examples
 from seqgan.data.task import Task
 from seqgan.errors import Interrupted, TrainingDiverged, UserError
 from seqgan.metrics.evaluation import Evaluator
@@ -55,7 +56,13 @@ from seqgan.storage.checkpoint import (
     set_rng_state,
 )
 from seqgan.storage.folder import RunFolder
-from seqgan.training.figures import plot_curves, plot_posterior
+from seqgan.training.figures import (
+    drawn_metrics,
+    plot_curves,
+    plot_metric_panels,
+    plot_posterior,
+    plot_training,
+)
 
 DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
 EVALUATED = "_evaluated"  # marks a metrics row that holds an evaluation (not written to CSV)
@@ -440,6 +447,11 @@ class Trainer:
         plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
                     self.run.figures / f"{self.metric}.png",
                     title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
+        self._plot_every_metric(evaluated, pretrain_end)
+        if self.task.kind == "music":
+            write_music_examples(self._last_eval["samples"], self.task, self.cfg.data.encoding,
+                                 self.run.samples, self.run.figures / "pianoroll.png",
+                                 f"{self.cfg.name}, {self.cfg.algorithm}")
         if isinstance(self.models["generator"], LatentGenerator):
             self._write_posterior(evaluated)
         summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
@@ -472,6 +484,22 @@ class Trainer:
         })
         self.run.write_summary(summary)
         return summary
+
+    def _plot_every_metric(self, evaluated: list[dict], pretrain_end: float | None) -> None:
+        """``figures/evaluations.png``: every evaluated metric (NLL, BLEU, music metrics
+        and feature OA beside the data's own, diagnostics) vs epoch; ``figures/training.png``:
+        losses, D accuracy and rewards of every training epoch (``training.figures``)."""
+        title = f"{self.cfg.name}, {self.cfg.algorithm}"
+        metrics = drawn_metrics(evaluated, evaluated=True)
+        if metrics:
+            final = evaluated[-1]
+            data = {m: final[f"data_oa_{m[len('feat_oa_'):]}"] for m in metrics
+                    if m.startswith("feat_oa_") and f"data_oa_{m[len('feat_oa_'):]}" in final}
+            plot_metric_panels({self.cfg.algorithm: evaluated}, metrics, pretrain_end,
+                               self.run.figures / "evaluations.png", title, data)
+        training = drawn_metrics(self.rows, evaluated=False)
+        if training:
+            plot_training(self.rows, training, self.run.figures / "training.png", title)
 
     def _write_posterior(self, evaluated: list[dict]) -> None:
         """A VAE's final KL per unit of z (``samples/kl_per_dimension.npy``) and

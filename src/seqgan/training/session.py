@@ -273,8 +273,6 @@ def print_result_table(summary: dict, root: Path) -> None:
             ("NLL-test (final)", summary.get("nll_test"))]
     rows += [(metric_label(k), v) for k, v in summary.items()
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
-    rows += [(f"OA {k[len('feat_oa_'):]} (1 = data)", v) for k, v in summary.items()
-             if k.startswith("feat_oa_")]    # music feature metrics (music.features)
     rows += [(name, summary[name]) for name in registry.metric_names(plugins_only=True)
              if name in summary]  # plug-in metrics (eval.metrics)
     rows.append(("seconds", summary.get("total_seconds")))
@@ -287,6 +285,29 @@ def print_result_table(summary: dict, root: Path) -> None:
             continue
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"  {label:32s} {text:>10s}")
+    for line in feature_lines(summary):
+        print(line)
+
+
+def feature_lines(summary: dict) -> list[str]:
+    """A music run's feature metrics (``music.features``) beside the data's own: the
+    samples' mean of each feature and the test set's, the OA of the samples with the test
+    set and that of the training set with the test set (what a perfect generator
+    reaches)."""
+    names = [k[len("feat_oa_"):] for k in summary if k.startswith("feat_oa_")]
+    if not names:
+        return []
+
+    def cell(key: str) -> str:
+        value = summary.get(key)
+        return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
+    lines = [("music features — the samples beside the data (mean of each; OA: overlap "
+              "with the test set, 1 = same distribution; data OA: training vs test set)"),
+             f"  {'feature':24s} {'mean':>9s} {'data mean':>9s} {'OA':>9s} {'data OA':>9s}"]
+    for name in names:
+        lines.append(f"  {name:24s} {cell('feat_' + name):>9s} {cell('data_feat_' + name):>9s}"
+                     f" {cell('feat_oa_' + name):>9s} {cell('data_oa_' + name):>9s}")
+    return lines
 
 
 def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path,
