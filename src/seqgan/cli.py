@@ -1,5 +1,5 @@
 """The ``seqgan`` command: train | compare | presets | config show | generate | evaluate |
-data inspect.
+data inspect | runs.
 
 User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2, a
 diverging run with exit code 3 (a traceback only with ``--debug``); SIGINT / SIGTERM
@@ -185,6 +185,12 @@ def _parser() -> argparse.ArgumentParser:
                          "encoding's)")
     inspect.add_argument("--png", type=Path, help="piano-roll PNG of one example (default "
                          "<name>_pianoroll.png)")
+
+    runs = sub.add_parser("runs", help="list the runs under a folder (finished and "
+                          "unfinished): algorithm, data, status, metric, age")
+    runs.add_argument("folder", nargs="?", type=Path, help="where to look (default: runs, "
+                      "else the current folder)")
+    runs.add_argument("--debug", action="store_true", help="show tracebacks")
 
     ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
     ev.add_argument("--run", type=Path, help="run folder (with --temperatures also a "
@@ -449,7 +455,15 @@ def _quality_diversity(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
+def cmd_runs(args) -> int:
+    """``seqgan runs [FOLDER]``: ``runs.listing``'s table."""
+    from seqgan.runs.listing import runs_table
+    folder = args.folder or (Path("runs") if Path("runs").is_dir() else Path("."))
+    print(runs_table(folder), end="")
+    return 0
+
+
+COMMANDS = {"runs": cmd_runs, "train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
             "config": cmd_config,
             "generate": cmd_generate, "evaluate": cmd_evaluate, "data": cmd_data}
 

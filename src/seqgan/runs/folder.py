@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from seqgan.errors import UserError
-from seqgan.runs.atomic import cannot_write, write_bytes, write_target, write_text
+from seqgan.runs.atomic import (TEMPORARY, cannot_write, remove_temporaries, write_bytes,
+                                write_target, write_text)
 from seqgan.runs.interrupt import deferred
 from seqgan.runs.lock import LOCK_NAME, FolderLock
 
@@ -155,6 +156,25 @@ class RunFolder:
             return False
         return header[:3] == list(COLUMNS[:3])
 
+    def _marker_write_killed(self) -> bool:
+        """A folder holding nothing but seqgan's lock and the temporary file of its marker:
+        a new run killed outright while it marked the folder (``create``)."""
+        try:
+            names = [p.name for p in self.root.iterdir()]
+        except OSError:
+            return False
+        marker_tmp = [n for n in names if TEMPORARY.fullmatch(n) and n.startswith(f".{MARKER}.")]
+        return bool(marker_tmp) and all(n in marker_tmp or n == LOCK_NAME for n in names)
+
+    def remove_temporaries(self) -> list[Path]:
+        """Remove the temporary files a killed writer left in this folder and its
+        sub-folders (``runs.atomic.TEMPORARY``); only while holding its lock.  The paths
+        removed."""
+        removed = remove_temporaries(self.root)
+        for name in _FOLDERS:
+            removed += remove_temporaries(self.root / name)
+        return removed
+
     def check_can_create(self, overwrite: bool) -> bool:
         """Whether the folder exists and is to be overwritten; refuses (one line) an
         existing non-empty folder without ``overwrite``, and one that may not be
@@ -173,7 +193,8 @@ class RunFolder:
         root = self.root
         if not root.is_dir():
             raise UserError(f"refusing to overwrite {root}: it is not a folder")
-        if not (root / MARKER).is_file() and not self._looks_like_a_run():
+        if not (root / MARKER).is_file() and not self._looks_like_a_run() \
+                and not self._marker_write_killed():
             raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder "
                             f"(no {MARKER} marker)")
         try:

@@ -144,13 +144,17 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
         run.take_lock()
+        if resume:
+            _remove_temporaries(run)
         # the device is not a setting of what is trained (the restore says whether the
         # device type changed)
         lengths = [key for key in changed if key != "run.device"]
         if lengths:  # the run is not finished any more: its summary would be stale
             run.summary.unlink(missing_ok=True)
-            stderr_line(f"note: {', '.join(lengths)} changed in {run.config}; the continued run "
-                        f"is not bit-identical to one started with these settings")
+            threads = ("; with another thread count the continued run is not "
+                       "bit-identical to one started with these settings"
+                       if "run.threads" in lengths else "")
+            stderr_line(f"note: {', '.join(lengths)} changed in {run.config}{threads}")
         if not resume or changed:
             write_text(run.config, cfg.to_toml())
         run.mark()
@@ -162,6 +166,16 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     except BaseException:
         run.unlock()
         raise
+
+
+def _remove_temporaries(run: RunFolder) -> None:
+    """The temporary files a killed writer left in ``run`` removed, said in one line."""
+    removed = run.remove_temporaries()
+    if removed:
+        names = ", ".join(str(p.relative_to(run.root)) for p in removed[:3])
+        more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
+        stderr_line(f"note: removed {len(removed)} temporary file(s) a killed process left "
+                    f"in {run.root}: {names}{more}")
 
 
 def _session_device(cfg: Config, resume: bool) -> torch.device:
