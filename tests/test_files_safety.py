@@ -323,7 +323,8 @@ def test_a_read_only_run_folder_is_one_line(run_copy, config, capsys, monkeypatc
     argv = {"resume": ["train", "--resume", str(run_copy)],
             "overwrite": ["train", "--config", str(config), "--out", str(run_copy),
                           "--overwrite"],
-            "evaluate": ["evaluate", "--run", str(run_copy)],
+            "evaluate": ["evaluate", "--run", str(run_copy), "--out",
+                         str(run_copy / "evaluation.json")],
             "compare": ["compare", "--config", str(config), "--algorithms", "random",
                         "--out", str(run_copy / "cmp")]}[command]
     before = _snapshot(run_copy)

@@ -125,7 +125,7 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):
         assert 0.0 <= summary[f"data_oa_{name}"] <= 1.0
         assert summary["signatures"][f"feat_oa_{name}"].startswith(f"feat_oa_{name}|")
     assert main(["evaluate", "--run", str(run), "--samples", "20",
-                 "--data-root", str(run.parent)]) == 0
+                 "--data-root", str(run.parent), "--out", str(run / "evaluation.json")]) == 0
     assert "OA pitch_range (1 = data)" in capsys.readouterr().out
     evaluation = json.loads((run / "evaluation.json").read_text())
     assert 0.0 <= evaluation["feat_oa_scale_consistency"] <= 1.0
