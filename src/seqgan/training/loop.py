@@ -46,6 +46,7 @@ from seqgan.runs.checkpoint import (WITHOUT_STATE, check_rng, check_state,
 from seqgan.runs.figures import plot_curves, plot_posterior
 from seqgan.runs import progress
 from seqgan.runs.folder import RunFolder
+from seqgan.training import work
 from seqgan.runs.interrupt import deferred, handle_signals
 
 
@@ -228,7 +229,8 @@ class Trainer:
         self._saved_path = path
         phase_end = self._shareable_phase_end()
         if phase_end is not None and not phase_end.is_file():  # lost with an older release
-            write_bytes(phase_end, path.read_bytes())  # the checkpoint of that very state
+            # made from the restored state, as at the phase end (``_end_bytes``)
+            write_bytes(phase_end, self._end_bytes(path.read_bytes()))
             self.log(f"re-wrote {phase_end} from {path}")
         where = "after the last phase"
         if self.phase_index < len(self.phases):
@@ -258,6 +260,7 @@ class Trainer:
             self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
                                        if k in self.phase_seconds})
             self._last_eval = dict(state["last_eval"])
+            self._end_only_evaluation = state.get(END_ONLY_EVALUATION)
             self._continue_clock()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
@@ -284,6 +287,7 @@ class Trainer:
             raise UserError(f"{path} does not fit this run ({END_ONLY_EVALUATION}: "
                             f"{exc})") from None
         self.rows[-1] = {k: v for k, v in self.rows[-1].items() if k not in keys}
+        self._end_only_evaluation = None
 
     def _continue_clock(self) -> None:
         """Count wall-clock seconds on from the last row's (a checkpoint's rows written
@@ -416,8 +420,13 @@ class Trainer:
                 self._record({"phase": "init", "phase_epoch": 0, "epoch": 0,
                               **self.evaluate()})
             self._take_snapshot()
-        self._progress = progress.Progress([(p.name, p.epochs) for p in self.phases],
-                                           self.metric, self.log, progress.is_terminal())
+        plan = [(p.name, p.epochs) for p in self.phases]
+        predicted = self._predicted_epoch_seconds()
+        warning = work.long_run_warning(self.cfg, plan, predicted, self.serial)
+        if warning:
+            self.log(warning)
+        self._progress = progress.Progress(plan, self.metric, self.log, progress.is_terminal(),
+                                           predicted=predicted)
         self._progress.open(self.serial)
         try:
             with progress.reporting(self._progress):
@@ -431,6 +440,21 @@ class Trainer:
                 self._writer.close()
                 self._writer = None
         return self._finish()
+
+    def _predicted_epoch_seconds(self) -> list[float | None]:
+        """Seconds per epoch of each phase from its work at speeds measured now
+        (``training.work``; copies of the models, a forked RNG: nothing of the run
+        changes); all None when nothing is left to run or the measurement fails."""
+        unknown: list[float | None] = [None] * len(self.phases)
+        if self.serial >= self.total_epochs:
+            return unknown
+        try:
+            rates = work.measure_rates(self.cfg, self.task, self.models)
+        except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            self.log(f"note: no time estimate ({type(exc).__name__}: {exc})")
+            return unknown
+        return work.predicted_epoch_seconds(self.cfg, self.task, self.phases, self.models,
+                                            rates)
 
     def _run_phase(self, phase: Phase) -> None:
         for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
