@@ -153,3 +153,18 @@ def test_generating_more_than_fits_is_one_line(runs, tmp_path, capsys):
                  "--out", str(tmp_path / "many.txt")]) == 2
     error_line(capsys.readouterr().err, "-n 1000000000000000", "free")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_samples_file_is_scored_against_a_data_set(tmp_path, monkeypatch, capsys):
+    """No run: the data set of a preset and --set, its held-out set and vocabulary made
+    as a run of it would make them."""
+    monkeypatch.chdir(tmp_path)
+    write_corpus(tmp_path / "corpus.txt", lines=80)
+    (tmp_path / "other.txt").write_text("the cat\nzebra the cat\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["evaluate", "--samples-file", "other.txt", "--preset", "text", "--set",
+                 "data.train_file=corpus.txt", "--out", "e.json"]) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert result["samples"] == 2 and "bleu2" in result and "nll_test" not in result
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "e.json", "other.txt"]
+

@@ -201,6 +201,12 @@ def _parser() -> argparse.ArgumentParser:
                     "sequences (another system's output; one a line, tokenised as the run's "
                     "data; token ids for oracle and music runs) with the run's metrics and "
                     "conventions")
+    ev.add_argument("--preset", help="with --samples-file and no --run: score against this "
+                    "data set (its held-out set and vocabulary, as a run of it would make)")
+    ev.add_argument("--config", type=Path, help="with --samples-file and no --run: the data "
+                    "set of this TOML file")
+    ev.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --preset/--config: override a setting (e.g. data.train_file)")
     ev.add_argument("--temperatures", metavar="T1,T2,...", help="quality-diversity curves: "
                     "evaluate every generator of --run at each temperature; prints the "
                     "matched comparison (--out FOLDER: also quality_diversity.csv/.md and "
@@ -443,8 +449,14 @@ def cmd_evaluate(args) -> int:
             print(f"{name:40s} H(π(·|s_{args.step})) = {value:.4f} nats")
         print(f"wrote {out}")
         return 0
+    if args.run is None and args.samples_file is not None and (args.preset or args.config):
+        return _samples_against_data(args)
+    if args.preset or args.config or args.set:
+        raise UserError("--preset/--config/--set choose a data set for --samples-file "
+                        "without --run (a run brings its own settings)")
     if args.run is None:
-        raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
+        raise UserError("evaluate needs --run RUN (or --compare-policies RUN..., or "
+                        "--samples-file FILE --preset P)")
     if args.samples is not None:
         check_sample_count("--samples", args.samples)
     if args.bleu_order is not None and args.temperatures is None:
@@ -456,6 +468,25 @@ def cmd_evaluate(args) -> int:
                    if args.bleu_conventions is not None else None)
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
                  sampling, args.device, out=args.out, samples_file=args.samples_file)
+    return 0
+
+
+def _samples_against_data(args) -> int:
+    """``evaluate --samples-file FILE --preset P|--config C [--set ...]``: the file scored
+    against that data set (``training.session.evaluate_samples``)."""
+    from seqgan.training.session import evaluate_samples
+    if args.temperatures is not None or args.samples is not None or args.bleu_order:
+        raise UserError("--samples-file scores the file's sequences; drop "
+                        "--temperatures/--samples/--bleu-order")
+    sets = list(args.set)
+    if args.bleu_conventions is not None:
+        names = _name_list("--bleu-conventions", args.bleu_conventions)
+        sets.append(f"eval.bleu_conventions={names!r}")
+    cfg, notes = assemble(args.preset, args.config, sets, None)
+    from seqgan.runs.progress import stderr_line
+    for note in notes:
+        stderr_line(note)
+    evaluate_samples(cfg, data_root(args.data_root), args.samples_file, args.out)
     return 0
 
 

@@ -259,16 +259,7 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
         cfg.eval.num_samples = num_samples
     evaluator = Evaluator(cfg, task)
     if samples_file is not None:
-        from seqgan.data.samples_file import read_samples_file
-        read = read_samples_file(samples_file, cfg, task)
-        stderr_line(read.note(samples_file))
-        samples = read.ids.to(task.device)
-        means, per_sequence = evaluator.of_samples(samples)
-        signatures = {k: v for k, v in evaluator.signatures(len(samples)).items()
-                      if k in means}
-        result = {**means, "samples": len(samples), "samples_file": str(samples_file),
-                  "tokens": read.tokens, "unknown_tokens": read.unknown,
-                  "lines_cut": read.cut, "signatures": signatures}
+        result, per_sequence, samples = _score_samples_file(evaluator, samples_file)
     else:
         torch.manual_seed(seed)
         means, per_sequence, samples = evaluator(models["generator"], sampling=sampling)
@@ -281,6 +272,40 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     if out is not None:
         _write_evaluation(run, out, json.dumps(result, indent=2) + "\n")
     print_result_table(result, Path(run_dir))
+    return result
+
+
+def _score_samples_file(evaluator: Evaluator, samples_file: Path
+                        ) -> tuple[dict, dict, torch.Tensor]:
+    """``(result, per_sequence, samples)`` of the sequences of ``samples_file`` read as
+    ``evaluator``'s task's data (``data.samples_file``; a line on what was read)."""
+    from seqgan.data.samples_file import read_samples_file
+    cfg, task = evaluator.cfg, evaluator.task
+    read = read_samples_file(samples_file, cfg, task)
+    stderr_line(read.note(samples_file))
+    samples = read.ids.to(task.device)
+    means, per_sequence = evaluator.of_samples(samples)
+    signatures = {k: v for k, v in evaluator.signatures(len(samples)).items() if k in means}
+    result = {**means, "samples": len(samples), "samples_file": str(samples_file),
+              "tokens": read.tokens, "unknown_tokens": read.unknown, "lines_cut": read.cut,
+              "signatures": signatures}
+    return result, per_sequence, samples
+
+
+def evaluate_samples(cfg: Config, root: Path, samples_file: Path,
+                     out: Path | str | None = None) -> dict:
+    """``seqgan evaluate --samples-file FILE --preset P|--config C``: the sequences of
+    ``samples_file`` scored against the data set of ``cfg`` (no run: its vocabulary and
+    held-out set made from the data as a training run would make them), printed, and
+    written as JSON to ``out`` if given."""
+    task = _prepare(cfg, root)
+    result, per_sequence, samples = _score_samples_file(Evaluator(cfg, task), samples_file)
+    if "nll_oracle" in per_sequence:
+        result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
+        result["nll_oracle_samples"] = len(samples)
+    if out is not None:
+        write_text(out, json.dumps(result, indent=2) + "\n")
+    print_result_table(result, Path(cfg.name))
     return result
 
 
