@@ -18,7 +18,8 @@ each; element-wise work, Python and data movement left out), per epoch:
   ``num_rollouts`` roll-outs from each of the T - 1 prefixes, ``N B T (T - 1) / 2``
   generator steps and ``N B (T - 1)`` discriminator rows scored (one row each without it);
   the update ``B T 3g``;
-* an evaluation, in each epoch a phase evaluates (every ``eval.every``-th, spread):
+* an evaluation, in each epoch a phase evaluates (every ``eval.every``-th and the last,
+  spread over its epochs):
   ``num_samples`` samples (``T g`` each), NLL-oracle over them, NLL-test over the test set.
 
 The MC search is the largest term by far (quadratic in T); what the count leaves out
@@ -89,10 +90,13 @@ def evaluation_flops(cfg: Config, task: Task) -> Work:
     return Work(work)
 
 
-def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool) -> Work | None:
+def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool,
+                epochs: int = 0) -> Work | None:
     """The work of one epoch of the phase named ``phase`` (see the module docstring), with
-    its share of the evaluations if it trains the generator; None for a phase this count
-    does not know (its time is then estimated from its own epochs only)."""
+    its share of the evaluations if it trains the generator (a phase of ``epochs`` epochs
+    evaluates every ``eval.every``-th and its last; 0: one in ``eval.every``); None for a
+    phase this count does not know (its time is then estimated from its own epochs
+    only)."""
     g, a = cfg.generator, cfg.adversarial
     T = task.seq_len
     step = generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
@@ -103,7 +107,9 @@ def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool) -> Wor
     def d_step(epochs: int) -> Work:
         return Work(rows * T * step, epochs * 2 * rows * 3 * d_row)
 
-    evaluation = evaluation_flops(cfg, task).scaled(1 / cfg.eval.every)
+    every = cfg.eval.every
+    share = (epochs // every + (1 if epochs % every else 0)) / epochs if epochs else 1 / every
+    evaluation = evaluation_flops(cfg, task).scaled(share)
     if phase in ("pretrain_generator", "scheduled_sampling"):
         return Work(len(task.train) * T * 3 * step) + evaluation
     if phase == "pretrain_discriminator":
@@ -130,7 +136,7 @@ def predicted_epoch_seconds(cfg: Config, task: Task, phases, models: dict,
     discriminator = "discriminator" in models
     out = []
     for phase in phases:
-        work = epoch_flops(cfg, task, phase.name, discriminator)
+        work = epoch_flops(cfg, task, phase.name, discriminator, phase.epochs)
         out.append(None if work is None else rates.seconds(work))
     return out
 
