@@ -103,6 +103,7 @@ def keeping_every_checkpoint():
     """A context in which finished runs keep their earlier checkpoints too, as a run killed
     after its last checkpoint but before it finished has them."""
     from unittest import mock
+
     from seqgan.training.loop import Trainer
     return mock.patch.object(Trainer, "_keep_final_checkpoint", lambda self: None)
 

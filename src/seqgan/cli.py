@@ -437,8 +437,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from seqgan.training.session import (check_sample_count, compare_run_policies,
-                                         evaluate_run)
+    from seqgan.training.session import check_sample_count, compare_run_policies, evaluate_run
     if args.compare_policies:
         if args.out is not None and not isinstance(args.out, Path):
             raise UserError("--compare-policies --out takes the figure's path")

@@ -134,6 +134,7 @@ def check_output_size(total: int, task: Task, fmt: str, out: Path | str | None) 
     of its file system (at least two bytes per token: a digit and a separator).  What
     streams to standard output, a device or a FIFO is not bounded (``| head`` ends it)."""
     import os
+
     from seqgan.models.size import check_sample_memory, human_bytes
     if fmt not in ("ids", "text"):
         check_sample_memory("-n", total, task.seq_len)

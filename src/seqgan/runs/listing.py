@@ -13,8 +13,9 @@ import fcntl
 import json
 import os
 import time
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from seqgan.errors import UserError
 from seqgan.runs.folder import MARKER

@@ -46,10 +46,10 @@ class Work:
     generator: float
     discriminator: float = 0.0
 
-    def __add__(self, other: "Work") -> "Work":
+    def __add__(self, other: Work) -> Work:
         return Work(self.generator + other.generator, self.discriminator + other.discriminator)
 
-    def scaled(self, factor: float) -> "Work":
+    def scaled(self, factor: float) -> Work:
         return Work(self.generator * factor, self.discriminator * factor)
 
 
