@@ -118,7 +118,8 @@ def test_the_temperature_sweep_shows_progress_and_signs_every_temperature(runs, 
     assert main(["evaluate", "--run", str(run), "--temperatures", "0.8,1.2",
                  "--samples", "32", "--bleu-order", "1"]) == 0
     out, err = capsys.readouterr()
-    assert "quality-diversity: text at T = 0.8, 1 of 2" in err and "at T = 1.2, 2 of 2, ETA" in err, err
+    assert "quality-diversity: text at T = 0.8, 1 of 2" in err, err
+    assert "quality-diversity: text at T = 1.2, 2 of 2, ETA" in err, err
     signatures = out[out.index("Signatures: "):]
     assert "bleu1|" in signatures and "bleu2|" not in signatures
     assert "temperatures=0.8,1.2" in signatures and "temperature=0.8|" not in signatures

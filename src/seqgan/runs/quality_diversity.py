@@ -12,8 +12,8 @@ beats MLE only if its curve lies above MLE's *at the same diversity*. Axes:
   backward BLEU-n (Shi et al. 2018) and their harmonic mean, per temperature;
 * optionally the reverse-LM score (``--reverse-lm``: ``metrics.quality_diversity``).
 
-Printed: the report; written only to the folder ``--out`` names: ``quality_diversity.csv`` (one row per algorithm, seed and
-temperature, with the metric signatures), ``quality_diversity.md`` (the matched-diversity
+Printed: the report; written only to the folder ``--out`` names: ``quality_diversity.csv``
+(one row per algorithm, seed and temperature, with the metric signatures), ``quality_diversity.md`` (the matched-diversity
 comparison of every algorithm against MLE, with a bootstrap interval over samples) and
 ``figures/quality_diversity.png``.
 """
@@ -370,7 +370,8 @@ class _SweepProgress:
     def step(self, run, temperature: float) -> None:
         from seqgan.runs.progress import format_duration, stderr_line
         elapsed = time.monotonic() - self.start
-        eta = (f", ETA {format_duration(elapsed / self.done_count * (self.total - self.done_count))}"
+        left = self.total - self.done_count
+        eta = (f", ETA {format_duration(elapsed / self.done_count * left)}"
                if self.done_count else "")
         self.done_count += 1
         stderr_line(f"quality-diversity: {run} at T = {temperature:g}, "
