@@ -137,11 +137,14 @@ def _status(run: Path, summary: dict, rows: list[dict]) -> str:
 
 
 def _metric(summary: dict, rows: list[dict]) -> str:
-    """``nll_oracle 8.6932`` of the summary, else of the last evaluated row."""
+    """``nll_oracle 8.6932`` of the summary (with its first BLEU, if any: ``nll_test
+    3.1635, bleu2 0.6124``), else of the last evaluated row."""
     for key in _METRICS:
         value = summary.get(key)
         if isinstance(value, (int, float)):
-            return f"{key} {value:.4f}"
+            bleu = next((k for k in summary if k.startswith("bleu")
+                         and isinstance(summary[k], (int, float))), None)
+            return f"{key} {value:.4f}" + (f", {bleu} {summary[bleu]:.4f}" if bleu else "")
     for row in reversed(rows):
         for key in _METRICS:
             if row.get(key):
