@@ -45,8 +45,8 @@ def test_runs_lists_finished_stopped_and_running_runs(finished, tmp_path, capsys
     assert sorted(rows) == ["busy", "cmp/seed-3/stopped", "done"]
     assert "seqgan" in rows["done"] and "oracle V=40 T=8" in rows["done"]
     assert " finished " in rows["done"] and "nll_oracle 3." in rows["done"]
-    assert "stopped (adversarial epoch 3)" in rows["cmp/seed-3/stopped"]
-    assert "running (adversarial epoch 3)" in rows["busy"]
+    assert "stopped (adversarial epoch 3/3)" in rows["cmp/seed-3/stopped"]
+    assert "running (adversarial epoch 3/3)" in rows["busy"]
     assert rows["done"].rstrip().endswith(" s")  # written seconds ago
 
 

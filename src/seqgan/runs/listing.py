@@ -48,7 +48,7 @@ def describe(run: Path, now: float | None = None) -> dict[str, str]:
     rows = _read_rows(run / "metrics.csv")
     return {"algorithm": str(config.get("algorithm", "?")),
             "data": _data(config),
-            "status": _status(run, summary, rows),
+            "status": _status(run, summary, rows, config),
             "metric": _metric(summary, rows),
             "age": _age(run, time.time() if now is None else now)}
 
@@ -123,7 +123,15 @@ def _running(run: Path) -> bool:
         os.close(fd)
 
 
-def _status(run: Path, summary: dict, rows: list[dict]) -> str:
+# the config key holding the length of a phase, by phase name
+_LENGTHS = {"pretrain_generator": ("pretrain", "generator_epochs"),
+            "pretrain_discriminator": ("pretrain", "discriminator_rounds"),
+            "adversarial": ("adversarial", "epochs"),
+            "policy_gradient": ("adversarial", "epochs"),
+            "scheduled_sampling": ("adversarial", "epochs")}
+
+
+def _status(run: Path, summary: dict, rows: list[dict], config: dict | None = None) -> str:
     if _running(run):
         state = "running"
     elif summary:
@@ -133,7 +141,11 @@ def _status(run: Path, summary: dict, rows: list[dict]) -> str:
     last = rows[-1] if rows else {}
     if last.get("phase") in (None, "", "init"):
         return f"{state} (before the first epoch)"
-    return f"{state} ({last['phase']} epoch {last.get('phase_epoch', '?')})"
+    section, key = _LENGTHS.get(last["phase"], ("", ""))
+    part = (config or {}).get(section)
+    length = part.get(key) if isinstance(part, dict) else None
+    of = f"/{length}" if isinstance(length, int) else ""
+    return f"{state} ({last['phase']} epoch {last.get('phase_epoch', '?')}{of})"
 
 
 def _metric(summary: dict, rows: list[dict]) -> str:
