@@ -92,3 +92,8 @@ def test_a_folder_whose_marker_write_was_killed_can_be_overwritten(tmp_path, cap
     assert main([*argv, "--overwrite"]) == 0
     assert (out / "summary.json").is_file() and (out / ".seqgan-run").is_file()
     assert not (out / "..seqgan-run.a1b2c3.tmp").exists()
+    only_lock = tmp_path / "locked"  # killed before the marker's temporary file was made
+    only_lock.mkdir()
+    (only_lock / ".seqgan-lock").write_text("")
+    assert main(["train", "--config", str(tmp_path / "tiny.toml"), "--out", str(only_lock),
+                 "--overwrite"]) == 0

@@ -157,14 +157,18 @@ class RunFolder:
         return header[:3] == list(COLUMNS[:3])
 
     def _marker_write_killed(self) -> bool:
-        """A folder holding nothing but seqgan's lock and the temporary file of its marker:
-        a new run killed outright while it marked the folder (``create``)."""
+        """A folder holding nothing but seqgan's lock and perhaps the temporary file of its
+        marker: a new run killed outright after locking the folder, before its marker was
+        in place (``create``)."""
         try:
-            names = [p.name for p in self.root.iterdir()]
+            entries = list(self.root.iterdir())
         except OSError:
             return False
-        marker_tmp = [n for n in names if TEMPORARY.fullmatch(n) and n.startswith(f".{MARKER}.")]
-        return bool(marker_tmp) and all(n in marker_tmp or n == LOCK_NAME for n in names)
+        return bool(entries) and all(
+            p.is_file() and not p.is_symlink()
+            and (p.name == LOCK_NAME or (TEMPORARY.fullmatch(p.name)
+                                         and p.name.startswith(f".{MARKER}.")))
+            for p in entries)
 
     def remove_temporaries(self) -> list[Path]:
         """Remove the temporary files a killed writer left in this folder and its
