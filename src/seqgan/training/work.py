@@ -169,10 +169,12 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
 
 def _timed(call, repeats: int, device: torch.device) -> float:
     """The fastest of ``repeats`` timed calls after one warm-up (seconds, at least 1 us;
-    on CUDA, synchronised)."""
+    on CUDA and mps, synchronised)."""
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
+        elif device.type == "mps":
+            torch.mps.synchronize()
     call()
     best = float("inf")
     for _ in range(repeats):
