@@ -23,7 +23,7 @@ import torch
 from seqgan.cli import main
 from seqgan.runs.checkpoint import WITHOUT_STATE, list_checkpoints, load_checkpoint, serialize
 from tests.conftest import TINY
-from tests.helpers import error_line
+from tests.helpers import error_line, keeping_every_checkpoint
 
 OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",
            "samples/adversarial.txt", "samples/nll_oracle_per_sequence.npy")
@@ -156,7 +156,20 @@ def test_a_damaged_final_checkpoint_of_a_finished_run_is_one_line(finished, tmp_
     _assert_same_outputs(run, finished)
 
 
-def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, tmp_path, capsys):
+@pytest.fixture(scope="module")
+def longer_fresh(finished, tmp_path_factory) -> Path:
+    """The same run trained with adversarial.epochs = 5 from the start."""
+    config = tomllib.loads((finished / "config.toml").read_text())
+    config["adversarial"]["epochs"] = 5
+    fresh = tmp_path_factory.mktemp("fresh")
+    (fresh / "longer.toml").write_text(tomli_w.dumps(config))
+    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
+                 str(fresh / "run")]) == 0
+    return fresh / "run"
+
+
+def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, longer_fresh,
+                                                               tmp_path, capsys):
     """An extended run continues from where it ended (no epoch re-run) and ends exactly
     as a run trained from the start with the longer schedule would."""
     run = _copy(finished, tmp_path)
@@ -168,20 +181,36 @@ def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, tmp_pat
     assert "adversarial 3/5" not in err and "adversarial 4/5" in err, err  # nothing re-run
     longer = load_checkpoint(run / "checkpoints" / "ckpt-00000010.pt")
     assert longer["position"] == [2, 5, 8]
-    config = tomllib.loads((finished / "config.toml").read_text())
-    config["adversarial"]["epochs"] = 5
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    (fresh / "longer.toml").write_text(tomli_w.dumps(config))
-    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
-                 str(fresh / "run")]) == 0
-    _err(capsys)
-    assert (run / "metrics.csv").read_bytes() == (fresh / "run" / "metrics.csv").read_bytes()
-    _assert_same_state(longer, load_checkpoint(fresh / "run" / "checkpoints" /
+    assert (run / "metrics.csv").read_bytes() == (longer_fresh / "metrics.csv").read_bytes()
+    _assert_same_state(longer, load_checkpoint(longer_fresh / "checkpoints" /
                                                "ckpt-00000010.pt"))
-    _assert_same_outputs(run, fresh / "run")
+    _assert_same_outputs(run, longer_fresh)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "ckpt-00000010.pt", "end-pretrain_generator.pt"]
+
+
+def test_an_older_releases_final_checkpoint_trains_on_from_the_one_before(
+        finished, longer_fresh, tmp_path, capsys):
+    """A final checkpoint without the discriminator's moments (as older releases wrote
+    them), its whole predecessor kept: the extension goes back to that one, re-runs the
+    epoch after it and ends as the run trained with 5 epochs from the start."""
+    with keeping_every_checkpoint():
+        assert main(["train", "--config", str(finished.parent / "tiny.toml"),
+                     "--out", str(tmp_path / "old")]) == 0
+    run = tmp_path / "old"
+    final = run / "checkpoints" / "ckpt-00000008.pt"
+    state = load_checkpoint(final)
+    state["optimizers"]["discriminator"]["state"] = {}
+    state[WITHOUT_STATE] = ["discriminator"]
+    state.pop("end_only_evaluation", None)
+    final.write_bytes(serialize(state))
+    _err(capsys)
+    assert main(["train", "--resume", str(run), "--set", "adversarial.epochs=5"]) == 0
+    err = _err(capsys)
+    assert f"note: {final} holds no state of optimizer discriminator" in err, err
+    assert "resuming from " + str(run / "checkpoints" / "ckpt-00000007.pt") in err
+    assert (run / "metrics.csv").read_bytes() == (longer_fresh / "metrics.csv").read_bytes()
+    _assert_same_outputs(run, longer_fresh)
 
 
 def test_a_malformed_list_of_left_out_states_is_one_line(finished, tmp_path, capsys):

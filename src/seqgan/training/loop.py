@@ -12,9 +12,10 @@ An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list o
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
   models, optimizers, RNG states, the position, all metric rows and the last evaluation,
   from which ``resume`` continues bit-for-bit (a finished run keeps only its final one,
-  and ``end-<phase>.pt``: the generator's state where another run may start from).  The state after every epoch is also kept
-  in memory (serialized), so SIGINT/SIGTERM or a diverging loss — which abandon the
-  current epoch — first write that last consistent state to disk;
+  and ``end-<phase>.pt``: the generator's state where another run may start from).  The
+  state after every epoch is also kept in memory (serialized), so SIGINT/SIGTERM or a
+  diverging loss — which abandon the current epoch — first write that last consistent
+  state to disk;
 * the final figure, ``model.pt`` and ``summary.json`` (with the reproducibility record of
   ``runs.progress.run_record``).
 """
@@ -46,8 +47,8 @@ from seqgan.runs.checkpoint import (WITHOUT_STATE, check_rng, check_state,
 from seqgan.runs.figures import plot_curves, plot_posterior
 from seqgan.runs import progress
 from seqgan.runs.folder import RunFolder
-from seqgan.training import work
 from seqgan.runs.interrupt import deferred, handle_signals
+from seqgan.training import work
 
 
 # the checkpoint key of an evaluation made only because a phase ended (``Trainer.
@@ -192,6 +193,9 @@ class Trainer:
             return False
         path, state = found
         idle = state.get(WITHOUT_STATE) or []  # a final checkpoint of an older release
+        # whose whole predecessor stays while the run is only re-finished from it (it may
+        # be extended later; ``_keep_final_checkpoint``)
+        self._keep_fallbacks = bool(idle)
         if idle:  # well-formed first (else one line naming what is wrong)
             check_state(state, path, self.phases, self.models, self.optimizers)
         if idle and self._serial_at(*state["position"][:2]) < self.total_epochs:
@@ -208,9 +212,7 @@ class Trainer:
                      f"checkpoints leave it out); training on from {earlier[0]}, re-running "
                      f"the epochs after it")
             path, state = earlier
-        # a final checkpoint of an older release without optimizer states: the whole one
-        # before it stays (the run may be extended later)
-        self._keep_fallbacks = bool(idle)
+            self._keep_fallbacks = False  # the new final checkpoint will be whole
         self._apply_state(state, path, list(self.models), list(self.optimizers))
         self._undo_end_only_evaluation(state, path)
         saved_device = state.get("device", "cpu")
