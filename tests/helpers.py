@@ -104,3 +104,28 @@ def temporaries_of(name: str, monkeypatch, wrap=None, fail_open=None,
 
     monkeypatch.setattr(atomic, "open", fake_open, raising=False)
     return seen
+
+
+def keeping_every_checkpoint():
+    """A context in which finished runs keep their earlier checkpoints too, as a run killed
+    after its last checkpoint but before it finished has them."""
+    from unittest import mock
+
+    from seqgan.training.loop import Trainer
+    return mock.patch.object(Trainer, "_keep_final_checkpoint", lambda self: None)
+
+
+def equal_trees(ours, theirs) -> bool:
+    """Whether nested dicts / lists / tuples of tensors and plain values are equal (dict
+    keys in the same order; tensors by value)."""
+    import torch
+    if isinstance(ours, torch.Tensor):
+        return isinstance(theirs, torch.Tensor) and torch.equal(ours, theirs)
+    if isinstance(ours, dict):
+        return (isinstance(theirs, dict) and list(ours) == list(theirs)
+                and all(equal_trees(ours[k], theirs[k]) for k in ours))
+    if isinstance(ours, (list, tuple)):
+        return (isinstance(theirs, (list, tuple)) and len(ours) == len(theirs)
+                and all(equal_trees(a, b) for a, b in zip(ours, theirs)))
+    return ours == theirs
+

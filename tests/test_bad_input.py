@@ -265,7 +265,7 @@ CASES = {
         _resume_with(edit=("oracle", "vocab_size", 50)),
         ["does not fit this config's Generator", "(40, 8) there but (50, 8) here"]),
     "resume: every checkpoint damaged": (_resume_with(damage=True),
-                                         ["no readable checkpoint", "all 2 are damaged",
+                                         ["no readable checkpoint", "all 1 are damaged",
                                           "--overwrite"]),
     "resume: checkpoints carrying code": (_resume_with(code=True),
                                           ["no readable checkpoint", "posix.system"]),

@@ -24,17 +24,22 @@ from seqgan.experiments import report
 from seqgan.storage.checkpoint import list_checkpoints, load_checkpoint, serialize
 from seqgan.storage.folder import RunFolder
 from tests.conftest import TINY
+from tests.helpers import keeping_every_checkpoint
 from tests.test_oracle import _arrays_of
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
-    """A finished tiny run: checkpoints ckpt-7 and ckpt-8 (the end), one thread."""
+    """A finished tiny run with checkpoints ckpt-7 and ckpt-8 (the end), one thread: as a
+    run killed after its last checkpoint, before it finished, has them (a finished run
+    keeps only the last: ``Trainer._keep_final_checkpoint``, not done here)."""
     root = tmp_path_factory.mktemp("integrity")
     config = copy.deepcopy(TINY)
     config["run"].update(tensorboard=False, threads=1, keep_checkpoints=2)
     (root / "tiny.toml").write_text(tomli_w.dumps(config))
-    assert main(["train", "--config", str(root / "tiny.toml"), "--out", str(root / "run")]) == 0
+    with keeping_every_checkpoint():
+        assert main(["train", "--config", str(root / "tiny.toml"), "--out",
+                     str(root / "run")]) == 0
     return root / "run"
 
 

@@ -1,13 +1,12 @@
-"""Checkpoint size (issue "The first hour with your own data", item 15): the final
-checkpoint of a run leaves out the discriminator's Adam moments, which nothing steps
-again; every earlier checkpoint — the fall-back of a resume — and every
-``end-<phase>.pt`` stay whole.
+"""What a finished run keeps: its final checkpoint, whole (a longer schedule trains on
+from it), and ``end-<phase>.pt`` files holding what a run adopting them applies; the
+earlier checkpoints, fall-backs while it trains, are removed when it finishes.
 
-Each test asserts a property the smaller layout relies on: what the final checkpoint
-holds, that re-finishing from it re-makes the same outputs, that a damaged final
-checkpoint falls back to the whole previous one and ends bit-identically, that a longer
-schedule is refused from it, and that a run ending with its pre-training still shares a
-whole ``end-<phase>.pt``.
+Each test asserts a property of that layout: what the kept files hold, that
+re-finishing from the final checkpoint re-makes the same outputs, that a damaged one is
+one line, that a longer schedule continues from it bit-identically to a run trained with
+it from the start, and that a run ending with its pre-training still shares a whole
+``end-<phase>.pt``.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import torch
 from seqgan.cli import main
 from seqgan.storage.checkpoint import WITHOUT_STATE, list_checkpoints, load_checkpoint, serialize
 from tests.conftest import TINY
+from tests.helpers import error_line, keeping_every_checkpoint
 
 OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",
            "samples/adversarial.txt", "samples/nll_oracle_per_sequence.npy")
@@ -108,26 +108,22 @@ def _err(capsys) -> str:
     return capsys.readouterr().err
 
 
-# -- what the final checkpoint holds ---------------------------------------------------
-def test_only_the_final_checkpoint_leaves_out_the_discriminators_moments(finished):
-    previous, final = list_checkpoints(finished / "checkpoints")
-    assert (previous.name, final.name) == ("ckpt-00000007.pt", "ckpt-00000008.pt")
-    whole, last = load_checkpoint(previous), load_checkpoint(final)
-    assert whole[WITHOUT_STATE] == [] and last[WITHOUT_STATE] == ["discriminator"]
-    assert all(saved["state"] for saved in whole["optimizers"].values())  # the fall-back
-    assert last["optimizers"]["discriminator"]["state"] == {}
-    assert (last["optimizers"]["discriminator"]["param_groups"]
-            == whole["optimizers"]["discriminator"]["param_groups"])
-    assert last["optimizers"]["mle"]["state"] and last["optimizers"]["policy"]["state"]
-    # the saving is the discriminator's moments, and the zip records that held them (at
-    # most 1 KB each): the other parts are of equal size in both files
-    moments, records = _moments(whole["optimizers"]["discriminator"])
-    saved = previous.stat().st_size - final.stat().st_size
-    assert moments <= saved <= moments + 1024 * records, (saved, moments, records)
-    # everything else of the final state is there: its weights are model.pt's
+# -- what a finished run keeps ---------------------------------------------------------
+def test_a_finished_run_keeps_its_whole_final_checkpoint_and_a_small_end_file(finished):
+    """Keep-last + end-of-phase: the final checkpoint, with every optimizer's moments (an
+    extension trains on from it), and ``end-pretrain_generator.pt`` with what a run
+    adopting it applies (generator, MLE optimizer), not the discriminator."""
+    kept = sorted(p.name for p in (finished / "checkpoints").iterdir())
+    assert kept == ["ckpt-00000008.pt", "end-pretrain_generator.pt"]
+    last = load_checkpoint(finished / "checkpoints" / "ckpt-00000008.pt")
+    assert not last.get(WITHOUT_STATE)
+    assert all(saved["state"] for saved in last["optimizers"].values())
+    assert set(last["optimizers"]) == {"mle", "policy", "discriminator"}
+    # its weights are model.pt's
     _same_tensors(last["models"], torch.load(finished / "model.pt", weights_only=True))
     end = load_checkpoint(finished / "checkpoints" / "end-pretrain_generator.pt")
-    assert end[WITHOUT_STATE] == [] and end["optimizers"]["mle"]["state"]
+    assert set(end["models"]) == {"generator"} and set(end["optimizers"]) == {"mle"}
+    assert end["optimizers"]["mle"]["state"] and end["position"] == [0, 3, 3]
 
 
 def test_resuming_a_finished_run_from_its_final_checkpoint_remakes_its_outputs(
@@ -146,61 +142,75 @@ def test_resuming_a_finished_run_from_its_final_checkpoint_remakes_its_outputs(
     assert (run / "summary.json").is_file()
 
 
-# -- the fall-back -----------------------------------------------------------------------
-@pytest.mark.parametrize("damage", ["truncated", "flipped bit"])
-def test_a_damaged_final_checkpoint_falls_back_to_the_whole_previous_one(
-        finished, tmp_path, capsys, damage):
-    """The previous checkpoint holds every optimizer's moments, so the last epoch is re-run
-    exactly: the same outputs, and a final checkpoint of the same state."""
+def test_a_damaged_final_checkpoint_of_a_finished_run_is_one_line(finished, tmp_path,
+                                                                  capsys):
+    """No earlier checkpoint is kept once a run has finished: a damaged final one is a
+    one-line error when the run is extended, and the run's outputs stay as they were."""
     run = _copy(finished, tmp_path)
-    previous, final = list_checkpoints(run / "checkpoints")
-    original = load_checkpoint(final)
-    data = bytearray(final.read_bytes())
-    if damage == "truncated":
-        data = data[: len(data) // 2]
-    else:
-        weights = next(iter(original["models"]["discriminator"].values()))
-        at = bytes(data).find(weights.numpy().tobytes())
-        assert at >= 0
-        data[at + 5] ^= 0x10
-    final.write_bytes(bytes(data))
-    (run / "summary.json").unlink()
+    final = run / "checkpoints" / "ckpt-00000008.pt"
+    final.write_bytes(final.read_bytes()[: final.stat().st_size // 2])
     _err(capsys)
-    assert main(["train", "--resume", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--set", "adversarial.epochs=4"]) == 2
     err = _err(capsys)
-    assert f"warning: {final} is " in err and "falling back to the previous checkpoint" in err
-    assert f"resuming from {previous} (adversarial, epoch 2 of 3)" in err, err
+    error_line(err, f"no readable checkpoint in {run / 'checkpoints'}")
     _assert_same_outputs(run, finished)
-    remade = load_checkpoint(final)
-    assert remade[WITHOUT_STATE] == ["discriminator"]
-    _assert_same_state(remade, original)
 
 
-def test_a_longer_schedule_trains_on_from_the_checkpoint_before_the_final_one(
-        finished, tmp_path, capsys):
-    """The final checkpoint has no discriminator moments: an extended run goes back to the
-    whole previous checkpoint, re-runs the epochs after it bit for bit, then trains on —
-    and ends exactly as a run trained from the start with the longer schedule would."""
+@pytest.fixture(scope="module")
+def longer_fresh(finished, tmp_path_factory) -> Path:
+    """The same run trained with adversarial.epochs = 5 from the start."""
+    config = tomllib.loads((finished / "config.toml").read_text())
+    config["adversarial"]["epochs"] = 5
+    fresh = tmp_path_factory.mktemp("fresh")
+    (fresh / "longer.toml").write_text(tomli_w.dumps(config))
+    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
+                 str(fresh / "run")]) == 0
+    return fresh / "run"
+
+
+def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, longer_fresh,
+                                                               tmp_path, capsys):
+    """An extended run continues from where it ended (no epoch re-run) and ends exactly
+    as a run trained from the start with the longer schedule would."""
     run = _copy(finished, tmp_path)
     _err(capsys)
     assert main(["train", "--resume", str(run), "--set", "adversarial.epochs=5"]) == 0
     err = _err(capsys)
     final = run / "checkpoints" / "ckpt-00000008.pt"
-    assert f"note: {final} holds no state of optimizer discriminator" in err
-    assert "resuming from " + str(run / "checkpoints" / "ckpt-00000007.pt") in err
+    assert f"resuming from {final} (adversarial, epoch 3 of 5)" in err, err
+    assert "adversarial 3/5" not in err and "adversarial 4/5" in err, err  # nothing re-run
     longer = load_checkpoint(run / "checkpoints" / "ckpt-00000010.pt")
     assert longer["position"] == [2, 5, 8]
-    config = tomllib.loads((finished / "config.toml").read_text())
-    config["adversarial"]["epochs"] = 5
-    fresh = tmp_path / "fresh"
-    fresh.mkdir()
-    (fresh / "longer.toml").write_text(tomli_w.dumps(config))
-    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
-                 str(fresh / "run")]) == 0
-    _err(capsys)
-    assert (run / "metrics.csv").read_bytes() == (fresh / "run" / "metrics.csv").read_bytes()
-    _assert_same_state(longer, load_checkpoint(fresh / "run" / "checkpoints" /
+    assert (run / "metrics.csv").read_bytes() == (longer_fresh / "metrics.csv").read_bytes()
+    _assert_same_state(longer, load_checkpoint(longer_fresh / "checkpoints" /
                                                "ckpt-00000010.pt"))
+    _assert_same_outputs(run, longer_fresh)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "ckpt-00000010.pt", "end-pretrain_generator.pt"]
+
+
+def test_an_older_releases_final_checkpoint_trains_on_from_the_one_before(
+        finished, longer_fresh, tmp_path, capsys):
+    """A final checkpoint without the discriminator's moments (as older releases wrote
+    them), its whole predecessor kept: the extension goes back to that one, re-runs the
+    epoch after it and ends as the run trained with 5 epochs from the start."""
+    with keeping_every_checkpoint():
+        assert main(["train", "--config", str(finished.parent / "tiny.toml"),
+                     "--out", str(tmp_path / "old")]) == 0
+    run = tmp_path / "old"
+    final = run / "checkpoints" / "ckpt-00000008.pt"
+    state = load_checkpoint(final)
+    state["optimizers"]["discriminator"]["state"] = {}
+    state[WITHOUT_STATE] = ["discriminator"]
+    state.pop("end_only_evaluation", None)
+    final.write_bytes(serialize(state))
+    _err(capsys)
+    assert main(["train", "--resume", str(run), "--set", "adversarial.epochs=5"]) == 0
+    err = _err(capsys)
+    assert f"note: {final} holds no state of optimizer discriminator" in err, err
+    assert "resuming from " + str(run / "checkpoints" / "ckpt-00000007.pt") in err
+    assert (run / "metrics.csv").read_bytes() == (longer_fresh / "metrics.csv").read_bytes()
+    _assert_same_outputs(run, longer_fresh)
 
 
 def test_a_malformed_list_of_left_out_states_is_one_line(finished, tmp_path, capsys):
@@ -228,7 +238,7 @@ def test_a_run_ending_with_its_pretraining_shares_a_whole_end_file(tmp_path):
     assert end_only.read_bytes() == (only / "checkpoints" / "ckpt-00000003.pt").read_bytes()
     a = load_checkpoint(end_only)
     b = load_checkpoint(longer / "checkpoints" / "end-pretrain_generator.pt")
-    assert a[WITHOUT_STATE] == [] and a["optimizers"]["mle"]["state"]
+    assert not a.get(WITHOUT_STATE) and a["optimizers"]["mle"]["state"]
     _assert_same_state(a, b)
     adopted = {}
     for source in (only, longer):

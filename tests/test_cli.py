@@ -62,7 +62,8 @@ def test_tiny_run_writes_a_complete_run_folder(tmp_path, tiny_toml, capsys):
     assert _run(["generate", "--run", str(out), "-n", "3", "--out", str(target)], capsys)[0] == 0
     assert len(target.read_text().splitlines()) == 3
 
-    code, stdout, _ = _run(["evaluate", "--run", str(out), "--samples", "64"], capsys)
+    code, stdout, _ = _run(["evaluate", "--run", str(out), "--samples", "64", "--out",
+                            str(out / "evaluation.json")], capsys)
     assert code == 0 and "NLL-oracle (final)" in stdout
     assert json.loads((out / "evaluation.json").read_text())["nll_oracle_samples"] == 64
 

@@ -22,11 +22,19 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+import torch
 
 from seqgan.cli import main
+from seqgan.storage.checkpoint import load_checkpoint
 from seqgan.storage.lock import FolderLock
 from tests.conftest import REPO, TINY
-from tests.helpers import FullDisk, error_line, temporaries_of
+from tests.helpers import (
+    FullDisk,
+    equal_trees,
+    error_line,
+    keeping_every_checkpoint,
+    temporaries_of,
+)
 
 FAST = copy.deepcopy(TINY)
 FAST["pretrain"].update(generator_epochs=2, discriminator_rounds=1)
@@ -152,23 +160,31 @@ def test_a_failed_end_of_pretraining_write_is_redone_on_resume(config, tmp_path,
     names = sorted(p.name for p in (run / "checkpoints").iterdir())
     assert names == ["ckpt-00000001.pt"]  # the phase-end checkpoint waits for the end file
     assert main(["train", "--resume", str(run)]) == 0
-    end = run / "checkpoints" / "end-pretrain_generator.pt"
-    assert end.read_bytes() == (run / "checkpoints" / "ckpt-00000002.pt").read_bytes()
+    end = load_checkpoint(run / "checkpoints" / "end-pretrain_generator.pt")
+    with keeping_every_checkpoint():  # the state it was made from, at the same position
+        reference = tmp_path / "reference"
+        assert main(["train", "--config", str(config), "--out", str(reference)]) == 0
+    whole = load_checkpoint(reference / "checkpoints" / "ckpt-00000002.pt")
+    assert set(end["models"]) == {"generator"} and end["position"] == whole["position"]
+    for key, tensor in whole["models"]["generator"].items():
+        assert torch.equal(end["models"]["generator"][key], tensor), key
 
 
-def test_a_resume_rewrites_a_missing_end_of_phase_file(finished, tmp_path, capsys):
+def test_a_resume_rewrites_a_missing_end_of_phase_file(config, tmp_path, capsys):
     """A run stopped right after its phase-end checkpoint, by an older release or a user
-    who deleted the file: the resume re-makes ``end-<phase>.pt`` from that checkpoint."""
+    who deleted the file: the resume re-makes ``end-<phase>.pt`` from that checkpoint, as
+    the run had written it."""
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    with keeping_every_checkpoint():
+        assert main(["train", "--config", str(config), "--out", str(run)]) == 0
     ckpts = run / "checkpoints"
     end = ckpts / "end-pretrain_generator.pt"
-    expected = end.read_bytes()
+    expected = load_checkpoint(end)
     for path in [end, run / "summary.json", *sorted(ckpts.glob("ckpt-*.pt"))[2:]]:
         path.unlink()
     assert main(["train", "--resume", str(run)]) == 0
     assert "re-wrote" in capsys.readouterr().err
-    assert end.read_bytes() == expected
+    assert equal_trees(load_checkpoint(end), expected)  # the same state (not bytes: views)
 
 
 def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(config, tmp_path,
@@ -323,7 +339,8 @@ def test_a_read_only_run_folder_is_one_line(run_copy, config, capsys, monkeypatc
     argv = {"resume": ["train", "--resume", str(run_copy)],
             "overwrite": ["train", "--config", str(config), "--out", str(run_copy),
                           "--overwrite"],
-            "evaluate": ["evaluate", "--run", str(run_copy)],
+            "evaluate": ["evaluate", "--run", str(run_copy), "--out",
+                         str(run_copy / "evaluation.json")],
             "compare": ["compare", "--config", str(config), "--algorithms", "random",
                         "--out", str(run_copy / "cmp")]}[command]
     before = _snapshot(run_copy)

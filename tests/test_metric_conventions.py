@@ -105,7 +105,7 @@ def test_signatures_reach_tensorboard(text_run):
 
 def test_evaluate_takes_other_conventions(text_run, capsys):
     assert main(["evaluate", "--run", str(text_run), "--samples", "40",
-                 "--bleu-conventions", "texygen"]) == 0
+                 "--bleu-conventions", "texygen", "--out", str(text_run / "evaluation.json")]) == 0
     result = json.loads((text_run / "evaluation.json").read_text())
     assert "bleu2_texygen" in result and "bleu2_nltk32" not in result
     assert result["signatures"]["bleu2_texygen"].startswith(

@@ -129,7 +129,7 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (
         assert 0.0 <= summary[f"data_oa_{name}"] <= 1.0
         assert summary["signatures"][f"feat_oa_{name}"].startswith(f"feat_oa_{name}|")
     assert main(["evaluate", "--run", str(run), "--samples", "20",
-                 "--data-root", str(run.parent)]) == 0
+                 "--data-root", str(run.parent), "--out", str(run / "evaluation.json")]) == 0
     out = capsys.readouterr().out
     evaluation = json.loads((run / "evaluation.json").read_text())
     row = next(line for line in out.splitlines() if line.split()[:1] == ["pitch_range"])

@@ -40,7 +40,8 @@ def oracle_comparison(tmp_path_factory):
 
 
 def test_one_row_per_algorithm_and_temperature(oracle_comparison):
-    report = quality_diversity(oracle_comparison, TEMPERATURES, oracle_comparison)
+    report = quality_diversity(oracle_comparison, TEMPERATURES, oracle_comparison,
+                               out=oracle_comparison)
     with open(oracle_comparison / "quality_diversity.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted((r["algorithm"], float(r["temperature"])) for r in rows) == sorted(
@@ -59,7 +60,8 @@ def test_one_row_per_algorithm_and_temperature(oracle_comparison):
 
 def test_the_cli_sweeps_a_run_folder(oracle_comparison, capsys):
     run = oracle_comparison / "seed-3" / "mle"
-    code = main(["evaluate", "--run", str(run), "--temperatures", "0.8,1.2", "--samples", "64"])
+    code = main(["evaluate", "--run", str(run), "--temperatures", "0.8,1.2", "--samples", "64",
+                 "--out", str(run)])
     out, err = capsys.readouterr()
     assert code == 0, err
     with open(run / "quality_diversity.csv", encoding="utf-8") as handle:
@@ -78,7 +80,7 @@ def test_text_curves_have_forward_and_backward_bleu(tmp_path, monkeypatch):
     for algorithm in ("mle", "seqgan"):
         cfg = build_config(text, [f"algorithm='{algorithm}'", "run.tensorboard=false"])
         _train(cfg, tmp_path / "cmp" / "seed-3" / algorithm, tmp_path)
-    report = quality_diversity(tmp_path / "cmp", [0.8, 1.2], tmp_path)
+    report = quality_diversity(tmp_path / "cmp", [0.8, 1.2], tmp_path, out=tmp_path / "cmp")
     with open(tmp_path / "cmp" / "quality_diversity.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4

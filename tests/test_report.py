@@ -102,8 +102,8 @@ def test_the_markdown_table_is_compact_says_which_way_is_better_and_tests_every_
             run = _run(tmp_path, f"{label}{seed}", rng.uniform(centre - 0.1, centre + 0.1, 50),
                        rng.normal(20, 3, 50))
             summary = run.read_summary()
-            summary.update(nll_test=3.0 + 0.1 * seed + (label == "mle"), self_bleu2=0.7 + 0.01 * seed,
-                           entropy=2.0 + 0.1 * seed)
+            summary.update(nll_test=3.0 + 0.1 * seed + (label == "mle"),
+                           self_bleu2=0.7 + 0.01 * seed, entropy=2.0 + 0.1 * seed)
             run.write_summary(summary)
             groups[label].append(run)
     rows, metrics = build_table(groups)

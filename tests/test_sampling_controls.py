@@ -299,12 +299,13 @@ def test_invalid_controls_on_the_command_line(tiny_run, option, value, capsys):
 
 
 def test_evaluate_with_the_controls(tiny_run, capsys):
-    assert main(["evaluate", "--run", str(tiny_run), "--samples", "32"]) == 0
+    out = ["--out", str(tiny_run / "evaluation.json")]
+    assert main(["evaluate", "--run", str(tiny_run), "--samples", "32", *out]) == 0
     plain = json.loads((tiny_run / "evaluation.json").read_text())
     assert plain["sampling"] == Sampling().to_dict()
     assert not any("temperature" in sig for sig in plain["signatures"].values())
     assert main(["evaluate", "--run", str(tiny_run), "--samples", "32", "--temperature", "0.5",
-                 "--top-p", "0.9"]) == 0
+                 "--top-p", "0.9", *out]) == 0
     assert "temperature=0.5 top_p=0.9" in capsys.readouterr().out
     tempered = json.loads((tiny_run / "evaluation.json").read_text())
     assert tempered["sampling"] == {"temperature": 0.5, "top_k": 0, "top_p": 0.9,

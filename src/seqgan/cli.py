@@ -1,5 +1,5 @@
 """The ``seqgan`` command: train | compare | presets | config show | generate | evaluate |
-data inspect.
+data inspect | runs.
 
 User mistakes are printed as one line ``seqgan: error: ...`` with exit code 2, a
 diverging run with exit code 3 (a traceback only with ``--debug``); SIGINT / SIGTERM
@@ -204,19 +204,43 @@ def _parser() -> argparse.ArgumentParser:
                          help="music: write a piano roll of one example window here "
                          "(none without it)")
 
-    ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's metrics")
+    runs = sub.add_parser("runs", help="list the runs under a folder (finished and "
+                          "unfinished): algorithm, data, status, metric, age")
+    runs.add_argument("folder", nargs="?", type=Path, help="where to look (default: runs, "
+                      "else the current folder)")
+    runs.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    ev = sub.add_parser("evaluate", parents=[common], help="recompute a finished run's "
+                        "metrics, or score a samples file with them (prints; writes only "
+                        "to --out)")
     ev.add_argument("--run", type=Path, help="run folder (with --temperatures also a "
                     "comparison folder)")
+    ev.add_argument("--samples-file", type=Path, metavar="FILE", help="score these "
+                    "sequences (another system's output; one a line, tokenised as the run's "
+                    "data; token ids for oracle and music runs) with the run's metrics and "
+                    "conventions")
+    ev.add_argument("--preset", help="with --samples-file and no --run: score against this "
+                    "data set (its held-out set and vocabulary, as a run of it would make)")
+    ev.add_argument("--config", type=Path, help="with --samples-file and no --run: the data "
+                    "set of this TOML file")
+    ev.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="with --preset/--config: override a setting (e.g. data.train_file)")
     ev.add_argument("--temperatures", metavar="T1,T2,...", help="quality-diversity curves: "
-                    "evaluate every generator of --run at each temperature; writes "
-                    "quality_diversity.csv/.md and figures/quality_diversity.png")
+                    "evaluate every generator of --run at each temperature; prints the "
+                    "matched comparison (--out FOLDER: also quality_diversity.csv/.md and "
+                    "figures/quality_diversity.png there)")
+    ev.add_argument("--bleu-order", type=int, metavar="N", help="with --temperatures: the "
+                    "n of BLEU-n / Self-BLEU-n on the curves (default: the run's largest "
+                    "eval.bleu order, else 4)")
     ev.add_argument("--reverse-lm", action="store_true", help="with --temperatures: also "
                     "the reverse-LM score (an LM trained on the samples, NLL on the test set)")
     ev.add_argument("--compare-policies", type=Path, nargs="+", metavar="RUN",
                     help="plot π(·|s_t) of these runs' generators on one fixed trajectory")
     ev.add_argument("--step", type=int, default=15, help="t for --compare-policies (default 15)")
-    ev.add_argument("--out", type=Path, help="figure path for --compare-policies "
-                    "(default: policies_step<t>.png)")
+    ev.add_argument("--out", type=_output_path, help="write the numbers as JSON here (- for "
+                    "standard output; default: print only, nothing written); with "
+                    "--temperatures a folder; with --compare-policies the figure (default "
+                    "policies_step<t>.png)")
     ev.add_argument("--samples", type=int, help="samples for NLL-oracle (default: the run's)")
     ev.add_argument("--bleu-conventions", metavar="NAMES", help="comma-separated BLEU "
                     "conventions: current, nltk-3.2, texygen, texygen-full (default: the "
@@ -385,15 +409,17 @@ def _check_data_files(cfg: Config, root: Path) -> None:
 
 
 def cmd_generate(args) -> int:
-    from seqgan.data.export import export_samples
+    from seqgan.data.export import check_output_size, export_samples
     from seqgan.training.session import load_trained
     if args.n < 1:
         raise UserError(f"-n must be a positive number of sequences, got {args.n}")
     args.sampling = _sampling(args)
     cfg, task, models = load_trained(args.run, data_root(args.data_root), args.device)
+    fmt = args.format or {"text": "text", "music": "symbols"}.get(task.kind, "ids")
+    if not args.interpolate:
+        check_output_size(args.n, task, fmt, args.out)
     torch.manual_seed(args.seed)
     batches, total = _sample_batches(args, cfg, task, models["generator"])
-    fmt = args.format or {"text": "text", "music": "symbols"}.get(task.kind, "ids")
     with handle_signals():  # SIGINT / SIGTERM: the output file is left as it was
         message = export_samples(batches, total, task, cfg, fmt, args.out,
                                  soundfont=args.soundfont)
@@ -464,8 +490,10 @@ def cmd_data(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from seqgan.training.session import compare_run_policies, evaluate_run
+    from seqgan.training.session import check_sample_count, compare_run_policies, evaluate_run
     if args.compare_policies:
+        if args.out is not None and not isinstance(args.out, Path):
+            raise UserError("--compare-policies --out takes the figure's path")
         out = args.out or Path(f"policies_step{args.step}.png")
         for name, value in compare_run_policies(args.compare_policies, args.step, out,
                                                 data_root(args.data_root),
@@ -473,16 +501,55 @@ def cmd_evaluate(args) -> int:
             print(f"{name:40s} H(π(·|s_{args.step})) = {value:.4f} nats")
         print(f"wrote {out}")
         return 0
+    if args.run is None and args.samples_file is not None and (args.preset or args.config):
+        return _samples_against_data(args)
+    if args.preset or args.config or args.set:
+        raise UserError("--preset/--config/--set choose a data set for --samples-file "
+                        "without --run (a run brings its own settings)")
     if args.run is None:
-        raise UserError("evaluate needs --run RUN (or --compare-policies RUN...)")
-    if args.temperatures:
+        raise UserError("evaluate needs --run RUN (or --compare-policies RUN..., or "
+                        "--samples-file FILE --preset P)")
+    if args.samples is not None:
+        check_sample_count("--samples", args.samples)
+    if args.bleu_order is not None and args.temperatures is None:
+        raise UserError("--bleu-order chooses the curves' BLEU order: it needs --temperatures")
+    if args.temperatures is not None:
         return _quality_diversity(args)
     sampling = _sampling(args)
-    conventions = ([name.strip() for name in args.bleu_conventions.split(",")]
-                   if args.bleu_conventions else None)
+    conventions = (_name_list("--bleu-conventions", args.bleu_conventions)
+                   if args.bleu_conventions is not None else None)
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
-                 sampling, args.device)
+                 sampling, args.device, out=args.out, samples_file=args.samples_file)
     return 0
+
+
+def _samples_against_data(args) -> int:
+    """``evaluate --samples-file FILE --preset P|--config C [--set ...]``: the file scored
+    against that data set (``training.session.evaluate_samples``)."""
+    from seqgan.training.session import evaluate_samples
+    if args.temperatures is not None or args.samples is not None or args.bleu_order:
+        raise UserError("--samples-file scores the file's sequences; drop "
+                        "--temperatures/--samples/--bleu-order")
+    sets = list(args.set)
+    if args.bleu_conventions is not None:
+        names = _name_list("--bleu-conventions", args.bleu_conventions)
+        sets.append(f"eval.bleu_conventions={names!r}")
+    cfg, notes = assemble(args.preset, args.config, sets, None)
+    from seqgan.runtime.progress import stderr_line
+    for note in notes:
+        stderr_line(note)
+    evaluate_samples(cfg, data_root(args.data_root), args.samples_file, args.out)
+    return 0
+
+
+def _name_list(flag: str, text: str) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``; an empty list or an empty name is one line."""
+    names = [name.strip() for name in text.split(",")]
+    if not any(names):
+        raise UserError(f"{flag} is empty; give one or more comma-separated names")
+    if not all(names):
+        raise UserError(f"{flag} {text!r} has an empty name")
+    return names
 
 
 def _quality_diversity(args) -> int:
@@ -491,18 +558,33 @@ def _quality_diversity(args) -> int:
     if args.temperature != 1.0 or args.top_k or args.top_p != 1.0 or args.greedy:
         raise UserError("--temperatures sweeps the temperature itself; drop "
                         "--temperature/--top-k/--top-p/--greedy")
-    if args.samples is not None and args.samples < 1:
-        raise UserError(f"--samples must be positive, got {args.samples}")
+    if args.samples_file is not None or args.bleu_conventions is not None:
+        raise UserError("--temperatures samples the runs' generators under the run's first "
+                        "BLEU convention; drop --samples-file/--bleu-conventions")
+    if args.bleu_order is not None and args.bleu_order < 1:
+        raise UserError(f"--bleu-order must be positive, got {args.bleu_order}")
+    if args.out is not None and not isinstance(args.out, Path):
+        raise UserError("--temperatures --out takes a folder (the report is printed anyway)")
     temperatures = parse_temperatures(args.temperatures)
     report = quality_diversity(args.run, temperatures, data_root(args.data_root), args.seed,
-                               args.samples, args.reverse_lm, args.device)
+                               args.samples, args.reverse_lm, args.device, out=args.out,
+                               bleu_n=args.bleu_order)
     print(report, end="")
-    print(f"wrote {args.run / 'quality_diversity.csv'}, quality_diversity.md, "
-          f"figures/quality_diversity.png")
+    if args.out is not None:
+        print(f"wrote {args.out / 'quality_diversity.csv'}, quality_diversity.md, "
+              f"figures/quality_diversity.png")
     return 0
 
 
-COMMANDS = {"train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
+def cmd_runs(args) -> int:
+    """``seqgan runs [FOLDER]``: ``runs.listing``'s table."""
+    from seqgan.experiments.listing import runs_table
+    folder = args.folder or (Path("runs") if Path("runs").is_dir() else Path("."))
+    print(runs_table(folder), end="")
+    return 0
+
+
+COMMANDS = {"runs": cmd_runs, "train": cmd_train, "compare": cmd_compare, "presets": cmd_presets,
             "config": cmd_config,
             "generate": cmd_generate, "evaluate": cmd_evaluate, "data": cmd_data}
 

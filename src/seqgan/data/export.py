@@ -147,3 +147,32 @@ def write_music_examples(samples: torch.Tensor, task: Task, encoding: str, sampl
     decode = get_encoding(encoding).decode
     plot_pianoroll([decode(row) for row in rows], figure,
                    [f"{title}: sample {i} (samples/final_{i:03d}.mid)" for i in range(len(rows))])
+
+
+def check_output_size(total: int, task: Task, fmt: str, out: Path | str | None) -> None:
+    """Refuse (one line, before any sampling) ``total`` sequences that cannot be written:
+    a piano roll, MIDI or WAV files of more sequences than fit in memory at once
+    (``models.size.check_sample_memory``), or ids to a file larger than the free space
+    of its file system (at least two bytes per token: a digit and a separator).  What
+    streams to standard output, a device or a FIFO is not bounded (``| head`` ends it)."""
+    import os
+
+    from seqgan.models.size import check_sample_memory, human_bytes
+    if fmt not in ("ids", "text"):
+        check_sample_memory("-n", total, task.seq_len)
+        return
+    if fmt != "ids" or out is None or is_stdout(out):
+        return
+    folder = Path(out).parent
+    try:
+        if Path(out).exists() and not Path(out).is_file():
+            return  # a device or FIFO: written straight through
+        stats = os.statvfs(folder if str(folder) else ".")
+    except OSError:
+        return  # the writer says what is wrong with the path
+    need, free = 2 * total * task.seq_len, stats.f_bavail * stats.f_frsize
+    if need > free:
+        raise UserError(f"-n {total}: {total} x {task.seq_len} token ids need at least "
+                        f"{human_bytes(need)} in {show_path(Path(out))}; its file system "
+                        f"has {human_bytes(free)} free")
+

@@ -213,7 +213,25 @@ def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> 
         f"tokens per line: min {lengths.min()}, mean {lengths.mean():.1f}, median "
         f"{quantiles[0]}, 90% {quantiles[1]}, 99% {quantiles[2]}, max {lengths.max()} "
         f"(data.seq_len = {lengths.max() + 1} keeps every line with its <eos>)",
-        f"most common: {common}"])
+        f"most common: {common}", *_min_freq_hint(counts)])
+
+
+def _min_freq_hint(counts) -> list[str]:
+    """A line suggesting ``data.min_freq`` when most of the vocabulary is seen once: what
+    2 and 3 would keep, and the share of tokens that would become ``<unk>``."""
+    once = sum(c == 1 for c in counts.values())
+    if not counts or once * 2 <= len(counts):
+        return []
+    total = sum(counts.values())
+    options = []
+    for min_freq in (2, 3):
+        kept = sum(c >= min_freq for c in counts.values())
+        unknown = sum(c for c in counts.values() if c < min_freq)
+        options.append(f"data.min_freq = {min_freq} keeps {kept} ({100 * unknown / total:.1f} "
+                       f"% of the tokens become <unk>)")
+    return [f"hint: {once} of the {len(counts)} distinct tokens "
+            f"({100 * once / len(counts):.0f} %) are seen once; every one costs a row of "
+            f"the output layer and softmax in every step: {'; '.join(options)}"]
 
 
 __all__ = ["BOS", "MAX_AUTO_SEQ_LEN", "TextCorpus", "auto_seq_len", "build_text_corpus",

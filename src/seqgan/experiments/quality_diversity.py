@@ -12,16 +12,20 @@ beats MLE only if its curve lies above MLE's *at the same diversity*. Axes:
   backward BLEU-n (Shi et al. 2018) and their harmonic mean, per temperature;
 * optionally the reverse-LM score (``--reverse-lm``: ``metrics.quality_diversity``).
 
-Outputs in the folder: ``quality_diversity.csv`` (one row per algorithm, seed and
-temperature, with the metric signatures), ``quality_diversity.md`` (the matched-diversity
-comparison of every algorithm against MLE, with a bootstrap interval over samples) and
+Printed: the report; written only to the folder ``--out`` names: ``quality_diversity.csv``
+(one row per algorithm, seed and temperature, with the metric signatures),
+``quality_diversity.md`` (the matched-diversity comparison of every algorithm against
+MLE, with a bootstrap interval over samples) and
 ``figures/quality_diversity.png``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,14 +54,18 @@ class Axes:
     quality_higher_is_better: bool
 
     @classmethod
-    def of(cls, cfg: Config) -> Axes:
+    def of(cls, cfg: Config, bleu_n: int | None = None) -> Axes:
         if cfg.data.kind == "oracle":
             return cls("nll_oracle", "nll_test", False)
-        return cls(f"bleu{bleu_order(cfg)}", f"self_bleu{bleu_order(cfg)}", True)
+        order = bleu_order(cfg, bleu_n)
+        return cls(f"bleu{order}", f"self_bleu{order}", True)
 
 
-def bleu_order(cfg: Config) -> int:
-    """The n of the curves' BLEU-n / Self-BLEU-n: the run's largest, else 4."""
+def bleu_order(cfg: Config, bleu_n: int | None = None) -> int:
+    """The n of the curves' BLEU-n / Self-BLEU-n: ``bleu_n`` (``--bleu-order``), else the
+    run's largest, else 4."""
+    if bleu_n is not None:
+        return bleu_n
     return max(cfg.eval.bleu) if cfg.eval.bleu else 4
 
 
@@ -83,6 +91,8 @@ def _run_config(run: Path) -> Config:
 
 def parse_temperatures(text: str) -> list[float]:
     """``"0.6,0.8,1"`` -> ``[0.6, 0.8, 1.0]`` (each a valid temperature, at least two)."""
+    if not text.strip():
+        raise UserError("--temperatures is empty; give at least two values, e.g. 0.7,1,1.3")
     try:
         values = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
@@ -109,23 +119,32 @@ def _evaluation_config(cfg: Config, order: int, num_samples: int | None) -> Conf
 
 def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 0,
               num_samples: int | None = None, reverse_lm: bool = False,
-              device: str | None = None) -> list[dict]:
+              device: str | None = None, bleu_n: int | None = None,
+              step=lambda temperature: None) -> list[dict]:
     """One row per temperature of a finished run: its metrics on fresh samples drawn at
     that temperature (seeded by ``seed``), the per-sample values the comparison needs
-    (``_quality`` / ``_diversity``, arrays, not written) and the signatures."""
+    (``_quality`` / ``_diversity``, arrays, not written) and the signatures; BLEU of
+    order ``bleu_n`` (``bleu_order``).  ``step(temperature)`` is called before each."""
+    from seqgan.models.size import check_sample_memory
     from seqgan.training.session import data_task, load_trained
-    cfg, _, models = load_trained(run_dir, root, device)  # --device, else the saved one
-    order = bleu_order(cfg)
+    cfg, shape, models = load_trained(run_dir, root, device)  # --device, else the saved one
+    if num_samples is not None:
+        check_sample_memory("--samples", num_samples, shape.seq_len)
+    order = bleu_order(cfg, bleu_n)
     cfg = _evaluation_config(cfg, order, num_samples)
     task = data_task(run_dir, cfg, root)
     if not len(task.test):
         raise UserError(f"{run_dir} has no held-out data: the curves need NLL-test / BLEU "
                         "against a test set")
-    axes = Axes.of(cfg)
+    if task.kind != "oracle" and order > task.seq_len:
+        raise UserError(f"--bleu-order {order} exceeds the sequence length T = "
+                        f"{task.seq_len} of {run_dir}")
+    axes = Axes.of(cfg, order)
     evaluator, generator = Evaluator(cfg, task), models["generator"]
     convention = CONVENTIONS[cfg.eval.bleu_conventions[0]]
     rows = []
     for temperature in temperatures:
+        step(temperature)
         sampling = Sampling(temperature=temperature)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -228,6 +247,7 @@ def _report(matched: list[dict], axes: Axes, rows: list[dict]) -> str:
     if not matched:
         lines.append(f"No comparison: the folder has no {REFERENCE} run, or the curves do "
                      "not overlap in diversity.")
+        lines += ["", f"Signatures: {sweep_signature(rows)}"]
         return "\n".join(lines) + "\n"
     lines += [f"| algorithm | {axes.diversity} | advantage | 95 % interval |", "|---|---|---|---|"]
     for m in matched:
@@ -241,9 +261,21 @@ def _report(matched: list[dict], axes: Axes, rows: list[dict]) -> str:
         lines.append(f"- **{label}** vs {REFERENCE}: better at {len(better)} of {len(mine)} "
                      f"matched diversities, worse at {len(worse)}, indistinguishable at "
                      f"{len(mine) - len(better) - len(worse)} (intervals excluding 0).")
-    signature = rows[0]["signatures"] if rows else ""
-    lines += ["", f"Signatures: {signature}"]
+    lines += ["", f"Signatures: {sweep_signature(rows)}"]
     return "\n".join(lines) + "\n"
+
+
+def sweep_signature(rows: list[dict]) -> str:
+    """The signatures of a sweep: the first row's, each metric's naming every temperature
+    of the sweep (``|temperatures=0.8,1,1.2`` in place of one ``|temperature=``)."""
+    if not rows:
+        return ""
+    temperatures = ",".join(f"{t:g}" for t in sorted({r["temperature"] for r in rows}))
+    parts = []
+    for part in rows[0]["signatures"].split("; "):
+        part = re.sub(r"\|temperature=[^|;]*", "", part)
+        parts.append(f"{part}|temperatures={temperatures}")
+    return "; ".join(parts)
 
 
 def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
@@ -288,9 +320,12 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
 
 def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed: int = 0,
                       num_samples: int | None = None, reverse_lm: bool = False,
-                      device: str | None = None) -> str:
-    """Sweep every run of ``folder`` over ``temperatures`` (on ``device``: ``sweep_run``),
-    write the CSV, the report and the figure into ``folder``; returns the report."""
+                      device: str | None = None, out: Path | None = None,
+                      bleu_n: int | None = None) -> str:
+    """Sweep every run of ``folder`` over ``temperatures`` (on ``device``: ``sweep_run``,
+    BLEU of order ``bleu_n``), a progress line per run and temperature; returns the
+    report, and writes the CSV, the report and the figure into the folder ``out`` if
+    given (nothing is written otherwise)."""
     folder = Path(folder)
     runs = [run for group in find_runs(folder).values() for run in group]
     configs = [_run_config(run) for run in runs]
@@ -298,14 +333,55 @@ def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed:
     if len(kinds) > 1:  # before any sampling
         raise UserError(f"{folder} mixes task kinds {sorted(kinds)}")
     rows: list[dict] = []
+    progress = _SweepProgress(len(runs) * len(temperatures))
     for run in runs:
-        rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device)
-    axes = Axes.of(configs[0])
+        rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device,
+                          bleu_n, lambda t, run=run: progress.step(
+                              run.name if run == folder else run.relative_to(folder), t))
+    progress.done()
+    axes = Axes.of(configs[0], bleu_n)
     matched = matched_comparison(rows, axes, seed)
-    what = "run folder" if (folder / "config.toml").is_file() else "comparison folder"
-    with FolderLock(folder, what):  # not while a training or comparison writes there
-        _write_csv(rows, folder / "quality_diversity.csv")
-        report = _report(matched, axes, rows)
-        write_bytes(folder / "quality_diversity.md", report.encode())
-        _figure(rows, axes, folder / "figures" / "quality_diversity.png")
+    report = _report(matched, axes, rows)
+    if out is not None:
+        _write_outputs(Path(out), folder, rows, report, axes)
     return report
+
+
+def _write_outputs(out: Path, folder: Path, rows: list[dict], report: str,
+                   axes: Axes) -> None:
+    """``quality_diversity.csv/.md`` and ``figures/quality_diversity.png`` in ``out``;
+    under the folder's lock when ``out`` is the run or comparison folder itself (not
+    while a training or comparison writes there)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out}: {exc.strerror}") from None
+    what = "run folder" if (folder / "config.toml").is_file() else "comparison folder"
+    own = out.resolve() == folder.resolve()
+    with FolderLock(folder, what) if own else contextlib.nullcontext():
+        _write_csv(rows, out / "quality_diversity.csv")
+        write_bytes(out / "quality_diversity.md", report.encode())
+        _figure(rows, axes, out / "figures" / "quality_diversity.png")
+
+
+class _SweepProgress:
+    """``quality-diversity: mle (seed-3) at T = 0.8, 2 of 6, ETA 40 s`` on stderr before
+    each evaluation (the ETA from the mean time of those done)."""
+
+    def __init__(self, total: int):
+        self.total, self.done_count, self.start = total, 0, time.monotonic()
+
+    def step(self, run, temperature: float) -> None:
+        from seqgan.runtime.progress import format_duration, stderr_line
+        elapsed = time.monotonic() - self.start
+        left = self.total - self.done_count
+        eta = (f", ETA {format_duration(elapsed / self.done_count * left)}"
+               if self.done_count else "")
+        self.done_count += 1
+        stderr_line(f"quality-diversity: {run} at T = {temperature:g}, "
+                    f"{self.done_count} of {self.total}{eta}")
+
+    def done(self) -> None:
+        from seqgan.runtime.progress import format_duration, stderr_line
+        stderr_line(f"quality-diversity: {self.total} evaluations in "
+                    f"{format_duration(time.monotonic() - self.start)}")

@@ -128,6 +128,26 @@ class Evaluator:
             raise UserError(f"metric '{metric.name}' returned {type(value).__name__}; it must "
                             f"return one number, or one per sample ([{len(samples)}])") from None
 
+    @torch.no_grad()
+    def of_samples(self, samples: torch.Tensor) -> tuple[dict, dict]:
+        """``(means, per_sequence)`` of the metrics that depend on the samples alone
+        (NLL-oracle, BLEU, Self-BLEU, music): those of ``__call__`` less NLL-test and the
+        diagnostics, which are the model's.  For samples made elsewhere
+        (``seqgan evaluate --samples-file``)."""
+        task = self.task
+        means: dict = {}
+        per_sequence: dict[str, np.ndarray] = {}
+        if task.oracle is not None:
+            per_sequence["nll_oracle"] = sequence_nll(task.oracle, samples).cpu().numpy()
+            means["nll_oracle"] = float(per_sequence["nll_oracle"].mean()) / task.seq_len
+        per_sequence.update(self.sequence_metrics(samples))
+        for name, values in per_sequence.items():
+            if name != "nll_oracle":
+                means[name] = float(np.mean(values)) if len(values) else float("nan")
+        if task.kind == "music":
+            means.update(self.feature_metrics(samples))
+        return means, per_sequence
+
     def sequence_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
         """(Self-)BLEU per sequence under each convention (of the first ``eval.bleu_samples``
         samples) and the music metrics (of all samples)."""

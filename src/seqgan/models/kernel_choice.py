@@ -66,6 +66,9 @@ def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
     key = _key(d_cfg, vocab_size, seq_len, device, scored_rows)
     cache = _read_cache()
     if key not in cache:
+        stderr_line(f"timing the discriminator's {len(KERNELS)} kernels on this run's shapes "
+                    f"(once per machine and shape; discriminator.kernel = \"conv1d\" and "
+                    f"score_kernel = \"conv1d\" skip it) ...")
         started = time.perf_counter()
         cache[key] = _measure(d_cfg, vocab_size, seq_len, device, scored_rows)
         seconds = time.perf_counter() - started
@@ -113,11 +116,11 @@ def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> list[str]:
 
 
 def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
-                 names: list[str] | None = None) -> dict[str, float]:
+                 names: list[str] | None = None, report=None) -> dict[str, float]:
     """Median seconds of one training step (forward + backward of the cross-entropy) or
     one scoring pass (forward, no gradients, eval mode) of ``tokens`` per kernel of
     ``names`` (default: all); kernels ``GIVE_UP`` times slower than the best so far are
-    timed once only."""
+    timed once only.  ``report(name, seconds)``, if given, is called after each kernel."""
     labels = torch.arange(len(tokens), device=tokens.device) % 2
     model.train(train)
 
@@ -141,6 +144,8 @@ def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
             if min(seconds.values(), default=float("inf")) * GIVE_UP < times[-1]:
                 break
         seconds[name] = statistics.median(times)
+        if report is not None:
+            report(name, seconds[name])
     return seconds
 
 
@@ -154,8 +159,16 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
         batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
         chunk = torch.randint(vocab_size, (scored_rows, seq_len), device=device)
         names = agreeing_kernels(model, batch[:CHECK_ROWS])
-        train = time_kernels(model, batch, train=True, names=names)
-        score = time_kernels(model, chunk, train=False, names=names)
+        done = iter(range(1, 2 * len(names) + 1))
+
+        def report(what: str):
+            return lambda name, seconds: stderr_line(
+                f"  {what} with {name}: {seconds * 1000:.1f} ms ({next(done)} of "
+                f"{2 * len(names)})")
+        train = time_kernels(model, batch, train=True, names=names,
+                             report=report(f"a training step of {len(batch)} rows"))
+        score = time_kernels(model, chunk, train=False, names=names,
+                             report=report(f"scoring {len(chunk)} rows"))
     return {"train": min(train, key=lambda name: train[name]),
             "score": min(score, key=lambda name: score[name]),
             "train_seconds": train, "score_seconds": score}

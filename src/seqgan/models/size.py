@@ -233,6 +233,22 @@ def check_fits(cfg: Config, vocab_size: int, seq_len: int, rows: int = 0,
         f"{found.largest().knobs}")
 
 
+SAMPLE_TOKEN_BYTES = 16  # per sampled token held at once: its int64 id and a list slot
+
+
+def check_sample_memory(flag: str, count: int, seq_len: int) -> None:
+    """Refuse (one line) ``count`` sequences of ``seq_len`` tokens to be held at once
+    (evaluation samples: their ids, and the token lists BLEU reads) when they alone
+    would exceed the machine's physical memory."""
+    need = count * seq_len * SAMPLE_TOKEN_BYTES
+    have = physical_memory()
+    if have is not None and need > have:
+        most = have // (seq_len * SAMPLE_TOKEN_BYTES)
+        raise UserError(f"{flag} {count}: {count} x {seq_len} sampled tokens would need "
+                        f"at least {human_bytes(need)}, more than this machine's "
+                        f"{human_bytes(have)}; at most about {_count(most)} fit")
+
+
 def check_before_data(cfg: Config) -> None:
     """``check_fits`` on what the config alone fixes: a random oracle's V and T (before the
     oracle is built and sampled); other tasks learn V and T from their data."""

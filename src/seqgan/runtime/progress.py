@@ -60,25 +60,35 @@ def format_duration(seconds: float | None) -> str:
 # -- the ETA --------------------------------------------------------------------------------
 
 def eta_seconds(plan: Sequence[tuple[str, int]], position: tuple[int, int],
-                seconds: Mapping[str, float]) -> float | None:
+                seconds: Mapping[str, float],
+                predicted: Sequence[float | None] | None = None) -> float | None:
     """Seconds left after ``position`` (phase index, epochs of that phase done) of ``plan``
     ((phase name, epochs) in order): each phase's remaining epochs at its measured
-    seconds per epoch (``seconds``: seconds spent per phase name); a phase not measured
-    yet at the current phase's rate, or, before that is measured, at the rate of the
-    latest phase that is; None if no phase is measured and epochs remain."""
+    seconds per epoch (``seconds``: seconds spent per phase name).  A phase not measured
+    yet: at its ``predicted`` seconds per epoch (from its work, ``training.work``)
+    calibrated by the latest measured phase that has a prediction (times its measured /
+    predicted rate); without a prediction, at the current phase's rate, or, before that
+    is measured, at the rate of the latest phase that is.  None if an epoch left can be
+    priced neither way."""
     index, done = position
+    predicted = list(predicted or [None] * len(plan))
     rates = {}
     for i, (name, epochs) in enumerate(plan[:index + 1]):
         count = epochs if i < index else done
         if count > 0 and name in seconds:
             rates[i] = seconds[name] / count
     fallback = rates[max(rates)] if rates else None
+    calibrated = [i for i in rates if predicted[i]]
+    calibration = rates[max(calibrated)] / predicted[max(calibrated)] if calibrated else 1.0
     left = 0.0
     for i, (_, epochs) in enumerate(plan[index:], start=index):
         remaining = epochs - (done if i == index else 0)
         if remaining <= 0:
             continue
-        rate = rates.get(i, fallback)
+        rate = rates.get(i)
+        if rate is None and predicted[i] is not None:
+            rate = predicted[i] * calibration
+        rate = fallback if rate is None else rate
         if rate is None:
             return None
         left += remaining * rate
@@ -123,12 +133,15 @@ class Progress:
     """A run's progress on stderr: bars on a terminal, timestamped lines otherwise.
 
     ``plan``: (phase name, epochs) in order; ``metric``: the main metric's row key;
-    ``write``: prints one line (the trainer's log); ``clock``: monotonic seconds."""
+    ``write``: prints one line (the trainer's log); ``clock``: monotonic seconds;
+    ``predicted``: seconds per epoch of each phase from its work (``eta_seconds``)."""
 
     def __init__(self, plan: Sequence[tuple[str, int]], metric: str,
                  write: Callable[[str], None], terminal: bool,
-                 clock: Callable[[], float] = time.monotonic, interval: float = INTERVAL):
+                 clock: Callable[[], float] = time.monotonic, interval: float = INTERVAL,
+                 predicted: Sequence[float | None] | None = None):
         self.plan, self.metric, self.write, self.terminal = list(plan), metric, write, terminal
+        self.predicted = predicted  # seconds per epoch of each phase, from its work
         self.clock, self.interval = clock, interval
         self.total = sum(epochs for _, epochs in self.plan)
         self._bar: tqdm | None = None
@@ -180,7 +193,7 @@ class Progress:
         """The current epoch ended with metrics ``row`` after ``seconds`` seconds."""
         index, epoch, serial = self._where
         name, epochs = self.plan[index]
-        eta = eta_seconds(self.plan, (index, epoch), self._seconds)
+        eta = eta_seconds(self.plan, (index, epoch), self._seconds, self.predicted)
         shown = shown_value(row, self.metric)
         if self.metric in row:
             self._shown = shown
@@ -198,7 +211,7 @@ class Progress:
     def _eta_now(self) -> float | None:
         """The ETA from now: the epochs after the current one, and what is left of it."""
         index, epoch, _ = self._where
-        left = eta_seconds(self.plan, (index, epoch - 1), self._seconds)
+        left = eta_seconds(self.plan, (index, epoch - 1), self._seconds, self.predicted)
         return None if left is None else max(0.0, left - (self.clock() - self._started))
 
     def _postfix(self, eta: float | None) -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterator
@@ -42,6 +43,9 @@ from seqgan.runtime.interrupt import deferred
 STDOUT = "-"
 NAME_MAX = 255  # bytes in one file name (Linux, macOS); bounds the temporary file's name
 MAX_LINKS = 40  # symbolic links followed before calling it a loop (as Linux does)
+# the temporary files ``_temporary_name`` makes: left behind only by a process killed
+# outright (SIGKILL, power loss) between their creation and their rename
+TEMPORARY = re.compile(r"\..+\.[0-9a-f]{6}\.tmp")
 
 
 def is_stdout(path) -> bool:
@@ -238,10 +242,29 @@ def _silence_stdout() -> None:
 def _temporary_name(target: Path) -> Path:
     """``.<name>.<random>.tmp`` beside ``target``, the name part cut so that the whole
     fits in ``NAME_MAX`` bytes."""
-    suffix = f".{os.urandom(3).hex()}.tmp"
+    suffix = f".{os.urandom(3).hex()}.tmp"  # (``TEMPORARY`` matches the name)
     room = NAME_MAX - 1 - len(suffix)
     name = os.fsdecode(os.fsencode(target.name)[:room])
     return target.with_name(f".{name}{suffix}")
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Remove the writer's temporary files (``TEMPORARY``) directly in ``folder``, which
+    only a killed writer leaves; the caller must be the folder's one writer
+    (``storage.lock``).  The paths removed, in name order ([] if none or no folder)."""
+    try:
+        found = sorted(p for p in folder.iterdir()
+                       if TEMPORARY.fullmatch(p.name) and p.is_file() and not p.is_symlink())
+    except OSError:
+        return []
+    removed = []
+    for path in found:
+        try:
+            path.unlink()
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
 
 
 def _keep_permissions(target: Path, handle) -> None:

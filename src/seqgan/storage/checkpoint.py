@@ -31,9 +31,12 @@ sets) is not checked.
 **Size.**  Every tensor is stored once, as it is (the records add up to the file less
 ~23 KB of zip headers).  In a SeqGAN checkpoint the discriminator's Adam moments are 60%
 (56 of 93 MB in the default quick run; its weights 28 MB, the generator's parts 8 MB).
-``optimizer_states`` leaves them out of the final checkpoint only (no epoch left: nothing
-steps them again; listed under ``optimizers_without_state``); every earlier checkpoint,
-the fall-back of ``load_latest_checkpoint``, stays whole.
+Every checkpoint is whole, the final one too: a finished run extended with ``--resume
+--set adversarial.epochs=N`` trains on from it.  What bounds a finished run's folder is
+how many it keeps: ``keep_only_newest`` removes the earlier ones (fall-backs while it
+trains) once the run has finished.  A final checkpoint of an older release leaves the
+discriminator's moments out (listed under ``optimizers_without_state``); extending such
+a run goes back to the whole checkpoint before it.
 
 **Structure.**  ``check_state`` checks, before anything is applied, that the generic parts
 of a loaded training state (RNG states, position, rows, marks, phase times, last
@@ -140,24 +143,15 @@ def save_checkpoint(folder: Path, index: int, data: bytes, keep: int) -> Path:
     return path
 
 
-def optimizer_states(optimizers: dict[str, torch.optim.Optimizer],
-                     generator: torch.nn.Module, final: bool) -> tuple[dict, list[str]]:
-    """Every optimizer's ``state_dict()`` for a checkpoint, and the names of those whose
-    per-parameter states (Adam moments) it leaves out.  None are left out unless the
-    checkpoint is the ``final`` one (no epoch left to run): then those that hold state and
-    train no parameter of ``generator`` — the discriminator's Adam, twice the
-    discriminator's size — keep only their groups and settings, since nothing steps them
-    again.  The generator's optimizers are kept whole: they are small, and
-    ``end-<phase>.pt`` of a run that ends with its pre-training is that very state."""
-    own = {id(p) for p in generator.parameters()}
-    states, idle = {}, []
-    for name, optimizer in optimizers.items():
-        states[name] = optimizer.state_dict()
-        if final and optimizer.state and not any(
-                id(p) in own for group in optimizer.param_groups for p in group["params"]):
-            states[name] = {**states[name], "state": {}}  # loads as before its first step
-            idle.append(name)
-    return states, idle
+def keep_only_newest(folder: Path, newest: Path) -> None:
+    """Remove the checkpoints of ``folder`` before ``newest`` (the final one of a
+    finished run, already in place); one that cannot be removed stays."""
+    for old in list_checkpoints(folder):
+        if _index(old) < _index(newest):
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
 
 def _index(path: Path) -> int:
@@ -346,6 +340,16 @@ _RNG_TRIALS = {  # each applies a state to a scratch generator: validates, chang
     "numpy": lambda value: np.random.RandomState().set_state(_numpy_tuple(value)),
     "python": lambda value: random.Random().setstate(_python_tuple(value)),
 }
+
+
+def check_rng(rng) -> None:
+    """A ``ValueError`` naming the misfit unless ``rng`` is a well-formed ``rng_state()``
+    (each part tried on a scratch generator: the global states are untouched)."""
+    try:
+        _need(isinstance(rng, dict), f"rng is {_show(rng)}, not a table")
+        _check_rng(rng)
+    except _Misfit as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _check_rng(rng: dict) -> None:

@@ -39,7 +39,14 @@ import torch
 
 from seqgan.errors import UserError
 from seqgan.runtime.interrupt import deferred
-from seqgan.storage.atomic import cannot_write, write_bytes, write_target, write_text
+from seqgan.storage.atomic import (
+    TEMPORARY,
+    cannot_write,
+    remove_temporaries,
+    write_bytes,
+    write_target,
+    write_text,
+)
 from seqgan.storage.lock import LOCK_NAME, FolderLock
 
 MARKER = ".seqgan-run"
@@ -160,6 +167,29 @@ class RunFolder:
             return False
         return header[:3] == list(COLUMNS[:3])
 
+    def _marker_write_killed(self) -> bool:
+        """A folder holding nothing but seqgan's lock and perhaps the temporary file of its
+        marker: a new run killed outright after locking the folder, before its marker was
+        in place (``create``)."""
+        try:
+            entries = list(self.root.iterdir())
+        except OSError:
+            return False
+        return bool(entries) and all(
+            p.is_file() and not p.is_symlink()
+            and (p.name == LOCK_NAME or (TEMPORARY.fullmatch(p.name)
+                                         and p.name.startswith(f".{MARKER}.")))
+            for p in entries)
+
+    def remove_temporaries(self) -> list[Path]:
+        """Remove the temporary files a killed writer left in this folder and its
+        sub-folders (``storage.atomic.TEMPORARY``); only while holding its lock.  The paths
+        removed."""
+        removed = remove_temporaries(self.root)
+        for name in _FOLDERS:
+            removed += remove_temporaries(self.root / name)
+        return removed
+
     def check_can_create(self, overwrite: bool) -> bool:
         """Whether the folder exists and is to be overwritten; refuses (one line) an
         existing non-empty folder without ``overwrite``, and one that may not be
@@ -178,7 +208,8 @@ class RunFolder:
         root = self.root
         if not root.is_dir():
             raise UserError(f"refusing to overwrite {root}: it is not a folder")
-        if not (root / MARKER).is_file() and not self._looks_like_a_run():
+        if not (root / MARKER).is_file() and not self._looks_like_a_run() \
+                and not self._marker_write_killed():
             raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder "
                             f"(no {MARKER} marker)")
         try:

@@ -11,9 +11,11 @@ An algorithm (e.g. ``training.seqgan``) supplies models, optimizers and a list o
   samples at each phase end;
 * checkpoints every ``run.checkpoint_every`` epochs and at each phase end, holding
   models, optimizers, RNG states, the position, all metric rows and the last evaluation,
-  from which ``resume`` continues bit-for-bit.  The state after every epoch is also kept
-  in memory (serialized), so SIGINT/SIGTERM or a diverging loss — which abandon the
-  current epoch — first write that last consistent state to disk;
+  from which ``resume`` continues bit-for-bit (a finished run keeps only its final one,
+  and ``end-<phase>.pt``: the generator's state where another run may start from).  The
+  state after every epoch is also kept in memory (serialized), so SIGINT/SIGTERM or a
+  diverging loss — which abandon the current epoch — first write that last consistent
+  state to disk;
 * the final figure, ``model.pt`` and ``summary.json`` (with the reproducibility record of
   ``runtime.progress.run_record``).
 """
@@ -45,17 +47,19 @@ from seqgan.runtime.interrupt import deferred, handle_signals
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.checkpoint import (
     WITHOUT_STATE,
+    check_rng,
     check_state,
+    keep_only_newest,
     load_checkpoint,
     load_latest_checkpoint,
     load_state_checked,
-    optimizer_states,
     rng_state,
     save_checkpoint,
     serialize,
     set_rng_state,
 )
 from seqgan.storage.folder import RunFolder
+from seqgan.training import work
 from seqgan.training.figures import (
     drawn_metrics,
     plot_curves,
@@ -64,6 +68,9 @@ from seqgan.training.figures import (
     plot_training,
 )
 
+# the checkpoint key of an evaluation made only because a phase ended (``Trainer.
+# _undo_end_only_evaluation``)
+END_ONLY_EVALUATION = "end_only_evaluation"
 DIAGNOSTICS = ("entropy", "eval_reward_mean", "eval_reward_std", "d_precision", "d_recall")
 EVALUATED = "_evaluated"  # marks a metrics row that holds an evaluation (not written to CSV)
 
@@ -110,6 +117,11 @@ class Trainer:
         self._snapshot: bytes | None = None
         self._snapshot_serial = -1
         self._snapshot_phase_end: Path | None = None  # set when it is a shareable phase's end
+        self._snapshot_end_bytes: bytes | None = None  # what is written there
+        self._keep_fallbacks = False  # (``_keep_final_checkpoint``)
+        # the RNG states before, and the keys of, an evaluation of the current epoch that
+        # ran only because its phase ended there (``_undo_end_only_evaluation``)
+        self._end_only_evaluation: dict | None = None
         self._saved_serial = -1
         self._saved_path: Path | None = None
         self._current = ("init", 0, 0)  # (phase, epoch, epochs) being run, for messages
@@ -131,27 +143,43 @@ class Trainer:
     def total_epochs(self) -> int:
         return self._serial_at(len(self.phases), 0)
 
-    def _payload(self) -> dict:
-        # the final checkpoint leaves out the discriminator's Adam moments (nothing steps
-        # it again); every earlier one, the fall-back of a resume, is whole
-        optimizers, idle = optimizer_states(self.optimizers, self.models["generator"],
-                                            self.serial == self.total_epochs)
+    def _payload(self, models: list[str] | None = None,
+                 optimizers: list[str] | None = None) -> dict:
+        """The training state; every model and optimizer whole (the final checkpoint too,
+        so that a finished run extended with ``--resume --set`` trains on from it), or
+        only the named ``models`` and ``optimizers`` (an ``end-<phase>.pt``)."""
+        models = list(self.models) if models is None else models
+        optimizers = list(self.optimizers) if optimizers is None else optimizers
         return {"version": __version__, "torch": str(torch.__version__),
                 "config": self.cfg.to_dict(),
-                "models": {k: m.state_dict() for k, m in self.models.items()},
-                "optimizers": optimizers, WITHOUT_STATE: idle,
+                "models": {k: self.models[k].state_dict() for k in models},
+                "optimizers": {k: self.optimizers[k].state_dict() for k in optimizers},
                 "rng": rng_state(), "device": self.task.device.type,
                 "rows": self.rows, "marks": self.marks,
                 "position": [self.phase_index, self.phase_epoch, self.global_epoch],
                 "phase_seconds": self.phase_seconds, "last_eval": self._last_eval,
-                "started": self.started}
+                "started": self.started,
+                **({END_ONLY_EVALUATION: self._end_only_evaluation}
+                   if self._end_only_evaluation is not None else {})}
 
     def _take_snapshot(self) -> None:
         snapshot, serial, phase_end = serialize(self._payload()), self.serial, \
             self._shareable_phase_end()
-        with deferred():  # the three belong together (see _save_snapshot)
+        end_bytes = snapshot if phase_end is None else self._end_bytes(snapshot)
+        with deferred():  # the four belong together (see _save_snapshot)
             self._snapshot, self._snapshot_serial = snapshot, serial
-            self._snapshot_phase_end = phase_end
+            self._snapshot_phase_end, self._snapshot_end_bytes = phase_end, end_bytes
+
+    def _end_bytes(self, snapshot: bytes) -> bytes:
+        """``end-<phase>.pt`` of the shareable phase ending now: what a run adopting it
+        applies (``_adopt_first_phase``: the generator and the phase's optimizer, with the
+        RNG states, rows and position), not the other models (the discriminator's
+        untrained weights, most of the file); ``snapshot`` itself when that is all of it."""
+        phase = self.phases[self.phase_index]
+        keep = [phase.shared_optimizer]
+        if list(self.models) == ["generator"] and list(self.optimizers) == keep:
+            return snapshot
+        return serialize(self._payload(["generator"], keep))
 
     def _shareable_phase_end(self) -> Path | None:
         """``checkpoints/end-<phase>.pt`` if the current position is the end of a
@@ -169,7 +197,7 @@ class Trainer:
         if self._snapshot is not None and self._saved_serial != self._snapshot_serial:
             with deferred():
                 if self._snapshot_phase_end is not None:
-                    write_bytes(self._snapshot_phase_end, self._snapshot)
+                    write_bytes(self._snapshot_phase_end, self._snapshot_end_bytes)
                 self._saved_path = save_checkpoint(self.run.checkpoints, self._snapshot_serial,
                                                    self._snapshot, self.cfg.run.keep_checkpoints)
                 self._saved_serial = self._snapshot_serial
@@ -181,13 +209,17 @@ class Trainer:
         if found is None:
             return False
         path, state = found
-        idle = state.get("optimizers_without_state") or []  # a final checkpoint's
+        idle = state.get(WITHOUT_STATE) or []  # a final checkpoint of an older release
+        # whose whole predecessor stays while the run is only re-finished from it (it may
+        # be extended later; ``_keep_final_checkpoint``)
+        self._keep_fallbacks = bool(idle)
         if idle:  # well-formed first (else one line naming what is wrong)
             check_state(state, path, self.phases, self.models, self.optimizers)
         if idle and self._serial_at(*state["position"][:2]) < self.total_epochs:
-            # a finished run extended (``--resume --set adversarial.epochs=N``): its final
-            # checkpoint has no state of optimizer(s) ``idle``; the previous one is whole,
-            # and re-running the epochs after it reproduces them bit for bit
+            # a finished run of an older release extended (``--resume --set
+            # adversarial.epochs=N``): its final checkpoint has no state of optimizer(s)
+            # ``idle``; the previous one is whole, and re-running the epochs after it
+            # reproduces them bit for bit
             earlier = load_latest_checkpoint(self.run.checkpoints, warn=self.log, before=path)
             if earlier is None:
                 raise UserError(f"{path} is the final checkpoint of a finished run: it holds "
@@ -197,7 +229,9 @@ class Trainer:
                      f"checkpoints leave it out); training on from {earlier[0]}, re-running "
                      f"the epochs after it")
             path, state = earlier
+            self._keep_fallbacks = False  # the new final checkpoint will be whole
         self._apply_state(state, path, list(self.models), list(self.optimizers))
+        self._undo_end_only_evaluation(state, path)
         saved_device = state.get("device", "cpu")
         if saved_device != self.task.device.type:
             self.log(f"note: {path} was written on {saved_device}, this session runs on "
@@ -214,7 +248,8 @@ class Trainer:
         self._saved_path = path
         phase_end = self._shareable_phase_end()
         if phase_end is not None and not phase_end.is_file():  # lost with an older release
-            write_bytes(phase_end, path.read_bytes())  # the checkpoint of that very state
+            # made from the restored state, as at the phase end (``_end_bytes``)
+            write_bytes(phase_end, self._end_bytes(path.read_bytes()))
             self.log(f"re-wrote {phase_end} from {path}")
         where = "after the last phase"
         if self.phase_index < len(self.phases):
@@ -244,11 +279,34 @@ class Trainer:
             self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
                                        if k in self.phase_seconds})
             self._last_eval = dict(state["last_eval"])
+            self._end_only_evaluation = state.get(END_ONLY_EVALUATION)
             self._continue_clock()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
             raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {first})") \
                 from None
+
+    def _undo_end_only_evaluation(self, state: dict, path: Path) -> None:
+        """A phase extended (``--resume --set adversarial.epochs=N``) past the epoch it
+        ended at, which was evaluated only because the phase ended there: that evaluation
+        is taken back (its metrics out of the last row, the RNG states from before it),
+        so the run goes on exactly as one trained with the longer phase from the start."""
+        saved = state.get(END_ONLY_EVALUATION)
+        if saved is None or self.phase_index >= len(self.phases):
+            return
+        if self.phase_epoch >= self.phases[self.phase_index].epochs:
+            return
+        try:
+            keys = saved["keys"]
+            if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+                raise TypeError("keys are not a list of names")
+            check_rng(saved["rng"])
+            set_rng_state(saved["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(f"{path} does not fit this run ({END_ONLY_EVALUATION}: "
+                            f"{exc})") from None
+        self.rows[-1] = {k: v for k, v in self.rows[-1].items() if k not in keys}
+        self._end_only_evaluation = None
 
     def _continue_clock(self) -> None:
         """Count wall-clock seconds on from the last row's (a checkpoint's rows written
@@ -381,8 +439,13 @@ class Trainer:
                 self._record({"phase": "init", "phase_epoch": 0, "epoch": 0,
                               **self.evaluate()})
             self._take_snapshot()
-        self._progress = progress.Progress([(p.name, p.epochs) for p in self.phases],
-                                           self.metric, self.log, console.is_terminal())
+        plan = [(p.name, p.epochs) for p in self.phases]
+        predicted = self._predicted_epoch_seconds()
+        warning = work.long_run_warning(self.cfg, plan, predicted, self.serial)
+        if warning:
+            self.log(warning)
+        self._progress = progress.Progress(plan, self.metric, self.log, console.is_terminal(),
+                                           predicted=predicted)
         self._progress.open(self.serial)
         try:
             with progress.reporting(self._progress):
@@ -397,16 +460,38 @@ class Trainer:
                 self._writer = None
         return self._finish()
 
+    def _predicted_epoch_seconds(self) -> list[float | None]:
+        """Seconds per epoch of each phase from its work at speeds measured now
+        (``training.work``; copies of the models, a forked RNG: nothing of the run
+        changes); all None when nothing is left to run or the measurement fails."""
+        unknown: list[float | None] = [None] * len(self.phases)
+        if self.serial >= self.total_epochs:
+            return unknown
+        try:
+            rates = work.measure_rates(self.cfg, self.task, self.models)
+        except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            self.log(f"note: no time estimate ({type(exc).__name__}: {exc})")
+            return unknown
+        return work.predicted_epoch_seconds(self.cfg, self.task, self.phases, self.models,
+                                            rates)
+
     def _run_phase(self, phase: Phase) -> None:
         for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
             self._current = (phase.name, epoch, phase.epochs)
             self._progress.begin_epoch(self.phase_index, epoch, self.phase_seconds)
             start = time.perf_counter()
             row = {"phase": phase.name, "phase_epoch": epoch, **phase.run_epoch(epoch)}
+            self._end_only_evaluation = None
             if phase.trains_generator:
                 self.global_epoch += 1
                 if epoch % self.cfg.eval.every == 0 or epoch == phase.epochs:
-                    row.update(self.evaluate())
+                    if epoch % self.cfg.eval.every:  # only because the phase ends here
+                        self._end_only_evaluation = {"rng": rng_state(), "keys": []}
+                    evaluation = self.evaluate()
+                    if self._end_only_evaluation is not None:
+                        self._end_only_evaluation["keys"] = [k for k in evaluation
+                                                             if k not in row]
+                    row.update(evaluation)
             row["epoch"] = self.global_epoch
             seconds = time.perf_counter() - start
             self.phase_seconds[phase.name] += seconds
@@ -483,6 +568,7 @@ class Trainer:
             **progress.run_record(self.task, self.started),
         })
         self.run.write_summary(summary)
+        self._keep_final_checkpoint()
         return summary
 
     def _plot_every_metric(self, evaluated: list[dict], pretrain_end: float | None) -> None:
@@ -500,6 +586,14 @@ class Trainer:
         training = drawn_metrics(self.rows, evaluated=False)
         if training:
             plot_training(self.rows, training, self.run.figures / "training.png", title)
+
+    def _keep_final_checkpoint(self) -> None:
+        """A finished run keeps its final checkpoint (whole: extending the run trains on
+        from it) and its ``end-<phase>.pt`` files; the earlier checkpoints, kept while
+        training as fall-backs, are removed (``storage.checkpoint.keep_only_newest``)."""
+        if (self._saved_path is not None and self._saved_serial == self.total_epochs
+                and not self._keep_fallbacks):
+            keep_only_newest(self.run.checkpoints, self._saved_path)
 
     def _write_posterior(self, evaluated: list[dict]) -> None:
         """A VAE's final KL per unit of z (``samples/kl_per_dimension.npy``) and

@@ -153,13 +153,17 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
         run.take_lock()
+        if resume:
+            _remove_temporaries(run)
         # the device is not a setting of what is trained (the restore says whether the
         # device type changed)
         lengths = [key for key in changed if key != "run.device"]
         if lengths:  # the run is not finished any more: its summary would be stale
             run.summary.unlink(missing_ok=True)
-            stderr_line(f"note: {', '.join(lengths)} changed in {run.config}; the continued run "
-                        f"is not bit-identical to one started with these settings")
+            threads = ("; with another thread count the continued run is not "
+                       "bit-identical to one started with these settings"
+                       if "run.threads" in lengths else "")
+            stderr_line(f"note: {', '.join(lengths)} changed in {run.config}{threads}")
         if not resume or changed:
             write_text(run.config, cfg.to_toml())
         run.mark()
@@ -171,6 +175,16 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
     except BaseException:
         run.unlock()
         raise
+
+
+def _remove_temporaries(run: RunFolder) -> None:
+    """The temporary files a killed writer left in ``run`` removed, said in one line."""
+    removed = run.remove_temporaries()
+    if removed:
+        names = ", ".join(str(p.relative_to(run.root)) for p in removed[:3])
+        more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
+        stderr_line(f"note: removed {len(removed)} temporary file(s) a killed process left "
+                    f"in {run.root}: {names}{more}")
 
 
 def _session_device(cfg: Config, resume: bool) -> torch.device:
@@ -227,50 +241,117 @@ def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
 
 def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
                  conventions: list[str] | None = None,
-                 sampling: Sampling | None = None, device: str | None = None) -> dict:
+                 sampling: Sampling | None = None, device: str | None = None,
+                 out: Path | str | None = None, samples_file: Path | None = None) -> dict:
     """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
     with ``seed`` and the sampling controls ``sampling`` (default: plain sampling;
     NLL-test at its temperature), BLEU under ``conventions`` (default the run's
-    ``eval.bleu_conventions``); print them and save ``evaluation.json`` (with the
-    controls under ``"sampling"``)."""
+    ``eval.bleu_conventions``) — or, with ``samples_file``, the metrics of those
+    sequences (``data.samples_file``; no NLL-test or diagnostics, which are the model's).
+    Print them; write them as JSON (with the controls under ``"sampling"``) only to
+    ``out`` (a path, or ``"-"`` for standard output): nothing in the run folder is
+    rewritten unless ``out`` names it."""
     sampling = sampling or Sampling()
-    if num_samples is not None and num_samples < 1:
-        raise UserError(f"--samples must be positive, got {num_samples}")
+    if num_samples is not None:
+        check_sample_count("--samples", num_samples)
+    if samples_file is not None and (num_samples is not None or not sampling.is_default):
+        raise UserError("--samples-file scores the file's sequences; drop --samples and "
+                        "the sampling controls (--temperature/--top-k/--top-p/--greedy)")
     run = RunFolder.open(run_dir)
-    cfg, _, models = load_trained(run_dir, root, device)
+    cfg, shape, models = load_trained(run_dir, root, device)
+    if num_samples is not None:
+        size.check_sample_memory("--samples", num_samples, shape.seq_len)
     if conventions:
         cfg = build_config(cfg.to_dict(), [f"eval.bleu_conventions={conventions!r}"])
     task = data_task(run_dir, cfg, root)
     if num_samples is not None:
         cfg.eval.num_samples = num_samples
-    torch.manual_seed(seed)
     evaluator = Evaluator(cfg, task)
-    means, per_sequence, samples = evaluator(models["generator"], sampling=sampling)
-    result = {**means, "samples": len(samples), "seed": seed,
-              "sampling": sampling.to_dict(),
-              "signatures": evaluator.signatures(len(samples), sampling)}
+    if samples_file is not None:
+        result, per_sequence, samples = _score_samples_file(evaluator, samples_file)
+    else:
+        torch.manual_seed(seed)
+        means, per_sequence, samples = evaluator(models["generator"], sampling=sampling)
+        result = {**means, "samples": len(samples), "seed": seed,
+                  "sampling": sampling.to_dict(),
+                  "signatures": evaluator.signatures(len(samples), sampling)}
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
-    run.take_lock()  # not while a training writes the folder
-    try:
-        write_text(run.root / "evaluation.json", json.dumps(result, indent=2) + "\n")
-    finally:
-        run.unlock()
+    if out is not None:
+        _write_evaluation(run, out, json.dumps(result, indent=2) + "\n")
     print_result_table(result, Path(run_dir))
     return result
 
 
+def _score_samples_file(evaluator: Evaluator, samples_file: Path
+                        ) -> tuple[dict, dict, torch.Tensor]:
+    """``(result, per_sequence, samples)`` of the sequences of ``samples_file`` read as
+    ``evaluator``'s task's data (``data.samples_file``; a line on what was read)."""
+    from seqgan.data.samples_file import read_samples_file
+    cfg, task = evaluator.cfg, evaluator.task
+    read = read_samples_file(samples_file, cfg, task)
+    stderr_line(read.note(samples_file))
+    samples = read.ids.to(task.device)
+    means, per_sequence = evaluator.of_samples(samples)
+    signatures = {k: v for k, v in evaluator.signatures(len(samples)).items() if k in means}
+    result = {**means, "samples": len(samples), "samples_file": str(samples_file),
+              "tokens": read.tokens, "unknown_tokens": read.unknown, "lines_cut": read.cut,
+              "signatures": signatures}
+    return result, per_sequence, samples
+
+
+def evaluate_samples(cfg: Config, root: Path, samples_file: Path,
+                     out: Path | str | None = None) -> dict:
+    """``seqgan evaluate --samples-file FILE --preset P|--config C``: the sequences of
+    ``samples_file`` scored against the data set of ``cfg`` (no run: its vocabulary and
+    held-out set made from the data as a training run would make them), printed, and
+    written as JSON to ``out`` if given."""
+    task = _prepare(cfg, root)
+    result, per_sequence, samples = _score_samples_file(Evaluator(cfg, task), samples_file)
+    if "nll_oracle" in per_sequence:
+        result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
+        result["nll_oracle_samples"] = len(samples)
+    if out is not None:
+        write_text(out, json.dumps(result, indent=2) + "\n")
+    print_result_table(result, Path(cfg.name))
+    return result
+
+
+def check_sample_count(flag: str, count: int) -> None:
+    """A number of sequences to draw must be positive (one line otherwise)."""
+    if count < 1:
+        raise UserError(f"{flag} must be positive, got {count}")
+
+
+def _write_evaluation(run: RunFolder, out: Path | str, text: str) -> None:
+    """``evaluate --out``: the JSON to ``out``; inside the run folder under its lock (not
+    while a training writes there)."""
+    from seqgan.storage.atomic import is_stdout
+    inside = not is_stdout(out) and Path(out).resolve().parent == run.root.resolve()
+    if inside:
+        run.take_lock()
+    try:
+        write_text(out, text)
+    finally:
+        if inside:
+            run.unlock()
+
+
 def print_result_table(summary: dict, root: Path) -> None:
-    """The headline numbers of a summary (or evaluation) as an aligned table."""
+    """The headline numbers of a summary (or evaluation) as an aligned table; a tempered
+    NLL-test (``evaluate --temperature``) is labelled with its temperature."""
     from seqgan.training.figures import metric_label
+    temperature = (summary.get("sampling") or {}).get("temperature", 1.0)
+    final = " (final)"
+    tempered = f" at T = {temperature:g}" if temperature != 1.0 else ""
     rows = [("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
             ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
-            ("NLL-oracle (final)", summary.get("nll_oracle")),
+            (f"NLL-oracle{final}", summary.get("nll_oracle")),
             ("  std over sequences", summary.get("nll_oracle_std")),
             ("  samples", summary.get("nll_oracle_samples")),
             ("NLL-test after pre-training", summary.get("nll_test_after_pretraining")),
-            ("NLL-test (final)", summary.get("nll_test"))]
+            (f"NLL-test{final}{tempered}", summary.get("nll_test"))]
     rows += [(metric_label(k), v) for k, v in summary.items()
              if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
     rows += [(name, summary[name]) for name in registry.metric_names(plugins_only=True)
@@ -279,7 +360,8 @@ def print_result_table(summary: dict, root: Path) -> None:
     sampling = summary.get("sampling")
     if sampling and not Sampling(**sampling).is_default:
         rows.append(("sampling", Sampling(**sampling).signature().replace("|", " ")))
-    print(f"\nresults ({root}) — NLL in nats per token")
+    what = f"samples file {summary['samples_file']}" if "samples_file" in summary else root
+    print(f"\nresults ({what}) — NLL in nats per token")
     for label, value in rows:
         if value is None:
             continue

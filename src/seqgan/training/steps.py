@@ -123,6 +123,21 @@ def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Op
     return loss_sum / seen, float(correct) / seen
 
 
+def reporting_calls(reward: Reward, label: str, total: int) -> Reward:
+    """``reward``, reporting each call as inner progress (``runtime.progress.advance``:
+    ``label`` i of ``total``), so that a long MC search shows how far it is."""
+    calls = 0
+
+    def counted(tokens: torch.Tensor) -> torch.Tensor:
+        nonlocal calls
+        progress.advance(label, calls, total)
+        out = reward(tokens)
+        calls += 1
+        progress.advance(label, calls, total)
+        return out
+    return counted
+
+
 def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
                          optimizer: torch.optim.Optimizer, cfg: Config) -> tuple[float, float]:
     """One g-step of Algorithm 1: sample ``generator.batch_size`` sequences Y ~ G_theta,
@@ -135,6 +150,8 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     generator.train()
     log_probs = generator.log_prob(samples)
     mask = generator.token_mask(samples)
+    if g.estimator == "mc_search":  # one reward call per prefix length: T in all
+        reward = reporting_calls(reward, "MC search prefix", samples.shape[1])
     q, rewards = action_values(g.estimator, samples, log_probs, reward, rollout,
                                a.num_rollouts, g.merl_alpha, mask)
     check_finite(float(q.sum()), f"the sum of the action values Q ({g.estimator})")

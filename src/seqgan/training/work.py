@@ -1,0 +1,212 @@
+"""The work of one epoch of a phase, counted in floating-point operations before it runs,
+and its price in seconds: the generator's and the discriminator's FLOPs at rates measured
+here in a fraction of a second (``measure_rates``).  A phase not yet measured is priced
+so, calibrated by the phases that were (``runtime.progress.eta_seconds``), and a run's total
+time is estimated before it starts (``long_run_warning``).
+
+A count, not a measurement: the multiply-adds of the models' matrix products (2 FLOPs
+each; element-wise work, Python and data movement left out), per epoch:
+
+* a generator row-step: ``g = 2 (4H (E + H) + H V)`` forward (LSTM gates, output layer),
+  ``3 g`` with the backward pass; the oracle's alike with its sizes;
+* a discriminator row of T tokens: ``d = 2 (sum_i f_i w_i k (T - w_i + 1) + 2 F^2)``
+  forward (convolutions, highway), ``3 d`` with the backward pass;
+* MLE (``pretrain_generator``, ``scheduled_sampling``): ``n T 3g`` over the n training rows;
+* a d-step of ``epochs`` epochs: P negatives sampled (``P T g``) and ``epochs`` passes over
+  the 2P rows (``2P 3d``), P = ``discriminator.num_positives`` (0: the training set);
+* a g-step (B = ``generator.batch_size``): B rows sampled; with MC search (Eq. 4) N =
+  ``num_rollouts`` roll-outs from each of the T - 1 prefixes, ``N B T (T - 1) / 2``
+  generator steps and ``N B (T - 1)`` discriminator rows scored (one row each without it);
+  the update ``B T 3g``;
+* an evaluation, in each epoch a phase evaluates (every ``eval.every``-th and the last,
+  spread over its epochs):
+  ``num_samples`` samples (``T g`` each), NLL-oracle over them, NLL-test over the test set.
+
+The MC search is the largest term by far (quadratic in T); what the count leaves out
+(BLEU in Python, small kernels' overhead) is why a measured phase's rate calibrates it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import torch
+
+from seqgan.config import Config
+from seqgan.data.task import Task
+
+LONG_RUN = 3600.0  # seconds: a run estimated to take longer is warned about up front
+
+
+@dataclass
+class Work:
+    """FLOPs of the generator's passes (and the oracle's) and of the discriminator's."""
+    generator: float
+    discriminator: float = 0.0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(self.generator + other.generator, self.discriminator + other.discriminator)
+
+    def scaled(self, factor: float) -> Work:
+        return Work(self.generator * factor, self.discriminator * factor)
+
+
+@dataclass
+class Rates:
+    """Achieved FLOP/s here: a generator step over many rows, a discriminator pass."""
+    generator: float
+    discriminator: float
+
+    def seconds(self, work: Work) -> float:
+        return work.generator / self.generator + (
+            work.discriminator / self.discriminator if work.discriminator else 0.0)
+
+
+def generator_step_flops(vocab: int, emb: int, hidden: int) -> float:
+    """FLOPs of one forward row-step of an LSTM generator (``g``)."""
+    return 2.0 * (4 * hidden * (emb + hidden) + hidden * vocab)
+
+
+def discriminator_row_flops(cfg: Config, seq_len: int) -> float:
+    """FLOPs of one forward pass of the discriminator over a row of ``seq_len`` tokens."""
+    d = cfg.discriminator
+    convolutions = sum(f * w * d.emb_dim * max(seq_len - w + 1, 1)
+                       for w, f in zip(d.filter_sizes, d.num_filters))
+    total = sum(d.num_filters)
+    return 2.0 * (convolutions + 2 * total * total)
+
+
+def evaluation_flops(cfg: Config, task: Task) -> Work:
+    """One evaluation: samples drawn, NLL-oracle over them, NLL-test over the test set."""
+    g = cfg.generator
+    T, n = task.seq_len, cfg.eval.num_samples
+    step = generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
+    work = n * T * step + len(task.test) * T * step
+    if task.oracle is not None:
+        o = cfg.oracle
+        work += n * T * generator_step_flops(task.vocab_size, o.emb_dim, o.hidden_dim)
+    return Work(work)
+
+
+def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool,
+                epochs: int = 0) -> Work | None:
+    """The work of one epoch of the phase named ``phase`` (see the module docstring), with
+    its share of the evaluations if it trains the generator (a phase of ``epochs`` epochs
+    evaluates every ``eval.every``-th and its last; 0: one in ``eval.every``); None for a
+    phase this count does not know (its time is then estimated from its own epochs
+    only)."""
+    g, a = cfg.generator, cfg.adversarial
+    T = task.seq_len
+    step = generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
+    d_row = discriminator_row_flops(cfg, T)
+    rows = cfg.discriminator.num_positives or len(task.train)
+    rows = min(rows, len(task.train)) if len(task.train) else rows
+
+    def d_step(epochs: int) -> Work:
+        return Work(rows * T * step, epochs * 2 * rows * 3 * d_row)
+
+    every = cfg.eval.every
+    share = (epochs // every + (1 if epochs % every else 0)) / epochs if epochs else 1 / every
+    evaluation = evaluation_flops(cfg, task).scaled(share)
+    if phase in ("pretrain_generator", "scheduled_sampling"):
+        return Work(len(task.train) * T * 3 * step) + evaluation
+    if phase == "pretrain_discriminator":
+        return d_step(cfg.pretrain.discriminator_epochs)
+    if phase in ("adversarial", "policy_gradient"):
+        B = g.batch_size
+        g_step = B * T * step + B * T * 3 * step
+        if g.estimator == "mc_search":
+            g_step += a.num_rollouts * B * T * (T - 1) / 2 * step
+            scored = a.num_rollouts * B * (T - 1) + B
+        else:
+            scored = B
+        work = Work(g_step, scored * d_row if discriminator else 0.0).scaled(a.g_steps)
+        if discriminator:
+            work = work + d_step(a.k_epochs).scaled(a.d_steps)
+        return work + evaluation
+    return None
+
+
+def predicted_epoch_seconds(cfg: Config, task: Task, phases, models: dict,
+                            rates: Rates) -> list[float | None]:
+    """Seconds per epoch of each of ``phases`` (objects with a ``name``) at ``rates``;
+    None where ``epoch_flops`` does not know the phase."""
+    discriminator = "discriminator" in models
+    out = []
+    for phase in phases:
+        work = epoch_flops(cfg, task, phase.name, discriminator, phase.epochs)
+        out.append(None if work is None else rates.seconds(work))
+    return out
+
+
+@torch.no_grad()
+def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Rates:
+    """FLOP/s achieved here by a generator step over the rows of one MC search step
+    (``num_rollouts x batch_size``) and by a discriminator pass over ``batch_size`` rows,
+    on copies of the models and random tokens, under a forked RNG: the run is unchanged.
+    Takes a fraction of a second."""
+    g, a = cfg.generator, cfg.adversarial
+    generator = copy.deepcopy(models["generator"]).eval()
+    rows = max(1, a.num_rollouts * g.batch_size)
+    device = task.device
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
+        state = generator.initial_state(rows)
+        seconds = _timed(lambda: generator.step(tokens, state), repeats, device)
+        gen_rate = rows * generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim) / seconds
+        d_rate = gen_rate
+        if "discriminator" in models:
+            discriminator = copy.deepcopy(models["discriminator"]).eval()
+            batch = torch.randint(0, task.vocab_size,
+                                  (cfg.discriminator.batch_size, task.seq_len)).to(device)
+            seconds = _timed(lambda: discriminator(batch), repeats, device)
+            d_rate = len(batch) * discriminator_row_flops(cfg, task.seq_len) / seconds
+    return Rates(gen_rate, d_rate)
+
+
+def _timed(call, repeats: int, device: torch.device) -> float:
+    """The fastest of ``repeats`` timed calls after one warm-up (seconds, at least 1 us;
+    on CUDA and mps, synchronised)."""
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elif device.type == "mps":
+            torch.mps.synchronize()
+    call()
+    best = float("inf")
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        call()
+        sync()
+        best = min(best, time.perf_counter() - start)
+    return max(best, 1e-6)
+
+
+def long_run_warning(cfg: Config, plan: list[tuple[str, int]], predicted: list[float | None],
+                     done: int = 0) -> str | None:
+    """A warning line when the epochs of ``plan`` ((name, epochs) per phase) after the
+    first ``done`` (over all phases) add up to more than ``LONG_RUN`` seconds at
+    ``predicted`` seconds per epoch; what to do about it.  None otherwise."""
+    from seqgan.runtime.progress import format_duration
+    parts, total, skip = [], 0.0, done
+    for (name, epochs), seconds in zip(plan, predicted):
+        left = max(0, epochs - skip)
+        skip = max(0, skip - epochs)
+        if seconds is None or not left:
+            continue
+        total += left * seconds
+        parts.append((left * seconds, f"{name} {left} x {format_duration(seconds)}"))
+    if total <= LONG_RUN:
+        return None
+    biggest = ", ".join(text for _, text in sorted(parts, reverse=True)[:2])
+    quick = "" if cfg.name == "synthetic-quick" else ", or the synthetic-quick preset"
+    return (f"warning: this run is estimated to take about {format_duration(total)} here "
+            f"({biggest} per epoch; from the work of each epoch at speeds measured now); "
+            f"for a shorter one: fewer epochs (--set adversarial.epochs=N, "
+            f"pretrain.generator_epochs=N), fewer roll-outs (--set "
+            f"adversarial.num_rollouts=N){quick}; Ctrl-C stops it with its state saved "
+            f"(seqgan train --resume continues)")

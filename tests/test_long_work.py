@@ -1,0 +1,121 @@
+"""Long work that tells the truth: an unmeasured phase priced from its work, a long run
+warned about up front, progress inside the MC search and while kernels are timed, and a
+hint about ``data.min_freq``."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from seqgan.config import build_config
+from seqgan.models import kernel_choice
+from seqgan.runtime import progress
+from seqgan.runtime.progress import eta_seconds
+from seqgan.training import work
+from seqgan.training.session import open_session
+from tests.conftest import TINY
+
+PLAN = [("pretrain_generator", 10), ("pretrain_discriminator", 5), ("adversarial", 10)]
+
+
+def test_an_unmeasured_phase_is_priced_from_its_work():
+    """Before the adversarial phase: 30 s per epoch predicted from its work where the
+    measured D rounds ran at twice their prediction -> 60 s per epoch, not the 6 s of a
+    D round (the rate of the latest measured phase)."""
+    seconds = {"pretrain_generator": 20.0, "pretrain_discriminator": 30.0}
+    predicted = [1.0, 3.0, 30.0]
+    assert eta_seconds(PLAN, (2, 0), seconds) == pytest.approx(60.0)  # the old rule
+    assert eta_seconds(PLAN, (2, 0), seconds, predicted) == pytest.approx(600.0)
+    # measured phases keep their own rate; before any is measured: the prediction as is
+    assert eta_seconds(PLAN, (1, 0), {"pretrain_generator": 20.0}, predicted) == \
+        pytest.approx(5 * 3.0 * 2 + 10 * 30.0 * 2)
+    assert eta_seconds(PLAN, (0, 0), {}, predicted) == pytest.approx(10 + 15 + 300)
+
+
+def _task(cfg, rows=10000):
+    return SimpleNamespace(train=range(rows), test=range(1000), seq_len=cfg.oracle.seq_len,
+                           vocab_size=cfg.oracle.vocab_size, oracle=object())
+
+
+def test_the_work_of_an_adversarial_epoch_follows_the_mc_search():
+    cfg = build_config({"oracle": {"source": "random", "seq_len": 20}})
+    task = _task(cfg)
+    adversarial = work.epoch_flops(cfg, task, "adversarial", True)
+    mle = work.epoch_flops(cfg, task, "pretrain_generator", True)
+    assert adversarial.generator > 0 and adversarial.discriminator > 0
+    more = build_config({"oracle": {"source": "random", "seq_len": 20},
+                         "adversarial": {"num_rollouts": 32}})
+    doubled = work.epoch_flops(more, task, "adversarial", True)
+    # 16 more roll-outs of each of the 64 rows from each of the 19 prefixes: T (T-1) / 2
+    # generator steps each, and 16 x 64 x 19 more rows scored by D
+    step = work.generator_step_flops(5000, 32, 32)
+    assert doubled.generator - adversarial.generator == pytest.approx(
+        16 * 64 * 20 * 19 / 2 * step)
+    assert doubled.discriminator - adversarial.discriminator == pytest.approx(
+        16 * 64 * 19 * work.discriminator_row_flops(cfg, 20))
+    assert mle.generator == pytest.approx(10000 * 20 * 3 * step + work.evaluation_flops(
+        cfg, task).generator / cfg.eval.every)
+    assert work.epoch_flops(cfg, task, "unknown_phase", True) is None
+    # no discriminator (PG-BLEU): no discriminator work
+    assert work.epoch_flops(cfg, task, "policy_gradient", False).discriminator == 0
+
+
+def test_a_long_run_is_warned_about_up_front():
+    cfg = build_config({})
+    plan = [("pretrain_generator", 120), ("adversarial", 200)]
+    line = work.long_run_warning(cfg, plan, [2.0, 60.0])
+    assert line.startswith("warning: this run is estimated to take about 3h24m here")
+    assert "adversarial 200 x 1m00s" in line and "--set adversarial.epochs=N" in line
+    assert work.long_run_warning(cfg, plan, [2.0, 60.0], done=300) is None  # 20 epochs left
+    assert work.long_run_warning(cfg, plan, [1.0, 1.0]) is None
+
+
+def _tiny(tmp_path: Path, **sections):
+    config = copy.deepcopy(TINY)
+    config["run"].update(tensorboard=False)
+    config.update(sections)
+    return build_config(config)
+
+
+def test_training_prints_the_estimate_and_reports_the_mc_search(tmp_path, monkeypatch, capsys):
+    calls = []
+    real = progress.Progress.advance
+    monkeypatch.setattr(progress.Progress, "advance",
+                        lambda self, label, done, total: (calls.append((label, done, total)),
+                                                          real(self, label, done, total)))
+    monkeypatch.setattr(work, "LONG_RUN", 0.0)  # every run is "long" here
+    trainer = open_session(_tiny(tmp_path), tmp_path / "run", tmp_path)
+    capsys.readouterr()
+    trainer.train()
+    err = capsys.readouterr().err
+    assert "warning: this run is estimated to take about " in err, err
+    assert ("MC search prefix", 8, 8) in calls and ("MC search prefix", 3, 8) in calls
+
+
+def test_kernel_timing_shows_progress(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
+    cfg = build_config(TINY).discriminator
+    cfg.kernel = cfg.score_kernel = "auto"
+    import torch
+    kernel_choice.choose_kernels(cfg, 21, 8, torch.device("cpu"))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("timing the discriminator's 5 kernels on this run's shapes")
+    steps = [line for line in err if line.startswith("  ")]
+    assert len(steps) == 10 and steps[-1].endswith("(10 of 10)"), err
+
+
+def test_data_inspect_suggests_min_freq(tmp_path, capsys):
+    from seqgan.cli import main
+    rare = tmp_path / "rare.txt"
+    rare.write_text("".join(f"the w{i} w{i + 1000}\n" for i in range(50)))
+    assert main(["data", "inspect", str(rare)]) == 0
+    out = capsys.readouterr().out
+    assert "hint: 100 of the 101 distinct tokens (99 %) are seen once" in out
+    assert "data.min_freq = 2 keeps 1 (66.7 % of the tokens become <unk>)" in out
+    common = tmp_path / "common.txt"
+    common.write_text("the cat sat\n" * 20)
+    assert main(["data", "inspect", str(common)]) == 0
+    assert "hint" not in capsys.readouterr().out
