@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import shlex
 import signal
@@ -479,6 +480,45 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("seqgan: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            if debug or not _closed_pipe():
+                raise
+            return _quiet_exit()
+
+
+CLOSED_PIPE = 128 + signal.SIGPIPE  # the status of a Unix tool that a closed pipe ended
+
+
+def _closed_pipe() -> bool:
+    """Whether standard output or error is a pipe whose reader has gone
+    (``seqgan presets | head -1``), rather than another pipe of the program."""
+    import select
+    if not hasattr(select, "poll"):
+        return True  # no way to tell here: the likely cause
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+        except (AttributeError, ValueError, OSError):
+            continue
+        if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+            return True
+    return False
+
+
+def _quiet_exit() -> int:
+    """What a Unix tool does when its reader closed the pipe (Python's docs, "Note on
+    SIGPIPE"): stop quietly.  Standard output and error are pointed at the null device,
+    so that the interpreter's last flush of what is left cannot fail again; the status
+    is ``CLOSED_PIPE``."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(null, stream.fileno())
+        except (AttributeError, ValueError, OSError):
+            pass
+    os.close(null)
+    return CLOSED_PIPE
 
 
 def _printable_streams() -> None:
@@ -498,7 +538,12 @@ def run() -> None:
     note_inherited_hangup()
     for signum in HANDLED:
         signal.signal(signum, signal.SIG_IGN)
-    raise SystemExit(main())
+    code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered, while a closed pipe can be told
+    except BrokenPipeError:
+        code = _quiet_exit()
+    raise SystemExit(code)
 
 
 def _interruption_note(exc: Interrupted) -> str:
