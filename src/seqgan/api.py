@@ -168,14 +168,8 @@ class Run:
         from seqgan.metrics.evaluation import Evaluator
         from seqgan.training.session import data_task
         cfg = build_config(self.config.to_dict())
-        if metrics:
-            orders = {"bleu": [], "self_bleu": []}
-            for name in metrics:
-                for kind in ("self_bleu", "bleu"):
-                    if name.startswith(kind) and name[len(kind):].isdigit():
-                        orders[kind].append(int(name[len(kind):]))
-                        break
-            cfg.eval.bleu, cfg.eval.self_bleu = orders["bleu"], orders["self_bleu"]
+        if metrics is not None:
+            metrics = self._ask_for(cfg, metrics)
         if samples is not None:
             cfg.eval.num_samples = samples
         task = data_task(self.path, cfg, self.data_root)
@@ -184,8 +178,36 @@ class Run:
             torch.manual_seed(seed)
             means, _, drawn = Evaluator(cfg, task)(self.generator, sampling=sampling)
         if metrics:
-            means = {k: v for k, v in means.items() if k in metrics}
+            missing = [name for name in metrics if name not in means]
+            if missing:
+                raise UserError(f"metric '{missing[0]}' could not be computed on this run "
+                                f"(no held-out data, or fewer than 2 samples)")
+            means = {name: means[name] for name in metrics}
         return {**means, "samples": len(drawn)}
+
+    @staticmethod
+    def _ask_for(cfg: Config, metrics) -> list[str]:
+        """``metrics`` checked (``metrics.names``: an unknown name is a one-line error
+        with the closest one), and ``cfg.eval`` set to compute the (Self-)BLEU orders
+        and conventions they name and the entropy if named; an empty list keeps the
+        run's own."""
+        from seqgan.metrics.names import bleu_request, check_metric_names
+        metrics = check_metric_names(metrics, cfg.data.kind, cfg.data.encoding)
+        if not metrics:
+            return metrics
+        orders: dict[str, list[int]] = {"bleu": [], "self_bleu": []}
+        conventions: list[str] = []
+        for name in metrics:
+            request = bleu_request(name)
+            if request:
+                kind, n, convention = request
+                orders[kind] += [] if n in orders[kind] else [n]
+                conventions += [] if convention in conventions else [convention]
+        e = cfg.eval
+        e.bleu, e.self_bleu = orders["bleu"], orders["self_bleu"]
+        e.bleu_conventions = conventions or ["current"]
+        e.diagnostics = "entropy" in metrics
+        return metrics
 
 
 def _number(text: str):
@@ -240,7 +262,8 @@ def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-ble
     from seqgan.runs.compare import parse_algorithms, parse_strategies, run_compare
     if out is None:
         raise UserError("compare() needs out= (the comparison folder)")
-    names = parse_algorithms(algorithms if isinstance(algorithms, str) else ",".join(algorithms))
+    names = parse_algorithms(algorithms if isinstance(algorithms, str) else ",".join(algorithms),
+                             "algorithms=")
     cfg = _config(preset_or_config, seed, overrides)
     folder = Path(out).resolve()
     root = Path(data_root).resolve() if data_root is not None else None

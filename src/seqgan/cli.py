@@ -22,10 +22,11 @@ from pathlib import Path
 import torch
 
 from seqgan import __version__
-from seqgan.config import (DEFAULT_PRESET, Config, assemble, commented_toml,
-                           load_preset, preset_names, preset_text)
+from seqgan.config import (BLEU_CONVENTIONS, DEFAULT_PRESET, Config, assemble,
+                           commented_toml, load_preset, preset_names, preset_text)
 from seqgan.data.paths import data_root, resolve
-from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
+from seqgan.errors import (Interrupted, RunsFailed, TrainingDiverged, UserError,
+                           unknown_name)
 from seqgan.runs.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
 FORMATS = ("ids", "text", "midi", "pianoroll", "wav")
@@ -44,7 +45,19 @@ see also: seqgan presets, seqgan config show --preset P --set KEY=VALUE (a dry r
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
-        raise UserError(message)
+        raise UserError(_with_closest_choice(message))
+
+
+def _with_closest_choice(message: str) -> str:
+    """argparse's ``argument --format: invalid choice: 'mid' (choose from 'ids', ...)``
+    with ``; did you mean 'midi'?`` when one choice is close."""
+    import difflib
+    found = re.search(r"invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    close = difflib.get_close_matches(found.group(1), choices, n=1)
+    return f"{message}; did you mean '{close[0]}'?" if close else message
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -428,6 +441,10 @@ def cmd_evaluate(args) -> int:
     sampling = _sampling(args)
     conventions = ([name.strip() for name in args.bleu_conventions.split(",")]
                    if args.bleu_conventions else None)
+    for name in conventions or ():
+        if name not in BLEU_CONVENTIONS:
+            raise UserError("--bleu-conventions: "
+                            f"{unknown_name('BLEU convention', name, BLEU_CONVENTIONS)}")
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
                  sampling, args.device)
     return 0

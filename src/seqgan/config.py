@@ -296,7 +296,10 @@ def _check_range(key: str, value: Any, meta) -> None:
     values = value if isinstance(value, list) else [value]
     for v in values:
         if choices and v not in choices:
-            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; got {v!r}")
+            close = difflib.get_close_matches(str(v), list(map(str, choices)), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; "
+                            f"got {v!r}{hint}")
         if low is not None and v < low:
             raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
         if high is not None and v > high:

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from seqgan.config import (ALGORITHMS, VAE_ALGORITHMS, Config, build_config, changed_keys,
                            read_toml, validate)
-from seqgan.errors import Interrupted, RunsFailed, UserError
+from seqgan.errors import Interrupted, RunsFailed, UserError, unknown_name
 from seqgan.models.pass_rows import SETTINGS as PASS_ROW_SETTINGS
 from seqgan.runs.atomic import write_bytes
 from seqgan.runs.folder import RunFolder, is_empty
@@ -106,15 +106,19 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
 ESTIMATOR_VARIANTS = ("ordinary", "baseline", "merl")
 
 
-def parse_algorithms(text: str) -> list[str]:
+def parse_algorithms(text: str, option: str = "--algorithms") -> list[str]:
+    """The comma-separated algorithm names of ``option`` (as the caller spells it: the
+    CLI's ``--algorithms``, the API's ``algorithms=``); an unknown one is a one-line
+    error with the closest known name."""
     names = [a.strip() for a in text.split(",") if a.strip()]
     known = (*ALGORITHMS, *ESTIMATOR_VARIANTS)
-    unknown = [a for a in names if a not in known]
-    if unknown or not names:
-        raise UserError(f"--algorithms: unknown '{','.join(unknown)}'; choose from "
-                        f"{', '.join(known)}")
+    if not names:
+        raise UserError(f"{option} names no algorithm; choose from {', '.join(known)}")
+    for name in names:
+        if name not in known:
+            raise UserError(f"{option}: {unknown_name('algorithm', name, known)}")
     if len(set(names)) != len(names):
-        raise UserError("--algorithms lists an algorithm twice")
+        raise UserError(f"{option} lists an algorithm twice")
     return names
 
 
