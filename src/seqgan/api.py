@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from seqgan.config import Config, assemble, build_config, preset_names, read_toml
+from seqgan.config import (Config, assemble, build_config, encoding_length, parse_override,
+                           preset_names, read_toml)
 from seqgan.data.paths import data_root as default_data_root
 from seqgan.errors import UserError
 from seqgan.rl.sampling import Sampling
@@ -39,10 +40,17 @@ def _overrides(overrides: dict[str, Any]) -> list[str]:
 def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
     """A preset name, a TOML file path, a ``Config`` or a dict of settings, then the
     overrides — as ``seqgan train --preset/--config ... --set ...`` builds it."""
-    if isinstance(preset_or_config, Config):
-        return build_config(preset_or_config.to_dict(), _overrides(overrides), seed)
-    if isinstance(preset_or_config, dict):
-        return build_config(preset_or_config, _overrides(overrides), seed)
+    if isinstance(preset_or_config, (Config, dict)):
+        base = (preset_or_config.to_dict() if isinstance(preset_or_config, Config)
+                else preset_or_config)
+        sets = _overrides(overrides)
+        cfg = build_config(base, sets, seed)
+        notes = encoding_length(cfg, build_config(base, complete=False),
+                                [parse_override(text)[0] for text in sets])
+        from seqgan.runs.progress import stderr_line
+        for note in notes:
+            stderr_line(note)
+        return cfg
     path = Path(str(preset_or_config)) if preset_or_config is not None else None
     as_file = path is not None and (path.suffix == ".toml" or (
         path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins

@@ -467,10 +467,44 @@ def assemble(preset: str | None = None, config_file: Path | None = None,
     if preset or not config_file:
         base = load_preset(preset or DEFAULT_PRESET)
     preset_cfg = build_config(base, complete=False)
+    user_keys = [parse_override(text)[0] for text in overrides]
     if config_file:
-        base = _merge(base, read_toml(config_file))
+        from_file = read_toml(config_file)
+        base = _merge(base, from_file)
+        user_keys += dotted_keys(from_file)
     cfg = build_config(base, list(overrides), seed)
-    return cfg, adapt_to_user_data(cfg, preset_cfg)
+    return cfg, adapt_to_user_data(cfg, preset_cfg) + encoding_length(cfg, preset_cfg,
+                                                                      user_keys)
+
+
+def dotted_keys(data: dict, prefix: str = "") -> list[str]:
+    """The keys of a nested settings dict, dotted: ``{"data": {"seq_len": 1}}`` ->
+    ``["data.seq_len"]``."""
+    keys = []
+    for key, value in data.items():
+        keys += dotted_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [
+            f"{prefix}{key}"]
+    return keys
+
+
+def encoding_length(cfg: Config, preset: Config, user_keys: list[str]) -> list[str]:
+    """A music encoding chosen over the preset's brings its own length: when the user
+    switched ``data.encoding`` (``--set data.encoding=melody16`` on the ``midi`` preset)
+    but did not set ``data.seq_len``, a length the preset pinned for its own encoding
+    becomes the new encoding's default (melody16: 256), changed in place; returns the
+    note saying so (none when nothing changed)."""
+    d, p = cfg.data, preset.data
+    if (d.kind != "music" or d.encoding == p.encoding or "data.seq_len" in user_keys
+            or not d.seq_len or d.seq_len != p.seq_len):
+        return []
+    from seqgan.music.encodings import get_encoding
+    own = get_encoding(d.encoding).default_seq_len
+    if own == d.seq_len:
+        return []
+    note = (f"note: data.seq_len = {own}, the length of encoding {d.encoding} (the "
+            f"preset's {d.seq_len} is for {p.encoding}; set data.seq_len to choose)")
+    d.seq_len = own
+    return [note]
 
 
 def _merge(a: dict, b: dict) -> dict:
