@@ -286,7 +286,20 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         return [_finite(key, v) for v in value] if item is float else value
     if not _is_kind(value, kind):
         raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}")
+    if kind is str:
+        _utf8(key, value)
     return _finite(key, value) if kind is float else value
+
+
+def _utf8(key: str, value: str) -> None:
+    """A text setting must be UTF-8 (a run's config.toml records it, and TOML is UTF-8):
+    a file name that is not (its bytes held as surrogate escapes) is refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"config key '{key}' is not UTF-8 text ({value!r}), which a run's "
+                        f"config.toml cannot record; use a UTF-8 name (rename such a file "
+                        f"or folder)") from None
 
 
 def _check_range(key: str, value: Any, meta) -> None:

@@ -54,6 +54,7 @@ from seqgan.runs.interrupt import handle_signals
 from seqgan.runs.lock import FolderLock
 from seqgan.runs.progress import stderr_line
 from seqgan.runs.report import build_table, write_figures, write_table
+from seqgan.runs.tensorboard_path import is_utf8
 
 import tomli_w
 
@@ -515,6 +516,9 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         raise UserError("--seeds and --jobs must be positive")
     settings = {"config": base.to_dict(), "algorithms": algorithms,
                 "strategies": [list(s) for s in strategies], "seeds": seeds}
+    if not is_utf8(out):  # the runs' config.toml (UTF-8 TOML) name their shared pre-training
+        raise UserError(f"comparison folder {out}: its name is not UTF-8, which the runs' "
+                        f"config.toml files cannot record; choose a UTF-8 name")
     _check_folder(out, settings)
     planned = plan(base, algorithms, strategies, seeds, out, jobs)
     try:
