@@ -21,9 +21,11 @@ from pathlib import Path
 
 import torch
 
-from seqgan import __version__
+from seqgan import __version__, arguments
+from seqgan.arguments import CLI
 from seqgan.config import (BLEU_CONVENTIONS, DEFAULT_PRESET, Config, assemble,
-                           commented_toml, load_preset, preset_names, preset_text)
+                           commented_toml, load_preset, parse_override, preset_names,
+                           preset_text)
 from seqgan.data.paths import data_root, resolve
 from seqgan.errors import (Interrupted, RunsFailed, TrainingDiverged, UserError,
                            unknown_name)
@@ -67,18 +69,17 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                         "--preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set adversarial.epochs=10")
-    parser.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    parser.add_argument("--seed", type=_seed, help="random seed (overrides the config's)")
 
 
 def _seed(text: str) -> int:
-    """A sampling seed: an integer in [0, 2**63) (what torch.manual_seed takes)."""
+    """``--seed``: an integer in [0, 2**63) (what torch.manual_seed and the config's
+    ``seed`` take; ``arguments.seed``, the API's rule)."""
     try:
-        value = int(text)
+        value: int | str = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
-    return value
+        value = text
+    return arguments.seed(value, CLI)
 
 
 def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -98,8 +99,7 @@ def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
 def _sampling(args):
     """The ``Sampling`` of the command's options (a one-line error for invalid values)."""
     from seqgan.rl.sampling import Sampling
-    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    greedy=args.greedy)
+    return Sampling.of(args.temperature, args.top_k, args.top_p, args.greedy, CLI)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -229,6 +229,7 @@ def _parser() -> argparse.ArgumentParser:
 def _config_from_args(args) -> Config:
     """``config.assemble`` of the options; its notes on stderr."""
     from seqgan.runs.progress import stderr_line
+    _check_once(args.set)
     cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
     for note in notes:
         stderr_line(note)
@@ -266,10 +267,24 @@ def cmd_train(args) -> int:
 
 
 def _device_override(args) -> list[str]:
-    """``args.set`` with ``--device X`` as a last ``--set run.device=X``."""
+    """``args.set`` with ``--device X`` as a last ``--set run.device=X``; a setting given
+    twice is a one-line error (as in the API: ``_check_once``)."""
+    _check_once(args.set)
     if args.device is None:
         return list(args.set)
+    if any(parse_override(text)[0] == "run.device" for text in args.set):
+        raise UserError("--device and --set run.device both given; give one")
     return [*args.set, f"run.device={args.device}"]
+
+
+def _check_once(sets: list[str]) -> None:
+    """Each ``--set`` key at most once (the API refuses a keyword given twice too)."""
+    seen: dict[str, str] = {}
+    for text in sets:
+        key, _ = parse_override(text)
+        if key in seen:
+            raise UserError(f"--set {key} given twice ({seen[key]} and {text}); give it once")
+        seen[key] = text
 
 
 def _folder_name(name: str) -> str:
@@ -355,8 +370,7 @@ def _check_data_files(cfg: Config, root: Path) -> None:
 def cmd_generate(args) -> int:
     from seqgan.runs.export import export_samples
     from seqgan.training.session import load_trained
-    if args.n < 1:
-        raise UserError(f"-n must be a positive number of sequences, got {args.n}")
+    arguments.count(args.n, "n", CLI, "sequences")
     args.sampling = _sampling(args)
     cfg, task, models = load_trained(args.run, data_root(args.data_root), args.device)
     torch.manual_seed(args.seed)
