@@ -19,11 +19,11 @@ from typing import Any
 
 import torch
 
+from seqgan import arguments
+from seqgan.arguments import API
 from seqgan.config import (Config, assemble, build_config, encoding_length, parse_override,
                            preset_names, read_toml)
 from seqgan.data.paths import data_root as default_data_root
-from seqgan import arguments
-from seqgan.arguments import API
 from seqgan.errors import UserError
 from seqgan.rl.sampling import Sampling
 

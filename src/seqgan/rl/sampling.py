@@ -31,13 +31,10 @@ in training) is ``sample_from_logits`` itself: bit-identical tokens from the sam
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
-from numbers import Integral, Real
 
 import torch
 
-from seqgan.errors import UserError
 from seqgan.runs.device import wide_float
 
 # The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
@@ -136,7 +133,7 @@ class Sampling:
 
     @classmethod
     def of(cls, temperature=1.0, top_k=0, top_p=1.0, greedy=False,
-           caller: str | None = None) -> "Sampling":
+           caller: str | None = None) -> Sampling:
         """A ``Sampling`` of values a caller passed (``arguments.CLI`` or ``API``): an
         invalid one is a one-line ``UserError`` spelled as the caller wrote it."""
         return cls(*check_controls(temperature, top_k, top_p, greedy, caller))
