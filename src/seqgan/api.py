@@ -72,6 +72,7 @@ _PYTHON_TERMS = [  # the command line's words in messages of the shared layers -
     (r"--resume (\S+) to continue", r"resume='\1' to continue"),
     (r"--config (\S+) --set \.\.\.", r"train('\1', out=..., KEY=VALUE)"),
     (r"--device (\w+)", r"run__device='\1'"),
+    (r"--backend (\w+)", r"backend='\1'"),
     (r"--set ([\w.]+)=([^\s)]+)",
      lambda m: f"{m.group(1).replace('.', '__')}={m.group(2)!r}"),
 ]
