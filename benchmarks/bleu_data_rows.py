@@ -13,7 +13,7 @@ Rows (the preset's references are those its evaluation uses):
   (BLEU-2..5) and Self-BLEU-2..5 among those 2,000.  (Test captions cannot be the
   hypotheses: each would be among its own references.)
 
-Run: python benchmarks/bleu_data_rows.py --data-root /work/shared/data
+Run: python benchmarks/bleu_data_rows.py --data-root DATA
                                          [--presets quatrains,coco] [--hyps 2000]
 """
 
@@ -29,6 +29,7 @@ import torch
 from _common import machine
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
+from seqgan.data.paths import data_root
 from seqgan.metrics.evaluation import Evaluator
 
 # preset -> where the real hypotheses come from ("train": the first --hyps training rows,
@@ -38,7 +39,8 @@ ROWS = {"quatrains": "train", "nottingham-seqgan": "test", "coco": "train"}
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--data-root", type=Path, default=data_root(),
+                        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)")
     parser.add_argument("--presets", default=",".join(ROWS))
     parser.add_argument("--hyps", type=int, default=2000,
                         help="hypotheses taken from the training set (default 2000)")

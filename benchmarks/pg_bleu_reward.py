@@ -22,7 +22,7 @@ current rule: "no 3-gram match") and share with BLEU >= 0.5.
 ``samples/pretrain_generator.txt``): also score those sequences (the first ``--hyps``)
 against the same references — the reward a generator actually receives.
 
-Run: python benchmarks/pg_bleu_reward.py --data-root /work/shared/data [--hyps 984]
+Run: python benchmarks/pg_bleu_reward.py --data-root DATA [--hyps 984]
                                          [--samples runs/x/samples/pretrain_generator.txt]
 """
 
@@ -39,6 +39,7 @@ import torch
 from _common import machine
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
+from seqgan.data.paths import data_root
 from seqgan.data.tokens import read_token_file
 from seqgan.metrics.bleu import CURRENT, NLTK_32, BleuConvention, ReferenceTables, bleu
 from seqgan.training.pg_bleu import convention as reward_convention
@@ -63,7 +64,8 @@ def describe(convention: BleuConvention, pool: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument("--data-root", type=Path, default=data_root(),
+                        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)")
     parser.add_argument("--preset", default="synthetic-paper")
     parser.add_argument("--hyps", type=int, default=984)
     parser.add_argument("--samples", type=Path, action="append", default=[],

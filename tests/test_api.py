@@ -43,7 +43,7 @@ def test_train_takes_a_config_or_dict_and_errors_are_user_errors(tmp_path):
     assert run.config.adversarial.epochs == 1 and run.summary["epochs"] == 4
     again = seqgan.train(run.config, out=tmp_path / "b", **{"adversarial.epochs": 2})
     assert again.config.adversarial.epochs == 2
-    with pytest.raises(UserError, match="exists; pass --overwrite"):
+    with pytest.raises(UserError, match="exists; pass overwrite=True"):
         seqgan.train(TINY, out=tmp_path / "a")
     with pytest.raises(UserError, match="did you mean 'adversarial.epochs'"):
         seqgan.train(TINY, out=tmp_path / "c", adversarial__epoch=1)

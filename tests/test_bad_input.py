@@ -188,7 +188,7 @@ def _midi_bytes(notes: list[tuple[float, float, int]], drum: bool = False) -> by
 TUNE = [(0.4 * i, 0.4 * i + 0.4, 60 + i % 12) for i in range(80)]
 
 
-def _music(files: dict[str, bytes], *extra):
+def _music(files: dict[str, bytes], *extra, seq_len: int = 8):
     """Train a music task on a folder holding ``files``."""
     def build(tmp, run):
         folder = tmp / "midi"
@@ -196,7 +196,8 @@ def _music(files: dict[str, bytes], *extra):
         for name, content in files.items():
             (folder / name).write_bytes(content)
         return _args_train("--set", "data.kind='music'", "--set", "data.train_file='midi'",
-                           "--set", "data.seq_len=8", "--data-root", str(tmp), *extra)(tmp, run)
+                           "--set", f"data.seq_len={seq_len}", "--data-root", str(tmp),
+                           *extra)(tmp, run)
     return build
 
 
@@ -237,8 +238,8 @@ CASES = {
                         ["'adversarial.rollout_update_rate' must be <= 1.0"]),
     "probability < 0": (_args_train("--set", "discriminator.dropout=-0.1"),
                         ["'discriminator.dropout' must be >= 0.0"]),
-    "negative seed": (_args_train("--seed", "-1"), ["'seed' must be >= 0"]),
-    "seed not a number": (_args_train("--seed", "x"), ["--seed", "invalid int value"]),
+    "negative seed": (_args_train("--seed", "-1"), ["--seed must be", "[0, 2**63)", "-1"]),
+    "seed not a number": (_args_train("--seed", "x"), ["--seed must be a whole number", "'x'"]),
     "unknown option": (_args_train("--epochs", "3"), ["unrecognized arguments: --epochs"]),
     "unknown preset": (lambda tmp, run: ["train", "--preset", "synthetic-quik"],
                        ["unknown preset 'synthetic-quik'", "did you mean 'synthetic-quick'"]),
@@ -315,9 +316,8 @@ CASES = {
                                                  ["no melody in MIDI file", "a.mid"]),
     "music folder without MIDI files": (_music({"notes.txt": b"x"}), ["no .mid or .midi files"]),
     "music: no window fits": (_music({"a.mid": _midi_bytes(TUNE[:3])}, "--set",
-                                     "data.seq_len=64", "--set",
                                      "discriminator.filter_sizes=[1, 2]", "--set",
-                                     "discriminator.num_filters=[2, 2]"),
+                                     "discriminator.num_filters=[2, 2]", seq_len=64),
                               ["no window of 64 pitch88 symbols"]),
 }
 

@@ -8,6 +8,7 @@ import copy
 import json
 
 import pytest
+import tomli_w
 import torch
 
 from seqgan import api
@@ -249,4 +250,24 @@ def test_auto_leaves_out_a_kernel_that_disagrees_on_this_device(tmp_path, monkey
     entry, = json.loads((tmp_path / "kernels.json").read_text()).values()
     assert "fast_but_wrong" not in entry["train_seconds"]
     assert set(entry["train_seconds"]) == set(KERNELS) - {"fast_but_wrong"}
-    assert "kernel fast_but_wrong disagrees with conv1d on cpu" in capsys.readouterr().err
+    assert "left_out" not in entry or set(entry["left_out"]) == {"fast_but_wrong"}
+    assert "differs from conv1d's" in entry.get("left_out", {}).get("fast_but_wrong", "")
+    assert "fast_but_wrong" not in capsys.readouterr().err  # nothing the run uses: no alarm
+
+
+def test_a_chosen_kernel_that_computes_wrongly_here_is_refused_in_one_line(
+        tmp_path, monkeypatch, capsys):
+    """``discriminator.kernel = conv2d_plain`` on a device whose library computes that
+    formulation wrongly: one line naming the setting and what to set, nothing written."""
+    from tests.helpers import refused_and_unchanged
+
+    def wrong(emb, weights):  # as a faulty backend would compute conv2d_plain
+        return KERNELS["conv1d"](emb, weights) * 1e13
+    monkeypatch.setitem(KERNELS, "conv2d_plain", wrong)
+    config = tmp_path.parent / f"{tmp_path.name}-tiny.toml"
+    config.write_text(tomli_w.dumps(TINY))
+    refused_and_unchanged(
+        lambda inputs: ["train", "--config", str(config), "--set",
+                        "discriminator.kernel=conv2d_plain", "--out", str(inputs / "run")],
+        ["discriminator.kernel = conv2d_plain computes wrong results on cpu",
+         "set discriminator.kernel = auto or conv1d"], tmp_path, monkeypatch, capsys)

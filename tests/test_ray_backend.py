@@ -86,9 +86,9 @@ def test_the_python_api_takes_the_backend(tmp_path, monkeypatch):
     import seqgan
     from seqgan.errors import UserError
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(UserError, match=r"--backend ray needs Ray: pip install 'seqgan\[ray\]'"):
+    with pytest.raises(UserError, match=r"backend='ray' needs Ray: pip install 'seqgan\[ray\]'"):
         seqgan.compare(out=tmp_path / "cmp", algorithms="mle", backend="ray")
-    with pytest.raises(UserError, match="--backend: unknown 'slurm'; choose from local, ray"):
+    with pytest.raises(UserError, match="backend= unknown value 'slurm'; choose from local, ray"):
         seqgan.compare(out=tmp_path / "cmp2", algorithms="mle", backend="slurm")
     assert not (tmp_path / "cmp").exists() and not (tmp_path / "cmp2").exists()
 

@@ -138,17 +138,18 @@ def test_the_default_controls_are_the_plain_sampler_bit_for_bit():
 
 
 @pytest.mark.parametrize("kwargs, option", [
-    ({"temperature": 0}, "--temperature"), ({"temperature": -1.0}, "--temperature"),
-    ({"temperature": float("nan")}, "--temperature"),
-    ({"temperature": float("inf")}, "--temperature"), ({"temperature": 1e7}, "--temperature"),
-    ({"top_k": -1}, "--top-k"), ({"top_k": 2.5}, "--top-k"), ({"top_k": True}, "--top-k"),
-    ({"top_p": 0}, "--top-p"), ({"top_p": 1.5}, "--top-p"), ({"top_p": float("nan")}, "--top-p"),
-    ({"greedy": "yes"}, "--greedy")])
+    ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
+    ({"temperature": float("nan")}, "temperature"),
+    ({"temperature": float("inf")}, "temperature"), ({"temperature": 1e7}, "temperature"),
+    ({"top_k": -1}, "top_k"), ({"top_k": 2.5}, "top_k"), ({"top_k": True}, "top_k"),
+    ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"top_p": float("nan")}, "top_p"),
+    ({"greedy": "yes"}, "greedy")])
 def test_invalid_controls_are_one_line_errors(kwargs, option):
+    # in Python's terms (the command line's --top-k: test_the_cli_refuses_...)
     with pytest.raises(UserError) as info:
         Sampling(**kwargs)
     message = str(info.value)
-    assert "\n" not in message and message.startswith(option), message
+    assert "\n" not in message and message.startswith(option + " must"), message
 
 
 def test_controls_signature_and_record():

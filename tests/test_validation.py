@@ -82,7 +82,7 @@ CASES = {
         _toml_literal("adversarial", "rollout_update_rate", "inf"),
         ["'adversarial.rollout_update_rate' must be a finite", "inf"]),
     "--seed 2**64": (_train("--seed", str(2**64)),
-                     ["'seed' must fit in a 64-bit integer", str(2**64)]),
+                     ["--seed must be a whole number in [0, 2**63)", str(2**64)]),
     "oracle.seed 2**64": (_sets(f"oracle.seed={2**64}"), ["'oracle.seed' must fit in a 64-bit"]),
     "data.split_seed 2**64": (_sets(f"data.split_seed={2**64}"),
                               ["'data.split_seed' must fit in a 64-bit"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import shlex
 import signal
@@ -20,18 +21,22 @@ from pathlib import Path
 
 import torch
 
+import seqgan.arguments as arguments
 from seqgan._version import __version__
+from seqgan.arguments import CLI
 from seqgan.config import (
+    BLEU_CONVENTIONS,
     DEFAULT_PRESET,
     Config,
     assemble,
     commented_toml,
     load_preset,
+    parse_override,
     preset_names,
     preset_text,
 )
 from seqgan.data.paths import data_root, resolve
-from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError
+from seqgan.errors import Interrupted, RunsFailed, TrainingDiverged, UserError, unknown_name
 from seqgan.runtime.interrupt import HANDLED, handle_signals, note_inherited_hangup
 
 FORMATS = ("ids", "symbols", "text", "midi", "pianoroll", "wav")
@@ -57,7 +62,19 @@ def _algorithm_list() -> str:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
-        raise UserError(message)
+        raise UserError(_with_closest_choice(message))
+
+
+def _with_closest_choice(message: str) -> str:
+    """argparse's ``argument --format: invalid choice: 'mid' (choose from 'ids', ...)``
+    with ``; did you mean 'midi'?`` when one choice is close."""
+    import difflib
+    found = re.search(r"invalid choice: '(.*)' \(choose from (.*)\)$", message)
+    if not found:
+        return message
+    choices = re.findall(r"'([^']*)'", found.group(2))
+    close = difflib.get_close_matches(found.group(1), choices, n=1)
+    return f"{message}; did you mean '{close[0]}'?" if close else message
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -67,18 +84,17 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                         "--preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set adversarial.epochs=10")
-    parser.add_argument("--seed", type=int, help="random seed (overrides the config's)")
+    parser.add_argument("--seed", type=_seed, help="random seed (overrides the config's)")
 
 
 def _seed(text: str) -> int:
-    """A sampling seed: an integer in [0, 2**63) (what torch.manual_seed takes)."""
+    """``--seed``: an integer in [0, 2**63) (what torch.manual_seed and the config's
+    ``seed`` take; ``arguments.seed``, the API's rule)."""
     try:
-        value = int(text)
+        value: int | str = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**63), got {value}")
-    return value
+        value = text
+    return arguments.seed(value, CLI)
 
 
 def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
@@ -98,8 +114,7 @@ def _add_sampling_options(parser: argparse.ArgumentParser, what: str) -> None:
 def _sampling(args):
     """The ``Sampling`` of the command's options (a one-line error for invalid values)."""
     from seqgan.models.sampling import Sampling
-    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                    greedy=args.greedy)
+    return Sampling.of(args.temperature, args.top_k, args.top_p, args.greedy, CLI)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -257,6 +272,7 @@ def _parser() -> argparse.ArgumentParser:
 def _config_from_args(args) -> Config:
     """``config.assemble`` of the options; its notes on stderr."""
     from seqgan.runtime.console import stderr_line
+    _check_once(args.set)
     cfg, notes = assemble(args.preset, args.config, args.set, args.seed)
     for note in notes:
         stderr_line(note)
@@ -294,10 +310,24 @@ def cmd_train(args) -> int:
 
 
 def _device_override(args) -> list[str]:
-    """``args.set`` with ``--device X`` as a last ``--set run.device=X``."""
+    """``args.set`` with ``--device X`` as a last ``--set run.device=X``; a setting given
+    twice is a one-line error (as in the API: ``_check_once``)."""
+    _check_once(args.set)
     if args.device is None:
         return list(args.set)
+    if any(parse_override(text)[0] == "run.device" for text in args.set):
+        raise UserError("--device and --set run.device both given; give one")
     return [*args.set, f"run.device={args.device}"]
+
+
+def _check_once(sets: list[str]) -> None:
+    """Each ``--set`` key at most once (the API refuses a keyword given twice too)."""
+    seen: dict[str, str] = {}
+    for text in sets:
+        key, _ = parse_override(text)
+        if key in seen:
+            raise UserError(f"--set {key} given twice ({seen[key]} and {text}); give it once")
+        seen[key] = text
 
 
 def _folder_name(name: str) -> str:
@@ -411,8 +441,7 @@ def _check_data_files(cfg: Config, root: Path) -> None:
 def cmd_generate(args) -> int:
     from seqgan.data.export import check_output_size, export_samples
     from seqgan.training.session import load_trained
-    if args.n < 1:
-        raise UserError(f"-n must be a positive number of sequences, got {args.n}")
+    arguments.count(args.n, "n", CLI, "sequences")
     args.sampling = _sampling(args)
     cfg, task, models = load_trained(args.run, data_root(args.data_root), args.device)
     fmt = args.format or {"text": "text", "music": "symbols"}.get(task.kind, "ids")
@@ -518,6 +547,10 @@ def cmd_evaluate(args) -> int:
     sampling = _sampling(args)
     conventions = (_name_list("--bleu-conventions", args.bleu_conventions)
                    if args.bleu_conventions is not None else None)
+    for name in conventions or ():
+        if name not in BLEU_CONVENTIONS:
+            raise UserError("--bleu-conventions: "
+                            f"{unknown_name('BLEU convention', name, BLEU_CONVENTIONS)}")
     evaluate_run(args.run, data_root(args.data_root), args.samples, args.seed, conventions,
                  sampling, args.device, out=args.out, samples_file=args.samples_file)
     return 0
@@ -535,7 +568,7 @@ def _samples_against_data(args) -> int:
         names = _name_list("--bleu-conventions", args.bleu_conventions)
         sets.append(f"eval.bleu_conventions={names!r}")
     cfg, notes = assemble(args.preset, args.config, sets, None)
-    from seqgan.runtime.progress import stderr_line
+    from seqgan.runtime.console import stderr_line
     for note in notes:
         stderr_line(note)
     evaluate_samples(cfg, data_root(args.data_root), args.samples_file, args.out)
@@ -614,6 +647,45 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("seqgan: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            if debug or not _closed_pipe():
+                raise
+            return _quiet_exit()
+
+
+CLOSED_PIPE = 128 + signal.SIGPIPE  # the status of a Unix tool that a closed pipe ended
+
+
+def _closed_pipe() -> bool:
+    """Whether standard output or error is a pipe whose reader has gone
+    (``seqgan presets | head -1``), rather than another pipe of the program."""
+    import select
+    if not hasattr(select, "poll"):
+        return True  # no way to tell here: the likely cause
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+        except (AttributeError, ValueError, OSError):
+            continue
+        if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+            return True
+    return False
+
+
+def _quiet_exit() -> int:
+    """What a Unix tool does when its reader closed the pipe (Python's docs, "Note on
+    SIGPIPE"): stop quietly.  Standard output and error are pointed at the null device,
+    so that the interpreter's last flush of what is left cannot fail again; the status
+    is ``CLOSED_PIPE``."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(null, stream.fileno())
+        except (AttributeError, ValueError, OSError):
+            pass
+    os.close(null)
+    return CLOSED_PIPE
 
 
 def _printable_streams() -> None:
@@ -633,7 +705,12 @@ def run() -> None:
     note_inherited_hangup()
     for signum in HANDLED:
         signal.signal(signum, signal.SIG_IGN)
-    raise SystemExit(main())
+    code = main()
+    try:
+        sys.stdout.flush()  # what is still buffered, while a closed pipe can be told
+    except BrokenPipeError:
+        code = _quiet_exit()
+    raise SystemExit(code)
 
 
 def _interruption_note(exc: Interrupted) -> str:

@@ -43,6 +43,9 @@ from seqgan.errors import UserError
 BLEU_RULES = ("current", "nltk-3.2")
 BLEU_SMOOTHINGS = ("none", "method1")
 BLEU_CONVENTIONS = ("current", "nltk-3.2", "texygen", "texygen-full")
+# each music encoding's own sequence length (music.encodings' default_seq_len; named here
+# because the config sits below the music package, tests/test_encoding_length.py)
+ENCODING_LENGTHS = {"pitch88": 32, "melody16": 256, "melody_chord": 100}
 # discriminator formulations (models.discriminator_kernels.KERNELS), or "auto"
 D_KERNELS = ("auto", "conv1d", "unfold", "shared_unfold", "conv2d", "conv2d_plain")
 PAPER_FILTER_SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20]
@@ -93,7 +96,7 @@ class DataConfig:
     drop_tokens: list[str] = knob([])  # text: tokens removed after tokenising (e.g. punctuation)
     min_freq: int = knob(1, low=1)  # text: rarer training tokens become <unk>
     long_lines: str = knob("drop", choices=("drop", "truncate"))  # text: lines longer than T - 1 tokens
-    encoding: str = knob("pitch88", choices=("pitch88", "melody16", "melody_chord"))  # music: seqgan/music encodings
+    encoding: str = knob("pitch88", choices=tuple(ENCODING_LENGTHS))  # music: seqgan/music encodings
     min_count: int = knob(10, low=1)  # music, melody_chord: drop tunes with symbols seen fewer times (paper 10)
 
 
@@ -333,7 +336,20 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         return [_finite(key, v) for v in value] if item is float else value
     if not _is_kind(value, kind):
         raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}")
+    if kind is str:
+        _utf8(key, value)
     return _finite(key, value) if kind is float else value
+
+
+def _utf8(key: str, value: str) -> None:
+    """A text setting must be UTF-8 (a run's config.toml records it, and TOML is UTF-8):
+    a file name that is not (its bytes held as surrogate escapes) is refused."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"config key '{key}' is not UTF-8 text ({value!r}), which a run's "
+                        f"config.toml cannot record; use a UTF-8 name (rename such a file "
+                        f"or folder)") from None
 
 
 def _check_range(key: str, value: Any, meta) -> None:
@@ -343,8 +359,10 @@ def _check_range(key: str, value: Any, meta) -> None:
     values = value if isinstance(value, list) else [value]
     for v in values:
         if choices and v not in choices:
-            raise UserError(f"config key '{key}' must be one of "
-                            f"{', '.join(map(str, choices))}; got {v!r}")
+            close = difflib.get_close_matches(str(v), list(map(str, choices)), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; "
+                            f"got {v!r}{hint}")
         if low is not None and v < low:
             raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
         if high is not None and v > high:
@@ -529,10 +547,43 @@ def assemble(preset: str | None = None, config_file: Path | None = None,
     if preset or not config_file:
         base = load_preset(preset or DEFAULT_PRESET)
     preset_cfg = build_config(base, complete=False)
+    user_keys = [parse_override(text)[0] for text in overrides]
     if config_file:
-        base = _merge(base, read_toml(config_file))
+        from_file = read_toml(config_file)
+        base = _merge(base, from_file)
+        user_keys += dotted_keys(from_file)
     cfg = build_config(base, list(overrides), seed)
-    return cfg, adapt_to_user_data(cfg, preset_cfg)
+    return cfg, adapt_to_user_data(cfg, preset_cfg) + encoding_length(cfg, preset_cfg,
+                                                                      user_keys)
+
+
+def dotted_keys(data: dict, prefix: str = "") -> list[str]:
+    """The keys of a nested settings dict, dotted: ``{"data": {"seq_len": 1}}`` ->
+    ``["data.seq_len"]``."""
+    keys = []
+    for key, value in data.items():
+        keys += dotted_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [
+            f"{prefix}{key}"]
+    return keys
+
+
+def encoding_length(cfg: Config, preset: Config, user_keys: list[str]) -> list[str]:
+    """A music encoding chosen over the preset's brings its own length: when the user
+    switched ``data.encoding`` (``--set data.encoding=melody16`` on the ``midi`` preset)
+    but did not set ``data.seq_len``, a length the preset pinned for its own encoding
+    becomes the new encoding's default (melody16: 256), changed in place; returns the
+    note saying so (none when nothing changed)."""
+    d, p = cfg.data, preset.data
+    if (d.kind != "music" or d.encoding == p.encoding or "data.seq_len" in user_keys
+            or not d.seq_len or d.seq_len != p.seq_len):
+        return []
+    own = ENCODING_LENGTHS[d.encoding]
+    if own == d.seq_len:
+        return []
+    note = (f"note: data.seq_len = {own}, the length of encoding {d.encoding} (the "
+            f"preset's {d.seq_len} is for {p.encoding}; set data.seq_len to choose)")
+    d.seq_len = own
+    return [note]
 
 
 def _merge(a: dict, b: dict) -> dict:

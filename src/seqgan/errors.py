@@ -36,3 +36,17 @@ class Interrupted(BaseException):
         self.signal_name = signal.Signals(signum).name
         self.exit_code = 128 + signum
         super().__init__(message or f"interrupted by {self.signal_name}")
+
+
+def unknown_name(what: str, name: object, known) -> UserError:
+    """The one-line error for a name that is not one of ``known`` (``unknown metric
+    'nll_tset'; did you mean 'nll_test'?``): the closest known name, else the list of
+    them (the first 12)."""
+    import difflib
+    known = [str(k) for k in known]
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean '{close[0]}'?"
+    else:
+        hint = "choose from " + ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    return UserError(f"unknown {what} {str(name)!r}; {hint}")

@@ -54,7 +54,7 @@ from seqgan.config import (
     read_toml,
     validate,
 )
-from seqgan.errors import Interrupted, RunsFailed, UserError
+from seqgan.errors import Interrupted, RunsFailed, UserError, unknown_name
 from seqgan.experiments.jobs import (
     Job,
     Placement,
@@ -73,6 +73,7 @@ from seqgan.runtime.threads import threads_per_run
 from seqgan.storage.atomic import write_bytes
 from seqgan.storage.folder import RunFolder, is_empty
 from seqgan.storage.lock import FolderLock
+from seqgan.storage.tensorboard_path import is_utf8
 
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # pre-training -> job name
 
@@ -98,19 +99,21 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
 ESTIMATOR_VARIANTS = ("ordinary", "baseline", "merl")
 
 
-def parse_algorithms(text: str) -> list[str]:
+def parse_algorithms(text: str, option: str = "--algorithms") -> list[str]:
+    """The comma-separated algorithm names of ``option`` (as the caller spells it: the
+    CLI's ``--algorithms``, the API's ``algorithms=``); an unknown one is a one-line
+    error with the closest known name."""
     names = [a.strip() for a in text.split(",") if a.strip()]
     known = [*registry.algorithm_names(), *ESTIMATOR_VARIANTS]
-    unknown = [a for a in names if a not in known]
-    if unknown or not names:
-        hint = registry.suggest(unknown[0], known) if unknown else ""
-        raise UserError(f"--algorithms: unknown '{','.join(unknown)}'; choose from "
-                        f"{', '.join(known)}{hint}")
+    if not names:
+        raise UserError(f"{option} names no algorithm; choose from {', '.join(known)}")
     for name in names:
+        if name not in known:
+            raise UserError(f"{option}: {unknown_name('algorithm', name, known)}")
         if name not in ESTIMATOR_VARIANTS:
             registry.algorithm(name)  # one line now if its package cannot be loaded
     if len(set(names)) != len(names):
-        raise UserError("--algorithms lists an algorithm twice")
+        raise UserError(f"{option} lists an algorithm twice")
     return names
 
 
@@ -424,6 +427,9 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         raise UserError("--seeds and --jobs must be positive")
     settings = {"config": base.to_dict(), "algorithms": algorithms,
                 "strategies": [list(s) for s in strategies], "seeds": seeds}
+    if not is_utf8(out):  # the runs' config.toml (UTF-8 TOML) name their shared pre-training
+        raise UserError(f"comparison folder {out}: its name is not UTF-8, which the runs' "
+                        f"config.toml files cannot record; choose a UTF-8 name")
     _check_folder(out, settings)
     planned = plan(base, algorithms, strategies, seeds, out, jobs)
     try:

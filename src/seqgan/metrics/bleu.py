@@ -61,7 +61,7 @@ Where the conventions come from:
   all references, and for Self-BLEU every sample against all samples including itself
   ("``TEXYGEN_FULL``"; geek-ai/Texygen issue #8).  Not modelled: Texygen tokenizes with
   ``nltk.word_tokenize`` and caches the reference / sample set at its first evaluation
-  (issue #27), so its later Self-BLEU figures reuse the first samples.
+  (geek-ai/Texygen issue #27), so its later Self-BLEU figures reuse the first samples.
 
 Metric signatures (in the spirit of sacrebleu's), ``BleuConvention.signature`` /
 ``self_signature``: ``|``-separated fields, the first the metric name and order, then

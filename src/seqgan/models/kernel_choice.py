@@ -8,8 +8,10 @@ gradients) of the rows a run scores at a time (an MC search's ``num_rollouts x
 batch_size``, at most one ``score_chunk``; ``models.pass_rows``) — and keeps the fastest
 of each.  Before timing, each kernel's logits and gradients on a few rows are compared
 with those of ``conv1d`` (the formulation of earlier releases); a kernel that disagrees
-on this device — a backend bug, not float rounding — is left out with a note, so
-``auto`` never picks a wrong formulation on hardware our tests did not run on.  Timing
+on this device — a fault of the device's convolution library, not float rounding — is
+left out (the cache entry's ``left_out`` says what differed), so ``auto`` never picks a
+wrong formulation on hardware our tests did not run on; a kernel the config names
+explicitly is checked the same way and refused in one line if it disagrees.  Timing
 takes a few seconds (a kernel more than 3x slower than the best is dropped after one
 try); the answer is cached per machine in ``$SEQGAN_CACHE`` (default
 ``$XDG_CACHE_HOME/seqgan``, else ``~/.cache/seqgan``), file ``kernels.json``, keyed by CPU
@@ -23,6 +25,7 @@ Global random state is left untouched (``torch.random.fork_rng``).
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import time
@@ -60,6 +63,7 @@ def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
     own names, with each ``"auto"`` replaced by the fastest measured (or cached) one; the
     scoring pass timed on ``scored_rows`` rows (0: one ``score_chunk``)."""
     wanted = (d_cfg.kernel, d_cfg.score_kernel)
+    check_chosen_kernels(d_cfg, vocab_size, seq_len, device)
     if AUTO not in wanted:
         return wanted
     scored_rows = scored_rows or score_rows(d_cfg.score_chunk, d_cfg, seq_len, device)
@@ -81,38 +85,80 @@ def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
             choice["score"] if wanted[1] == AUTO else wanted[1])
 
 
-def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> list[str]:
-    """The kernels whose logits and parameter gradients (cross-entropy, eval mode) on
-    ``tokens`` equal ``DEFAULT_KERNEL``'s within ``AGREEMENT[model.precision]`` of the
-    largest entry; a note names each one left out."""
+def kernel_differences(model: Discriminator, tokens: torch.Tensor,
+                       names: list[str] | None = None) -> dict[str, tuple[float, str]]:
+    """For each kernel of ``names`` (default: all but ``DEFAULT_KERNEL``): how far its
+    logits and parameter gradients (cross-entropy, eval mode) on ``tokens`` are from
+    ``DEFAULT_KERNEL``'s, relative to the largest entry of those, and where the largest
+    difference is (``"logits"`` or ``"gradient of <parameter>"``)."""
     labels = torch.arange(len(tokens), device=tokens.device) % 2
     was_training = model.training
     model.eval()
+    parts = ["logits", *(f"gradient of {name}" for name, _ in model.named_parameters())]
 
-    def outputs(name: str) -> torch.Tensor:
+    def outputs(name: str) -> list[torch.Tensor]:
         model.zero_grad(set_to_none=True)
         logits = model(tokens, name)
         torch.nn.functional.cross_entropy(logits, labels).backward()
-        grads = [torch.zeros_like(p).flatten() if p.grad is None else p.grad.flatten()
-                 for p in model.parameters()]
-        return torch.cat([logits.detach().flatten(), *grads]).float()
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in model.parameters()]
+        return [t.detach().flatten().float() for t in (logits, *grads)]
 
     try:
         reference = outputs(DEFAULT_KERNEL)
-        scale = float(reference.abs().max()) or 1.0
-        agreeing = [DEFAULT_KERNEL]
-        for name in (n for n in KERNELS if n != DEFAULT_KERNEL):
-            difference = float((outputs(name) - reference).abs().max()) / scale
-            if difference <= AGREEMENT[model.precision]:
-                agreeing.append(name)
-            else:
-                stderr_line(f"note: discriminator kernel {name} disagrees with "
-                            f"{DEFAULT_KERNEL} on {tokens.device} (relative difference "
-                            f"{difference:.2g}): not used")
+        scale = max(float(r.abs().max()) if r.numel() else 0.0 for r in reference) or 1.0
+        found = {}
+        for name in names if names is not None else [n for n in KERNELS
+                                                     if n != DEFAULT_KERNEL]:
+            gaps = [float((o - r).abs().max()) if r.numel() else 0.0
+                    for o, r in zip(outputs(name), reference)]
+            worst = max(range(len(gaps)), key=lambda i: gaps[i])
+            # a NaN difference is no agreement
+            difference = math.inf if any(math.isnan(g) for g in gaps) else gaps[worst] / scale
+            found[name] = (difference, parts[worst])
     finally:
         model.zero_grad(set_to_none=True)
         model.train(was_training)
-    return agreeing
+    return found
+
+
+def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> tuple[list[str], dict]:
+    """``(kernels, left_out)``: the kernels whose logits and parameter gradients on
+    ``tokens`` equal ``DEFAULT_KERNEL``'s within ``AGREEMENT[model.precision]`` of the
+    largest entry (``kernel_differences``), and for each one left out what differed.
+    Nothing is printed: ``auto`` simply does not use a kernel that this device's
+    libraries compute wrongly (the cache entry records it)."""
+    agreeing, left_out = [DEFAULT_KERNEL], {}
+    for name, (difference, where) in kernel_differences(model, tokens).items():
+        if difference <= AGREEMENT[model.precision]:
+            agreeing.append(name)
+        else:
+            left_out[name] = f"{where} differs from {DEFAULT_KERNEL}'s by {difference:.2g} " \
+                             f"of the largest value"
+    return agreeing, left_out
+
+
+def check_chosen_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> None:
+    """A kernel the config names (not ``auto``, not ``DEFAULT_KERNEL``) must compute the
+    same discriminator as ``DEFAULT_KERNEL`` on this device (``kernel_differences``),
+    else a one-line ``UserError`` before anything is trained."""
+    chosen = [(key, name) for key, name in (("kernel", d_cfg.kernel),
+                                            ("score_kernel", d_cfg.score_kernel))
+              if name not in (AUTO, DEFAULT_KERNEL)]
+    if not chosen:
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        model = _model(d_cfg, vocab_size, seq_len, device)
+        tokens = torch.randint(vocab_size, (CHECK_ROWS, seq_len), device=device)
+        found = kernel_differences(model, tokens, sorted({name for _, name in chosen}))
+    for key, name in chosen:
+        difference, where = found[name]
+        if difference > AGREEMENT[d_cfg.precision]:
+            raise UserError(
+                f"discriminator.{key} = {name} computes wrong results on {device} (its "
+                f"{where} differs from {DEFAULT_KERNEL}'s by {difference:.2g} of the "
+                f"largest value: a fault of this device's convolution library for that "
+                f"formulation); set discriminator.{key} = auto or {DEFAULT_KERNEL}")
 
 
 def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
@@ -153,12 +199,10 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
              scored_rows: int) -> dict:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
-        model = Discriminator(vocab_size, seq_len, d_cfg.emb_dim, d_cfg.filter_sizes,
-                              d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
-                              ).to(device)
+        model = _model(d_cfg, vocab_size, seq_len, device)
         batch = torch.randint(vocab_size, (d_cfg.batch_size, seq_len), device=device)
         chunk = torch.randint(vocab_size, (scored_rows, seq_len), device=device)
-        names = agreeing_kernels(model, batch[:CHECK_ROWS])
+        names, left_out = agreeing_kernels(model, batch[:CHECK_ROWS])
         done = iter(range(1, 2 * len(names) + 1))
 
         def report(what: str):
@@ -171,7 +215,14 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
                              report=report(f"scoring {len(chunk)} rows"))
     return {"train": min(train, key=lambda name: train[name]),
             "score": min(score, key=lambda name: score[name]),
-            "train_seconds": train, "score_seconds": score}
+            "train_seconds": train, "score_seconds": score,
+            **({"left_out": left_out} if left_out else {})}
+
+
+def _model(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> Discriminator:
+    return Discriminator(vocab_size, seq_len, d_cfg.emb_dim, d_cfg.filter_sizes,
+                         d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
+                         ).to(device)
 
 
 def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows: int) -> str:

@@ -31,13 +31,10 @@ in training) is ``sample_from_logits`` itself: bit-identical tokens from the sam
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
-from numbers import Integral, Real
 
 import torch
 
-from seqgan.errors import UserError
 from seqgan.runtime.device import wide_float
 
 # The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
@@ -91,6 +88,17 @@ def greedy_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = Non
     return logits.argmax(dim=-1)
 
 
+def check_controls(temperature, top_k, top_p, greedy, caller: str | None = None
+                   ) -> tuple[float, int, float, bool]:
+    """The sampling controls as ``(float, int, float, bool)``, each checked
+    (``seqgan.arguments``: the same rule for the command line and the API)."""
+    import seqgan.arguments as a
+    return (a.real(temperature, "temperature", caller, 0.0, MAX_TEMPERATURE),
+            a.whole(top_k, "top_k", caller, 0, note=" (0: off)"),
+            a.real(top_p, "top_p", caller, 0.0, 1.0, note=" (1: off)"),
+            a.switch(greedy, "greedy", caller))
+
+
 @dataclass(frozen=True)
 class Sampling:
     """How tokens are drawn from a generator's next-token logits ``l`` (``[n, V]``).
@@ -119,19 +127,16 @@ class Sampling:
     greedy: bool = False
 
     def __post_init__(self):
-        t, k, p = self.temperature, self.top_k, self.top_p
-        if isinstance(t, bool) or not isinstance(t, Real) or not (
-                math.isfinite(t) and 0 < t <= MAX_TEMPERATURE):
-            raise UserError(f"--temperature must be a number in (0, 1e6], got {t!r}")
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 0:
-            raise UserError(f"--top-k must be a whole number >= 0 (0: off), got {k!r}")
-        if isinstance(p, bool) or not isinstance(p, Real) or not 0 < p <= 1:
-            raise UserError(f"--top-p must be a number in (0, 1] (1: off), got {p!r}")
-        if not isinstance(self.greedy, bool):
-            raise UserError(f"--greedy is on or off, got {self.greedy!r}")
-        object.__setattr__(self, "temperature", float(t))
-        object.__setattr__(self, "top_k", int(k))
-        object.__setattr__(self, "top_p", float(p))
+        checked = check_controls(self.temperature, self.top_k, self.top_p, self.greedy)
+        for name, value in zip(("temperature", "top_k", "top_p", "greedy"), checked):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, temperature=1.0, top_k=0, top_p=1.0, greedy=False,
+           caller: str | None = None) -> Sampling:
+        """A ``Sampling`` of values a caller passed (``arguments.CLI`` or ``API``): an
+        invalid one is a one-line ``UserError`` spelled as the caller wrote it."""
+        return cls(*check_controls(temperature, top_k, top_p, greedy, caller))
 
     @property
     def is_default(self) -> bool:

@@ -45,7 +45,11 @@ def available_devices() -> list[str]:
 def check_device_name(name: str) -> None:
     """A one-line ``UserError`` unless ``name`` is one of ``CHOICES`` (availability aside)."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise UserError(f"run.device = {name!r} is not a device (choose from {CHOICES})")
+        import difflib
+        close = difflib.get_close_matches(str(name), ["auto", "cpu", "cuda", "mps"], n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise UserError(f"run.device = {name!r} is not a device (choose from {CHOICES})"
+                        f"{hint}")
 
 
 def resolve_device(name: str) -> torch.device:

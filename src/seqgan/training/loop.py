@@ -373,9 +373,12 @@ class Trainer:
         ``step`` on (epochs re-run after the checkpoint) are purged."""
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
+
+            from seqgan.storage.tensorboard_path import TensorBoardPath
             earlier = self.run.tensorboard.is_dir() and any(
                 self.run.tensorboard.glob("events.out.tfevents.*"))
-            self._writer = SummaryWriter(str(self.run.tensorboard),
+            self._writer_path = TensorBoardPath(self.run.tensorboard)  # any folder name
+            self._writer = SummaryWriter(self._writer_path.path,
                                          purge_step=step if earlier else None)
             signatures = self.evaluator.signatures(self.cfg.eval.num_samples)
             self._writer.add_text("signatures", "\n\n".join(
@@ -458,6 +461,7 @@ class Trainer:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+                self._writer_path.close()
         return self._finish()
 
     def _predicted_epoch_seconds(self) -> list[float | None]:

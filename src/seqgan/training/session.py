@@ -150,6 +150,9 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         _check_same_vocab(task, run.vocab)
     if changed:
         check_extension(run, phases, changed)
+    if cfg.run.tensorboard:
+        from seqgan.storage.tensorboard_path import check
+        check(Path(out))  # a name that is not UTF-8: TensorBoard needs a link to it
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
         run.take_lock()
