@@ -75,7 +75,8 @@ def _plain(key: str, value: Any) -> Any:
                     f"of them, not {type(value).__name__}")
 
 
-_PYTHON_TERMS: list[tuple[str, Any]] = [  # the command line's words in messages of the shared layers -> Python's
+# the command line's words in messages of the shared layers -> Python's
+_PYTHON_TERMS: list[tuple[str, Any]] = [
     (r"--overwrite", "overwrite=True"),
     (r"--resume --set", "resume= with keyword settings"),
     (r"--resume (\S+) to continue", r"resume='\1' to continue"),
