@@ -16,6 +16,29 @@ def read_csv(path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def train_tiny(tmp_path: Path, algorithm: str, **changes) -> tuple[Path, dict, list[dict]]:
+    """``seqgan train`` of ``tests.conftest.TINY`` as ``algorithm`` (TensorBoard off), with
+    ``changes`` as whole sections (``maligan={...}``) or keys of ``eval``
+    (``eval={"diagnostics": True}`` merges): the run folder, its summary and metric rows."""
+    import copy
+    import json
+
+    import tomli_w
+
+    from seqgan.cli import main
+    from tests.conftest import TINY
+    config = copy.deepcopy(TINY)
+    config["algorithm"] = algorithm
+    config["run"]["tensorboard"] = False
+    for section, values in changes.items():
+        config[section] = {**config.get(section, {}), **values}
+    path = tmp_path / "tiny.toml"
+    path.write_text(tomli_w.dumps(config))
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(path), "--out", str(out)]) == 0
+    return out, json.loads((out / "summary.json").read_text()), read_csv(out / "metrics.csv")
+
+
 def error_line(err: str, *words: str) -> str:
     """The one ``seqgan: error:`` line a command printed on stderr ``err`` — the last line,
     after any progress lines of phases that had finished — holding ``words``; no traceback."""

@@ -3,12 +3,9 @@ hand-computed cases, the generator's consistency (sampling = teacher forcing), a
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 
 import pytest
-import tomli_w
 import torch
 
 from seqgan.cli import main
@@ -24,7 +21,7 @@ from seqgan.rl.leakgan import (
 )
 from seqgan.training.leakgan import build_generator
 from tests.conftest import TINY
-from tests.helpers import read_csv
+from tests.helpers import read_csv, train_tiny
 
 
 def _sigmoid(x: float) -> float:
@@ -110,16 +107,9 @@ def test_completions_keep_the_prefix_and_leave_d_alone(leak):
 
 
 def test_tiny_leakgan_run(tmp_path):
-    config = copy.deepcopy(TINY)
-    config.update(algorithm="leakgan", leakgan={"step": 3, "num_rollouts": 2, "mle_every": 2})
-    config["run"]["tensorboard"] = False
-    path = tmp_path / "tiny.toml"
-    path.write_text(tomli_w.dumps(config))
-    out = tmp_path / "run"
-    assert main(["train", "--config", str(path), "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
+    out, summary, rows = train_tiny(
+        tmp_path, "leakgan", leakgan={"step": 3, "num_rollouts": 2, "mle_every": 2})
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["nll_test"])
-    rows = read_csv(out / "metrics.csv")
     assert [r["phase"] for r in rows][:3] == ["init", "pretrain_discriminator",
                                               "pretrain_discriminator"]
     adversarial = [r for r in rows if r["phase"] == "adversarial"]

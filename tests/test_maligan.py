@@ -3,16 +3,12 @@ schedule and prefixes, tiny end-to-end runs of its variants."""
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 
 import pytest
-import tomli_w
 import torch
 
-from seqgan.cli import main
-from seqgan.config import build_config
+from seqgan.config import build_config, read_toml
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.rl.maligan import (
     data_tokens,
@@ -22,8 +18,7 @@ from seqgan.rl.maligan import (
 )
 from seqgan.training import parts
 from seqgan.training.maligan import complete_prefixes
-from tests.conftest import TINY
-from tests.helpers import read_csv
+from tests.helpers import train_tiny
 
 
 def test_normalised_weights_by_hand():
@@ -91,16 +86,9 @@ def test_completions_keep_the_data_prefix(tiny_config):
     {},
     {"estimator": "mc_search", "mixed_mle": True, "data_tokens_step": 3, "completions": 4}])
 def test_tiny_maligan_run(tmp_path, variant):
-    config = copy.deepcopy(TINY)
-    config.update(algorithm="maligan", maligan=variant)
-    config["run"]["tensorboard"] = False
-    path = tmp_path / "tiny.toml"
-    path.write_text(tomli_w.dumps(config))
-    out = tmp_path / "run"
-    assert main(["train", "--config", str(path), "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
+    out, summary, rows = train_tiny(tmp_path, "maligan", maligan=variant)
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["nll_test"])
-    rows = [r for r in read_csv(out / "metrics.csv") if r["phase"] == "adversarial"]
+    rows = [r for r in rows if r["phase"] == "adversarial"]
     assert len(rows) == 3 and all(math.isfinite(float(r["g_loss"])) for r in rows)
     models = torch.load(out / "model.pt", weights_only=True)
     assert ("rollout" in models) == (variant.get("estimator") == "mc_search")
@@ -109,4 +97,5 @@ def test_tiny_maligan_run(tmp_path, variant):
         assert rows[0]["reward_mean"] == ""  # N = T: MLE only, nothing sampled
     else:
         assert all(0 < float(r["reward_mean"]) < 1 for r in rows)
-    assert build_config(config).section("maligan").estimator == variant.get("estimator", "sequence")
+    assert build_config(read_toml(out / "config.toml")).section("maligan").estimator \
+        == variant.get("estimator", "sequence")

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import math
 
 import pytest
-import tomli_w
 import torch
 
-from seqgan.cli import main
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.models.ranker import Ranker
 from seqgan.rl.ranking import LogRankReward, log_rank_scores, ranker_loss
 from seqgan.training import parts
-from tests.conftest import TINY
-from tests.helpers import read_csv
+from tests.helpers import train_tiny
 
 
 def test_rank_score_by_hand():
@@ -56,17 +51,10 @@ def test_reward_scores_with_dropout_off_and_in_chunks(tiny_config):
 
 
 def test_tiny_rankgan_run(tmp_path):
-    config = copy.deepcopy(TINY)
-    config.update(algorithm="rankgan", rankgan={"reference_size": 8, "comparison_size": 32})
-    config["run"]["tensorboard"] = False
-    config["eval"]["diagnostics"] = True  # entropy only: the ranker is no classifier
-    path = tmp_path / "tiny.toml"
-    path.write_text(tomli_w.dumps(config))
-    out = tmp_path / "run"
-    assert main(["train", "--config", str(path), "--out", str(out)]) == 0
-    summary = json.loads((out / "summary.json").read_text())
+    out, summary, rows = train_tiny(  # diagnostics: entropy only, the ranker is no classifier
+        tmp_path, "rankgan", rankgan={"reference_size": 8, "comparison_size": 32},
+        eval={"diagnostics": True})
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["entropy"])
-    rows = read_csv(out / "metrics.csv")
     ranker_rows = [r for r in rows if r["phase"] == "pretrain_discriminator"]
     assert len(ranker_rows) == 2 and all(0 <= float(r["d_accuracy"]) <= 1 for r in ranker_rows)
     adversarial = [r for r in rows if r["phase"] == "adversarial"]

@@ -265,10 +265,16 @@ def algorithm(name: str) -> Algorithm:
     name ("did you mean") or one whose package failed to load."""
     if not is_algorithm(name):
         raise unknown_algorithm(name)
-    found = _load(ALGORITHM_GROUP, name, Algorithm)
+    return _usable(ALGORITHM_GROUP, name, Algorithm, "algorithm")
+
+
+def _usable(group: str, name: str, kind: type[T], what: str) -> T:
+    """The entry ``name`` of ``group``, loaded; one that does not load is a one-line
+    ``UserError`` naming why."""
+    found = _load(group, name, kind)
     if found is None:
-        raise UserError(f"algorithm '{name}' is not usable: could not load "
-                        f"{_failed[(ALGORITHM_GROUP, name)]}")
+        raise UserError(f"{what} '{name}' is not usable: could not load "
+                        f"{_failed[(group, name)]}")
     return found
 
 
@@ -310,11 +316,7 @@ def metric(name: str) -> Metric:
         plugins = metric_names(plugins_only=True)
         raise UserError(f"unknown metric '{name}' in eval.metrics; installed plug-in "
                         f"metrics: {', '.join(plugins) or 'none'}{suggest(name, plugins)}")
-    found = _load(METRIC_GROUP, name, Metric)
-    if found is None:
-        raise UserError(f"metric '{name}' is not usable: could not load "
-                        f"{_failed[(METRIC_GROUP, name)]}")
-    return found
+    return _usable(METRIC_GROUP, name, Metric, "metric")
 
 
 def builtin_metrics() -> list[Metric]:
