@@ -20,9 +20,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import io
 import math
 import re
 import sys
+import textwrap
+import tokenize
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -638,11 +641,28 @@ def key_comments(cfg: Config | None = None) -> dict[str, str]:
     classes += [(f"{name}.", type(section)) for name, section in
                 (cfg.sections.items() if cfg is not None else ())]
     for prefix, cls in classes:
-        for line in inspect.getsource(cls).splitlines():
-            found = re.match(r"\s+(\w+): [^=]+=.*?  # (.*)$", line)
-            if found:
-                comments[prefix + found.group(1)] = found.group(2).strip()
+        comments.update({prefix + key: text for key, text in _field_comments(cls).items()})
     return comments
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """``field -> comment`` of a dataclass's source: the comment that ends the field's
+    statement ``name: type = value  # comment``, also where a formatter has split the
+    value over several lines (read with ``tokenize``, so it is the statement's own)."""
+    found: dict[str, str] = {}
+    statement: list[tokenize.TokenInfo] = []
+    source = textwrap.dedent(inspect.getsource(cls))
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type != tokenize.NEWLINE:
+            statement.append(token)
+            continue
+        code = [t for t in statement if t.type not in (tokenize.NL, tokenize.COMMENT,
+                                                       tokenize.INDENT, tokenize.DEDENT)]
+        if (len(code) > 3 and code[0].type == tokenize.NAME and code[1].string == ":"
+                and statement[-1].type == tokenize.COMMENT and "=" in (t.string for t in code)):
+            found[code[0].string] = statement[-1].string.lstrip("#").strip()
+        statement = []
+    return found
 
 
 def commented_toml(cfg: Config) -> str:
