@@ -38,8 +38,10 @@ def timed(fn, repeats: int = 1) -> tuple[float, object]:
 
 def machine() -> str:
     """CPU model, cores, torch version and threads, for every printed figure."""
-    return (f"{device_name(torch.device('cpu'))}, {platform.machine()} {os.cpu_count()} "
-            f"cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    return (
+        f"{device_name(torch.device('cpu'))}, {platform.machine()} {os.cpu_count()} "
+        f"cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
 
 
 def cpu_flags() -> str:
@@ -47,8 +49,9 @@ def cpu_flags() -> str:
     wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            flags = next((line.split(":", 1)[1].split() for line in handle
-                          if line.startswith("flags")), [])
+            flags = next(
+                (line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), []
+            )
     except OSError:
         return "unknown"
     return " ".join(f for f in wanted if f in flags) or "none of " + " ".join(wanted)
@@ -58,4 +61,4 @@ def gemm_ceiling(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> flo
     """GFLOP/s of a square ``size`` matrix product in ``dtype`` (the machine's ceiling)."""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
     seconds, _ = timed(lambda: a @ b, repeats=repeats)
-    return 2 * size ** 3 / seconds / 1e9
+    return 2 * size**3 / seconds / 1e9

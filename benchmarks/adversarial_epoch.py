@@ -56,8 +56,9 @@ class Conv2dReferenceDiscriminator(nn.Module):
     def __init__(self, emb: int = 64):
         super().__init__()
         self.embedding = nn.Embedding(V, emb)
-        self.convs = nn.ModuleList(nn.Conv2d(1, f, (w, emb))
-                                   for w, f in zip(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS))
+        self.convs = nn.ModuleList(
+            nn.Conv2d(1, f, (w, emb)) for w, f in zip(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS)
+        )
         size = sum(PAPER_NUM_FILTERS)
         self.highway = Highway(size)
         self.dropout = nn.Dropout(0.25)
@@ -75,6 +76,7 @@ class Conv2dReferenceDiscriminator(nn.Module):
 def multinomial_sample(generator, n: int, batch: int = 1024) -> torch.Tensor:
     def sampler(logits, uniforms=None, gen=None):
         return torch.multinomial(torch.softmax(logits, -1), 1).squeeze(1)
+
     out = []
     for start in range(0, n, batch):
         rows = min(batch, n - start)
@@ -100,11 +102,14 @@ def formulation_table(discriminator, fp32_peak: float, precisions: list[str]) ->
             seconds, _ = timed(step, repeats=15)
             if precision == "fp32":
                 fp32_ms[kernel] = seconds
-            extra = ("" if precision == "fp32" else
-                     f", {fp32_ms[kernel] / seconds:.2f}x its fp32 step")
-            print(f"  {precision} {kernel:7s} {seconds * 1e3:6.1f} ms  "
-                  f"{flops / seconds / 1e9:5.0f} GFLOP/s  "
-                  f"{flops / seconds / 1e9 / fp32_peak:4.0%} of the fp32 ceiling{extra}")
+            extra = (
+                "" if precision == "fp32" else f", {fp32_ms[kernel] / seconds:.2f}x its fp32 step"
+            )
+            print(
+                f"  {precision} {kernel:7s} {seconds * 1e3:6.1f} ms  "
+                f"{flops / seconds / 1e9:5.0f} GFLOP/s  "
+                f"{flops / seconds / 1e9 / fp32_peak:4.0%} of the fp32 ceiling{extra}"
+            )
     discriminator.precision = "fp32"
 
 
@@ -115,20 +120,31 @@ def adversarial_epoch(generator, discriminator, oracle, positives, d_steps: int)
     reward = DiscriminatorReward(discriminator)
     g_opt = torch.optim.Adam(generator.parameters(), 0.01, fused=True)
     d_opt = torch.optim.Adam(discriminator.parameters(), 1e-4, fused=True)
-    g_cfg = build_config({"generator": {"batch_size": BATCH, "grad_clip": 5.0},
-                          "adversarial": {"num_rollouts": ROLLOUTS,
-                                          "rollout_update_rate": 0.8}})
+    g_cfg = build_config(
+        {
+            "generator": {"batch_size": BATCH, "grad_clip": 5.0},
+            "adversarial": {"num_rollouts": ROLLOUTS, "rollout_update_rate": 0.8},
+        }
+    )
     t_g, _ = timed(lambda: policy_gradient_step(generator, rollout, reward, g_opt, g_cfg))
     t_gen = t_d = 0.0
     for _ in range(d_steps):
         dt, negatives = timed(lambda: generator.sample(NUM_POSITIVES))
         t_gen += dt
-        dt, _ = timed(lambda negatives=negatives: discriminator_epochs(
-            discriminator, d_opt, positives, negatives, 3, BATCH, 0.2))
+        dt, _ = timed(
+            lambda negatives=negatives: discriminator_epochs(
+                discriminator, d_opt, positives, negatives, 3, BATCH, 0.2
+            )
+        )
         t_d += dt
     scale = 5 / d_steps
-    return {"g": t_g, "gen": t_gen * scale, "d": t_d * scale, "d_epoch": t_d / (3 * d_steps),
-            "total": t_g + (t_gen + t_d) * scale}
+    return {
+        "g": t_g,
+        "gen": t_gen * scale,
+        "d": t_d * scale,
+        "d_epoch": t_d / (3 * d_steps),
+        "total": t_g + (t_gen + t_d) * scale,
+    }
 
 
 def main() -> None:
@@ -141,26 +157,33 @@ def main() -> None:
     fp32_peak = gemm_ceiling(torch.float32)
     print(f"fp32 GEMM ceiling (2048^2): {fp32_peak:.0f} GFLOP/s")
     if "bf16" in precisions:
-        print(f"bf16 GEMM ceiling (2048^2, native here): "
-              f"{gemm_ceiling(torch.bfloat16):.0f} GFLOP/s")
+        print(
+            f"bf16 GEMM ceiling (2048^2, native here): {gemm_ceiling(torch.bfloat16):.0f} GFLOP/s"
+        )
     else:
         print("bf16: not native on this CPU (no AVX512-BF16 / AMX): fp32 only")
     generator, discriminator, oracle = paper_models()
     formulation_table(discriminator, fp32_peak, precisions)
     positives = oracle.sample(NUM_POSITIVES)
     d_steps = 5 if args.full else 1
-    print(f"measured d-steps: {d_steps} of 5"
-          + ("" if args.full else " (epoch totals count it 5x)"))
+    print(
+        f"measured d-steps: {d_steps} of 5" + ("" if args.full else " (epoch totals count it 5x)")
+    )
     epochs = {}
     for precision in precisions:
         d_cfg = build_config({"discriminator": {"precision": precision}}).discriminator
         discriminator.kernel, discriminator.score_kernel = choose_kernels(d_cfg, V, T, cpu)
         discriminator.precision = precision
-        print(f"{precision}: kernels chosen by auto: training {discriminator.kernel}, "
-              f"scoring {discriminator.score_kernel}")
+        print(
+            f"{precision}: kernels chosen by auto: training {discriminator.kernel}, "
+            f"scoring {discriminator.score_kernel}"
+        )
         g, d, _ = paper_models()  # the same starting weights for each precision
-        d.kernel, d.score_kernel, d.precision = (discriminator.kernel,
-                                                 discriminator.score_kernel, precision)
+        d.kernel, d.score_kernel, d.precision = (
+            discriminator.kernel,
+            discriminator.score_kernel,
+            precision,
+        )
         epochs[precision] = adversarial_epoch(g, d, oracle, positives, d_steps)
     fp32 = epochs["fp32"]
     sequences = 2 * NUM_POSITIVES // BATCH * BATCH
@@ -171,20 +194,29 @@ def main() -> None:
     ref = Conv2dReferenceDiscriminator()
     ref_opt = torch.optim.Adam(ref.parameters(), 1e-4)
     negatives = generator.sample(NUM_POSITIVES)
-    t_d_ref, _ = timed(lambda: discriminator_epochs(ref, ref_opt, positives, negatives, 1,
-                                                    BATCH, 0.2))
+    t_d_ref, _ = timed(
+        lambda: discriminator_epochs(ref, ref_opt, positives, negatives, 1, BATCH, 0.2)
+    )
     total_ref = fp32["g"] + 5 * t_gen_ref + 15 * t_d_ref
     for precision, t in epochs.items():
         print(f"[{precision}] g-step (sample 64 + MC search 64x16x19 + update)  {t['g']:8.2f} s")
-        print(f"[{precision}] generation, 5 x 10,000 negatives                  {t['gen']:8.2f} s"
-              f"   (torch.multinomial: {5 * t_gen_ref:.2f} s)")
-        print(f"[{precision}] discriminator, 15 epochs over {sequences:,} sequences  "
-              f"{t['d']:8.2f} s   ({t['d_epoch']:.2f} s/epoch; Conv2d reference "
-              f"{t_d_ref:.2f} s/epoch, {t_d_ref / t['d_epoch']:.2f}x)")
-        print(f"[{precision}] adversarial epoch total                           "
-              f"{t['total']:8.2f} s   (reference sampling and discriminator: {total_ref:.2f} s)")
-    print(f"fp32 discriminator training throughput: {gflops:.1f} GFLOP/s "
-          f"({discriminator_forward_flops() / 1e6:.1f} MFLOP forward per sequence)")
+        print(
+            f"[{precision}] generation, 5 x 10,000 negatives                  {t['gen']:8.2f} s"
+            f"   (torch.multinomial: {5 * t_gen_ref:.2f} s)"
+        )
+        print(
+            f"[{precision}] discriminator, 15 epochs over {sequences:,} sequences  "
+            f"{t['d']:8.2f} s   ({t['d_epoch']:.2f} s/epoch; Conv2d reference "
+            f"{t_d_ref:.2f} s/epoch, {t_d_ref / t['d_epoch']:.2f}x)"
+        )
+        print(
+            f"[{precision}] adversarial epoch total                           "
+            f"{t['total']:8.2f} s   (reference sampling and discriminator: {total_ref:.2f} s)"
+        )
+    print(
+        f"fp32 discriminator training throughput: {gflops:.1f} GFLOP/s "
+        f"({discriminator_forward_flops() / 1e6:.1f} MFLOP forward per sequence)"
+    )
     if "bf16" in epochs:
         print(f"speedup bf16: {total_ref / epochs['bf16']['total']:.2f}")
     print(f"speedup: {total_ref / fp32['total']:.2f}")

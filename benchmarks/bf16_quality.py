@@ -33,9 +33,22 @@ def train_pair(out: Path, seed: int) -> None:
         run = out / f"{precision}-s{seed}"
         if (run / "summary.json").is_file():
             continue
-        command = [sys.executable, "-m", "seqgan", "train", "--preset", "synthetic-quick",
-                   "--seed", str(seed), "--out", str(run),
-                   "--set", f"discriminator.precision={precision}", "--set", "run.threads=1"]
+        command = [
+            sys.executable,
+            "-m",
+            "seqgan",
+            "train",
+            "--preset",
+            "synthetic-quick",
+            "--seed",
+            str(seed),
+            "--out",
+            str(run),
+            "--set",
+            f"discriminator.precision={precision}",
+            "--set",
+            "run.threads=1",
+        ]
         if run.exists():
             command = [sys.executable, "-m", "seqgan", "train", "--resume", str(run)]
         with open(out / f"{precision}-s{seed}.log", "w") as log:  # the child keeps its copy
@@ -78,17 +91,25 @@ def main() -> None:
         diffs.append(final["bf16"][i] - final["fp32"][i])
         print(f"{seed:4d}  {final['fp32'][i]:15.4f}  {final['bf16'][i]:15.4f}  {diffs[-1]:+11.4f}")
     spread = statistics.stdev(final["fp32"]) if len(seeds) > 1 else float("nan")
-    print(f"mean  {statistics.mean(final['fp32']):15.4f}  {statistics.mean(final['bf16']):15.4f}"
-          f"  {statistics.mean(diffs):+11.4f}")
-    print(f"fp32 seed-to-seed std: {spread:.4f}; bf16: "
-          f"{statistics.stdev(final['bf16']) if len(seeds) > 1 else float('nan'):.4f}")
+    print(
+        f"mean  {statistics.mean(final['fp32']):15.4f}  {statistics.mean(final['bf16']):15.4f}"
+        f"  {statistics.mean(diffs):+11.4f}"
+    )
+    print(
+        f"fp32 seed-to-seed std: {spread:.4f}; bf16: "
+        f"{statistics.stdev(final['bf16']) if len(seeds) > 1 else float('nan'):.4f}"
+    )
     if len(seeds) > 1:
         test = stats.ttest_rel(final["bf16"], final["fp32"])
-        print(f"paired t-test bf16 vs fp32 over {len(seeds)} seeds: t = {test.statistic:.3f}, "
-              f"p = {test.pvalue:.3f}")
+        print(
+            f"paired t-test bf16 vs fp32 over {len(seeds)} seeds: t = {test.statistic:.3f}, "
+            f"p = {test.pvalue:.3f}"
+        )
     import matplotlib
+
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     for precision, style in zip(PRECISIONS, ("-", "--")):
         for i, seed in enumerate(seeds):

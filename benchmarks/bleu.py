@@ -67,15 +67,19 @@ def time_rule(rule: str, hypotheses, references, subset: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nltk warns about every zero n-gram count
         start = time.perf_counter()
-        theirs = [sentence_bleu(references, h, weights=(0.25,) * 4,
-                                smoothing_function=smoothing) for h in timed]
+        theirs = [
+            sentence_bleu(references, h, weights=(0.25,) * 4, smoothing_function=smoothing)
+            for h in timed
+        ]
         t_subset = time.perf_counter() - start
     t_nltk = t_subset * len(hypotheses) / len(timed)
-    diff = float(np.max(np.abs(ours[:len(timed)] - np.array(theirs))))
+    diff = float(np.max(np.abs(ours[: len(timed)] - np.array(theirs))))
     print(f"[rule={rule}]")
     print(f"  seqgan.metrics.bleu  {t_ours:9.2f} s  (all {len(hypotheses)}, tables included)")
-    print(f"  nltk sentence_bleu   {t_nltk:9.2f} s  (measured {t_subset:.2f} s on "
-          f"{len(timed)} hypotheses, scaled x{len(hypotheses) / len(timed):.0f})")
+    print(
+        f"  nltk sentence_bleu   {t_nltk:9.2f} s  (measured {t_subset:.2f} s on "
+        f"{len(timed)} hypotheses, scaled x{len(hypotheses) / len(timed):.0f})"
+    )
     print(f"  max |difference| on the subset: {diff:.1e}; mean BLEU-4 {ours.mean():.4f}")
     print(f"  speedup: {t_nltk / t_ours:.1f}")
 
@@ -87,22 +91,32 @@ def cross_check_nltk325(python: str, seed: int = 0) -> None:
     hyps = rng.integers(0, 50, (300, 20)).tolist()
     hyps += [rng.integers(0, 50, length).tolist() for length in rng.integers(0, 6, 40)]
     orders = [2, 3, 4]
-    run = subprocess.run([python, "-c", _NLTK32_SCRIPT], capture_output=True, text=True,
-                         input=json.dumps({"refs": refs, "hyps": hyps, "orders": orders}))
+    run = subprocess.run(
+        [python, "-c", _NLTK32_SCRIPT],
+        capture_output=True,
+        text=True,
+        input=json.dumps({"refs": refs, "hyps": hyps, "orders": orders}),
+    )
     if run.returncode:
         raise SystemExit(f"nltk 3.2.5 check failed ({python}):\n{run.stderr}")
     theirs = json.loads(run.stdout)
-    print(f"[cross-check against nltk 3.2.5 ({python}): V = 50, T = 20, 300 references, "
-          f"{len(hyps)} hypotheses incl. 40 of length 0-5]")
-    conventions = {"method0": NLTK_32, "method1": BleuConvention(rule="nltk-3.2",
-                                                                 smoothing="method1")}
+    print(
+        f"[cross-check against nltk 3.2.5 ({python}): V = 50, T = 20, 300 references, "
+        f"{len(hyps)} hypotheses incl. 40 of length 0-5]"
+    )
+    conventions = {
+        "method0": NLTK_32,
+        "method1": BleuConvention(rule="nltk-3.2", smoothing="method1"),
+    }
     for name, convention in conventions.items():
         today = dataclasses.replace(convention, rule="current")
         for n in orders:
             ours = bleu(hyps, refs, n, convention)
             diff = float(np.max(np.abs(ours - np.array(theirs[name][str(n)]))))
-            print(f"  {name} BLEU-{n}: max |ours - nltk 3.2.5| = {diff:.1e}; mean "
-                  f"{ours.mean():.4f} (rule=current: {bleu(hyps, refs, n, today).mean():.4f})")
+            print(
+                f"  {name} BLEU-{n}: max |ours - nltk 3.2.5| = {diff:.1e}; mean "
+                f"{ours.mean():.4f} (rule=current: {bleu(hyps, refs, n, today).mean():.4f})"
+            )
 
 
 def main() -> None:

@@ -39,11 +39,19 @@ ROWS = {"quatrains": "train", "nottingham-seqgan": "test", "coco": "train"}
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", type=Path, default=data_root(),
-                        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=data_root(),
+        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)",
+    )
     parser.add_argument("--presets", default=",".join(ROWS))
-    parser.add_argument("--hyps", type=int, default=2000,
-                        help="hypotheses taken from the training set (default 2000)")
+    parser.add_argument(
+        "--hyps",
+        type=int,
+        default=2000,
+        help="hypotheses taken from the training set (default 2000)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -54,21 +62,23 @@ def main() -> None:
         start = time.perf_counter()
         task = build_task(cfg, args.data_root)
         if cfg.eval.bleu_references == source:
-            raise SystemExit(f"{preset}: BLEU references are the {source} set, "
-                             "which the hypotheses come from")
-        rows = task.train[:args.hyps] if source == "train" else task.test
+            raise SystemExit(
+                f"{preset}: BLEU references are the {source} set, which the hypotheses come from"
+            )
+        rows = task.train[: args.hyps] if source == "train" else task.test
         evaluator = Evaluator(cfg, task)
         metrics = evaluator.sequence_metrics(rows)
         signatures = evaluator.signatures(len(rows))
         elapsed = time.perf_counter() - start
-        print(f"\n[{preset}] {len(rows)} real {source} rows as hypotheses; "
-              f"{len(task.train)} train / {len(task.test)} test; "
-              f"conventions {cfg.eval.bleu_conventions}  ({elapsed:.1f} s)")
+        print(
+            f"\n[{preset}] {len(rows)} real {source} rows as hypotheses; "
+            f"{len(task.train)} train / {len(task.test)} test; "
+            f"conventions {cfg.eval.bleu_conventions}  ({elapsed:.1f} s)"
+        )
         for name, values in metrics.items():
             if "bleu" not in name:  # MSE etc. of real vs real rows say nothing here
                 continue
-            print(f"  {name:<22} {float(np.mean(values)):8.4f}   "
-                  f"{signatures.get(name, '')}")
+            print(f"  {name:<22} {float(np.mean(values)):8.4f}   {signatures.get(name, '')}")
 
 
 if __name__ == "__main__":

@@ -44,13 +44,16 @@ def main() -> None:
     def step_with(loss_fn):
         def step():
             update(discriminator.parameters(), optimizer, loss_fn(tokens, labels), 0.0, "D")
+
         step(), step()
         return timed(step, repeats=15)[0]
 
     print(machine())
     peak, flops = gemm_ceiling(torch.float32), flops_per_step(discriminator)
-    print(f"fp32 GEMM ceiling {peak:.0f} GFLOP/s; kernel {args.kernel}; "
-          f"{flops / 1e9:.2f} GFLOP per step")
+    print(
+        f"fp32 GEMM ceiling {peak:.0f} GFLOP/s; kernel {args.kernel}; "
+        f"{flops / 1e9:.2f} GFLOP per step"
+    )
     eager = step_with(loss)
     started = time.perf_counter()
     compiled_loss = torch.compile(loss)
@@ -59,8 +62,10 @@ def main() -> None:
     compiled = step_with(compiled_loss)
     again = step_with(loss)
     for name, seconds in (("eager", eager), ("compiled", compiled), ("eager again", again)):
-        print(f"{name:12s} {seconds * 1e3:6.1f} ms  {flops / seconds / 1e9 / peak:4.0%} "
-              f"of the ceiling")
+        print(
+            f"{name:12s} {seconds * 1e3:6.1f} ms  {flops / seconds / 1e9 / peak:4.0%} "
+            f"of the ceiling"
+        )
     print(f"compiled speed-up: {min(eager, again) / compiled:.2f}")
 
 

@@ -44,16 +44,22 @@ from _common import cpu_flags
 from seqgan.runtime.device import device_name
 from seqgan.runtime.threads import SPIN_COUNT, available_cpus
 
-WORKLOADS = {"MLE epoch": ("pretrain_generator", 2), "D epoch": ("pretrain_discriminator", 2),
-             "adversarial epoch": ("adversarial", 1)}
+WORKLOADS = {
+    "MLE epoch": ("pretrain_generator", 2),
+    "D epoch": ("pretrain_discriminator", 2),
+    "adversarial epoch": ("adversarial", 1),
+}
 COMPETITORS = ("none", "seqgan", "busy")
 LIBGOMP_DEFAULT = 300_000
 
 
 def settings_of(spin: int | None) -> dict[str, str | None]:
     """Environment changes of a setting: GOMP_SPINCOUNT = ``spin``, or unset (seqgan's)."""
-    return {"GOMP_SPINCOUNT": None if spin is None else str(spin), "OMP_WAIT_POLICY": None,
-            "OMP_NUM_THREADS": None}
+    return {
+        "GOMP_SPINCOUNT": None if spin is None else str(spin),
+        "OMP_WAIT_POLICY": None,
+        "OMP_NUM_THREADS": None,
+    }
 
 
 def environment(changes: dict[str, str | None], cache: Path) -> dict[str, str]:
@@ -64,13 +70,22 @@ def environment(changes: dict[str, str | None], cache: Path) -> dict[str, str]:
 
 
 def train_command(out: Path, sequences: int, epochs: int) -> list[str]:
-    sets = {"data.num_train": sequences, "data.num_test": 256,
-            "discriminator.num_positives": sequences,
-            "pretrain.generator_epochs": 3, "pretrain.discriminator_rounds": 3,
-            "pretrain.discriminator_epochs": 1, "adversarial.epochs": epochs,
-            "adversarial.g_steps": 1, "adversarial.d_steps": 1, "adversarial.k_epochs": 1,
-            "eval.every": 1000, "eval.num_samples": 256, "run.tensorboard": "false",
-            "run.checkpoint_every": 1000}
+    sets = {
+        "data.num_train": sequences,
+        "data.num_test": 256,
+        "discriminator.num_positives": sequences,
+        "pretrain.generator_epochs": 3,
+        "pretrain.discriminator_rounds": 3,
+        "pretrain.discriminator_epochs": 1,
+        "adversarial.epochs": epochs,
+        "adversarial.g_steps": 1,
+        "adversarial.d_steps": 1,
+        "adversarial.k_epochs": 1,
+        "eval.every": 1000,
+        "eval.num_samples": 256,
+        "run.tensorboard": "false",
+        "run.checkpoint_every": 1000,
+    }
     command = [sys.executable, "-m", "seqgan", "train", "--out", str(out), "--overwrite"]
     for key, value in sets.items():
         command += ["--set", f"{key}={value}"]
@@ -92,10 +107,16 @@ def start_competitor(kind: str, env: dict, folder: Path, sequences: int) -> list
     if kind == "none":
         return []
     if kind == "busy":
-        return [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(available_cpus())]
-    process = subprocess.Popen(train_command(folder / "competitor", sequences, 10_000),
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(available_cpus())
+        ]
+    process = subprocess.Popen(
+        train_command(folder / "competitor", sequences, 10_000),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 600  # until it trains (past its start-up)
     while time.time() < deadline and not (folder / "competitor" / "timing.csv").exists():
         time.sleep(0.5)
@@ -107,8 +128,13 @@ def measure(env: dict, competitor: str, folder: Path, sequences: int) -> dict[st
     try:
         time.sleep(1.0)
         out = folder / "measured"
-        subprocess.run(train_command(out, sequences, 2), env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.run(
+            train_command(out, sequences, 2),
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         return epoch_seconds(out)
     finally:
         for process in others:
@@ -126,25 +152,40 @@ def main() -> None:
     settings = {"today": LIBGOMP_DEFAULT, "seqgan": None}
     settings.update({f"spin {v}": int(v) for v in args.spin_counts.split(",") if v})
     competitors = [c for c in args.competitors.split(",") if c]
-    print(f"CPU: {device_name(__import__('torch').device('cpu'))}; flags: {cpu_flags()}; "
-          f"{os.cpu_count()} CPUs, {available_cpus()} available; load average "
-          f"{os.getloadavg()[0]:.1f} at the start")
-    print(f"seqgan's setting: GOMP_SPINCOUNT={SPIN_COUNT}; today's: {LIBGOMP_DEFAULT} "
-          f"(libgomp's default); {args.sequences} sequences per epoch\n")
+    print(
+        f"CPU: {device_name(__import__('torch').device('cpu'))}; flags: {cpu_flags()}; "
+        f"{os.cpu_count()} CPUs, {available_cpus()} available; load average "
+        f"{os.getloadavg()[0]:.1f} at the start"
+    )
+    print(
+        f"seqgan's setting: GOMP_SPINCOUNT={SPIN_COUNT}; today's: {LIBGOMP_DEFAULT} "
+        f"(libgomp's default); {args.sequences} sequences per epoch\n"
+    )
     work = Path(tempfile.mkdtemp(prefix="seqgan-contention-"))
     try:
         cache = work / "cache"
-        subprocess.run(train_command(work / "warm-up", args.sequences, 1),  # kernel choice
-                       env=environment(settings_of(None), cache), check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            train_command(work / "warm-up", args.sequences, 1),  # kernel choice
+            env=environment(settings_of(None), cache),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         results: dict[tuple[str, str], dict[str, float]] = {}
         for competitor in competitors:
             for name, spin in settings.items():
-                cells = [measure(environment(settings_of(spin), cache), competitor,
-                                 work / f"{competitor}-{name}-{i}", args.sequences)
-                         for i in range(args.repeats)]
-                results[(competitor, name)] = {w: sorted(c[w] for c in cells)[len(cells) // 2]
-                                               for w in WORKLOADS}
+                cells = [
+                    measure(
+                        environment(settings_of(spin), cache),
+                        competitor,
+                        work / f"{competitor}-{name}-{i}",
+                        args.sequences,
+                    )
+                    for i in range(args.repeats)
+                ]
+                results[(competitor, name)] = {
+                    w: sorted(c[w] for c in cells)[len(cells) // 2] for w in WORKLOADS
+                }
                 print(f"  measured {competitor:>6} / {name}", flush=True)
         report(results, competitors, list(settings))
     finally:
@@ -169,8 +210,9 @@ def report(results: dict, competitors: list[str], settings: list[str]) -> None:
         for competitor in competitors[1:] if competitors[0] == "none" else competitors:
             for name in ("today", "seqgan"):
                 worst = max(results[(competitor, name)][w] / base[w] for w in WORKLOADS)
-                print(f"beside {competitor}, {name}: worst {worst:.2f}x today's alone "
-                      f"(goal <= 2.5)")
+                print(
+                    f"beside {competitor}, {name}: worst {worst:.2f}x today's alone (goal <= 2.5)"
+                )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,15 @@ class Sizes:
 
 
 FULL = Sizes("full (paper config)")
-QUICK = Sizes("quick (--quick: smoke-test sizes)", vocab=500, mc_batch=4, rollouts=2,
-              samples=64, positives=64, nll_samples=128)
+QUICK = Sizes(
+    "quick (--quick: smoke-test sizes)",
+    vocab=500,
+    mc_batch=4,
+    rollouts=2,
+    samples=64,
+    positives=64,
+    nll_samples=128,
+)
 
 
 def cpu_model() -> str:
@@ -99,9 +106,11 @@ def cpu_flags() -> str:
     match = re.search(r"^flags\s*:(.*)$", text, re.M)
     flags = set(match.group(1).split()) if match else set()
     amx = sorted(f for f in flags if f.startswith("amx"))
-    return (f"avx2 {'yes' if 'avx2' in flags else 'no'}, "
-            f"avx512f {'yes' if 'avx512f' in flags else 'no'}, "
-            f"amx {' '.join(amx) if amx else 'no'}")
+    return (
+        f"avx2 {'yes' if 'avx2' in flags else 'no'}, "
+        f"avx512f {'yes' if 'avx512f' in flags else 'no'}, "
+        f"amx {' '.join(amx) if amx else 'no'}"
+    )
 
 
 def cpu_capability() -> str:
@@ -144,12 +153,15 @@ def build_models(device: torch.device, sizes: Sizes):
     cfg = Config()
     g, d = cfg.generator, cfg.discriminator
     torch.manual_seed(0)
-    generator = Generator(sizes.vocab, g.emb_dim, g.hidden_dim, sizes.seq_len,
-                          init_std=g.init_std).to(device)
-    discriminator = Discriminator(sizes.vocab, sizes.seq_len, d.emb_dim, d.filter_sizes,
-                                  d.num_filters, d.dropout).to(device)
-    oracle = random_oracle(1, sizes.vocab, cfg.oracle.emb_dim, cfg.oracle.hidden_dim,
-                           sizes.seq_len).to(device)
+    generator = Generator(
+        sizes.vocab, g.emb_dim, g.hidden_dim, sizes.seq_len, init_std=g.init_std
+    ).to(device)
+    discriminator = Discriminator(
+        sizes.vocab, sizes.seq_len, d.emb_dim, d.filter_sizes, d.num_filters, d.dropout
+    ).to(device)
+    oracle = random_oracle(
+        1, sizes.vocab, cfg.oracle.emb_dim, cfg.oracle.hidden_dim, sizes.seq_len
+    ).to(device)
     return generator, discriminator, oracle
 
 
@@ -173,8 +185,12 @@ def measure(name: str, sizes: Sizes) -> dict[str, float]:
     out["mc"], _ = timed(device, lambda: mc_search_q(generator, batch, reward, sizes.rollouts))
     out["sample"], negatives = timed(device, lambda: generator.sample(sizes.samples))
     positives = oracle.sample(sizes.positives)
-    out["disc"], _ = timed(device, lambda: discriminator_epochs(
-        discriminator, optimizer, positives, negatives, 1, d.batch_size, d.l2_reg))
+    out["disc"], _ = timed(
+        device,
+        lambda: discriminator_epochs(
+            discriminator, optimizer, positives, negatives, 1, d.batch_size, d.l2_reg
+        ),
+    )
     samples = generator.sample(sizes.nll_samples)
     out["nll"], _ = timed(device, lambda: sequence_nll(oracle, samples).mean().item())
     out["epoch"] = out["mc"] + 5 * out["sample"] + 15 * out["disc"]
@@ -194,47 +210,63 @@ def measure_pass_rows(name: str, sizes: Sizes) -> dict[tuple[str, int], float]:
     discriminator.prob_real(samples[:64])
     out = {}
     for rows in PASS_ROWS:
-        out["sample", rows], _ = timed(device, lambda rows=rows: generator.sample(sizes.samples,
-                                                                                   rows))
+        out["sample", rows], _ = timed(
+            device, lambda rows=rows: generator.sample(sizes.samples, rows)
+        )
         out["nll", rows], _ = timed(device, lambda rows=rows: sequence_nll(oracle, samples, rows))
-        out["score", rows], _ = timed(device, lambda rows=rows: discriminator.prob_real(samples,
-                                                                                       rows))
-    out["chosen"] = (sample_rows(0, generator), nll_rows(oracle, sizes.seq_len),
-                     score_rows(0, discriminator, sizes.seq_len, device))
+        out["score", rows], _ = timed(
+            device, lambda rows=rows: discriminator.prob_real(samples, rows)
+        )
+    out["chosen"] = (
+        sample_rows(0, generator),
+        nll_rows(oracle, sizes.seq_len),
+        score_rows(0, discriminator, sizes.seq_len, device),
+    )
     return out
 
 
 def print_pass_rows(results: dict[str, dict], sizes: Sizes) -> None:
     for name, out in results.items():
         chosen = out["chosen"]
-        print(f"rows per pass on {name} (default chooses: sampling {chosen[0]:,}, NLL "
-              f"{chosen[1]:,}, scoring {chosen[2]:,}):")
-        print(f"{'part':<40}" + "".join(f"{f'{r:,} rows' if r else 'default':>14}"
-                                       for r in PASS_ROWS))
-        for key, label in (("sample", f"sampling {sizes.samples:,}"),
-                           ("nll", f"NLL-oracle of {sizes.samples:,}"),
-                           ("score", f"D scores of {sizes.samples:,}")):
+        print(
+            f"rows per pass on {name} (default chooses: sampling {chosen[0]:,}, NLL "
+            f"{chosen[1]:,}, scoring {chosen[2]:,}):"
+        )
+        print(
+            f"{'part':<40}" + "".join(f"{f'{r:,} rows' if r else 'default':>14}" for r in PASS_ROWS)
+        )
+        for key, label in (
+            ("sample", f"sampling {sizes.samples:,}"),
+            ("nll", f"NLL-oracle of {sizes.samples:,}"),
+            ("score", f"D scores of {sizes.samples:,}"),
+        ):
             print(f"{label:<40}" + "".join(f"{out[key, r]:>12.3f} s" for r in PASS_ROWS))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads "
-                        "(default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (default: torch's)"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = QUICK if args.quick else FULL
     found = accelerators()
-    print(f"CPU: {cpu_model()} ({platform.machine()}, {os.cpu_count()} logical "
-          f"CPUs); {cpu_flags()}")
-    print(f"torch {torch.__version__} (CPU capability {cpu_capability()}), "
-          f"{torch.get_num_threads()} CPU thread(s)")
-    print(f"sizes: {sizes.name}: V={sizes.vocab}, T={sizes.seq_len}; MC search "
-          f"{sizes.mc_batch} x {sizes.rollouts} roll-outs; sampling {sizes.samples:,}; "
-          f"discriminator epoch over {sizes.samples + sizes.positives:,}; NLL-oracle of "
-          f"{sizes.nll_samples:,}")
+    print(
+        f"CPU: {cpu_model()} ({platform.machine()}, {os.cpu_count()} logical CPUs); {cpu_flags()}"
+    )
+    print(
+        f"torch {torch.__version__} (CPU capability {cpu_capability()}), "
+        f"{torch.get_num_threads()} CPU thread(s)"
+    )
+    print(
+        f"sizes: {sizes.name}: V={sizes.vocab}, T={sizes.seq_len}; MC search "
+        f"{sizes.mc_batch} x {sizes.rollouts} roll-outs; sampling {sizes.samples:,}; "
+        f"discriminator epoch over {sizes.samples + sizes.positives:,}; NLL-oracle of "
+        f"{sizes.nll_samples:,}"
+    )
     if found:
         print(f"accelerators: {', '.join(found)}")
     else:
@@ -246,29 +278,37 @@ def main() -> None:
             results[name] = measure(name, sizes)
         except Exception as exc:  # noqa: BLE001 - report the device, measure the others
             errors[name] = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    rows = [("mc", f"MC search, {sizes.mc_batch} x {sizes.rollouts} roll-outs"),
-            ("sample", f"sampling {sizes.samples:,} sequences"),
-            ("disc", f"discriminator epoch, {sizes.samples + sizes.positives:,} seqs"),
-            ("nll", f"NLL-oracle of {sizes.nll_samples:,} samples"),
-            ("epoch", "adversarial epoch (MC + 5 x sampling + 15 x D epoch)")]
+    rows = [
+        ("mc", f"MC search, {sizes.mc_batch} x {sizes.rollouts} roll-outs"),
+        ("sample", f"sampling {sizes.samples:,} sequences"),
+        ("disc", f"discriminator epoch, {sizes.samples + sizes.positives:,} seqs"),
+        ("nll", f"NLL-oracle of {sizes.nll_samples:,} samples"),
+        ("epoch", "adversarial epoch (MC + 5 x sampling + 15 x D epoch)"),
+    ]
     names = list(results)
-    header = f"{'part':<55}" + "".join(f"{n:>12}" for n in names) + "".join(
-        f"{'cpu/' + n:>14}" for n in names if n != "cpu")
+    header = (
+        f"{'part':<55}"
+        + "".join(f"{n:>12}" for n in names)
+        + "".join(f"{'cpu/' + n:>14}" for n in names if n != "cpu")
+    )
     print(header)
     for key, label in rows:
         line = f"{label:<55}" + "".join(f"{results[n][key]:>10.3f} s" for n in names)
         if "cpu" in results:
-            line += "".join(f"{results['cpu'][key] / results[n][key]:>13.1f}x"
-                            for n in names if n != "cpu")
+            line += "".join(
+                f"{results['cpu'][key] / results[n][key]:>13.1f}x" for n in names if n != "cpu"
+            )
         print(line)
     for name, message in errors.items():
         print(f"{name}: failed: {message}")
     print_pass_rows({name: measure_pass_rows(name, sizes) for name in results}, sizes)
     if "cpu" in results:
         cpu = results["cpu"]
-        print(f"CPU: MC search {cpu['mc']:.3f} s, sampling {cpu['sample']:.3f} s, "
-              f"discriminator epoch {cpu['disc']:.3f} s, NLL-oracle {cpu['nll']:.3f} s, "
-              f"adversarial epoch estimate {cpu['epoch']:.1f} s")
+        print(
+            f"CPU: MC search {cpu['mc']:.3f} s, sampling {cpu['sample']:.3f} s, "
+            f"discriminator epoch {cpu['disc']:.3f} s, NLL-oracle {cpu['nll']:.3f} s, "
+            f"adversarial epoch estimate {cpu['epoch']:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -25,22 +25,45 @@ from seqgan.training.steps import update
 
 # ATen operators by the part of the step they belong to (self time, not nested)
 GROUPS = {
-    "GEMM (conv / highway / output, fwd + bwd)": ("aten::mm", "aten::addmm", "aten::addmm_",
-                                                  "aten::bmm",
-                                                  "aten::mkldnn_convolution",
-                                                  "aten::convolution_backward",
-                                                  "aten::_convolution", "aten::linear"),
+    "GEMM (conv / highway / output, fwd + bwd)": (
+        "aten::mm",
+        "aten::addmm",
+        "aten::addmm_",
+        "aten::bmm",
+        "aten::mkldnn_convolution",
+        "aten::convolution_backward",
+        "aten::_convolution",
+        "aten::linear",
+    ),
     "Adam (fused)": ("aten::_fused_adam_",),
     "gradient-norm check": ("aten::linalg_vector_norm", "aten::stack"),
-    "im2col / col2im copies, casts": ("aten::copy_", "aten::unfold_backward",
-                                      "aten::_to_copy", "aten::clone"),
-    "max over time (fwd + bwd)": ("aten::amax", "aten::max", "aten::eq", "aten::scatter_",
-                                  "aten::sum", "aten::div"),
+    "im2col / col2im copies, casts": (
+        "aten::copy_",
+        "aten::unfold_backward",
+        "aten::_to_copy",
+        "aten::clone",
+    ),
+    "max over time (fwd + bwd)": (
+        "aten::amax",
+        "aten::max",
+        "aten::eq",
+        "aten::scatter_",
+        "aten::sum",
+        "aten::div",
+    ),
     "dropout": ("aten::bernoulli_",),
-    "highway elementwise, ReLU, sigmoid": ("aten::mul", "aten::mul_", "aten::add", "aten::add_",
-                                           "aten::sigmoid", "aten::relu", "aten::rsub",
-                                           "aten::threshold_backward", "aten::sigmoid_backward",
-                                           "aten::sub"),
+    "highway elementwise, ReLU, sigmoid": (
+        "aten::mul",
+        "aten::mul_",
+        "aten::add",
+        "aten::add_",
+        "aten::sigmoid",
+        "aten::relu",
+        "aten::rsub",
+        "aten::threshold_backward",
+        "aten::sigmoid_backward",
+        "aten::sub",
+    ),
 }
 
 
@@ -49,6 +72,7 @@ def step_fn(discriminator, optimizer, tokens, labels):
         logits = discriminator(tokens)
         loss = F.cross_entropy(logits, labels) + 0.2 * discriminator.output_l2()
         update(discriminator.parameters(), optimizer, loss, 0.0, "the discriminator")
+
     return step
 
 
@@ -56,8 +80,10 @@ def flops_per_step(discriminator) -> float:
     """Training FLOPs of one batch: 3 x forward (2 per multiply-add; convolutions at every
     valid position, the two highway matrices, the output layer)."""
     k = discriminator.embedding.embedding_dim
-    conv = sum(2 * k * w * f * (T - w + 1)
-               for w, f in zip(discriminator.filter_sizes, discriminator.num_filters))
+    conv = sum(
+        2 * k * w * f * (T - w + 1)
+        for w, f in zip(discriminator.filter_sizes, discriminator.num_filters)
+    )
     size = sum(discriminator.num_filters)
     return 3 * BATCH * (conv + 2 * 2 * size * size + 2 * size * 2)
 
@@ -104,9 +130,11 @@ def main() -> None:
             for _ in range(3):
                 step()
             seconds, _ = timed(step, repeats=20)
-            print(f"\n{precision} {kernel:7s} step {seconds * 1e3:6.1f} ms = "
-                  f"{flops / seconds / 1e9:5.0f} GFLOP/s, {floor / (seconds * 1e3):.0%} of the "
-                  f"fp32 ceiling")
+            print(
+                f"\n{precision} {kernel:7s} step {seconds * 1e3:6.1f} ms = "
+                f"{flops / seconds / 1e9:5.0f} GFLOP/s, {floor / (seconds * 1e3):.0%} of the "
+                f"fp32 ceiling"
+            )
             if args.ops:
                 groups, calls, top = breakdown(step)
                 total = sum(groups.values())

@@ -41,10 +41,12 @@ class FusedHighway(nn.Module):
 
     def __init__(self, highway: nn.Module):
         super().__init__()
-        self.weight = nn.Parameter(torch.cat([highway.gate.weight.detach(),
-                                              highway.transform.weight.detach()]))
-        self.bias = nn.Parameter(torch.cat([highway.gate.bias.detach(),
-                                            highway.transform.bias.detach()]))
+        self.weight = nn.Parameter(
+            torch.cat([highway.gate.weight.detach(), highway.transform.weight.detach()])
+        )
+        self.bias = nn.Parameter(
+            torch.cat([highway.gate.bias.detach(), highway.transform.bias.detach()])
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, transform = F.linear(x, self.weight, self.bias).chunk(2, dim=1)
@@ -58,8 +60,7 @@ def update_variant(params, optimizer, loss, set_to_none: bool, foreach: bool) ->
     optimizer.zero_grad(set_to_none=set_to_none)
     loss.backward()
     grads = [p.grad for p in params if p.grad is not None]
-    norms = (torch._foreach_norm(grads) if foreach
-             else [torch.linalg.vector_norm(g) for g in grads])
+    norms = torch._foreach_norm(grads) if foreach else [torch.linalg.vector_norm(g) for g in grads]
     norm = torch.linalg.vector_norm(torch.stack(norms))
     torch.stack([loss.detach().double(), norm.double()]).tolist()  # the same one sync
     optimizer.step()
@@ -79,10 +80,16 @@ def make_step(base, variant: str, tokens, labels, threads: int):
         logits = discriminator(tokens)
         loss = F.cross_entropy(logits, labels) + 0.2 * discriminator.output_l2()
         if variant in ("foreach_norm", "keep_grads"):
-            update_variant(params, optimizer, loss, set_to_none=variant == "foreach_norm",
-                           foreach=variant == "foreach_norm")
+            update_variant(
+                params,
+                optimizer,
+                loss,
+                set_to_none=variant == "foreach_norm",
+                foreach=variant == "foreach_norm",
+            )
         else:
             update(params, optimizer, loss, 0.0, "the discriminator")
+
     return step
 
 
@@ -98,8 +105,14 @@ def main() -> None:
     flops = flops_per_step(base)
     tokens = torch.randint(V, (BATCH, T))
     labels = torch.arange(BATCH) % 2
-    variants = ("today", "foreach_norm", "keep_grads", "fused_highway", "one_thread",
-                "shared_unfold")
+    variants = (
+        "today",
+        "foreach_norm",
+        "keep_grads",
+        "fused_highway",
+        "one_thread",
+        "shared_unfold",
+    )
     steps = {v: make_step(base, v, tokens, labels, threads) for v in variants}
     for step in steps.values():
         for _ in range(3):
@@ -116,9 +129,11 @@ def main() -> None:
     reference = statistics.median(times["today"])
     for variant in variants:
         seconds = statistics.median(times[variant])
-        print(f"{variant:14s} {seconds * 1e3:6.1f} ms  {flops / seconds / 1e9:4.0f} GFLOP/s  "
-              f"{flops / seconds / 1e9 / max(before, after):4.0%} of the ceiling  "
-              f"{reference / seconds:.2f}x today")
+        print(
+            f"{variant:14s} {seconds * 1e3:6.1f} ms  {flops / seconds / 1e9:4.0f} GFLOP/s  "
+            f"{flops / seconds / 1e9 / max(before, after):4.0%} of the ceiling  "
+            f"{reference / seconds:.2f}x today"
+        )
 
 
 if __name__ == "__main__":

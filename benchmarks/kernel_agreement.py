@@ -31,32 +31,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(parser.parse_args().device)
-    print(f"device: {device_name(device)}, torch {torch.__version__}, cuDNN "
-          f"{torch.backends.cudnn.version() if device.type == 'cuda' else '-'}")
+    print(
+        f"device: {device_name(device)}, torch {torch.__version__}, cuDNN "
+        f"{torch.backends.cudnn.version() if device.type == 'cuda' else '-'}"
+    )
     for precision in ("fp32", "bf16"):
         for vocab, length, k in SHAPES:
             widths, counts = fit_widths(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, length)
             torch.manual_seed(0)
-            model = Discriminator(vocab, length, k, widths, counts, precision=precision
-                                  ).to(device)
+            model = Discriminator(vocab, length, k, widths, counts, precision=precision).to(device)
             tokens = torch.randint(vocab, (CHECK_ROWS, length), device=device)
             for name, (gap, where) in kernel_differences(model, tokens).items():
                 print(f"{precision} V={vocab} T={length} k={k} {name:14s} {gap:9.2g}  {where}")
             for label, setting in _variants(device, precision):
                 with setting:
                     copy = model.double() if label == "float64" else model
-                    gap, where = kernel_differences(copy, tokens, ["conv2d_plain"])[
-                        "conv2d_plain"]
+                    gap, where = kernel_differences(copy, tokens, ["conv2d_plain"])["conv2d_plain"]
                     model.float()
-                print(f"{precision} V={vocab} T={length} k={k} conv2d_plain[{label}] "
-                      f"{gap:9.2g}  {where}")
+                print(
+                    f"{precision} V={vocab} T={length} k={k} conv2d_plain[{label}] "
+                    f"{gap:9.2g}  {where}"
+                )
 
 
 def _variants(device: torch.device, precision: str):
     if device.type != "cuda":
         return []
-    out = [("cudnn off", torch.backends.cudnn.flags(enabled=False)),
-           ("tf32 off", torch.backends.cudnn.flags(enabled=True, allow_tf32=False))]
+    out = [
+        ("cudnn off", torch.backends.cudnn.flags(enabled=False)),
+        ("tf32 off", torch.backends.cudnn.flags(enabled=True, allow_tf32=False)),
+    ]
     return out + ([("float64", contextlib.nullcontext())] if precision == "fp32" else [])
 
 

@@ -115,10 +115,14 @@ def output_layer(vocab: int, seq_len: int, repeats: int) -> dict:
     out: dict = {"ceiling": ceiling}
     for kernel in KERNELS:
         seconds = statistics.median(times[kernel])
-        out[kernel] = {"seconds": seconds, "gflops": flops / seconds / 1e9,
-                       "share": flops / seconds / 1e9 / ceiling,
-                       "user": cpu[kernel][0], "system": cpu[kernel][1],
-                       "faults": cpu[kernel][2]}
+        out[kernel] = {
+            "seconds": seconds,
+            "gflops": flops / seconds / 1e9,
+            "share": flops / seconds / 1e9 / ceiling,
+            "user": cpu[kernel][0],
+            "system": cpu[kernel][1],
+            "faults": cpu[kernel][2],
+        }
     return out
 
 
@@ -127,8 +131,9 @@ def models(vocab: int, seq_len: int, kernel: str) -> tuple[Generator, Discrimina
     generator = Generator(vocab, EMB, HIDDEN, seq_len)
     generator.output_kernel = kernel
     widths, filters = fit_widths(PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, seq_len)
-    discriminator = Discriminator(vocab, seq_len, 64, widths, filters, kernel="unfold",
-                                  score_kernel="unfold")
+    discriminator = Discriminator(
+        vocab, seq_len, 64, widths, filters, kernel="unfold", score_kernel="unfold"
+    )
     return generator, discriminator
 
 
@@ -139,12 +144,17 @@ def mle(generator: Generator, data: torch.Tensor) -> Usage:
     return usage
 
 
-def adversarial(generator: Generator, discriminator: Discriminator, data: torch.Tensor,
-                rollouts: int) -> Usage:
+def adversarial(
+    generator: Generator, discriminator: Discriminator, data: torch.Tensor, rollouts: int
+) -> Usage:
     """One g-step (sample 64, MC search, update; roll-out blend) and one d-step (negatives
     sampled, one discriminator epoch), the parts of an adversarial epoch."""
-    cfg = build_config({"generator": {"batch_size": BATCH, "grad_clip": 5.0},
-                        "adversarial": {"num_rollouts": rollouts}})
+    cfg = build_config(
+        {
+            "generator": {"batch_size": BATCH, "grad_clip": 5.0},
+            "adversarial": {"num_rollouts": rollouts},
+        }
+    )
     rollout = rollout_copy(generator)
     g_opt = torch.optim.Adam(generator.parameters(), 0.01, fused=True)
     d_opt = torch.optim.Adam(discriminator.parameters(), 1e-4, fused=True)
@@ -160,27 +170,45 @@ def profile_table(label: str, fn, rows: int) -> None:
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         fn()
     print(f"\nprofile: {label} (operators by self CPU time)")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows,
-                                    max_name_column_width=40))
+    print(
+        prof.key_averages().table(
+            sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=40
+        )
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="a smoke test: small V, few sequences, 2 roll-outs")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke test: small V, few sequences, 2 roll-outs"
+    )
     parser.add_argument("--vocab", default="5000,14000,30000", help="comma-separated V")
     parser.add_argument("--seq-len", type=int, default=30, help="T (default 30)")
-    parser.add_argument("--sequences", type=int, default=512,
-                        help="sequences of an MLE epoch and negatives of a d-step")
-    parser.add_argument("--rollouts", type=int, default=4,
-                        help="MC search roll-outs (default 4 to keep the run short; the "
-                             "paper: 16)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed output layer + loss steps per kernel")
-    parser.add_argument("--layer-only", action="store_true",
-                        help="only the ceiling and the output layer + loss table")
-    parser.add_argument("--profile", action="store_true",
-                        help="a profile table at every V (default: the largest only)")
+    parser.add_argument(
+        "--sequences",
+        type=int,
+        default=512,
+        help="sequences of an MLE epoch and negatives of a d-step",
+    )
+    parser.add_argument(
+        "--rollouts",
+        type=int,
+        default=4,
+        help="MC search roll-outs (default 4 to keep the run short; the paper: 16)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed output layer + loss steps per kernel"
+    )
+    parser.add_argument(
+        "--layer-only",
+        action="store_true",
+        help="only the ceiling and the output layer + loss table",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="a profile table at every V (default: the largest only)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.vocab, args.sequences, args.rollouts, args.repeats = "500,2000", 128, 2, 2
@@ -190,35 +218,48 @@ def main() -> None:
 
     print(f"machine: {machine()}\ncpu flags: {cpu_flags()}")
     ceiling = gemm_ceiling(torch.float32)
-    print(f"fp32 GEMM ceiling (2048^2 torch.mm, this run): {ceiling:.0f} GFLOP/s (the "
-          f"shares below are of the ceiling measured interleaved with each V's steps)")
-    print(f"generator emb {EMB}, hidden {HIDDEN}, T = {seq_len}, batch {BATCH}; MLE epoch "
-          f"over {args.sequences} sequences; adversarial epoch: g-step with "
-          f"{args.rollouts} roll-outs + d-step over {args.sequences} + {args.sequences}")
+    print(
+        f"fp32 GEMM ceiling (2048^2 torch.mm, this run): {ceiling:.0f} GFLOP/s (the "
+        f"shares below are of the ceiling measured interleaved with each V's steps)"
+    )
+    print(
+        f"generator emb {EMB}, hidden {HIDDEN}, T = {seq_len}, batch {BATCH}; MLE epoch "
+        f"over {args.sequences} sequences; adversarial epoch: g-step with "
+        f"{args.rollouts} roll-outs + d-step over {args.sequences} + {args.sequences}"
+    )
 
-    print(f"\noutput layer + loss of one batch ({BATCH} x {seq_len} rows, forward + "
-          f"backward), median of {args.repeats}:")
-    print(f"{'V':>7} {'kernel':>8} {'ms':>9} {'GFLOP/s':>8} {'ceiling':>8} {'user s':>7} "
-          f"{'sys s':>7} {'faults':>8}")
+    print(
+        f"\noutput layer + loss of one batch ({BATCH} x {seq_len} rows, forward + "
+        f"backward), median of {args.repeats}:"
+    )
+    print(
+        f"{'V':>7} {'kernel':>8} {'ms':>9} {'GFLOP/s':>8} {'ceiling':>8} {'user s':>7} "
+        f"{'sys s':>7} {'faults':>8}"
+    )
     layer = {}
     for vocab in vocabs:
         layer[vocab] = output_layer(vocab, seq_len, args.repeats)
-        print(f"{vocab:7d} fp32 GEMM ceiling, interleaved: {layer[vocab]['ceiling']:.0f} "
-              f"GFLOP/s")
+        print(f"{vocab:7d} fp32 GEMM ceiling, interleaved: {layer[vocab]['ceiling']:.0f} GFLOP/s")
         for kernel in KERNELS:
             r = layer[vocab][kernel]
-            print(f"{vocab:7d} {kernel:>8} {r['seconds'] * 1e3:9.1f} {r['gflops']:8.1f} "
-                  f"{r['share']:8.0%} {r['user']:7.3f} {r['system']:7.3f} "
-                  f"{r['faults']:8.0f}")
+            print(
+                f"{vocab:7d} {kernel:>8} {r['seconds'] * 1e3:9.1f} {r['gflops']:8.1f} "
+                f"{r['share']:8.0%} {r['user']:7.3f} {r['system']:7.3f} "
+                f"{r['faults']:8.0f}"
+            )
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
         print(f"{vocab:7d} speedup {plain['seconds'] / chunked['seconds']:.2f}x")
 
     if not args.layer_only:
-        print("\nepochs (seconds; user and system CPU seconds; minor page faults). In the "
-              "adversarial epoch the kernels differ only in the policy-gradient loss (64 x T "
-              "rows);\nsampling, MC search and the discriminator are the same work in both.")
-        print(f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} "
-              f"{'sys s':>8} {'faults':>9}")
+        print(
+            "\nepochs (seconds; user and system CPU seconds; minor page faults). In the "
+            "adversarial epoch the kernels differ only in the policy-gradient loss (64 x T "
+            "rows);\nsampling, MC search and the discriminator are the same work in both."
+        )
+        print(
+            f"{'V':>7} {'phase':>12} {'kernel':>8} {'wall s':>8} {'user s':>8} "
+            f"{'sys s':>8} {'faults':>9}"
+        )
     for vocab in [] if args.layer_only else vocabs:
         torch.manual_seed(1)
         data = torch.randint(vocab, (args.sequences, seq_len))
@@ -227,31 +268,39 @@ def main() -> None:
             generator, discriminator = models(vocab, seq_len, kernel)
             mle(generator, data[:BATCH])  # warm-up (allocator, thread pool)
             results[("MLE", kernel)] = mle(generator, data)
-            results[("adversarial", kernel)] = adversarial(generator, discriminator, data,
-                                                           args.rollouts)
+            results[("adversarial", kernel)] = adversarial(
+                generator, discriminator, data, args.rollouts
+            )
         for phase in ("MLE", "adversarial"):
             for kernel in KERNELS:
                 u = results[(phase, kernel)]
-                print(f"{vocab:7d} {phase:>12} {kernel:>8} {u.wall:8.2f} {u.user:8.2f} "
-                      f"{u.system:8.2f} {u.faults:9d}")
+                print(
+                    f"{vocab:7d} {phase:>12} {kernel:>8} {u.wall:8.2f} {u.user:8.2f} "
+                    f"{u.system:8.2f} {u.faults:9d}"
+                )
             before, after = results[(phase, "plain")], results[(phase, "chunked")]
             print(f"{vocab:7d} {phase:>12} speedup {before.wall / after.wall:.2f}x")
         if args.profile or vocab == vocabs[-1]:
             generator, discriminator = models(vocab, seq_len, "chunked")
             rows = 8 if args.quick else 15
-            profile_table(f"MLE epoch, V = {vocab}, chunked",
-                          lambda g=generator, x=data: mle(g, x), rows)
-            profile_table(f"adversarial epoch, V = {vocab}, chunked",
-                          lambda g=generator, d=discriminator, x=data:
-                          adversarial(g, d, x, args.rollouts), rows)
+            profile_table(
+                f"MLE epoch, V = {vocab}, chunked", lambda g=generator, x=data: mle(g, x), rows
+            )
+            profile_table(
+                f"adversarial epoch, V = {vocab}, chunked",
+                lambda g=generator, d=discriminator, x=data: adversarial(g, d, x, args.rollouts),
+                rows,
+            )
 
     print("\nsummary: output layer + loss, share of the fp32 GEMM ceiling (plain -> chunked)")
     for vocab in vocabs:
         plain, chunked = layer[vocab]["plain"], layer[vocab]["chunked"]
-        print(f"  V = {vocab:6d}: {plain['share']:.0%} -> {chunked['share']:.0%} "
-              f"({plain['gflops']:.0f} -> {chunked['gflops']:.0f} GFLOP/s; per step: system "
-              f"time {plain['system'] * 1e3:.0f} -> {chunked['system'] * 1e3:.0f} ms, minor "
-              f"page faults {plain['faults']:.0f} -> {chunked['faults']:.0f})")
+        print(
+            f"  V = {vocab:6d}: {plain['share']:.0%} -> {chunked['share']:.0%} "
+            f"({plain['gflops']:.0f} -> {chunked['gflops']:.0f} GFLOP/s; per step: system "
+            f"time {plain['system'] * 1e3:.0f} -> {chunked['system'] * 1e3:.0f} ms, minor "
+            f"page faults {plain['faults']:.0f} -> {chunked['faults']:.0f})"
+        )
 
 
 if __name__ == "__main__":

@@ -47,36 +47,36 @@ from seqgan.music import features as F
 
 try:
     import muspy
-except ImportError:              # reported in main()
+except ImportError:  # reported in main()
     muspy = None
 
 TOL = 1e-9
-GRID = F.GRID                    # 12 steps per quarter, muspy resolution for grid features
-BAR = F.GRID * F.BAR_QUARTERS    # 48 steps per bar: groove measure_resolution
+GRID = F.GRID  # 12 steps per quarter, muspy resolution for grid features
+BAR = F.GRID * F.BAR_QUARTERS  # 48 steps per bar: groove measure_resolution
 NOTTINGHAM = "nottingham/midi_boulanger/train"
 
 # Why a feature differs, from muspy 0.5.0 muspy/metrics/metrics.py (function named).
 REASONS = {
     "pitch_range": "pitch_range(): a music without notes gives 0 (ours NaN); "
-                   "otherwise max - min, the same",
+    "otherwise max - min, the same",
     "n_pitch_classes": "n_pitch_classes_used(): a music without notes gives 0 (ours NaN); "
-                       "otherwise the same count",
+    "otherwise the same count",
     "pitch_class_entropy": "pitch_class_entropy(): histogram of note counts per pitch "
-                           "class, log2, the same",
+    "class, log2, the same",
     "scale_consistency": "scale_consistency()/_get_scale(): the same 24 major/natural-minor "
-                         "scales over note counts",
+    "scales over note counts",
     "polyphony": "polyphony()/_get_pianoroll(): pianoroll[time:end] at the Music's "
-                 "resolution, so a note that rounds to zero length counts at no step "
-                 "(ours gives it one grid point)",
+    "resolution, so a note that rounds to zero length counts at no step "
+    "(ours gives it one grid point)",
     "empty_beat_rate": "empty_beat_rate(): n_beats = end // resolution + 1, and a note "
-                       "fills beats start//res .. end//res INCLUSIVE, so a note ending on "
-                       "a beat line also fills the next beat, and a tune ending on a beat "
-                       "line has one beat more; NaN (ours 1) without notes; drum tracks "
-                       "count too",
+    "fills beats start//res .. end//res INCLUSIVE, so a note ending on "
+    "a beat line also fills the next beat, and a tune ending on a beat "
+    "line has one beat more; NaN (ours 1) without notes; drum tracks "
+    "count too",
     "groove_consistency": "groove_consistency(): n_measures = end // measure_resolution + 1 "
-                          "from the last note END (ours: bars up to the last ONSET), so a "
-                          "tune ending on a bar line gets one more, empty, bar; NaN (ours 1) "
-                          "with fewer than two measures; same 1 - hamming/(Q (T-1))",
+    "from the last note END (ours: bars up to the last ONSET), so a "
+    "tune ending on a bar line gets one more, empty, bar; NaN (ours 1) "
+    "with fewer than two measures; same 1 - hamming/(Q (T-1))",
     "mean_duration": "no muspy metric; from muspy.Music note durations / resolution",
     "mean_ioi": "no muspy metric; from muspy.Music distinct onsets / resolution",
 }
@@ -84,22 +84,27 @@ REASONS = {
 
 # --- hand-made tunes, times in quarter notes ------------------------------------------
 
+
 def _scale():
     return [(float(i), i + 1.0, p) for i, p in enumerate((60, 62, 64, 65, 67, 69, 71, 72))]
 
 
 def hand_made() -> list[tuple[str, float, list[list[tuple[float, float, int]]]]]:
     """(name, bpm, voices): each voice a list of (start, end, pitch) in quarters."""
-    rest_bar = [(float(i), i + 1.0, p) for i, p in enumerate((60, 62, 64, 65))] + \
-               [(8.0 + i, 9.0 + i, p) for i, p in enumerate((67, 69, 71, 72))]
+    rest_bar = [(float(i), i + 1.0, p) for i, p in enumerate((60, 62, 64, 65))] + [
+        (8.0 + i, 9.0 + i, p) for i, p in enumerate((67, 69, 71, 72))
+    ]
     upper = [(float(i), i + 1.0, p) for i, p in enumerate((72, 74, 76, 77, 79, 77, 76, 74))]
     lower = [(0.0, 3.0, 48), (2.0, 5.0, 43), (4.0, 8.0, 48), (0.0, 1.0, 72)]  # 72 in both
-    bar = [(0.0, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 4.0)]    # quarter, two eighths, half
-    groove = [(s + 4 * b, e + 4 * b, 67) for b in range(2) for s, e in bar] + \
-             [(8.0, 9.5, 69), (9.5, 10.0, 71), (10.0, 12.0, 72)]  # bar 3: other rhythm
+    bar = [(0.0, 1.0), (1.0, 1.5), (1.5, 2.0), (2.0, 4.0)]  # quarter, two eighths, half
+    groove = [(s + 4 * b, e + 4 * b, 67) for b in range(2) for s, e in bar] + [
+        (8.0, 9.5, 69),
+        (9.5, 10.0, 71),
+        (10.0, 12.0, 72),
+    ]  # bar 3: other rhythm
     chord_rest = [(0.0, 1.0, 60), (0.0, 1.0, 64), (0.0, 1.0, 67), (3.0, 4.0, 72)]
     five = [(float(i), i + 1.0, 60) for i in range(5)]
-    held = [(0.0, 8.0, 60)]                                   # one note over two bars
+    held = [(0.0, 8.0, 60)]  # one note over two bars
     short = [(0.0, 1.0, 60), (1.0, 1.02, 62), (1.02, 2.0, 64)]  # 0.02 q: rounds to 0 steps
     return [
         ("c_major_scale", 120, [_scale()]),
@@ -124,8 +129,9 @@ def to_midi(bpm: float, voices) -> pretty_midi.PrettyMIDI:
     sec = 60.0 / bpm
     for voice in voices:
         inst = pretty_midi.Instrument(program=0)
-        inst.notes = [pretty_midi.Note(velocity=90, pitch=p, start=s * sec, end=e * sec)
-                      for s, e, p in voice]
+        inst.notes = [
+            pretty_midi.Note(velocity=90, pitch=p, start=s * sec, end=e * sec) for s, e, p in voice
+        ]
         pm.instruments.append(inst)
     buffer = io.BytesIO()
     pm.write(buffer)
@@ -134,6 +140,7 @@ def to_midi(bpm: float, voices) -> pretty_midi.PrettyMIDI:
 
 
 # --- muspy's values --------------------------------------------------------------------
+
 
 def _notes(music):
     return [n for t in music.tracks if not t.is_drum for n in t.notes]
@@ -163,16 +170,20 @@ def muspy_features(pm: pretty_midi.PrettyMIDI) -> dict[str, float]:
         "scale_consistency": float(muspy.scale_consistency(grid)),
         "polyphony": float(muspy.polyphony(grid)) if has_track else math.nan,
         "empty_beat_rate": float(muspy.empty_beat_rate(grid)) if has_track else math.nan,
-        "groove_consistency": (float(muspy.groove_consistency(grid, measure_resolution=BAR))
-                               if has_track else math.nan),
-        "mean_duration": (float(np.mean([n.duration for n in notes])) / fine.resolution
-                          if notes else math.nan),
-        "mean_ioi": (float(np.mean(np.diff(onsets))) / fine.resolution
-                     if len(onsets) > 1 else math.nan),
+        "groove_consistency": (
+            float(muspy.groove_consistency(grid, measure_resolution=BAR)) if has_track else math.nan
+        ),
+        "mean_duration": (
+            float(np.mean([n.duration for n in notes])) / fine.resolution if notes else math.nan
+        ),
+        "mean_ioi": (
+            float(np.mean(np.diff(onsets))) / fine.resolution if len(onsets) > 1 else math.nan
+        ),
     }
 
 
 # --- muspy's rules re-implemented on our note list (to confirm the stated reasons) -----
+
 
 def _steps(notes):
     return [(int(round(s * GRID)), int(round(e * GRID)), p) for s, e, p in notes]
@@ -185,14 +196,14 @@ def rule_empty_beat_rate(notes) -> float:
     n_beats = max(e for _, e, _ in steps) // GRID + 1
     full = np.zeros(n_beats, dtype=bool)
     for s, e, _ in steps:
-        full[s // GRID:e // GRID + 1] = True            # end beat inclusive
+        full[s // GRID : e // GRID + 1] = True  # end beat inclusive
     return float(1.0 - full.mean())
 
 
 def rule_groove_consistency(notes) -> float:
     steps = _steps(notes)
     length = max((e for _, e, _ in steps), default=0)
-    n = length // BAR + 1                                # from the last END
+    n = length // BAR + 1  # from the last END
     if n < 2:
         return math.nan
     vectors = np.zeros((n, BAR), dtype=bool)
@@ -207,7 +218,7 @@ def rule_polyphony(notes) -> float:
         return math.nan
     roll = np.zeros((max(e for _, e, _ in steps), 128), dtype=bool)
     for s, e, p in steps:
-        roll[s:e, p] = True                              # zero-length: no step
+        roll[s:e, p] = True  # zero-length: no step
     on = roll.any(axis=1)
     return float(roll.sum() / on.sum()) if on.any() else math.nan
 
@@ -227,9 +238,11 @@ RULES = {
 
 # --- comparison --------------------------------------------------------------------------
 
+
 def same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or (not math.isnan(a) and not math.isnan(b)
-                                                 and abs(a - b) <= TOL)
+    return (math.isnan(a) and math.isnan(b)) or (
+        not math.isnan(a) and not math.isnan(b) and abs(a - b) <= TOL
+    )
 
 
 def absdiff(a: float, b: float) -> float:
@@ -282,57 +295,72 @@ def compare_nottingham(root: Path, count: int, tally: Tally) -> bool:
     folder = root / NOTTINGHAM
     files = sorted(folder.glob("*.mid"))[:count]
     if not files:
-        print(f"[nottingham] no MIDI files in {folder}: skipped (set --data-root or "
-              f"SEQGAN_DATA to the folder that holds nottingham/)")
+        print(
+            f"[nottingham] no MIDI files in {folder}: skipped (set --data-root or "
+            f"SEQGAN_DATA to the folder that holds nottingham/)"
+        )
         return False
     tempo_changes = 0
     for path in files:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)   # signatures off track 0
+            warnings.simplefilter("ignore", RuntimeWarning)  # signatures off track 0
             pm = pretty_midi.PrettyMIDI(str(path))
         tempo_changes += len(pm.get_tempo_changes()[1]) > 1
         notes = F.notes_of(pm)
         tally.add(path.name, notes, F.features(notes), muspy_features(pm))
-    print(f"[nottingham] {folder}: first {len(files)} files by name, all non-drum tracks; "
-          f"{tempo_changes} with more than one tempo")
+    print(
+        f"[nottingham] {folder}: first {len(files)} files by name, all non-drum tracks; "
+        f"{tempo_changes} with more than one tempo"
+    )
     return True
 
 
 def print_tally(title: str, tally: Tally) -> None:
-    print(f"[{title}: {tally.n} tunes] feature: agree (|diff| <= 1e-9) / tunes, largest "
-          f"|diff|; muspy's rule on our note list = muspy")
+    print(
+        f"[{title}: {tally.n} tunes] feature: agree (|diff| <= 1e-9) / tunes, largest "
+        f"|diff|; muspy's rule on our note list = muspy"
+    )
     for f in F.FEATURES:
-        rule = (f"; muspy's rule on our notes = muspy on {tally.rule_ok[f]}/{tally.n}"
-                if f in RULES else "")
+        rule = (
+            f"; muspy's rule on our notes = muspy on {tally.rule_ok[f]}/{tally.n}"
+            if f in RULES
+            else ""
+        )
         example = ""
         if f in tally.example:
             name, a, b = tally.example[f]
             example = f"; e.g. {name}: ours {a:.6f}, muspy {b:.6f}"
-        print(f"  {f:20s} {tally.agree[f]:4d}/{tally.n}  max {tally.maxdiff[f]:.3g}"
-              f"{rule}{example}")
+        print(f"  {f:20s} {tally.agree[f]:4d}/{tally.n}  max {tally.maxdiff[f]:.3g}{rule}{example}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", help="folder holding nottingham/ "
-                        "(default: $SEQGAN_DATA, else ./data)")
+    parser.add_argument(
+        "--data-root", help="folder holding nottingham/ (default: $SEQGAN_DATA, else ./data)"
+    )
     parser.add_argument("--tunes", type=int, default=200, help="Nottingham files to compare")
     args = parser.parse_args()
     if muspy is None:
-        print("muspy is not installed: pip install muspy, in a separate environment "
-              "(it is not a dependency of seqgan); skipped")
+        print(
+            "muspy is not installed: pip install muspy, in a separate environment "
+            "(it is not a dependency of seqgan); skipped"
+        )
         return 0
-    print(f"muspy {muspy.__version__}, pretty_midi {pretty_midi.__version__}, numpy "
-          f"{np.__version__}; muspy resolution {GRID}/quarter, measure_resolution {BAR}")
+    print(
+        f"muspy {muspy.__version__}, pretty_midi {pretty_midi.__version__}, numpy "
+        f"{np.__version__}; muspy resolution {GRID}/quarter, measure_resolution {BAR}"
+    )
 
     name, bpm, voices = hand_made()[3]
     pm = to_midi(bpm, voices)
     raw = to_music(pm, GRID, fix=False)
-    print(f"muspy.from_pretty_midi(pm, resolution={GRID}).resolution = {raw.resolution} "
-          f"(not {GRID}): muspy.empty_beat_rate then takes {raw.resolution} steps "
-          f"= {raw.resolution / GRID:g} quarters as a beat, e.g. {name}@{bpm}: "
-          f"{muspy.empty_beat_rate(raw):.6f}; set to {GRID} by hand: "
-          f"{muspy.empty_beat_rate(to_music(pm, GRID)):.6f}. Below it is set by hand.")
+    print(
+        f"muspy.from_pretty_midi(pm, resolution={GRID}).resolution = {raw.resolution} "
+        f"(not {GRID}): muspy.empty_beat_rate then takes {raw.resolution} steps "
+        f"= {raw.resolution / GRID:g} quarters as a beat, e.g. {name}@{bpm}: "
+        f"{muspy.empty_beat_rate(raw):.6f}; set to {GRID} by hand: "
+        f"{muspy.empty_beat_rate(to_music(pm, GRID)):.6f}. Below it is set by hand."
+    )
 
     hand, real = Tally(), Tally()
     compare_hand_made(hand)

@@ -46,15 +46,20 @@ from seqgan.training.pg_bleu import convention as reward_convention
 
 
 def conventions(preset: BleuConvention) -> dict[str, BleuConvention]:
-    return {"current": CURRENT, "nltk-3.2": NLTK_32,
-            "method1": BleuConvention(smoothing="method1", epsilon=0.1),
-            "preset": preset,
-            "preset/current": dataclasses.replace(preset, rule="current", smoothing="none")}
+    return {
+        "current": CURRENT,
+        "nltk-3.2": NLTK_32,
+        "method1": BleuConvention(smoothing="method1", epsilon=0.1),
+        "preset": preset,
+        "preset/current": dataclasses.replace(preset, rule="current", smoothing="none"),
+    }
 
 
 def summary(values: np.ndarray) -> str:
-    return (f"{values.mean():9.4f} {np.median(values):9.4f} "
-            f"{(values < 1e-50).mean():9.1%} {(values >= 0.5).mean():9.1%}")
+    return (
+        f"{values.mean():9.4f} {np.median(values):9.4f} "
+        f"{(values < 1e-50).mean():9.1%} {(values >= 0.5).mean():9.1%}"
+    )
 
 
 def describe(convention: BleuConvention, pool: int) -> str:
@@ -64,12 +69,21 @@ def describe(convention: BleuConvention, pool: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--data-root", type=Path, default=data_root(),
-                        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=data_root(),
+        help="folder holding the data sets (default: $SEQGAN_DATA, else ./data)",
+    )
     parser.add_argument("--preset", default="synthetic-paper")
     parser.add_argument("--hyps", type=int, default=984)
-    parser.add_argument("--samples", type=Path, action="append", default=[],
-                        help="token-id file of generated sequences to score as well")
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        action="append",
+        default=[],
+        help="token-id file of generated sequences to score as well",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -78,24 +92,28 @@ def main() -> None:
     task = build_task(cfg, args.data_root)
     n = cfg.pg_bleu.n
     rows = task.content(task.train)
-    hypotheses, references = rows[:args.hyps], rows[args.hyps:]
+    hypotheses, references = rows[: args.hyps], rows[args.hyps :]
     sets = {f"real (train[:{args.hyps}])": hypotheses}
     for path in args.samples:
-        sets[str(path)] = task.content(read_token_file(path, task.seq_len,
-                                                       task.vocab_size))[:args.hyps]
+        sets[str(path)] = task.content(read_token_file(path, task.seq_len, task.vocab_size))[
+            : args.hyps
+        ]
 
     print(f"machine: {machine()}")
-    print(f"preset {args.preset}: {len(rows)} training sequences (T = {task.seq_len}, "
-          f"V = {task.vocab_size}); BLEU-{n} of the first {len(hypotheses)} against the "
-          f"other {len(references)}")
-    print(f"preset reward: {describe(reward_convention(cfg), len(references))}, "
-          f"{cfg.pg_bleu.num_rollouts} roll-out(s)")
+    print(
+        f"preset {args.preset}: {len(rows)} training sequences (T = {task.seq_len}, "
+        f"V = {task.vocab_size}); BLEU-{n} of the first {len(hypotheses)} against the "
+        f"other {len(references)}"
+    )
+    print(
+        f"preset reward: {describe(reward_convention(cfg), len(references))}, "
+        f"{cfg.pg_bleu.num_rollouts} roll-out(s)"
+    )
     for name, convention in conventions(reward_convention(cfg)).items():
         start = time.perf_counter()
         tables = ReferenceTables(references, n, convention)
         t_tables = time.perf_counter() - start
-        print(f"\n[{name}] {describe(convention, len(references))}  "
-              f"(tables {t_tables:.1f} s)")
+        print(f"\n[{name}] {describe(convention, len(references))}  (tables {t_tables:.1f} s)")
         print(f"  {'hypotheses':<48} {'mean':>9} {'median':>9} {'< 1e-50':>9} {'>= 0.5':>9}")
         for label, hyps in sets.items():
             start = time.perf_counter()

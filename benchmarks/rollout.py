@@ -38,15 +38,21 @@ def main() -> None:
     mc_search_q(generator, tokens[:8], reward, 2)  # warm-up
 
     t_batched, _ = timed(lambda: mc_search_q(generator, tokens, reward, ROLLOUTS), args.repeats)
-    t_ref, _ = timed(lambda: mc_search_q_reference(generator, tokens, reward, ROLLOUTS,
-                                                   sampler=multinomial_sampler), 1)
+    t_ref, _ = timed(
+        lambda: mc_search_q_reference(
+            generator, tokens, reward, ROLLOUTS, sampler=multinomial_sampler
+        ),
+        1,
+    )
     t_ref_icdf, _ = timed(lambda: mc_search_q_reference(generator, tokens, reward, ROLLOUTS), 1)
     print(f"machine: {machine()}")
     print(f"MC search, batch {BATCH} x {ROLLOUTS} roll-outs x {tokens.shape[1] - 1} prefixes")
     print(f"batched               {t_batched:8.2f} s  (median of {args.repeats})")
     print(f"reference (multinom.) {t_ref:8.2f} s")
-    print(f"reference (inv. CDF)  {t_ref_icdf:8.2f} s  -> batching alone: "
-          f"{t_ref_icdf / t_batched:.2f}x")
+    print(
+        f"reference (inv. CDF)  {t_ref_icdf:8.2f} s  -> batching alone: "
+        f"{t_ref_icdf / t_batched:.2f}x"
+    )
     print(f"speedup: {t_ref / t_batched:.2f}")
 
 

@@ -47,6 +47,7 @@ def textgan():
     sys.path.insert(0, root)
     saved_argv, sys.argv = sys.argv, sys.argv[:1]
     import config as cfg  # theirs
+
     sys.argv = saved_argv
     cfg.CUDA = False
     cfg.vocab_size, cfg.max_seq_len, cfg.batch_size, cfg.samples_num = 5000, 20, 64, 10_000
@@ -54,20 +55,28 @@ def textgan():
     from instructor.oracle_data import instructor, maligan_instructor
     from models import LeakGAN_D, LeakGAN_G, MaliGAN_D, MaliGAN_G
     from utils import data_loader, rollout
+
     return types.SimpleNamespace(
-        cfg=cfg, BasicInstructor=instructor.BasicInstructor,
+        cfg=cfg,
+        BasicInstructor=instructor.BasicInstructor,
         MaliGANInstructor=maligan_instructor.MaliGANInstructor,
-        LeakGAN_D=LeakGAN_D.LeakGAN_D, LeakGAN_G=LeakGAN_G.LeakGAN_G,
-        MaliGAN_D=MaliGAN_D.MaliGAN_D, MaliGAN_G=MaliGAN_G.MaliGAN_G, rollout=rollout,
-        DisDataIter=data_loader.DisDataIter, GenDataIter=data_loader.GenDataIter)
+        LeakGAN_D=LeakGAN_D.LeakGAN_D,
+        LeakGAN_G=LeakGAN_G.LeakGAN_G,
+        MaliGAN_D=MaliGAN_D.MaliGAN_D,
+        MaliGAN_G=MaliGAN_G.MaliGAN_G,
+        rollout=rollout,
+        DisDataIter=data_loader.DisDataIter,
+        GenDataIter=data_loader.GenDataIter,
+    )
 
 
 def their_d_epoch(t, dis, pos, neg):
     loader = t.DisDataIter(pos, neg).loader
     owner = types.SimpleNamespace(optimize=t.BasicInstructor.optimize)
     opt = torch.optim.Adam(dis.parameters(), lr=1e-4)
-    return lambda: t.BasicInstructor.train_dis_epoch(owner, dis, loader,
-                                                     torch.nn.CrossEntropyLoss(), opt)
+    return lambda: t.BasicInstructor.train_dis_epoch(
+        owner, dis, loader, torch.nn.CrossEntropyLoss(), opt
+    )
 
 
 def theirs_maligan(t, rows: int) -> dict:
@@ -81,10 +90,14 @@ def theirs_maligan(t, rows: int) -> dict:
         inp, target = t.GenDataIter.prepare(gen.sample(64, 64))
         rewards = t.MaliGANInstructor.get_mali_reward(owner, target)
         t.BasicInstructor.optimize(opt, gen.adv_loss(inp, target, rewards))
+
     neg = gen.sample(rows, 4 * 64)
     pos = torch.randint(0, 5000, (rows, 20))
-    return {"g-step": g_step, "negatives": lambda: gen.sample(rows, 4 * 64),
-            "D epoch": their_d_epoch(t, dis, pos, neg)}
+    return {
+        "g-step": g_step,
+        "negatives": lambda: gen.sample(rows, 4 * 64),
+        "D epoch": their_d_epoch(t, dis, pos, neg),
+    }
 
 
 def theirs_leakgan(t, rows: int) -> dict:
@@ -102,8 +115,8 @@ def theirs_leakgan(t, rows: int) -> dict:
         # through the manager's graph: torch 2 refuses that in-place change; this context
         # keeps the saved originals so the step runs (the torch 1 code updated .data in place)
         with torch.autograd.graph.allow_mutation_on_saved_tensors():
-            t.BasicInstructor.optimize_multi(opts,
-                                             list(gen.adversarial_loss(target, rewards, dis)))
+            t.BasicInstructor.optimize_multi(opts, list(gen.adversarial_loss(target, rewards, dis)))
+
     with torch.no_grad():
         neg = gen.sample(rows, 64, dis)
     pos = torch.randint(0, 5000, (rows, 20))
@@ -111,6 +124,7 @@ def theirs_leakgan(t, rows: int) -> dict:
     def negatives():
         with torch.no_grad():
             return gen.sample(rows, 64, dis)
+
     return {"g-step": g_step, "negatives": negatives, "D epoch": their_d_epoch(t, dis, pos, neg)}
 
 
@@ -122,6 +136,7 @@ def ours(preset: str, rows: int) -> dict:
     generator, dis = models["generator"], models["discriminator"]
     d_opt = optimizers["discriminator"]
     if cfg.algorithm == "maligan":
+
         def g_step():
             maligan.maligan_step(cfg, task, generator, None, dis, optimizers["policy"], 1)
     else:
@@ -129,20 +144,25 @@ def ours(preset: str, rows: int) -> dict:
 
         def g_step():
             leakgan.leakgan_step(cfg, generator, reward, optimizers["policy"])
+
     neg = generator.sample(rows, cfg.generator.sample_batch)
     pos = task.train[:rows]
     d = cfg.discriminator
-    return {"g-step": g_step,
-            "negatives": lambda: generator.sample(rows, cfg.generator.sample_batch),
-            "D epoch": lambda: steps.discriminator_epochs(dis, d_opt, pos, neg, 1, d.batch_size,
-                                                          d.l2_reg)}
+    return {
+        "g-step": g_step,
+        "negatives": lambda: generator.sample(rows, cfg.generator.sample_batch),
+        "D epoch": lambda: steps.discriminator_epochs(
+            dis, d_opt, pos, neg, 1, d.batch_size, d.l2_reg
+        ),
+    }
 
 
 def epoch_seconds(parts: dict, rows: int, repeats: int) -> tuple[float, dict]:
     seconds = {name: timed(fn, repeats)[0] for name, fn in parts.items()}
     total = PAPER["g"] * seconds["g-step"] + PAPER["d"] * (
         seconds["negatives"] * PAPER["negatives"] / rows
-        + PAPER["k"] * seconds["D epoch"] * PAPER["d_rows"] / (2 * rows))
+        + PAPER["k"] * seconds["D epoch"] * PAPER["d_rows"] / (2 * rows)
+    )
     return total, seconds
 
 
@@ -154,8 +174,10 @@ def main() -> None:
     args = parser.parse_args()
     t = textgan()
     print(f"machine: {machine()}")
-    print(f"parts on {args.rows} sequences, composed to the paper epoch "
-          f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)")
+    print(
+        f"parts on {args.rows} sequences, composed to the paper epoch "
+        f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)"
+    )
     for name in args.algorithms.split(","):
         torch.manual_seed(0)
         preset = {"maligan": "maligan-synthetic", "leakgan": "leakgan-synthetic-20"}[name]
@@ -164,10 +186,14 @@ def main() -> None:
         build = theirs_maligan if name == "maligan" else theirs_leakgan
         theirs, their_parts = epoch_seconds(build(t, args.rows), args.rows, args.repeats)
         for part in mine_parts:
-            print(f"{name:8s} {part:10s} ours {mine_parts[part]:8.2f} s   TextGAN-PyTorch "
-                  f"{their_parts[part]:8.2f} s   ratio {their_parts[part] / mine_parts[part]:6.2f}")
-        print(f"{name:8s} paper epoch  ours {mine:8.1f} s   TextGAN-PyTorch {theirs:8.1f} s   "
-              f"speedup {theirs / mine:.2f}x")
+            print(
+                f"{name:8s} {part:10s} ours {mine_parts[part]:8.2f} s   TextGAN-PyTorch "
+                f"{their_parts[part]:8.2f} s   ratio {their_parts[part] / mine_parts[part]:6.2f}"
+            )
+        print(
+            f"{name:8s} paper epoch  ours {mine:8.1f} s   TextGAN-PyTorch {theirs:8.1f} s   "
+            f"speedup {theirs / mine:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ def shared_data_root() -> Path | None:
     return None
 
 
-MISSING_DATA = ("shared data sets not found: set SEQGAN_DATA to the folder holding "
-                "seqgan_oracle/ (they are not needed by the other tests)")
+MISSING_DATA = (
+    "shared data sets not found: set SEQGAN_DATA to the folder holding "
+    "seqgan_oracle/ (they are not needed by the other tests)"
+)
 
 
 def _require_data() -> Path:
@@ -58,6 +60,7 @@ def require_loopback_namespace() -> None:
     """Tests marked ``ray`` start Ray: only in a network namespace that has nothing but
     the loopback interface (docs/scale-out.md), and only with Ray installed."""
     from seqgan.runtime.loopback import REFUSAL, non_loopback
+
     others = non_loopback()
     if others:
         pytest.skip(f"{REFUSAL} (this one also has {', '.join(others)})")
@@ -74,13 +77,24 @@ def data_root() -> Path:
 
 
 TINY = {
-    "name": "tiny", "seed": 3,
-    "oracle": {"source": "random", "seed": 5, "vocab_size": 40, "emb_dim": 8,
-               "hidden_dim": 8, "seq_len": 8},
+    "name": "tiny",
+    "seed": 3,
+    "oracle": {
+        "source": "random",
+        "seed": 5,
+        "vocab_size": 40,
+        "emb_dim": 8,
+        "hidden_dim": 8,
+        "seq_len": 8,
+    },
     "data": {"num_train": 256, "num_test": 64},
     "generator": {"emb_dim": 8, "hidden_dim": 8, "batch_size": 32, "sample_batch": 128},
-    "discriminator": {"emb_dim": 8, "filter_sizes": [1, 2, 4], "num_filters": [6, 6, 4],
-                      "batch_size": 32},
+    "discriminator": {
+        "emb_dim": 8,
+        "filter_sizes": [1, 2, 4],
+        "num_filters": [6, 6, 4],
+        "batch_size": 32,
+    },
     "pretrain": {"generator_epochs": 3, "discriminator_rounds": 2, "discriminator_epochs": 1},
     "adversarial": {"epochs": 3, "g_steps": 1, "d_steps": 1, "k_epochs": 1, "num_rollouts": 4},
     "eval": {"every": 2, "num_samples": 128},

@@ -27,6 +27,7 @@ def train_tiny(tmp_path: Path, algorithm: str, **changes) -> tuple[Path, dict, l
 
     from seqgan.cli import main
     from tests.conftest import TINY
+
     config = copy.deepcopy(TINY)
     config["algorithm"] = algorithm
     config["run"]["tensorboard"] = False
@@ -55,6 +56,7 @@ def refused_and_unchanged(build, words, tmp_path: Path, monkeypatch, capsys) -> 
     ``seqgan: error:`` line holding ``words``, and ``inputs`` and the working folder
     unchanged.  Returns ``inputs``."""
     from seqgan.cli import main
+
     inputs, cwd = tmp_path / "inputs", tmp_path / "cwd"
     inputs.mkdir()
     cwd.mkdir()
@@ -108,8 +110,7 @@ class FullDisk:
         return getattr(self.handle, name)
 
 
-def temporaries_of(name: str, monkeypatch, wrap=None, fail_open=None,
-                   after: int = 0) -> list[str]:
+def temporaries_of(name: str, monkeypatch, wrap=None, fail_open=None, after: int = 0) -> list[str]:
     """Patch ``atomic.open`` for the temporary files of target ``name`` (the atomic writer's
     ``.<name>.<random>.tmp``): from the ``after``-th on, wrap their handles or fail their
     opening with ``fail_open``; returns the temporary names seen."""
@@ -135,6 +136,7 @@ def keeping_every_checkpoint():
     from unittest import mock
 
     from seqgan.training.loop import Trainer
+
     return mock.patch.object(Trainer, "_keep_final_checkpoint", lambda self: None)
 
 
@@ -142,13 +144,19 @@ def equal_trees(ours, theirs) -> bool:
     """Whether nested dicts / lists / tuples of tensors and plain values are equal (dict
     keys in the same order; tensors by value)."""
     import torch
+
     if isinstance(ours, torch.Tensor):
         return isinstance(theirs, torch.Tensor) and torch.equal(ours, theirs)
     if isinstance(ours, dict):
-        return (isinstance(theirs, dict) and list(ours) == list(theirs)
-                and all(equal_trees(ours[k], theirs[k]) for k in ours))
+        return (
+            isinstance(theirs, dict)
+            and list(ours) == list(theirs)
+            and all(equal_trees(ours[k], theirs[k]) for k in ours)
+        )
     if isinstance(ours, (list, tuple)):
-        return (isinstance(theirs, (list, tuple)) and len(ours) == len(theirs)
-                and all(equal_trees(a, b) for a, b in zip(ours, theirs)))
+        return (
+            isinstance(theirs, (list, tuple))
+            and len(ours) == len(theirs)
+            and all(equal_trees(a, b) for a, b in zip(ours, theirs))
+        )
     return ours == theirs
-

@@ -30,11 +30,14 @@ def test_the_examples_of_docs_api_run(tmp_path, monkeypatch, capsys):
 
 
 def test_import_seqgan_loads_nothing_heavy():
-    code = ("import sys, seqgan, seqgan.models, seqgan.metrics, seqgan.rl; "
-            "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'matplotlib') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, seqgan, seqgan.models, seqgan.metrics, seqgan.rl; "
+        "print(sorted(m for m in ('torch', 'numpy', 'scipy', 'matplotlib') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -28,8 +28,9 @@ def test_scheduled_sampling_epoch_feeds_own_tokens_at_the_scheduled_rate(tiny_co
     model, _, phases = registry.algorithm("ss").build(tiny_config, task)
     generator = model["generator"]
     optimizer = torch.optim.Adam(generator.parameters(), lr=0.01)
-    loss, replaced = steps.scheduled_sampling_epoch(generator, optimizer, task.train, 32, 5.0,
-                                                    omega=0.6)
+    loss, replaced = steps.scheduled_sampling_epoch(
+        generator, optimizer, task.train, 32, 5.0, omega=0.6
+    )
     # 256 sequences x 7 replaceable inputs = 1,792 coins: std of the rate ~ 0.012
     assert math.isfinite(loss) and abs(replaced - 0.4) < 0.05
     assert [p.name for p in phases] == ["pretrain_generator", "scheduled_sampling"]
@@ -61,14 +62,20 @@ def test_random_baseline_is_exactly_uniform(tiny_config):
     torch.testing.assert_close(logp, torch.full_like(logp, -math.log(40)))
 
 
-@pytest.mark.parametrize("algorithm,phases", [
-    ("mle", ["pretrain_generator", "mle"]),
-    ("pg-bleu", ["pretrain_generator", "policy_gradient"]),
-    ("seqgan", ["pretrain_generator", "pretrain_discriminator", "adversarial"])])
+@pytest.mark.parametrize(
+    "algorithm,phases",
+    [
+        ("mle", ["pretrain_generator", "mle"]),
+        ("pg-bleu", ["pretrain_generator", "policy_gradient"]),
+        ("seqgan", ["pretrain_generator", "pretrain_discriminator", "adversarial"]),
+    ],
+)
 def test_algorithms_share_the_pretraining_phase(tiny_config, algorithm, phases):
     task = build_synthetic_task(tiny_config, None)
     _, optimizers, built = registry.algorithm(algorithm).build(tiny_config, task)
     assert [p.name for p in built] == phases
     assert built[0].shareable and "mle" in optimizers
-    assert sum(p.epochs for p in built if p.trains_generator) == \
-        TINY["pretrain"]["generator_epochs"] + TINY["adversarial"]["epochs"]
+    assert (
+        sum(p.epochs for p in built if p.trains_generator)
+        == TINY["pretrain"]["generator_epochs"] + TINY["adversarial"]["epochs"]
+    )

@@ -33,13 +33,18 @@ def _id(convention):
 
 def _nltk(references, hypothesis, n, convention):
     """Today's nltk under ``convention`` (nltk-3.2 via the stopping smoothing function)."""
-    smoothing = (SmoothingFunction(epsilon=convention.epsilon).method1
-                 if convention.smoothing == "method1"
-                 else nltk32_smoothing if convention.rule == "nltk-3.2" else None)
+    smoothing = (
+        SmoothingFunction(epsilon=convention.epsilon).method1
+        if convention.smoothing == "method1"
+        else nltk32_smoothing
+        if convention.rule == "nltk-3.2"
+        else None
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nltk warns on zero counts without smoothing
-        return sentence_bleu(references, hypothesis, weights=tuple([1.0 / n] * n),
-                             smoothing_function=smoothing)
+        return sentence_bleu(
+            references, hypothesis, weights=tuple([1.0 / n] * n), smoothing_function=smoothing
+        )
 
 
 def _corpus(rng, count, vocab, lengths):
@@ -51,6 +56,7 @@ def _one(hypothesis, references, n, convention):
 
 
 # --- equal to nltk on random data ---------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])
 @pytest.mark.parametrize("convention", UNSUBSET, ids=_id)
@@ -72,8 +78,9 @@ def test_self_bleu_equals_nltk_against_the_other_samples(n, convention):
     samples = _corpus(rng, 30, 5, range(2, 9))
     samples.append(samples[0][:])  # a duplicate: its twin is still another sample
     ours = self_bleu(samples, n, convention)
-    theirs = [_nltk(samples[:i] + samples[i + 1:], s, n, convention)
-              for i, s in enumerate(samples)]
+    theirs = [
+        _nltk(samples[:i] + samples[i + 1 :], s, n, convention) for i, s in enumerate(samples)
+    ]
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
 
 
@@ -81,14 +88,17 @@ def test_method1_is_the_same_under_both_rules():
     rng = random.Random(3)
     references, hypotheses = _corpus(rng, 50, 8, range(1, 10)), _corpus(rng, 50, 8, range(10))
     for n in (2, 3, 4):
-        np.testing.assert_array_equal(bleu(hypotheses, references, n, METHOD1),
-                                      bleu(hypotheses, references, n, NLTK_32_METHOD1))
+        np.testing.assert_array_equal(
+            bleu(hypotheses, references, n, METHOD1),
+            bleu(hypotheses, references, n, NLTK_32_METHOD1),
+        )
 
 
 # --- the nltk-3.2 rule, by hand -------------------------------------------------------------
 # Rule: p_k = num_k / max(1, |h|-k+1); BLEU = 0 if num_1 = 0; else stop at the first k with
 # num_k = 0 and BLEU = BP * exp(sum over the orders before it of (1/n) log p_k); BP = 1 if
 # |h| > r*, else exp(1 - r*/|h|).
+
 
 def test_nltk32_issue_example_no_match_at_order_4():
     # h = 1 2 3 4 5, R = {1 2 3 9 5, 4 5 7 7 7}.
@@ -99,8 +109,8 @@ def test_nltk32_issue_example_no_match_at_order_4():
     # |h| = 5 = r* -> BP = exp(0) = 1
     # BLEU-4 = exp((log 1 + log 3/4 + log 1/3) / 4) = (1/4)^(1/4) = 1/sqrt(2) = 0.7071
     h, refs = [1, 2, 3, 4, 5], [[1, 2, 3, 9, 5], [4, 5, 7, 7, 7]]
-    assert _one(h, refs, 4, NLTK_32) == pytest.approx(0.25 ** 0.25, rel=1e-12)
-    assert _one(h, refs, 4, NLTK_32) == pytest.approx(2 ** -0.5, rel=1e-12)
+    assert _one(h, refs, 4, NLTK_32) == pytest.approx(0.25**0.25, rel=1e-12)
+    assert _one(h, refs, 4, NLTK_32) == pytest.approx(2**-0.5, rel=1e-12)
     # today's rule floors p_4 to the smallest float: (1/4 * float_min)^(1/4) ~ 8.6e-78
     assert _one(h, refs, 4, CURRENT) == pytest.approx((0.25 * sys.float_info.min) ** 0.25)
     # no order without a match at n = 3: both rules give (1 * 3/4 * 1/3)^(1/3)
@@ -114,7 +124,8 @@ def test_nltk32_no_match_at_order_2():
     # BLEU-n = exp((1/n) log 3/4) = (3/4)^(1/n): the weight stays 1/n, not renormalised.
     for n in (2, 3, 4):
         assert _one([1, 2, 3, 4], [[4, 3, 2, 9]], n, NLTK_32) == pytest.approx(
-            0.75 ** (1 / n), rel=1e-12)
+            0.75 ** (1 / n), rel=1e-12
+        )
 
 
 def test_nltk32_no_match_at_order_3():
@@ -123,7 +134,8 @@ def test_nltk32_no_match_at_order_3():
     # |h| = 4 < r* = 5 -> BP = exp(1 - 5/4) = exp(-1/4).
     # BLEU-4 = exp(-1/4) * exp((log 1 + log 2/3) / 4) = exp(-1/4) * (2/3)^(1/4)
     assert _one([1, 2, 3, 4], [[1, 2, 9, 3, 4]], 4, NLTK_32) == pytest.approx(
-        math.exp(-0.25) * (2 / 3) ** 0.25, rel=1e-12)
+        math.exp(-0.25) * (2 / 3) ** 0.25, rel=1e-12
+    )
 
 
 def test_nltk32_hypothesis_shorter_than_n():
@@ -133,7 +145,8 @@ def test_nltk32_hypothesis_shorter_than_n():
     assert _one([1, 2], [[1, 2, 3]], 4, NLTK_32) == pytest.approx(math.exp(-0.5), rel=1e-12)
     # today's rule: exp(-1/2) * (float_min * float_min)^(1/4)
     assert _one([1, 2], [[1, 2, 3]], 4, CURRENT) == pytest.approx(
-        math.exp(-0.5) * sys.float_info.min ** 0.5)
+        math.exp(-0.5) * sys.float_info.min**0.5
+    )
 
 
 @pytest.mark.parametrize("convention", UNSUBSET + [TEXYGEN, TEXYGEN_FULL], ids=_id)
@@ -150,8 +163,7 @@ def test_method1_by_hand_under_both_rules(rule, epsilon):
     # BLEU-4 = (3/4 * eps/3 * eps/2 * eps/1)^(1/4)
     convention = BleuConvention(rule=rule, smoothing="method1", epsilon=epsilon)
     expected = (0.75 * (epsilon / 3) * (epsilon / 2) * epsilon) ** 0.25
-    assert _one([1, 2, 3, 4], [[4, 3, 2, 9]], 4, convention) == pytest.approx(expected,
-                                                                              rel=1e-12)
+    assert _one([1, 2, 3, 4], [[4, 3, 2, 9]], 4, convention) == pytest.approx(expected, rel=1e-12)
 
 
 def test_nltk32_can_exceed_its_lower_order():
@@ -162,6 +174,7 @@ def test_nltk32_can_exceed_its_lower_order():
 
 
 # --- Self-BLEU -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("convention", UNSUBSET, ids=_id)
 def test_self_bleu_never_scores_a_sample_against_itself(convention):
@@ -185,7 +198,7 @@ def test_texygen_fast_self_bleu_is_the_first_k_samples_against_each_other():
     samples = _corpus(rng, 14, 4, range(3, 8))
     fast = BleuConvention(smoothing="method1", references=9)  # TEXYGEN with 9 for 500
     first = samples[:9]
-    theirs = [_nltk(first[:i] + first[i + 1:], s, 3, METHOD1) for i, s in enumerate(first)]
+    theirs = [_nltk(first[:i] + first[i + 1 :], s, 3, METHOD1) for i, s in enumerate(first)]
     np.testing.assert_allclose(self_bleu(samples, 3, fast), theirs, rtol=0, atol=1e-9)
 
 
@@ -195,11 +208,11 @@ def test_self_bleu_hypotheses_are_picked_from_the_sample_set():
     convention = BleuConvention(references=12, hypotheses=5, subset="random", subset_seed=2)
     pool = convention.pick_references(samples)
     picked = convention.indices(len(pool), 5)
-    np.testing.assert_array_equal(self_bleu(samples, 2, convention),
-                                  self_bleu(pool, 2)[picked])
+    np.testing.assert_array_equal(self_bleu(samples, 2, convention), self_bleu(pool, 2)[picked])
 
 
 # --- subsets ---------------------------------------------------------------------------------
+
 
 def test_first_k_and_all():
     assert BleuConvention(references=3).pick_references("abcdef") == list("abc")
@@ -209,8 +222,8 @@ def test_first_k_and_all():
 
 def test_random_k_is_seeded_sorted_without_replacement():
     def pick(seed):
-        return BleuConvention(references=50, subset="random", subset_seed=seed).indices(
-            1000, 50)
+        return BleuConvention(references=50, subset="random", subset_seed=seed).indices(1000, 50)
+
     assert pick(1) == pick(1)
     assert pick(1) != pick(2)
     assert pick(1) == sorted(set(pick(1))) and len(pick(1)) == 50
@@ -220,14 +233,18 @@ def test_random_k_is_seeded_sorted_without_replacement():
 def test_reference_subset_equals_bleu_on_those_references():
     rng = random.Random(9)
     references, hypotheses = _corpus(rng, 40, 5, range(3, 9)), _corpus(rng, 10, 5, range(3, 9))
-    for convention in (BleuConvention(references=7),
-                       BleuConvention(references=7, subset="random", subset_seed=4)):
+    for convention in (
+        BleuConvention(references=7),
+        BleuConvention(references=7, subset="random", subset_seed=4),
+    ):
         kept = convention.pick_references(references)
-        np.testing.assert_array_equal(bleu(hypotheses, references, 3, convention),
-                                      bleu(hypotheses, kept, 3))
+        np.testing.assert_array_equal(
+            bleu(hypotheses, references, 3, convention), bleu(hypotheses, kept, 3)
+        )
     first3 = BleuConvention(hypotheses=3)
-    np.testing.assert_array_equal(bleu(hypotheses, references, 3, first3),
-                                  bleu(hypotheses[:3], references, 3))
+    np.testing.assert_array_equal(
+        bleu(hypotheses, references, 3, first3), bleu(hypotheses[:3], references, 3)
+    )
 
 
 def test_tables_refuse_a_convention_picking_other_references():
@@ -241,25 +258,40 @@ def test_tables_refuse_a_convention_picking_other_references():
 
 # --- signatures ------------------------------------------------------------------------------
 
+
 def test_signatures():
-    assert NLTK_32.signature("bleu", 4, "test", 1639, 2000, "char") == \
-        "bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char"
-    assert TEXYGEN.signature("bleu", 3, "test", 10000, 2000, "word") == \
-        "bleu3|rule=current|smooth=method1:0.1|refs=test:10000:first500|hyps=2000|tok=word"
-    assert TEXYGEN.signature("bleu", 3, "test", 300, 2000, "word") == \
-        "bleu3|rule=current|smooth=method1:0.1|refs=test:300|hyps=2000|tok=word"  # K >= pool
+    assert (
+        NLTK_32.signature("bleu", 4, "test", 1639, 2000, "char")
+        == "bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char"
+    )
+    assert (
+        TEXYGEN.signature("bleu", 3, "test", 10000, 2000, "word")
+        == "bleu3|rule=current|smooth=method1:0.1|refs=test:10000:first500|hyps=2000|tok=word"
+    )
+    assert (
+        TEXYGEN.signature("bleu", 3, "test", 300, 2000, "word")
+        == "bleu3|rule=current|smooth=method1:0.1|refs=test:300|hyps=2000|tok=word"
+    )  # K >= pool
     sampled = BleuConvention(hypotheses=100, subset="random", subset_seed=7)
-    assert sampled.signature("bleu", 2, "train", 5000, 2000, "id") == \
-        "bleu2|rule=current|smooth=none|refs=train:5000|hyps=2000:random100@7|tok=id"
+    assert (
+        sampled.signature("bleu", 2, "train", 5000, 2000, "id")
+        == "bleu2|rule=current|smooth=none|refs=train:5000|hyps=2000:random100@7|tok=id"
+    )
 
 
 def test_self_bleu_signatures():
-    assert CURRENT.self_signature(4, 2000, "char") == \
-        "self_bleu4|rule=current|smooth=none|refs=others:2000|hyps=2000|tok=char"
-    assert TEXYGEN.self_signature(3, 2000, "word") == \
-        "self_bleu3|rule=current|smooth=method1:0.1|refs=others:2000:first500|hyps=500|tok=word"
-    assert TEXYGEN_FULL.self_signature(3, 2000, "word") == \
-        "self_bleu3|rule=current|smooth=method1:0.1|refs=self+others:2000|hyps=2000|tok=word"
+    assert (
+        CURRENT.self_signature(4, 2000, "char")
+        == "self_bleu4|rule=current|smooth=none|refs=others:2000|hyps=2000|tok=char"
+    )
+    assert (
+        TEXYGEN.self_signature(3, 2000, "word")
+        == "self_bleu3|rule=current|smooth=method1:0.1|refs=others:2000:first500|hyps=500|tok=word"
+    )
+    assert (
+        TEXYGEN_FULL.self_signature(3, 2000, "word")
+        == "self_bleu3|rule=current|smooth=method1:0.1|refs=self+others:2000|hyps=2000|tok=word"
+    )
 
 
 def test_signature_labels_cannot_break_the_grammar():
@@ -271,21 +303,29 @@ def test_signature_labels_cannot_break_the_grammar():
 
 # --- API -------------------------------------------------------------------------------------
 
+
 def test_invalid_conventions():
-    for bad in (dict(rule="nltk-3.3"), dict(smoothing="method2"), dict(subset="last"),
-                dict(epsilon=0), dict(references=-1)):
+    for bad in (
+        dict(rule="nltk-3.3"),
+        dict(smoothing="method2"),
+        dict(subset="last"),
+        dict(epsilon=0),
+        dict(references=-1),
+    ):
         with pytest.raises(ValueError):
             BleuConvention(**bad)
 
 
 def test_tables_are_reusable_across_rules_and_accept_tensors():
     import torch
+
     refs = torch.randint(0, 4, (50, 7))
     hyps = torch.randint(0, 4, (10, 7))
     tables = ReferenceTables(refs.tolist(), 4)
     for convention in UNSUBSET:
-        np.testing.assert_array_equal(bleu(hyps, None, 3, convention, tables),
-                                      bleu(hyps, refs, 3, convention))
+        np.testing.assert_array_equal(
+            bleu(hyps, None, 3, convention, tables), bleu(hyps, refs, 3, convention)
+        )
 
 
 def test_smoothing_bool_still_works_with_a_warning():
@@ -301,6 +341,7 @@ def test_config_names_the_conventions_of_this_module():
     conventions itself; they must be exactly this module's."""
     from seqgan import config
     from seqgan.metrics import bleu as module
+
     assert config.BLEU_RULES == module.RULES
     assert config.BLEU_SMOOTHINGS == module.SMOOTHINGS
     assert tuple(module.CONVENTIONS) == config.BLEU_CONVENTIONS

@@ -38,8 +38,7 @@ def finished(tmp_path_factory) -> Path:
     config["run"].update(tensorboard=False, threads=1, keep_checkpoints=2)
     (root / "tiny.toml").write_text(tomli_w.dumps(config))
     with keeping_every_checkpoint():
-        assert main(["train", "--config", str(root / "tiny.toml"), "--out",
-                     str(root / "run")]) == 0
+        assert main(["train", "--config", str(root / "tiny.toml"), "--out", str(root / "run")]) == 0
     return root / "run"
 
 
@@ -88,8 +87,11 @@ def test_a_flipped_bit_in_a_tensor_is_corrupt_and_resume_falls_back(finished, tm
     _flip(newest, _tensor_bytes(weights), at=weights.numel() * 2)  # mid-tensor
     unchecked = torch.load(newest, weights_only=True)  # torch alone loads it silently
     assert not torch.equal(unchecked["models"]["generator"][key], weights)
-    with pytest.raises(UserError, match=r"is corrupt \(CRC-32 mismatch in record "
-                                        r"archive/data/\d+\)$"):
+    with pytest.raises(
+        UserError,
+        match=r"is corrupt \(CRC-32 mismatch in record "
+        r"archive/data/\d+\)$",
+    ):
         load_checkpoint(newest)
     metrics_before = (run / "metrics.csv").read_bytes()
     code, lines = _run(["train", "--resume", str(run)], capsys)
@@ -151,8 +153,9 @@ def test_a_corrupt_end_of_phase_checkpoint_is_one_line(finished, tmp_path, capsy
     config = copy.deepcopy(TINY)
     config["pretrain"]["generator_from"] = str(run)
     (tmp_path / "b.toml").write_text(tomli_w.dumps(config))
-    line = _one_error_line(["train", "--config", str(tmp_path / "b.toml"), "--out",
-                            str(tmp_path / "b")], capsys)
+    line = _one_error_line(
+        ["train", "--config", str(tmp_path / "b.toml"), "--out", str(tmp_path / "b")], capsys
+    )
     assert f"{shared} is corrupt (CRC-32 mismatch in record" in line
 
 
@@ -179,6 +182,7 @@ def _set(path: list, value):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return edit
 
 
@@ -191,6 +195,7 @@ def _first_optimizer_state(key: str, value):
         saved = state["optimizers"]["mle"]
         first = next(iter(saved["state"].values()))
         first[key] = value(first[key])
+
     return edit
 
 
@@ -198,50 +203,72 @@ STRUCTURAL = {  # edit of the newest checkpoint's payload -> words of the one li
     "position too short": (_set(["position"], [0]), ["position [0] is not 3 integers"]),
     "position with text": (_set(["position"], ["a", 1, 2]), ["position ['a', 1, 2]"]),
     "position a float": (_set(["position"], [2, 3.0, 6]), ["is not 3 integers"]),
-    "negative epoch": (_set(["position"], [2, -1, 3]),
-                       ["epoch -1 is outside 0..3 of phase adversarial"]),
-    "epoch past the phase": (_set(["position"], [2, 9, 6]),
-                             ["epoch 9 is outside 0..3 of phase adversarial"]),
+    "negative epoch": (
+        _set(["position"], [2, -1, 3]),
+        ["epoch -1 is outside 0..3 of phase adversarial"],
+    ),
+    "epoch past the phase": (
+        _set(["position"], [2, 9, 6]),
+        ["epoch 9 is outside 0..3 of phase adversarial"],
+    ),
     "phase index past the end": (_set(["position"], [7, 0, 0]), ["phase index 7"]),
     "generator epoch too large": (_set(["position"], [2, 3, 60]), ["generator epoch 60"]),
     "no position": (_drop("position"), ["it has no 'position'"]),
     "rng torch state of another dtype": (
         _set(["rng", "torch"], torch.zeros(5056, dtype=torch.float32)),
-        ["rng torch state", "ByteTensor"]),
-    "rng torch state too short": (_set(["rng", "torch"], torch.zeros(10, dtype=torch.uint8)),
-                                  ["rng torch state", "size"]),
+        ["rng torch state", "ByteTensor"],
+    ),
+    "rng torch state too short": (
+        _set(["rng", "torch"], torch.zeros(10, dtype=torch.uint8)),
+        ["rng torch state", "size"],
+    ),
     "numpy keys of another length": (
         lambda s: s["rng"]["numpy"].__setitem__(1, torch.zeros(10, dtype=torch.int64)),
-        ["rng numpy state", "624"]),
+        ["rng numpy state", "624"],
+    ),
     "numpy keys as floats": (
         lambda s: s["rng"]["numpy"].__setitem__(1, torch.zeros(624)),
-        ["rng numpy state", "624 int64 words"]),
+        ["rng numpy state", "624 int64 words"],
+    ),
     "python state of another version": (
         lambda s: s["rng"].__setitem__("python", (9, *s["rng"]["python"][1:])),
-        ["rng python state", "version"]),
+        ["rng python state", "version"],
+    ),
     "rng not a dict": (_set(["rng"], [1, 2]), ["rng is [1, 2], not a dict"]),
     "rows not a list": (_set(["rows"], "abc"), ["rows is 'abc', not a list"]),
     "rows not dicts": (_set(["rows"], [1, 2]), ["row 0 is 1, not a dict"]),
     "rows empty": (_set(["rows"], []), ["no metric rows"]),
     "row without its epoch": (lambda s: s["rows"][3].pop("epoch"), ["row 3 has no int 'epoch'"]),
-    "marks not numbers": (_set(["marks", "epoch_end_of_adversarial"], "x"),
-                          ["marks has 'epoch_end_of_adversarial': 'x'"]),
-    "negative phase seconds": (_set(["phase_seconds", "adversarial"], -1.0),
-                               ["phase_seconds has 'adversarial': -1.0"]),
-    "last_eval samples not a tensor": (_set(["last_eval", "samples"], "x"),
-                                       ["last_eval samples are 'x'"]),
+    "marks not numbers": (
+        _set(["marks", "epoch_end_of_adversarial"], "x"),
+        ["marks has 'epoch_end_of_adversarial': 'x'"],
+    ),
+    "negative phase seconds": (
+        _set(["phase_seconds", "adversarial"], -1.0),
+        ["phase_seconds has 'adversarial': -1.0"],
+    ),
+    "last_eval samples not a tensor": (
+        _set(["last_eval", "samples"], "x"),
+        ["last_eval samples are 'x'"],
+    ),
     "last_eval not a dict": (_set(["last_eval"], [1]), ["last_eval is [1]"]),
     "config not a table": (_set(["config"], [1]), ["its config is not a table"]),
     "optimizer moment of another shape": (
         _first_optimizer_state("exp_avg", lambda t: torch.zeros(3, 3)),
-        ["optimizer 'mle' 'exp_avg' is (3, 3)"]),
-    "optimizer learning rate as text": (_set(["optimizers", "mle", "param_groups", 0, "lr"],
-                                             "fast"), ["optimizer 'mle' has lr = 'fast'"]),
+        ["optimizer 'mle' 'exp_avg' is (3, 3)"],
+    ),
+    "optimizer learning rate as text": (
+        _set(["optimizers", "mle", "param_groups", 0, "lr"], "fast"),
+        ["optimizer 'mle' has lr = 'fast'"],
+    ),
     "optimizer parameter ids not integers": (
         _set(["optimizers", "mle", "param_groups", 0, "params", 0], [0]),
-        ["optimizer 'mle' has other parameter groups"]),
-    "model missing": (lambda s: s["models"].pop("discriminator"),
-                      ["it has no 'discriminator' model"]),
+        ["optimizer 'mle' has other parameter groups"],
+    ),
+    "model missing": (
+        lambda s: s["models"].pop("discriminator"),
+        ["it has no 'discriminator' model"],
+    ),
 }
 
 
@@ -263,8 +290,7 @@ def test_structurally_wrong_checkpoint_is_one_line_and_stops(name, finished, tmp
 
 def _contents(run: Path) -> dict[Path, bytes]:
     """The run's files and their bytes (hidden ones, e.g. a lock, aside)."""
-    return {p: p.read_bytes() for p in run.rglob("*")
-            if p.is_file() and not p.name.startswith(".")}
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
 # -- foreign files ---------------------------------------------------------------------
@@ -277,8 +303,9 @@ def test_a_raw_pickle_model_pt_is_one_line(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path)
     _raw_pickle(run / "model.pt")
     line = _one_error_line(["generate", "--run", str(run)], capsys)
-    assert line == (f"seqgan: error: {run / 'model.pt'} is unreadable "
-                    "(a plain pickle, not a torch.save file)")
+    assert line == (
+        f"seqgan: error: {run / 'model.pt'} is unreadable (a plain pickle, not a torch.save file)"
+    )
 
 
 def test_raw_pickle_checkpoints_are_one_line(finished, tmp_path, capsys):
@@ -317,8 +344,10 @@ def test_an_object_npy_of_per_sequence_values_is_refused(finished, tmp_path):
     _object_npy(path)
     with pytest.raises(UserError) as info:
         report.build_table({"seqgan": [RunFolder(run)], "mle": [RunFolder(other)]})
-    assert str(info.value) == (f"{path} is not a numeric .npy array (Object arrays cannot be "
-                               "loaded when allow_pickle=False)")
+    assert str(info.value) == (
+        f"{path} is not a numeric .npy array (Object arrays cannot be "
+        "loaded when allow_pickle=False)"
+    )
 
 
 def test_an_object_array_in_an_oracle_file_is_one_line(tmp_path, capsys):
@@ -328,7 +357,17 @@ def test_an_object_array_in_an_oracle_file_is_one_line(tmp_path, capsys):
     config = copy.deepcopy(TINY)
     config["oracle"].update(source="file", path="oracle.npz")
     (tmp_path / "tiny.toml").write_text(tomli_w.dumps(config))
-    line = _one_error_line(["train", "--config", str(tmp_path / "tiny.toml"), "--out",
-                            str(tmp_path / "run"), "--data-root", str(tmp_path)], capsys)
+    line = _one_error_line(
+        [
+            "train",
+            "--config",
+            str(tmp_path / "tiny.toml"),
+            "--out",
+            str(tmp_path / "run"),
+            "--data-root",
+            str(tmp_path),
+        ],
+        capsys,
+    )
     assert "oracle.npz" in line
     assert "Object arrays cannot be loaded when allow_pickle=False" in line

@@ -25,8 +25,13 @@ from seqgan.storage.checkpoint import WITHOUT_STATE, list_checkpoints, load_chec
 from tests.conftest import TINY
 from tests.helpers import error_line, keeping_every_checkpoint
 
-OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",
-           "samples/adversarial.txt", "samples/nll_oracle_per_sequence.npy")
+OUTPUTS = (
+    "metrics.csv",
+    "samples/final.txt",
+    "samples/pretrain_generator.txt",
+    "samples/adversarial.txt",
+    "samples/nll_oracle_per_sequence.npy",
+)
 
 
 def _config(tmp: Path, name: str, **sections) -> Path:
@@ -60,8 +65,12 @@ def _copy(run: Path, tmp: Path) -> Path:
 
 def _moments(saved: dict) -> tuple[int, int]:
     """Bytes and number of the tensors of an optimizer's per-parameter states."""
-    tensors = [t for state in saved["state"].values() for t in state.values()
-               if isinstance(t, torch.Tensor)]
+    tensors = [
+        t
+        for state in saved["state"].values()
+        for t in state.values()
+        if isinstance(t, torch.Tensor)
+    ]
     return sum(t.numel() * t.element_size() for t in tensors), len(tensors)
 
 
@@ -83,12 +92,12 @@ def _same_tensors(ours, theirs, where: str = "") -> None:
 
 def _clockless(rows: list[dict]) -> list[dict]:
     """Metric rows without their wall-clock fields (seconds, UTC times)."""
-    return [{k: v for k, v in row.items() if not k.endswith(("seconds", "_utc"))}
-            for row in rows]
+    return [{k: v for k, v in row.items() if not k.endswith(("seconds", "_utc"))} for row in rows]
 
 
-def _assert_same_state(ours: dict, theirs: dict, keys=("models", "optimizers", "position",
-                                                        "marks", "last_eval", "rng")) -> None:
+def _assert_same_state(
+    ours: dict, theirs: dict, keys=("models", "optimizers", "position", "marks", "last_eval", "rng")
+) -> None:
     for key in keys:
         _same_tensors(ours[key], theirs[key], key)
     assert _clockless(ours["rows"]) == _clockless(theirs["rows"])
@@ -100,8 +109,11 @@ def _assert_same_outputs(run: Path, reference: Path) -> None:
         if (reference / name).is_file():
             assert (run / name).read_bytes() == (reference / name).read_bytes(), name
     assert (reference / "metrics.csv").is_file()
-    _same_tensors(torch.load(run / "model.pt", weights_only=True),
-                  torch.load(reference / "model.pt", weights_only=True), "model.pt")
+    _same_tensors(
+        torch.load(run / "model.pt", weights_only=True),
+        torch.load(reference / "model.pt", weights_only=True),
+        "model.pt",
+    )
 
 
 def _err(capsys) -> str:
@@ -127,10 +139,15 @@ def test_a_finished_run_keeps_its_whole_final_checkpoint_and_a_small_end_file(fi
 
 
 def test_resuming_a_finished_run_from_its_final_checkpoint_remakes_its_outputs(
-        finished, tmp_path, capsys):
+    finished, tmp_path, capsys
+):
     run = _copy(finished, tmp_path)
-    for name in ("summary.json", "model.pt", "samples/final.txt",
-                 "samples/nll_oracle_per_sequence.npy"):
+    for name in (
+        "summary.json",
+        "model.pt",
+        "samples/final.txt",
+        "samples/nll_oracle_per_sequence.npy",
+    ):
         (run / name).unlink()
     _err(capsys)
     assert main(["train", "--resume", str(run)]) == 0
@@ -142,8 +159,7 @@ def test_resuming_a_finished_run_from_its_final_checkpoint_remakes_its_outputs(
     assert (run / "summary.json").is_file()
 
 
-def test_a_damaged_final_checkpoint_of_a_finished_run_is_one_line(finished, tmp_path,
-                                                                  capsys):
+def test_a_damaged_final_checkpoint_of_a_finished_run_is_one_line(finished, tmp_path, capsys):
     """No earlier checkpoint is kept once a run has finished: a damaged final one is a
     one-line error when the run is extended, and the run's outputs stay as they were."""
     run = _copy(finished, tmp_path)
@@ -163,13 +179,13 @@ def longer_fresh(finished, tmp_path_factory) -> Path:
     config["adversarial"]["epochs"] = 5
     fresh = tmp_path_factory.mktemp("fresh")
     (fresh / "longer.toml").write_text(tomli_w.dumps(config))
-    assert main(["train", "--config", str(fresh / "longer.toml"), "--out",
-                 str(fresh / "run")]) == 0
+    assert main(["train", "--config", str(fresh / "longer.toml"), "--out", str(fresh / "run")]) == 0
     return fresh / "run"
 
 
-def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, longer_fresh,
-                                                               tmp_path, capsys):
+def test_a_longer_schedule_trains_on_from_the_final_checkpoint(
+    finished, longer_fresh, tmp_path, capsys
+):
     """An extended run continues from where it ended (no epoch re-run) and ends exactly
     as a run trained from the start with the longer schedule would."""
     run = _copy(finished, tmp_path)
@@ -182,21 +198,33 @@ def test_a_longer_schedule_trains_on_from_the_final_checkpoint(finished, longer_
     longer = load_checkpoint(run / "checkpoints" / "ckpt-00000010.pt")
     assert longer["position"] == [2, 5, 8]
     assert (run / "metrics.csv").read_bytes() == (longer_fresh / "metrics.csv").read_bytes()
-    _assert_same_state(longer, load_checkpoint(longer_fresh / "checkpoints" /
-                                               "ckpt-00000010.pt"))
+    _assert_same_state(longer, load_checkpoint(longer_fresh / "checkpoints" / "ckpt-00000010.pt"))
     _assert_same_outputs(run, longer_fresh)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
-        "ckpt-00000010.pt", "end-pretrain_generator.pt"]
+        "ckpt-00000010.pt",
+        "end-pretrain_generator.pt",
+    ]
 
 
 def test_an_older_releases_final_checkpoint_trains_on_from_the_one_before(
-        finished, longer_fresh, tmp_path, capsys):
+    finished, longer_fresh, tmp_path, capsys
+):
     """A final checkpoint without the discriminator's moments (as older releases wrote
     them), its whole predecessor kept: the extension goes back to that one, re-runs the
     epoch after it and ends as the run trained with 5 epochs from the start."""
     with keeping_every_checkpoint():
-        assert main(["train", "--config", str(finished.parent / "tiny.toml"),
-                     "--out", str(tmp_path / "old")]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--config",
+                    str(finished.parent / "tiny.toml"),
+                    "--out",
+                    str(tmp_path / "old"),
+                ]
+            )
+            == 0
+        )
     run = tmp_path / "old"
     final = run / "checkpoints" / "ckpt-00000008.pt"
     state = load_checkpoint(final)
@@ -221,8 +249,10 @@ def test_a_malformed_list_of_left_out_states_is_one_line(finished, tmp_path, cap
     final.write_bytes(serialize(state))
     _err(capsys)
     assert main(["train", "--resume", str(run)]) == 2
-    assert (f"{final} does not fit this run (optimizers_without_state is 'discriminator', "
-            "not a list of names)") in _err(capsys)
+    assert (
+        f"{final} does not fit this run (optimizers_without_state is 'discriminator', "
+        "not a list of names)"
+    ) in _err(capsys)
 
 
 # -- end-<phase>.pt ----------------------------------------------------------------------
@@ -243,7 +273,8 @@ def test_a_run_ending_with_its_pretraining_shares_a_whole_end_file(tmp_path):
     adopted = {}
     for source in (only, longer):
         out = tmp_path / f"from-{source.name}"
-        _train(_config(tmp_path, f"from-{source.name}",
-                       pretrain={"generator_from": str(source)}), out)
+        _train(
+            _config(tmp_path, f"from-{source.name}", pretrain={"generator_from": str(source)}), out
+        )
         adopted[source.name] = out
     _assert_same_outputs(adopted["only"], adopted["longer"])

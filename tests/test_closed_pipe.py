@@ -18,9 +18,16 @@ def test_a_closed_pipe_ends_the_command_quietly(args, tmp_path):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line is written
     try:
-        proc = subprocess.run([sys.executable, "-m", "seqgan", *args], check=False, stdout=write,
-                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env,
-                              timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-m", "seqgan", *args],
+            check=False,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+        )
     finally:
         os.close(write)
     assert proc.stderr == ""

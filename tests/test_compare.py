@@ -21,9 +21,21 @@ def compared(tmp_path_factory):
     config = root / "tiny.toml"
     config.write_text(tomli_w.dumps({**TINY, "eval": {**TINY["eval"], "diagnostics": True}}))
     out = root / "cmp"
-    args = ["compare", "--config", str(config), "--out", str(out), "--seeds", "2",
-            "--jobs", "2", "--algorithms", "random,mle,pg-bleu,seqgan,merl",
-            "--strategies", "2,1,1"]
+    args = [
+        "compare",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+        "--algorithms",
+        "random,mle,pg-bleu,seqgan,merl",
+        "--strategies",
+        "2,1,1",
+    ]
     assert main(args) == 0
     return out, args
 
@@ -45,12 +57,14 @@ def test_compare_writes_table_figures_and_shares_pretraining(compared):
     assert (out / "figures" / "nll_oracle.png").stat().st_size > 10_000
     assert (out / "figures" / "strategies.png").stat().st_size > 10_000
     for seed in (3, 4):
-        shared = torch.load(out / f"seed-{seed}" / "pretrain" / "checkpoints" /
-                            "end-pretrain_generator.pt", weights_only=True)
+        shared = torch.load(
+            out / f"seed-{seed}" / "pretrain" / "checkpoints" / "end-pretrain_generator.pt",
+            weights_only=True,
+        )
         pretrain_rows = read_csv(out / f"seed-{seed}" / "pretrain" / "metrics.csv")
         for name in ("mle", "pg-bleu", "seqgan", "merl", "seqgan-g2-d1-k1"):
             run_rows = read_csv(out / f"seed-{seed}" / name / "metrics.csv")
-            assert run_rows[:len(pretrain_rows)] == pretrain_rows  # the same pre-training
+            assert run_rows[: len(pretrain_rows)] == pretrain_rows  # the same pre-training
         assert shared["position"][:2] == [0, TINY["pretrain"]["generator_epochs"]]
 
 
@@ -115,8 +129,9 @@ def test_the_comparison_figure_shades_the_range_over_seeds():
     seeds = [Run([9.0, 8.6, 8.5]), Run([9.2, 8.8, 8.3]), Run([9.1, 8.7])]  # seed 3 stopped early
     curve = _mean_curve(seeds)
     assert [row["epoch"] for row in curve] == [0.0, 1.0]  # epochs every seed evaluated
-    assert curve[1] == pytest.approx({"epoch": 1.0, "nll_oracle": 8.7,
-                                      "nll_oracle_min": 8.6, "nll_oracle_max": 8.8})
+    assert curve[1] == pytest.approx(
+        {"epoch": 1.0, "nll_oracle": 8.7, "nll_oracle_min": 8.6, "nll_oracle_max": 8.8}
+    )
     assert set(_mean_curve(seeds[:1])[0]) == {"epoch", "nll_oracle"}  # one seed: no band
     fig, ax = plt.subplots()
     _draw_curves(ax, {"seqgan": curve, "mle": _mean_curve(seeds[:1])}, None)

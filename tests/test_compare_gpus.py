@@ -40,8 +40,7 @@ def _config(threads: int = 0):
 
 
 def _planned(tmp_path, jobs: int, threads: int = 0, seeds: int = 2):
-    return plan(_config(threads), ["mle", "seqgan", "pg-bleu"], [], seeds, tmp_path / "cmp",
-                jobs)
+    return plan(_config(threads), ["mle", "seqgan", "pg-bleu"], [], seeds, tmp_path / "cmp", jobs)
 
 
 def test_visible_gpus_from_device_count_and_cuda_visible_devices(monkeypatch):
@@ -59,9 +58,15 @@ def test_visible_gpus_from_device_count_and_cuda_visible_devices(monkeypatch):
     assert parse_gpus("2,0", visible_gpus()) == ["9", "5"]
 
 
-@pytest.mark.parametrize("text, words", [
-    ("0,0", ["twice", "--runs-per-gpu"]), ("2", ["GPU 2 is not visible", "2 visible"]),
-    ("x", ["'all'", "'x'"]), (",", ["'all'"])])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("0,0", ["twice", "--runs-per-gpu"]),
+        ("2", ["GPU 2 is not visible", "2 visible"]),
+        ("x", ["'all'", "'x'"]),
+        (",", ["'all'"]),
+    ],
+)
 def test_parse_gpus_refuses(text, words):
     with pytest.raises(compare.UserError) as info:
         parse_gpus(text, ["0", "1"])
@@ -93,15 +98,15 @@ def test_placement_is_round_robin_with_cuda_visible_devices_and_device(tmp_path)
         assert p.threads == job.config.run.threads
     assert [p.gpu for p in place(jobs[:5], ["3", "1", "2"])] == ["3", "1", "2", "3", "1"]
     # no GPUs: the CPU, nothing added
-    assert all(p == Placement(threads=j.config.run.threads)
-               for j, p in zip(jobs, place(jobs, [])))
+    assert all(p == Placement(threads=j.config.run.threads) for j, p in zip(jobs, place(jobs, [])))
     with pytest.raises(compare.UserError, match="--runs-per-gpu must be positive"):
         place(jobs, ["0"], 0)
 
 
 def _commands(runner: Runner, jobs) -> list[tuple[list[str], dict | None]]:
-    runner.placements = {id(j): p for j, p in
-                         zip(jobs, place(jobs, runner.gpus, runner.runs_per_gpu))}
+    runner.placements = {
+        id(j): p for j, p in zip(jobs, place(jobs, runner.gpus, runner.runs_per_gpu))
+    }
     return [(runner._command(j), runner.environment(j)) for j in jobs]
 
 
@@ -120,18 +125,20 @@ def test_subprocess_command_and_environment_per_gpu(tmp_path, monkeypatch):
         assert env["PATH"] == os.environ["PATH"]  # the rest inherited
     # a run to continue: --resume, and the device as well when --resume --set allows it
     from seqgan.training.session import EXTENDABLE
+
     jobs[1].run.mkdir(parents=True)
     jobs[1].run.joinpath("config.toml").write_text("")
     command = runner._command(jobs[1])
     assert command[4:6] == ["--resume", str(jobs[1].run)]
     assert command[6:] == (["--set", "run.device=cuda"] if "run.device" in EXTENDABLE else [])
     lines = plan_lines(jobs, runner.parallel, runner.placements, 2)
-    assert lines[0].startswith("plan: 8 run(s), 4 at a time (2 GPU(s) x 2 run(s) each, "
-                               "CUDA_VISIBLE_DEVICES 0,1; each run sees its GPU as cuda:0")
+    assert lines[0].startswith(
+        "plan: 8 run(s), 4 at a time (2 GPU(s) x 2 run(s) each, "
+        "CUDA_VISIBLE_DEVICES 0,1; each run sees its GPU as cuda:0"
+    )
     assert lines[1].endswith(f"{jobs[0].run} on GPU 0")
     assert lines[2].endswith(f"{jobs[1].run} on GPU 1")
-    assert any(line.endswith("(after seed 3 pretrain)") and " on GPU " in line
-               for line in lines)
+    assert any(line.endswith("(after seed 3 pretrain)") and " on GPU " in line for line in lines)
 
 
 def test_compare_without_gpus_keeps_todays_commands(tmp_path, monkeypatch):
@@ -142,13 +149,23 @@ def test_compare_without_gpus_keeps_todays_commands(tmp_path, monkeypatch):
     runner = Runner(jobs, 2, None)
     for job, (command, env) in zip(jobs, _commands(runner, jobs)):
         config = job.log.with_suffix(".toml")
-        assert command == [sys.executable, "-m", "seqgan", "train", "--config", str(config),
-                           "--out", str(job.run)]
+        assert command == [
+            sys.executable,
+            "-m",
+            "seqgan",
+            "train",
+            "--config",
+            str(config),
+            "--out",
+            str(job.run),
+        ]
         assert env is None  # inherited as is: no CUDA_VISIBLE_DEVICES, no device
         assert 'device = "cuda"' not in config.read_text()
     lines = plan_lines(jobs, 2, runner.placements)
-    assert lines[0] == f"plan: {len(jobs)} run(s), 2 at a time; each run's output in " \
-                       f"{jobs[0].log.parent}/"
+    assert (
+        lines[0] == f"plan: {len(jobs)} run(s), 2 at a time; each run's output in "
+        f"{jobs[0].log.parent}/"
+    )
     assert lines[1] == f"  seed 3 pretrain: {jobs[0].run}"
     assert not any("GPU" in line for line in lines)
 
@@ -185,10 +202,14 @@ def test_gpus_without_a_gpu_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "cmp").exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--gpus", "0", "--jobs", "2"], ["drop --jobs"]),
-    (["--runs-per-gpu", "2"], ["--runs-per-gpu needs --gpus"]),
-    (["--gpus", "0", "--runs-per-gpu", "0"], ["--runs-per-gpu must be positive"])])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--gpus", "0", "--jobs", "2"], ["drop --jobs"]),
+        (["--runs-per-gpu", "2"], ["--runs-per-gpu needs --gpus"]),
+        (["--gpus", "0", "--runs-per-gpu", "0"], ["--runs-per-gpu must be positive"]),
+    ],
+)
 def test_gpu_option_mistakes(args, words, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert main(["compare", "--out", str(tmp_path / "cmp"), *args]) == 2
@@ -213,11 +234,18 @@ def test_cli_passes_gpus_and_runs_per_gpu(tmp_path, monkeypatch, capsys):
 
 
 def test_devices_benchmark_quick_prints_cpu_line():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "devices.py"), "--quick",
-                           "--threads", "1"], capture_output=True, text=True, timeout=120,
-                          env=env, cwd=ROOT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "devices.py"), "--quick", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("CPU: ") and "avx2" in lines[0]

@@ -23,8 +23,22 @@ def test_compare_the_comparison_set_and_its_temperature_curves(tmp_path):
     path.write_text(tomli_w.dumps(config))
     out = tmp_path / "cmp"
     names = ["mle", "seqgan", "maligan", "rankgan", "leakgan"]
-    assert main(["compare", "--config", str(path), "--out", str(out), "--jobs", "2",
-                 "--algorithms", ",".join(names)]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--config",
+                str(path),
+                "--out",
+                str(out),
+                "--jobs",
+                "2",
+                "--algorithms",
+                ",".join(names),
+            ]
+        )
+        == 0
+    )
     rows = read_csv(out / "table.csv")
     assert [r["label"] for r in rows] == names
     assert all(float(r["nll_oracle"]) > 0 and float(r["nll_test"]) > 0 for r in rows)
@@ -32,8 +46,9 @@ def test_compare_the_comparison_set_and_its_temperature_curves(tmp_path):
         assert "took pretrain_generator" in (out / "logs" / f"seed-3-{name}.log").read_text()
     # LeakGAN pre-trains on its own (D first, then worker + manager)
     assert "took pretrain_generator" not in (out / "logs" / "seed-3-leakgan.log").read_text()
-    assert main(["evaluate", "--run", str(out), "--temperatures", "0.7,1.0",
-                 "--samples", "32"]) == 0
+    assert (
+        main(["evaluate", "--run", str(out), "--temperatures", "0.7,1.0", "--samples", "32"]) == 0
+    )
     curves = read_csv(out / "quality_diversity.csv")
     assert sorted({r["algorithm"] for r in curves}) == sorted(names)
     assert len(curves) == 2 * len(names)

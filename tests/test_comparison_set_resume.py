@@ -20,8 +20,14 @@ from tests.test_resume import (
 
 VARIANTS = {
     # both variance reductions on: the roll-out copy and the data schedule are resumed too
-    "maligan": {"maligan": {"estimator": "mc_search", "mixed_mle": True,
-                            "data_tokens_step": 3, "completions": 4}},
+    "maligan": {
+        "maligan": {
+            "estimator": "mc_search",
+            "mixed_mle": True,
+            "data_tokens_step": 3,
+            "completions": 4,
+        }
+    },
     "rankgan": {"rankgan": {"reference_size": 8, "comparison_size": 32}},
     "leakgan": {"leakgan": {"step": 3, "num_rollouts": 2, "mle_every": 2}},
 }

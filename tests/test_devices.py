@@ -54,8 +54,9 @@ def trained(tmp_path_factory) -> Path:
     """A finished tiny SeqGAN run trained with --device cpu."""
     root = tmp_path_factory.mktemp("devices")
     out = root / "run"
-    assert main(["train", "--config", str(_config(root)), "--out", str(out),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["train", "--config", str(_config(root)), "--out", str(out), "--device", "cpu"]) == 0
+    )
     return out
 
 
@@ -103,11 +104,11 @@ def test_a_misspelt_device_is_refused_by_the_config():
 @pytest.mark.parametrize("name", ["cuda", "cuda:3"])
 def test_train_on_an_unavailable_device_exits_2_in_one_line(name, tmp_path, capsys, cpu_only):
     out = tmp_path / "run"
-    code = main(["train", "--config", str(_config(tmp_path)), "--out", str(out),
-                 "--device", name])
+    code = main(["train", "--config", str(_config(tmp_path)), "--out", str(out), "--device", name])
     assert code == 2
-    error_line(capsys.readouterr().err, f"run.device = {name!r} is not available here",
-               "available: cpu")
+    error_line(
+        capsys.readouterr().err, f"run.device = {name!r} is not available here", "available: cpu"
+    )
     assert not out.exists()  # refused before anything is written
 
 
@@ -129,9 +130,24 @@ def test_the_device_is_recorded(trained):
 
 def test_auto_is_kept_as_chosen_and_the_resolved_device_recorded(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--config", str(_config(tmp_path)), "--out", str(out),
-                 "--set", "adversarial.epochs=0", "--set", "pretrain.generator_epochs=1",
-                 "--set", "pretrain.discriminator_rounds=0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(_config(tmp_path)),
+                "--out",
+                str(out),
+                "--set",
+                "adversarial.epochs=0",
+                "--set",
+                "pretrain.generator_epochs=1",
+                "--set",
+                "pretrain.discriminator_rounds=0",
+            ]
+        )
+        == 0
+    )
     assert tomllib.loads((out / "config.toml").read_text())["run"]["device"] == "auto"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["device"] == str(resolve_device("auto"))
@@ -164,8 +180,9 @@ def test_a_finished_run_loads_on_the_chosen_device(trained):
     assert models["generator"].sample(3).device.type == "cpu"
 
 
-def test_a_saved_device_missing_here_falls_back_to_the_cpu_with_a_note(trained, tmp_path,
-                                                                       capsys, cpu_only):
+def test_a_saved_device_missing_here_falls_back_to_the_cpu_with_a_note(
+    trained, tmp_path, capsys, cpu_only
+):
     assert saved_device("cuda", "runs/x") == torch.device("cpu")
     assert "runs/x was trained with run.device = 'cuda'" in capsys.readouterr().err
     moved = tmp_path / "moved"  # a run trained "on a GPU": its config says cuda
@@ -187,6 +204,7 @@ def test_checkpoints_load_onto_the_cpu_whatever_device_wrote_them(tmp_path, monk
     def spy(*args, **kwargs):
         seen.append((kwargs.get("map_location"), kwargs.get("weights_only")))
         return real_load(*args, **kwargs)
+
     monkeypatch.setattr(torch, "load", spy)
     state = load_checkpoint(path)
     assert seen == [("cpu", True)]
@@ -217,23 +235,28 @@ def test_saved_cuda_states_without_the_devices_are_a_note(cpu_only):
 def test_resuming_on_another_device_type_says_so_once(tmp_path, capsys):
     out = tmp_path / "run"
     config = _config(tmp_path, device="cpu")
-    assert main(["train", "--config", str(config), "--out", str(out),
-                 "--set", "adversarial.epochs=3"]) == 0
+    assert (
+        main(["train", "--config", str(config), "--out", str(out), "--set", "adversarial.epochs=3"])
+        == 0
+    )
     for path in list_checkpoints(out / "checkpoints"):  # as if "written on a GPU"
         state = load_checkpoint(path)
         state["device"] = "cuda"
         path.write_bytes(serialize(state))
     capsys.readouterr()
-    assert main(["train", "--resume", str(out), "--set", "adversarial.epochs=4",
-                 "--device", "cpu"]) == 0
+    assert (
+        main(["train", "--resume", str(out), "--set", "adversarial.epochs=4", "--device", "cpu"])
+        == 0
+    )
     err = capsys.readouterr().err
     assert err.count("was written on cuda, this session runs on cpu") == 1
     assert "not bit-identical to an uninterrupted one" in err
     assert "run.device" not in err  # the device is no setting of what was trained
 
 
-def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_path, capsys,
-                                                                   cpu_only):
+def test_resume_with_the_saved_device_missing_says_to_pass_device(
+    trained, tmp_path, capsys, cpu_only
+):
     moved = tmp_path / "moved"
     _copy_run(trained, moved)
     _set_saved_device(moved, "cuda")
@@ -246,6 +269,7 @@ def test_resume_with_the_saved_device_missing_says_to_pass_device(trained, tmp_p
 
 def _copy_run(source: Path, target: Path) -> None:
     import shutil
+
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.lock", ".lock*"))
     RunFolder.open(target)
 
@@ -274,11 +298,24 @@ def test_a_deterministic_cuda_run_resumes_bit_identically(tmp_path):
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     config = _config(tmp_path, device="cuda", deterministic=True)
     assert main(["train", "--config", str(config), "--out", str(whole)]) == 0
-    assert main(["train", "--config", str(config), "--out", str(parted),
-                 "--set", "adversarial.epochs=1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--out",
+                str(parted),
+                "--set",
+                "adversarial.epochs=1",
+            ]
+        )
+        == 0
+    )
     assert main(["train", "--resume", str(parted), "--set", "adversarial.epochs=2"]) == 0
     a, b = (load_checkpoint(run / "model.pt") for run in (whole, parted))
     for key in a["generator"]:
         assert torch.equal(a["generator"][key], b["generator"][key]), key
-    assert (whole / "samples" / "final.txt").read_text() == \
-        (parted / "samples" / "final.txt").read_text()
+    assert (whole / "samples" / "final.txt").read_text() == (
+        parted / "samples" / "final.txt"
+    ).read_text()

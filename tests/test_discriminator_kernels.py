@@ -56,11 +56,13 @@ def test_every_kernel_gives_the_reference_outputs_and_gradients(kernel, dtype, t
     logits, grads = _outputs_and_grads(d, kernel, tokens)
     # tolerance relative to each tensor's largest entry (float rounding of sums of
     # products of N(0, 1) weights)
-    torch.testing.assert_close(logits, ref_logits, rtol=tol,
-                               atol=tol * float(ref_logits.abs().max()))
+    torch.testing.assert_close(
+        logits, ref_logits, rtol=tol, atol=tol * float(ref_logits.abs().max())
+    )
     for name, grad in grads.items():  # incl. the embedding: ties share the gradient alike
-        torch.testing.assert_close(grad, ref_grads[name], rtol=tol,
-                                   atol=tol * float(ref_grads[name].abs().max()), msg=name)
+        torch.testing.assert_close(
+            grad, ref_grads[name], rtol=tol, atol=tol * float(ref_grads[name].abs().max()), msg=name
+        )
 
 
 def test_the_kernel_of_the_model_is_used_for_training_and_scoring(monkeypatch):
@@ -68,8 +70,9 @@ def test_the_kernel_of_the_model_is_used_for_training_and_scoring(monkeypatch):
     d.kernel, d.score_kernel = "unfold", "conv2d"
     used = []
     for name in KERNELS:
-        monkeypatch.setitem(KERNELS, name, lambda emb, w, _f=KERNELS[name], _n=name:
-                            used.append(_n) or _f(emb, w))
+        monkeypatch.setitem(
+            KERNELS, name, lambda emb, w, _f=KERNELS[name], _n=name: used.append(_n) or _f(emb, w)
+        )
     d(tokens)
     d.prob_real(tokens, chunk=5)
     assert used == ["unfold", "conv2d", "conv2d", "conv2d"]
@@ -110,22 +113,23 @@ def test_auto_measures_once_caches_and_leaves_the_random_state(tmp_path, monkeyp
 
     def no_measuring(*args):
         raise AssertionError("measured again")
+
     monkeypatch.setattr(kernel_choice, "_measure", no_measuring)
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == (train, score)
     cfg.kernel, cfg.score_kernel = "conv2d", "unfold"  # forced: no measuring, no cache
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("conv2d", "unfold")
     cfg.batch_size += 1  # another shape: not in the cache
     with pytest.raises(AssertionError, match="measured again"):
-        kernel_choice.choose_kernels(build_config(TINY).discriminator, 21, 8,
-                                     torch.device("cpu"))
+        kernel_choice.choose_kernels(build_config(TINY).discriminator, 21, 8, torch.device("cpu"))
 
 
 def test_a_damaged_cache_is_measured_again(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path))
     (tmp_path / "kernels.json").write_text("{not json")
     cfg = build_config(TINY).discriminator
-    monkeypatch.setattr(kernel_choice, "_measure",
-                        lambda *a: {"train": "unfold", "score": "conv2d"})
+    monkeypatch.setattr(
+        kernel_choice, "_measure", lambda *a: {"train": "unfold", "score": "conv2d"}
+    )
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("unfold", "conv2d")
     assert json.loads((tmp_path / "kernels.json").read_text())
 
@@ -135,19 +139,26 @@ def test_a_kernel_added_since_the_cache_was_written_is_timed(tmp_path, monkeypat
     cfg = build_config(TINY).discriminator
     earlier = {k: v for k, v in KERNELS.items() if k != "shared_unfold"}  # a past release's
     monkeypatch.setattr(kernel_choice, "KERNELS", earlier)
-    monkeypatch.setattr(kernel_choice, "_measure",
-                        lambda *a: {"train": "unfold", "score": "conv2d"})
+    monkeypatch.setattr(
+        kernel_choice, "_measure", lambda *a: {"train": "unfold", "score": "conv2d"}
+    )
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu")) == ("unfold", "conv2d")
     monkeypatch.setattr(kernel_choice, "KERNELS", KERNELS)  # today's
-    monkeypatch.setattr(kernel_choice, "_measure",
-                        lambda *a: {"train": "shared_unfold", "score": "conv2d"})
+    monkeypatch.setattr(
+        kernel_choice, "_measure", lambda *a: {"train": "shared_unfold", "score": "conv2d"}
+    )
     assert kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu"))[0] == "shared_unfold"
     assert len(json.loads((tmp_path / "kernels.json").read_text())) == 2
 
 
-@pytest.mark.parametrize("widths,filters,n", [([8, 1, 5, 2], [3, 4, 2, 5], 12),  # any order
-                                              ([8], [6], 1),  # one width = T, one row
-                                              ([1], [3], 5)])
+@pytest.mark.parametrize(
+    "widths,filters,n",
+    [
+        ([8, 1, 5, 2], [3, 4, 2, 5], 12),  # any order
+        ([8], [6], 1),  # one width = T, one row
+        ([1], [3], 5),
+    ],
+)
 def test_shared_unfold_on_other_width_sets(widths, filters, n):
     d, tokens = _model(torch.float64, widths, filters), _tokens(n)
     ref_logits, ref_grads = _outputs_and_grads(d, "conv1d", tokens)
@@ -174,8 +185,13 @@ def test_shared_unfold_in_bf16_matches_unfold_in_bf16():
     logits, grads = _outputs_and_grads(d, "shared_unfold", tokens)
     torch.testing.assert_close(logits, ref_logits, rtol=2e-3, atol=2e-3)
     for name, grad in grads.items():
-        torch.testing.assert_close(grad, ref_grads[name], rtol=2e-3,
-                                   atol=2e-3 * float(ref_grads[name].abs().max()), msg=name)
+        torch.testing.assert_close(
+            grad,
+            ref_grads[name],
+            rtol=2e-3,
+            atol=2e-3 * float(ref_grads[name].abs().max()),
+            msg=name,
+        )
     d.precision = "fp32"
     fp32_logits, _ = _outputs_and_grads(d, "shared_unfold", tokens)
     assert not torch.equal(logits, fp32_logits)  # it really ran in bf16
@@ -192,15 +208,17 @@ def _tiny(**discriminator) -> dict:
 
 def test_auto_is_recorded_in_the_run_and_a_resume_reuses_it(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(kernel_choice, "_measure",
-                        lambda *a: {"train": "conv2d", "score": "unfold"})
+    monkeypatch.setattr(
+        kernel_choice, "_measure", lambda *a: {"train": "conv2d", "score": "unfold"}
+    )
     run = api.train(_tiny(), tmp_path / "run", adversarial__epochs=1)
     recorded = read_toml(tmp_path / "run" / "config.toml")["discriminator"]
     assert (recorded["kernel"], recorded["score_kernel"]) == ("conv2d", "unfold")
     # a resume (here: an extension) computes with the recorded kernels, whatever the
     # machine would choose now
-    monkeypatch.setattr(kernel_choice, "_measure",
-                        lambda *a: {"train": "unfold", "score": "conv1d"})
+    monkeypatch.setattr(
+        kernel_choice, "_measure", lambda *a: {"train": "unfold", "score": "conv1d"}
+    )
     api.train(resume=run.path, adversarial__epochs=2)
     recorded = read_toml(tmp_path / "run" / "config.toml")["discriminator"]
     assert (recorded["kernel"], recorded["score_kernel"]) == ("conv2d", "unfold")
@@ -209,8 +227,11 @@ def test_auto_is_recorded_in_the_run_and_a_resume_reuses_it(tmp_path, monkeypatc
 def test_a_run_of_an_earlier_release_resumes_with_its_conv1d_formulation(tmp_path):
     run = api.train(_tiny(kernel="unfold", score_kernel="unfold"), tmp_path / "run")
     path = run.path / "config.toml"
-    text = "\n".join(line for line in path.read_text().splitlines()
-                     if not line.startswith(("kernel =", "score_kernel =")))
+    text = "\n".join(
+        line
+        for line in path.read_text().splitlines()
+        if not line.startswith(("kernel =", "score_kernel ="))
+    )
     path.write_text(text + "\n")
     cfg, changed = resumed_config(RunFolder.open(run.path), [])
     assert (cfg.discriminator.kernel, cfg.discriminator.score_kernel) == ("conv1d", "conv1d")
@@ -218,8 +239,9 @@ def test_a_run_of_an_earlier_release_resumes_with_its_conv1d_formulation(tmp_pat
 
 
 def test_bf16_trains_end_to_end(tmp_path):
-    run = api.train(_tiny(precision="bf16", kernel="unfold", score_kernel="conv2d"),
-                    tmp_path / "run")
+    run = api.train(
+        _tiny(precision="bf16", kernel="unfold", score_kernel="conv2d"), tmp_path / "run"
+    )
     assert run.config.discriminator.precision == "bf16"
     rows = [r for r in run.metrics if r.get("d_accuracy") not in (None, "")]
     assert rows and all(0.0 <= float(r["d_accuracy"]) <= 1.0 for r in rows)
@@ -229,8 +251,9 @@ def test_bf16_trains_end_to_end(tmp_path):
 def test_shared_unfold_refuses_a_second_derivative_instead_of_a_wrong_one():
     emb = torch.randn(3, 8, 4, dtype=torch.float64, requires_grad=True)
     weights = [torch.randn(5, 4, 3, dtype=torch.float64, requires_grad=True)]
-    (grad,) = torch.autograd.grad(shared_unfold_features(emb, weights).square().sum(), emb,
-                                  create_graph=True)
+    (grad,) = torch.autograd.grad(
+        shared_unfold_features(emb, weights).square().sum(), emb, create_graph=True
+    )
     with pytest.raises(RuntimeError, match="once_differentiable|double backward"):
         grad.sum().backward()
 
@@ -244,10 +267,11 @@ def test_auto_leaves_out_a_kernel_that_disagrees_on_this_device(tmp_path, monkey
 
     def fast_but_wrong(emb, weights):  # differentiable, cheaper than any real kernel
         return emb[:, :1, :1].reshape(-1, 1).mul(0.5).expand(-1, total)
+
     monkeypatch.setitem(KERNELS, "fast_but_wrong", fast_but_wrong)
     train, score = kernel_choice.choose_kernels(cfg, 20, 8, torch.device("cpu"))
     assert "fast_but_wrong" not in (train, score)
-    entry, = json.loads((tmp_path / "kernels.json").read_text()).values()
+    (entry,) = json.loads((tmp_path / "kernels.json").read_text()).values()
     assert "fast_but_wrong" not in entry["train_seconds"]
     assert set(entry["train_seconds"]) == set(KERNELS) - {"fast_but_wrong"}
     assert "left_out" not in entry or set(entry["left_out"]) == {"fast_but_wrong"}
@@ -256,18 +280,33 @@ def test_auto_leaves_out_a_kernel_that_disagrees_on_this_device(tmp_path, monkey
 
 
 def test_a_chosen_kernel_that_computes_wrongly_here_is_refused_in_one_line(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     """``discriminator.kernel = conv2d_plain`` on a device whose library computes that
     formulation wrongly: one line naming the setting and what to set, nothing written."""
     from tests.helpers import refused_and_unchanged
 
     def wrong(emb, weights):  # as a faulty backend would compute conv2d_plain
         return KERNELS["conv1d"](emb, weights) * 1e13
+
     monkeypatch.setitem(KERNELS, "conv2d_plain", wrong)
     config = tmp_path.parent / f"{tmp_path.name}-tiny.toml"
     config.write_text(tomli_w.dumps(TINY))
     refused_and_unchanged(
-        lambda inputs: ["train", "--config", str(config), "--set",
-                        "discriminator.kernel=conv2d_plain", "--out", str(inputs / "run")],
-        ["discriminator.kernel = conv2d_plain computes wrong results on cpu",
-         "set discriminator.kernel = auto or conv1d"], tmp_path, monkeypatch, capsys)
+        lambda inputs: [
+            "train",
+            "--config",
+            str(config),
+            "--set",
+            "discriminator.kernel=conv2d_plain",
+            "--out",
+            str(inputs / "run"),
+        ],
+        [
+            "discriminator.kernel = conv2d_plain computes wrong results on cpu",
+            "set discriminator.kernel = auto or conv1d",
+        ],
+        tmp_path,
+        monkeypatch,
+        capsys,
+    )

@@ -16,18 +16,31 @@ def _reward(_tokens):
     return REWARDS
 
 
-@pytest.mark.parametrize("kind,expected_q,expected_loss", [
-    # ordinary: every step's return is the terminal reward
-    ("ordinary", [[0.8, 0.8, 0.8], [0.2, 0.2, 0.2]],
-     -((-3.5 * 0.8) / 3 + (-4.0 * 0.2) / 3) / 2),
-    # baseline: minus the batch mean 0.5 -> advantages +0.3 and -0.3 (a negative weight)
-    ("baseline", [[0.3, 0.3, 0.3], [-0.3, -0.3, -0.3]],
-     -((-3.5 * 0.3) / 3 + (-4.0 * -0.3) / 3) / 2),
-    # merl, alpha = 1: per-step terms -log pi - 1 are [0, 1, -0.5] and [-0.7, 0.2, 1.5];
-    # their sums to go [0.5, 0.5, -0.5] and [1.0, 1.7, 1.5] are added to the advantages
-    ("merl", [[0.8, 0.8, -0.2], [0.7, 1.4, 1.2]],
-     -((-1.0 * 0.8 - 2.0 * 0.8 - 0.5 * -0.2) / 3 + (-0.3 * 0.7 - 1.2 * 1.4 - 2.5 * 1.2) / 3) / 2),
-])
+@pytest.mark.parametrize(
+    "kind,expected_q,expected_loss",
+    [
+        # ordinary: every step's return is the terminal reward
+        (
+            "ordinary",
+            [[0.8, 0.8, 0.8], [0.2, 0.2, 0.2]],
+            -((-3.5 * 0.8) / 3 + (-4.0 * 0.2) / 3) / 2,
+        ),
+        # baseline: minus the batch mean 0.5 -> advantages +0.3 and -0.3 (a negative weight)
+        (
+            "baseline",
+            [[0.3, 0.3, 0.3], [-0.3, -0.3, -0.3]],
+            -((-3.5 * 0.3) / 3 + (-4.0 * -0.3) / 3) / 2,
+        ),
+        # merl, alpha = 1: per-step terms -log pi - 1 are [0, 1, -0.5] and [-0.7, 0.2, 1.5];
+        # their sums to go [0.5, 0.5, -0.5] and [1.0, 1.7, 1.5] are added to the advantages
+        (
+            "merl",
+            [[0.8, 0.8, -0.2], [0.7, 1.4, 1.2]],
+            -((-1.0 * 0.8 - 2.0 * 0.8 - 0.5 * -0.2) / 3 + (-0.3 * 0.7 - 1.2 * 1.4 - 2.5 * 1.2) / 3)
+            / 2,
+        ),
+    ],
+)
 def test_estimator_returns_and_loss_match_hand_computation(kind, expected_q, expected_loss):
     q, rewards = action_values(kind, SAMPLES, LOG_PROBS, _reward, alpha=1.0)
     torch.testing.assert_close(q, torch.tensor(expected_q))
@@ -40,8 +53,9 @@ def test_merl_temperature_scales_the_entropy_term():
     q0, _ = action_values("merl", SAMPLES, LOG_PROBS, _reward, alpha=0.0)
     q2, _ = action_values("merl", SAMPLES, LOG_PROBS, _reward, alpha=2.0)
     # alpha = 0 leaves only the advantage and the -1 per remaining step
-    torch.testing.assert_close(q0, torch.tensor([[0.3 - 3, 0.3 - 2, 0.3 - 1],
-                                                 [-0.3 - 3, -0.3 - 2, -0.3 - 1]]))
+    torch.testing.assert_close(
+        q0, torch.tensor([[0.3 - 3, 0.3 - 2, 0.3 - 1], [-0.3 - 3, -0.3 - 2, -0.3 - 1]])
+    )
     torch.testing.assert_close(q2 - q0, -2.0 * LOG_PROBS.flip(1).cumsum(1).flip(1))
 
 
@@ -71,8 +85,9 @@ def test_baseline_gradient_has_lower_variance_than_ordinary():
 
 def test_precision_recall_on_a_hand_made_confusion():
     from seqgan.metrics.gan_diagnostics import precision_recall
-    real = torch.tensor([0.9, 0.8, 0.3, 0.6])   # TP = 3, FN = 1
-    fake = torch.tensor([0.7, 0.1, 0.2])        # FP = 1, TN = 2
+
+    real = torch.tensor([0.9, 0.8, 0.3, 0.6])  # TP = 3, FN = 1
+    fake = torch.tensor([0.7, 0.1, 0.2])  # FP = 1, TN = 2
     assert precision_recall(real, fake) == (0.75, 0.75)
     assert precision_recall(real, torch.tensor([0.0]))[0] == 1.0
 
@@ -81,6 +96,7 @@ def test_policy_entropy_equals_the_analytic_entropy():
     """A generator with zero recurrent weights and one fixed output distribution: every
     step's policy is the same categorical, whose entropy is known."""
     from seqgan.metrics.gan_diagnostics import policy_entropy
+
     policy = Generator(5, 3, 3, 6)
     probs = torch.tensor([0.5, 0.2, 0.15, 0.1, 0.05])
     with torch.no_grad():
@@ -92,6 +108,7 @@ def test_policy_entropy_equals_the_analytic_entropy():
 
 def test_reward_stats():
     from seqgan.metrics.gan_diagnostics import reward_stats
+
     mean, std = reward_stats(torch.tensor([0.0, 1.0, 1.0, 0.0]))
     assert (mean, std) == (0.5, 0.5)
 
@@ -102,22 +119,39 @@ def test_compare_policies_draws_each_generator_at_the_step(tmp_path, capsys):
     from seqgan.cli import main
     from seqgan.training.policies import entropy, policy_at
     from tests.conftest import TINY
+
     config = tmp_path / "tiny.toml"
-    config.write_text(tomli_w.dumps({**TINY, "adversarial": {**TINY["adversarial"],
-                                                             "epochs": 1}}))
+    config.write_text(tomli_w.dumps({**TINY, "adversarial": {**TINY["adversarial"], "epochs": 1}}))
     runs = []
     for estimator in ("ordinary", "merl"):
         runs.append(tmp_path / estimator)
-        assert main(["train", "--config", str(config), "--out", str(runs[-1]),
-                     "--set", f"generator.estimator={estimator}"]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--config",
+                    str(config),
+                    "--out",
+                    str(runs[-1]),
+                    "--set",
+                    f"generator.estimator={estimator}",
+                ]
+            )
+            == 0
+        )
     figure = tmp_path / "policies.png"
     capsys.readouterr()
-    assert main(["evaluate", "--compare-policies", *map(str, runs), "--step", "4",
-                 "--out", str(figure)]) == 0
+    assert (
+        main(
+            ["evaluate", "--compare-policies", *map(str, runs), "--step", "4", "--out", str(figure)]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert figure.stat().st_size > 10_000
     assert lines[0].startswith("ordinary") and lines[1].startswith("merl")
     uniform = torch.full((40,), 1 / 40)
     assert entropy(uniform) == pytest.approx(float(torch.log(torch.tensor(40.0))))
-    assert policy_at(Generator(40, 4, 4, 8), torch.zeros(8, dtype=torch.long), 4).sum() == \
-        pytest.approx(1.0)
+    assert policy_at(
+        Generator(40, 4, 4, 8), torch.zeros(8, dtype=torch.long), 4
+    ).sum() == pytest.approx(1.0)

@@ -53,8 +53,10 @@ def _one_line(capsys, *words: str) -> str:
 
 def _snapshot(root: Path) -> dict[str, bytes | None]:
     """Every path under ``root`` with its content (None for folders)."""
-    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+        for p in sorted(root.rglob("*"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +80,7 @@ def run_copy(finished, tmp_path) -> Path:
 
 # -- 1. --overwrite deletes only what seqgan wrote ----------------------------------
 
+
 def test_overwrite_refuses_a_project_folder_with_a_config(config, tmp_path, capsys):
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
@@ -85,8 +88,9 @@ def test_overwrite_refuses_a_project_folder_with_a_config(config, tmp_path, caps
     (project / "data" / "corpus.txt").write_text("a b c\n")
     shutil.copy(config, project / "config.toml")
     before = _snapshot(project)
-    code = main(["train", "--config", str(project / "config.toml"), "--out", str(project),
-                 "--overwrite"])
+    code = main(
+        ["train", "--config", str(project / "config.toml"), "--out", str(project), "--overwrite"]
+    )
     assert code == 2
     _one_line(capsys, "refusing to overwrite", "not a seqgan run folder")
     assert _snapshot(project) == before
@@ -102,9 +106,17 @@ def test_overwrite_refuses_a_folder_that_is_not_a_run(config, tmp_path, capsys):
     assert _snapshot(home) == before
 
 
-@pytest.mark.parametrize("where", ["notes.md", "samples/my_best.mid", "checkpoints/keep.txt",
-                                   "samples/cherry_picked.txt", "figures/paper_fig1.png",
-                                   "samples/favourite_per_sequence.npy"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "notes.md",
+        "samples/my_best.mid",
+        "checkpoints/keep.txt",
+        "samples/cherry_picked.txt",
+        "figures/paper_fig1.png",
+        "samples/favourite_per_sequence.npy",
+    ],
+)
 def test_overwrite_refuses_a_run_folder_holding_a_users_file(run_copy, config, capsys, where):
     (run_copy / where).write_text("mine")
     before = _snapshot(run_copy)
@@ -113,8 +125,7 @@ def test_overwrite_refuses_a_run_folder_holding_a_users_file(run_copy, config, c
     assert _snapshot(run_copy) == before
 
 
-def test_overwrite_replaces_a_run_folder_and_keeps_a_symlink(run_copy, config, tmp_path,
-                                                             capsys):
+def test_overwrite_replaces_a_run_folder_and_keeps_a_symlink(run_copy, config, tmp_path, capsys):
     link = tmp_path / "latest"
     link.symlink_to(run_copy, target_is_directory=True)
     old_metrics = (run_copy / "metrics.csv").read_bytes()
@@ -145,13 +156,15 @@ def test_a_run_folder_of_an_older_release_is_recognised_by_its_layout(run_copy, 
 
 # -- 3. the end of a shareable phase is part of the resumable step --------------------
 
+
 def _fail_writes(monkeypatch, name: str) -> None:
     """A full disk while the atomic writer writes ``name``."""
     temporaries_of(name, monkeypatch, wrap=FullDisk)
 
 
-def test_a_failed_end_of_pretraining_write_is_redone_on_resume(config, tmp_path, capsys,
-                                                              monkeypatch):
+def test_a_failed_end_of_pretraining_write_is_redone_on_resume(
+    config, tmp_path, capsys, monkeypatch
+):
     run = tmp_path / "run"
     _fail_writes(monkeypatch, "end-pretrain_generator")
     assert main(["train", "--config", str(config), "--out", str(run)]) == 2
@@ -187,8 +200,7 @@ def test_a_resume_rewrites_a_missing_end_of_phase_file(config, tmp_path, capsys)
     assert equal_trees(load_checkpoint(end), expected)  # the same state (not bytes: views)
 
 
-def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(config, tmp_path,
-                                                                        capsys):
+def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(config, tmp_path, capsys):
     out = tmp_path / "cmp"
     argv = ["compare", "--config", str(config), "--algorithms", "mle", "--out", str(out)]
     assert main(argv) == 0
@@ -216,10 +228,14 @@ def test_a_damaged_summary_in_a_comparison_is_remade(config, tmp_path, capsys):
 
 # -- 4. final outputs: atomic, summary.json last --------------------------------------
 
-@pytest.mark.parametrize("name", ["model.pt", "summary.json", "final.txt", "nll_oracle.png",
-                                  "nll_oracle_per_sequence.npy"])
-def test_a_full_disk_while_finishing_keeps_the_previous_outputs(run_copy, capsys, monkeypatch,
-                                                                name):
+
+@pytest.mark.parametrize(
+    "name",
+    ["model.pt", "summary.json", "final.txt", "nll_oracle.png", "nll_oracle_per_sequence.npy"],
+)
+def test_a_full_disk_while_finishing_keeps_the_previous_outputs(
+    run_copy, capsys, monkeypatch, name
+):
     """``--resume`` of a finished run re-writes its final outputs; a full disk at any
     of them is one line, and every file is still whole (the old version)."""
     before = _snapshot(run_copy)
@@ -247,22 +263,30 @@ def test_summary_is_written_last(config, tmp_path, capsys, monkeypatch):
 
 # -- 5. one writer per run folder ------------------------------------------------------
 
+
 def _hold_lock(folder: Path) -> subprocess.Popen:
     """Another process holding the run folder's lock (until it is killed)."""
-    code = ("import sys, time; from seqgan.storage.lock import FolderLock; "
-            "lock = FolderLock(sys.argv[1]); print('locked', flush=True); time.sleep(120)")
+    code = (
+        "import sys, time; from seqgan.storage.lock import FolderLock; "
+        "lock = FolderLock(sys.argv[1]); print('locked', flush=True); time.sleep(120)"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(folder)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(folder)], env=env, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
 
 @pytest.mark.parametrize("command", ["resume", "overwrite"])
-def test_a_second_writer_is_refused_and_the_lock_is_free_after_sigkill(run_copy, config,
-                                                                       capsys, command):
-    argv = (["train", "--resume", str(run_copy)] if command == "resume" else
-            ["train", "--config", str(config), "--out", str(run_copy), "--overwrite"])
+def test_a_second_writer_is_refused_and_the_lock_is_free_after_sigkill(
+    run_copy, config, capsys, command
+):
+    argv = (
+        ["train", "--resume", str(run_copy)]
+        if command == "resume"
+        else ["train", "--config", str(config), "--out", str(run_copy), "--overwrite"]
+    )
     holder = _hold_lock(run_copy)
     try:
         before = _snapshot(run_copy)
@@ -297,6 +321,7 @@ def test_a_second_comparison_on_one_folder_is_refused(config, tmp_path, capsys):
 
 # -- 8. environment faults --------------------------------------------------------------
 
+
 def _read_only(monkeypatch, folder: Path) -> None:
     """Fault injection for a read-only file system under ``folder`` (as root, permission
     bits do not stop writes): creating, replacing or removing a file there fails EROFS."""
@@ -326,6 +351,7 @@ def _read_only(monkeypatch, folder: Path) -> None:
             if inside(path):
                 refuse(path)
             return real[name](path, *args, **kwargs)
+
         return call
 
     monkeypatch.setattr(builtins, "open", fake_open)
@@ -336,13 +362,26 @@ def _read_only(monkeypatch, folder: Path) -> None:
 
 @pytest.mark.parametrize("command", ["resume", "overwrite", "evaluate", "compare"])
 def test_a_read_only_run_folder_is_one_line(run_copy, config, capsys, monkeypatch, command):
-    argv = {"resume": ["train", "--resume", str(run_copy)],
-            "overwrite": ["train", "--config", str(config), "--out", str(run_copy),
-                          "--overwrite"],
-            "evaluate": ["evaluate", "--run", str(run_copy), "--out",
-                         str(run_copy / "evaluation.json")],
-            "compare": ["compare", "--config", str(config), "--algorithms", "random",
-                        "--out", str(run_copy / "cmp")]}[command]
+    argv = {
+        "resume": ["train", "--resume", str(run_copy)],
+        "overwrite": ["train", "--config", str(config), "--out", str(run_copy), "--overwrite"],
+        "evaluate": [
+            "evaluate",
+            "--run",
+            str(run_copy),
+            "--out",
+            str(run_copy / "evaluation.json"),
+        ],
+        "compare": [
+            "compare",
+            "--config",
+            str(config),
+            "--algorithms",
+            "random",
+            "--out",
+            str(run_copy / "cmp"),
+        ],
+    }[command]
     before = _snapshot(run_copy)
     _read_only(monkeypatch, run_copy)
     code = main(argv)
@@ -378,8 +417,9 @@ def test_a_vocabulary_with_renamed_specials_is_one_line(tmp_path, capsys):
     data["data"] = {"kind": "text", "train_file": str(corpus), "test_ratio": 0.25}
     data["eval"].pop("bleu", None)
     run = tmp_path / "run"
-    assert main(["train", "--config", str(_toml(tmp_path / "t.toml", data)), "--out",
-                 str(run)]) == 0
+    assert (
+        main(["train", "--config", str(_toml(tmp_path / "t.toml", data)), "--out", str(run)]) == 0
+    )
     vocab = json.loads((run / "vocab.json").read_text())
     original = list(vocab["tokens"])
     vocab["tokens"][1] = "<BOS>"
@@ -395,10 +435,17 @@ def test_a_vocabulary_with_renamed_specials_is_one_line(tmp_path, capsys):
 
 # -- 8 / 9. signals ------------------------------------------------------------------
 
+
 def _start(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.Popen([sys.executable, "-m", "seqgan", *args], env=env, cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqgan", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _long_config(tmp_path: Path) -> Path:
@@ -416,8 +463,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("signum,code,count", [(signal.SIGINT, 130, 5),
-                                               (signal.SIGHUP, 129, 1)])
+@pytest.mark.parametrize("signum,code,count", [(signal.SIGINT, 130, 5), (signal.SIGHUP, 129, 1)])
 def test_signals_are_one_line_and_the_run_resumes(tmp_path, signum, code, count):
     run = tmp_path / "run"
     proc = _start(["train", "--config", str(_long_config(tmp_path)), "--out", str(run)])
@@ -438,6 +484,7 @@ def test_signals_are_one_line_and_the_run_resumes(tmp_path, signum, code, count)
 
 
 # -- 9. minor -------------------------------------------------------------------------
+
 
 def test_a_name_cannot_place_the_run_outside_runs(tmp_path, capsys, monkeypatch):
     data = copy.deepcopy(FAST)
@@ -464,10 +511,23 @@ def test_a_hangup_ignored_from_the_start_stays_ignored(tmp_path):
     """``nohup seqgan train …``: the run survives the terminal's SIGHUP."""
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "seqgan", "train", "--config",
-                             str(_long_config(tmp_path)), "--out", str(run)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seqgan",
+            "train",
+            "--config",
+            str(_long_config(tmp_path)),
+            "--out",
+            str(run),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
     _wait_for(run / "checkpoints" / "ckpt-00000002.pt", proc)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=240)
@@ -490,10 +550,14 @@ def test_pruning_after_a_fall_back_keeps_the_good_checkpoints(tmp_path):
     """After a resume fell back past a damaged newest checkpoint, writing the next one
     keeps the good ones before it (the damaged one is not counted as "newest")."""
     from seqgan.storage.checkpoint import list_checkpoints, save_checkpoint
+
     folder = tmp_path / "checkpoints"
     for index in (6, 7):
         save_checkpoint(folder, index, b"good", keep=2)
     (folder / "ckpt-00000009.pt").write_bytes(b"damaged")
     save_checkpoint(folder, 8, b"good", keep=2)
     assert [p.name for p in list_checkpoints(folder)] == [
-        "ckpt-00000007.pt", "ckpt-00000008.pt", "ckpt-00000009.pt"]
+        "ckpt-00000007.pt",
+        "ckpt-00000008.pt",
+        "ckpt-00000009.pt",
+    ]

@@ -18,8 +18,14 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     script = Path(sys.executable).with_name("lint-imports")
     command = [str(script) if script.exists() else shutil.which("lint-imports") or "lint-imports"]
     env = {**os.environ, "PYTHONPATH": str(root / "src")}  # this copy, not the installed one
-    return subprocess.run([*command, "--no-cache", "--no-logo", str(REPO / "pyproject.toml")],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [*command, "--no-cache", "--no-logo", str(REPO / "pyproject.toml")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _append(path: Path, code: str) -> None:
@@ -27,8 +33,11 @@ def _append(path: Path, code: str) -> None:
 
 
 def test_the_contracts_hold_and_a_violation_fails_naming_the_import(tmp_path):
-    shutil.copytree(REPO / "src" / "seqgan", tmp_path / "src" / "seqgan",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "src" / "seqgan",
+        tmp_path / "src" / "seqgan",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     kept = _lint_imports(tmp_path)
     assert kept.returncode == 0, kept.stdout + kept.stderr
     assert "0 broken" in kept.stdout
@@ -36,11 +45,15 @@ def test_the_contracts_hold_and_a_violation_fails_naming_the_import(tmp_path):
     package = tmp_path / "src" / "seqgan"
     # storage is below experiments: an import reaching up, even inside a function, breaks
     # the layers; jobs <-> compare (siblings in experiments) is a cycle
-    _append(package / "storage" / "lock.py",
-            "def _reaches_up():\n    from seqgan.experiments import compare\n    return compare\n")
-    _append(package / "experiments" / "jobs.py",
-            "def _cycle():\n    from seqgan.experiments.compare import run_compare\n"
-            "    return run_compare\n")
+    _append(
+        package / "storage" / "lock.py",
+        "def _reaches_up():\n    from seqgan.experiments import compare\n    return compare\n",
+    )
+    _append(
+        package / "experiments" / "jobs.py",
+        "def _cycle():\n    from seqgan.experiments.compare import run_compare\n"
+        "    return run_compare\n",
+    )
     broken = _lint_imports(tmp_path)
     out = broken.stdout + broken.stderr
     assert broken.returncode != 0, out

@@ -33,11 +33,13 @@ def test_rescaled_activation_by_hand():
     # first) -> sigmoid(16 (0.5 - rank / 4)) = sigmoid(-8), sigmoid(4), sigmoid(0), sigmoid(-4)
     rewards = torch.tensor([[0.2, 1.0], [0.9, 3.0], [0.5, 2.0], [0.5, 4.0]])
     out = rescaled_activation(rewards, delta=16.0)
-    assert out[:, 0].tolist() == pytest.approx([_sigmoid(-8), _sigmoid(4), _sigmoid(0),
-                                                _sigmoid(-4)])
+    assert out[:, 0].tolist() == pytest.approx(
+        [_sigmoid(-8), _sigmoid(4), _sigmoid(0), _sigmoid(-4)]
+    )
     # second column: ranks 4, 2, 3, 1
-    assert out[:, 1].tolist() == pytest.approx([_sigmoid(-8), _sigmoid(0), _sigmoid(-4),
-                                                _sigmoid(4)])
+    assert out[:, 1].tolist() == pytest.approx(
+        [_sigmoid(-8), _sigmoid(0), _sigmoid(-4), _sigmoid(4)]
+    )
     assert rescaled_activation(rewards, delta=0.0).eq(0.5).all()
 
 
@@ -71,15 +73,17 @@ def leak(tiny_config):
 
 def test_sampling_draws_from_the_teacher_forced_policy(leak):
     generator, task = leak
-    tokens = generator.continue_from(torch.empty(5, 0, dtype=torch.long),
-                                     sampler=greedy_from_logits)
+    tokens = generator.continue_from(
+        torch.empty(5, 0, dtype=torch.long), sampler=greedy_from_logits
+    )
     assert torch.equal(generator.logits(tokens).argmax(-1), tokens)
     uniforms = torch.rand(5, task.seq_len)
     sampled = generator.continue_from(torch.empty(5, 0, dtype=torch.long), uniforms)
     expected = torch.searchsorted(
         generator.logits(sampled).softmax(-1).cumsum(-1),
         (uniforms * generator.logits(sampled).softmax(-1).sum(-1)).unsqueeze(-1),
-        right=True).squeeze(-1)
+        right=True,
+    ).squeeze(-1)
     assert torch.equal(sampled, expected)
 
 
@@ -87,7 +91,8 @@ def test_memory_estimate_counts_the_generator_without_its_d(leak):
     generator, task = leak
     cfg = build_config({**TINY, "algorithm": "leakgan", "leakgan": {"step": 3}})
     own = sum(p.numel() for p in generator.parameters()) - sum(
-        p.numel() for p in generator.discriminator.parameters())
+        p.numel() for p in generator.discriminator.parameters()
+    )
     parts = {p.name: p.count for p in size.estimate(cfg, task.vocab_size, task.seq_len).parameters}
     assert parts["generator"] == own
     assert parts["discriminator"] == sum(p.numel() for p in generator.discriminator.parameters())
@@ -108,14 +113,19 @@ def test_completions_keep_the_prefix_and_leave_d_alone(leak):
 
 def test_tiny_leakgan_run(tmp_path):
     out, summary, rows = train_tiny(
-        tmp_path, "leakgan", leakgan={"step": 3, "num_rollouts": 2, "mle_every": 2})
+        tmp_path, "leakgan", leakgan={"step": 3, "num_rollouts": 2, "mle_every": 2}
+    )
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["nll_test"])
-    assert [r["phase"] for r in rows][:3] == ["init", "pretrain_discriminator",
-                                              "pretrain_discriminator"]
+    assert [r["phase"] for r in rows][:3] == [
+        "init",
+        "pretrain_discriminator",
+        "pretrain_discriminator",
+    ]
     adversarial = [r for r in rows if r["phase"] == "adversarial"]
     assert all(0 < float(r["reward_mean"]) < 1 and r["manager_loss"] for r in adversarial)
     assert [bool(r["mle_loss"]) for r in adversarial] == [False, True, False]
-    assert main(["evaluate", "--run", str(out), "--temperatures", "0.5,1.5",
-                 "--samples", "32"]) == 0
+    assert (
+        main(["evaluate", "--run", str(out), "--temperatures", "0.5,1.5", "--samples", "32"]) == 0
+    )
     rows = read_csv(out / "quality_diversity.csv")
     assert [float(r["temperature"]) for r in rows] == [0.5, 1.5]

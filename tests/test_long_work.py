@@ -30,14 +30,20 @@ def test_an_unmeasured_phase_is_priced_from_its_work():
     assert eta_seconds(PLAN, (2, 0), seconds) == pytest.approx(60.0)  # the old rule
     assert eta_seconds(PLAN, (2, 0), seconds, predicted) == pytest.approx(600.0)
     # measured phases keep their own rate; before any is measured: the prediction as is
-    assert eta_seconds(PLAN, (1, 0), {"pretrain_generator": 20.0}, predicted) == \
-        pytest.approx(5 * 3.0 * 2 + 10 * 30.0 * 2)
+    assert eta_seconds(PLAN, (1, 0), {"pretrain_generator": 20.0}, predicted) == pytest.approx(
+        5 * 3.0 * 2 + 10 * 30.0 * 2
+    )
     assert eta_seconds(PLAN, (0, 0), {}, predicted) == pytest.approx(10 + 15 + 300)
 
 
 def _task(cfg, rows=10000):
-    return SimpleNamespace(train=range(rows), test=range(1000), seq_len=cfg.oracle.seq_len,
-                           vocab_size=cfg.oracle.vocab_size, oracle=object())
+    return SimpleNamespace(
+        train=range(rows),
+        test=range(1000),
+        seq_len=cfg.oracle.seq_len,
+        vocab_size=cfg.oracle.vocab_size,
+        oracle=object(),
+    )
 
 
 def test_the_work_of_an_adversarial_epoch_follows_the_mc_search():
@@ -46,18 +52,20 @@ def test_the_work_of_an_adversarial_epoch_follows_the_mc_search():
     adversarial = work.epoch_flops(cfg, task, "adversarial", True)
     mle = work.epoch_flops(cfg, task, "pretrain_generator", True)
     assert adversarial.generator > 0 and adversarial.discriminator > 0
-    more = build_config({"oracle": {"source": "random", "seq_len": 20},
-                         "adversarial": {"num_rollouts": 32}})
+    more = build_config(
+        {"oracle": {"source": "random", "seq_len": 20}, "adversarial": {"num_rollouts": 32}}
+    )
     doubled = work.epoch_flops(more, task, "adversarial", True)
     # 16 more roll-outs of each of the 64 rows from each of the 19 prefixes: T (T-1) / 2
     # generator steps each, and 16 x 64 x 19 more rows scored by D
     step = work.generator_step_flops(5000, 32, 32)
-    assert doubled.generator - adversarial.generator == pytest.approx(
-        16 * 64 * 20 * 19 / 2 * step)
+    assert doubled.generator - adversarial.generator == pytest.approx(16 * 64 * 20 * 19 / 2 * step)
     assert doubled.discriminator - adversarial.discriminator == pytest.approx(
-        16 * 64 * 19 * work.discriminator_row_flops(cfg, 20))
-    assert mle.generator == pytest.approx(10000 * 20 * 3 * step + work.evaluation_flops(
-        cfg, task).generator / cfg.eval.every)
+        16 * 64 * 19 * work.discriminator_row_flops(cfg, 20)
+    )
+    assert mle.generator == pytest.approx(
+        10000 * 20 * 3 * step + work.evaluation_flops(cfg, task).generator / cfg.eval.every
+    )
     assert work.epoch_flops(cfg, task, "unknown_phase", True) is None
     # no discriminator (PG-BLEU): no discriminator work
     assert work.epoch_flops(cfg, task, "policy_gradient", False).discriminator == 0
@@ -83,9 +91,14 @@ def _tiny(tmp_path: Path, **sections):
 def test_training_prints_the_estimate_and_reports_the_mc_search(tmp_path, monkeypatch, capsys):
     calls = []
     real = progress.Progress.advance
-    monkeypatch.setattr(progress.Progress, "advance",
-                        lambda self, label, done, total: (calls.append((label, done, total)),
-                                                          real(self, label, done, total)))
+    monkeypatch.setattr(
+        progress.Progress,
+        "advance",
+        lambda self, label, done, total: (
+            calls.append((label, done, total)),
+            real(self, label, done, total),
+        ),
+    )
     monkeypatch.setattr(work, "LONG_RUN", 0.0)  # every run is "long" here
     trainer = open_session(_tiny(tmp_path), tmp_path / "run", tmp_path)
     capsys.readouterr()
@@ -100,6 +113,7 @@ def test_kernel_timing_shows_progress(tmp_path, monkeypatch, capsys):
     cfg = build_config(TINY).discriminator
     cfg.kernel = cfg.score_kernel = "auto"
     import torch
+
     kernel_choice.choose_kernels(cfg, 21, 8, torch.device("cpu"))
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("timing the discriminator's 5 kernels on this run's shapes")
@@ -109,6 +123,7 @@ def test_kernel_timing_shows_progress(tmp_path, monkeypatch, capsys):
 
 def test_data_inspect_suggests_min_freq(tmp_path, capsys):
     from seqgan.cli import main
+
     rare = tmp_path / "rare.txt"
     rare.write_text("".join(f"the w{i} w{i + 1000}\n" for i in range(50)))
     assert main(["data", "inspect", str(rare)]) == 0

@@ -29,14 +29,14 @@ def test_normalised_weights_by_hand():
     ratios = ratio_scores(log_odds)
     assert torch.allclose(ratios, torch.tensor([1, 3, 1 / 3], dtype=torch.float64))
     assert torch.allclose(normalised_weights(ratios, baseline="none"), expected)
-    assert torch.allclose(normalised_weights(log_odds, baseline="none", log_space=True),
-                          expected)
+    assert torch.allclose(normalised_weights(log_odds, baseline="none", log_space=True), expected)
     with_b = normalised_weights(log_odds, log_space=True)
     assert torch.allclose(with_b, expected - 1 / 3) and abs(float(with_b.sum())) < 1e-12
     # Texygen's weight: D itself, normalised: 0.5/1.5, 0.75/1.5, 0.25/1.5
-    assert torch.allclose(normalised_weights(ratio_scores(log_odds, "probability"),
-                                             baseline="none"),
-                          torch.tensor([1 / 3, 1 / 2, 1 / 6], dtype=torch.float64))
+    assert torch.allclose(
+        normalised_weights(ratio_scores(log_odds, "probability"), baseline="none"),
+        torch.tensor([1 / 3, 1 / 2, 1 / 6], dtype=torch.float64),
+    )
 
 
 def test_weights_are_exact_where_d_rounds_to_one():
@@ -49,8 +49,9 @@ def test_weights_are_exact_where_d_rounds_to_one():
 def test_groups_are_normalised_separately_and_per_time_step():
     scores = torch.tensor([[1.0, 2.0], [3.0, 2.0], [1.0, 1.0], [1.0, 3.0]])
     w = normalised_weights(scores, groups=2, baseline="mean")
-    assert torch.allclose(w, torch.tensor([[0.25, 0.5], [0.75, 0.5], [0.5, 0.25],
-                                           [0.5, 0.75]]) - 0.5)
+    assert torch.allclose(
+        w, torch.tensor([[0.25, 0.5], [0.75, 0.5], [0.5, 0.25], [0.5, 0.75]]) - 0.5
+    )
     with pytest.raises(ValueError):
         normalised_weights(scores, groups=3)
 
@@ -82,9 +83,10 @@ def test_completions_keep_the_data_prefix(tiny_config):
     assert complete_prefixes(generator, data, 0, 2).shape == (6, task.seq_len)
 
 
-@pytest.mark.parametrize("variant", [
-    {},
-    {"estimator": "mc_search", "mixed_mle": True, "data_tokens_step": 3, "completions": 4}])
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"estimator": "mc_search", "mixed_mle": True, "data_tokens_step": 3, "completions": 4}],
+)
 def test_tiny_maligan_run(tmp_path, variant):
     out, summary, rows = train_tiny(tmp_path, "maligan", maligan=variant)
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["nll_test"])
@@ -97,5 +99,6 @@ def test_tiny_maligan_run(tmp_path, variant):
         assert rows[0]["reward_mean"] == ""  # N = T: MLE only, nothing sampled
     else:
         assert all(0 < float(r["reward_mean"]) < 1 for r in rows)
-    assert build_config(read_toml(out / "config.toml")).section("maligan").estimator \
-        == variant.get("estimator", "sequence")
+    assert build_config(read_toml(out / "config.toml")).section("maligan").estimator == variant.get(
+        "estimator", "sequence"
+    )

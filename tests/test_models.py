@@ -12,7 +12,7 @@ def test_teacher_forced_log_prob_equals_stepwise():
     state, token, rows = g.initial_state(5), g.start_tokens(5), []
     for t in range(9):
         logits, state = g.step(token, state)
-        rows.append(F.log_softmax(logits, -1).gather(1, tokens[:, t:t + 1]).squeeze(1))
+        rows.append(F.log_softmax(logits, -1).gather(1, tokens[:, t : t + 1]).squeeze(1))
         token = tokens[:, t]
     torch.testing.assert_close(g.log_prob(tokens), torch.stack(rows, 1))
 
@@ -41,7 +41,7 @@ def _naive_features(d: Discriminator, tokens: torch.Tensor) -> torch.Tensor:
     out, offset = [], 0
     for w in d.conv_weights:
         f, _, width = w.shape
-        bias = d.conv_bias[offset:offset + f]
+        bias = d.conv_bias[offset : offset + f]
         offset += f
         windows = emb.unfold(1, width, 1)  # [n, P, k, width]
         c = torch.einsum("npkw,fkw->npf", windows, w) + bias

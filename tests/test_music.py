@@ -32,6 +32,7 @@ from seqgan.music.midi import load_tune
 
 # -- MIDI files made in the tests ----------------------------------------------------------
 
+
 def write_tune(path: Path, parts, tempo: float = 120.0, meter=(4, 4)) -> Path:
     """parts: [(name, [(pitch, start_s, end_s), ...])] or (name, notes, is_drum)."""
     pm = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=tempo)
@@ -58,15 +59,29 @@ def reencode(encoding: str, symbols: list[str], tmp: Path) -> list[str]:
     return get_encoding(encoding).encode_file(path)
 
 
-MELODY = beats([(60, 0, 1), (62, 1, 1.5), (64, 1.5, 2), (65, 2, 2.25), (67, 2.25, 2.5),
-                (67, 2.5, 3), (69, 3.02, 3.98),              # slightly off the grid
-                (72, 5, 7),                                  # after a rest of a beat
-                (71, 7, 7 + 1 / 3), (69, 7 + 1 / 3, 7 + 2 / 3), (67, 7 + 2 / 3, 8),  # triplet
-                (64, 8, 9), (76, 8, 8.5),                    # two notes at once: highest
-                (60, 9, 10), (60, 10, 12)])
+MELODY = beats(
+    [
+        (60, 0, 1),
+        (62, 1, 1.5),
+        (64, 1.5, 2),
+        (65, 2, 2.25),
+        (67, 2.25, 2.5),
+        (67, 2.5, 3),
+        (69, 3.02, 3.98),  # slightly off the grid
+        (72, 5, 7),  # after a rest of a beat
+        (71, 7, 7 + 1 / 3),
+        (69, 7 + 1 / 3, 7 + 2 / 3),
+        (67, 7 + 2 / 3, 8),  # triplet
+        (64, 8, 9),
+        (76, 8, 8.5),  # two notes at once: highest
+        (60, 9, 10),
+        (60, 10, 12),
+    ]
+)
 
 
 # -- pitch88 --------------------------------------------------------------------------------
+
 
 def test_pitch88_hand_example(tmp_path):
     notes = [(60, 0.0, 1.0), (64, 1.2, 2.0), (67, 1.2, 1.6), (62, 2.3, 2.8), (65, 2.9, 3.1)]
@@ -89,13 +104,13 @@ def test_pitch88_uses_the_tempo_map(tmp_path):
     midi.tracks.append(track)
     midi.save(tmp_path / "slow.mid")
     symbols = get_encoding("pitch88").encode_file(tmp_path / "slow.mid")
-    assert symbols == ["49", "49", "49", "61", "61"]          # 0 .4 .8 | 1.2 1.6 (< 2.0)
+    assert symbols == ["49", "49", "49", "61", "61"]  # 0 .4 .8 | 1.2 1.6 (< 2.0)
 
 
 def test_pitch88_round_trip(tmp_path):
     path = write_tune(tmp_path / "t.mid", [("melody", MELODY), ("chords", beats([(48, 0, 12)]))])
     symbols = get_encoding("pitch88").encode_file(path)
-    assert symbols[0] == "40" and len(symbols) == 15           # 12 beats = 6 s = 15 samples
+    assert symbols[0] == "40" and len(symbols) == 15  # 12 beats = 6 s = 15 samples
     assert reencode("pitch88", symbols, tmp_path) == symbols
     decoded = get_encoding("pitch88").decode(symbols)
     # equal consecutive samples are one note
@@ -104,19 +119,32 @@ def test_pitch88_round_trip(tmp_path):
 
 # -- melody16 -------------------------------------------------------------------------------
 
+
 def test_melody16_hand_example(tmp_path):
     notes = beats([(60, 0, 1), (62, 2, 2.5), (64, 2.5, 3)])
     symbols = get_encoding("melody16").encode_file(write_tune(tmp_path / "a.mid", [("m", notes)]))
-    assert symbols == ["60", "hold", "hold", "hold", "rest", "hold", "hold", "hold",
-                       "62", "hold", "64", "hold"]
+    assert symbols == [
+        "60",
+        "hold",
+        "hold",
+        "hold",
+        "rest",
+        "hold",
+        "hold",
+        "hold",
+        "62",
+        "hold",
+        "64",
+        "hold",
+    ]
 
 
 def test_melody16_round_trip(tmp_path):
     path = write_tune(tmp_path / "t.mid", [("melody", MELODY)])
     symbols = get_encoding("melody16").encode_file(path)
     assert len(symbols) == 48
-    assert symbols[12] == "69" and symbols[16] == "rest"        # rounded onto the grid
-    assert symbols[32] == "76"                                  # highest of two
+    assert symbols[12] == "69" and symbols[16] == "rest"  # rounded onto the grid
+    assert symbols[32] == "76"  # highest of two
     assert reencode("melody16", symbols, tmp_path) == symbols
 
 
@@ -142,19 +170,25 @@ def _nottingham_like(path: Path, meter0=(4, 4), meter1=(6, 8)) -> Path:
     """Type 1: track 0 meta, track 1 melody with its own time signature, track 2 chords on
     two channels (bass, chord) — the layout of midi_boulanger."""
     midi = mido.MidiFile(type=1, ticks_per_beat=480)
-    meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0),
-                           mido.MetaMessage("time_signature", numerator=meter0[0],
-                                            denominator=meter0[1], time=0)])
-    melody = mido.MidiTrack([mido.MetaMessage("track_name", name="A Tune", time=0),
-                             mido.MetaMessage("time_signature", numerator=meter1[0],
-                                              denominator=meter1[1], time=0)])
+    meta = mido.MidiTrack(
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000, time=0),
+            mido.MetaMessage("time_signature", numerator=meter0[0], denominator=meter0[1], time=0),
+        ]
+    )
+    melody = mido.MidiTrack(
+        [
+            mido.MetaMessage("track_name", name="A Tune", time=0),
+            mido.MetaMessage("time_signature", numerator=meter1[0], denominator=meter1[1], time=0),
+        ]
+    )
     for i, pitch in enumerate([72, 74, 76, 77, 79, 81]):
         melody.append(mido.Message("note_on", note=pitch, velocity=100, time=1 if i else 0))
         melody.append(mido.Message("note_off", note=pitch, velocity=0, time=239))
     chords = mido.MidiTrack()
     chords.append(mido.Message("note_on", channel=1, note=48, velocity=80, time=0))
     chords.append(mido.Message("note_off", channel=1, note=48, velocity=0, time=240))
-    for p in (55, 59, 62):                       # G major triad one eighth later
+    for p in (55, 59, 62):  # G major triad one eighth later
         chords.append(mido.Message("note_on", channel=2, note=p, velocity=80, time=0))
     chords.append(mido.Message("note_off", channel=2, note=55, velocity=0, time=480))
     chords.append(mido.Message("note_off", channel=2, note=59, velocity=0, time=0))
@@ -167,11 +201,11 @@ def _nottingham_like(path: Path, meter0=(4, 4), meter1=(6, 8)) -> Path:
 def test_meter_of_the_melody_track_wins_and_no_warning_escapes(tmp_path):
     path = _nottingham_like(tmp_path / "jig.mid")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")               # any warning would fail the test
+        warnings.simplefilter("error")  # any warning would fail the test
         tune = load_tune(path)
     assert tune.time_signatures == [(0, 6, 8)]
     assert [p.track for p in tune.parts] == [1, 2]
-    assert len(tune.accompaniment.notes) == 4           # bass and chord channels together
+    assert len(tune.accompaniment.notes) == 4  # bass and chord channels together
     with pytest.raises(TuneRejected):
         get_encoding("melody16").encode_file(path)
     symbols = get_encoding("melody_chord").encode_file(path)
@@ -180,23 +214,47 @@ def test_meter_of_the_melody_track_wins_and_no_warning_escapes(tmp_path):
 
 # -- melody_chord ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pitches, label", [
-    ([48, 52, 55], "C:maj:3"), ([52, 55, 60], "C:maj:4"), ([45, 48, 52, 55], "A:min7:2"),
-    ([48, 52, 55, 57], "C:6:3"), ([47, 50, 53, 55], "G:7:3"), ([50, 53, 56], "D:dim:3"),
-    ([48, 50, 52], "C:x2.4:3"), ([36, 48, 52, 55], "C:maj:2"), ([60, 72], None), ([60], None),
-])
+
+@pytest.mark.parametrize(
+    "pitches, label",
+    [
+        ([48, 52, 55], "C:maj:3"),
+        ([52, 55, 60], "C:maj:4"),
+        ([45, 48, 52, 55], "A:min7:2"),
+        ([48, 52, 55, 57], "C:6:3"),
+        ([47, 50, 53, 55], "G:7:3"),
+        ([50, 53, 56], "D:dim:3"),
+        ([48, 50, 52], "C:x2.4:3"),
+        ([36, 48, 52, 55], "C:maj:2"),
+        ([60, 72], None),
+        ([60], None),
+    ],
+)
 def test_chord_classes(pitches, label):
     assert classify_chord(pitches) == label
     if label is not None:
         assert classify_chord(chord_pitches(label)) == label
 
 
-CHORDS = beats([(36, 0.5, 1),                                          # bass only: ignored
-                (48, 1, 4), (52, 1, 4), (55, 1, 4),                    # C
-                (43, 4, 4.5),                                          # bass
-                (47, 5, 8), (50, 5, 8), (53, 5, 8), (55, 5, 8),         # G7 inverted
-                (57, 8, 10), (60, 8, 10), (64, 8, 10),                  # Am
-                (48, 10, 11), (50, 10, 11), (52, 10, 11)])              # cluster
+CHORDS = beats(
+    [
+        (36, 0.5, 1),  # bass only: ignored
+        (48, 1, 4),
+        (52, 1, 4),
+        (55, 1, 4),  # C
+        (43, 4, 4.5),  # bass
+        (47, 5, 8),
+        (50, 5, 8),
+        (53, 5, 8),
+        (55, 5, 8),  # G7 inverted
+        (57, 8, 10),
+        (60, 8, 10),
+        (64, 8, 10),  # Am
+        (48, 10, 11),
+        (50, 10, 11),
+        (52, 10, 11),
+    ]
+)  # cluster
 
 
 def test_melody_chord_hand_example_and_round_trip(tmp_path):
@@ -204,13 +262,23 @@ def test_melody_chord_hand_example_and_round_trip(tmp_path):
     enc = get_encoding("melody_chord")
     symbols = enc.encode_file(path)
     assert symbols == [
-        "C4|N|d12",                                      # before the first chord
-        "D4|C:maj:3|d6", "E4|C:maj:3|d6", "F4|C:maj:3|d3", "G4|C:maj:3|d3", "G4|C:maj:3|d6",
-        "A4|C:maj:3|d12",                                # 3.02-3.98 beats, rounded
-        "R|C:maj:3|d12",                                 # the rest; the bass does not count
-        "C5|G:7:3|d24", "B4|G:7:3|d4", "A4|G:7:3|d4", "G4|G:7:3|d4",   # triplet
-        "E5|A:min:3|d6", "R|A:min:3|d6",                 # E5 over E4, then silence
-        "C4|A:min:3|d12", "C4|C:x2.4:3|d24"]
+        "C4|N|d12",  # before the first chord
+        "D4|C:maj:3|d6",
+        "E4|C:maj:3|d6",
+        "F4|C:maj:3|d3",
+        "G4|C:maj:3|d3",
+        "G4|C:maj:3|d6",
+        "A4|C:maj:3|d12",  # 3.02-3.98 beats, rounded
+        "R|C:maj:3|d12",  # the rest; the bass does not count
+        "C5|G:7:3|d24",
+        "B4|G:7:3|d4",
+        "A4|G:7:3|d4",
+        "G4|G:7:3|d4",  # triplet
+        "E5|A:min:3|d6",
+        "R|A:min:3|d6",  # E5 over E4, then silence
+        "C4|A:min:3|d12",
+        "C4|C:x2.4:3|d24",
+    ]
     assert reencode("melody_chord", symbols, tmp_path) == symbols
     decoded = enc.decode(symbols)
     assert [i.name for i in decoded.instruments] == ["melody", "chords"]
@@ -224,14 +292,17 @@ def test_melody_chord_without_accompaniment(tmp_path):
 
 
 def test_decoders_ignore_unknown_symbols():
-    for name, junk in [("pitch88", ["<bos>", "40", "89", "x"]),
-                       ("melody16", ["<bos>", "60", "hold", "200", "rest"]),
-                       ("melody_chord", ["<bos>", "C4|C:maj:3|d6", "Q9|C:maj:3|d6", "C4|N|d0"])]:
+    for name, junk in [
+        ("pitch88", ["<bos>", "40", "89", "x"]),
+        ("melody16", ["<bos>", "60", "hold", "200", "rest"]),
+        ("melody_chord", ["<bos>", "C4|C:maj:3|d6", "Q9|C:maj:3|d6", "C4|N|d0"]),
+    ]:
         pm = get_encoding(name).decode(junk)
         assert [len(i.notes) for i in pm.instruments][0] == 1
 
 
 # -- windows --------------------------------------------------------------------------------
+
 
 def test_fixed_windows_are_consecutive():
     symbols = [str(i % 88 + 1) for i in range(100)]
@@ -253,25 +324,26 @@ def test_melody16_windows_hop_one_bar_keep_five():
     enc = get_encoding("melody16")
     symbols = _melody16_symbols(40)
     windows = enc.windows(symbols, 256)
-    starts = [int(w[0]) - 40 for w in windows]                 # bar index of each window
-    assert starts == [0, 6, 12, 18, 24]                        # 25 windows, 5 evenly spaced
+    starts = [int(w[0]) - 40 for w in windows]  # bar index of each window
+    assert starts == [0, 6, 12, 18, 24]  # 25 windows, 5 evenly spaced
     assert all(len(w) == 256 for w in windows)
-    assert len(enc.windows(_melody16_symbols(18), 256)) == 3   # bars 0, 1, 2
+    assert len(enc.windows(_melody16_symbols(18), 256)) == 3  # bars 0, 1, 2
     assert enc.windows(_melody16_symbols(15), 256) == []
 
 
 def test_melody16_windows_split_at_a_bar_of_silence():
     enc = get_encoding("melody16")
     first, second = _melody16_symbols(16), _melody16_symbols(16, base=50)
-    gap = ["rest"] + ["hold"] * 31                              # two silent bars
+    gap = ["rest"] + ["hold"] * 31  # two silent bars
     windows = enc.windows(first + gap + second, 256)
-    assert windows == [first, second]                           # none across the gap
+    assert windows == [first, second]  # none across the gap
     # half a bar of silence does not split: 9 + 0.5 + 9 bars, padded to 19 -> 4 windows
     symbols = _melody16_symbols(9) + ["rest"] + ["hold"] * 7 + _melody16_symbols(9, base=60)
     assert len(enc.windows(symbols, 256)) == 4
 
 
 # -- metrics --------------------------------------------------------------------------------
+
 
 def test_pitch_mse_hand_values():
     refs = [["40", "40"], ["41", "43"]]
@@ -285,7 +357,7 @@ def test_pitch_mse_hand_values():
 def test_spb_hand_values():
     two_bars = ["60", "hold", "67", "hold", "64"] + ["hold"] * 11 + ["hold"] * 16
     octave = ["72"] + ["hold"] * 7 + ["60"] + ["hold"] * 7
-    held = ["60"] + ["hold"] * 15 + ["hold"] * 15 + ["62"]      # held note does not count
+    held = ["60"] + ["hold"] * 15 + ["hold"] * 15 + ["62"]  # held note does not count
     got = spb_per_sequence([two_bars, octave, held, []])
     np.testing.assert_allclose(got, [7 / 12 / 2, 1.0, 0.0, 0.0])
 
@@ -293,7 +365,7 @@ def test_spb_hand_values():
 def test_qn_hand_values():
     seq = ["60", "hold", "hold", "hold", "62", "hold", "rest", "hold"] + ["64"] + ["hold"] * 7
     silent = ["hold"] * 8 + ["rest"] * 8
-    cut = ["hold"] * 12 + ["65", "hold", "hold", "hold"]         # 4 steps, cut by the end
+    cut = ["hold"] * 12 + ["65", "hold", "hold", "hold"]  # 4 steps, cut by the end
     got = qn_per_sequence([seq, silent, cut])
     np.testing.assert_allclose(got[4], [2 / 3, 0.0, 1.0])
     np.testing.assert_allclose(got[6], [1 / 3, 0.0, 0.0])
@@ -309,6 +381,7 @@ def test_music_metrics_keys():
 
 
 # -- corpus, plots, report ------------------------------------------------------------------
+
 
 def _folder(tmp: Path, n: int = 10) -> Path:
     for i in range(n):
@@ -342,14 +415,18 @@ def test_corpus_melody_chord_drops_rare_symbols(tmp_path):
         write_tune(tmp_path / "train" / f"c{i}.mid", [("m", common)])
     write_tune(tmp_path / "train" / "rare.mid", [("m", common + [(90, 6.0, 6.5)])])
     write_tune(tmp_path / "test" / "ok.mid", [("m", common)])
-    write_tune(tmp_path / "test" / "odd.mid", [("m", [(61, 0.5 * k, 0.5 * k + 0.5)
-                                                      for k in range(12)])])
-    corpus = build_music_corpus("melody_chord", tmp_path / "train", tmp_path / "test",
-                                seq_len=10, min_count=10)
+    write_tune(
+        tmp_path / "test" / "odd.mid", [("m", [(61, 0.5 * k, 0.5 * k + 0.5) for k in range(12)])]
+    )
+    corpus = build_music_corpus(
+        "melody_chord", tmp_path / "train", tmp_path / "test", seq_len=10, min_count=10
+    )
     assert corpus.symbols == ["C4|N|d12"]
     assert corpus.tunes_train == 3 and corpus.tunes_test == 1
-    assert corpus.dropped == {"symbol outside the vocabulary (test)": 1,
-                              "symbol seen < 10 times (train)": 1}
+    assert corpus.dropped == {
+        "symbol outside the vocabulary (test)": 1,
+        "symbol seen < 10 times (train)": 1,
+    }
     assert len(corpus.train) == 3 and corpus.train[0] == ["C4|N|d12"] * 10
 
 
@@ -362,13 +439,16 @@ def test_plot_and_inspect(tmp_path):
     assert "dropped (time signature not 4/4): 1" in text
     assert "windows of 16:" in text and "vocabulary" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    rolls = [get_encoding("melody_chord").decode(["C5|C:maj:3|d12", "R|G:7:3|d6"]),
-             get_encoding("pitch88").decode([])]
+    rolls = [
+        get_encoding("melody_chord").decode(["C5|C:maj:3|d12", "R|G:7:3|d6"]),
+        get_encoding("pitch88").decode([]),
+    ]
     plot_pianoroll(rolls, tmp_path / "two.png", ["chords", "empty"])
     assert (tmp_path / "two.png").stat().st_size > 1000
 
 
 # -- bad input ------------------------------------------------------------------------------
+
 
 def test_garbage_and_truncated_files(tmp_path):
     garbage = tmp_path / "garbage.mid"
@@ -432,7 +512,7 @@ def test_round_trip_random_tunes(tmp_path, seed):
         length = float(rng.choice([0.5, 1.0, 2.0]))
         chords += [(root + i, t, t + length) for i in shape]
         if rng.random() < 0.5:
-            chords.append((root - 12, t + length, t + length * 1.5))      # a lone bass note
+            chords.append((root - 12, t + length, t + length * 1.5))  # a lone bass note
         t += length * 1.5
     path = write_tune(tmp_path / "random.mid", [("melody", melody), ("chords", chords)])
     for name in ENCODINGS:

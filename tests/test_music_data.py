@@ -26,7 +26,7 @@ def test_pitch88_on_the_boulanger_split(nottingham):
     assert [len(list_midi(boulanger / s)) for s in ("train", "valid", "test")] == [694, 173, 170]
     # every file of the three splits loads (train and test through the corpus below)
     valid = [load_tune(p) for p in list_midi(boulanger / "valid")]
-    assert sum(len(t.parts) == 2 for t in valid) == 171        # 2 type-0 files: melody only
+    assert sum(len(t.parts) == 2 for t in valid) == 171  # 2 type-0 files: melody only
     corpus = build_music_corpus("pitch88", boulanger / "train", boulanger / "test", 32)
     assert len(corpus.train) == 3160 and corpus.tunes_train == 692
     assert len(corpus.test) == 796 and corpus.tunes_test == 170

@@ -17,7 +17,7 @@ from tests.test_output_files import music_vae  # noqa: F401  (a fixture)
 
 # C major scale C4..C5 in quarter notes: 8 notes, 7 pitch classes
 C_MAJOR = [(float(i), float(i + 1), p) for i, p in enumerate((60, 62, 64, 65, 67, 69, 71, 72))]
-REPEATED = [(float(i), i + 0.5, 67) for i in range(8)]         # G4 eighths on each beat
+REPEATED = [(float(i), i + 0.5, 67) for i in range(8)]  # G4 eighths on each beat
 
 
 def test_c_major_scale():
@@ -30,7 +30,7 @@ def test_c_major_scale():
     assert f["polyphony"] == 1.0
     assert f["empty_beat_rate"] == 0.0
     assert f["mean_duration"] == 1.0 and f["mean_ioi"] == 1.0
-    assert f["groove_consistency"] == 1.0     # bars 1 and 2 both have onsets on each beat
+    assert f["groove_consistency"] == 1.0  # bars 1 and 2 both have onsets on each beat
 
 
 def test_one_repeated_note():
@@ -81,7 +81,7 @@ def test_features_of_decoded_symbols():
     assert values["n_pitch_classes"][0] == 3
     assert values["mean_duration"][0] == pytest.approx((1 + 0.5 + 0.5) / 3)
     assert values["mean_ioi"][0] == pytest.approx((2 + 0.5) / 2)
-    assert values["empty_beat_rate"][0] == pytest.approx(1 / 3)   # beat 1 of 3 is silent
+    assert values["empty_beat_rate"][0] == pytest.approx(1 / 3)  # beat 1 of 3 is silent
     poly = F.features_of_symbols("melody_chord", [["E5|C:maj:3|d12", "G5|C:maj:3|d12"]])
     assert poly["polyphony"][0] > 1
 
@@ -104,14 +104,18 @@ def test_intra_inter_and_compare():
     rng = np.random.default_rng(2)
     real = rng.normal(size=400)
     same = intra_inter(rng.normal(size=400), real)
-    collapsed = intra_inter(np.full(400, 5.0), real)    # mode collapse, far from the data
+    collapsed = intra_inter(np.full(400, 5.0), real)  # mode collapse, far from the data
     assert same["oa"] > 0.85 and same["kl"] < 0.05
     assert collapsed["oa"] < 0.05 and collapsed["kl"] > 1
     out = compare_features({"pitch_range": real}, {"pitch_range": real, "other": real})
     assert out["feat_oa_pitch_range"] == pytest.approx(1.0, abs=1e-4)
     assert out["feat_pitch_range"] == pytest.approx(real.mean())
-    assert set(out) == {"feat_pitch_range", "feat_oa_pitch_range", "feat_ii_oa_pitch_range",
-                        "feat_ii_kl_pitch_range"}
+    assert set(out) == {
+        "feat_pitch_range",
+        "feat_oa_pitch_range",
+        "feat_ii_oa_pitch_range",
+        "feat_ii_kl_pitch_range",
+    }
 
 
 def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (fixture)
@@ -120,6 +124,7 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (
     import json
 
     from seqgan.cli import main
+
     run = music_vae
     summary = json.loads((run / "summary.json").read_text())
     names = F.feature_names("pitch88")
@@ -128,20 +133,36 @@ def test_a_music_run_reports_feature_metrics(music_vae, capsys):  # noqa: F811 (
         assert 0.0 <= summary[f"feat_oa_{name}"] <= 1.0
         assert 0.0 <= summary[f"data_oa_{name}"] <= 1.0
         assert summary["signatures"][f"feat_oa_{name}"].startswith(f"feat_oa_{name}|")
-    assert main(["evaluate", "--run", str(run), "--samples", "20",
-                 "--data-root", str(run.parent), "--out", str(run / "evaluation.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(run),
+                "--samples",
+                "20",
+                "--data-root",
+                str(run.parent),
+                "--out",
+                str(run / "evaluation.json"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     evaluation = json.loads((run / "evaluation.json").read_text())
     row = next(line for line in out.splitlines() if line.split()[:1] == ["pitch_range"])
-    assert row.split()[1:] == [f"{evaluation[k + 'pitch_range']:.3f}" for k in
-                               ("feat_", "data_feat_", "feat_oa_", "data_oa_")]
+    assert row.split()[1:] == [
+        f"{evaluation[k + 'pitch_range']:.3f}"
+        for k in ("feat_", "data_feat_", "feat_oa_", "data_oa_")
+    ]
     assert 0.0 <= evaluation["feat_oa_scale_consistency"] <= 1.0
 
 
 def _tensorboard_tags(run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0,
-                                                                       "audio": 0})
+
+    events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0, "audio": 0})
     events.Reload()
     return events.Tags()
 
@@ -151,11 +172,11 @@ def test_music_samples_in_tensorboard(tmp_path):
     from tests.test_music import _folder
     from tests.test_output_files import _quick, _train
     from tests.test_seqvae import TINY_VAE
+
     _folder(tmp_path)
     settings = _quick(TINY_VAE)
     settings["run"]["tensorboard"] = True
-    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes",
-                        "seq_len": 8}
+    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes", "seq_len": 8}
     run = _train(tmp_path, settings, "--data-root", str(tmp_path), "--set", 'algorithm="vae"')
     tags = _tensorboard_tags(run)
     assert "samples/pianoroll" in tags["images"]
@@ -180,10 +201,11 @@ def test_text_samples_in_tensorboard():
             self.calls.append((tag, text, step))
 
     import torch
+
     writer = Writer()
     assert log_samples(writer, Task(), None, torch.tensor([[1, 2], [3, 4]]), 7) is None
     assert writer.calls == [("samples", "1. `1 2`\n2. `3 4`", 7)]
-    broken = type("Broken", (), {})()            # no add_text: the warning, once
+    broken = type("Broken", (), {})()  # no add_text: the warning, once
     assert log_samples(broken, Task(), None, torch.tensor([[1]]), 0).startswith("warning:")
     assert log_samples(broken, Task(), None, torch.tensor([[1]]), 1) is None
 
@@ -191,12 +213,20 @@ def test_text_samples_in_tensorboard():
 def test_comparison_table_has_oa_columns_and_the_data_ceiling(tmp_path):
     from seqgan.experiments.report import build_table, write_table
     from seqgan.storage.folder import RunFolder
+
     groups = {}
     for label, oa in (("mle", 0.5), ("seqgan", 0.75)):
         run = RunFolder.create(tmp_path / label)
         run.config.write_text("")
-        run.write_summary({"samples": 10, "mse": 1.0, "feat_oa_pitch_range": oa,
-                           "data_oa_pitch_range": 0.9, "feat_ii_kl_pitch_range": 0.1})
+        run.write_summary(
+            {
+                "samples": 10,
+                "mse": 1.0,
+                "feat_oa_pitch_range": oa,
+                "data_oa_pitch_range": 0.9,
+                "feat_ii_kl_pitch_range": 0.1,
+            }
+        )
         groups[label] = [run]
     rows, metrics = build_table(groups)
     assert metrics == ["mse", "feat_oa_pitch_range"]

@@ -13,12 +13,15 @@ from seqgan.cli import main
 from tests.conftest import TINY
 from tests.helpers import refused_and_unchanged
 
-pytestmark = pytest.mark.skipif(sys.platform in ("darwin", "win32"),
-                                reason="this file system takes only Unicode names")
+pytestmark = pytest.mark.skipif(
+    sys.platform in ("darwin", "win32"), reason="this file system takes only Unicode names"
+)
 NAME = os.fsdecode(b"caf\xe9")  # 'caf\udce9': the byte 0xe9 as a surrogate escape
-QUICK = {**TINY, "pretrain": {"generator_epochs": 1, "discriminator_rounds": 1,
-                              "discriminator_epochs": 1},
-         "adversarial": {**TINY["adversarial"], "epochs": 1}}
+QUICK = {
+    **TINY,
+    "pretrain": {"generator_epochs": 1, "discriminator_rounds": 1, "discriminator_epochs": 1},
+    "adversarial": {**TINY["adversarial"], "epochs": 1},
+}
 
 
 def test_a_run_folder_named_in_other_bytes_trains_and_resumes(tmp_path, capsys):
@@ -33,12 +36,20 @@ def test_a_run_folder_named_in_other_bytes_trains_and_resumes(tmp_path, capsys):
     assert os.fsencode(str(out)).endswith(b"caf\xe9")  # the bytes the user gave
 
 
-@pytest.mark.parametrize("argv, words", [
-    (lambda inputs: ["compare", "--algorithms", "mle", "--out", str(inputs / NAME)],
-     ["comparison folder", "not UTF-8"]),
-    (lambda inputs: ["train", "--set", f"name={NAME}", "--out", str(inputs / "run")],
-     ["config key 'name' is not UTF-8"]),
-])
-def test_what_cannot_record_such_a_name_refuses_it_in_one_line(argv, words, tmp_path,
-                                                               monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (
+            lambda inputs: ["compare", "--algorithms", "mle", "--out", str(inputs / NAME)],
+            ["comparison folder", "not UTF-8"],
+        ),
+        (
+            lambda inputs: ["train", "--set", f"name={NAME}", "--out", str(inputs / "run")],
+            ["config key 'name' is not UTF-8"],
+        ),
+    ],
+)
+def test_what_cannot_record_such_a_name_refuses_it_in_one_line(
+    argv, words, tmp_path, monkeypatch, capsys
+):
     refused_and_unchanged(argv, words, tmp_path, monkeypatch, capsys)

@@ -17,12 +17,15 @@ def _arrays_of(oracle) -> list[np.ndarray]:
     w_hh = oracle.lstm.weight_hh_l0.detach().numpy().T
     b = oracle.lstm.bias_ih_l0.detach().numpy()
     gate = {"i": 0, "f": 1, "c": 2, "og": 3}
-    out = {"g_embeddings": oracle.embedding.weight.detach().numpy(),
-           "Wo": oracle.output.weight.detach().numpy().T, "bo": oracle.output.bias.detach().numpy()}
+    out = {
+        "g_embeddings": oracle.embedding.weight.detach().numpy(),
+        "Wo": oracle.output.weight.detach().numpy().T,
+        "bo": oracle.output.bias.detach().numpy(),
+    }
     for name, k in gate.items():
-        out[f"W{name}"] = w_ih[:, k * h:(k + 1) * h]
-        out[f"U{name}"] = w_hh[:, k * h:(k + 1) * h]
-        out[f"b{name}"] = b[k * h:(k + 1) * h]
+        out[f"W{name}"] = w_ih[:, k * h : (k + 1) * h]
+        out[f"U{name}"] = w_hh[:, k * h : (k + 1) * h]
+        out[f"b{name}"] = b[k * h : (k + 1) * h]
     return [np.ascontiguousarray(out[n], dtype=np.float32) for n in PARAM_NAMES]
 
 
@@ -75,6 +78,7 @@ def test_wrong_shapes_are_one_line_errors(tmp_path):
 class _Payload:
     def __reduce__(self):
         import os
+
         return (os.system, ("touch PWNED_BY_PICKLE",))
 
 
@@ -95,6 +99,6 @@ def test_nll_is_exact_per_sequence_sum():
     total = torch.zeros(3, dtype=torch.float64)
     for t in range(5):
         logits, state = oracle.step(token, state)
-        total -= torch.log_softmax(logits.double(), -1).gather(1, tokens[:, t:t + 1]).squeeze(1)
+        total -= torch.log_softmax(logits.double(), -1).gather(1, tokens[:, t : t + 1]).squeeze(1)
         token = tokens[:, t]
     torch.testing.assert_close(sequence_nll(oracle, tokens), total, rtol=1e-5, atol=1e-5)

@@ -66,11 +66,11 @@ def music_vae(tmp_path_factory) -> Path:
     """A finished tiny melody VAE (pitch88) on tunes written here."""
     from tests.test_music import _folder
     from tests.test_seqvae import TINY_VAE
+
     root = tmp_path_factory.mktemp("music")
     _folder(root)
     settings = _quick(TINY_VAE)
-    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes",
-                        "seq_len": 8}
+    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes", "seq_len": 8}
     return _train(root, settings, "--data-root", str(root), "--set", 'algorithm="vae"')
 
 
@@ -121,6 +121,7 @@ def _fifo(tmp_path: Path, lines: int | None = None) -> tuple[Path, _Reader]:
 
 
 # -- what a path is stays what it is -------------------------------------------------------
+
 
 def test_fifo_stays_a_fifo_and_its_reader_gets_the_samples(run, tmp_path, capsys):
     fifo, reader = _fifo(tmp_path)
@@ -202,12 +203,12 @@ def test_folder_is_refused(run, tmp_path, capsys):
 
 # -- names ---------------------------------------------------------------------------------
 
+
 def test_empty_out_is_one_line(run, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = _generate(capsys, run, "--out", "")
     assert code == 2 and out == ""
-    assert error_line(err) == \
-        "seqgan: error: --out must not be empty (use - for standard output)"
+    assert error_line(err) == "seqgan: error: --out must not be empty (use - for standard output)"
     assert _names(tmp_path) == []
 
 
@@ -247,8 +248,11 @@ def test_non_utf8_name_that_cannot_be_written_is_one_printable_line(run, tmp_pat
 def test_real_command_line_with_a_non_utf8_name(run, tmp_path):
     """argv bytes as the shell passes them, through a real process."""
     out = os.fsencode(tmp_path) + b"/gen\xff.txt"
-    done = subprocess.run([sys.executable, "-m", "seqgan", "generate", "--run", str(run),
-                           "-n", "3", "--out", out], capture_output=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "seqgan", "generate", "--run", str(run), "-n", "3", "--out", out],
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and b"Traceback" not in done.stderr
     assert b"gen\\xff.txt" in done.stderr
     with open(out, "rb") as handle:
@@ -258,8 +262,11 @@ def test_real_command_line_with_a_non_utf8_name(run, tmp_path):
 def test_real_command_line_piped_into_head(run):
     """``generate | head -1``: the reader leaves; one line, and no second complaint from
     Python's final flush of standard output."""
-    proc = subprocess.Popen([sys.executable, "-m", "seqgan", "generate", "--run", str(run),
-                             "-n", "50000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqgan", "generate", "--run", str(run), "-n", "50000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()
     err = proc.stderr.read().decode()
@@ -268,6 +275,7 @@ def test_real_command_line_piped_into_head(run):
 
 
 # -- faults: one line, the old file intact, no temporary left ------------------------------
+
 
 def test_full_disk_half_way_through_a_streamed_generate(run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "gen.txt"
@@ -294,6 +302,7 @@ def test_read_only_folder_by_fault_injection(run, tmp_path, capsys, monkeypatch,
             if Path(dst) == out:
                 raise read_only
             return real_replace(src, dst, *args, **kwargs)
+
         monkeypatch.setattr(atomic.os, "replace", fake_replace)
     code, _, err = _generate(capsys, run, "-n", "300", "--out", str(out))
     assert code == 2 and error_line(err).endswith(": Read-only file system")
@@ -314,8 +323,7 @@ def test_read_only_folder_for_real(run, tmp_path, capsys):
     assert _names(folder) == ["gen.txt"] and (folder / "gen.txt").read_text() == "old\n"
 
 
-def test_signal_during_a_streamed_generate_leaves_the_old_file(run, tmp_path, capsys,
-                                                                 monkeypatch):
+def test_signal_during_a_streamed_generate_leaves_the_old_file(run, tmp_path, capsys, monkeypatch):
     out = tmp_path / "gen.txt"
     out.write_text("old\n")
     real_sample, calls = Generator.sample, []
@@ -343,6 +351,7 @@ def test_new_file_keeps_the_permissions_of_the_one_it_replaces(run, tmp_path, ca
 
 # -- streaming -----------------------------------------------------------------------------
 
+
 def test_streamed_samples_equal_generator_sample_with_the_same_seed(run, tmp_path, capsys):
     out = tmp_path / "gen.txt"
     for seed in ("0", "7"):
@@ -351,8 +360,7 @@ def test_streamed_samples_equal_generator_sample_with_the_same_seed(run, tmp_pat
         assert out.read_text() == _reference(run, n, int(seed))
 
 
-def test_large_n_is_sampled_and_written_one_batch_at_a_time(run, tmp_path, capsys,
-                                                           monkeypatch):
+def test_large_n_is_sampled_and_written_one_batch_at_a_time(run, tmp_path, capsys, monkeypatch):
     events = []
     real_sample = Generator.sample
 
@@ -374,10 +382,10 @@ def test_large_n_is_sampled_and_written_one_batch_at_a_time(run, tmp_path, capsy
     assert len(out.read_text().splitlines()) == 5000
 
 
-def test_from_prior_streams_and_equals_plain_sampling(music_vae, tmp_path, capsys,
-                                                     monkeypatch):
+def test_from_prior_streams_and_equals_plain_sampling(music_vae, tmp_path, capsys, monkeypatch):
     """A VAE's plain sampling draws z from the prior too: the same stream."""
     from seqgan.models.vae import LatentGenerator
+
     sizes, real_decode = [], LatentGenerator.decode
 
     def decode(self, z, *args, **kwargs):
@@ -387,8 +395,12 @@ def test_from_prior_streams_and_equals_plain_sampling(music_vae, tmp_path, capsy
     monkeypatch.setattr(LatentGenerator, "decode", decode)
     out = tmp_path / "prior.txt"
     n = BATCH + 10
-    assert _generate(capsys, music_vae, "--from-prior", "-n", str(n), "--format", "ids",
-                     "--out", str(out))[0] == 0
+    assert (
+        _generate(
+            capsys, music_vae, "--from-prior", "-n", str(n), "--format", "ids", "--out", str(out)
+        )[0]
+        == 0
+    )
     assert sizes == [BATCH, 10]
     assert out.read_text() == _reference(music_vae, n)
 
@@ -405,9 +417,19 @@ def test_progress_bar_on_a_terminal_only(run, tmp_path, capsys, monkeypatch):
 
 def test_midi_files_streamed_each_written_whole(music_vae, tmp_path, capsys):
     from seqgan.music import get_encoding
+
     folder = tmp_path / "midi"
-    code, _, err = _generate(capsys, music_vae, "--from-prior", "-n", str(BATCH + 3),
-                             "--format", "midi", "--out", str(folder))
+    code, _, err = _generate(
+        capsys,
+        music_vae,
+        "--from-prior",
+        "-n",
+        str(BATCH + 3),
+        "--format",
+        "midi",
+        "--out",
+        str(folder),
+    )
     assert code == 0 and f"wrote {BATCH + 3} MIDI files" in err
     names = _names(folder)
     assert names == [f"sample_{i:03d}.mid" for i in range(BATCH + 3)]
@@ -418,18 +440,34 @@ def test_midi_files_streamed_each_written_whole(music_vae, tmp_path, capsys):
 
 def test_pianoroll_to_a_file_and_to_standard_output(music_vae, tmp_path, capfdbinary):
     png = tmp_path / "roll.png"
-    code = main(["generate", "--run", str(music_vae), "-n", "300", "--format", "pianoroll",
-                 "--out", str(png)])
+    code = main(
+        [
+            "generate",
+            "--run",
+            str(music_vae),
+            "-n",
+            "300",
+            "--format",
+            "pianoroll",
+            "--out",
+            str(png),
+        ]
+    )
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"piano roll of 8 of 300 samples" in capfdbinary.readouterr().err
-    assert main(["generate", "--run", str(music_vae), "-n", "3", "--format", "pianoroll",
-                 "--out", "-"]) == 0
+    assert (
+        main(
+            ["generate", "--run", str(music_vae), "-n", "3", "--format", "pianoroll", "--out", "-"]
+        )
+        == 0
+    )
     assert capfdbinary.readouterr().out[:8] == b"\x89PNG\r\n\x1a\n"
     assert _names(tmp_path) == ["roll.png"]
 
 
 def test_pianoroll_on_a_full_disk_leaves_the_old_picture(tmp_path, monkeypatch):
     from seqgan.music import get_encoding, plot_pianoroll
+
     png = tmp_path / "roll.png"
     png.write_bytes(b"old picture")
     temporaries_of("roll.png", monkeypatch, wrap=lambda h: FullDisk(h, good=0))
@@ -440,6 +478,7 @@ def test_pianoroll_on_a_full_disk_leaves_the_old_picture(tmp_path, monkeypatch):
 
 def test_training_figures_are_written_atomically(tmp_path, monkeypatch):
     from seqgan.training.figures import plot_curves
+
     png = tmp_path / "figures" / "nll.png"
     rows = [{"epoch": 0, "nll_oracle": 9.0}, {"epoch": 1, "nll_oracle": 8.0}]
     plot_curves({"mle": rows}, None, png)
@@ -452,6 +491,7 @@ def test_training_figures_are_written_atomically(tmp_path, monkeypatch):
 
 
 # -- write_bytes itself --------------------------------------------------------------------
+
 
 def test_write_bytes_on_a_fifo(tmp_path):
     fifo, reader = _fifo(tmp_path)
@@ -495,6 +535,7 @@ def test_write_bytes_holds_a_signal_until_the_file_is_in_place(tmp_path, monkeyp
     """SIGINT arriving while a short file is written waits for the rename."""
     from seqgan.errors import Interrupted
     from seqgan.runtime.interrupt import handle_signals
+
     path = tmp_path / "f.bin"
     path.write_bytes(b"old")
 

@@ -31,8 +31,9 @@ def small_chunks(monkeypatch):
 
 
 def _plain(hidden, weight, bias, targets):
-    return F.log_softmax(F.linear(hidden, weight, bias), -1).gather(
-        1, targets.unsqueeze(1)).squeeze(1)
+    return (
+        F.log_softmax(F.linear(hidden, weight, bias), -1).gather(1, targets.unsqueeze(1)).squeeze(1)
+    )
 
 
 def _case(dtype, n=50, width=6, vocab=37, scale=1.0):
@@ -67,8 +68,9 @@ def test_weighted_nll_with_a_mask_equals_the_masked_mean_cross_entropy(small_chu
     hidden, weight, bias, targets = _case(dtype)
     mask = (torch.arange(len(targets)) % 5 != 0).to(dtype)  # padding: weight 0
     params = (hidden, weight, bias)
-    expected = (F.cross_entropy(F.linear(*params), targets, reduction="none") * mask
-                ).sum() / mask.sum()
+    expected = (
+        F.cross_entropy(F.linear(*params), targets, reduction="none") * mask
+    ).sum() / mask.sum()
     expected_grads = torch.autograd.grad(expected * 3.0, params)
     loss, log_probs = output_loss.weighted_nll(*params, targets, mask / mask.sum())
     grads = torch.autograd.grad(loss * 3.0, params)  # the upstream gradient scales them
@@ -104,8 +106,9 @@ def test_minus_infinite_and_very_large_logits(small_chunks):
 
 def _text_generator(kernel: str, dtype=torch.float64, cls=Generator, **extra) -> Generator:
     torch.manual_seed(1)
-    generator = cls(23, 5, 6, 9, start_token=1, eos_token=2, pad_token=0,
-                    never_output=(0, 1), **extra).to(dtype)
+    generator = cls(
+        23, 5, 6, 9, start_token=1, eos_token=2, pad_token=0, never_output=(0, 1), **extra
+    ).to(dtype)
     generator.output_kernel = kernel
     return generator
 
@@ -123,6 +126,7 @@ def _zeros_of(dtype):
 
     def of_dtype(*size, **kwargs):
         return zeros(*size, **{"dtype": dtype, **kwargs})
+
     return of_dtype
 
 
@@ -133,8 +137,7 @@ def _grads(model, loss):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_generator_mle_loss_and_log_prob_match_with_eos_padding(small_chunks, dtype,
-                                                              monkeypatch):
+def test_generator_mle_loss_and_log_prob_match_with_eos_padding(small_chunks, dtype, monkeypatch):
     monkeypatch.setattr(torch, "zeros", _zeros_of(dtype))  # initial states of the dtype
     tokens = _text_tokens()
     plain, chunked = _text_generator("plain", dtype), _text_generator("chunked", dtype)
@@ -146,8 +149,9 @@ def test_generator_mle_loss_and_log_prob_match_with_eos_padding(small_chunks, dt
     plain_lp, chunked_lp = plain.log_prob(tokens), chunked.log_prob(tokens)
     _close(chunked_lp, plain_lp, dtype)
     assert (chunked_lp[:4, 6:] == 0).all()  # nothing after <eos>
-    for g, e in zip(_grads(chunked, -(chunked_lp * weights).mean()),
-                    _grads(plain, -(plain_lp * weights).mean())):
+    for g, e in zip(
+        _grads(chunked, -(chunked_lp * weights).mean()), _grads(plain, -(plain_lp * weights).mean())
+    ):
         _close(g, e, dtype)
 
 
@@ -158,8 +162,9 @@ def test_vae_decoder_log_prob_matches_with_gradients_through_z(small_chunks):
     for kernel in ("plain", "chunked"):
         torch.manual_seed(3)
         encoder = Encoder(23, 4, 3, 2)
-        models.append(_text_generator(kernel, dtype, LatentGenerator, latent_dim=2,
-                                      encoder=encoder))
+        models.append(
+            _text_generator(kernel, dtype, LatentGenerator, latent_dim=2, encoder=encoder)
+        )
     losses = []
     for model in models:
         torch.manual_seed(4)  # the same z ~ q(z|x)
@@ -176,8 +181,9 @@ def test_scheduled_sampling_draws_the_same_inputs_and_loss(small_chunks):
         generator = _text_generator(kernel, torch.float32)
         optimizer = torch.optim.SGD(generator.parameters(), lr=0.1)
         torch.manual_seed(5)
-        results.append((steps.scheduled_sampling_epoch(generator, optimizer, data, 11, 5.0,
-                                                       0.5), generator))
+        results.append(
+            (steps.scheduled_sampling_epoch(generator, optimizer, data, 11, 5.0, 0.5), generator)
+        )
     (plain_loss, plain_replaced), plain = results[0]
     (chunked_loss, chunked_replaced), chunked = results[1]
     assert chunked_replaced == plain_replaced and 0 < plain_replaced < 1
@@ -217,8 +223,9 @@ def test_auto_is_recorded_and_a_run_of_an_earlier_release_resumes_plain(tmp_path
     path = run.path / "config.toml"
     assert read_toml(path)["generator"]["output_kernel"] == "plain"
     # a config.toml written before the key existed: plain, whatever auto would choose
-    text = "\n".join(line for line in path.read_text().splitlines()
-                     if not line.startswith("output_kernel ="))
+    text = "\n".join(
+        line for line in path.read_text().splitlines() if not line.startswith("output_kernel =")
+    )
     path.write_text(text + "\n")
     assert "output_kernel" not in read_toml(path)["generator"]
     assert build_config(read_toml(path)).generator.output_kernel == "auto"
@@ -230,8 +237,11 @@ def test_a_checkpoint_of_an_earlier_release_reads_as_plain():
     """``pretrain.generator_from`` and the resume check compare a checkpoint's settings
     with today's: one written before the key existed computed with plain."""
     from seqgan.training.loop import _current_keys
+
     saved = {"generator": {"emb_dim": 8}}
     assert _current_keys(saved)["generator"]["output_kernel"] == "plain"
     assert saved == {"generator": {"emb_dim": 8}}  # the checkpoint's table is not changed
-    assert _current_keys({"generator": {"output_kernel": "chunked"}}
-                         )["generator"]["output_kernel"] == "chunked"
+    assert (
+        _current_keys({"generator": {"output_kernel": "chunked"}})["generator"]["output_kernel"]
+        == "chunked"
+    )

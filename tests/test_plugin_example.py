@@ -29,8 +29,14 @@ else:  # pragma: no cover
 pytestmark = pytest.mark.slow
 
 NAME, METRIC = "shaped-seqgan", "distinct2"
-SETTINGS = ["--set", f"algorithm={NAME}", "--set", "shaped_seqgan.exponent=3",
-            "--set", f'eval.metrics=["{METRIC}"]']
+SETTINGS = [
+    "--set",
+    f"algorithm={NAME}",
+    "--set",
+    "shaped_seqgan.exponent=3",
+    "--set",
+    f'eval.metrics=["{METRIC}"]',
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +45,30 @@ def site(tmp_path_factory) -> Path:
     from a copy (the build leaves files beside the sources)."""
     target = tmp_path_factory.mktemp("site")
     source = tmp_path_factory.mktemp("source") / "plugin"
-    shutil.copytree(REPO / "examples" / "plugin", source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                             "--no-build-isolation", "--no-index", "--target", str(target),
-                             str(source)],
-                            check=False, capture_output=True, text=True, timeout=300)
+    shutil.copytree(
+        REPO / "examples" / "plugin",
+        source,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert list(target.glob("seqgan_shaped-*.dist-info"))
     return target
@@ -52,14 +76,21 @@ def site(tmp_path_factory) -> Path:
 
 def _start(site: Path, args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(REPO / "src")])}
-    return subprocess.Popen([sys.executable, "-m", "seqgan", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqgan", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_the_reward_is_shaped(site, monkeypatch):
     import torch
+
     monkeypatch.syspath_prepend(str(site))
     from seqgan_shaped.algorithm import PowerReward
+
     reward = PowerReward(lambda tokens: torch.tensor([0.5, 1.0, 0.0]), 3.0)
     assert torch.equal(reward(torch.zeros(3, 2)), torch.tensor([0.125, 1.0, 0.0]))
 
@@ -68,14 +99,30 @@ def test_compare_with_mle_shares_pretraining_and_tables_the_metric(site, tmp_pat
     config = tmp_path / "tiny.toml"
     config.write_text(tomli_w.dumps({**TINY, "run": {**TINY["run"], "tensorboard": False}}))
     out = tmp_path / "cmp"
-    code, _, err = _finish(_start(site, [
-        "compare", "--config", str(config), "--algorithms", f"mle,{NAME}", "--out", str(out),
-        "--set", "shaped_seqgan.exponent=3", "--set", f'eval.metrics=["{METRIC}"]']))
+    code, _, err = _finish(
+        _start(
+            site,
+            [
+                "compare",
+                "--config",
+                str(config),
+                "--algorithms",
+                f"mle,{NAME}",
+                "--out",
+                str(out),
+                "--set",
+                "shaped_seqgan.exponent=3",
+                "--set",
+                f'eval.metrics=["{METRIC}"]',
+            ],
+        )
+    )
     assert code == 0, err
     run = out / "seed-3" / NAME
     assert tomllib.loads((run / "config.toml").read_text())["shaped_seqgan"] == {"exponent": 3.0}
     assert tomllib.loads((run / "config.toml").read_text())["pretrain"]["generator_from"] == str(
-        out / "seed-3" / "pretrain")  # MLE's pre-training, shared
+        out / "seed-3" / "pretrain"
+    )  # MLE's pre-training, shared
     summary = json.loads((run / "summary.json").read_text())
     assert 0 < summary[METRIC] <= 1
     table = (out / "table.md").read_text()
@@ -92,8 +139,9 @@ def test_train_sigterm_and_resume_is_bit_identical(site, tmp_path):
     config = tmp_path / "resume.toml"
     config.write_text(tomli_w.dumps(copy.deepcopy(RESUME_CONFIG)))
     reference, run = tmp_path / "ref", tmp_path / "run"
-    code, _, err = _finish(_start(site, ["train", "--config", str(config), *SETTINGS,
-                                         "--out", str(reference)]))
+    code, _, err = _finish(
+        _start(site, ["train", "--config", str(config), *SETTINGS, "--out", str(reference)])
+    )
     assert code == 0, err
     proc = _start(site, ["train", "--config", str(config), *SETTINGS, "--out", str(run)])
     _wait_for_row(proc, run, "adversarial", 1)
@@ -108,4 +156,5 @@ def test_train_sigterm_and_resume_is_bit_identical(site, tmp_path):
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert rows[-1][METRIC] and 0 < float(rows[-1][METRIC]) <= 1
     assert json.loads((run / "summary.json").read_text())[METRIC] == pytest.approx(
-        float(rows[-1][METRIC]), abs=1e-6)
+        float(rows[-1][METRIC]), abs=1e-6
+    )

@@ -29,8 +29,10 @@ from tests.helpers import read_csv
 
 EPOCHS = [("pretrain_generator", 3), ("pretrain_discriminator", 2), ("adversarial", 3)]
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
-EPOCH_LINE = re.compile(rf"^({STAMP}) (\w+) (\d+)/(\d+) \[(\d+)/(\d+)\] (\d+\.\d) s, "
-                        rf"ETA (\S+), (\w+) (-?\d+\.\d{{4}})$")
+EPOCH_LINE = re.compile(
+    rf"^({STAMP}) (\w+) (\d+)/(\d+) \[(\d+)/(\d+)\] (\d+\.\d) s, "
+    rf"ETA (\S+), (\w+) (-?\d+\.\d{{4}})$"
+)
 
 
 def _toml(path: Path, settings: dict) -> Path:
@@ -59,13 +61,17 @@ def redirected(tmp_path_factory) -> tuple[Path, str]:
 
 # -- 9. redirected output ---------------------------------------------------------------
 
+
 def test_redirected_run_logs_a_timestamped_line_per_epoch(redirected):
     out, err = redirected
     lines = err.splitlines()
     first = lines.index(f"run folder: {out}")
-    assert lines[first:first + 4] == [f"run folder: {out}",
-                         "task: oracle, 256 training / 64 test sequences, V = 40, T = 8",
-                         "device: cpu", f"tensorboard: tensorboard --logdir {out / 'tensorboard'}"]
+    assert lines[first : first + 4] == [
+        f"run folder: {out}",
+        "task: oracle, 256 training / 64 test sequences, V = 40, T = 8",
+        "device: cpu",
+        f"tensorboard: tensorboard --logdir {out / 'tensorboard'}",
+    ]
     epochs = [EPOCH_LINE.match(line) for line in lines if re.match(STAMP, line)]
     assert all(epochs), lines
     expected = [(name, epoch, total) for name, total in EPOCHS for epoch in range(1, total + 1)]
@@ -74,8 +80,9 @@ def test_redirected_run_logs_a_timestamped_line_per_epoch(redirected):
     rows = read_csv(out / "metrics.csv")[1:]
     for match, row in zip(epochs, rows):
         shown = match[9]
-        assert shown == ("nll_oracle" if row["nll_oracle"] else
-                         "g_loss" if row["g_loss"] else "d_loss")
+        assert shown == (
+            "nll_oracle" if row["nll_oracle"] else "g_loss" if row["g_loss"] else "d_loss"
+        )
         assert float(match[10]) == pytest.approx(float(row[shown]), abs=1e-4)
     assert epochs[-1][8] == "0s" and "%|" not in err  # no bar when not on a terminal
     assert "pretrain_generator: 3 epochs in" in err  # the phase-end lines stay
@@ -84,8 +91,13 @@ def test_redirected_run_logs_a_timestamped_line_per_epoch(redirected):
 def test_inside_a_long_epoch_a_line_at_most_every_interval():
     now = [0.0]
     lines: list[str] = []
-    report = Progress([("pretrain_generator", 2), ("adversarial", 4)], "nll_oracle",
-                      lines.append, terminal=False, clock=lambda: now[0])
+    report = Progress(
+        [("pretrain_generator", 2), ("adversarial", 4)],
+        "nll_oracle",
+        lines.append,
+        terminal=False,
+        clock=lambda: now[0],
+    )
     report.open(serial=2)
     seconds = {"pretrain_generator": 10.0, "adversarial": 0.0}  # the trainer's, updated
     report.begin_epoch(1, 1, seconds)
@@ -93,13 +105,15 @@ def test_inside_a_long_epoch_a_line_at_most_every_interval():
         now[0] = t
         report.advance("d-step", done, 5)
     assert len(lines) == 2, lines
-    assert re.fullmatch(rf"{STAMP} adversarial 1/4 \[2/6\] d-step 2/5, 61 s so far, ETA \S+",
-                        lines[0])
+    assert re.fullmatch(
+        rf"{STAMP} adversarial 1/4 \[2/6\] d-step 2/5, 61 s so far, ETA \S+", lines[0]
+    )
     assert "d-step 4/5, 125 s so far" in lines[1]
     now[0], seconds["adversarial"] = 130, 130.0
     report.end_epoch({"phase": "adversarial", "g_loss": 1.5}, seconds=130.0)
-    assert re.fullmatch(rf"{STAMP} adversarial 1/4 \[3/6\] 130\.0 s, ETA 6m30s, g_loss 1\.5000",
-                        lines[2])  # the adversarial rate: 3 epochs x 130 s
+    assert re.fullmatch(
+        rf"{STAMP} adversarial 1/4 \[3/6\] 130\.0 s, ETA 6m30s, g_loss 1\.5000", lines[2]
+    )  # the adversarial rate: 3 epochs x 130 s
 
 
 def test_inner_progress_outside_a_trainer_does_nothing():
@@ -109,6 +123,7 @@ def test_inner_progress_outside_a_trainer_does_nothing():
     class Recorder:
         def advance(self, label, done, total):
             seen.append((label, done, total))
+
     with progress.reporting(Recorder()):
         list(progress.steps("g-step", 2))
     assert seen == [("g-step", 0, 2), ("g-step", 1, 2), ("g-step", 2, 2)]
@@ -130,6 +145,7 @@ def test_a_signal_during_a_line_lets_the_line_end_before_it_is_raised(monkeypatc
                 self.sent = True
                 os.kill(os.getpid(), signal.SIGINT)
             return written
+
     stream = SignalOnFirstWrite()
     monkeypatch.setattr(sys, "stderr", stream)
     with pytest.raises(Interrupted), handle_signals():
@@ -141,13 +157,16 @@ def test_a_signal_during_a_line_lets_the_line_end_before_it_is_raised(monkeypatc
 
 # -- 10. the progress bar and the ETA ----------------------------------------------------
 
-def test_phase_end_messages_go_through_tqdm_write_when_a_bar_is_shown(tmp_path, capsys,
-                                                                     monkeypatch):
+
+def test_phase_end_messages_go_through_tqdm_write_when_a_bar_is_shown(
+    tmp_path, capsys, monkeypatch
+):
     written, real_write = [], progress.tqdm.write
 
     def spy(message, file=None, end="\n", nolock=False):
         written.append(message)
         real_write(message, file=file, end=end, nolock=nolock)
+
     monkeypatch.setattr(progress.tqdm, "write", spy)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     config = _toml(tmp_path / "quick.toml", _quick(tensorboard=False))
@@ -177,16 +196,19 @@ def test_eta_weights_each_phase_by_its_measured_seconds_per_epoch():
 
 # -- 11. metrics.csv appended, and rewritten on resume ------------------------------------
 
+
 def test_metrics_are_appended_and_a_resume_rewrites_them_to_the_checkpoint(tmp_path, capsys):
     trainer = open_session(build_config(TINY), tmp_path / "run", None)
     metrics = trainer.run.metrics
     seen: list[tuple[int, bytes]] = []  # (inode, bytes) of metrics.csv before each epoch
     for phase in trainer.phases:
+
         def watched(epoch, run_epoch=phase.run_epoch, name=phase.name):
             seen.append((os.stat(metrics).st_ino, metrics.read_bytes()))
             if name == "adversarial" and epoch == 2:
                 raise Interrupted(15)
             return run_epoch(epoch)
+
         phase.run_epoch = watched
     with pytest.raises(Interrupted):
         trainer.train()
@@ -205,18 +227,23 @@ def test_metrics_are_appended_and_a_resume_rewrites_them_to_the_checkpoint(tmp_p
     final = metrics.read_bytes()
     assert final.startswith(kept) and b"99.000000" not in final
     rows = list(csv.DictReader(io.StringIO(final.decode())))
-    assert [(r["phase"], r["phase_epoch"]) for r in rows][-3:] == \
-        [("adversarial", "1"), ("adversarial", "2"), ("adversarial", "3")]
+    assert [(r["phase"], r["phase_epoch"]) for r in rows][-3:] == [
+        ("adversarial", "1"),
+        ("adversarial", "2"),
+        ("adversarial", "3"),
+    ]
     assert all(None not in r and None not in r.values() for r in rows)  # no torn line
     times = read_csv(trainer.run.timing)
-    assert [(r["phase"], r["phase_epoch"]) for r in times] == \
-        [(r["phase"], r["phase_epoch"]) for r in rows]
+    assert [(r["phase"], r["phase_epoch"]) for r in times] == [
+        (r["phase"], r["phase_epoch"]) for r in rows
+    ]
     walls = [float(r["wall_seconds"]) for r in times]
     assert walls == sorted(walls) and all(float(r["seconds"]) >= 0 for r in times[1:])
     assert all(re.fullmatch(STAMP, r["utc"]) for r in times)
 
 
 # -- 14. the reproducibility record and TensorBoard --------------------------------------
+
 
 def test_summary_holds_the_reproducibility_record(redirected):
     out, _ = redirected
@@ -227,8 +254,13 @@ def test_summary_holds_the_reproducibility_record(redirected):
     import torch
 
     from seqgan import __version__
-    assert (summary["version"], summary["torch"], summary["numpy"], summary["python"]) == \
-        (__version__, str(torch.__version__), numpy.__version__, platform.python_version())
+
+    assert (summary["version"], summary["torch"], summary["numpy"], summary["python"]) == (
+        __version__,
+        str(torch.__version__),
+        numpy.__version__,
+        platform.python_version(),
+    )
     assert summary["command"] == sys.argv and summary["host"] and summary["device"] == "cpu"
     assert re.fullmatch(STAMP, summary["started_utc"]) and re.fullmatch(STAMP, summary["ended_utc"])
     assert summary["started_utc"] <= summary["ended_utc"]
@@ -241,14 +273,19 @@ def test_summary_hashes_the_data_files_and_a_resume_keeps_the_start(tmp_path, ca
     train.write_text("the cat sat on the mat\na dog ran in the park\n" * 12)
     test.write_text("the dog sat on the mat\n" * 6)
     settings = _quick(tensorboard=False)
-    settings["data"] = {"kind": "text", "train_file": str(train), "test_file": str(test),
-                        "seq_len": 9}
+    settings["data"] = {
+        "kind": "text",
+        "train_file": str(train),
+        "test_file": str(test),
+        "seq_len": 9,
+    }
     config = _toml(tmp_path / "text.toml", settings)
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert sorted(summary["data_files"].values()) == sorted(
-        hashlib.sha256(p.read_bytes()).hexdigest() for p in (train, test))
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in (train, test)
+    )
     assert {Path(p).name for p in summary["data_files"]} == {"train.txt", "test.txt"}
     assert (summary["num_train"], summary["num_test"]) == (24, 6)
     started = summary["started_utc"]
@@ -274,10 +311,12 @@ def test_a_folder_hash_covers_names_and_contents(tmp_path):
 def test_tensorboard_has_one_increasing_step_and_the_hparams(redirected):
     accumulator = pytest.importorskip(
         "tensorboard.backend.event_processing.event_accumulator",
-        reason="tensorboard is not installed")
+        reason="tensorboard is not installed",
+    )
     out, _ = redirected
-    events = accumulator.EventAccumulator(str(out / "tensorboard"),
-                                          size_guidance={accumulator.SCALARS: 0})
+    events = accumulator.EventAccumulator(
+        str(out / "tensorboard"), size_guidance={accumulator.SCALARS: 0}
+    )
     events.Reload()
     steps = {tag: [e.step for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
     assert steps["init/nll_oracle"] == [0]
@@ -289,11 +328,14 @@ def test_tensorboard_has_one_increasing_step_and_the_hparams(redirected):
     final = json.loads((out / "summary.json").read_text())["nll_oracle"]
     assert events.Scalars("hparam/nll_oracle")[0].value == pytest.approx(final)
     from tensorboard.plugins.hparams import plugin_data_pb2
+
     content = events.PluginTagToContent("hparams")
     start = plugin_data_pb2.HParamsPluginData.FromString(
-        content["_hparams_/session_start_info"]).session_start_info
+        content["_hparams_/session_start_info"]
+    ).session_start_info
     assert start.hparams["generator.lr"].number_value == pytest.approx(
-        build_config(TINY).generator.lr)
+        build_config(TINY).generator.lr
+    )
     assert start.hparams["algorithm"].string_value == "seqgan"
     assert "discriminator.filter_sizes" not in start.hparams  # a list: not a scalar
     assert [p.name for p in (out / "tensorboard").iterdir() if p.is_dir()] == []

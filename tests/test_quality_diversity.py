@@ -40,12 +40,14 @@ def oracle_comparison(tmp_path_factory):
 
 
 def test_one_row_per_algorithm_and_temperature(oracle_comparison):
-    report = quality_diversity(oracle_comparison, TEMPERATURES, oracle_comparison,
-                               out=oracle_comparison)
+    report = quality_diversity(
+        oracle_comparison, TEMPERATURES, oracle_comparison, out=oracle_comparison
+    )
     with open(oracle_comparison / "quality_diversity.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted((r["algorithm"], float(r["temperature"])) for r in rows) == sorted(
-        (a, t) for a in ("mle", "seqgan") for t in TEMPERATURES)
+        (a, t) for a in ("mle", "seqgan") for t in TEMPERATURES
+    )
     by = {(r["algorithm"], float(r["temperature"])): r for r in rows}
     for algorithm in ("mle", "seqgan"):
         # a colder sampler has lower NLL-oracle; NLL-test of the tempered model is
@@ -60,8 +62,19 @@ def test_one_row_per_algorithm_and_temperature(oracle_comparison):
 
 def test_the_cli_sweeps_a_run_folder(oracle_comparison, capsys):
     run = oracle_comparison / "seed-3" / "mle"
-    code = main(["evaluate", "--run", str(run), "--temperatures", "0.8,1.2", "--samples", "64",
-                 "--out", str(run)])
+    code = main(
+        [
+            "evaluate",
+            "--run",
+            str(run),
+            "--temperatures",
+            "0.8,1.2",
+            "--samples",
+            "64",
+            "--out",
+            str(run),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     with open(run / "quality_diversity.csv", encoding="utf-8") as handle:
@@ -74,9 +87,11 @@ def test_the_cli_sweeps_a_run_folder(oracle_comparison, capsys):
 def test_text_curves_have_forward_and_backward_bleu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_corpus(tmp_path / "c.txt", lines=80)
-    text = {**TINY, "data": {"kind": "text", "train_file": "c.txt"},
-            "discriminator": {**TINY["discriminator"], "filter_sizes": [1, 2],
-                              "num_filters": [4, 4]}}
+    text = {
+        **TINY,
+        "data": {"kind": "text", "train_file": "c.txt"},
+        "discriminator": {**TINY["discriminator"], "filter_sizes": [1, 2], "num_filters": [4, 4]},
+    }
     for algorithm in ("mle", "seqgan"):
         cfg = build_config(text, [f"algorithm='{algorithm}'", "run.tensorboard=false"])
         _train(cfg, tmp_path / "cmp" / "seed-3" / algorithm, tmp_path)
@@ -109,12 +124,21 @@ def test_oracle_curves_are_compared_on_their_trade_off_branch():
     above it (both axes worse) are left out, and the advantage at matched NLL-test is
     the interpolated difference of NLL-oracle (lower is better)."""
     rng = np.random.default_rng(0)
-    curves = {"mle": {0.6: (3.30, 2.0), 0.8: (3.20, 2.5), 1.0: (3.10, 3.0), 1.2: (3.15, 3.5)},
-              "seqgan": {0.6: (3.25, 2.2), 0.8: (3.15, 2.6), 1.0: (3.12, 3.2),
-                         1.2: (3.20, 3.6)}}
-    rows = [{"algorithm": label, "temperature": t, "nll_test": x,
-             "_diversity": np.full(200, x), "_quality": y + rng.normal(0, 0.01, 200)}
-            for label, points in curves.items() for t, (x, y) in points.items()]
+    curves = {
+        "mle": {0.6: (3.30, 2.0), 0.8: (3.20, 2.5), 1.0: (3.10, 3.0), 1.2: (3.15, 3.5)},
+        "seqgan": {0.6: (3.25, 2.2), 0.8: (3.15, 2.6), 1.0: (3.12, 3.2), 1.2: (3.20, 3.6)},
+    }
+    rows = [
+        {
+            "algorithm": label,
+            "temperature": t,
+            "nll_test": x,
+            "_diversity": np.full(200, x),
+            "_quality": y + rng.normal(0, 0.01, 200),
+        }
+        for label, points in curves.items()
+        for t, (x, y) in points.items()
+    ]
     matched = matched_comparison(rows, Axes("nll_oracle", "nll_test", False))
     xs = np.array([m["nll_test"] for m in matched])
     assert len(matched) == 9 and xs.min() == pytest.approx(3.12) and xs.max() == pytest.approx(3.25)
@@ -122,9 +146,14 @@ def test_oracle_curves_are_compared_on_their_trade_off_branch():
     def branch(label):  # temperatures up to 1.0, sorted by NLL-test
         points = sorted(curves[label][t] for t in (0.6, 0.8, 1.0))
         return [x for x, _ in points], [y for _, y in points]
+
     expected = np.interp(xs, *branch("mle")) - np.interp(xs, *branch("seqgan"))
     got = np.array([m["advantage"] for m in matched])
     assert np.allclose(got, expected, atol=0.01)
     assert all(m["low"] <= m["advantage"] <= m["high"] for m in matched)
-    assert matched_comparison([r for r in rows if r["algorithm"] != "mle"],
-                              Axes("nll_oracle", "nll_test", False)) == []
+    assert (
+        matched_comparison(
+            [r for r in rows if r["algorithm"] != "mle"], Axes("nll_oracle", "nll_test", False)
+        )
+        == []
+    )

@@ -40,6 +40,7 @@ D = [30, 31, 32, 33, 34, 35, 36]
 
 # -- forward and backward BLEU -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("convention", EVERY, ids=lambda c: f"{c.rule}-{c.smoothing}")
 def test_samples_equal_to_the_test_set_score_one_both_ways(convention):
     # each sequence is among the references: every p_k = 1 and r* = |h|, so BP = 1
@@ -58,16 +59,20 @@ def test_a_strict_subset_has_forward_one_and_backward_below_one():
     b = math.sqrt(3 / 6 * 2 / 5)
     assert result.backward == pytest.approx([1.0, b, 1.0], abs=1e-12)
     assert result.backward_mean == pytest.approx((2 + b) / 3, abs=1e-12)
-    assert result.harmonic == pytest.approx(2 * 1 * result.backward_mean
-                                            / (1 + result.backward_mean), abs=1e-12)
+    assert result.harmonic == pytest.approx(
+        2 * 1 * result.backward_mean / (1 + result.backward_mean), abs=1e-12
+    )
     assert result.backward_mean < 1
 
 
-@pytest.mark.parametrize("convention, p4", [
-    (CURRENT, sys.float_info.min),  # the floor
-    (METHOD1, 0.1 / 3),  # epsilon / den_4, three 4-grams in B
-    (NLTK_32, None),  # the sum stops before order 4, the weights stay 1/4
-])
+@pytest.mark.parametrize(
+    "convention, p4",
+    [
+        (CURRENT, sys.float_info.min),  # the floor
+        (METHOD1, 0.1 / 3),  # epsilon / den_4, three 4-grams in B
+        (NLTK_32, None),  # the sum stops before order 4, the weights stay 1/4
+    ],
+)
 def test_backward_bleu4_of_a_partial_match_under_each_convention(convention, p4):
     # B against {A}: p = (3/6, 2/5, 1/4, 0) — trigrams of B: 123 matches, 237 378 789 do not
     logs = [math.log(3 / 6), math.log(2 / 5), math.log(1 / 4)]
@@ -95,10 +100,12 @@ def test_forward_bleu_is_the_projects_bleu_with_the_test_set_as_references():
     test = [rng.integers(0, 6, rng.integers(3, 9)).tolist() for _ in range(30)]
     for convention in EVERY + [BleuConvention(references=10, subset="random", subset_seed=2)]:
         for n in (2, 4):
-            np.testing.assert_array_equal(forward_bleu(samples, test, n, convention),
-                                          bleu(samples, test, n, convention))
-            np.testing.assert_array_equal(backward_bleu(samples, test, n, convention),
-                                          bleu(test, samples, n, convention))
+            np.testing.assert_array_equal(
+                forward_bleu(samples, test, n, convention), bleu(samples, test, n, convention)
+            )
+            np.testing.assert_array_equal(
+                backward_bleu(samples, test, n, convention), bleu(test, samples, n, convention)
+            )
 
 
 def test_a_conventions_picks_apply_to_each_role():
@@ -131,32 +138,40 @@ def test_empty_sets_are_refused():
 def test_signatures():
     args = (1639, 2000, "char")
     assert forward_bleu_signature(4, CURRENT, *args) == (
-        "fwd_bleu4|rule=current|smooth=none|refs=test:1639|hyps=2000|tok=char")
+        "fwd_bleu4|rule=current|smooth=none|refs=test:1639|hyps=2000|tok=char"
+    )
     assert forward_bleu_signature(4, CURRENT, *args) == "fwd_" + CURRENT.signature(
-        "bleu", 4, "test", 1639, 2000, "char")
+        "bleu", 4, "test", 1639, 2000, "char"
+    )
     assert backward_bleu_signature(4, NLTK_32, *args) == (
-        "bwd_bleu4|rule=nltk-3.2|smooth=none|refs=samples:2000|hyps=test:1639|tok=char")
+        "bwd_bleu4|rule=nltk-3.2|smooth=none|refs=samples:2000|hyps=test:1639|tok=char"
+    )
     assert harmonic_bleu_signature(4, CURRENT, *args) == (
         "hm_bleu4|rule=current|smooth=none|refs=test:1639+samples:2000"
-        "|hyps=samples:2000+test:1639|tok=char")
+        "|hyps=samples:2000+test:1639|tok=char"
+    )
     word = (10000, 2000, "word")
     assert forward_bleu_signature(3, TEXYGEN, *word) == (
-        "fwd_bleu3|rule=current|smooth=method1:0.1|refs=test:10000:first500|hyps=2000|tok=word")
+        "fwd_bleu3|rule=current|smooth=method1:0.1|refs=test:10000:first500|hyps=2000|tok=word"
+    )
     assert backward_bleu_signature(3, TEXYGEN, *word) == (
         "bwd_bleu3|rule=current|smooth=method1:0.1|refs=samples:2000:first500"
-        "|hyps=test:10000|tok=word")
+        "|hyps=test:10000|tok=word"
+    )
     assert harmonic_bleu_signature(3, TEXYGEN, *word, refs_label="train") == (
         "hm_bleu3|rule=current|smooth=method1:0.1|refs=train:10000:first500+samples:2000:first500"
-        "|hyps=samples:2000+train:10000|tok=word")
+        "|hyps=samples:2000+train:10000|tok=word"
+    )
     with pytest.raises(ValueError):
         backward_bleu_signature(4, CURRENT, 10, 10, "a|b")
     result = forward_backward_bleu([A, C], [A, B, C], 2, NLTK_32, tok="ids", suffix="_nltk32")
     assert result.signatures == {
         "fwd_bleu2_nltk32": "fwd_bleu2|rule=nltk-3.2|smooth=none|refs=test:3|hyps=2|tok=ids",
         "bwd_bleu2_nltk32": "bwd_bleu2|rule=nltk-3.2|smooth=none|refs=samples:2|hyps=test:3"
-                            "|tok=ids",
+        "|tok=ids",
         "hm_bleu2_nltk32": "hm_bleu2|rule=nltk-3.2|smooth=none|refs=test:3+samples:2"
-                           "|hyps=samples:2+test:3|tok=ids"}
+        "|hyps=samples:2+test:3|tok=ids",
+    }
     assert set(result.per_sequence()) == {"fwd_bleu2_nltk32", "bwd_bleu2_nltk32"}
 
 
@@ -207,8 +222,10 @@ def test_reverse_lm_ranks_data_like_samples_above_uniform_ones(test_set):
     assert copy.tokens == 256 * T
     assert copy.nll == pytest.approx(copy.per_sequence.sum() / copy.tokens, rel=1e-9)
     assert len(copy.train_losses) == 5 and copy.train_losses[-1] < copy.train_losses[0]
-    assert copy.signature == ("reverse_lm_nll|train=samples:256|refs=test:256|epochs=5"
-                              "|batch=32|lr=0.02|clip=5|seed=0|emb=16|hidden=32|tok=ids")
+    assert copy.signature == (
+        "reverse_lm_nll|train=samples:256|refs=test:256|epochs=5"
+        "|batch=32|lr=0.02|clip=5|seed=0|emb=16|hidden=32|tok=ids"
+    )
 
 
 def test_reverse_lm_is_deterministic_for_a_seed_and_leaves_the_rng_alone(test_set):
@@ -244,14 +261,22 @@ def _text_rows(n: int, seed: int, eos: int, pad: int, fill: int | None = None) -
         rows[i, :length] = (torch.arange(length) + start) % 4 + 1  # tokens 1..4
         rows[i, length] = eos
         if fill is not None:
-            rows[i, length + 1:] = noise[i, length + 1:]
+            rows[i, length + 1 :] = noise[i, length + 1 :]
     return rows
 
 
 def test_reverse_lm_counts_the_tokens_up_to_eos_only():
     eos, pad = 5, 6
-    task = Task(torch.empty(0, T, dtype=torch.long), _text_rows(64, 1, eos, pad), V, T, 7,
-                eos_token=eos, pad_token=pad, kind="text")
+    task = Task(
+        torch.empty(0, T, dtype=torch.long),
+        _text_rows(64, 1, eos, pad),
+        V,
+        T,
+        7,
+        eos_token=eos,
+        pad_token=pad,
+        kind="text",
+    )
     make = task_language_model(task, emb_dim=8, hidden_dim=16)
     samples = _text_rows(96, 2, eos, pad)
     padded = reverse_lm_score(samples, task.test, make, **SCHEDULE)
@@ -277,6 +302,7 @@ def test_reverse_lm_builds_the_tasks_generator_from_a_config(tiny_config):
 
 
 # -- matched-diversity comparison ----------------------------------------------------------
+
 
 def _line(slope, intercept, xs):
     xs = np.asarray(xs, dtype=float)
@@ -349,8 +375,9 @@ def test_bootstrap_interval_covers_the_true_difference_and_is_reproducible():
     # the overlap's own ends move with the resampled curves: not every resample has them
     edges = bootstrap_matched_difference(*a, *b, at=2, resamples=400, seed=3)
     assert 0 < edges.valid.min() < 400
-    lower = bootstrap_matched_difference(*a, *b, at=at, resamples=400, seed=3,
-                                         higher_is_better=False)
+    lower = bootstrap_matched_difference(
+        *a, *b, at=at, resamples=400, seed=3, higher_is_better=False
+    )
     np.testing.assert_allclose(lower.estimate, -result.estimate)
     np.testing.assert_allclose(lower.low, -result.high)
 
@@ -361,8 +388,9 @@ def test_bootstrap_coverage_is_near_nominal():
         rng = np.random.default_rng(100 + trial)
         a = _algorithm(rng, 1.0, [0.0, 1.0, 2.0], 60)
         b = _algorithm(rng, 0.8, [0.5, 1.5, 2.5], 60)
-        result = bootstrap_matched_difference(*a, *b, at=[1.2], resamples=200,
-                                              confidence=0.9, seed=trial)
+        result = bootstrap_matched_difference(
+            *a, *b, at=[1.2], resamples=200, confidence=0.9, seed=trial
+        )
         covered += bool(result.low[0] <= 0.2 <= result.high[0])
     assert covered >= 30  # nominal 36 of 40
 
@@ -371,8 +399,9 @@ def test_bootstrap_with_fixed_diversity_points():
     rng = np.random.default_rng(1)
     quality_a = [rng.normal(1.0 + 0.5 * x, 0.2, 50) for x in (0.0, 1.0, 2.0)]
     quality_b = [rng.normal(0.5 * x, 0.2, 50) for x in (0.0, 2.0)]
-    result = bootstrap_matched_difference([0.0, 1.0, 2.0], quality_a, [0.0, 2.0], quality_b,
-                                          resamples=100, seed=0)
+    result = bootstrap_matched_difference(
+        [0.0, 1.0, 2.0], quality_a, [0.0, 2.0], quality_b, resamples=100, seed=0
+    )
     np.testing.assert_allclose(result.x, [0.0, 1.0, 2.0])
     assert (result.valid == 100).all()  # fixed x: every grid point in every resample
     assert (result.low <= result.estimate).all() and (result.estimate <= result.high).all()

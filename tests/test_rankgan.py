@@ -52,13 +52,19 @@ def test_reward_scores_with_dropout_off_and_in_chunks(tiny_config):
 
 def test_tiny_rankgan_run(tmp_path):
     out, summary, rows = train_tiny(  # diagnostics: entropy only, the ranker is no classifier
-        tmp_path, "rankgan", rankgan={"reference_size": 8, "comparison_size": 32},
-        eval={"diagnostics": True})
+        tmp_path,
+        "rankgan",
+        rankgan={"reference_size": 8, "comparison_size": 32},
+        eval={"diagnostics": True},
+    )
     assert math.isfinite(summary["nll_oracle"]) and math.isfinite(summary["entropy"])
     ranker_rows = [r for r in rows if r["phase"] == "pretrain_discriminator"]
     assert len(ranker_rows) == 2 and all(0 <= float(r["d_accuracy"]) <= 1 for r in ranker_rows)
     adversarial = [r for r in rows if r["phase"] == "adversarial"]
     # the reward is a log rank score: below 0, above log of a tiny share of C' = 33
     assert all(-10 < float(r["reward_mean"]) < 0 for r in adversarial)
-    assert set(torch.load(out / "model.pt", weights_only=True)) == {"generator", "rollout",
-                                                                    "ranker"}
+    assert set(torch.load(out / "model.pt", weights_only=True)) == {
+        "generator",
+        "rollout",
+        "ranker",
+    }

@@ -52,6 +52,7 @@ def _closed_port() -> int:
 
 # ---- no Ray started: the namespace guard and the one-line errors -------------------------
 
+
 def test_ray_tests_refuse_outside_a_loopback_only_namespace(monkeypatch):
     assert loopback.non_loopback(["eth0", "lo"]) == ["eth0"]
     assert loopback.non_loopback(["lo"]) == [] and loopback.loopback_only(["lo"])
@@ -65,8 +66,10 @@ def test_ray_tests_refuse_outside_a_loopback_only_namespace(monkeypatch):
 
 def test_benchmark_refuses_outside_the_namespace(monkeypatch, capsys):
     import importlib.util
-    spec = importlib.util.spec_from_file_location("compare_backends",
-                                                  REPO / "benchmarks" / "compare_backends.py")
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_backends", REPO / "benchmarks" / "compare_backends.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     monkeypatch.setattr(socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0")])
@@ -85,6 +88,7 @@ def test_missing_ray_is_a_one_line_error_with_the_install_hint(tmp_path, monkeyp
 def test_the_python_api_takes_the_backend(tmp_path, monkeypatch):
     import seqgan
     from seqgan.errors import UserError
+
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(UserError, match=r"backend='ray' needs Ray: pip install 'seqgan\[ray\]'"):
         seqgan.compare(out=tmp_path / "cmp", algorithms="mle", backend="ray")
@@ -99,11 +103,11 @@ def test_unreachable_address_is_a_quick_one_line_error(tmp_path, monkeypatch, ca
     out = tmp_path / "cmp"
     address = f"127.0.0.1:{_closed_port()}"  # this machine's loopback only, never a host
     start = time.monotonic()
-    assert main(["compare", "--out", str(out), "--backend", "ray", "--ray-address",
-                 address]) == 2
+    assert main(["compare", "--out", str(out), "--backend", "ray", "--ray-address", address]) == 2
     assert time.monotonic() - start < 10
-    error_line(capsys.readouterr().err, f"cannot reach the Ray cluster at {address}",
-               "ray start --head")
+    error_line(
+        capsys.readouterr().err, f"cannot reach the Ray cluster at {address}", "ray start --head"
+    )
     assert not out.exists()
     # the same from RAY_ADDRESS; and the Ray options need --backend ray
     monkeypatch.setenv("RAY_ADDRESS", address)
@@ -113,23 +117,45 @@ def test_unreachable_address_is_a_quick_one_line_error(tmp_path, monkeypatch, ca
     error_line(capsys.readouterr().err, "need --backend ray")
 
 
-def test_ray_options_reach_run_compare_and_gpu_lists_are_refused(tmp_path, monkeypatch,
-                                                                   capsys):
+def test_ray_options_reach_run_compare_and_gpu_lists_are_refused(tmp_path, monkeypatch, capsys):
     from seqgan.experiments import compare
+
     seen = {}
-    monkeypatch.setattr(compare, "run_compare",
-                        lambda *a, **kw: seen.update(kw) or "| table |")
+    monkeypatch.setattr(compare, "run_compare", lambda *a, **kw: seen.update(kw) or "| table |")
     out = str(tmp_path / "cmp")
-    assert main(["compare", "--out", out, "--backend", "ray", "--gpus", "all",
-                 "--runs-per-gpu", "4", "--ray-address", "127.0.0.1:1", "--max-retries",
-                 "5"]) == 0
-    assert seen == {"gpus": ["all"], "runs_per_gpu": 4, "backend": "ray",
-                    "ray_address": "127.0.0.1:1", "max_retries": 5}
+    assert (
+        main(
+            [
+                "compare",
+                "--out",
+                out,
+                "--backend",
+                "ray",
+                "--gpus",
+                "all",
+                "--runs-per-gpu",
+                "4",
+                "--ray-address",
+                "127.0.0.1:1",
+                "--max-retries",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert seen == {
+        "gpus": ["all"],
+        "runs_per_gpu": 4,
+        "backend": "ray",
+        "ray_address": "127.0.0.1:1",
+        "max_retries": 5,
+    }
     assert main(["compare", "--out", out, "--backend", "ray", "--gpus", "0,1"]) == 2
     error_line(capsys.readouterr().err, "Ray chooses each run's GPU", "--gpus all")
 
 
 # ---- one Ray instance for the module ------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def ray_instance():
@@ -137,6 +163,7 @@ def ray_instance():
     import ray
 
     from seqgan.experiments.ray_backend import start_local
+
     context = start_local(num_cpus=2)
     yield context
     ray.shutdown()
@@ -152,8 +179,22 @@ def config_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_reference(config_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("local") / "cmp"
-    assert main(["compare", "--config", str(config_file), "--out", str(out),
-                 "--algorithms", ALGORITHMS, "--jobs", "2"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--config",
+                str(config_file),
+                "--out",
+                str(out),
+                "--algorithms",
+                ALGORITHMS,
+                "--jobs",
+                "2",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -161,8 +202,9 @@ def _parent(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
-def _kill_once_mid_training(run: Path, row: str, worker: bool, stop: threading.Event,
-                            killed: list) -> None:
+def _kill_once_mid_training(
+    run: Path, row: str, worker: bool, stop: threading.Event, killed: list
+) -> None:
     """SIGKILL the training of ``run`` (the PID in its lock file) — or, with ``worker``,
     the Ray worker running it — once ``metrics.csv`` has a line starting with ``row``,
     before the run ends."""
@@ -186,17 +228,34 @@ def _kill_once_mid_training(run: Path, row: str, worker: bool, stop: threading.E
 def ray_comparison(ray_instance, config_file, local_reference, tmp_path_factory):
     out = tmp_path_factory.mktemp("ray") / "cmp"
     stop, killed = threading.Event(), []
-    killers = [threading.Thread(target=_kill_once_mid_training, daemon=True,
-                                args=(out / "seed-3" / name, row, worker, stop, killed))
-               for name, row, worker in (("seqgan", "adversarial,1,", False),
-                                         ("mle", "mle,1,", True))]
+    killers = [
+        threading.Thread(
+            target=_kill_once_mid_training,
+            daemon=True,
+            args=(out / "seed-3" / name, row, worker, stop, killed),
+        )
+        for name, row, worker in (("seqgan", "adversarial,1,", False), ("mle", "mle,1,", True))
+    ]
     for killer in killers:
         killer.start()
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):
-            code = main(["compare", "--config", str(config_file), "--out", str(out),
-                         "--algorithms", ALGORITHMS, "--backend", "ray", "--max-retries", "2"])
+            code = main(
+                [
+                    "compare",
+                    "--config",
+                    str(config_file),
+                    "--out",
+                    str(out),
+                    "--algorithms",
+                    ALGORITHMS,
+                    "--backend",
+                    "ray",
+                    "--max-retries",
+                    "2",
+                ]
+            )
     finally:
         stop.set()
         for killer in killers:
@@ -209,19 +268,27 @@ def ray_comparison(ray_instance, config_file, local_reference, tmp_path_factory)
 def test_local_instance_listens_on_loopback_only_and_wants_its_token(ray_instance):
     gcs = ray_instance.address_info["gcs_address"]
     assert gcs.startswith("127.0.0.1:") and os.environ["RAY_AUTH_MODE"] == "token"
-    listening = subprocess.run(["ss", "-H", "-ltnu"], capture_output=True, text=True,
-                               check=True).stdout.splitlines()
+    listening = subprocess.run(
+        ["ss", "-H", "-ltnu"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     local = [line.split()[4] for line in listening]
     assert len(local) >= 3, listening  # GCS, raylet, workers: not a vacuous check
     hosts = {address.rsplit(":", 1)[0] for address in local}
     assert hosts <= {"127.0.0.1", "[::ffff:127.0.0.1]", "[::1]"}, listening
     # token authentication: a client with the wrong token is refused, the right one served
-    probe = ("from ray._raylet import GcsClient\n"
-             f"print(len(GcsClient(address='{gcs}').internal_kv_keys(b'', namespace=None, "
-             "timeout=5)))")
+    probe = (
+        "from ray._raylet import GcsClient\n"
+        f"print(len(GcsClient(address='{gcs}').internal_kv_keys(b'', namespace=None, "
+        "timeout=5)))"
+    )
     for token, refused in (("0" * 64, True), (os.environ["RAY_AUTH_TOKEN"], False)):
-        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                              env={**os.environ, "RAY_AUTH_TOKEN": token}, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RAY_AUTH_TOKEN": token},
+            timeout=60,
+        )
         assert ("InvalidAuthToken" in done.stderr) is refused, done.stderr
         assert (done.returncode != 0) is refused, done.stderr
 
@@ -238,8 +305,9 @@ def test_ray_table_equals_local_table_bit_for_bit(ray_comparison, local_referenc
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_killed_training_or_worker_is_retried_with_resume_and_ends_identical(ray_comparison,
-                                                                      local_reference):
+def test_killed_training_or_worker_is_retried_with_resume_and_ends_identical(
+    ray_comparison, local_reference
+):
     """seqgan's training is SIGKILLed; mle's Ray worker is SIGKILLed (its training gets
     SIGTERM, checkpoints and exits; Ray retries the task once the worker is gone)."""
     out, killed, _ = ray_comparison
@@ -264,15 +332,23 @@ def test_driver_prints_node_phase_and_epoch_of_each_run(ray_comparison):
         assert re.search(rf"^\[\d/3\] seed 3 {run} on {node}: done \(", err, re.M), err
     progress = re.findall(rf"^  seed 3 (\S+) on {node}: (\w+) epoch (\d+)$", err, re.M)
     assert progress and {phase for _, phase, _ in progress} <= {
-        "init", "pretrain_generator", "pretrain_discriminator", "adversarial", "mle"}, err
+        "init",
+        "pretrain_generator",
+        "pretrain_discriminator",
+        "adversarial",
+        "mle",
+    }, err
 
 
 def test_a_task_that_cannot_see_the_folder_names_its_node(tmp_path):
     from seqgan.experiments.ray_task import MARKER, FolderNotVisible, check_marker
+
     (tmp_path / MARKER).write_text("abc\n")
     check_marker(str(tmp_path), "abc")  # the driver's folder: fine
-    for folder, nonce, why in ((tmp_path, "xyz", "another folder of that name"),
-                               (tmp_path / "absent", "abc", "No such file")):
+    for folder, nonce, why in (
+        (tmp_path, "xyz", "another folder of that name"),
+        (tmp_path / "absent", "abc", "No such file"),
+    ):
         with pytest.raises(FolderNotVisible) as info:
             check_marker(str(folder), nonce)
         message = str(info.value)
@@ -286,6 +362,7 @@ def test_shared_folder_check_runs_on_every_node(ray_instance, tmp_path):
 
     from seqgan.experiments.ray_backend import check_shared_folder
     from seqgan.experiments.ray_task import MARKER
+
     (tmp_path / MARKER).write_text("session-1\n")
     check_shared_folder(ray, tmp_path, "session-1")
     with pytest.raises(compare_errors.UserError) as info:
@@ -297,6 +374,7 @@ def test_shared_folder_check_runs_on_every_node(ray_instance, tmp_path):
 @pytest.mark.ray
 def test_user_error_in_a_run_is_not_retried(ray_instance, tmp_path):
     from seqgan.experiments.ray_backend import RayRunner
+
     out = tmp_path / "cmp"
     job = next(j for j in plan(build_config(CONFIG), ["mle"], [], 1, out, 2) if j.name == "mle")
     data = job.config.to_dict()
@@ -314,7 +392,8 @@ def test_user_error_in_a_run_is_not_retried(ray_instance, tmp_path):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_sigterm_on_the_driver_leaves_checkpoints_and_the_same_command_completes(
-        ray_instance, tmp_path):
+    ray_instance, tmp_path
+):
     # Long enough (~10 s after the row waited for, here) that the cancellation, which
     # goes driver -> Ray -> task -> training, lands before the end even on a loaded
     # 2-core machine: with 8 tiny epochs the rest took 0.3 s and CI once finished first.
@@ -326,8 +405,17 @@ def test_sigterm_on_the_driver_leaves_checkpoints_and_the_same_command_completes
     path = tmp_path / "c.toml"
     path.write_text(tomli_w.dumps(config))
     out = tmp_path / "cmp"
-    args = ["compare", "--config", str(path), "--out", str(out), "--algorithms", "seqgan",
-            "--backend", "ray"]
+    args = [
+        "compare",
+        "--config",
+        str(path),
+        "--out",
+        str(out),
+        "--algorithms",
+        "seqgan",
+        "--backend",
+        "ray",
+    ]
     proc = _start(args)  # its own local Ray instance, stopped when it ends
     _wait_for_row(proc, out / "seed-3" / "seqgan", "adversarial", 1, timeout=90)
     proc.send_signal(signal.SIGTERM)

@@ -24,8 +24,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-def fake_package(folder: Path, name: str, entry_points: str,
-                 modules: dict[str, str] | None = None) -> Path:
+def fake_package(
+    folder: Path, name: str, entry_points: str, modules: dict[str, str] | None = None
+) -> Path:
     """An installed package ``name`` in ``folder`` (its ``.dist-info`` with
     ``entry_points.txt``, and module files), found by importlib.metadata once ``folder``
     is on sys.path."""
@@ -61,21 +62,27 @@ def test_installed_metadata_of_seqgan_matches_when_it_declares_entry_points():
 
 def test_every_builtin_loads_under_its_name():
     registry.reset()
-    assert [a.name for a in registry.algorithms()] == list(registry.BUILTIN[
-        registry.ALGORITHM_GROUP])
-    assert [m.name for m in registry.builtin_metrics()] == list(registry.BUILTIN[
-        registry.METRIC_GROUP])
+    assert [a.name for a in registry.algorithms()] == list(
+        registry.BUILTIN[registry.ALGORITHM_GROUP]
+    )
+    assert [m.name for m in registry.builtin_metrics()] == list(
+        registry.BUILTIN[registry.METRIC_GROUP]
+    )
     assert registry.algorithm("vae").vae and registry.algorithm("seqvae2").pretraining == "vae"
     assert registry.algorithm("random").pretraining is None
     assert registry.algorithm("seqgan").discriminator and not registry.algorithm("mle").rollout
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--set", "algorithm=seqgn"], "did you mean 'seqgan'"),
-    (["compare", "--algorithms", "mle,pg-blue", "--out", "x"], "did you mean 'pg-bleu'"),
-])
-def test_an_unknown_algorithm_is_one_line_with_did_you_mean(argv, message, capsys, tmp_path,
-                                                           monkeypatch):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--set", "algorithm=seqgn"], "did you mean 'seqgan'"),
+        (["compare", "--algorithms", "mle,pg-blue", "--out", "x"], "did you mean 'pg-bleu'"),
+    ],
+)
+def test_an_unknown_algorithm_is_one_line_with_did_you_mean(
+    argv, message, capsys, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -91,16 +98,16 @@ BROKEN = """
 """
 
 
-def test_a_broken_plugin_is_one_warning_and_other_commands_work(tmp_path, fresh_registry,
-                                                                capsys):
+def test_a_broken_plugin_is_one_warning_and_other_commands_work(tmp_path, fresh_registry, capsys):
     fresh_registry.syspath_prepend(str(fake_package(tmp_path / "site", "broken-pkg", BROKEN)))
     assert main(["presets"]) == 0  # lists every algorithm: loads (and skips) the broken one
     out, err = capsys.readouterr()
     assert "seqgan " in out and "broken" not in out
     warnings = err.strip().splitlines()
     assert len(warnings) == 2, err  # one per entry point (an algorithm and a metric)
-    assert all(w.startswith("seqgan: warning: could not load package 'broken-pkg'")
-               for w in warnings), err
+    assert all(
+        w.startswith("seqgan: warning: could not load package 'broken-pkg'") for w in warnings
+    ), err
     assert all("ModuleNotFoundError" in w for w in warnings)
     # commands that do not use it: no warning, no error
     assert main(["config", "show", "--set", "algorithm=mle"]) == 0
@@ -165,10 +172,12 @@ def test_a_plugin_section_is_typed_checked_saved_and_restored(plugin):
     assert cfg.section("tiny_plug").scale == 2.5
     again = build_config(tomllib.loads(cfg.to_toml()))  # what config.toml holds
     assert again == cfg and again.section("tiny_plug").scale == 2.5
-    for override, message in [("tiny_plug.scale=-1", "'tiny_plug.scale' must be >= 0.0"),
-                              ("tiny_plug.mode=c", "'tiny_plug.mode' must be one of a, b"),
-                              ("tiny_plug.scal=1", "did you mean 'tiny_plug.scale'"),
-                              ("tiny_plug.scale=x", "must be float")]:
+    for override, message in [
+        ("tiny_plug.scale=-1", "'tiny_plug.scale' must be >= 0.0"),
+        ("tiny_plug.mode=c", "'tiny_plug.mode' must be one of a, b"),
+        ("tiny_plug.scal=1", "did you mean 'tiny_plug.scale'"),
+        ("tiny_plug.scale=x", "must be float"),
+    ]:
         with pytest.raises(UserError, match=message.replace("(", r"\(")):
             build_config(TINY, ["algorithm=tiny-plug", override])
     with pytest.raises(UserError, match="needs tiny_plug.scale > 0"):  # its validate
@@ -180,6 +189,7 @@ def test_a_plugin_section_is_typed_checked_saved_and_restored(plugin):
 
 def test_a_config_made_in_python_gets_its_plugin_section_when_validated(plugin):
     from seqgan.config import Config, validate
+
     cfg = Config(algorithm="tiny-plug")
     validate(cfg)
     assert cfg.section("tiny_plug").scale == 1.0
@@ -196,6 +206,7 @@ def test_a_plugin_metric_is_evaluated_per_sequence_and_signed(plugin, tiny_confi
     from seqgan.data.build import build_task
     from seqgan.metrics.evaluation import Evaluator
     from seqgan.training import parts
+
     cfg = build_config(TINY, ['eval.metrics=["mean_token"]'])
     task = build_task(cfg, Path("."))
     torch.manual_seed(0)
@@ -218,6 +229,7 @@ def test_a_plugin_metric_of_a_wrong_kind_or_name_is_one_line(plugin):
     from seqgan.data.build import build_task
     from seqgan.metrics.evaluation import Evaluator
     from seqgan.training import parts
+
     cfg = build_config(TINY, ['eval.metrics=["odd_shape"]'])
     task = build_task(cfg, Path("."))
     with pytest.raises(UserError, match="metric 'odd_shape' returned str"):

@@ -32,8 +32,13 @@ RESUME_CONFIG["adversarial"].update(epochs=6, num_rollouts=8)
 RESUME_CONFIG["discriminator"].update(num_positives=512)
 RESUME_CONFIG["run"].update(checkpoint_every=2, keep_checkpoints=2, tensorboard=False)
 
-OUTPUTS = ("metrics.csv", "samples/final.txt", "samples/pretrain_generator.txt",
-           "samples/adversarial.txt", "samples/nll_oracle_per_sequence.npy")
+OUTPUTS = (
+    "metrics.csv",
+    "samples/final.txt",
+    "samples/pretrain_generator.txt",
+    "samples/adversarial.txt",
+    "samples/nll_oracle_per_sequence.npy",
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +50,13 @@ def config_file(tmp_path_factory) -> Path:
 
 def _start(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.Popen([sys.executable, "-m", "seqgan", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqgan", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _train(config: Path, out: Path) -> subprocess.Popen:
@@ -58,8 +68,9 @@ def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str
     return proc.returncode, out, err
 
 
-def _wait_for_row(proc: subprocess.Popen, run: Path, phase: str, epoch: int,
-                  timeout: float = 120) -> None:
+def _wait_for_row(
+    proc: subprocess.Popen, run: Path, phase: str, epoch: int, timeout: float = 120
+) -> None:
     """Poll metrics.csv until it has row ``(phase, epoch)``; fail if the run ends first."""
     deadline = time.monotonic() + timeout
     metrics = run / "metrics.csv"
@@ -94,11 +105,10 @@ def reference_run(config_file, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("phase,epoch", [("pretrain_generator", 3),
-                                         ("pretrain_discriminator", 1),
-                                         ("adversarial", 3)])
-def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_path, phase,
-                                              epoch):
+@pytest.mark.parametrize(
+    "phase,epoch", [("pretrain_generator", 3), ("pretrain_discriminator", 1), ("adversarial", 3)]
+)
+def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_path, phase, epoch):
     run = tmp_path / "run"
     proc = _train(config_file, run)
     _wait_for_row(proc, run, phase, epoch)
@@ -113,8 +123,9 @@ def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_pa
 
 
 @pytest.mark.parametrize("signum,exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_saves_a_checkpoint_and_prints_the_resume_command(config_file, reference_run,
-                                                                 tmp_path, signum, exit_code):
+def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
+    config_file, reference_run, tmp_path, signum, exit_code
+):
     run = tmp_path / "run"
     proc = _train(config_file, run)
     _wait_for_row(proc, run, "adversarial", 1)
@@ -133,8 +144,9 @@ def test_signal_saves_a_checkpoint_and_prints_the_resume_command(config_file, re
     _assert_identical(run, reference_run)
 
 
-def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(config_file, reference_run,
-                                                                   tmp_path):
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
+    config_file, reference_run, tmp_path
+):
     run = tmp_path / "run"
     proc = _train(config_file, run)
     _wait_for_row(proc, run, "adversarial", 1)
@@ -154,6 +166,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(config_file, r
 def test_a_signal_inside_a_deferred_block_waits_for_its_end():
     from seqgan.errors import Interrupted
     from seqgan.runtime.interrupt import deferred, handle_signals
+
     reached_end = False
     before = signal.getsignal(signal.SIGINT)  # SIG_IGN when pytest runs in the background
     with handle_signals():

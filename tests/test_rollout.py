@@ -61,7 +61,7 @@ def test_policy_gradient_loss_is_eq7():
     logp = torch.tensor([[-1.0, -2.0, -0.5], [-0.1, -0.2, -0.3]], requires_grad=True)
     q = torch.tensor([[0.5, 0.2, 1.0], [0.0, 1.0, 0.4]])
     loss = policy_gradient_loss(logp, q)
-    manual = -((-1 * .5 - 2 * .2 - .5 * 1) / 3 + (0 - .2 - .3 * .4) / 3) / 2
+    manual = -((-1 * 0.5 - 2 * 0.2 - 0.5 * 1) / 3 + (0 - 0.2 - 0.3 * 0.4) / 3) / 2
     assert abs(loss.item() - manual) < 1e-6
     loss.backward()
     torch.testing.assert_close(logp.grad, -q / 6)
@@ -77,13 +77,18 @@ def test_policy_gradient_raises_probability_of_rewarded_token():
         return (tokens == target).float().mean(1)
 
     def prob_of_target():
-        return float((g.sample(4000, generator=torch.Generator().manual_seed(9)) == target)
-                     .float().mean())
+        return float(
+            (g.sample(4000, generator=torch.Generator().manual_seed(9)) == target).float().mean()
+        )
 
     before = prob_of_target()
     opt = torch.optim.Adam(g.parameters(), lr=0.02)
-    cfg = build_config({"generator": {"batch_size": 32, "grad_clip": 5.0},
-                        "adversarial": {"num_rollouts": 4, "rollout_update_rate": 0.0}})
+    cfg = build_config(
+        {
+            "generator": {"batch_size": 32, "grad_clip": 5.0},
+            "adversarial": {"num_rollouts": 4, "rollout_update_rate": 0.0},
+        }
+    )
     for _ in range(40):
         policy_gradient_step(g, rollout, reward, opt, cfg)
     after = prob_of_target()

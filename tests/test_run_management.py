@@ -23,8 +23,7 @@ def finished(tmp_path_factory) -> Path:
     config = copy.deepcopy(TINY)
     config["run"].update(tensorboard=False)
     (root / "tiny.toml").write_text(tomli_w.dumps(config))
-    assert main(["train", "--config", str(root / "tiny.toml"), "--out",
-                 str(root / "run")]) == 0
+    assert main(["train", "--config", str(root / "tiny.toml"), "--out", str(root / "run")]) == 0
     return root / "run"
 
 
@@ -55,11 +54,13 @@ def test_runs_of_a_missing_folder_is_one_line(tmp_path, capsys):
     error_line(capsys.readouterr().err, "nope is not a folder")
 
 
-def test_a_resume_removes_the_temporary_files_a_killed_writer_left(finished, tmp_path,
-                                                                   capsys):
+def test_a_resume_removes_the_temporary_files_a_killed_writer_left(finished, tmp_path, capsys):
     run = Path(shutil.copytree(finished, tmp_path / "run"))
-    left = [run / ".metrics.csv.0a1b2c.tmp", run / "checkpoints" / ".ckpt-00000009.pt.ffee00.tmp",
-            run / "samples" / ".final.txt.123abc.tmp"]
+    left = [
+        run / ".metrics.csv.0a1b2c.tmp",
+        run / "checkpoints" / ".ckpt-00000009.pt.ffee00.tmp",
+        run / "samples" / ".final.txt.123abc.tmp",
+    ]
     for path in left:
         path.write_bytes(b"half a file")
     (run / "summary.json").unlink()
@@ -95,5 +96,16 @@ def test_a_folder_whose_marker_write_was_killed_can_be_overwritten(tmp_path, cap
     only_lock = tmp_path / "locked"  # killed before the marker's temporary file was made
     only_lock.mkdir()
     (only_lock / ".seqgan-lock").write_text("")
-    assert main(["train", "--config", str(tmp_path / "tiny.toml"), "--out", str(only_lock),
-                 "--overwrite"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(tmp_path / "tiny.toml"),
+                "--out",
+                str(only_lock),
+                "--overwrite",
+            ]
+        )
+        == 0
+    )

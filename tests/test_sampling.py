@@ -62,8 +62,9 @@ def test_float64_uniform_just_below_one_never_draws_a_zero_probability_last_clas
     # every float64 that rounds to 1.0 in float32, and a softmax underflowing to exactly 0
     under = torch.tensor([[0.0, 0.0, -200.0]]).expand(5, -1)
     assert torch.softmax(under, -1)[0, -1] == 0
-    u = torch.tensor([1 - 2**-25, 1 - 2**-26, 1 - 2**-40, 1 - 2**-52, 1 - 2**-53],
-                     dtype=torch.float64)
+    u = torch.tensor(
+        [1 - 2**-25, 1 - 2**-26, 1 - 2**-40, 1 - 2**-52, 1 - 2**-53], dtype=torch.float64
+    )
     assert u.to(torch.float32).eq(1).all()
     assert torch.equal(sample_from_logits(under, u), torch.ones(5, dtype=torch.long))
 
@@ -80,19 +81,24 @@ def test_float32_uniform_at_nextafter_one_never_draws_a_zero_probability_last_cl
 def test_several_zero_classes_at_the_end():
     probs = torch.tensor([0.2, 0.0, 0.3, 0.5, 0.0, 0.0, 0.0])
     logits = torch.log(probs).expand(6, -1)
-    u = torch.tensor([1 - 2**-53, 1 - 2**-30, 1 - 2**-25, float(ONE_BELOW_F32), 0.0, 0.4],
-                     dtype=torch.float64)
+    u = torch.tensor(
+        [1 - 2**-53, 1 - 2**-30, 1 - 2**-25, float(ONE_BELOW_F32), 0.0, 0.4], dtype=torch.float64
+    )
     assert torch.equal(sample_from_logits(logits, u), torch.tensor([3, 3, 3, 3, 0, 2]))
     # softmax underflow: the last 40 classes get probability exactly 0, at random rows
     torch.manual_seed(2)
     logits = torch.randn(256, 60)
     logits[:, 20:] -= 1e4
     assert (torch.softmax(logits, -1)[:, 20:] == 0).all()
-    for u in (torch.full((256,), 1 - 2**-53, dtype=torch.float64), ONE_BELOW_F32.expand(256),
-              torch.rand(256, dtype=torch.float64)):
+    for u in (
+        torch.full((256,), 1 - 2**-53, dtype=torch.float64),
+        ONE_BELOW_F32.expand(256),
+        torch.rand(256, dtype=torch.float64),
+    ):
         assert int(sample_from_logits(logits, u).max()) <= 19
-    assert torch.equal(sample_from_logits(logits, ONE_BELOW_F32.expand(256)),
-                       _last_increase(logits))
+    assert torch.equal(
+        sample_from_logits(logits, ONE_BELOW_F32.expand(256)), _last_increase(logits)
+    )
 
 
 def test_ordinary_uniforms_draw_the_same_tokens_as_before():
@@ -105,11 +111,11 @@ def test_ordinary_uniforms_draw_the_same_tokens_as_before():
     u64 = torch.rand(20_000, dtype=torch.float64)
     u64 = u64[u64.to(torch.float32) < 1]  # below 1 after the cast: the ordinary case
     for u in (u32, u64):
-        rows = logits[:len(u)]
+        rows = logits[: len(u)]
         assert torch.equal(sample_from_logits(rows, u), _old_formula(rows, u))
     double = logits.double()  # a float64 cdf: float32 and float64 uniforms alike
     for u in (u32, u64):
-        rows = double[:len(u)]
+        rows = double[: len(u)]
         assert torch.equal(sample_from_logits(rows, u), _old_formula(rows, u))
     # the default draw (no uniforms) is the same stream of tokens as before
     a = sample_from_logits(logits, generator=torch.Generator().manual_seed(4))

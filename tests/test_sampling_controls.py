@@ -54,6 +54,7 @@ def _renormalised(probs: torch.Tensor, keep: list[int]) -> torch.Tensor:
 
 # -- the distributions --------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("tau", [0.5, 1.0, 2.0])
 def test_temperature_samples_softmax_of_logits_over_tau(tau):
     expected = torch.softmax(LOGITS.double() / tau, -1)
@@ -66,8 +67,10 @@ def test_temperature_samples_softmax_of_logits_over_tau(tau):
 def test_top_k_keeps_the_k_largest_and_renormalises():
     probs = torch.softmax(LOGITS.double(), -1)  # order: 2 > 4 > 3 > 0 > 5 > 1
     _frequencies_match(_draw(Sampling(top_k=3), 1), _renormalised(probs, [2, 4, 3]))
-    _frequencies_match(_draw(Sampling(top_k=2, temperature=0.5), 2),
-                       _renormalised(torch.softmax(LOGITS.double() / 0.5, -1), [2, 4]))
+    _frequencies_match(
+        _draw(Sampling(top_k=2, temperature=0.5), 2),
+        _renormalised(torch.softmax(LOGITS.double() / 0.5, -1), [2, 4]),
+    )
     assert torch.equal(_draw(Sampling(top_k=1), 3), torch.full((ROWS,), 2))
     # k >= V keeps every token; the draw is then the plain one, from the same uniforms
     assert torch.equal(_draw(Sampling(top_k=6), 4), _draw(Sampling(), 4))
@@ -85,8 +88,10 @@ def test_top_k_ties_keep_exactly_k_by_index_order():
 def test_top_p_keeps_the_smallest_nucleus_and_renormalises():
     probs = torch.tensor([0.05, 0.10, 0.40, 0.15, 0.30], dtype=torch.float64)
     logits = probs.log().float()
-    draw = lambda s, seed, rows=ROWS: s.sample(logits.expand(rows, -1),  # noqa: E731
-                                               generator=torch.Generator().manual_seed(seed))
+
+    def draw(s, seed, rows=ROWS):
+        return s.sample(logits.expand(rows, -1), generator=torch.Generator().manual_seed(seed))
+
     # 0.40 + 0.30 = 0.70 < 0.75: the next most probable (0.15) is needed to reach p
     _frequencies_match(draw(Sampling(top_p=0.75), 5), _renormalised(probs, [2, 4, 3]))
     _frequencies_match(draw(Sampling(top_p=0.5), 6), _renormalised(probs, [2, 4]))
@@ -99,8 +104,9 @@ def test_top_p_keeps_the_smallest_nucleus_and_renormalises():
     assert top3[2] + top3[4] < 0.8 < top3[2] + top3[4] + top3[3]
     _frequencies_match(draw(Sampling(temperature=2.0, top_k=3, top_p=0.8), 8), top3)
     assert top3[2] < 0.6 < top3[2] + top3[4]
-    _frequencies_match(draw(Sampling(temperature=2.0, top_k=3, top_p=0.6), 9),
-                       _renormalised(tempered, [2, 4]))
+    _frequencies_match(
+        draw(Sampling(temperature=2.0, top_k=3, top_p=0.6), 9), _renormalised(tempered, [2, 4])
+    )
 
 
 def test_a_tiny_temperature_equals_greedy():
@@ -137,13 +143,23 @@ def test_the_default_controls_are_the_plain_sampler_bit_for_bit():
     assert torch.equal(gen.sample(50, 16, sampling=Sampling()), plain)
 
 
-@pytest.mark.parametrize("kwargs, option", [
-    ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
-    ({"temperature": float("nan")}, "temperature"),
-    ({"temperature": float("inf")}, "temperature"), ({"temperature": 1e7}, "temperature"),
-    ({"top_k": -1}, "top_k"), ({"top_k": 2.5}, "top_k"), ({"top_k": True}, "top_k"),
-    ({"top_p": 0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"top_p": float("nan")}, "top_p"),
-    ({"greedy": "yes"}, "greedy")])
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        ({"temperature": 0}, "temperature"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"temperature": float("inf")}, "temperature"),
+        ({"temperature": 1e7}, "temperature"),
+        ({"top_k": -1}, "top_k"),
+        ({"top_k": 2.5}, "top_k"),
+        ({"top_k": True}, "top_k"),
+        ({"top_p": 0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_p": float("nan")}, "top_p"),
+        ({"greedy": "yes"}, "greedy"),
+    ],
+)
 def test_invalid_controls_are_one_line_errors(kwargs, option):
     # in Python's terms (the command line's --top-k: test_the_cli_refuses_...)
     with pytest.raises(UserError) as info:
@@ -165,6 +181,7 @@ def test_controls_signature_and_record():
 
 # -- generators ------------------------------------------------------------------------------
 
+
 def _in_top(logits: torch.Tensor, tokens: torch.Tensor, k: int) -> bool:
     """Every token of ``tokens [n, T]`` among the k largest of its step's ``logits [n, T, V]``."""
     kth = logits.topk(k, dim=-1).values[..., -1]
@@ -174,8 +191,9 @@ def _in_top(logits: torch.Tensor, tokens: torch.Tensor, k: int) -> bool:
 def test_generator_greedy_sampling_is_deterministic_and_top_k_stays_in_the_top_k():
     torch.manual_seed(4)
     gen = Generator(25, 6, 8, 12, start_token=0, init_std=1.0).eval()
-    greedy = [gen.sample(20, 8, torch.Generator().manual_seed(s), Sampling(greedy=True))
-              for s in (0, 1)]
+    greedy = [
+        gen.sample(20, 8, torch.Generator().manual_seed(s), Sampling(greedy=True)) for s in (0, 1)
+    ]
     assert torch.equal(greedy[0], greedy[1])
     assert (greedy[0] == greedy[0][0]).all()  # one start token: one greedy sequence
     with torch.no_grad():
@@ -189,8 +207,9 @@ def test_generator_greedy_sampling_is_deterministic_and_top_k_stays_in_the_top_k
 
 def test_a_vae_decoder_honours_the_controls():
     torch.manual_seed(5)
-    vae = LatentGenerator(30, 6, 7, 9, start_token=1, init_std=1.0, latent_dim=4,
-                          encoder=Encoder(30, 6, 5, 4)).eval()
+    vae = LatentGenerator(
+        30, 6, 7, 9, start_token=1, init_std=1.0, latent_dim=4, encoder=Encoder(30, 6, 5, 4)
+    ).eval()
     z = torch.randn(40, 4)
     greedy = vae.decode(z, Sampling(greedy=True))
     with torch.no_grad():
@@ -218,6 +237,7 @@ def test_a_vae_decoder_honours_the_controls():
 
 # -- the NLL of a tempered model -------------------------------------------------------------
 
+
 def _by_hand(gen: Generator, tokens: torch.Tensor, tau: float) -> float:
     with torch.no_grad():
         logp = F.log_softmax(gen.logits(tokens).double() / tau, -1)
@@ -243,8 +263,9 @@ def test_tempered_nll_is_the_nll_of_softmax_over_tau(eos):
 
 def test_tempered_elbo_of_a_vae():
     torch.manual_seed(9)
-    vae = LatentGenerator(30, 6, 7, 9, start_token=1, latent_dim=4,
-                          encoder=Encoder(30, 6, 5, 4)).eval()
+    vae = LatentGenerator(
+        30, 6, 7, 9, start_token=1, latent_dim=4, encoder=Encoder(30, 6, 5, 4)
+    ).eval()
     tokens = torch.randint(0, 30, (16, 9))
     torch.manual_seed(10)
     today = per_token_nll(vae, tokens)
@@ -255,6 +276,7 @@ def test_tempered_elbo_of_a_vae():
 
 
 # -- the command line ------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
@@ -289,9 +311,16 @@ def test_generate_with_the_controls(tiny_run, capsys):
     assert _lines(run + ["-n", "5", "--temperature", "1", "--top-p", "1"], capsys) == plain
 
 
-@pytest.mark.parametrize("option, value", [("--top-p", "0"), ("--temperature", "0"),
-                                           ("--temperature", "nan"), ("--top-k", "-2"),
-                                           ("--top-p", "x")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--top-p", "0"),
+        ("--temperature", "0"),
+        ("--temperature", "nan"),
+        ("--top-k", "-2"),
+        ("--top-p", "x"),
+    ],
+)
 def test_invalid_controls_on_the_command_line(tiny_run, option, value, capsys):
     for command in ("generate", "evaluate"):
         capsys.readouterr()
@@ -305,15 +334,30 @@ def test_evaluate_with_the_controls(tiny_run, capsys):
     plain = json.loads((tiny_run / "evaluation.json").read_text())
     assert plain["sampling"] == Sampling().to_dict()
     assert not any("temperature" in sig for sig in plain["signatures"].values())
-    assert main(["evaluate", "--run", str(tiny_run), "--samples", "32", "--temperature", "0.5",
-                 "--top-p", "0.9", *out]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(tiny_run),
+                "--samples",
+                "32",
+                "--temperature",
+                "0.5",
+                "--top-p",
+                "0.9",
+                *out,
+            ]
+        )
+        == 0
+    )
     assert "temperature=0.5 top_p=0.9" in capsys.readouterr().out
     tempered = json.loads((tiny_run / "evaluation.json").read_text())
-    assert tempered["sampling"] == {"temperature": 0.5, "top_k": 0, "top_p": 0.9,
-                                    "greedy": False}
+    assert tempered["sampling"] == {"temperature": 0.5, "top_k": 0, "top_p": 0.9, "greedy": False}
     signatures = tempered["signatures"]
-    assert signatures["nll_oracle"] == plain["signatures"]["nll_oracle"] + \
-        "|temperature=0.5|top_p=0.9"
+    assert (
+        signatures["nll_oracle"] == plain["signatures"]["nll_oracle"] + "|temperature=0.5|top_p=0.9"
+    )
     assert signatures["nll_test"] == plain["signatures"]["nll_test"] + "|temperature=0.5"
     assert tempered["nll_test"] != plain["nll_test"]
     assert tempered["nll_oracle"] != plain["nll_oracle"]

@@ -26,8 +26,12 @@ from tests.conftest import TINY
 from tests.helpers import read_csv
 
 TINY_VAE = copy.deepcopy(TINY)
-TINY_VAE["vae"] = {"latent_dim": 6, "encoder_emb_dim": 8, "encoder_hidden_dim": 8,
-                   "encoder_dropout": 0.25}
+TINY_VAE["vae"] = {
+    "latent_dim": 6,
+    "encoder_emb_dim": 8,
+    "encoder_hidden_dim": 8,
+    "encoder_dropout": 0.25,
+}
 TINY_VAE["run"]["tensorboard"] = False
 
 
@@ -38,6 +42,7 @@ def _tiny_latent(encoder: bool = True, eos: bool = False) -> LatentGenerator:
 
 
 # -- the model ----------------------------------------------------------------------------
+
 
 def test_encoder_shapes_and_the_residual_path_between_its_layers():
     encoder = Encoder(30, 6, 5, 4).eval()
@@ -55,8 +60,7 @@ def test_encoder_shapes_and_the_residual_path_between_its_layers():
     torch.testing.assert_close(out2, reference2 + reference1)  # out_2 = LSTM_2(out_1) + out_1
     summary = torch.cat([out2[:, -1, :5], out2[:, 0, 5:]], dim=1)
     torch.testing.assert_close(mu, encoder.mu(summary))
-    torch.testing.assert_close(sigma, torch.nn.functional.softplus(encoder.sigma(summary))
-                               + 1e-6)
+    torch.testing.assert_close(sigma, torch.nn.functional.softplus(encoder.sigma(summary)) + 1e-6)
 
 
 def test_encoder_reads_a_variable_length_sequence_up_to_its_eos_only():
@@ -75,8 +79,9 @@ def test_kl_matches_the_closed_form():
     hand = [0.5 * (1 + 4 - 1) - math.log(2.0), 0.0, 0.5 * (0.25 + 0.09 - 1) - math.log(0.3)]
     torch.testing.assert_close(kl, torch.tensor([hand]))
     normal = torch.distributions.Normal
-    torch.testing.assert_close(kl, torch.distributions.kl_divergence(normal(mu, sigma),
-                                                                     normal(0.0, 1.0)))
+    torch.testing.assert_close(
+        kl, torch.distributions.kl_divergence(normal(mu, sigma), normal(0.0, 1.0))
+    )
 
 
 def test_free_bits_clamp_as_eq3_and_the_weight_scales_as_eq2():
@@ -93,8 +98,9 @@ def test_decoder_starts_from_a_linear_map_of_z_and_keeps_the_generator_interface
     decoder = _tiny_latent()
     z = torch.randn(3, 4)
     h, c = decoder.state_from(z)
-    torch.testing.assert_close(torch.cat([h, c], 1), z @ decoder.latent.weight.T
-                               + decoder.latent.bias)
+    torch.testing.assert_close(
+        torch.cat([h, c], 1), z @ decoder.latent.weight.T + decoder.latent.bias
+    )
     tokens = torch.randint(2, 30, (3, 9))
     state = decoder.state_from(z)
     logits = decoder.logits(tokens, state=state)
@@ -119,6 +125,7 @@ def test_unconditioned_log_prob_of_a_vae_is_the_elbo():
 
 # -- SeqVAE_2's loss (Eq. 14) -------------------------------------------------------------
 
+
 def test_eq14_loss_equals_a_hand_computation():
     log_probs = torch.tensor([[-1.0, -2.0, -0.5], [-0.3, -1.2, -2.5]], requires_grad=True)
     rewards = torch.tensor([[0.2, 0.5, 0.9], [0.4, 0.1, 0.6]])
@@ -129,11 +136,13 @@ def test_eq14_loss_equals_a_hand_computation():
     assert loss.item() == pytest.approx((4.85 / 3 + 2.67 / 3) / 2)
     loss.backward()
     # d loss / d log p_t = -(1 / (n m)) * (sum of the rewards of the decodings forcing t)
-    torch.testing.assert_close(log_probs.grad, -torch.tensor([[1.6, 1.4, 0.9],
-                                                              [1.1, 0.7, 0.6]]) / 6)
+    torch.testing.assert_close(
+        log_probs.grad, -torch.tensor([[1.6, 1.4, 0.9], [1.1, 0.7, 0.6]]) / 6
+    )
     two = decoding_loss(log_probs.detach(), rewards[:, :2], prefix_lengths(3, step=2))
-    assert float(two) == pytest.approx(-((0.2 * -3 + 0.5 * -3.5) / 2 + (0.4 * -1.5 + 0.1 * -4)
-                                         / 2) / 2)
+    assert float(two) == pytest.approx(
+        -((0.2 * -3 + 0.5 * -3.5) / 2 + (0.4 * -1.5 + 0.1 * -4) / 2) / 2
+    )
 
 
 def test_prefix_lengths_follow_step_and_m():
@@ -171,8 +180,9 @@ def test_decodings_keep_the_forced_prefix_and_share_z():
     torch.testing.assert_close(rewards[:, -1], reward(samples))
     q = mc_search_q(rollout.given(z), samples, reward, 2, uniforms)
     torch.testing.assert_close(rewards, q[:, lengths - 1])
-    every = mc_search_q(rollout.given(z), samples, reward, 2, uniforms,
-                        lengths=prefix_lengths(9, 1))
+    every = mc_search_q(
+        rollout.given(z), samples, reward, 2, uniforms, lengths=prefix_lengths(9, 1)
+    )
     torch.testing.assert_close(every, q)  # step 1: all of SeqGAN's Q
     other_z = mc_search_q(rollout.given(-z), samples, reward, 2, uniforms, lengths=lengths)
     for bad in ([0, 4], [4, 10]):  # outside 1..T
@@ -182,6 +192,7 @@ def test_decodings_keep_the_forced_prefix_and_share_z():
 
 
 # -- the latent space ---------------------------------------------------------------------
+
 
 def test_interpolation_runs_between_the_posterior_means():
     generator = _tiny_latent().eval()
@@ -202,12 +213,14 @@ def test_command_line_sequences_are_indices_ids_or_text(tiny_config):
     ids = parse_sequence("1 2 3 4 5 6 7 8", tiny_config, task, lambda: task.train)
     assert ids.tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     from seqgan.errors import UserError
+
     for bad in ("1 2 3", "1 2 3 4 5 6 7 99", "hello there", "999"):
         with pytest.raises(UserError):
             parse_sequence(bad, tiny_config, task, lambda: task.train)
 
 
 # -- end to end -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def vae_runs(tmp_path_factory):
@@ -218,23 +231,49 @@ def vae_runs(tmp_path_factory):
     runs = {}
     for algorithm in ("vae", "seqvae1", "seqvae2"):
         runs[algorithm] = root / algorithm
-        assert main(["train", "--config", str(config), "--out", str(runs[algorithm]),
-                     "--set", f'algorithm="{algorithm}"']) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--config",
+                    str(config),
+                    "--out",
+                    str(runs[algorithm]),
+                    "--set",
+                    f'algorithm="{algorithm}"',
+                ]
+            )
+            == 0
+        )
     return runs
 
 
 @pytest.mark.parametrize("algorithm", ["vae", "seqvae1", "seqvae2"])
 def test_tiny_run_writes_a_complete_run_folder(vae_runs, algorithm):
     out = vae_runs[algorithm]
-    for name in ("config.toml", "metrics.csv", "summary.json", "model.pt",
-                 "figures/nll_oracle.png", "figures/posterior.png", "samples/final.txt",
-                 "samples/pretrain_generator.txt"):
+    for name in (
+        "config.toml",
+        "metrics.csv",
+        "summary.json",
+        "model.pt",
+        "figures/nll_oracle.png",
+        "figures/posterior.png",
+        "samples/final.txt",
+        "samples/pretrain_generator.txt",
+    ):
         assert (out / name).is_file(), name
     summary = json.loads((out / "summary.json").read_text())
     per_dim = np.load(out / "samples" / "kl_per_dimension.npy")
     assert per_dim.shape == (6,) and (per_dim >= 0).all()  # the tiny config's z: 6 units
-    for key in ("nll_oracle", "nll_test", "nll_oracle_after_pretraining", "kl", "kl_dim_max",
-                "active_units", "recon_nll"):
+    for key in (
+        "nll_oracle",
+        "nll_test",
+        "nll_oracle_after_pretraining",
+        "kl",
+        "kl_dim_max",
+        "active_units",
+        "recon_nll",
+    ):
         assert math.isfinite(summary[key]), key
     rows = read_csv(out / "metrics.csv")
     evaluated = [r for r in rows if r["nll_oracle"] and r["phase"] != "init"]
@@ -247,8 +286,10 @@ def test_tiny_run_writes_a_complete_run_folder(vae_runs, algorithm):
 
 def test_the_vae_family_shares_a_bit_identical_pretraining(vae_runs):
     def pretraining(run):
-        return [r for r in read_csv(run / "metrics.csv")
-                if r["phase"] in ("init", "pretrain_generator")]
+        return [
+            r for r in read_csv(run / "metrics.csv") if r["phase"] in ("init", "pretrain_generator")
+        ]
+
     first = pretraining(vae_runs["vae"])
     assert len(first) == 1 + TINY["pretrain"]["generator_epochs"]
     assert pretraining(vae_runs["seqvae1"]) == first == pretraining(vae_runs["seqvae2"])
@@ -261,11 +302,29 @@ def test_generate_from_the_prior_and_interpolate(vae_runs, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all(len(line.split()) == 8 for line in lines)
     out = tmp_path / "line.txt"
-    assert main(["generate", "--run", run, "--interpolate", "0", "1 2 3 4 5 6 7 8",
-                 "--steps", "6", "--greedy", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                run,
+                "--interpolate",
+                "0",
+                "1 2 3 4 5 6 7 8",
+                "--steps",
+                "6",
+                "--greedy",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert len(out.read_text().splitlines()) == 6
-    assert main(["generate", "--run", str(vae_runs["vae"]), "--interpolate", "0", "1",
-                 "--steps", "1"]) == 2
+    assert (
+        main(["generate", "--run", str(vae_runs["vae"]), "--interpolate", "0", "1", "--steps", "1"])
+        == 2
+    )
     assert "--steps must be at least 2" in capsys.readouterr().err
 
 
@@ -289,6 +348,7 @@ def test_resume_after_an_interruption_is_bit_identical(vae_runs, tmp_path):
         if epoch == 2:
             raise Interrupted(15)
         return run_epoch(epoch)
+
     phase.run_epoch = stop_at_two
     with pytest.raises(Interrupted):
         trainer.train()
@@ -300,15 +360,27 @@ def test_resume_after_an_interruption_is_bit_identical(vae_runs, tmp_path):
     for model, tensors in ours.items():
         for key, tensor in tensors.items():
             assert torch.equal(tensor, theirs[model][key]), f"{model}.{key}"
-    assert (tmp_path / "run" / "metrics.csv").read_text() == \
-        (vae_runs["seqvae2"] / "metrics.csv").read_text()
+    assert (tmp_path / "run" / "metrics.csv").read_text() == (
+        vae_runs["seqvae2"] / "metrics.csv"
+    ).read_text()
 
 
 def test_bad_seqvae2_decodings_are_a_one_line_error(tmp_path, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(tomli_w.dumps(TINY_VAE))
-    code = main(["train", "--config", str(config), "--out", str(tmp_path / "r"),
-                 "--set", 'algorithm="seqvae2"', "--set", "vae.decodings=9"])
+    code = main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--out",
+            str(tmp_path / "r"),
+            "--set",
+            'algorithm="seqvae2"',
+            "--set",
+            "vae.decodings=9",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "vae.step / vae.decodings" in err and len(err.strip().splitlines()) == 1
 
@@ -321,19 +393,37 @@ def test_compare_shares_one_vae_pretraining_and_equals_a_run_alone(tmp_path):
     small["adversarial"]["epochs"] = 2
     config.write_text(tomli_w.dumps(small))
     out = tmp_path / "cmp"
-    assert main(["compare", "--config", str(config), "--out", str(out), "--jobs", "2",
-                 "--algorithms", "vae,seqgan,seqvae1,seqvae2"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                "--config",
+                str(config),
+                "--out",
+                str(out),
+                "--jobs",
+                "2",
+                "--algorithms",
+                "vae,seqgan,seqvae1,seqvae2",
+            ]
+        )
+        == 0
+    )
     rows = read_csv(out / "table.csv")
     assert [r["label"] for r in rows] == ["vae", "seqgan", "seqvae1", "seqvae2"]
     assert all(float(r["nll_oracle"]) > 0 for r in rows)
     for name in ("vae", "seqvae1", "seqvae2"):
         assert "seed-3/pretrain-vae" in (out / "seed-3" / name / "config.toml").read_text()
         assert "took pretrain_generator" in (out / "logs" / f"seed-3-{name}.log").read_text()
-    assert "seed-3/pretrain\"" in (out / "seed-3" / "seqgan" / "config.toml").read_text()
+    assert 'seed-3/pretrain"' in (out / "seed-3" / "seqgan" / "config.toml").read_text()
     assert (out / "figures" / "nll_oracle.png").is_file()
     alone = tmp_path / "alone"
-    assert main(["train", "--config", str(config), "--out", str(alone),
-                 "--set", 'algorithm="seqvae2"']) == 0
+    assert (
+        main(
+            ["train", "--config", str(config), "--out", str(alone), "--set", 'algorithm="seqvae2"']
+        )
+        == 0
+    )
     shared = read_csv(out / "seed-3" / "seqvae2" / "metrics.csv")
     assert shared == read_csv(alone / "metrics.csv")
 
@@ -347,8 +437,11 @@ def test_seqvae_builds_isolate_the_discriminator_initialisation(tiny_config):
     torch.manual_seed(0)
     vae.build(tiny_config, task)
     assert torch.equal(after, torch.rand(1))  # the discriminator drew nothing of the stream
-    assert [p.name for p in phases] == ["pretrain_generator", "pretrain_discriminator",
-                                        "adversarial"]
+    assert [p.name for p in phases] == [
+        "pretrain_generator",
+        "pretrain_discriminator",
+        "adversarial",
+    ]
     assert phases[0].shared_optimizer == "vae" and phases[0].shaped_by == ("vae",)
     assert set(optimizers) == {"vae", "encoder", "policy", "discriminator"}
 
@@ -358,18 +451,45 @@ def test_variable_length_text_run_and_text_interpolation(tmp_path, capsys, algor
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sat on the mat .\na dog sat on a log .\nbirds fly\n" * 10)
     config = tmp_path / "text.toml"
-    config.write_text(tomli_w.dumps({**TINY_VAE, "algorithm": algorithm, "data": {
-        "kind": "text", "train_file": str(corpus), "seq_len": 9, "test_ratio": 0.25}}))
+    config.write_text(
+        tomli_w.dumps(
+            {
+                **TINY_VAE,
+                "algorithm": algorithm,
+                "data": {
+                    "kind": "text",
+                    "train_file": str(corpus),
+                    "seq_len": 9,
+                    "test_ratio": 0.25,
+                },
+            }
+        )
+    )
     run = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["task"] == "text" and math.isfinite(summary["nll_test"] + summary["kl"])
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--interpolate", "the cat sat", "birds fly",
-                 "--steps", "3", "--greedy"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                str(run),
+                "--interpolate",
+                "the cat sat",
+                "birds fly",
+                "--steps",
+                "3",
+                "--greedy",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and not any(t in ("<pad>", "<bos>", "<eos>")
-                                       for line in lines for t in line.split())
+    assert len(lines) == 3 and not any(
+        t in ("<pad>", "<bos>", "<eos>") for line in lines for t in line.split()
+    )
     assert main(["generate", "--run", str(run), "--interpolate", "the cat sat " * 4, "1"]) == 2
     assert "at most 8 fit" in capsys.readouterr().err
 
@@ -382,17 +502,41 @@ def test_music_run_interpolation_writes_midi_and_a_piano_roll(tmp_path, capsys):
 
     _folder(tmp_path)  # tmp_path/tunes: 10 tunes
     settings = copy.deepcopy(TINY_VAE)
-    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes",
-                        "seq_len": 8}
+    settings["data"] = {"kind": "music", "encoding": "pitch88", "train_file": "tunes", "seq_len": 8}
     settings["adversarial"]["epochs"] = 1
     config = tmp_path / "music.toml"
     config.write_text(tomli_w.dumps(settings))
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--out", str(run), "--data-root",
-                 str(tmp_path), "--set", 'algorithm="vae"']) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--out",
+                str(run),
+                "--data-root",
+                str(tmp_path),
+                "--set",
+                'algorithm="vae"',
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    line = ["generate", "--run", str(run), "--data-root", str(tmp_path), "--interpolate",
-            "0", "60 62 64 65 67 69 71 72", "--steps", "5", "--greedy"]
+    line = [
+        "generate",
+        "--run",
+        str(run),
+        "--data-root",
+        str(tmp_path),
+        "--interpolate",
+        "0",
+        "60 62 64 65 67 69 71 72",
+        "--steps",
+        "5",
+        "--greedy",
+    ]
     assert main([*line, "--format", "midi", "--out", str(tmp_path / "line")]) == 0
     files = sorted((tmp_path / "line").glob("*.mid"))
     assert len(files) == 5

@@ -22,8 +22,13 @@ from seqgan.rl.rollout import draw_rollout_uniforms, mc_search_q, mc_search_q_re
 from seqgan.training.steps import token_cross_entropy
 from tests.conftest import TINY
 
-LINES = ["the cat sat on the mat .", "a dog sat on a log .", "the dog ate the cat food .",
-         "birds fly", "a very long line that will not fit into the short length at all ."]
+LINES = [
+    "the cat sat on the mat .",
+    "a dog sat on a log .",
+    "the dog ate the cat food .",
+    "birds fly",
+    "a very long line that will not fit into the short length at all .",
+]
 
 
 @pytest.fixture
@@ -57,26 +62,42 @@ def test_ids_round_trip(tokenizer):
     # every row: tokens, one <eos>, then <pad> only
     for row, seq in zip(ids.tolist(), sequences):
         assert row[len(seq)] == vocab.id(EOS)
-        assert set(row[len(seq) + 1:]) <= {vocab.id(PAD)}
+        assert set(row[len(seq) + 1 :]) <= {vocab.id(PAD)}
 
 
 def test_long_lines_drop_or_truncate_and_split(text_file):
-    kept = build_text_corpus(text_file, None, seq_len=9, tokenizer="word", test_ratio=0.25,
-                             split_seed=1)
+    kept = build_text_corpus(
+        text_file, None, seq_len=9, tokenizer="word", test_ratio=0.25, split_seed=1
+    )
     assert kept.dropped == 6 and kept.truncated == 0  # the long line's 8 copies, 2 held out
     assert len(kept.train) + len(kept.test) == 32 and len(kept.test) == 8 + 2 - 2
-    cut = build_text_corpus(text_file, None, seq_len=9, tokenizer="word",
-                            long_lines="truncate", test_ratio=0.25, split_seed=1)
+    cut = build_text_corpus(
+        text_file,
+        None,
+        seq_len=9,
+        tokenizer="word",
+        long_lines="truncate",
+        test_ratio=0.25,
+        split_seed=1,
+    )
     assert len(cut.train) + len(cut.test) == 40 and cut.truncated == 6
-    again = build_text_corpus(text_file, None, seq_len=9, tokenizer="word",
-                              long_lines="truncate", test_ratio=0.25, split_seed=1)
+    again = build_text_corpus(
+        text_file,
+        None,
+        seq_len=9,
+        tokenizer="word",
+        long_lines="truncate",
+        test_ratio=0.25,
+        split_seed=1,
+    )
     assert torch.equal(again.test, cut.test)  # the split depends on split_seed only
 
 
 def _text_generator(vocab_size=9, seq_len=6, eos=2, pad=0, std=1.0):
     torch.manual_seed(0)
-    return Generator(vocab_size, 5, 7, seq_len, start_token=1, init_std=std, eos_token=eos,
-                     pad_token=pad)
+    return Generator(
+        vocab_size, 5, 7, seq_len, start_token=1, init_std=std, eos_token=eos, pad_token=pad
+    )
 
 
 def test_sampling_pads_after_eos_and_log_prob_counts_up_to_eos():
@@ -86,7 +107,7 @@ def test_sampling_pads_after_eos_and_log_prob_counts_up_to_eos():
     for row in samples.tolist():
         if 2 in row:
             ended = True
-            assert set(row[row.index(2) + 1:]) <= {0}
+            assert set(row[row.index(2) + 1 :]) <= {0}
     assert ended  # with N(0,1) weights some rows end early
     logp = gen.log_prob(samples)
     mask = gen.token_mask(samples)
@@ -106,6 +127,7 @@ def test_mc_search_does_not_sample_past_eos_and_paths_agree():
     def reward(batch):
         seen.append(batch.clone())
         return batch[:, -1].float() / 10
+
     uniforms = draw_rollout_uniforms(2, 6, 3)
     fast = mc_search_q(gen, tokens, reward, 3, uniforms)
     slow = mc_search_q_reference(gen, tokens, reward, 3, uniforms)
@@ -134,8 +156,16 @@ def test_masked_losses_ignore_padding():
 
 def test_bleu_compares_the_tokens_before_eos():
     from seqgan.data.task import Task
-    task = Task(torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, 5, dtype=torch.long), 9,
-                5, 1, eos_token=2, pad_token=0)
+
+    task = Task(
+        torch.zeros(0, 5, dtype=torch.long),
+        torch.zeros(0, 5, dtype=torch.long),
+        9,
+        5,
+        1,
+        eos_token=2,
+        pad_token=0,
+    )
     hyp = task.content(torch.tensor([[5, 6, 7, 2, 0]]))
     ref = task.content(torch.tensor([[5, 6, 7, 8, 2]]))
     assert hyp == [[5, 6, 7]] and ref == [[5, 6, 7, 8]]
@@ -144,9 +174,17 @@ def test_bleu_compares_the_tokens_before_eos():
 
 
 def _text_config(tmp_path, text_file, **data):
-    config = {**TINY, "data": {"kind": "text", "train_file": str(text_file), "seq_len": 9,
-                               "test_ratio": 0.25, **data},
-              "eval": {**TINY["eval"], "bleu": [2, 3], "self_bleu": [2]}}
+    config = {
+        **TINY,
+        "data": {
+            "kind": "text",
+            "train_file": str(text_file),
+            "seq_len": 9,
+            "test_ratio": 0.25,
+            **data,
+        },
+        "eval": {**TINY["eval"], "bleu": [2, 3], "self_bleu": [2]},
+    }
     path = tmp_path / "text.toml"
     path.write_text(tomli_w.dumps(config))
     return path
@@ -171,17 +209,24 @@ def test_tiny_text_run_end_to_end(tmp_path, text_file, capsys):
     assert not any(t in (PAD, BOS, EOS) for line in out for t in line.split())
     assert main(["evaluate", "--run", str(run), "--out", "-"]) == 0
     assert '"bleu2' in capsys.readouterr().out
-    assert main(["generate", "--run", str(run), "--format", "midi", "--out",
-                 str(tmp_path / "m")]) == 2
+    assert (
+        main(["generate", "--run", str(run), "--format", "midi", "--out", str(tmp_path / "m")]) == 2
+    )
 
 
-@pytest.mark.parametrize("content, data, words", [
-    (b"", {}, ["holds no text"]),
-    (b"\n  \n", {}, ["holds no text"]),
-    (b"caf\xe9 au lait\n", {}, ["corpus.txt:1", "not UTF-8"]),
-    (b"one two three four five six\n", {"seq_len": 5}, ["no line fits data.seq_len = 5",
-                                               "long_lines"]),
-])
+@pytest.mark.parametrize(
+    "content, data, words",
+    [
+        (b"", {}, ["holds no text"]),
+        (b"\n  \n", {}, ["holds no text"]),
+        (b"caf\xe9 au lait\n", {}, ["corpus.txt:1", "not UTF-8"]),
+        (
+            b"one two three four five six\n",
+            {"seq_len": 5},
+            ["no line fits data.seq_len = 5", "long_lines"],
+        ),
+    ],
+)
 def test_bad_text_is_one_line_error(tmp_path, capsys, content, data, words):
     path = tmp_path / "corpus.txt"
     path.write_bytes(content)
@@ -194,8 +239,7 @@ def test_bad_text_is_one_line_error(tmp_path, capsys, content, data, words):
     assert not (tmp_path / "run").exists()
 
 
-def test_data_inspect_finds_a_path_under_the_data_root(tmp_path, text_file, capsys,
-                                                       monkeypatch):
+def test_data_inspect_finds_a_path_under_the_data_root(tmp_path, text_file, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path / "..")  # corpus.txt is not in the working folder
     assert main(["data", "inspect", "corpus.txt", "--data-root", str(tmp_path)]) == 0
     assert "corpus.txt: 40 non-empty lines" in capsys.readouterr().out

@@ -27,8 +27,9 @@ def _cgroup_v2(tmp_path, path: str, limits: dict[str, str]):
 
 
 def test_cgroup_v2_quota_is_the_smallest_on_the_path(tmp_path):
-    root, proc = _cgroup_v2(tmp_path, "/a/b", {"": "max 100000", "a": "150000 100000",
-                                                "a/b": "300000 100000"})
+    root, proc = _cgroup_v2(
+        tmp_path, "/a/b", {"": "max 100000", "a": "150000 100000", "a/b": "300000 100000"}
+    )
     assert threads.cgroup_cpu_limit(root, proc) == pytest.approx(1.5)
     root, proc = _cgroup_v2(tmp_path / "none", "/a", {"a": "max 100000"})
     assert threads.cgroup_cpu_limit(root, proc) is None
@@ -57,14 +58,20 @@ def test_a_run_takes_its_threads_from_a_cgroup_quota(tmp_path, monkeypatch):
     """A run with run.threads = 0 under a 1-CPU quota uses 1 thread and says so in
     summary.json (torch's own default ignores the quota)."""
     import seqgan
+
     root, proc = _cgroup_v2(tmp_path, "/job", {"job": "100000 100000"})
     monkeypatch.setattr(threads, "CGROUP_ROOT", root)
     monkeypatch.setattr(threads, "PROC_CGROUP", proc)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = torch.get_num_threads()
     try:
-        run = seqgan.train(TINY, out=tmp_path / "run", run__threads=0,
-                           adversarial__epochs=0, pretrain__discriminator_rounds=0)
+        run = seqgan.train(
+            TINY,
+            out=tmp_path / "run",
+            run__threads=0,
+            adversarial__epochs=0,
+            pretrain__discriminator_rounds=0,
+        )
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
@@ -78,25 +85,35 @@ def test_a_run_takes_its_threads_from_a_cgroup_quota(tmp_path, monkeypatch):
 def _child(code: str, env: dict | None = None, cpus: set | None = None) -> str:
     """stdout of ``python -c code`` with ``env`` changes (None removes a variable) and,
     if given, the affinity mask ``cpus``."""
-    full = {k: v for k, v in os.environ.items()
-            if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    }
     for key, value in (env or {}).items():
         if value is None:
             full.pop(key, None)
         else:
             full[key] = value
-    full["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO),
-                                          full.get("PYTHONPATH", "")])
+    full["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO), full.get("PYTHONPATH", "")])
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-    done = subprocess.run([sys.executable, "-c", code], env=full, preexec_fn=preexec,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=full,
+        preexec_fn=preexec,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
-PLAN = ("import seqgan, torch; from seqgan.runtime import threads as t; "
-        "p = t.apply(RUN); print(p.threads, p.source, t.threads_per_run(1), "
-        "torch.get_num_threads())")
+PLAN = (
+    "import seqgan, torch; from seqgan.runtime import threads as t; "
+    "p = t.apply(RUN); print(p.threads, p.source, t.threads_per_run(1), "
+    "torch.get_num_threads())"
+)
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no affinity masks here")
@@ -106,26 +123,31 @@ def test_the_thread_count_follows_a_restricted_affinity_mask():
 
 
 def test_the_users_run_threads_and_omp_num_threads_win():
-    assert _child(PLAN.replace("RUN", "0"), {"OMP_NUM_THREADS": "3"}) \
-        == "3 OMP_NUM_THREADS 3 3"
-    assert _child(PLAN.replace("RUN", "2"), {"OMP_NUM_THREADS": "3"}) \
-        == "2 run.threads 3 2"
+    assert _child(PLAN.replace("RUN", "0"), {"OMP_NUM_THREADS": "3"}) == "3 OMP_NUM_THREADS 3 3"
+    assert _child(PLAN.replace("RUN", "2"), {"OMP_NUM_THREADS": "3"}) == "2 run.threads 3 2"
 
 
-WAIT = ("import os, seqgan; from seqgan.runtime import threads as t; "
-        "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
-        "'|', t._openmp_wait)")
+WAIT = (
+    "import os, seqgan; from seqgan.runtime import threads as t; "
+    "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'), "
+    "'|', t._openmp_wait)"
+)
 
 
 def test_openmp_waits_briefly_unless_the_user_chose_a_wait_behaviour():
-    assert _child(WAIT) == (f"None {threads.SPIN_COUNT} | GOMP_SPINCOUNT="
-                            f"{threads.SPIN_COUNT} (seqgan's default)")
-    assert _child(WAIT, {"OMP_WAIT_POLICY": "ACTIVE"}) \
+    assert _child(WAIT) == (
+        f"None {threads.SPIN_COUNT} | GOMP_SPINCOUNT={threads.SPIN_COUNT} (seqgan's default)"
+    )
+    assert (
+        _child(WAIT, {"OMP_WAIT_POLICY": "ACTIVE"})
         == "ACTIVE None | OMP_WAIT_POLICY=ACTIVE (the user's)"
+    )
     assert _child(WAIT, {"GOMP_SPINCOUNT": "5"}) == "None 5 | GOMP_SPINCOUNT=5 (the user's)"
     # torch loaded first: libgomp has read its settings already; nothing is pretended
-    assert _child("import torch; " + WAIT) \
+    assert (
+        _child("import torch; " + WAIT)
         == "None None | libgomp's default (torch was imported before seqgan)"
+    )
 
 
 def test_a_busy_machine_is_said_in_one_line():

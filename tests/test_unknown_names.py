@@ -11,10 +11,12 @@ from tests.helpers import refused_and_unchanged
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    quick = {**TINY, "pretrain": {"generator_epochs": 1, "discriminator_rounds": 1,
-                                  "discriminator_epochs": 1},
-             "adversarial": {**TINY["adversarial"], "epochs": 0},
-             "run": {**TINY["run"], "tensorboard": False}}
+    quick = {
+        **TINY,
+        "pretrain": {"generator_epochs": 1, "discriminator_rounds": 1, "discriminator_epochs": 1},
+        "adversarial": {**TINY["adversarial"], "epochs": 0},
+        "run": {**TINY["run"], "tensorboard": False},
+    }
     return seqgan.train(quick, out=tmp_path_factory.mktemp("runs") / "tiny")
 
 
@@ -32,16 +34,25 @@ def test_evaluate_computes_every_metric_it_is_asked_for(tiny_run):
     assert 0 <= result["bleu2_nltk32"] <= 1 and result["entropy"] > 0
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["compare", "--algorithms", "seqgna,mle", "--out", "cmp"],
-     ["--algorithms", "unknown algorithm 'seqgna'", "did you mean 'seqgan'?"]),
-    (["evaluate", "--run", "run", "--bleu-conventions", "nltk32"],
-     ["--bleu-conventions", "did you mean 'nltk-3.2'?"]),
-    (["config", "show", "--set", "data.encoding=melody61"],
-     ["data.encoding", "did you mean 'melody16'?"]),
-    (["train", "--device", "cdua", "--out", "run"], ["did you mean 'cuda'?"]),
-    (["generate", "--run", "run", "--format", "mid"], ["did you mean 'midi'?"]),
-    (["data", "inspect", "corpus.txt", "--tokenizer", "wrod"], ["did you mean 'word'?"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (
+            ["compare", "--algorithms", "seqgna,mle", "--out", "cmp"],
+            ["--algorithms", "unknown algorithm 'seqgna'", "did you mean 'seqgan'?"],
+        ),
+        (
+            ["evaluate", "--run", "run", "--bleu-conventions", "nltk32"],
+            ["--bleu-conventions", "did you mean 'nltk-3.2'?"],
+        ),
+        (
+            ["config", "show", "--set", "data.encoding=melody61"],
+            ["data.encoding", "did you mean 'melody16'?"],
+        ),
+        (["train", "--device", "cdua", "--out", "run"], ["did you mean 'cuda'?"]),
+        (["generate", "--run", "run", "--format", "mid"], ["did you mean 'midi'?"]),
+        (["data", "inspect", "corpus.txt", "--tokenizer", "wrod"], ["did you mean 'word'?"]),
+    ],
+)
 def test_the_cli_names_the_closest_known_name(argv, words, tmp_path, monkeypatch, capsys):
     refused_and_unchanged(lambda inputs: argv, words, tmp_path, monkeypatch, capsys)

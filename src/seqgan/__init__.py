@@ -21,9 +21,11 @@ __all__ = ["__version__", *_API]
 def __getattr__(name: str):
     if name in _API:
         from seqgan import api
+
         return getattr(api, name)
     if name in _PARTS:
         import importlib
+
         return importlib.import_module(f"seqgan.{name}")
     raise AttributeError(f"module 'seqgan' has no attribute {name!r}")
 

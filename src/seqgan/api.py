@@ -45,13 +45,15 @@ def _overrides(overrides: dict[str, Any]) -> list[str]:
     given twice (``adversarial__epochs=`` and ``**{"adversarial.epochs": ...}``) or a
     value TOML cannot hold is a one-line ``UserError``."""
     import tomli_w
+
     out: list[str] = []
     seen: dict[str, str] = {}
     for key, value in overrides.items():
         dotted = key.replace("__", ".")
         if dotted in seen:
-            raise UserError(f"setting {dotted} given twice ({seen[dotted]}= and {key}=); "
-                            f"give it once")
+            raise UserError(
+                f"setting {dotted} given twice ({seen[dotted]}= and {key}=); give it once"
+            )
         seen[dotted] = key
         toml = tomli_w.dumps({"v": _plain(key, value)}).split("=", 1)[1].strip()
         out.append(f"{dotted}={toml}")
@@ -63,6 +65,7 @@ def _plain(key: str, value: Any) -> Any:
     numpy scalars and arrays become Python numbers and lists, paths text; anything else
     (``None``, a dict, an object) is a one-line ``UserError`` naming the keyword."""
     import os
+
     if isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, os.PathLike):
@@ -71,8 +74,10 @@ def _plain(key: str, value: Any) -> Any:
         return _plain(key, value.tolist())
     if isinstance(value, (list, tuple)):
         return [_plain(key, item) for item in value]
-    raise UserError(f"{key}={value!r}: a setting is a number, text, True/False or a list "
-                    f"of them, not {type(value).__name__}")
+    raise UserError(
+        f"{key}={value!r}: a setting is a number, text, True/False or a list "
+        f"of them, not {type(value).__name__}"
+    )
 
 
 # the command line's words in messages of the shared layers -> Python's
@@ -83,8 +88,7 @@ _PYTHON_TERMS: list[tuple[str, Any]] = [
     (r"--config (\S+) --set \.\.\.", r"train('\1', out=..., KEY=VALUE)"),
     (r"--device (\w+)", r"run__device='\1'"),
     (r"--backend (\w+)", r"backend='\1'"),
-    (r"--set ([\w.]+)=([^\s)]+)",
-     lambda m: f"{m.group(1).replace('.', '__')}={m.group(2)!r}"),
+    (r"--set ([\w.]+)=([^\s)]+)", lambda m: f"{m.group(1).replace('.', '__')}={m.group(2)!r}"),
 ]
 
 
@@ -105,6 +109,7 @@ def _python_terms(function):
             if message == str(exc):
                 raise
             raise UserError(message) from None
+
     return wrapper
 
 
@@ -113,22 +118,31 @@ def _config(preset_or_config, seed: int | None, overrides: dict) -> Config:
     overrides — as ``seqgan train --preset/--config ... --set ...`` builds it."""
     seed = None if seed is None else arguments.seed(seed, API)
     if isinstance(preset_or_config, (Config, dict)):
-        base = (preset_or_config.to_dict() if isinstance(preset_or_config, Config)
-                else preset_or_config)
+        base = (
+            preset_or_config.to_dict() if isinstance(preset_or_config, Config) else preset_or_config
+        )
         sets = _overrides(overrides)
         cfg = build_config(base, sets, seed)
-        notes = encoding_length(cfg, build_config(base, complete=False),
-                                [parse_override(text)[0] for text in sets])
+        notes = encoding_length(
+            cfg, build_config(base, complete=False), [parse_override(text)[0] for text in sets]
+        )
         from seqgan.runtime.console import stderr_line
+
         for note in notes:
             stderr_line(note)
         return cfg
     path = Path(str(preset_or_config)) if preset_or_config is not None else None
-    as_file = path is not None and (path.suffix == ".toml" or (
-        path.is_file() and str(preset_or_config) not in preset_names()))  # a name wins
-    cfg, notes = assemble(None if as_file else preset_or_config, path if as_file else None,
-                          _overrides(overrides), seed)
+    as_file = path is not None and (
+        path.suffix == ".toml" or (path.is_file() and str(preset_or_config) not in preset_names())
+    )  # a name wins
+    cfg, notes = assemble(
+        None if as_file else preset_or_config,
+        path if as_file else None,
+        _overrides(overrides),
+        seed,
+    )
     from seqgan.runtime.console import stderr_line
+
     for note in notes:
         stderr_line(note)
     return cfg
@@ -146,6 +160,7 @@ class Samples:
     runs, one string per row; ``symbols``: text and music runs, the tokens before
     ``<eos>``; ``midi(i)``: music runs, row ``i`` as a ``pretty_midi.PrettyMIDI``;
     ``notes(i)``: its notes as ``(pitch, start_s, end_s)``."""
+
     ids: torch.Tensor
     texts: list[str] | None = None
     symbols: list[list[str]] | None = None
@@ -158,15 +173,16 @@ class Samples:
         if self.encoding is None or self.symbols is None:
             raise UserError("midi() needs a music run")
         from seqgan.music.encodings import get_encoding
+
         return get_encoding(self.encoding).decode(list(self.symbols[i]))
 
     def notes(self, i: int) -> list[tuple[int, float, float]]:
-        return [(n.pitch, n.start, n.end) for inst in self.midi(i).instruments
-                for n in inst.notes]
+        return [(n.pitch, n.start, n.end) for inst in self.midi(i).instruments for n in inst.notes]
 
     def write_midi(self, folder: Path) -> list[Path]:
         """Every row as ``folder/sample-<i>.mid`` (atomic writes); the paths."""
         from seqgan.music.corpus import symbols_to_midi
+
         if self.encoding is None or self.symbols is None:
             raise UserError("write_midi() needs a music run")
         paths = [Path(folder) / f"sample-{i:04d}.mid" for i in range(len(self))]
@@ -185,6 +201,7 @@ class Run:
 
     def __init__(self, path: Path, data_root: Path | None = None):
         from seqgan.storage.folder import RunFolder
+
         self.folder = RunFolder.open(Path(path))
         self.path = self.folder.root
         self.data_root = _root(data_root)
@@ -211,12 +228,15 @@ class Run:
         if not self.folder.metrics.is_file():
             return []
         with open(self.folder.metrics, encoding="utf-8") as handle:
-            return [{k: _number(v) for k, v in row.items() if v not in ("", None)}
-                    for row in csv.DictReader(handle)]
+            return [
+                {k: _number(v) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(handle)
+            ]
 
     @cached_property
     def _trained(self):
         from seqgan.training.session import load_trained
+
         return load_trained(self.path, self.data_root)
 
     @property
@@ -224,8 +244,15 @@ class Run:
         return self._trained[2]["generator"]
 
     @_python_terms
-    def sample(self, n: int, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-               greedy: bool = False, seed: int = 0) -> Samples:
+    def sample(
+        self,
+        n: int,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int = 0,
+    ) -> Samples:
         """``n`` sequences drawn with these sampling controls (``models.sampling.Sampling``)
         from a generator seeded with ``seed`` (the global RNG is left as it was)."""
         n = arguments.count(n, "n", API, "sequences")
@@ -241,23 +268,29 @@ class Run:
         return Samples(ids, texts, symbols, encoding)
 
     @_python_terms
-    def evaluate(self, metrics: list[str] | None = None, temperature: float = 1.0,
-                 top_k: int = 0, top_p: float = 1.0, samples: int | None = None,
-                 seed: int = 0) -> dict:
+    def evaluate(
+        self,
+        metrics: list[str] | None = None,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        samples: int | None = None,
+        seed: int = 0,
+    ) -> dict:
         """The run's metrics on fresh samples drawn with these controls (the data are read
         again from the data root): ``metrics`` names the ones wanted (e.g. ``["nll_test",
         "bleu3", "self_bleu3"]``: BLEU / Self-BLEU orders are computed as named), default
         every metric the run's config asks for. Nothing is written to the run folder."""
         from seqgan.metrics.evaluation import Evaluator
         from seqgan.training.session import data_task
+
         cfg = build_config(self.config.to_dict())
         if metrics is not None:
             metrics = self._ask_for(cfg, metrics)
         seed = arguments.seed(seed, API)
         Sampling.of(temperature, top_k, top_p, caller=API)  # checked before data are read
         if samples is not None:
-            cfg.eval.num_samples = arguments.count(samples, "samples", API, "samples",
-                                                   MAX_SAMPLES)
+            cfg.eval.num_samples = arguments.count(samples, "samples", API, "samples", MAX_SAMPLES)
         task = data_task(self.path, cfg, self.data_root)
         sampling = Sampling.of(temperature, top_k, top_p, caller=API)
         with torch.random.fork_rng(devices=[]):
@@ -266,8 +299,10 @@ class Run:
         if metrics:
             missing = [name for name in metrics if name not in means]
             if missing:
-                raise UserError(f"metric '{missing[0]}' could not be computed on this run "
-                                f"(no held-out data, or fewer than 2 samples)")
+                raise UserError(
+                    f"metric '{missing[0]}' could not be computed on this run "
+                    f"(no held-out data, or fewer than 2 samples)"
+                )
             means = {name: means[name] for name in metrics}
         return {**means, "samples": len(drawn)}
 
@@ -278,6 +313,7 @@ class Run:
         and conventions they name and the entropy if named; an empty list keeps the
         run's own."""
         from seqgan.metrics.names import bleu_request, check_metric_names
+
         metrics = check_metric_names(metrics, cfg.data.kind, cfg.data.encoding)
         if not metrics:
             return metrics
@@ -305,22 +341,38 @@ def _number(text: str):
 
 
 @_python_terms
-def train(preset_or_config=None, out=None, *, seed: int | None = None, data_root=None,
-          overwrite: bool = False, resume=None, **overrides) -> Run:
+def train(
+    preset_or_config=None,
+    out=None,
+    *,
+    seed: int | None = None,
+    data_root=None,
+    overwrite: bool = False,
+    resume=None,
+    **overrides,
+) -> Run:
     """Train a run (``seqgan train``) and return it as a ``Run``.
 
     ``preset_or_config``: a preset name (default ``synthetic-quick``), a TOML file, a
     ``Config`` or a dict; ``out``: the run folder (required); ``resume``: a run folder to
     continue (or extend, with overrides of phase lengths) instead."""
     from seqgan.training.session import open_session
+
     root = _root(data_root)
     overwrite = arguments.switch(overwrite, "overwrite", API)
     if resume is not None:
         if preset_or_config is not None or out is not None or seed is not None:
-            raise UserError("resume= takes its settings from the run folder; drop the "
-                            "preset/config, out and seed")
-        session = open_session(None, arguments.path(resume, "resume", API), root,
-                               resume=True, overrides=_overrides(overrides))
+            raise UserError(
+                "resume= takes its settings from the run folder; drop the "
+                "preset/config, out and seed"
+            )
+        session = open_session(
+            None,
+            arguments.path(resume, "resume", API),
+            root,
+            resume=True,
+            overrides=_overrides(overrides),
+        )
     else:
         if out is None:
             raise UserError("train() needs out= (the run folder)")
@@ -335,6 +387,7 @@ def train(preset_or_config=None, out=None, *, seed: int | None = None, data_root
 class Comparison:
     """A finished comparison: ``table`` (markdown), ``rows`` (``table.csv``), ``runs``
     (``"seed-88/seqgan"`` -> ``Run``) and its folder."""
+
     path: Path
     table: str
     rows: list[dict]
@@ -342,33 +395,60 @@ class Comparison:
 
 
 @_python_terms
-def compare(preset_or_config=None, out=None, *, algorithms="random,mle,ss,pg-bleu,seqgan",
-            seeds: int = 1, jobs: int = 1, strategies: str | None = None, seed=None,
-            data_root=None, backend: str = "local", ray_address: str | None = None,
-            max_retries: int = 3, **overrides) -> Comparison:
+def compare(
+    preset_or_config=None,
+    out=None,
+    *,
+    algorithms="random,mle,ss,pg-bleu,seqgan",
+    seeds: int = 1,
+    jobs: int = 1,
+    strategies: str | None = None,
+    seed=None,
+    data_root=None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    max_retries: int = 3,
+    **overrides,
+) -> Comparison:
     """Run (or continue) a comparison (``seqgan compare``); ``algorithms`` a list or a
     comma-separated string; ``backend="ray"`` runs it on a Ray cluster (``ray_address``,
     else ``RAY_ADDRESS``, else a local instance; docs/scale-out.md)."""
     from seqgan.experiments.compare import parse_algorithms, parse_strategies, run_compare
+
     if out is None:
         raise UserError("compare() needs out= (the comparison folder)")
     if not isinstance(algorithms, str) and not (
-            isinstance(algorithms, (list, tuple)) and all(isinstance(a, str) for a in algorithms)):
-        raise UserError(f"algorithms= must be a list of names or a comma-separated text, "
-                        f"got {algorithms!r}")
-    names = parse_algorithms(algorithms if isinstance(algorithms, str) else ",".join(algorithms),
-                             "algorithms=")
-    seeds, jobs = (arguments.whole(seeds, "seeds", API, 1),
-                   arguments.whole(jobs, "jobs", API, 1))
+        isinstance(algorithms, (list, tuple)) and all(isinstance(a, str) for a in algorithms)
+    ):
+        raise UserError(
+            f"algorithms= must be a list of names or a comma-separated text, got {algorithms!r}"
+        )
+    names = parse_algorithms(
+        algorithms if isinstance(algorithms, str) else ",".join(algorithms), "algorithms="
+    )
+    seeds, jobs = (arguments.whole(seeds, "seeds", API, 1), arguments.whole(jobs, "jobs", API, 1))
     max_retries = arguments.whole(max_retries, "max_retries", API, 0)
     backend = arguments.choice(backend, "backend", API, ("local", "ray"))
     cfg = _config(preset_or_config, seed, overrides)
     folder = arguments.path(out, "out", API).resolve()
     root = Path(data_root).resolve() if data_root is not None else None
-    table = run_compare(cfg, names, parse_strategies(strategies), seeds, jobs, folder, root,
-                        backend=backend, ray_address=ray_address, max_retries=max_retries)
+    table = run_compare(
+        cfg,
+        names,
+        parse_strategies(strategies),
+        seeds,
+        jobs,
+        folder,
+        root,
+        backend=backend,
+        ray_address=ray_address,
+        max_retries=max_retries,
+    )
     with open(folder / "table.csv", encoding="utf-8") as handle:
         rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    runs = {f"{p.parent.name}/{p.name}": Run(p, data_root)
-            for p in sorted(folder.glob("seed-*/*")) if (p / "config.toml").is_file()}
+    runs = {
+        f"{p.parent.name}/{p.name}": Run(p, data_root)
+        for p in sorted(folder.glob("seed-*/*"))
+        if (p / "config.toml").is_file()
+    }
     return Comparison(folder, table, rows, runs)

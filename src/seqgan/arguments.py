@@ -29,34 +29,49 @@ def spelled(name: str, caller: str | None) -> str:
     return f"{name}=" if caller == API else name
 
 
-def whole(value, name: str, caller: str | None, low: int | None = None,
-          high: int | None = None, note: str = "") -> int:
+def whole(
+    value,
+    name: str,
+    caller: str | None,
+    low: int | None = None,
+    high: int | None = None,
+    note: str = "",
+) -> int:
     """``value`` as an int within ``[low, high]``, else a one-line ``UserError``
     (``note`` appended to the range)."""
     try:
         number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
         number = None
-    if number is None or (low is not None and number < low) or (
-            high is not None and number > high):
+    if number is None or (low is not None and number < low) or (high is not None and number > high):
         bounds = _bounds(low, high)
-        raise UserError(f"{spelled(name, caller)} must be a whole number{bounds}{note}, "
-                        f"got {value!r}")
+        raise UserError(
+            f"{spelled(name, caller)} must be a whole number{bounds}{note}, got {value!r}"
+        )
     return number
 
 
-def real(value, name: str, caller: str | None, low: float, high: float,
-         low_open: bool = True, note: str = "") -> float:
+def real(
+    value,
+    name: str,
+    caller: str | None,
+    low: float,
+    high: float,
+    low_open: bool = True,
+    note: str = "",
+) -> float:
     """``value`` as a finite float in ``(low, high]`` (``[low, high]`` unless
     ``low_open``), else a one-line ``UserError`` (``note`` appended to the range)."""
     ok = isinstance(value, Real) and not isinstance(value, bool)
     number = float(value) if ok else math.nan
-    inside = math.isfinite(number) and (low < number if low_open else low <= number) \
-        and number <= high
+    inside = (
+        math.isfinite(number) and (low < number if low_open else low <= number) and number <= high
+    )
     if not inside:
         interval = f"{'(' if low_open else '['}{_short(low)}, {_short(high)}]"
-        raise UserError(f"{spelled(name, caller)} must be a number in {interval}{note}, "
-                        f"got {value!r}")
+        raise UserError(
+            f"{spelled(name, caller)} must be a number in {interval}{note}, got {value!r}"
+        )
     return number
 
 
@@ -65,15 +80,15 @@ def seed(value, caller: str | None, name: str = "seed") -> int:
     try:
         return whole(value, name, caller, 0, MAX_SEED)
     except UserError:
-        raise UserError(f"{spelled(name, caller)} must be a whole number in [0, 2**63), "
-                        f"got {value!r}") from None
+        raise UserError(
+            f"{spelled(name, caller)} must be a whole number in [0, 2**63), got {value!r}"
+        ) from None
 
 
 def switch(value, name: str, caller: str | None) -> bool:
     """An on/off value: ``True`` or ``False`` only."""
     if not isinstance(value, bool):
-        raise UserError(f"{spelled(name, caller)} must be on or off (True or False), got "
-                        f"{value!r}")
+        raise UserError(f"{spelled(name, caller)} must be on or off (True or False), got {value!r}")
     return value
 
 
@@ -94,15 +109,18 @@ def path(value, name: str, caller: str | None):
     """A file or folder name: text or an ``os.PathLike`` (returned as a ``Path``)."""
     import os
     from pathlib import Path
+
     if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) or value == "":
-        raise UserError(f"{spelled(name, caller)} must be a file or folder name (text or "
-                        f"a path), got {value!r}")
+        raise UserError(
+            f"{spelled(name, caller)} must be a file or folder name (text or a path), got {value!r}"
+        )
     return Path(value)
 
 
 def choice(value, name: str, caller: str | None, choices) -> str:
     """One of ``choices``; else a one-line error with the closest one."""
     from seqgan.errors import unknown_name
+
     if value not in choices:
         raise UserError(f"{spelled(name, caller)} {unknown_name('value', value, choices)}")
     return value
@@ -115,5 +133,6 @@ def count(value, name: str, caller: str | None, of: str, high: int | None = None
         return whole(value, name, caller, 1, high)
     except UserError:
         most = f" (at most {high})" if high is not None else ""
-        raise UserError(f"{spelled(name, caller)} must be a positive number of {of}{most}, "
-                        f"got {value!r}") from None
+        raise UserError(
+            f"{spelled(name, caller)} must be a positive number of {of}{most}, got {value!r}"
+        ) from None

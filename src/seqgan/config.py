@@ -61,8 +61,9 @@ def _check(low: float | None = None, high: float | None = None, choices: tuple =
     return {"low": low, "high": high, "choices": choices}
 
 
-def knob(default: Any, low: float | None = None, high: float | None = None,
-         choices: tuple = ()) -> Any:
+def knob(
+    default: Any, low: float | None = None, high: float | None = None, choices: tuple = ()
+) -> Any:
     """A dataclass field with a range (inclusive) or a set of allowed values; for a list
     field they apply to every element, whose type the annotation declares (``list[int]``)."""
     meta = _check(low, high, choices)
@@ -73,7 +74,9 @@ def knob(default: Any, low: float | None = None, high: float | None = None,
 
 @dataclass
 class OracleConfig:
-    source: str = knob("random", choices=("random", "file"))  # N(0,1) LSTM from `seed`, or a parameter file
+    source: str = knob(
+        "random", choices=("random", "file")
+    )  # N(0,1) LSTM from `seed`, or a parameter file
     path: str = ""  # parameter file (.pkl/.npz), in the current folder or under the data root, when source = "file"
     seed: int = knob(88, low=0)  # seed of the random oracle's parameters
     vocab_size: int = knob(5000, low=2)  # V (a file's shapes override it)
@@ -85,22 +88,38 @@ class OracleConfig:
 
 @dataclass
 class DataConfig:
-    kind: str = knob("oracle", choices=("oracle", "text", "music"))  # synthetic oracle, a text corpus, or MIDI music (data/build.py)
+    kind: str = knob(
+        "oracle", choices=("oracle", "text", "music")
+    )  # synthetic oracle, a text corpus, or MIDI music (data/build.py)
     train_file: str = ""  # looked for in the current folder, then under the data root. oracle: optional token-id file; text: UTF-8 file, one sequence a line; music: a MIDI file or folder
     test_file: str = ""  # text/music: held-out data (else data.test_ratio of train_file)
-    num_train: int = knob(10000, low=1)  # oracle: training sequences sampled from the oracle (paper: 10,000)
+    num_train: int = knob(
+        10000, low=1
+    )  # oracle: training sequences sampled from the oracle (paper: 10,000)
     num_test: int = knob(2000, low=0)  # oracle: held-out oracle samples for NLL-test (0 = off)
-    seq_len: int = knob(0, low=0)  # text/music: T (0 = text: longest line + 1 for <eos>; music: the encoding's)
-    limit: int = knob(0, low=0)  # text/music: use only the first this many lines / training windows (0 = all)
+    seq_len: int = knob(
+        0, low=0
+    )  # text/music: T (0 = text: longest line + 1 for <eos>; music: the encoding's)
+    limit: int = knob(
+        0, low=0
+    )  # text/music: use only the first this many lines / training windows (0 = all)
     test_ratio: float = knob(0.1, low=0.0, high=0.9)  # text/music without test_file: share held out
     split_seed: int = knob(0, low=0)  # seed of that split (independent of `seed`)
-    tokenizer: str = knob("word", choices=("word", "regex", "char"))  # text: whitespace words, regex matches, or characters
+    tokenizer: str = knob(
+        "word", choices=("word", "regex", "char")
+    )  # text: whitespace words, regex matches, or characters
     token_pattern: str = r"\w+|[^\w\s]"  # text: the regex tokenizer's pattern
     drop_tokens: list[str] = knob([])  # text: tokens removed after tokenising (e.g. punctuation)
     min_freq: int = knob(1, low=1)  # text: rarer training tokens become <unk>
-    long_lines: str = knob("drop", choices=("drop", "truncate"))  # text: lines longer than T - 1 tokens
-    encoding: str = knob("pitch88", choices=tuple(ENCODING_LENGTHS))  # music: seqgan/music encodings
-    min_count: int = knob(10, low=1)  # music, melody_chord: drop tunes with symbols seen fewer times (paper 10)
+    long_lines: str = knob(
+        "drop", choices=("drop", "truncate")
+    )  # text: lines longer than T - 1 tokens
+    encoding: str = knob(
+        "pitch88", choices=tuple(ENCODING_LENGTHS)
+    )  # music: seqgan/music encodings
+    min_count: int = knob(
+        10, low=1
+    )  # music, melody_chord: drop tunes with symbols seen fewer times (paper 10)
 
 
 @dataclass
@@ -111,10 +130,16 @@ class GeneratorConfig:
     lr: float = knob(0.01, low=0.0)  # Adam learning rate, MLE and policy gradient (reference 0.01)
     grad_clip: float = knob(5.0, low=0.0)  # gradient-norm clip (reference 5.0; 0 = off)
     batch_size: int = knob(64, low=1)  # MLE mini-batch and policy-gradient batch (reference 64)
-    sample_batch: int = knob(0, low=0)  # rows per batch when sampling many sequences (0 = by device: 1024 on the CPU, up to 16384 on a GPU; models/pass_rows.py)
-    estimator: str = knob("mc_search", choices=("mc_search", "ordinary", "baseline", "merl"))  # action values of the policy gradient (rl/estimators.py)
+    sample_batch: int = knob(
+        0, low=0
+    )  # rows per batch when sampling many sequences (0 = by device: 1024 on the CPU, up to 16384 on a GPU; models/pass_rows.py)
+    estimator: str = knob(
+        "mc_search", choices=("mc_search", "ordinary", "baseline", "merl")
+    )  # action values of the policy gradient (rl/estimators.py)
     merl_alpha: float = knob(1.0, low=0.0)  # MERL entropy temperature alpha (Bjare & Meredith: 1)
-    output_kernel: str = knob("auto", choices=("auto", "plain", "chunked"))  # output layer + log-softmax in training and NLL: plain (all [n*T, V] logits at once, as earlier releases) or chunked (rows at a time, equal to float rounding, faster at large V; models/output_loss.py); auto = chunked on the CPU from V = 8,192, recorded here when the run starts
+    output_kernel: str = knob(
+        "auto", choices=("auto", "plain", "chunked")
+    )  # output layer + log-softmax in training and NLL: plain (all [n*T, V] logits at once, as earlier releases) or chunked (rows at a time, equal to float rounding, faster at large V; models/output_loss.py); auto = chunked on the CPU from V = 8,192, recorded here when the run starts
 
 
 @dataclass
@@ -127,10 +152,18 @@ class DiscriminatorConfig:
     lr: float = knob(1e-4, low=0.0)  # Adam learning rate (reference 1e-4)
     batch_size: int = knob(64, low=1)  # mini-batch
     num_positives: int = knob(0, low=0)  # real sequences per d-step (0 = the whole training set)
-    score_chunk: int = knob(0, low=0)  # rows per forward pass when scoring rewards (0 = by device, as sample_batch)
-    kernel: str = knob("auto", choices=D_KERNELS)  # formulation of the convolutions when training (models/discriminator_kernels.py); auto = the fastest measured on this machine, recorded here when the run starts
-    score_kernel: str = knob("auto", choices=D_KERNELS)  # the same when scoring rewards (no gradients, chunks of score_chunk)
-    precision: str = knob("fp32", choices=("fp32", "bf16"))  # forward-pass precision (bf16: autocast; weights, gradients, Adam state and loss stay fp32)
+    score_chunk: int = knob(
+        0, low=0
+    )  # rows per forward pass when scoring rewards (0 = by device, as sample_batch)
+    kernel: str = knob(
+        "auto", choices=D_KERNELS
+    )  # formulation of the convolutions when training (models/discriminator_kernels.py); auto = the fastest measured on this machine, recorded here when the run starts
+    score_kernel: str = knob(
+        "auto", choices=D_KERNELS
+    )  # the same when scoring rewards (no gradients, chunks of score_chunk)
+    precision: str = knob(
+        "fp32", choices=("fp32", "bf16")
+    )  # forward-pass precision (bf16: autocast; weights, gradients, Adam state and loss stay fp32)
 
 
 @dataclass
@@ -143,7 +176,9 @@ class PretrainConfig:
 
 @dataclass
 class AdversarialConfig:
-    epochs: int = knob(200, low=0)  # epochs after pre-training: Algorithm 1 outer loop (reference 200), and each baseline's
+    epochs: int = knob(
+        200, low=0
+    )  # epochs after pre-training: Algorithm 1 outer loop (reference 200), and each baseline's
     g_steps: int = knob(1, low=0)  # policy-gradient updates per epoch
     d_steps: int = knob(5, low=0)  # fresh negative sets per epoch
     k_epochs: int = knob(3, low=1)  # discriminator epochs per d-step
@@ -153,52 +188,96 @@ class AdversarialConfig:
 
 @dataclass
 class ScheduledSamplingConfig:
-    omega_start: float = knob(1.0, low=0.0, high=1.0)  # omega in the first epoch (P(true token fed))
-    omega_decay: float = knob(0.002, low=0.0, high=1.0)  # omega falls by this per epoch (paper 0.002)
+    omega_start: float = knob(
+        1.0, low=0.0, high=1.0
+    )  # omega in the first epoch (P(true token fed))
+    omega_decay: float = knob(
+        0.002, low=0.0, high=1.0
+    )  # omega falls by this per epoch (paper 0.002)
 
 
 @dataclass
 class PGBleuConfig:
     n: int = knob(3, low=1, high=10)  # BLEU-n reward against the training set (reference code 3)
-    rule: str = knob("current", choices=BLEU_RULES)  # zero-order rule (metrics/bleu.py): today's nltk, or nltk 3.2's (the reference code's)
-    smoothing: str = knob("none", choices=BLEU_SMOOTHINGS)  # nltk smoothing of zero n-gram counts (reference code: none)
+    rule: str = knob(
+        "current", choices=BLEU_RULES
+    )  # zero-order rule (metrics/bleu.py): today's nltk, or nltk 3.2's (the reference code's)
+    smoothing: str = knob(
+        "none", choices=BLEU_SMOOTHINGS
+    )  # nltk smoothing of zero n-gram counts (reference code: none)
     epsilon: float = knob(0.1, low=0.0)  # method1's epsilon
-    references: int = knob(0, low=0)  # reference sequences of the training set (0 = all; reference code ~40 %)
-    subset: str = knob("random", choices=("first", "random"))  # which `references` of them: the first, or a seeded random draw
+    references: int = knob(
+        0, low=0
+    )  # reference sequences of the training set (0 = all; reference code ~40 %)
+    subset: str = knob(
+        "random", choices=("first", "random")
+    )  # which `references` of them: the first, or a seeded random draw
     subset_seed: int = knob(0, low=0)  # seed of that draw
-    num_rollouts: int = knob(0, low=0)  # roll-outs of PG-BLEU's MC search (0 = adversarial.num_rollouts; reference code 1)
+    num_rollouts: int = knob(
+        0, low=0
+    )  # roll-outs of PG-BLEU's MC search (0 = adversarial.num_rollouts; reference code 1)
 
 
 @dataclass
 class VAEConfig:
     latent_dim: int = knob(64, low=1)  # size of z (SeqVAE authors: 64)
     encoder_emb_dim: int = knob(64, low=1)  # encoder token embedding size (authors: 64)
-    encoder_hidden_dim: int = knob(32, low=1)  # encoder LSTM size per direction, both layers (authors: [32, 32])
-    encoder_dropout: float = knob(0.0, low=0.0, high=0.99)  # drop probability of each encoder layer's inputs (authors: 0.25)
-    encoder_lr: float = knob(0.01, low=0.0)  # Adam learning rate of the encoder (authors: 0.01); the decoder uses generator.lr
+    encoder_hidden_dim: int = knob(
+        32, low=1
+    )  # encoder LSTM size per direction, both layers (authors: [32, 32])
+    encoder_dropout: float = knob(
+        0.0, low=0.0, high=0.99
+    )  # drop probability of each encoder layer's inputs (authors: 0.25)
+    encoder_lr: float = knob(
+        0.01, low=0.0
+    )  # Adam learning rate of the encoder (authors: 0.01); the decoder uses generator.lr
     kl_weight: float = knob(1.0, low=0.0)  # alpha of Eq. 2 (1 = the plain ELBO)
-    kl_threshold: float = knob(0.0, low=0.0)  # tau of Eq. 3, nats per sequence (authors' free_bits 0; tau = bits * ln 2)
+    kl_threshold: float = knob(
+        0.0, low=0.0
+    )  # tau of Eq. 3, nats per sequence (authors' free_bits 0; tau = bits * ln 2)
     pg_to_encoder: bool = True  # g-step: the policy-gradient loss also updates the encoder through z (Algorithm 1, line 11)
-    gstep_reconstruction: float = knob(0.0, low=0.0)  # g-step: weight of the reconstruction loss added to the policy gradient (Algorithm 1: 0)
-    step: int = knob(1, low=1)  # SeqVAE_2: teacher-forced prefix grows by this many tokens per decoding (authors: 1)
-    decodings: int = knob(0, low=0)  # SeqVAE_2: m decodings per sequence (0 = all: (T - 1) // step + 1)
+    gstep_reconstruction: float = knob(
+        0.0, low=0.0
+    )  # g-step: weight of the reconstruction loss added to the policy gradient (Algorithm 1: 0)
+    step: int = knob(
+        1, low=1
+    )  # SeqVAE_2: teacher-forced prefix grows by this many tokens per decoding (authors: 1)
+    decodings: int = knob(
+        0, low=0
+    )  # SeqVAE_2: m decodings per sequence (0 = all: (T - 1) // step + 1)
 
 
 @dataclass
 class EvalConfig:
     every: int = knob(5, low=1)  # evaluate every this many epochs in every phase (reference 5)
     num_samples: int = knob(9984, low=1)  # generator samples for NLL-oracle (reference 9,984)
-    diagnostics: bool = False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
-    bleu: list[int] = knob([], low=1, high=10)  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
-    bleu_references: str = knob("test", choices=("test", "train"))  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
+    diagnostics: bool = (
+        False  # also entropy, reward mean/std, D precision/recall (metrics/gan_diagnostics.py)
+    )
+    bleu: list[int] = knob(
+        [], low=1, high=10
+    )  # BLEU-n orders of the samples against the test set, e.g. [2, 3, 4, 5]
+    bleu_references: str = knob(
+        "test", choices=("test", "train")
+    )  # BLEU's reference corpus (Bjare & Meredith, Yu et al. music: the training set)
     self_bleu: list[int] = knob([], low=1, high=10)  # Self-BLEU-n orders among the samples
-    bleu_samples: int = knob(0, low=0)  # score only the first this many samples with BLEU and Self-BLEU (0 = all)
-    bleu_reference_count: int = knob(0, low=0)  # BLEU (not Self-BLEU): use only this many references (0 = all, or the convention's own count)
-    bleu_reference_subset: str = knob("first", choices=("first", "random"))  # which of them: the first, or a seeded random draw
+    bleu_samples: int = knob(
+        0, low=0
+    )  # score only the first this many samples with BLEU and Self-BLEU (0 = all)
+    bleu_reference_count: int = knob(
+        0, low=0
+    )  # BLEU (not Self-BLEU): use only this many references (0 = all, or the convention's own count)
+    bleu_reference_subset: str = knob(
+        "first", choices=("first", "random")
+    )  # which of them: the first, or a seeded random draw
     bleu_reference_seed: int = knob(0, low=0)  # seed of that draw
     text_defaults: bool = True  # text runs that set neither bleu nor self_bleu get bleu = self_bleu = [2, 3, 4] and, if bleu_samples is 0, bleu_samples = 500
-    bleu_conventions: list[str] = knob(["current"], choices=BLEU_CONVENTIONS)  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
-    metrics: list[str] = knob([])  # plug-in metrics to compute too, by name (installed packages' seqgan.metrics entry points; docs/extending.md)
+    bleu_conventions: list[str] = knob(
+        ["current"], choices=BLEU_CONVENTIONS
+    )  # BLEU conventions reported (metrics/bleu.py); metrics of others than "current" get a suffix, e.g. bleu4_nltk32
+    metrics: list[str] = knob(
+        []
+    )  # plug-in metrics to compute too, by name (installed packages' seqgan.metrics entry points; docs/extending.md)
 
 
 @dataclass
@@ -207,8 +286,12 @@ class RunConfig:
     keep_checkpoints: int = knob(2, low=1)  # newest checkpoints kept
     tensorboard: bool = True  # write TensorBoard events
     threads: int = knob(0, low=0)  # torch CPU threads (0 = torch's default)
-    device: str = "auto"  # auto (CUDA, else Apple mps, else CPU) | cpu | cuda | cuda:N | mps; docs/devices.md
-    deterministic: bool = False  # CUDA: deterministic kernels only (slower; docs/devices.md); no effect on the CPU
+    device: str = (
+        "auto"  # auto (CUDA, else Apple mps, else CPU) | cpu | cuda | cuda:N | mps; docs/devices.md
+    )
+    deterministic: bool = (
+        False  # CUDA: deterministic kernels only (slower; docs/devices.md); no effect on the CPU
+    )
 
 
 @dataclass
@@ -241,8 +324,10 @@ class Config:
         """The config section of a plug-in algorithm (``[name]``, a dataclass of its
         ``registry.Algorithm.config``)."""
         if name not in self.sections:
-            raise UserError(f"this config has no section [{name}] (sections of plug-ins: "
-                            f"{', '.join(self.sections) or 'none'})")
+            raise UserError(
+                f"this config has no section [{name}] (sections of plug-ins: "
+                f"{', '.join(self.sections) or 'none'})"
+            )
         return self.sections[name]
 
     def to_toml(self) -> str:
@@ -250,6 +335,7 @@ class Config:
 
 
 # -- building ---------------------------------------------------------------------------
+
 
 def _fields(obj) -> dict[str, dataclasses.Field]:
     """The keys of a section (``Config.sections`` is not one: its sections are)."""
@@ -292,8 +378,10 @@ def _check_algorithm(cfg: Config, valid: list[str]) -> None:
     whose config section ``cfg`` then holds."""
     spec = registry.algorithm(cfg.algorithm)
     if spec.section is not None and not _add_section(cfg, spec.section, valid):
-        raise UserError(f"algorithm '{spec.name}' cannot have a config section "
-                        f"[{spec.section}]: seqgan's own section has that name")
+        raise UserError(
+            f"algorithm '{spec.name}' cannot have a config section "
+            f"[{spec.section}]: seqgan's own section has that name"
+        )
 
 
 def _unknown(key: str, valid: list[str]) -> UserError:
@@ -330,12 +418,13 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
     item = get_args(kind)[0] if get_origin(kind) is list else None
     if item is not None:
         if not isinstance(value, list):
-            raise UserError(f"config key '{key}' must be a list of {item.__name__}, "
-                            f"got {value!r}")
+            raise UserError(f"config key '{key}' must be a list of {item.__name__}, got {value!r}")
         wrong = [v for v in value if not _is_kind(v, item)]
         if wrong:
-            raise UserError(f"config key '{key}' must be a list of {item.__name__}; got "
-                            f"{wrong[0]!r} ({type(wrong[0]).__name__}) in {value!r}")
+            raise UserError(
+                f"config key '{key}' must be a list of {item.__name__}; got "
+                f"{wrong[0]!r} ({type(wrong[0]).__name__}) in {value!r}"
+            )
         return [_finite(key, v) for v in value] if item is float else value
     if not _is_kind(value, kind):
         raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}")
@@ -350,9 +439,11 @@ def _utf8(key: str, value: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise UserError(f"config key '{key}' is not UTF-8 text ({value!r}), which a run's "
-                        f"config.toml cannot record; use a UTF-8 name (rename such a file "
-                        f"or folder)") from None
+        raise UserError(
+            f"config key '{key}' is not UTF-8 text ({value!r}), which a run's "
+            f"config.toml cannot record; use a UTF-8 name (rename such a file "
+            f"or folder)"
+        ) from None
 
 
 def _check_range(key: str, value: Any, meta) -> None:
@@ -364,15 +455,18 @@ def _check_range(key: str, value: Any, meta) -> None:
         if choices and v not in choices:
             close = difflib.get_close_matches(str(v), list(map(str, choices)), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise UserError(f"config key '{key}' must be one of {', '.join(map(str, choices))}; "
-                            f"got {v!r}{hint}")
+            raise UserError(
+                f"config key '{key}' must be one of {', '.join(map(str, choices))}; got {v!r}{hint}"
+            )
         if low is not None and v < low:
             raise UserError(f"config key '{key}' must be >= {low}, got {v!r}")
         if high is not None and v > high:
             raise UserError(f"config key '{key}' must be <= {high}, got {v!r}")
         if _is_kind(v, int) and not -MAX_INT <= v <= MAX_INT:
-            raise UserError(f"config key '{key}' must fit in a 64-bit integer (at most "
-                            f"2**63 - 1 = {MAX_INT}), got {v!r}")
+            raise UserError(
+                f"config key '{key}' must fit in a 64-bit integer (at most "
+                f"2**63 - 1 = {MAX_INT}), got {v!r}"
+            )
 
 
 def _check_pattern(key: str, pattern: str) -> None:
@@ -383,9 +477,11 @@ def _check_pattern(key: str, pattern: str) -> None:
     except re.error as exc:
         raise UserError(f"config key '{key}' is not a valid regular expression: {exc}") from None
     if groups:
-        raise UserError(f"config key '{key}' has {groups} capturing group(s) in {pattern!r}; "
-                        f"write groups as non-capturing (?:...) so each token is the whole "
-                        f"match")
+        raise UserError(
+            f"config key '{key}' has {groups} capturing group(s) in {pattern!r}; "
+            f"write groups as non-capturing (?:...) so each token is the whole "
+            f"match"
+        )
 
 
 def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
@@ -414,26 +510,34 @@ def _apply(obj, data: dict, prefix: str, valid: list[str]) -> None:
 def _validate(cfg: Config) -> None:
     d, o = cfg.discriminator, cfg.oracle
     from seqgan.runtime.device import check_device_name
+
     check_device_name(cfg.run.device)  # its form; whether it is available: when a run starts
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
-        raise UserError("discriminator.filter_sizes and discriminator.num_filters must be "
-                        "non-empty and of equal length")
+        raise UserError(
+            "discriminator.filter_sizes and discriminator.num_filters must be "
+            "non-empty and of equal length"
+        )
     if cfg.data.kind != "oracle" and not cfg.data.train_file:
-        raise UserError(f"data.kind = '{cfg.data.kind}' needs data.train_file (e.g. --set "
-                        f"data.train_file="
-                        f"{'my_corpus.txt' if cfg.data.kind == 'text' else 'my_midi/'})")
+        raise UserError(
+            f"data.kind = '{cfg.data.kind}' needs data.train_file (e.g. --set "
+            f"data.train_file="
+            f"{'my_corpus.txt' if cfg.data.kind == 'text' else 'my_midi/'})"
+        )
     if o.source == "file" and not o.path:
         raise UserError("oracle.source = 'file' needs oracle.path")
     _check_pattern("data.token_pattern", cfg.data.token_pattern)
     if not cfg.pg_bleu.epsilon > 0:
         raise UserError(f"pg_bleu.epsilon must be > 0, got {cfg.pg_bleu.epsilon}")
     if o.start_token >= o.vocab_size:
-        raise UserError(f"oracle.start_token {o.start_token} is not below vocab_size "
-                        f"{o.vocab_size}")
+        raise UserError(
+            f"oracle.start_token {o.start_token} is not below vocab_size {o.vocab_size}"
+        )
     for name in cfg.eval.metrics:
         if registry.metric(name).compute is None:  # a built-in family
-            raise UserError(f"eval.metrics names plug-in metrics; '{name}' is built in "
-                            f"(switched on by its own eval keys, docs/metrics.md)")
+            raise UserError(
+                f"eval.metrics names plug-in metrics; '{name}' is built in "
+                f"(switched on by its own eval keys, docs/metrics.md)"
+            )
     spec = registry.algorithm(cfg.algorithm)
     if spec.validate is not None:
         spec.validate(cfg)
@@ -473,8 +577,12 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"malformed TOML in {path}: {exc}") from None
 
 
-def build_config(base: dict | None = None, overrides: list[str] = (),
-                 seed: int | None = None, complete: bool = True) -> Config:
+def build_config(
+    base: dict | None = None,
+    overrides: list[str] = (),
+    seed: int | None = None,
+    complete: bool = True,
+) -> Config:
     """Defaults, then ``base`` (a parsed TOML dict), then ``overrides``, then ``seed``;
     every key checked, and (``complete``) the rules between keys too — a template preset
     such as ``text`` is incomplete until ``data.train_file`` is set."""
@@ -530,9 +638,11 @@ def adapt_to_user_data(cfg: Config, preset: Config) -> list[str]:
         return []
     notes = []
     if d.test_file and d.test_file == p.test_file:
-        notes.append(f"note: not using the preset's data.test_file '{d.test_file}' with your "
-                     f"data.train_file: holding out data.test_ratio = {d.test_ratio:g} of "
-                     f"'{d.train_file}' instead (set data.test_file to choose held-out data)")
+        notes.append(
+            f"note: not using the preset's data.test_file '{d.test_file}' with your "
+            f"data.train_file: holding out data.test_ratio = {d.test_ratio:g} of "
+            f"'{d.train_file}' instead (set data.test_file to choose held-out data)"
+        )
         d.test_file = ""
     if cfg.name == preset.name:
         stem = Path(d.train_file.rstrip("/\\")).stem or "data"
@@ -540,8 +650,12 @@ def adapt_to_user_data(cfg: Config, preset: Config) -> list[str]:
     return notes
 
 
-def assemble(preset: str | None = None, config_file: Path | None = None,
-             overrides: list[str] = (), seed: int | None = None) -> tuple[Config, list[str]]:
+def assemble(
+    preset: str | None = None,
+    config_file: Path | None = None,
+    overrides: list[str] = (),
+    seed: int | None = None,
+) -> tuple[Config, list[str]]:
     """The configuration of a ``train`` / ``compare``, and notes for the user: the preset
     (``synthetic-quick`` unless only ``config_file`` is given), then ``config_file``,
     ``overrides`` (``"key=value"``) and ``seed``; adapted to the user's own data when it
@@ -556,8 +670,7 @@ def assemble(preset: str | None = None, config_file: Path | None = None,
         base = _merge(base, from_file)
         user_keys += dotted_keys(from_file)
     cfg = build_config(base, list(overrides), seed)
-    return cfg, adapt_to_user_data(cfg, preset_cfg) + encoding_length(cfg, preset_cfg,
-                                                                      user_keys)
+    return cfg, adapt_to_user_data(cfg, preset_cfg) + encoding_length(cfg, preset_cfg, user_keys)
 
 
 def dotted_keys(data: dict, prefix: str = "") -> list[str]:
@@ -565,8 +678,9 @@ def dotted_keys(data: dict, prefix: str = "") -> list[str]:
     ``["data.seq_len"]``."""
     keys = []
     for key, value in data.items():
-        keys += dotted_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [
-            f"{prefix}{key}"]
+        keys += (
+            dotted_keys(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}"]
+        )
     return keys
 
 
@@ -577,14 +691,21 @@ def encoding_length(cfg: Config, preset: Config, user_keys: list[str]) -> list[s
     becomes the new encoding's default (melody16: 256), changed in place; returns the
     note saying so (none when nothing changed)."""
     d, p = cfg.data, preset.data
-    if (d.kind != "music" or d.encoding == p.encoding or "data.seq_len" in user_keys
-            or not d.seq_len or d.seq_len != p.seq_len):
+    if (
+        d.kind != "music"
+        or d.encoding == p.encoding
+        or "data.seq_len" in user_keys
+        or not d.seq_len
+        or d.seq_len != p.seq_len
+    ):
         return []
     own = ENCODING_LENGTHS[d.encoding]
     if own == d.seq_len:
         return []
-    note = (f"note: data.seq_len = {own}, the length of encoding {d.encoding} (the "
-            f"preset's {d.seq_len} is for {p.encoding}; set data.seq_len to choose)")
+    note = (
+        f"note: data.seq_len = {own}, the length of encoding {d.encoding} (the "
+        f"preset's {d.seq_len} is for {p.encoding}; set data.seq_len to choose)"
+    )
     d.seq_len = own
     return [note]
 
@@ -593,8 +714,11 @@ def _merge(a: dict, b: dict) -> dict:
     """``a`` updated by ``b``, tables merged key by key."""
     out = dict(a)
     for key, value in b.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -611,11 +735,14 @@ def validate(cfg: Config) -> None:
 
 def _upgrade(base: dict) -> dict:
     """A config of an older release in today's keys (``pg_bleu.smoothing`` was a bool)."""
-    smoothing = base.get("pg_bleu", {}).get("smoothing") if isinstance(
-        base.get("pg_bleu"), dict) else None
+    smoothing = (
+        base.get("pg_bleu", {}).get("smoothing") if isinstance(base.get("pg_bleu"), dict) else None
+    )
     if isinstance(smoothing, bool):
-        base = {**base, "pg_bleu": {**base["pg_bleu"],
-                                    "smoothing": "method1" if smoothing else "none"}}
+        base = {
+            **base,
+            "pg_bleu": {**base["pg_bleu"], "smoothing": "method1" if smoothing else "none"},
+        }
     return base
 
 
@@ -636,31 +763,42 @@ def key_comments(cfg: Config | None = None) -> dict[str, str]:
     comments: dict[str, str] = {}
     sections = {f.name: f.type for f in dataclasses.fields(Config)}
     hints = get_type_hints(Config)
-    classes = [("", Config)] + [(f"{name}.", hints[name]) for name in sections
-                                if dataclasses.is_dataclass(hints[name])]
-    classes += [(f"{name}.", type(section)) for name, section in
-                (cfg.sections.items() if cfg is not None else ())]
+    classes = [("", Config)] + [
+        (f"{name}.", hints[name]) for name in sections if dataclasses.is_dataclass(hints[name])
+    ]
+    classes += [
+        (f"{name}.", type(section))
+        for name, section in (cfg.sections.items() if cfg is not None else ())
+    ]
     for prefix, cls in classes:
         comments.update({prefix + key: text for key, text in _field_comments(cls).items()})
     return comments
 
 
 def _field_comments(cls: type) -> dict[str, str]:
-    """``field -> comment`` of a dataclass's source: the comment that ends the field's
+    """``field -> comment`` of a dataclass's source: the last comment of the field's
     statement ``name: type = value  # comment``, also where a formatter has split the
     value over several lines (read with ``tokenize``, so it is the statement's own)."""
     found: dict[str, str] = {}
     statement: list[tokenize.TokenInfo] = []
+    skipped = (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
     source = textwrap.dedent(inspect.getsource(cls))
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
         if token.type != tokenize.NEWLINE:
             statement.append(token)
             continue
-        code = [t for t in statement if t.type not in (tokenize.NL, tokenize.COMMENT,
-                                                       tokenize.INDENT, tokenize.DEDENT)]
-        if (len(code) > 3 and code[0].type == tokenize.NAME and code[1].string == ":"
-                and statement[-1].type == tokenize.COMMENT and "=" in (t.string for t in code)):
-            found[code[0].string] = statement[-1].string.lstrip("#").strip()
+        code = [t for t in statement if t.type not in skipped]
+        own = [
+            t for t in statement if t.type == tokenize.COMMENT and code and t.start > code[0].start
+        ]  # not the comment lines above it
+        if (
+            len(code) > 3
+            and code[0].type == tokenize.NAME
+            and code[1].string == ":"
+            and own
+            and "=" in (t.string for t in code)
+        ):
+            found[code[0].string] = own[-1].string.lstrip("#").strip()
         statement = []
     return found
 
@@ -677,6 +815,7 @@ def commented_toml(cfg: Config) -> str:
             if f"{prefix}{key}" in comments:
                 lines.append(f"# {comments[prefix + key]}")
             lines.append(tomli_w.dumps({key: value}).rstrip("\n"))
+
     data = cfg.to_dict()
     emit("", data)
     for section, values in data.items():

@@ -10,17 +10,20 @@
 
 class UserError(Exception):
     """A mistake in the user's input (config, files, arguments); the message is one line."""
+
     exit_code = 2
 
 
 class TrainingDiverged(Exception):
     """A non-finite loss, gradient or reward; the message names the quantity (and, once the
     trainer adds it, the phase, epoch and the checkpoint to go back to)."""
+
     exit_code = 3
 
 
 class RunsFailed(Exception):
     """Some runs of a ``seqgan compare`` did not finish (their logs say why)."""
+
     exit_code = 1
 
 
@@ -32,6 +35,7 @@ class Interrupted(BaseException):
 
     def __init__(self, signum: int, message: str = ""):
         import signal
+
         self.signum = signum
         self.signal_name = signal.Signals(signum).name
         self.exit_code = 128 + signum
@@ -43,6 +47,7 @@ def unknown_name(what: str, name: object, known) -> UserError:
     'nll_tset'; did you mean 'nll_test'?``): the closest known name, else the list of
     them (the first 12)."""
     import difflib
+
     known = [str(k) for k in known]
     close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
     if close:

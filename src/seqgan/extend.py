@@ -38,8 +38,32 @@ from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
 from seqgan.training.parts import PRETRAIN
 
-__all__ = ["PRETRAIN", "Algorithm", "BleuReward", "Config", "Discriminator",
-           "DiscriminatorReward", "Evaluator", "Generator", "LatentGenerator", "Metric",
-           "Phase", "Reward", "Run", "Task", "UserError", "action_values", "build_table",
-           "compare", "knob", "mc_search_q", "parts", "policy_gradient_loss", "section_name",
-           "steps", "train", "update_rollout_policy", "write_table"]
+__all__ = [
+    "PRETRAIN",
+    "Algorithm",
+    "BleuReward",
+    "Config",
+    "Discriminator",
+    "DiscriminatorReward",
+    "Evaluator",
+    "Generator",
+    "LatentGenerator",
+    "Metric",
+    "Phase",
+    "Reward",
+    "Run",
+    "Task",
+    "UserError",
+    "action_values",
+    "build_table",
+    "compare",
+    "knob",
+    "mc_search_q",
+    "parts",
+    "policy_gradient_loss",
+    "section_name",
+    "steps",
+    "train",
+    "update_rollout_policy",
+    "write_table",
+]

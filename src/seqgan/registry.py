@@ -110,8 +110,10 @@ class Algorithm:
         if not callable(self.build):
             raise TypeError(f"algorithm '{self.name}': build is not callable")
         if self.pretraining not in (*PRETRAININGS, None):
-            raise TypeError(f"algorithm '{self.name}': pretraining must be one of "
-                            f"{', '.join(PRETRAININGS)} or None, got {self.pretraining!r}")
+            raise TypeError(
+                f"algorithm '{self.name}': pretraining must be one of "
+                f"{', '.join(PRETRAININGS)} or None, got {self.pretraining!r}"
+            )
 
     @property
     def section(self) -> str | None:
@@ -124,8 +126,7 @@ class Algorithm:
 MetricFunction = Callable[[Any, Any], Any]
 # a built-in family: (evaluator, samples, generator, discriminator, sampling) ->
 # (means: name -> float, per_sequence: name -> [n] array)
-FamilyFunction = Callable[[Any, Any, Any, Any, Any],
-                          tuple[dict[str, float], dict[str, np.ndarray]]]
+FamilyFunction = Callable[[Any, Any, Any, Any, Any], tuple[dict[str, float], dict[str, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def section_name(algorithm: str) -> str:
 
 
 # -- entry points -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -196,8 +198,10 @@ def entries(group: str) -> dict[str, _Entry]:
             continue  # the built-ins as installed: the table above (metadata may be stale)
         taken = out.get(entry.name)
         if taken is not None:
-            warn(f"package '{entry.package}' declares {group} '{entry.name}', which "
-                 f"package '{taken.package}' already provides; ignored")
+            warn(
+                f"package '{entry.package}' declares {group} '{entry.name}', which "
+                f"package '{taken.package}' already provides; ignored"
+            )
             continue
         out[entry.name] = entry
     _entries[group] = out
@@ -221,11 +225,11 @@ def _load(group: str, name: str, kind: type[T]) -> T | None:
         for part in attribute.split(".") if attribute else ():
             obj = getattr(obj, part)
         if not isinstance(obj, kind):
-            raise TypeError(f"{entry.value} is a {type(obj).__name__}, not a seqgan "
-                            f"{kind.__name__}")
+            raise TypeError(
+                f"{entry.value} is a {type(obj).__name__}, not a seqgan {kind.__name__}"
+            )
         if getattr(obj, "name", None) != name:
-            raise TypeError(f"{entry.value} is named '{getattr(obj, 'name', None)}', not "
-                            f"'{name}'")
+            raise TypeError(f"{entry.value} is named '{getattr(obj, 'name', None)}', not '{name}'")
     except Exception as exc:  # a plug-in's import error must not break other commands  # noqa: BLE001
         why = f"{type(exc).__name__}: {exc}".splitlines()[0]
         _failed[key] = f"package '{entry.package}' ({group} '{name}' = {entry.value}): {why}"
@@ -244,6 +248,7 @@ def suggest(name: str, names: list[str]) -> str:
 
 # -- algorithms ---------------------------------------------------------------------------
 
+
 def algorithm_names() -> list[str]:
     """Every algorithm's name, the built-ins first (nothing is imported)."""
     return list(entries(ALGORITHM_GROUP))
@@ -256,8 +261,9 @@ def is_algorithm(name: str) -> bool:
 def unknown_algorithm(name: str, what: str = "config key 'algorithm'") -> UserError:
     """The one-line error for an algorithm name nobody provides."""
     names = algorithm_names()
-    return UserError(f"{what} must be one of {', '.join(names)}; got {name!r}"
-                     f"{suggest(name, names)}")
+    return UserError(
+        f"{what} must be one of {', '.join(names)}; got {name!r}{suggest(name, names)}"
+    )
 
 
 def algorithm(name: str) -> Algorithm:
@@ -273,8 +279,7 @@ def _usable(group: str, name: str, kind: type[T], what: str) -> T:
     ``UserError`` naming why."""
     found = _load(group, name, kind)
     if found is None:
-        raise UserError(f"{what} '{name}' is not usable: could not load "
-                        f"{_failed[(group, name)]}")
+        raise UserError(f"{what} '{name}' is not usable: could not load {_failed[(group, name)]}")
     return found
 
 
@@ -303,6 +308,7 @@ def section_owner(section: str) -> Algorithm | None:
 
 # -- metrics ------------------------------------------------------------------------------
 
+
 def metric_names(plugins_only: bool = False) -> list[str]:
     """Every metric's name, the built-in families first (nothing is imported)."""
     names = list(entries(METRIC_GROUP))
@@ -314,8 +320,10 @@ def metric(name: str) -> Metric:
     names = metric_names()
     if name not in names:
         plugins = metric_names(plugins_only=True)
-        raise UserError(f"unknown metric '{name}' in eval.metrics; installed plug-in "
-                        f"metrics: {', '.join(plugins) or 'none'}{suggest(name, plugins)}")
+        raise UserError(
+            f"unknown metric '{name}' in eval.metrics; installed plug-in "
+            f"metrics: {', '.join(plugins) or 'none'}{suggest(name, plugins)}"
+        )
     return _usable(METRIC_GROUP, name, Metric, "metric")
 
 

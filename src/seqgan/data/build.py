@@ -33,19 +33,37 @@ def _locate(d, root: Path, folder_ok: bool) -> tuple[Path, Path | None]:
 
 def build_text_task(cfg: Config, root: Path) -> Task:
     from seqgan.data.text import auto_seq_len, build_text_corpus
+
     d = cfg.data
     train_path, test_path = _locate(d, root, folder_ok=False)
-    seq_len = d.seq_len or auto_seq_len([p for p in (train_path, test_path) if p],
-                                         d.tokenizer, d.token_pattern, tuple(d.drop_tokens),
-                                         d.limit)
-    corpus = build_text_corpus(train_path, test_path, seq_len=seq_len, tokenizer=d.tokenizer,
-                               pattern=d.token_pattern, drop_tokens=tuple(d.drop_tokens),
-                               min_freq=d.min_freq, long_lines=d.long_lines,
-                               test_ratio=d.test_ratio, split_seed=d.split_seed, limit=d.limit)
+    seq_len = d.seq_len or auto_seq_len(
+        [p for p in (train_path, test_path) if p],
+        d.tokenizer,
+        d.token_pattern,
+        tuple(d.drop_tokens),
+        d.limit,
+    )
+    corpus = build_text_corpus(
+        train_path,
+        test_path,
+        seq_len=seq_len,
+        tokenizer=d.tokenizer,
+        pattern=d.token_pattern,
+        drop_tokens=tuple(d.drop_tokens),
+        min_freq=d.min_freq,
+        long_lines=d.long_lines,
+        test_ratio=d.test_ratio,
+        split_seed=d.split_seed,
+        limit=d.limit,
+    )
     cfg.data.seq_len = seq_len  # recorded so the run folder describes itself
-    task = shape_from_vocab(cfg, corpus.vocab, corpus.train, corpus.test,
-                            {"lines_dropped": corpus.dropped,
-                             "lines_truncated": corpus.truncated})
+    task = shape_from_vocab(
+        cfg,
+        corpus.vocab,
+        corpus.train,
+        corpus.test,
+        {"lines_dropped": corpus.dropped, "lines_truncated": corpus.truncated},
+    )
     task.files = [p for p in (train_path, test_path) if p]
     return task
 
@@ -53,24 +71,31 @@ def build_text_task(cfg: Config, root: Path) -> Task:
 def build_music_task(cfg: Config, root: Path) -> Task:
     from seqgan.music.corpus import build_music_corpus
     from seqgan.music.encodings import get_encoding
+
     d = cfg.data
     encoding = get_encoding(d.encoding)
     train_path, test_path = _locate(d, root, folder_ok=True)
     cfg.data.seq_len = d.seq_len or encoding.default_seq_len
-    corpus = build_music_corpus(d.encoding, train_path, test_path, cfg.data.seq_len,
-                                d.test_ratio, d.split_seed, d.min_count)
+    corpus = build_music_corpus(
+        d.encoding, train_path, test_path, cfg.data.seq_len, d.test_ratio, d.split_seed, d.min_count
+    )
     if not corpus.train:
         raise UserError(f"{train_path}: no window of {cfg.data.seq_len} {d.encoding} symbols")
     if d.limit:
-        corpus.train = corpus.train[:d.limit]
+        corpus.train = corpus.train[: d.limit]
     vocab = Vocabulary([BOS, *corpus.symbols])
 
     def encode(windows: list[list[str]]) -> torch.Tensor:
         ids = [vocab.encode(w) for w in windows]
         return torch.tensor(ids, dtype=torch.long).view(-1, cfg.data.seq_len)
-    notes = {"tunes_train": corpus.tunes_train, "tunes_test": corpus.tunes_test,
-             "windows_train": len(corpus.train), "windows_test": len(corpus.test),
-             "tunes_dropped": dict(corpus.dropped)}
+
+    notes = {
+        "tunes_train": corpus.tunes_train,
+        "tunes_test": corpus.tunes_test,
+        "windows_train": len(corpus.train),
+        "windows_test": len(corpus.test),
+        "tunes_dropped": dict(corpus.dropped),
+    }
     task = shape_from_vocab(cfg, vocab, encode(corpus.train), encode(corpus.test), notes)
     task.files = [p for p in (train_path, test_path) if p]
     return task

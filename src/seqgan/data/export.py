@@ -27,8 +27,15 @@ from seqgan.storage.folder import tokens_to_text
 SHOWN = 8  # rows drawn in a piano roll
 
 
-def export_samples(batches: Iterable[torch.Tensor], total: int, task: Task, cfg: Config,
-                   fmt: str, out: Path | str | None, soundfont: Path | None = None) -> str:
+def export_samples(
+    batches: Iterable[torch.Tensor],
+    total: int,
+    task: Task,
+    cfg: Config,
+    fmt: str,
+    out: Path | str | None,
+    soundfont: Path | None = None,
+) -> str:
     """Write the ``total`` rows of ``batches`` as ``fmt`` to ``out`` (``None`` or ``"-"``:
     standard output, for ids/text and a piano roll); returns a line for the user (empty if
     nothing to say).  Arguments are checked before the first batch is drawn.  ``wav``
@@ -38,12 +45,16 @@ def export_samples(batches: Iterable[torch.Tensor], total: int, task: Task, cfg:
     if task.kind != "music":
         raise UserError(f"--format {fmt} needs a music run; this run's data are {task.kind}")
     if out is None or (fmt in ("midi", "wav") and is_stdout(out)):
-        raise UserError(f"--format {fmt} needs --out ("
-                        + ("a folder" if fmt in ("midi", "wav") else "a .png file, or -") + ")")
+        raise UserError(
+            f"--format {fmt} needs --out ("
+            + ("a folder" if fmt in ("midi", "wav") else "a .png file, or -")
+            + ")"
+        )
     if fmt == "wav":
         from seqgan.music.audio import find_soundfont, fluidsynth_path
+
         fluidsynth_path()
-        font = find_soundfont(soundfont)    # both checked before sampling
+        font = find_soundfont(soundfont)  # both checked before sampling
         return _write_wav(_progress(batches, total, out), task, cfg, out, font)
     write = _write_midi if fmt == "midi" else _write_pianoroll
     return write(_progress(batches, total, out), task, cfg, out)
@@ -68,16 +79,17 @@ def _progress(batches: Iterable[torch.Tensor], total: int, out) -> Iterator[torc
     """``batches``, counted on a tqdm bar on stderr (none when stderr is not a terminal, or
     when the samples themselves are printed on one)."""
     from tqdm import tqdm
+
     on_terminal = _to_stdout(out) and sys.stdout.isatty()
-    with tqdm(total=total, unit="seq", file=sys.stderr, leave=False,
-              disable=True if on_terminal else None) as bar:
+    with tqdm(
+        total=total, unit="seq", file=sys.stderr, leave=False, disable=True if on_terminal else None
+    ) as bar:
         for batch in batches:
             yield batch.cpu()  # drawn on the run's device, written from the CPU
             bar.update(len(batch))
 
 
-def _write_lines(batches: Iterable[torch.Tensor], lines: Callable[[torch.Tensor], str],
-                 out) -> str:
+def _write_lines(batches: Iterable[torch.Tensor], lines: Callable[[torch.Tensor], str], out) -> str:
     count = 0
     with open_output(STDOUT if out is None else out) as handle:
         for batch in batches:
@@ -88,6 +100,7 @@ def _write_lines(batches: Iterable[torch.Tensor], lines: Callable[[torch.Tensor]
 
 def _write_midi(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path) -> str:
     from seqgan.music.corpus import symbols_to_midi
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -100,10 +113,12 @@ def _write_midi(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: P
     return f"wrote {count} MIDI files to {show_path(out)}"
 
 
-def _write_wav(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path,
-               soundfont: Path) -> str:
+def _write_wav(
+    batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path, soundfont: Path
+) -> str:
     from seqgan.music.audio import write_wav
     from seqgan.music.encodings import get_encoding
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -116,37 +131,45 @@ def _write_wav(batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Pa
     return f"wrote {count} WAV files to {show_path(out)} (FluidSynth, {soundfont.name})"
 
 
-def _write_pianoroll(batches: Iterable[torch.Tensor], task: Task, cfg: Config,
-                     out: Path | str) -> str:
+def _write_pianoroll(
+    batches: Iterable[torch.Tensor], task: Task, cfg: Config, out: Path | str
+) -> str:
     from seqgan.music.encodings import get_encoding
     from seqgan.music.pianoroll import plot_pianoroll
+
     shown, count = [], 0
     for batch in batches:
-        shown += task.symbols(batch[:SHOWN - len(shown)])
+        shown += task.symbols(batch[: SHOWN - len(shown)])
         count += len(batch)
     encoding = get_encoding(cfg.data.encoding)
-    plot_pianoroll([encoding.decode(row) for row in shown], out,
-                   [f"sample {i}" for i in range(len(shown))])
+    plot_pianoroll(
+        [encoding.decode(row) for row in shown], out, [f"sample {i}" for i in range(len(shown))]
+    )
     return f"wrote a piano roll of {len(shown)} of {count} samples to {show_path(out)}"
 
 
 MUSIC_FILES = 4  # MIDI files of a finished music run's final samples
 
 
-def write_music_examples(samples: torch.Tensor, task: Task, encoding: str, samples_folder: Path,
-                         figure: Path, title: str) -> None:
+def write_music_examples(
+    samples: torch.Tensor, task: Task, encoding: str, samples_folder: Path, figure: Path, title: str
+) -> None:
     """A finished music run's final samples to listen to and look at: the first
     ``MUSIC_FILES`` as ``<samples_folder>/final_<i>.mid`` and their piano roll at
     ``figure`` (each file written atomically)."""
     from seqgan.music.corpus import symbols_to_midi
     from seqgan.music.encodings import get_encoding
     from seqgan.music.pianoroll import plot_pianoroll
+
     rows = task.symbols(samples[:MUSIC_FILES])
     for i, row in enumerate(rows):
         symbols_to_midi(encoding, row, samples_folder / f"final_{i:03d}.mid")
     decode = get_encoding(encoding).decode
-    plot_pianoroll([decode(row) for row in rows], figure,
-                   [f"{title}: sample {i} (samples/final_{i:03d}.mid)" for i in range(len(rows))])
+    plot_pianoroll(
+        [decode(row) for row in rows],
+        figure,
+        [f"{title}: sample {i} (samples/final_{i:03d}.mid)" for i in range(len(rows))],
+    )
 
 
 def check_output_size(total: int, task: Task, fmt: str, out: Path | str | None) -> None:
@@ -158,6 +181,7 @@ def check_output_size(total: int, task: Task, fmt: str, out: Path | str | None) 
     import os
 
     from seqgan.models.size import check_sample_memory, human_bytes
+
     if fmt not in ("ids", "text"):
         check_sample_memory("-n", total, task.seq_len)
         return
@@ -172,7 +196,8 @@ def check_output_size(total: int, task: Task, fmt: str, out: Path | str | None) 
         return  # the writer says what is wrong with the path
     need, free = 2 * total * task.seq_len, stats.f_bavail * stats.f_frsize
     if need > free:
-        raise UserError(f"-n {total}: {total} x {task.seq_len} token ids need at least "
-                        f"{human_bytes(need)} in {show_path(Path(out))}; its file system "
-                        f"has {human_bytes(free)} free")
-
+        raise UserError(
+            f"-n {total}: {total} x {task.seq_len} token ids need at least "
+            f"{human_bytes(need)} in {show_path(Path(out))}; its file system "
+            f"has {human_bytes(free)} free"
+        )

@@ -20,12 +20,33 @@ from seqgan.data.safe_pickle import load_array_pickle
 from seqgan.errors import UserError
 from seqgan.models.generator import Generator
 
-PARAM_NAMES = ("g_embeddings", "Wi", "Ui", "bi", "Wf", "Uf", "bf",
-               "Wog", "Uog", "bog", "Wc", "Uc", "bc", "Wo", "bo")
+PARAM_NAMES = (
+    "g_embeddings",
+    "Wi",
+    "Ui",
+    "bi",
+    "Wf",
+    "Uf",
+    "bf",
+    "Wog",
+    "Uog",
+    "bog",
+    "Wc",
+    "Uc",
+    "bc",
+    "Wo",
+    "bo",
+)
 
 
-def random_oracle(seed: int, vocab_size: int = 5000, emb_dim: int = 32, hidden_dim: int = 32,
-                  seq_len: int = 20, start_token: int = 0) -> Generator:
+def random_oracle(
+    seed: int,
+    vocab_size: int = 5000,
+    emb_dim: int = 32,
+    hidden_dim: int = 32,
+    seq_len: int = 20,
+    start_token: int = 0,
+) -> Generator:
     """An oracle whose every parameter is drawn N(0, 1) from ``seed`` (CPU, reproducible)."""
     state = torch.random.get_rng_state()
     try:
@@ -51,8 +72,11 @@ def _read_arrays(path: Path) -> list[np.ndarray]:
         except Exception as exc:
             raise UserError(f"{path}: unreadable .npz ({type(exc).__name__}: {exc})") from None
     arrays = load_array_pickle(path)
-    if not isinstance(arrays, (list, tuple)) or len(arrays) != 15 or not all(
-            isinstance(a, np.ndarray) for a in arrays):
+    if (
+        not isinstance(arrays, (list, tuple))
+        or len(arrays) != 15
+        or not all(isinstance(a, np.ndarray) for a in arrays)
+    ):
         raise UserError(f"{path}: expected a list of 15 numpy arrays (oracle parameters)")
     return list(arrays)
 

@@ -38,9 +38,11 @@ def resolve(relative: str, root: Path, folder_ok: bool = False) -> Path:
     if Path(relative).is_absolute():
         where = "it does not exist" if not Path(relative).exists() else "it is not a file"
         raise UserError(f"data file not found: {relative} ({where})")
-    raise UserError(f"data file not found: {relative} (looked in the current folder "
-                    f"'{Path.cwd()}' and in the data root '{root}'; set --data-root DIR or "
-                    f"{ENV_VAR} to the folder that holds it)")
+    raise UserError(
+        f"data file not found: {relative} (looked in the current folder "
+        f"'{Path.cwd()}' and in the data root '{root}'; set --data-root DIR or "
+        f"{ENV_VAR} to the folder that holds it)"
+    )
 
 
 def recorded(relative: str, found: Path) -> str:

@@ -36,8 +36,10 @@ class SamplesFile:
         """One line saying what was read and what was changed."""
         text = f"{path}: {len(self.ids)} sequences, {self.tokens} tokens"
         if self.unknown:
-            text += (f", {self.unknown} ({100 * self.unknown / max(self.tokens, 1):.1f} %) not "
-                     f"in the run's vocabulary, scored as {UNK}")
+            text += (
+                f", {self.unknown} ({100 * self.unknown / max(self.tokens, 1):.1f} %) not "
+                f"in the run's vocabulary, scored as {UNK}"
+            )
         if self.cut:
             text += f", {self.cut} lines cut to T - 1 = {self.ids.shape[1] - 1} tokens"
         return text
@@ -54,8 +56,10 @@ def read_samples_file(path: Path, cfg: Config, task: Task) -> SamplesFile:
         return SamplesFile(ids, ids.numel(), 0, 0)
     d = cfg.data
     drop = set(d.drop_tokens)
-    sequences = [[t for t in tokenize(line, d.tokenizer, d.token_pattern) if t not in drop]
-                 for line in read_lines(path)]
+    sequences = [
+        [t for t in tokenize(line, d.tokenizer, d.token_pattern) if t not in drop]
+        for line in read_lines(path)
+    ]
     sequences = [s for s in sequences if s]
     if not sequences:
         raise UserError(f"{path} holds no tokens after tokenising ({d.tokenizer})")

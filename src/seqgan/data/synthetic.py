@@ -40,5 +40,12 @@ def build_synthetic_task(cfg: Config, root: Path) -> Task:
     test = oracle.sample(cfg.data.num_test, rows, rng)
     o = cfg.oracle  # a parameter file fixes the oracle's sizes: record them in the config
     o.vocab_size, o.emb_dim, o.hidden_dim = oracle.vocab_size, oracle.emb_dim, oracle.hidden_dim
-    return Task(train, test, oracle.vocab_size, oracle.max_len, oracle.start_token,
-                oracle=oracle, files=files)
+    return Task(
+        train,
+        test,
+        oracle.vocab_size,
+        oracle.max_len,
+        oracle.start_token,
+        oracle=oracle,
+        files=files,
+    )

@@ -66,8 +66,7 @@ class Task:
         rows = tokens.tolist()
         if self.eos_token is None:
             return rows
-        return [row[:row.index(self.eos_token)] if self.eos_token in row else row
-                for row in rows]
+        return [row[: row.index(self.eos_token)] if self.eos_token in row else row for row in rows]
 
     def symbols(self, tokens: torch.Tensor) -> list[list[str]]:
         """``content`` as token strings (text and music tasks)."""
@@ -78,15 +77,25 @@ class Task:
     def texts(self, tokens: torch.Tensor) -> list[str]:
         """Text tasks: each row as a line of text."""
         from seqgan.data.text import detokenize
+
         return [detokenize(row, self.tokenizer) for row in self.symbols(tokens)]
 
 
-def shape_from_vocab(cfg: Config, vocab: Vocabulary, train=None, test=None,
-                     notes: dict | None = None) -> Task:
+def shape_from_vocab(
+    cfg: Config, vocab: Vocabulary, train=None, test=None, notes: dict | None = None
+) -> Task:
     """A task of kind ``cfg.data.kind`` with this vocabulary; T from ``cfg.data.seq_len``."""
     empty = torch.empty(0, cfg.data.seq_len, dtype=torch.long)
-    return Task(train if train is not None else empty, test if test is not None else empty,
-                len(vocab), cfg.data.seq_len, vocab.id(BOS), vocab=vocab,
-                eos_token=vocab.id(EOS), pad_token=vocab.id(PAD), kind=cfg.data.kind,
-                tokenizer=cfg.data.tokenizer if cfg.data.kind == "text" else "",
-                notes=notes or {})
+    return Task(
+        train if train is not None else empty,
+        test if test is not None else empty,
+        len(vocab),
+        cfg.data.seq_len,
+        vocab.id(BOS),
+        vocab=vocab,
+        eos_token=vocab.id(EOS),
+        pad_token=vocab.id(PAD),
+        kind=cfg.data.kind,
+        tokenizer=cfg.data.tokenizer if cfg.data.kind == "text" else "",
+        notes=notes or {},
+    )

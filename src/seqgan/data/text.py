@@ -76,11 +76,11 @@ def read_numbered_lines(path: Path) -> list[tuple[int, str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text (byte "
-                        f"{exc.start + len(raw) - len(data)})") from None
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1)
-             if line.strip()]
+        line = data[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"{path}:{line}: not UTF-8 text (byte {exc.start + len(raw) - len(data)})"
+        ) from None
+    lines = [(number, line) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise UserError(f"{path} holds no text (every line is empty)")
     return lines
@@ -91,8 +91,13 @@ def read_lines(path: Path) -> list[str]:
     return [line for _, line in read_numbered_lines(path)]
 
 
-def auto_seq_len(paths: list[Path], tokenizer: str, pattern: str = DEFAULT_PATTERN,
-                 drop_tokens: tuple[str, ...] = (), limit: int = 0) -> int:
+def auto_seq_len(
+    paths: list[Path],
+    tokenizer: str,
+    pattern: str = DEFAULT_PATTERN,
+    drop_tokens: tuple[str, ...] = (),
+    limit: int = 0,
+) -> int:
     """T for ``data.seq_len = 0``: the most tokens on one line (of the first ``limit``
     lines of each file, 0 = all) + 1 for ``<eos>``.  A line of more than
     ``MAX_AUTO_SEQ_LEN - 1`` tokens is a one-line ``UserError`` naming it and suggesting
@@ -108,17 +113,23 @@ def auto_seq_len(paths: list[Path], tokenizer: str, pattern: str = DEFAULT_PATTE
     if longest + 1 <= MAX_AUTO_SEQ_LEN:
         return longest + 1
     typical = max(sorted(lengths)[int(0.99 * (len(lengths) - 1))], 1) + 1
-    value, note = ((typical, "99 % of the lines fit") if typical <= MAX_AUTO_SEQ_LEN
-                   else (MAX_AUTO_SEQ_LEN, "the bound"))
-    raise UserError(f"{where}: a line of {longest} tokens would make T = {longest + 1} "
-                    f"(data.seq_len = 0: the longest line + 1), above the bound "
-                    f"{MAX_AUTO_SEQ_LEN}; set T, e.g. --set data.seq_len={value} ({note}), "
-                    f"and --set data.long_lines=truncate to cut longer lines (default: "
-                    f"drop them)")
+    value, note = (
+        (typical, "99 % of the lines fit")
+        if typical <= MAX_AUTO_SEQ_LEN
+        else (MAX_AUTO_SEQ_LEN, "the bound")
+    )
+    raise UserError(
+        f"{where}: a line of {longest} tokens would make T = {longest + 1} "
+        f"(data.seq_len = 0: the longest line + 1), above the bound "
+        f"{MAX_AUTO_SEQ_LEN}; set T, e.g. --set data.seq_len={value} ({note}), "
+        f"and --set data.long_lines=truncate to cut longer lines (default: "
+        f"drop them)"
+    )
 
 
-def fit_lengths(sequences: list[list[str]], seq_len: int, policy: str,
-                path: Path) -> tuple[list[list[str]], int]:
+def fit_lengths(
+    sequences: list[list[str]], seq_len: int, policy: str, path: Path
+) -> tuple[list[list[str]], int]:
     """Apply the long-line policy; returns the kept sequences and how many were changed."""
     limit = seq_len - 1  # room for <eos>
     if policy == "truncate":
@@ -126,10 +137,12 @@ def fit_lengths(sequences: list[list[str]], seq_len: int, policy: str,
     kept = [s for s in sequences if len(s) <= limit]
     if not kept:
         longest = max(len(s) for s in sequences)
-        raise UserError(f"{path}: no line fits data.seq_len = {seq_len} ({limit} tokens + "
-                        f"<eos>; the shortest line has {min(len(s) for s in sequences)}, the "
-                        f"longest {longest}); raise data.seq_len or set data.long_lines = "
-                        f"\"truncate\"")
+        raise UserError(
+            f"{path}: no line fits data.seq_len = {seq_len} ({limit} tokens + "
+            f"<eos>; the shortest line has {min(len(s) for s in sequences)}, the "
+            f"longest {longest}); raise data.seq_len or set data.long_lines = "
+            f'"truncate"'
+        )
     return kept, len(sequences) - len(kept)
 
 
@@ -139,7 +152,7 @@ def to_ids(sequences: list[list[str]], vocab: Vocabulary, seq_len: int) -> torch
     out = torch.full((len(sequences), seq_len), pad, dtype=torch.long)
     for row, seq in enumerate(sequences):
         ids = vocab.encode(seq) + [eos]
-        out[row, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+        out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
     return out
 
 
@@ -149,24 +162,34 @@ def to_tokens(ids: torch.Tensor, vocab: Vocabulary) -> list[list[str]]:
     out = []
     for row in ids.tolist():
         if eos in row:
-            row = row[:row.index(eos)]
+            row = row[: row.index(eos)]
         out.append(vocab.decode(row))
     return out
 
 
-def build_text_corpus(train_path: Path, test_path: Path | None, *, seq_len: int,
-                      tokenizer: str, pattern: str = DEFAULT_PATTERN,
-                      drop_tokens: tuple[str, ...] = (), min_freq: int = 1,
-                      long_lines: str = "drop", test_ratio: float = 0.1, split_seed: int = 0,
-                      limit: int = 0) -> TextCorpus:
+def build_text_corpus(
+    train_path: Path,
+    test_path: Path | None,
+    *,
+    seq_len: int,
+    tokenizer: str,
+    pattern: str = DEFAULT_PATTERN,
+    drop_tokens: tuple[str, ...] = (),
+    min_freq: int = 1,
+    long_lines: str = "drop",
+    test_ratio: float = 0.1,
+    split_seed: int = 0,
+    limit: int = 0,
+) -> TextCorpus:
     """Read, tokenise, split, build the vocabulary (training lines) and encode."""
     drop = set(drop_tokens)
 
     def read(path: Path) -> list[list[str]]:
         lines = read_lines(path)
         lines = lines[:limit] if limit else lines
-        sequences = [[t for t in tokenize(line, tokenizer, pattern) if t not in drop]
-                     for line in lines]
+        sequences = [
+            [t for t in tokenize(line, tokenizer, pattern) if t not in drop] for line in lines
+        ]
         sequences = [s for s in sequences if s]
         if not sequences:
             raise UserError(f"{path} holds no tokens after tokenising ({tokenizer})")
@@ -181,8 +204,9 @@ def build_text_corpus(train_path: Path, test_path: Path | None, *, seq_len: int,
         cut = round(len(train) * test_ratio)
         test, train = [train[i] for i in order[:cut]], [train[i] for i in order[cut:]]
         if not train:
-            raise UserError(f"{train_path}: data.test_ratio = {test_ratio} leaves no "
-                            f"training lines")
+            raise UserError(
+                f"{train_path}: data.test_ratio = {test_ratio} leaves no training lines"
+            )
     train, changed = fit_lengths(train, seq_len, long_lines, train_path)
     if test:
         test, _ = fit_lengths(test, seq_len, long_lines, test_path or train_path)
@@ -191,8 +215,9 @@ def build_text_corpus(train_path: Path, test_path: Path | None, *, seq_len: int,
         raise UserError(f"{train_path}: no token occurs data.min_freq = {min_freq} times")
     dropped = changed if long_lines == "drop" else 0
     truncated = changed if long_lines == "truncate" else 0
-    return TextCorpus(to_ids(train, vocab, seq_len), to_ids(test, vocab, seq_len), vocab,
-                      dropped, truncated)
+    return TextCorpus(
+        to_ids(train, vocab, seq_len), to_ids(test, vocab, seq_len), vocab, dropped, truncated
+    )
 
 
 def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> str:
@@ -201,19 +226,24 @@ def inspect_text(path: Path, tokenizer: str, pattern: str = DEFAULT_PATTERN) -> 
     from collections import Counter
 
     import numpy as np
+
     sequences = [tokenize(line, tokenizer, pattern) for line in read_lines(path)]
     lengths = np.array([len(s) for s in sequences])
     counts = Counter(t for s in sequences for t in s)
     quantiles = np.percentile(lengths, [50, 90, 99]).round(1)
     common = ", ".join(f"{t!r} {c}" for t, c in counts.most_common(10))
-    return "\n".join([
-        f"{path}: {len(sequences)} non-empty lines, {int(lengths.sum())} tokens ({tokenizer})",
-        f"vocabulary: {len(counts)} distinct tokens; seen once: "
-        f"{sum(c == 1 for c in counts.values())}",
-        f"tokens per line: min {lengths.min()}, mean {lengths.mean():.1f}, median "
-        f"{quantiles[0]}, 90% {quantiles[1]}, 99% {quantiles[2]}, max {lengths.max()} "
-        f"(data.seq_len = {lengths.max() + 1} keeps every line with its <eos>)",
-        f"most common: {common}", *_min_freq_hint(counts)])
+    return "\n".join(
+        [
+            f"{path}: {len(sequences)} non-empty lines, {int(lengths.sum())} tokens ({tokenizer})",
+            f"vocabulary: {len(counts)} distinct tokens; seen once: "
+            f"{sum(c == 1 for c in counts.values())}",
+            f"tokens per line: min {lengths.min()}, mean {lengths.mean():.1f}, median "
+            f"{quantiles[0]}, 90% {quantiles[1]}, 99% {quantiles[2]}, max {lengths.max()} "
+            f"(data.seq_len = {lengths.max() + 1} keeps every line with its <eos>)",
+            f"most common: {common}",
+            *_min_freq_hint(counts),
+        ]
+    )
 
 
 def _min_freq_hint(counts) -> list[str]:
@@ -227,12 +257,24 @@ def _min_freq_hint(counts) -> list[str]:
     for min_freq in (2, 3):
         kept = sum(c >= min_freq for c in counts.values())
         unknown = sum(c for c in counts.values() if c < min_freq)
-        options.append(f"data.min_freq = {min_freq} keeps {kept} ({100 * unknown / total:.1f} "
-                       f"% of the tokens become <unk>)")
-    return [f"hint: {once} of the {len(counts)} distinct tokens "
-            f"({100 * once / len(counts):.0f} %) are seen once; every one costs a row of "
-            f"the output layer and softmax in every step: {'; '.join(options)}"]
+        options.append(
+            f"data.min_freq = {min_freq} keeps {kept} ({100 * unknown / total:.1f} "
+            f"% of the tokens become <unk>)"
+        )
+    return [
+        f"hint: {once} of the {len(counts)} distinct tokens "
+        f"({100 * once / len(counts):.0f} %) are seen once; every one costs a row of "
+        f"the output layer and softmax in every step: {'; '.join(options)}"
+    ]
 
 
-__all__ = ["BOS", "MAX_AUTO_SEQ_LEN", "TextCorpus", "auto_seq_len", "build_text_corpus",
-           "detokenize", "to_tokens", "tokenize"]
+__all__ = [
+    "BOS",
+    "MAX_AUTO_SEQ_LEN",
+    "TextCorpus",
+    "auto_seq_len",
+    "build_text_corpus",
+    "detokenize",
+    "to_tokens",
+    "tokenize",
+]

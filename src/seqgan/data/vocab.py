@@ -48,12 +48,19 @@ class Vocabulary:
         return [self.tokens[i] for i in ids]
 
     @classmethod
-    def build(cls, sequences: Iterable[Sequence[str]], specials: Sequence[str] = TEXT_SPECIALS,
-              min_freq: int = 1) -> Vocabulary:
+    def build(
+        cls,
+        sequences: Iterable[Sequence[str]],
+        specials: Sequence[str] = TEXT_SPECIALS,
+        min_freq: int = 1,
+    ) -> Vocabulary:
         """Specials, then every token seen at least ``min_freq`` times, most frequent first."""
         counts = Counter(token for seq in sequences for token in seq)
-        kept = [t for t, c in sorted(counts.items(), key=lambda item: -item[1])
-                if c >= min_freq and t not in specials]
+        kept = [
+            t
+            for t, c in sorted(counts.items(), key=lambda item: -item[1])
+            if c >= min_freq and t not in specials
+        ]
         return cls(list(specials) + kept)
 
     def to_bytes(self) -> bytes:
@@ -63,11 +70,13 @@ class Vocabulary:
     def check_specials(self, specials: Sequence[str], source: Path | str) -> None:
         """The first ids must be ``specials`` in order (the models' start, end and padding
         ids depend on them); a one-line ``UserError`` naming ``source`` otherwise."""
-        found = self.tokens[:len(specials)]
+        found = self.tokens[: len(specials)]
         if found != list(specials):
-            raise UserError(f"{source} does not start with the specials {' '.join(specials)} "
-                            f"(found {' '.join(found) or 'nothing'}): it was edited; restore "
-                            "it, or delete it and resume the run to re-make it from the data")
+            raise UserError(
+                f"{source} does not start with the specials {' '.join(specials)} "
+                f"(found {' '.join(found) or 'nothing'}): it was edited; restore "
+                "it, or delete it and resume the run to re-make it from the data"
+            )
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:

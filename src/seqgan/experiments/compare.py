@@ -87,8 +87,9 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
         try:
             g, d, k = (int(v) for v in part.split(","))
         except ValueError:
-            raise UserError(f"--strategies expects 'g,d,k;g,d,k;...' of integers, got "
-                            f"'{part}'") from None
+            raise UserError(
+                f"--strategies expects 'g,d,k;g,d,k;...' of integers, got '{part}'"
+            ) from None
         if g < 0 or d < 0 or k < 1:
             raise UserError(f"--strategies: need g >= 0, d >= 0, k >= 1, got '{part}'")
         out.append((g, d, k))
@@ -120,6 +121,7 @@ def parse_algorithms(text: str, option: str = "--algorithms") -> list[str]:
 def _cuda_device_count() -> int:
     """torch's number of visible CUDA devices (0 without CUDA or a driver)."""
     import torch
+
     try:
         return torch.cuda.device_count()
     except Exception:  # a broken driver: no usable GPU  # noqa: BLE001
@@ -143,10 +145,15 @@ def parse_gpus(text: str, visible: list[str]) -> list[str]:
     """``--gpus``: ``"all"`` or ``"0,1"`` (indices of ``visible``, i.e. torch's
     ``cuda:i`` here) -> the ``CUDA_VISIBLE_DEVICES`` value of each GPU to use."""
     if not visible:
-        raise UserError("--gpus: no GPU is visible (torch.cuda.device_count() is 0"
-                        + (f", CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
-                           if "CUDA_VISIBLE_DEVICES" in os.environ else "")
-                        + "); drop --gpus to train on the CPU (--jobs N)")
+        raise UserError(
+            "--gpus: no GPU is visible (torch.cuda.device_count() is 0"
+            + (
+                f", CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r}"
+                if "CUDA_VISIBLE_DEVICES" in os.environ
+                else ""
+            )
+            + "); drop --gpus to train on the CPU (--jobs N)"
+        )
     if text.strip() == "all":
         return list(visible)
     try:
@@ -156,12 +163,13 @@ def parse_gpus(text: str, visible: list[str]) -> list[str]:
     if not ids:
         raise UserError(f"--gpus expects 'all' or GPU numbers like '0,1', got '{text}'")
     if len(set(ids)) != len(ids):
-        raise UserError("--gpus lists a GPU twice (for several runs on one GPU: "
-                        "--runs-per-gpu K)")
+        raise UserError("--gpus lists a GPU twice (for several runs on one GPU: --runs-per-gpu K)")
     missing = [i for i in ids if not 0 <= i < len(visible)]
     if missing:
-        raise UserError(f"--gpus: GPU {missing[0]} is not visible ({len(visible)} visible: "
-                        f"{','.join(map(str, range(len(visible))))})")
+        raise UserError(
+            f"--gpus: GPU {missing[0]} is not visible ({len(visible)} visible: "
+            f"{','.join(map(str, range(len(visible))))})"
+        )
     return [visible[i] for i in ids]
 
 
@@ -175,9 +183,12 @@ def place(jobs: list[Job], gpus: list[str], runs_per_gpu: int = 1) -> list[Place
         raise UserError(f"--runs-per-gpu must be positive, got {runs_per_gpu}")
     if not gpus:
         return [Placement(threads=job.config.run.threads) for job in jobs]
-    return [Placement(gpu, {"CUDA_VISIBLE_DEVICES": gpu}, ["--set", "run.device=cuda"],
-                      job.config.run.threads)
-            for job, gpu in zip(jobs, (gpus[i % len(gpus)] for i in range(len(jobs))))]
+    return [
+        Placement(
+            gpu, {"CUDA_VISIBLE_DEVICES": gpu}, ["--set", "run.device=cuda"], job.config.run.threads
+        )
+        for job, gpu in zip(jobs, (gpus[i % len(gpus)] for i in range(len(jobs))))
+    ]
 
 
 def _with(base: dict, **sections) -> Config:
@@ -202,16 +213,28 @@ def _pretraining_of(algorithm: str) -> str | None:
     return registry.algorithm(algorithm).pretraining
 
 
-def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
-         seeds: int, out: Path, jobs: int) -> list[Job]:
+def plan(
+    base: Config,
+    algorithms: list[str],
+    strategies: list[tuple[int, int, int]],
+    seeds: int,
+    out: Path,
+    jobs: int,
+) -> list[Job]:
     """Every run of the comparison, pre-training runs first."""
     data = base.to_dict()
     data["run"]["threads"] = threads_per_run(jobs, base.run.threads)
     share = base.pretrain.generator_epochs > 0
     planned: list[Job] = []
     runs = [(a, a, {}) for a in algorithms]
-    runs += [(f"seqgan-g{g}-d{d}-k{k}", f"g={g}, d={d}, k={k}",
-              {"g_steps": g, "d_steps": d, "k_epochs": k}) for g, d, k in strategies]
+    runs += [
+        (
+            f"seqgan-g{g}-d{d}-k{k}",
+            f"g={g}, d={d}, k={k}",
+            {"g_steps": g, "d_steps": d, "k_epochs": k},
+        )
+        for g, d, k in strategies
+    ]
     kinds = sorted({_pretraining_of(_algorithm_of(name)) for name, _, _ in runs} - {None})
     for i in range(seeds):
         seed = base.seed + i
@@ -219,22 +242,27 @@ def plan(base: Config, algorithms: list[str], strategies: list[tuple[int, int, i
         pretrain: dict[str, Job] = {}
         for kind in kinds if share else ():
             cfg = _with(data, seed=seed, algorithm=kind, adversarial={"epochs": 0})
-            pretrain[kind] = Job(PRETRAINING_JOBS[kind], seed, cfg,
-                                 folder / PRETRAINING_JOBS[kind])
+            pretrain[kind] = Job(PRETRAINING_JOBS[kind], seed, cfg, folder / PRETRAINING_JOBS[kind])
             planned.append(pretrain[kind])
         for name, label, adversarial in runs:
             algorithm = _algorithm_of(name)
             generator = {"estimator": name} if name in ESTIMATOR_VARIANTS else {}
             source = pretrain.get(_pretraining_of(algorithm))
-            cfg = _with(data, seed=seed, algorithm=algorithm, adversarial=adversarial,
-                        generator=generator,
-                        pretrain={"generator_from": str(source.run) if source else ""})
+            cfg = _with(
+                data,
+                seed=seed,
+                algorithm=algorithm,
+                adversarial=adversarial,
+                generator=generator,
+                pretrain={"generator_from": str(source.run) if source else ""},
+            )
             planned.append(Job(name, seed, cfg, folder / name, source, label))
     for job in planned:
         job.log = out / "logs" / f"seed-{job.seed}-{job.name}.log"
     # longest first (pre-training before what needs it), so parallel slots end together
-    return sorted(planned, key=lambda j: (j.needs is not None,
-                                          -registry.algorithm(j.config.algorithm).cost))
+    return sorted(
+        planned, key=lambda j: (j.needs is not None, -registry.algorithm(j.config.algorithm).cost)
+    )
 
 
 def _check_folder(out: Path, settings: dict) -> None:
@@ -250,8 +278,10 @@ def _check_folder(out: Path, settings: dict) -> None:
                 pass
         if _identity(previous) != _identity(settings):
             differ = _differences(_identity(previous), _identity(settings))
-            raise UserError(f"{out} holds a different comparison ({differ}); choose another "
-                            "--out (or repeat the command that made it to continue it)")
+            raise UserError(
+                f"{out} holds a different comparison ({differ}); choose another "
+                "--out (or repeat the command that made it to continue it)"
+            )
     elif out.exists() and not is_empty(out):
         raise UserError(f"output folder {out} exists and is not a comparison folder")
 
@@ -276,9 +306,15 @@ def _differences(previous: dict, settings: dict) -> str:
 class Runner:
     """Runs jobs as ``seqgan train`` subprocesses, ``jobs`` at a time, in dependency order."""
 
-    def __init__(self, jobs: list[Job], parallel: int, data_root: Path | None,
-                 log=stderr_line, gpus: list[str] = (),
-                 runs_per_gpu: int = 1):
+    def __init__(
+        self,
+        jobs: list[Job],
+        parallel: int,
+        data_root: Path | None,
+        log=stderr_line,
+        gpus: list[str] = (),
+        runs_per_gpu: int = 1,
+    ):
         self.jobs, self.parallel, self.data_root, self.log = jobs, parallel, data_root, log
         self.gpus, self.runs_per_gpu = list(gpus), runs_per_gpu
         if self.gpus:
@@ -294,8 +330,9 @@ class Runner:
     def _command(self, job: Job) -> list[str]:
         if not (job.run / "config.toml").is_file():
             write_job_config(job)
-        return train_command(job.run, job.log.with_suffix(".toml"), self.data_root,
-                             self.placement(job).args)
+        return train_command(
+            job.run, job.log.with_suffix(".toml"), self.data_root, self.placement(job).args
+        )
 
     def environment(self, job: Job) -> dict[str, str] | None:
         """The subprocess's environment: None (inherited) on the CPU."""
@@ -311,16 +348,26 @@ class Runner:
             command = self._command(job)
             added = self.placement(job).env
             handle = _open_log(job.log)
-            handle.write("$ " + "".join(f"{k}={shlex.quote(v)} " for k, v in added.items())
-                         + f"{shlex.join(command)}\n")
+            handle.write(
+                "$ "
+                + "".join(f"{k}={shlex.quote(v)} " for k, v in added.items())
+                + f"{shlex.join(command)}\n"
+            )
             handle.flush()
-            proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, preexec_fn=die_with_parent,
-                                    env=self.environment(job))
+            proc = subprocess.Popen(
+                command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+                env=self.environment(job),
+            )
             self.procs[id(job)] = proc
         gpu = self.placement(job).gpu
-        self.log(f"started seed {job.seed} {job.name}: {job.run}, log {job.log}"
-                 + (f", GPU {gpu}" if gpu is not None else ""))
+        self.log(
+            f"started seed {job.seed} {job.name}: {job.run}, log {job.log}"
+            + (f", GPU {gpu}" if gpu is not None else "")
+        )
         start = time.perf_counter()
         code = proc.wait()
         handle.close()
@@ -348,8 +395,9 @@ class Runner:
     def run(self) -> None:
         todo = prepare(self.jobs, self.log)
         reused = len(self.jobs) - len(todo)
-        self.placements = {id(j): p for j, p in
-                           zip(todo, place(todo, self.gpus, self.runs_per_gpu))}
+        self.placements = {
+            id(j): p for j, p in zip(todo, place(todo, self.gpus, self.runs_per_gpu))
+        }
         for line in plan_lines(self.jobs, self.parallel, self.placements, self.runs_per_gpu):
             self.log(line)
         if reused:
@@ -365,9 +413,11 @@ class Runner:
                     if job.needs is not None and job.needs.status in ("failed", "skipped"):
                         job.status = "skipped"
                         todo.remove(job)
-                    elif (job.needs is None or job.needs.status == "done") and \
-                            len(running) < self.parallel and \
-                            (gpu is None or busy.get(gpu, 0) < self.runs_per_gpu):
+                    elif (
+                        (job.needs is None or job.needs.status == "done")
+                        and len(running) < self.parallel
+                        and (gpu is None or busy.get(gpu, 0) < self.runs_per_gpu)
+                    ):
                         running[pool.submit(self._run, job)] = job
                         todo.remove(job)
                         if gpu is not None:
@@ -392,11 +442,20 @@ class Runner:
             pool.shutdown(wait=True)
 
 
-def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int, int, int]],
-                seeds: int, jobs: int, out: Path, data_root: Path | None,
-                gpus: list[str] | None = None, runs_per_gpu: int = 1,
-                backend: str = "local", ray_address: str | None = None,
-                max_retries: int = 3) -> str:
+def run_compare(
+    base: Config,
+    algorithms: list[str],
+    strategies: list[tuple[int, int, int]],
+    seeds: int,
+    jobs: int,
+    out: Path,
+    data_root: Path | None,
+    gpus: list[str] | None = None,
+    runs_per_gpu: int = 1,
+    backend: str = "local",
+    ray_address: str | None = None,
+    max_retries: int = 3,
+) -> str:
     """Plan, run (or continue) and report a comparison; returns the markdown table.
     ``gpus`` (``CUDA_VISIBLE_DEVICES`` values, ``parse_gpus``) replace ``jobs`` by
     ``len(gpus) * runs_per_gpu`` runs at a time (``place``).  ``backend``: ``local`` (a
@@ -408,6 +467,7 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         raise UserError(f"--backend: unknown '{backend}'; choose from local, ray")
     if backend == "ray":
         from seqgan.experiments.ray_backend import cluster_address, require_ray
+
         require_ray()
         ray_address = cluster_address(ray_address)  # unreachable: one line, nothing written
         if max_retries < 0:
@@ -420,16 +480,23 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         try:  # the run.device setting the GPU runs are launched with
             build_config(base.to_dict(), ["run.device=cuda"])
         except UserError as exc:
-            raise UserError(f"--gpus launches runs with --set run.device=cuda, refused by "
-                            f"this config: {exc}") from None
+            raise UserError(
+                f"--gpus launches runs with --set run.device=cuda, refused by this config: {exc}"
+            ) from None
         jobs = jobs if ray_gpus else len(gpus) * runs_per_gpu
     if seeds < 1 or jobs < 1:
         raise UserError("--seeds and --jobs must be positive")
-    settings = {"config": base.to_dict(), "algorithms": algorithms,
-                "strategies": [list(s) for s in strategies], "seeds": seeds}
+    settings = {
+        "config": base.to_dict(),
+        "algorithms": algorithms,
+        "strategies": [list(s) for s in strategies],
+        "seeds": seeds,
+    }
     if not is_utf8(out):  # the runs' config.toml (UTF-8 TOML) name their shared pre-training
-        raise UserError(f"comparison folder {out}: its name is not UTF-8, which the runs' "
-                        f"config.toml files cannot record; choose a UTF-8 name")
+        raise UserError(
+            f"comparison folder {out}: its name is not UTF-8, which the runs' "
+            f"config.toml files cannot record; choose a UTF-8 name"
+        )
     _check_folder(out, settings)
     planned = plan(base, algorithms, strategies, seeds, out, jobs)
     try:
@@ -440,9 +507,15 @@ def run_compare(base: Config, algorithms: list[str], strategies: list[tuple[int,
         write_bytes(out / "compare.toml", tomli_w.dumps(settings).encode())
         if backend == "ray":
             from seqgan.experiments.ray_backend import RayRunner
-            runner = RayRunner(planned, out, data_root, address=ray_address,
-                               max_retries=max_retries,
-                               gpu_share=1 / runs_per_gpu if ray_gpus else 0.0)
+
+            runner = RayRunner(
+                planned,
+                out,
+                data_root,
+                address=ray_address,
+                max_retries=max_retries,
+                gpu_share=1 / runs_per_gpu if ray_gpus else 0.0,
+            )
         else:
             runner = Runner(planned, jobs, data_root, gpus=gpus, runs_per_gpu=runs_per_gpu)
         with handle_signals():

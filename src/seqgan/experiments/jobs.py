@@ -20,6 +20,7 @@ from seqgan.storage.folder import RunFolder
 class Placement:
     """Where one run of the comparison runs: what its subprocess gets besides the plain
     ``seqgan train`` command (nothing on the CPU)."""
+
     gpu: str | None = None  # the run's CUDA_VISIBLE_DEVICES value; None: the CPU
     env: dict[str, str] = field(default_factory=dict)  # variables set for the subprocess
     args: list[str] = field(default_factory=list)  # options added to `seqgan train`
@@ -39,8 +40,9 @@ class Job:
     log: Path = field(default=Path())
 
 
-def train_command(run: Path, config: Path, data_root: Path | None,
-                  extra: list[str] = ()) -> list[str]:
+def train_command(
+    run: Path, config: Path, data_root: Path | None, extra: list[str] = ()
+) -> list[str]:
     """The ``seqgan train`` command of a run: ``--resume RUN`` once the run folder has its
     ``config.toml`` (decided when the run is launched, so a retried or re-run job
     continues), else ``--config CONFIG --out RUN``; ``extra`` are the placement's options."""
@@ -53,6 +55,7 @@ def train_command(run: Path, config: Path, data_root: Path | None,
         # change it (a run started with --gpus has run.device = "cuda" there)
         if extra:
             from seqgan.training.session import EXTENDABLE
+
             extra = extra if "run.device" in EXTENDABLE else []
         return base + ["--resume", str(run)] + extra
     return base + ["--config", str(config), "--out", str(run)] + extra
@@ -82,13 +85,18 @@ def prepare(jobs: list[Job], log) -> list[Job]:
 
 def finished_line(finished: int, total: int, job: Job, where: str = "") -> str:
     """``[3/8] seed 3 seqgan: done (12 s), log …`` — a run's end, as every backend prints it."""
-    return (f"[{finished}/{total}] seed {job.seed} {job.name}{where}: {job.status} "
-            f"({job.seconds:.0f} s), " + ("log " if job.status == "done" else "see ")
-            + str(job.log))
+    return (
+        f"[{finished}/{total}] seed {job.seed} {job.name}{where}: {job.status} "
+        f"({job.seconds:.0f} s), " + ("log " if job.status == "done" else "see ") + str(job.log)
+    )
 
 
-def plan_lines(jobs: list[Job], parallel: int, placements: dict[int, Placement] | None = None,
-               runs_per_gpu: int = 1) -> list[str]:
+def plan_lines(
+    jobs: list[Job],
+    parallel: int,
+    placements: dict[int, Placement] | None = None,
+    runs_per_gpu: int = 1,
+) -> list[str]:
     """The plan as printed before the first run starts: one line per run, in launch
     order, with its folder and what it waits for (or that it is finished already); with
     GPUs also the placement (``CUDA_VISIBLE_DEVICES`` of each run) and the threads."""
@@ -99,13 +107,18 @@ def plan_lines(jobs: list[Job], parallel: int, placements: dict[int, Placement] 
     header = f"plan: {len(jobs)} run(s), {parallel} at a time"
     if gpus:
         threads = next(p.threads for p in placements.values() if p.gpu is not None)
-        header += (f" ({len(gpus)} GPU(s) x {runs_per_gpu} run(s) each, CUDA_VISIBLE_DEVICES "
-                   f"{','.join(gpus)}; each run sees its GPU as cuda:0 and uses "
-                   f"{threads or 'torch default'} CPU thread(s))")
+        header += (
+            f" ({len(gpus)} GPU(s) x {runs_per_gpu} run(s) each, CUDA_VISIBLE_DEVICES "
+            f"{','.join(gpus)}; each run sees its GPU as cuda:0 and uses "
+            f"{threads or 'torch default'} CPU thread(s))"
+        )
     lines = [f"{header}; each run's output in {jobs[0].log.parent}/"]
     for job in jobs:
-        note = " (finished: reused)" if job.status == "done" else (
-            f" (after seed {job.needs.seed} {job.needs.name})" if job.needs else "")
+        note = (
+            " (finished: reused)"
+            if job.status == "done"
+            else (f" (after seed {job.needs.seed} {job.needs.name})" if job.needs else "")
+        )
         placed = placements.get(id(job))
         where = f" on GPU {placed.gpu}" if placed is not None and placed.gpu is not None else ""
         lines.append(f"  seed {job.seed} {job.name}: {job.run}{where}{note}")
@@ -117,6 +130,7 @@ def die_with_parent() -> None:
     killed ``compare`` leaves no orphan trainings; they checkpoint and exit)."""
     try:
         import ctypes
+
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass

@@ -46,11 +46,13 @@ def describe(run: Path, now: float | None = None) -> dict[str, str]:
     config = _read_toml(run / "config.toml")
     summary = _read_json(run / "summary.json")
     rows = _read_rows(run / "metrics.csv")
-    return {"algorithm": str(config.get("algorithm", "?")),
-            "data": _data(config),
-            "status": _status(run, summary, rows, config),
-            "metric": _metric(summary, rows),
-            "age": _age(run, time.time() if now is None else now)}
+    return {
+        "algorithm": str(config.get("algorithm", "?")),
+        "data": _data(config),
+        "status": _status(run, summary, rows, config),
+        "metric": _metric(summary, rows),
+        "age": _age(run, time.time() if now is None else now),
+    }
 
 
 def runs_table(folder: Path) -> str:
@@ -66,8 +68,10 @@ def runs_table(folder: Path) -> str:
         row = describe(run, now)
         lines.append((name, *(row[key] for key in HEADER[1:])))
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    return "".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
-                   + "\n" for line in lines)
+    return "".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() + "\n"
+        for line in lines
+    )
 
 
 def _read_toml(path: Path) -> dict:
@@ -101,8 +105,7 @@ def _data(config: dict) -> str:
     if kind == "oracle":
         return f"oracle V={oracle.get('vocab_size', '?')} T={oracle.get('seq_len', '?')}"
     name = Path(str(data.get("train_file") or "?")).name or str(data.get("train_file"))
-    return f"{name} ({data['encoding']})" if kind == "music" and data.get("encoding") \
-        else name
+    return f"{name} ({data['encoding']})" if kind == "music" and data.get("encoding") else name
 
 
 def _running(run: Path) -> bool:
@@ -124,11 +127,13 @@ def _running(run: Path) -> bool:
 
 
 # the config key holding the length of a phase, by phase name
-_LENGTHS = {"pretrain_generator": ("pretrain", "generator_epochs"),
-            "pretrain_discriminator": ("pretrain", "discriminator_rounds"),
-            "adversarial": ("adversarial", "epochs"),
-            "policy_gradient": ("adversarial", "epochs"),
-            "scheduled_sampling": ("adversarial", "epochs")}
+_LENGTHS = {
+    "pretrain_generator": ("pretrain", "generator_epochs"),
+    "pretrain_discriminator": ("pretrain", "discriminator_rounds"),
+    "adversarial": ("adversarial", "epochs"),
+    "policy_gradient": ("adversarial", "epochs"),
+    "scheduled_sampling": ("adversarial", "epochs"),
+}
 
 
 def _status(run: Path, summary: dict, rows: list[dict], config: dict | None = None) -> str:
@@ -154,8 +159,14 @@ def _metric(summary: dict, rows: list[dict]) -> str:
     for key in _METRICS:
         value = summary.get(key)
         if isinstance(value, (int, float)):
-            bleu = next((k for k in summary if k.startswith("bleu")
-                         and isinstance(summary[k], (int, float))), None)
+            bleu = next(
+                (
+                    k
+                    for k in summary
+                    if k.startswith("bleu") and isinstance(summary[k], (int, float))
+                ),
+                None,
+            )
             return f"{key} {value:.4f}" + (f", {bleu} {summary[bleu]:.4f}" if bleu else "")
     for row in reversed(rows):
         for key in _METRICS:

@@ -49,6 +49,7 @@ GRID = 9  # common diversity values of the matched comparison (inside the overla
 @dataclass
 class Axes:
     """What a task's curve plots: metric names and the direction of each."""
+
     quality: str
     diversity: str
     quality_higher_is_better: bool
@@ -80,8 +81,10 @@ def find_runs(folder: Path) -> dict[str, list[Path]]:
         if (run / "model.pt").is_file() and not run.name.startswith("pretrain"):
             found.setdefault(run.name, []).append(run)
     if not found:
-        raise UserError(f"{folder} holds no finished run (a run folder, or a comparison "
-                        f"folder with seed-*/<algorithm>/model.pt)")
+        raise UserError(
+            f"{folder} holds no finished run (a run folder, or a comparison "
+            f"folder with seed-*/<algorithm>/model.pt)"
+        )
     return found
 
 
@@ -117,16 +120,24 @@ def _evaluation_config(cfg: Config, order: int, num_samples: int | None) -> Conf
     return out
 
 
-def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 0,
-              num_samples: int | None = None, reverse_lm: bool = False,
-              device: str | None = None, bleu_n: int | None = None,
-              step=lambda temperature: None) -> list[dict]:
+def sweep_run(
+    run_dir: Path,
+    temperatures: list[float],
+    root: Path,
+    seed: int = 0,
+    num_samples: int | None = None,
+    reverse_lm: bool = False,
+    device: str | None = None,
+    bleu_n: int | None = None,
+    step=lambda temperature: None,
+) -> list[dict]:
     """One row per temperature of a finished run: its metrics on fresh samples drawn at
     that temperature (seeded by ``seed``), the per-sample values the comparison needs
     (``_quality`` / ``_diversity``, arrays, not written) and the signatures; BLEU of
     order ``bleu_n`` (``bleu_order``).  ``step(temperature)`` is called before each."""
     from seqgan.models.size import check_sample_memory
     from seqgan.training.session import data_task, load_trained
+
     cfg, shape, models = load_trained(run_dir, root, device)  # --device, else the saved one
     if num_samples is not None:
         check_sample_memory("--samples", num_samples, shape.seq_len)
@@ -134,11 +145,13 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
     cfg = _evaluation_config(cfg, order, num_samples)
     task = data_task(run_dir, cfg, root)
     if not len(task.test):
-        raise UserError(f"{run_dir} has no held-out data: the curves need NLL-test / BLEU "
-                        "against a test set")
+        raise UserError(
+            f"{run_dir} has no held-out data: the curves need NLL-test / BLEU against a test set"
+        )
     if task.kind != "oracle" and order > task.seq_len:
-        raise UserError(f"--bleu-order {order} exceeds the sequence length T = "
-                        f"{task.seq_len} of {run_dir}")
+        raise UserError(
+            f"--bleu-order {order} exceeds the sequence length T = {task.seq_len} of {run_dir}"
+        )
     axes = Axes.of(cfg, order)
     evaluator, generator = Evaluator(cfg, task), models["generator"]
     convention = CONVENTIONS[cfg.eval.bleu_conventions[0]]
@@ -149,27 +162,41 @@ def sweep_run(run_dir: Path, temperatures: list[float], root: Path, seed: int = 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             means, per_sequence, samples = evaluator(generator, sampling=sampling)
-        row = {"algorithm": cfg.algorithm, "seed": cfg.seed, "run": str(run_dir),
-               "temperature": temperature, "samples": len(samples), **means}
+        row = {
+            "algorithm": cfg.algorithm,
+            "seed": cfg.seed,
+            "run": str(run_dir),
+            "temperature": temperature,
+            "samples": len(samples),
+            **means,
+        }
         signatures = evaluator.signatures(len(samples), sampling)
         if task.kind != "oracle":
-            fb = qd.forward_backward_bleu(task.content(samples), task.content(task.test),
-                                          order, convention, tok=token_label(cfg, task))
+            fb = qd.forward_backward_bleu(
+                task.content(samples),
+                task.content(task.test),
+                order,
+                convention,
+                tok=token_label(cfg, task),
+            )
             row.update(fb.means())
             controls = f"|{sampling.signature()}" if not sampling.is_default else ""
-            signatures.update({name: signature + controls
-                               for name, signature in fb.signatures.items()})
+            signatures.update(
+                {name: signature + controls for name, signature in fb.signatures.items()}
+            )
         if reverse_lm:
-            score = reverse_lm_score(samples, task.test, task_language_model(task, cfg),
-                                     seed=seed)
+            score = reverse_lm_score(samples, task.test, task_language_model(task, cfg), seed=seed)
             row["reverse_lm_nll"] = score.nll
             signatures["reverse_lm_nll"] = score.signature
         quality = per_sequence[axes.quality]
         row["_quality"] = quality / task.seq_len if axes.quality == "nll_oracle" else quality
         # per sample; a set-level diversity (NLL-test) repeated, so it stays fixed when the
         # bootstrap resamples the samples
-        row["_diversity"] = (per_sequence[axes.diversity] if axes.diversity in per_sequence
-                             else np.full(len(row["_quality"]), row[axes.diversity]))
+        row["_diversity"] = (
+            per_sequence[axes.diversity]
+            if axes.diversity in per_sequence
+            else np.full(len(row["_quality"]), row[axes.diversity])
+        )
         row["signatures"] = "; ".join(f"{k}={v}" for k, v in sorted(signatures.items()))
         rows.append(row)
     return rows
@@ -190,8 +217,11 @@ def matched_comparison(rows: list[dict], axes: Axes, seed: int = 0) -> list[dict
     def points(label: str) -> tuple[list, list]:
         """Per temperature, the per-sample diversity and quality of every seed, pooled."""
         groups = [group for _, group in sorted(by_label[label].items())]
-        return ([np.concatenate([r["_diversity"] for r in group]) for group in groups],
-                [np.concatenate([r["_quality"] for r in group]) for group in groups])
+        return (
+            [np.concatenate([r["_diversity"] for r in group]) for group in groups],
+            [np.concatenate([r["_quality"] for r in group]) for group in groups],
+        )
+
     ref_div, ref_q = points(REFERENCE)
     out = []
     for label in by_label:
@@ -199,12 +229,26 @@ def matched_comparison(rows: list[dict], axes: Axes, seed: int = 0) -> list[dict
             continue
         div, q = points(label)
         result = qd.bootstrap_matched_difference(
-            div, q, ref_div, ref_q, GRID, higher_is_better=axes.quality_higher_is_better,
-            resamples=500, seed=seed)
+            div,
+            q,
+            ref_div,
+            ref_q,
+            GRID,
+            higher_is_better=axes.quality_higher_is_better,
+            resamples=500,
+            seed=seed,
+        )
         for j, x in enumerate(result.x):
-            out.append({"algorithm": label, "versus": REFERENCE, axes.diversity: float(x),
-                        "advantage": float(result.estimate[j]), "low": float(result.low[j]),
-                        "high": float(result.high[j])})
+            out.append(
+                {
+                    "algorithm": label,
+                    "versus": REFERENCE,
+                    axes.diversity: float(x),
+                    "advantage": float(result.estimate[j]),
+                    "low": float(result.low[j]),
+                    "high": float(result.high[j]),
+                }
+            )
     return out
 
 
@@ -224,43 +268,56 @@ def _write_csv(rows: list[dict], path: Path) -> None:
     columns.remove("signatures")
     columns.append("signatures")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v)
-                         for k, v in row.items() if k in columns})
+        writer.writerow(
+            {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items() if k in columns}
+        )
     write_bytes(path, buffer.getvalue().encode())
 
 
 def _report(matched: list[dict], axes: Axes, rows: list[dict]) -> str:
     """``quality_diversity.md``: the matched table and one sentence per algorithm."""
-    lines = ["# Quality–diversity at matched diversity", "",
-             f"Quality {axes.quality} ({'higher' if axes.quality_higher_is_better else 'lower'}"
-             f" is better) of each algorithm against {REFERENCE}'s curve, both interpolated "
-             f"linearly in {axes.diversity} over the range both curves cover. "
-             "Advantage > 0: the algorithm is better at that diversity; 95 % percentile "
-             "bootstrap interval over samples (500 resamples, seeds pooled)."
-             + (" Oracle curves: only temperatures up to each model's lowest NLL-test "
-                "(the trade-off branch; above it both axes get worse)."
-                if axes.diversity == "nll_test" else ""), ""]
+    lines = [
+        "# Quality–diversity at matched diversity",
+        "",
+        f"Quality {axes.quality} ({'higher' if axes.quality_higher_is_better else 'lower'}"
+        f" is better) of each algorithm against {REFERENCE}'s curve, both interpolated "
+        f"linearly in {axes.diversity} over the range both curves cover. "
+        "Advantage > 0: the algorithm is better at that diversity; 95 % percentile "
+        "bootstrap interval over samples (500 resamples, seeds pooled)."
+        + (
+            " Oracle curves: only temperatures up to each model's lowest NLL-test "
+            "(the trade-off branch; above it both axes get worse)."
+            if axes.diversity == "nll_test"
+            else ""
+        ),
+        "",
+    ]
     if not matched:
-        lines.append(f"No comparison: the folder has no {REFERENCE} run, or the curves do "
-                     "not overlap in diversity.")
+        lines.append(
+            f"No comparison: the folder has no {REFERENCE} run, or the curves do "
+            "not overlap in diversity."
+        )
         lines += ["", f"Signatures: {sweep_signature(rows)}"]
         return "\n".join(lines) + "\n"
     lines += [f"| algorithm | {axes.diversity} | advantage | 95 % interval |", "|---|---|---|---|"]
     for m in matched:
-        lines.append(f"| {m['algorithm']} | {m[axes.diversity]:.4f} | {m['advantage']:+.4f} | "
-                     f"[{m['low']:+.4f}, {m['high']:+.4f}] |")
+        lines.append(
+            f"| {m['algorithm']} | {m[axes.diversity]:.4f} | {m['advantage']:+.4f} | "
+            f"[{m['low']:+.4f}, {m['high']:+.4f}] |"
+        )
     lines.append("")
     for label in dict.fromkeys(m["algorithm"] for m in matched):
         mine = [m for m in matched if m["algorithm"] == label]
         better = [m for m in mine if m["low"] > 0]
         worse = [m for m in mine if m["high"] < 0]
-        lines.append(f"- **{label}** vs {REFERENCE}: better at {len(better)} of {len(mine)} "
-                     f"matched diversities, worse at {len(worse)}, indistinguishable at "
-                     f"{len(mine) - len(better) - len(worse)} (intervals excluding 0).")
+        lines.append(
+            f"- **{label}** vs {REFERENCE}: better at {len(better)} of {len(mine)} "
+            f"matched diversities, worse at {len(worse)}, indistinguishable at "
+            f"{len(mine) - len(better) - len(worse)} (intervals excluding 0)."
+        )
     lines += ["", f"Signatures: {sweep_signature(rows)}"]
     return "\n".join(lines) + "\n"
 
@@ -280,16 +337,17 @@ def sweep_signature(rows: list[dict]) -> str:
 
 def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from seqgan.training.figures import metric_label
+
     text = any("fwd_bleu" in k for k in rows[0])
-    fig, panels = plt.subplots(1, 2 if text else 1, figsize=(11 if text else 6, 4.5),
-                               squeeze=False)
+    fig, panels = plt.subplots(1, 2 if text else 1, figsize=(11 if text else 6, 4.5), squeeze=False)
     pairs = [(axes.diversity, axes.quality)]
     if text:
-        order = axes.quality[len("bleu"):]
+        order = axes.quality[len("bleu") :]
         pairs.append((f"bwd_bleu{order}", f"fwd_bleu{order}"))
     for ax, (x_key, y_key) in zip(panels[0], pairs):
         for label in dict.fromkeys(r["algorithm"] for r in rows):
@@ -302,8 +360,7 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
             ys = [np.mean([r[y_key] for r in by_t[t]]) for t in ts]
             ax.plot(xs, ys, marker="o", label=label)
             for t, x, y in zip(ts, xs, ys):
-                ax.annotate(f"{t:g}", (x, y), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points")
+                ax.annotate(f"{t:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel(metric_label(x_key).replace("bwd_bleu", "backward BLEU-"))
         ax.set_ylabel(metric_label(y_key).replace("fwd_bleu", "forward BLEU-"))
         ax.grid(alpha=0.3)
@@ -318,10 +375,17 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
     plt.close(fig)
 
 
-def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed: int = 0,
-                      num_samples: int | None = None, reverse_lm: bool = False,
-                      device: str | None = None, out: Path | None = None,
-                      bleu_n: int | None = None) -> str:
+def quality_diversity(
+    folder: Path,
+    temperatures: list[float],
+    root: Path,
+    seed: int = 0,
+    num_samples: int | None = None,
+    reverse_lm: bool = False,
+    device: str | None = None,
+    out: Path | None = None,
+    bleu_n: int | None = None,
+) -> str:
     """Sweep every run of ``folder`` over ``temperatures`` (on ``device``: ``sweep_run``,
     BLEU of order ``bleu_n``), a progress line per run and temperature; returns the
     report, and writes the CSV, the report and the figure into the folder ``out`` if
@@ -335,9 +399,19 @@ def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed:
     rows: list[dict] = []
     progress = _SweepProgress(len(runs) * len(temperatures))
     for run in runs:
-        rows += sweep_run(run, temperatures, root, seed, num_samples, reverse_lm, device,
-                          bleu_n, lambda t, run=run: progress.step(
-                              run.name if run == folder else run.relative_to(folder), t))
+        rows += sweep_run(
+            run,
+            temperatures,
+            root,
+            seed,
+            num_samples,
+            reverse_lm,
+            device,
+            bleu_n,
+            lambda t, run=run: progress.step(
+                run.name if run == folder else run.relative_to(folder), t
+            ),
+        )
     progress.done()
     axes = Axes.of(configs[0], bleu_n)
     matched = matched_comparison(rows, axes, seed)
@@ -347,8 +421,7 @@ def quality_diversity(folder: Path, temperatures: list[float], root: Path, seed:
     return report
 
 
-def _write_outputs(out: Path, folder: Path, rows: list[dict], report: str,
-                   axes: Axes) -> None:
+def _write_outputs(out: Path, folder: Path, rows: list[dict], report: str, axes: Axes) -> None:
     """``quality_diversity.csv/.md`` and ``figures/quality_diversity.png`` in ``out``;
     under the folder's lock when ``out`` is the run or comparison folder itself (not
     while a training or comparison writes there)."""
@@ -373,15 +446,22 @@ class _SweepProgress:
 
     def step(self, run, temperature: float) -> None:
         from seqgan.runtime.progress import format_duration, stderr_line
+
         elapsed = time.monotonic() - self.start
         left = self.total - self.done_count
-        eta = (f", ETA {format_duration(elapsed / self.done_count * left)}"
-               if self.done_count else "")
+        eta = (
+            f", ETA {format_duration(elapsed / self.done_count * left)}" if self.done_count else ""
+        )
         self.done_count += 1
-        stderr_line(f"quality-diversity: {run} at T = {temperature:g}, "
-                    f"{self.done_count} of {self.total}{eta}")
+        stderr_line(
+            f"quality-diversity: {run} at T = {temperature:g}, "
+            f"{self.done_count} of {self.total}{eta}"
+        )
 
     def done(self) -> None:
         from seqgan.runtime.progress import format_duration, stderr_line
-        stderr_line(f"quality-diversity: {self.total} evaluations in "
-                    f"{format_duration(time.monotonic() - self.start)}")
+
+        stderr_line(
+            f"quality-diversity: {self.total} evaluations in "
+            f"{format_duration(time.monotonic() - self.start)}"
+        )

@@ -58,14 +58,18 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
     text = address.removeprefix("ray://")
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
-        raise UserError(f"--ray-address expects HOST:PORT (the head's `ray start --head "
-                        f"--port`), got '{address}'")
+        raise UserError(
+            f"--ray-address expects HOST:PORT (the head's `ray start --head "
+            f"--port`), got '{address}'"
+        )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        raise UserError(f"cannot reach the Ray cluster at {address}: {reason} (is `ray start "
-                        f"--head` running there? docs/scale-out.md)") from None
+        raise UserError(
+            f"cannot reach the Ray cluster at {address}: {reason} (is `ray start "
+            f"--head` running there? docs/scale-out.md)"
+        ) from None
 
 
 def cluster_address(address: str | None) -> str | None:
@@ -101,13 +105,21 @@ def start_local(num_cpus: int | None = None, **kwargs):
     os.environ.update(auth)  # kept: the instance's workers and later clients need them
     try:  # Ray caches its settings at import: make this process see token mode too
         from ray._raylet import Config
+
         Config.initialize("")
     except (ImportError, AttributeError):
         pass
-    return _keeping_sigterm(lambda: ray.init(
-        address="local", num_cpus=num_cpus or available_cpus(),
-        _node_ip_address="127.0.0.1", include_dashboard=False, log_to_driver=False,
-        logging_level="WARNING", **kwargs))
+    return _keeping_sigterm(
+        lambda: ray.init(
+            address="local",
+            num_cpus=num_cpus or available_cpus(),
+            _node_ip_address="127.0.0.1",
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="WARNING",
+            **kwargs,
+        )
+    )
 
 
 @contextmanager
@@ -120,8 +132,9 @@ def ray_session(address: str | None, log):
         return
     if address:
         try:
-            _keeping_sigterm(lambda: ray.init(address=address, log_to_driver=False,
-                                              logging_level="WARNING"))
+            _keeping_sigterm(
+                lambda: ray.init(address=address, log_to_driver=False, logging_level="WARNING")
+            )
         except Exception as exc:  # noqa: BLE001 - Ray's errors are many, one line each
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise UserError(f"cannot connect to the Ray cluster at {address}: {first}") from None
@@ -132,10 +145,14 @@ def ray_session(address: str | None, log):
             context = start_local()
         except Exception as exc:  # noqa: BLE001 - e.g. GCS failed to start
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"cannot start a local Ray instance: {first} (Ray's logs: "
-                            "/tmp/ray/session_latest/logs)") from None
-        where = (f"a local Ray instance at {context.address_info['gcs_address']} "
-                 "(127.0.0.1 only, token authentication; stopped after the comparison)")
+            raise UserError(
+                f"cannot start a local Ray instance: {first} (Ray's logs: "
+                "/tmp/ray/session_latest/logs)"
+            ) from None
+        where = (
+            f"a local Ray instance at {context.address_info['gcs_address']} "
+            "(127.0.0.1 only, token authentication; stopped after the comparison)"
+        )
     try:
         log(f"ray: running on {where}")
         yield where
@@ -157,15 +174,18 @@ def _wait(ray, refs: list, num_returns: int = 1, timeout: float = 0.5):
 
 def _nodes(ray) -> dict[str, str]:
     """Alive node id -> ``NAME (node 1a2b3c4d)``."""
-    return {n["NodeID"]: f"{n.get('NodeName') or n.get('NodeManagerAddress')} "
-                         f"(node {n['NodeID'][:8]})"
-            for n in ray.nodes() if n.get("Alive")}
+    return {
+        n["NodeID"]: f"{n.get('NodeName') or n.get('NodeManagerAddress')} (node {n['NodeID'][:8]})"
+        for n in ray.nodes()
+        if n.get("Alive")
+    }
 
 
 def _probe(out: str, nonce: str) -> str | None:
     """On one node: None if it sees the marker, else the reason."""
     try:
         from seqgan.experiments.ray_task import check_marker
+
         check_marker(out, nonce)
         return None
     except FolderNotVisible as exc:
@@ -176,10 +196,15 @@ def check_shared_folder(ray, out: Path, nonce: str, timeout: float = PROBE_TIMEO
     """One zero-CPU task pinned to each alive node reads the driver's marker; a one-line
     error names the nodes that cannot see it (or do not answer)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     probe = ray.remote(num_cpus=0, max_retries=0)(_probe)
     nodes = _nodes(ray)
-    refs = {probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))
-            .remote(str(out), nonce): node for node in nodes}
+    refs = {
+        probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
+            str(out), nonce
+        ): node
+        for node in nodes
+    }
     ready, late, deadline = [], list(refs), time.monotonic() + timeout
     while late and time.monotonic() < deadline:
         done, late = _wait(ray, late, len(late))
@@ -224,9 +249,17 @@ class RayRunner:
     """Runs the planned jobs as Ray tasks in dependency order (the local ``Runner``'s
     counterpart: same ``run()``, same job statuses, same lines)."""
 
-    def __init__(self, jobs: list[Job], out: Path, data_root: Path | None,
-                 address: str | None = None, max_retries: int = 3, gpu_share: float = 0.0,
-                 log=stderr_line, progress_every: float = 10.0):
+    def __init__(
+        self,
+        jobs: list[Job],
+        out: Path,
+        data_root: Path | None,
+        address: str | None = None,
+        max_retries: int = 3,
+        gpu_share: float = 0.0,
+        log=stderr_line,
+        progress_every: float = 10.0,
+    ):
         self.jobs, self.out, self.data_root, self.address = jobs, out, data_root, address
         self.max_retries, self.gpu_share, self.log = max_retries, gpu_share, log
         self.progress_every = progress_every
@@ -245,10 +278,18 @@ class RayRunner:
         return label
 
     def _spec(self, job: Job) -> TaskSpec:
-        return TaskSpec(job.name, job.seed, str(job.run), str(job.log),
-                        str(job.log.with_suffix(".toml")), str(self.out), self.nonce,
-                        os.getcwd(), str(self.data_root) if self.data_root else None,
-                        ["--set", "run.device=cuda"] if self.gpu_share else [])
+        return TaskSpec(
+            job.name,
+            job.seed,
+            str(job.run),
+            str(job.log),
+            str(job.log.with_suffix(".toml")),
+            str(self.out),
+            self.nonce,
+            os.getcwd(),
+            str(self.data_root) if self.data_root else None,
+            ["--set", "run.device=cuda"] if self.gpu_share else [],
+        )
 
     def run(self) -> None:
         todo = prepare(self.jobs, self.log)
@@ -264,6 +305,7 @@ class RayRunner:
         write_bytes(self.out / MARKER, f"{self.nonce}\n".encode())
         with ray_session(self.address, self.log):
             import ray
+
             check_shared_folder(ray, self.out, self.nonce)
             self._execute(ray, todo)
 
@@ -272,9 +314,13 @@ class RayRunner:
         refs: dict = {}
         by_job: dict[int, object] = {}
         for job in todo:  # in launch order: a pre-training before the runs that need it
-            options = dict(num_cpus=max(1, job.config.run.threads), num_gpus=self.gpu_share,
-                           max_retries=self.max_retries, retry_exceptions=[RunDied],
-                           name=f"seed-{job.seed}-{job.name}")
+            options = dict(
+                num_cpus=max(1, job.config.run.threads),
+                num_gpus=self.gpu_share,
+                max_retries=self.max_retries,
+                retry_exceptions=[RunDied],
+                name=f"seed-{job.seed}-{job.name}",
+            )
             after = by_job.get(id(job.needs)) if job.needs is not None else None
             ref = task.options(**options).remote(self._spec(job), after)
             refs[ref] = job
@@ -297,8 +343,11 @@ class RayRunner:
                     job = refs[ref]
                     where = self._finish(ray, ref, job) or shown.get(id(job), (None,))[0]
                     finished += 1
-                    self.log(finished_line(finished, len(self.jobs), job,
-                                           f" on {where}" if where else ""))
+                    self.log(
+                        finished_line(
+                            finished, len(self.jobs), job, f" on {where}" if where else ""
+                        )
+                    )
                 self._progress(ray, refs, pending, shown, last_shown)
         except (Interrupted, UserError):  # a signal, or a node without the folder
             self._cancel(ray, pending, refs)
@@ -316,20 +365,23 @@ class RayRunner:
             elif isinstance(cause, FolderNotVisible):
                 raise UserError(str(cause).splitlines()[0]) from None
             else:
-                self.log(f"seed {job.seed} {job.name}: "
-                         + (str(cause).strip().splitlines() or [type(cause).__name__])[-1])
+                self.log(
+                    f"seed {job.seed} {job.name}: "
+                    + (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+                )
             return None
         job.status, job.seconds = result["status"], result["seconds"]
         if result["status"] == "skipped":
             return None
         node = self._node_name(ray, result["node"])
         if result["status"] == "failed":
-            self.log(f"seed {job.seed} {job.name}: seqgan train exited with code "
-                     f"{result['code']} on {node} (not retried: its log says why)")
+            self.log(
+                f"seed {job.seed} {job.name}: seqgan train exited with code "
+                f"{result['code']} on {node} (not retried: its log says why)"
+            )
         return node
 
-    def _progress(self, ray, refs: dict, pending: list, shown: dict,
-                  last_shown: dict) -> None:
+    def _progress(self, ray, refs: dict, pending: list, shown: dict, last_shown: dict) -> None:
         """One line per running run when its node, phase or epoch changed (at most every
         ``progress_every`` seconds per run, a new node or phase at once)."""
         now = time.monotonic()
@@ -341,8 +393,7 @@ class RayRunner:
             node = self._node_name(ray, node)
             if job.status == "waiting":
                 job.status = "running"
-                self.log(f"started seed {job.seed} {job.name} on {node}: {job.run}, "
-                         f"log {job.log}")
+                self.log(f"started seed {job.seed} {job.name} on {node}: {job.run}, log {job.log}")
             position = _last_metrics(job.run)
             state = (node, *(position or ("starting", "")))
             old = shown.get(id(job))
@@ -352,8 +403,7 @@ class RayRunner:
             if urgent or now - last_shown.get(id(job), 0.0) >= self.progress_every:
                 shown[id(job)], last_shown[id(job)] = state, now
                 if position:
-                    self.log(f"  seed {job.seed} {job.name} on {node}: {state[1]} "
-                             f"epoch {state[2]}")
+                    self.log(f"  seed {job.seed} {job.name} on {node}: {state[1]} epoch {state[2]}")
 
     def _cancel(self, ray, pending: list, refs: dict) -> None:
         """Cancel the unfinished tasks: a running one passes SIGTERM to its training,

@@ -39,6 +39,7 @@ class FolderNotVisible(Exception):
 @dataclass
 class TaskSpec:
     """Everything a task needs, picklable: paths are the driver's (a shared filesystem)."""
+
     name: str
     seed: int
     run: str
@@ -56,6 +57,7 @@ def node_label() -> str:
     """``host (node 1a2b3c4d)``: this task's node, as the driver's lines name it."""
     try:
         import ray
+
         node = ray.get_runtime_context().get_node_id()[:8]
     except Exception:  # outside Ray (tests)  # noqa: BLE001
         node = "-"
@@ -70,9 +72,11 @@ def check_marker(out: str, nonce: str) -> None:
     except OSError as exc:
         why = f"{MARKER}: {exc.strerror}"
     if why:
-        raise FolderNotVisible(f"node {node_label()} cannot see the comparison folder {out} "
-                               f"({why}); it must be on a filesystem shared by every node "
-                               "(docs/scale-out.md)")
+        raise FolderNotVisible(
+            f"node {node_label()} cannot see the comparison folder {out} "
+            f"({why}); it must be on a filesystem shared by every node "
+            "(docs/scale-out.md)"
+        )
 
 
 def wait_for_run_lock(run: Path, timeout: float) -> None:
@@ -105,8 +109,11 @@ def attempt_number(log: Path, nonce: str) -> int:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 1
-    return 1 + sum(1 for line in text.splitlines()
-                   if line.startswith("# ray attempt ") and line.endswith(f"session {nonce}"))
+    return 1 + sum(
+        1
+        for line in text.splitlines()
+        if line.startswith("# ray attempt ") and line.endswith(f"session {nonce}")
+    )
 
 
 def run_training(spec: TaskSpec) -> dict:
@@ -114,18 +121,26 @@ def run_training(spec: TaskSpec) -> dict:
     check_marker(spec.out, spec.nonce)
     run, log = Path(spec.run), Path(spec.log)
     wait_for_run_lock(run, spec.lock_wait)
-    command = train_command(run, Path(spec.config),
-                            Path(spec.data_root) if spec.data_root else None, spec.extra)
+    command = train_command(
+        run, Path(spec.config), Path(spec.data_root) if spec.data_root else None, spec.extra
+    )
     attempt = attempt_number(log, spec.nonce)
     where = node_label()
     cwd = spec.cwd if os.path.isdir(spec.cwd) else spec.out
     with open(log, "a", encoding="utf-8") as handle:
-        handle.write(f"# ray attempt {attempt} on {where}, session {spec.nonce}\n"
-                     f"$ {' '.join(command)}\n")
+        handle.write(
+            f"# ray attempt {attempt} on {where}, session {spec.nonce}\n$ {' '.join(command)}\n"
+        )
         handle.flush()
         start = time.perf_counter()
-        proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=cwd, preexec_fn=die_with_parent)
+        proc = subprocess.Popen(
+            command,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            preexec_fn=die_with_parent,
+        )
         try:
             while proc.poll() is None:  # polled: Ray's cancel interrupts between polls
                 time.sleep(0.1)
@@ -138,9 +153,16 @@ def run_training(spec: TaskSpec) -> dict:
                     proc.kill()
             raise
     code = proc.returncode
-    result = {"status": "done" if code == 0 else "failed", "code": code, "node": where,
-              "attempt": attempt, "seconds": time.perf_counter() - start}
+    result = {
+        "status": "done" if code == 0 else "failed",
+        "code": code,
+        "node": where,
+        "attempt": attempt,
+        "seconds": time.perf_counter() - start,
+    }
     if code == 0 or code in FINAL_CODES:
         return result
-    raise RunDied(f"seed {spec.seed} {spec.name}: seqgan train ended with code {code} on "
-                  f"{where} (attempt {attempt}); retrying continues it with --resume")
+    raise RunDied(
+        f"seed {spec.seed} {spec.name}: seqgan train ended with code {code} on "
+        f"{where} (attempt {attempt}); retrying continues it with --resume"
+    )

@@ -50,16 +50,35 @@ from seqgan.training.figures import (
 from seqgan.training.loop import DIAGNOSTICS
 
 REFERENCE = "seqgan"
-HEADERS = {"nll_oracle": "NLL-oracle", "nll_test": "NLL-test", "mse": "MSE", "spb": "SPB",
-           "qn4": "QN-4", "qn6": "QN-6", "qn8": "QN-8", "entropy": "H(p_gen)",
-           "eval_reward_mean": "R̄_T", "eval_reward_std": "S_T", "d_precision": "p_d",
-           "d_recall": "r_d"}
-_ORDER = ("nll_oracle", "nll_test", "bleu", "self_bleu", "mse", "spb", "qn4", "qn6", "qn8",
-          *DIAGNOSTICS)
+HEADERS = {
+    "nll_oracle": "NLL-oracle",
+    "nll_test": "NLL-test",
+    "mse": "MSE",
+    "spb": "SPB",
+    "qn4": "QN-4",
+    "qn6": "QN-6",
+    "qn8": "QN-8",
+    "entropy": "H(p_gen)",
+    "eval_reward_mean": "R̄_T",
+    "eval_reward_std": "S_T",
+    "d_precision": "p_d",
+    "d_recall": "r_d",
+}
+_ORDER = (
+    "nll_oracle",
+    "nll_test",
+    "bleu",
+    "self_bleu",
+    "mse",
+    "spb",
+    "qn4",
+    "qn6",
+    "qn8",
+    *DIAGNOSTICS,
+)
 
 
-_BLEU = re.compile(r"(self_bleu|bleu)(\d+)(" + "|".join(s for s in SUFFIXES.values() if s)
-                   + ")?")
+_BLEU = re.compile(r"(self_bleu|bleu)(\d+)(" + "|".join(s for s in SUFFIXES.values() if s) + ")?")
 
 
 def _rank(metric: str) -> tuple:
@@ -68,23 +87,32 @@ def _rank(metric: str) -> tuple:
         return _ORDER.index(bleu.group(1)), bleu.group(3) or "", int(bleu.group(2))
     if metric.startswith("feat_oa_"):  # music feature metrics, in music.features order
         from seqgan.music.features import FEATURES
-        name = metric[len("feat_oa_"):]
+
+        name = metric[len("feat_oa_") :]
         return len(_ORDER), "", FEATURES.index(name) if name in FEATURES else len(FEATURES)
     return (_ORDER.index(metric) if metric in _ORDER else len(_ORDER)), "", 0
 
 
 def table_metrics(summaries: list[dict]) -> list[str]:
     """The metrics any summary holds, in table order."""
-    keys = {k for s in summaries for k, v in s.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and _is_metric(k)}
+    keys = {
+        k
+        for s in summaries
+        for k, v in s.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and _is_metric(k)
+    }
     return sorted(keys, key=_rank)
 
 
 def _is_metric(key: str) -> bool:
     """A column of the table: a built-in metric, or an installed plug-in metric's
     (``registry``; its name, after the built-ins)."""
-    return (key in HEADERS or bool(_BLEU.fullmatch(key)) or key.startswith("feat_oa_")
-            or key in registry.metric_names(plugins_only=True))
+    return (
+        key in HEADERS
+        or bool(_BLEU.fullmatch(key))
+        or key.startswith("feat_oa_")
+        or key in registry.metric_names(plugins_only=True)
+    )
 
 
 def main_metric(metrics: list[str]) -> str | None:
@@ -118,9 +146,15 @@ def _mean_curve(runs: list[RunFolder], metric: str = "nll_oracle") -> list[dict]
             if row.get(metric):
                 by_epoch[float(row["epoch"])].append(float(row[metric]))
     spread = len(runs) > 1
-    return [{"epoch": e, metric: float(np.mean(v)),
-             **({f"{metric}_min": min(v), f"{metric}_max": max(v)} if spread else {})}
-            for e, v in sorted(by_epoch.items()) if len(v) == len(runs)]
+    return [
+        {
+            "epoch": e,
+            metric: float(np.mean(v)),
+            **({f"{metric}_min": min(v), f"{metric}_max": max(v)} if spread else {}),
+        }
+        for e, v in sorted(by_epoch.items())
+        if len(v) == len(runs)
+    ]
 
 
 def _mean_curves(runs: list[RunFolder], metrics: list[str]) -> list[dict]:
@@ -142,8 +176,9 @@ def _per_sequence(run: RunFolder, metric: str) -> np.ndarray | None:
     except (OSError, ValueError, EOFError) as exc:
         raise UserError(f"{path} is not a numeric .npy array ({exc})") from None
     if values.dtype.kind not in "biuf" or values.ndim != 1:
-        raise UserError(f"{path} is not a 1-D numeric array (dtype {values.dtype}, "
-                        f"shape {values.shape})")
+        raise UserError(
+            f"{path} is not a 1-D numeric array (dtype {values.dtype}, shape {values.shape})"
+        )
     if metric == "nll_oracle":  # kept as per-sequence sums
         summary = run.read_summary()
         values = values / summary.get("seq_len", summary.get("nll_oracle_seq_len", 1))
@@ -165,26 +200,36 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
     reference = groups.get(REFERENCE)
     rows = []
     for label, runs in groups.items():
-        row = {"label": label, "seeds": len(runs),
-               "samples_per_seed": summaries[label][0].get("samples",
-                                                            summaries[label][0].get("nll_oracle_samples"))}
+        row = {
+            "label": label,
+            "seeds": len(runs),
+            "samples_per_seed": summaries[label][0].get(
+                "samples", summaries[label][0].get("nll_oracle_samples")
+            ),
+        }
         for metric in metrics:
             row[metric], row[f"{metric}_seed_std"] = _mean_std(
-                [s.get(metric) for s in summaries[label]])
+                [s.get(metric) for s in summaries[label]]
+            )
             p_value = math.nan
             if reference and label != REFERENCE:
                 ours, theirs = _pooled(runs, metric), _pooled(reference, metric)
                 if ours is not None and theirs is not None and len(ours) > 1 and len(theirs) > 1:
                     p_value = welch_t_test(ours, theirs)[1]
             row[f"p_{metric}"] = p_value
-            row[f"p_seeds_{metric}"] = _seed_level_p(summaries[label], summaries.get(
-                REFERENCE, []), metric) if reference and label != REFERENCE else math.nan
+            row[f"p_seeds_{metric}"] = (
+                _seed_level_p(summaries[label], summaries.get(REFERENCE, []), metric)
+                if reference and label != REFERENCE
+                else math.nan
+            )
         row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
         row["signatures"] = "; ".join(signatures[m] for m in metrics if m in signatures)
-        row["data_ceiling"] = {m: summaries[label][0]["data_oa_" + m[len("feat_oa_"):]]
-                               for m in metrics if m.startswith("feat_oa_") and isinstance(
-                                   summaries[label][0].get("data_oa_" + m[len("feat_oa_"):]),
-                                   float)}
+        row["data_ceiling"] = {
+            m: summaries[label][0]["data_oa_" + m[len("feat_oa_") :]]
+            for m in metrics
+            if m.startswith("feat_oa_")
+            and isinstance(summaries[label][0].get("data_oa_" + m[len("feat_oa_") :]), float)
+        }
         rows.append(row)
     return rows, metrics
 
@@ -198,8 +243,9 @@ def _seed_level_p(ours: list[dict], theirs: list[dict], metric: str) -> float:
     return welch_t_test(np.asarray(a), np.asarray(b))[1]
 
 
-def _one_signature_each(groups: dict[str, list[RunFolder]], summaries: dict[str, list[dict]],
-                        metrics: list[str]) -> dict[str, str]:
+def _one_signature_each(
+    groups: dict[str, list[RunFolder]], summaries: dict[str, list[dict]], metrics: list[str]
+) -> dict[str, str]:
     """metric -> the signature every run that has one gives it (``metrics.evaluation``);
     a one-line ``UserError`` naming two runs whose signatures differ for one column."""
     found: dict[str, tuple[str, Path]] = {}
@@ -212,9 +258,11 @@ def _one_signature_each(groups: dict[str, list[RunFolder]], summaries: dict[str,
                     continue  # a run of an older release: not signed
                 first = found.setdefault(metric, (signature, run.root))
                 if first[0] != signature:
-                    raise UserError(f"{metric} was computed differently by {first[1]} "
-                                    f"({first[0]}) and {run.root} ({signature}); one table "
-                                    "holds one convention per column")
+                    raise UserError(
+                        f"{metric} was computed differently by {first[1]} "
+                        f"({first[0]}) and {run.root} ({signature}); one table "
+                        "holds one convention per column"
+                    )
     return {metric: signature for metric, (signature, _) in found.items()}
 
 
@@ -233,8 +281,8 @@ def _p(value: float) -> str:
 
 
 def _header(metric: str) -> str:
-    if metric.startswith("feat_oa_"):       # music feature metrics (music.features)
-        return f"OA {metric[len('feat_oa_'):]}"
+    if metric.startswith("feat_oa_"):  # music feature metrics (music.features)
+        return f"OA {metric[len('feat_oa_') :]}"
     return HEADERS.get(metric) or metric_label(metric)
 
 
@@ -266,8 +314,9 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(row[k], 6) if isinstance(row[k], float) else row[k]
-                         for k in columns})
+        writer.writerow(
+            {k: _cell(row[k], 6) if isinstance(row[k], float) else row[k] for k in columns}
+        )
     write_bytes(folder / "table.csv", buffer.getvalue().encode())
     text = _markdown(rows, metrics)
     write_bytes(folder / "table.md", text.encode())
@@ -281,12 +330,17 @@ def _markdown(rows: list[dict], metrics: list[str]) -> str:
     p_key = "p_seeds_{}" if several else "p_{}"
     tested = any(not math.isnan(row[p_key.format(m)]) for row in rows for m in metrics)
     ceiling = rows[0].get("data_ceiling") if rows else None
-    header = ["metric", "better", *(f"{r['label']} (reference)" if r["label"] == REFERENCE
-                                    and tested else r["label"] for r in rows)]
+    header = [
+        "metric",
+        "better",
+        *(
+            f"{r['label']} (reference)" if r["label"] == REFERENCE and tested else r["label"]
+            for r in rows
+        ),
+    ]
     if ceiling:
         header.append("data (test vs train)")
-    lines = ["| " + " | ".join(header) + " |",
-             "| --- | --- |" + " ---: |" * (len(header) - 2)]
+    lines = ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
     for metric in metrics:
         cells = [_header(metric), better(metric)]
         for row in rows:
@@ -303,44 +357,72 @@ def _markdown(rows: list[dict], metrics: list[str]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     seeds = rows[0]["seeds"] if rows else 0
     samples = rows[0]["samples_per_seed"] if rows else 0
-    note = (f"Final evaluation on {samples} samples per run, {seeds} seed(s)"
-            + (": mean ± std over seeds" if several else "") + "; NLL in nats per token. "
-            "better: ↓ lower, ↑ higher, ≈ data closer to the data's value, — a diagnostic.")
+    note = (
+        f"Final evaluation on {samples} samples per run, {seeds} seed(s)"
+        + (": mean ± std over seeds" if several else "")
+        + "; NLL in nats per token. "
+        "better: ↓ lower, ↑ higher, ≈ data closer to the data's value, — a diagnostic."
+    )
     if tested:
-        note += (" p: Welch's two-sided t-test against SeqGAN of "
-                 + ("the per-seed final values (one per training seed: the test of a claim "
-                    "about the algorithm)" if several else
-                    "the per-sequence values (one seed: a test of these two trained "
-                    "generators; --seeds 2 or more gives the test over seeds)")
-                 + "; empty where a metric has no such values.")
+        note += (
+            " p: Welch's two-sided t-test against SeqGAN of "
+            + (
+                "the per-seed final values (one per training seed: the test of a claim "
+                "about the algorithm)"
+                if several
+                else "the per-sequence values (one seed: a test of these two trained "
+                "generators; --seeds 2 or more gives the test over seeds)"
+            )
+            + "; empty where a metric has no such values."
+        )
     if ceiling:
-        note += (" data: the data's own OA (test set vs training set), what a perfect "
-                 "generator would reach.")
-    note += (" Every number, per-sequence and per-seed p-values: table.csv.")
+        note += (
+            " data: the data's own OA (test set vs training set), what a perfect "
+            "generator would reach."
+        )
+    note += " Every number, per-sequence and per-seed p-values: table.csv."
     lines += ["", note]
     if rows and rows[0]["signatures"]:
-        lines += ["", "Signatures: " + ", ".join(f"`{sig}`" for sig in
-                                                 rows[0]["signatures"].split("; "))]
+        lines += [
+            "",
+            "Signatures: " + ", ".join(f"`{sig}`" for sig in rows[0]["signatures"].split("; ")),
+        ]
     return "\n".join(lines) + "\n"
 
 
-def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list[RunFolder]],
-                  pretrain_end: float | None, folder: Path, title: str) -> list[Path]:
+def write_figures(
+    groups: dict[str, list[RunFolder]],
+    strategies: dict[str, list[RunFolder]],
+    pretrain_end: float | None,
+    folder: Path,
+    title: str,
+) -> list[Path]:
     """``figures/nll_oracle.png`` (all labels) and, with strategies,
     ``figures/strategies.png`` (one panel each, with the MLE curve for reference); each
     curve is the mean over seeds, with the range of the seeds as a band when there are
     several."""
     metric = curve_metric([r for runs in groups.values() for r in runs])
     paths = [folder / "figures" / f"{metric}.png"]
-    plot_curves({label: _mean_curve(runs, metric) for label, runs in groups.items()},
-                pretrain_end, paths[0], title=f"{metric_label(metric)}, {title}", metric=metric)
-    evaluated = drawn_metrics([row for runs in groups.values() for run in runs
-                               for row in run.read_metrics()], evaluated=True)
+    plot_curves(
+        {label: _mean_curve(runs, metric) for label, runs in groups.items()},
+        pretrain_end,
+        paths[0],
+        title=f"{metric_label(metric)}, {title}",
+        metric=metric,
+    )
+    evaluated = drawn_metrics(
+        [row for runs in groups.values() for run in runs for row in run.read_metrics()],
+        evaluated=True,
+    )
     if evaluated:
         paths.append(folder / "figures" / "evaluations.png")
-        plot_metric_panels({label: _mean_curves(runs, evaluated)
-                            for label, runs in groups.items()}, evaluated, pretrain_end,
-                           paths[-1], title)
+        plot_metric_panels(
+            {label: _mean_curves(runs, evaluated) for label, runs in groups.items()},
+            evaluated,
+            pretrain_end,
+            paths[-1],
+            title,
+        )
     if strategies:
         panels = {}
         for label, runs in strategies.items():
@@ -349,6 +431,11 @@ def write_figures(groups: dict[str, list[RunFolder]], strategies: dict[str, list
                 curves["mle"] = _mean_curve(groups["mle"], metric)
             panels[label] = curves
         paths.append(folder / "figures" / "strategies.png")
-        plot_panels(panels, pretrain_end, paths[-1], title=f"SeqGAN training strategies, {title}",
-                    metric=metric)
+        plot_panels(
+            panels,
+            pretrain_end,
+            paths[-1],
+            title=f"SeqGAN training strategies, {title}",
+            metric=metric,
+        )
     return paths

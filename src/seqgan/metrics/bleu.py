@@ -178,15 +178,18 @@ class BleuConvention:
         return "none" if self.smoothing == "none" else f"method1:{self.epsilon:g}"
 
     def _fields(self, name: str, n: int, refs: str, hyps: str, tok: str) -> str:
-        return (f"{_check_label(name)}{n}|rule={self.rule}|smooth={self.smooth_label}"
-                f"|refs={refs}|hyps={hyps}|tok={_check_label(tok)}")
+        return (
+            f"{_check_label(name)}{n}|rule={self.rule}|smooth={self.smooth_label}"
+            f"|refs={refs}|hyps={hyps}|tok={_check_label(tok)}"
+        )
 
     def _counted(self, label: str, pool: int, keep: int) -> str:
         pick = self.pick_label(pool, keep)
         return ":".join(part for part in (label, str(pool), pick) if part)
 
-    def signature(self, name: str, n: int, refs_label: str, n_refs: int, n_hyps: int,
-                  tok: str) -> str:
+    def signature(
+        self, name: str, n: int, refs_label: str, n_refs: int, n_hyps: int, tok: str
+    ) -> str:
         """E.g. ``bleu4|rule=nltk-3.2|smooth=none|refs=test:1639|hyps=2000|tok=char``;
         ``n_refs`` / ``n_hyps``: how many were available, before this convention's pick."""
         refs = self._counted(_check_label(refs_label), n_refs, self.references)
@@ -205,13 +208,25 @@ CURRENT = BleuConvention()  # nltk >= 3.3 sentence_bleu, no smoothing
 NLTK_32 = BleuConvention(rule="nltk-3.2")  # nltk 3.2.1-3.2.5 sentence_bleu, no smoothing
 TEXYGEN = BleuConvention(smoothing="method1", epsilon=0.1, references=500)  # get_score()
 TEXYGEN_FULL = BleuConvention(smoothing="method1", epsilon=0.1, self_reference=True)  # get_bleu
-CONVENTIONS = {"current": CURRENT, "nltk-3.2": NLTK_32, "texygen": TEXYGEN,
-               "texygen-full": TEXYGEN_FULL}
+CONVENTIONS = {
+    "current": CURRENT,
+    "nltk-3.2": NLTK_32,
+    "texygen": TEXYGEN,
+    "texygen-full": TEXYGEN_FULL,
+}
 # how a reported metric names its convention: bleu4, bleu4_nltk32, self_bleu2_texygen, ...
-SUFFIXES = {"current": "", "nltk-3.2": "_nltk32", "texygen": "_texygen",
-            "texygen-full": "_texygen_full"}
-LABELS = {"current": "", "nltk-3.2": "nltk-3.2", "texygen": "Texygen",
-          "texygen-full": "Texygen full"}  # for figures and tables
+SUFFIXES = {
+    "current": "",
+    "nltk-3.2": "_nltk32",
+    "texygen": "_texygen",
+    "texygen-full": "_texygen_full",
+}
+LABELS = {
+    "current": "",
+    "nltk-3.2": "nltk-3.2",
+    "texygen": "Texygen",
+    "texygen-full": "Texygen full",
+}  # for figures and tables
 
 
 def _as_convention(convention) -> BleuConvention:
@@ -219,8 +234,9 @@ def _as_convention(convention) -> BleuConvention:
     if isinstance(convention, BleuConvention):
         return convention
     if isinstance(convention, bool):
-        warnings.warn("smoothing=bool is deprecated; pass a BleuConvention",
-                      DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            "smoothing=bool is deprecated; pass a BleuConvention", DeprecationWarning, stacklevel=3
+        )
         return BleuConvention(smoothing="method1") if convention else CURRENT
     raise TypeError(f"expected a BleuConvention, got {convention!r}")
 
@@ -234,7 +250,7 @@ def nltk32_smoothing(p_n, *args, **kwargs) -> list:
 
 
 def _ngrams(tokens: Tokens, k: int) -> list[tuple]:
-    return [tuple(tokens[i:i + k]) for i in range(len(tokens) - k + 1)]
+    return [tuple(tokens[i : i + k]) for i in range(len(tokens) - k + 1)]
 
 
 class ReferenceTables:
@@ -243,8 +259,9 @@ class ReferenceTables:
     of reference lengths.  Built from ``convention.pick_references(references)``; the
     tables remember that pick (``pool``, ``pick``) so a call cannot mix conventions."""
 
-    def __init__(self, references: Sequence[Tokens], max_n: int,
-                 convention: BleuConvention = CURRENT):
+    def __init__(
+        self, references: Sequence[Tokens], max_n: int, convention: BleuConvention = CURRENT
+    ):
         if max_n < 1:
             raise ValueError(f"max_n must be >= 1, got {max_n}")
         if not len(references):
@@ -276,8 +293,10 @@ class ReferenceTables:
             raise ValueError(f"tables hold orders up to {self.max_n}, BLEU-{n} needs {n}")
         wanted = convention.pick_label(self.pool, convention.references)
         if wanted != self.pick:
-            raise ValueError(f"tables were built from references {self.pick or 'all'}, "
-                             f"the convention picks {wanted or 'all'}")
+            raise ValueError(
+                f"tables were built from references {self.pick or 'all'}, "
+                f"the convention picks {wanted or 'all'}"
+            )
 
     def max_count(self, gram: tuple, exclude: int | None) -> int:
         entry = self.tables[len(gram) - 1].get(gram)
@@ -286,13 +305,15 @@ class ReferenceTables:
         return entry[2] if exclude is not None and entry[1] == exclude else entry[0]
 
     def closest_length(self, hyp_len: int, exclude_len: int | None) -> int:
-        candidates = [length for length, count in self.lengths.items()
-                      if count - (length == exclude_len) > 0]
+        candidates = [
+            length for length, count in self.lengths.items() if count - (length == exclude_len) > 0
+        ]
         return min(candidates, key=lambda length: (abs(length - hyp_len), length))
 
 
-def _numerators(hypothesis: Tokens, tables: ReferenceTables, n: int,
-                exclude: int | None) -> list[int]:
+def _numerators(
+    hypothesis: Tokens, tables: ReferenceTables, n: int, exclude: int | None
+) -> list[int]:
     """num_1..num_n; counting stops at the first zero, as every higher order is 0 too."""
     numerators: list[int] = []
     for k in range(1, n + 1):
@@ -312,8 +333,13 @@ def _precision(numerator: int, denominator: int, convention: BleuConvention) -> 
     return None if convention.rule == "nltk-3.2" else sys.float_info.min
 
 
-def _sentence_bleu(hypothesis: Tokens, tables: ReferenceTables, n: int,
-                   convention: BleuConvention, exclude: int | None = None) -> float:
+def _sentence_bleu(
+    hypothesis: Tokens,
+    tables: ReferenceTables,
+    n: int,
+    convention: BleuConvention,
+    exclude: int | None = None,
+) -> float:
     numerators = _numerators(hypothesis, tables, n, exclude)
     if not numerators[0]:
         return 0.0
@@ -333,8 +359,13 @@ def _as_lists(sequences) -> list[list]:
     return sequences.tolist() if hasattr(sequences, "tolist") else [list(s) for s in sequences]
 
 
-def bleu(hypotheses, references=None, n: int = 4, convention: BleuConvention = CURRENT,
-         tables: ReferenceTables | None = None) -> np.ndarray:
+def bleu(
+    hypotheses,
+    references=None,
+    n: int = 4,
+    convention: BleuConvention = CURRENT,
+    tables: ReferenceTables | None = None,
+) -> np.ndarray:
     """BLEU-n of each hypothesis the convention picks against the references it picks;
     ``[len(convention.pick_hypotheses(hypotheses))]``.
 
@@ -345,9 +376,13 @@ def bleu(hypotheses, references=None, n: int = 4, convention: BleuConvention = C
     convention = _as_convention(convention)
     tables = tables or ReferenceTables(_as_lists(references), n, convention)
     tables.check(n, convention)
-    return np.array([_sentence_bleu(h, tables, n, convention)
-                     for h in convention.pick_hypotheses(_as_lists(hypotheses))],
-                    dtype=np.float64)
+    return np.array(
+        [
+            _sentence_bleu(h, tables, n, convention)
+            for h in convention.pick_hypotheses(_as_lists(hypotheses))
+        ],
+        dtype=np.float64,
+    )
 
 
 def self_bleu(samples, n: int = 4, convention: BleuConvention = CURRENT) -> np.ndarray:
@@ -361,6 +396,10 @@ def self_bleu(samples, n: int = 4, convention: BleuConvention = CURRENT) -> np.n
     if len(pool) < (1 if keep_self else 2):
         raise ValueError("Self-BLEU needs at least two samples")
     tables = ReferenceTables(pool, n)
-    return np.array([_sentence_bleu(pool[i], tables, n, convention, None if keep_self else i)
-                     for i in convention.indices(len(pool), convention.hypotheses)],
-                    dtype=np.float64)
+    return np.array(
+        [
+            _sentence_bleu(pool[i], tables, n, convention, None if keep_self else i)
+            for i in convention.indices(len(pool), convention.hypotheses)
+        ],
+        dtype=np.float64,
+    )

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.integrate import trapezoid
 
 POINTS = 513
-MAX_PAIRS = 10_000      # distances kept per set (a fixed-seed subsample beyond that)
+MAX_PAIRS = 10_000  # distances kept per set (a fixed-seed subsample beyond that)
 
 
 def _clean(values) -> np.ndarray:
@@ -121,8 +121,9 @@ def feature_mean(values: np.ndarray) -> float:
     return float(finite.mean()) if len(finite) else math.nan
 
 
-def compare_features(generated: dict[str, np.ndarray],
-                     real: dict[str, np.ndarray]) -> dict[str, float]:
+def compare_features(
+    generated: dict[str, np.ndarray], real: dict[str, np.ndarray]
+) -> dict[str, float]:
     """For each feature in both: ``feat_<f>`` (mean of the generated values),
     ``feat_oa_<f>`` (OA of generated vs real values) and ``feat_ii_oa_<f>`` /
     ``feat_ii_kl_<f>`` (intra-set vs inter-set distances)."""

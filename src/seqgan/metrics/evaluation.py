@@ -46,19 +46,21 @@ from seqgan.metrics.nll import per_token_nll, sequence_nll
 from seqgan.models.generator import Generator
 from seqgan.models.sampling import Sampling
 
-CEILING_ROWS = 5000      # training sequences whose music features give the data's own OA
+CEILING_ROWS = 5000  # training sequences whose music features give the data's own OA
 
 
 class Evaluator:
     def __init__(self, cfg: Config, task: Task):
         self.cfg, self.task = cfg, task
         # the built-in families (registry.BUILTIN, in column order), then eval.metrics
-        self.metrics = [*registry.builtin_metrics(),
-                        *(registry.metric(name) for name in cfg.eval.metrics)]
+        self.metrics = [
+            *registry.builtin_metrics(),
+            *(registry.metric(name) for name in cfg.eval.metrics),
+        ]
         # BLEU tables of the reference set, built once per reference pick
         self._tables: dict[str, ReferenceTables] = {}
-        self._real_features: dict[str, np.ndarray] | None = None   # music features of test
-        self._ceiling: dict[str, float] = {}                        # data_oa_<f>: test vs train
+        self._real_features: dict[str, np.ndarray] | None = None  # music features of test
+        self._ceiling: dict[str, float] = {}  # data_oa_<f>: test vs train
 
     @property
     def primary(self) -> str:
@@ -71,9 +73,13 @@ class Evaluator:
         return f"bleu{self.cfg.eval.bleu[0]}" if self.cfg.eval.bleu else "nll_test"
 
     @torch.no_grad()
-    def __call__(self, generator: Generator, discriminator=None,
-                 samples: torch.Tensor | None = None,
-                 sampling: Sampling | None = None) -> tuple[dict, dict, torch.Tensor]:
+    def __call__(
+        self,
+        generator: Generator,
+        discriminator=None,
+        samples: torch.Tensor | None = None,
+        sampling: Sampling | None = None,
+    ) -> tuple[dict, dict, torch.Tensor]:
         """``(means, per_sequence, samples)``: metric -> float, metric -> ``[n]`` array, and
         the ``eval.num_samples`` fresh samples ``[n, T]`` they were computed on, drawn with
         ``sampling`` (default: plain sampling, as in training); NLL-test is then at its
@@ -82,14 +88,12 @@ class Evaluator:
         sampling = sampling or Sampling()
         if samples is None:
             extra: dict[str, Any] = {} if sampling.is_default else {"sampling": sampling}
-            samples = generator.sample(cfg.eval.num_samples, cfg.generator.sample_batch,
-                                       **extra)
+            samples = generator.sample(cfg.eval.num_samples, cfg.generator.sample_batch, **extra)
         means: dict = {}
         per_sequence: dict[str, np.ndarray] = {}
         for metric in self.metrics:
             if metric.evaluate is not None:
-                found, values = metric.evaluate(self, samples, generator, discriminator,
-                                                sampling)
+                found, values = metric.evaluate(self, samples, generator, discriminator, sampling)
             else:
                 found, values = self.plugin_metric(metric, samples)
             means.update(found)
@@ -109,8 +113,7 @@ class Evaluator:
             return {}
         return {"nll_test": per_token_nll(generator, self.task.test, sampling.temperature)}
 
-    def plugin_metric(self, metric: registry.Metric, samples: torch.Tensor
-                      ) -> tuple[dict, dict]:
+    def plugin_metric(self, metric: registry.Metric, samples: torch.Tensor) -> tuple[dict, dict]:
         """A plug-in metric (``registry.Metric.compute``) of the samples: an ``[n]``
         result is per sequence (its mean is the metric), a number is the metric.  It runs
         on a fork of torch's CPU random state, so a metric cannot change the training."""
@@ -125,8 +128,10 @@ class Evaluator:
         try:
             return {metric.name: float(value)}, {}
         except (TypeError, ValueError):
-            raise UserError(f"metric '{metric.name}' returned {type(value).__name__}; it must "
-                            f"return one number, or one per sample ([{len(samples)}])") from None
+            raise UserError(
+                f"metric '{metric.name}' returned {type(value).__name__}; it must "
+                f"return one number, or one per sample ([{len(samples)}])"
+            ) from None
 
     @torch.no_grad()
     def of_samples(self, samples: torch.Tensor) -> tuple[dict, dict]:
@@ -159,13 +164,14 @@ class Evaluator:
         if task.kind != "music":
             return {}
         from seqgan.metrics.music import music_metrics
+
         return music_metrics(cfg.data.encoding, task.symbols(samples), task.symbols(task.test))
 
     def bleu_metrics(self, samples: torch.Tensor) -> dict[str, np.ndarray]:
         """(Self-)BLEU per sequence under each convention (of the first
         ``eval.bleu_samples`` samples)."""
         cfg, task = self.cfg, self.task
-        hypotheses = task.content(samples[:cfg.eval.bleu_samples or None])
+        hypotheses = task.content(samples[: cfg.eval.bleu_samples or None])
         references = self._bleu_references()
         out: dict[str, np.ndarray] = {}
         for name, convention in self._conventions():
@@ -189,6 +195,7 @@ class Evaluator:
         feature (``data_feat_<f>``).  The data's features are computed once."""
         from seqgan.metrics.distribution_overlap import compare_features, feature_mean
         from seqgan.music.features import features_of_symbols
+
         task, encoding = self.task, self.cfg.data.encoding
         if not len(task.test):
             return {}
@@ -197,12 +204,23 @@ class Evaluator:
             # the ceiling: OA of the held-out data's features with the training data's
             train = features_of_symbols(encoding, task.symbols(task.train[:CEILING_ROWS]))
             data = compare_features(self._real_features, train)
-            self._ceiling = {f"data_oa_{k[len('feat_oa_'):]}": v for k, v in data.items()
-                             if k.startswith("feat_oa_")}
-            self._ceiling.update({f"data_feat_{name}": feature_mean(values) for name, values
-                                  in self._real_features.items()})
-        return {**compare_features(features_of_symbols(encoding, task.symbols(samples)),
-                                   self._real_features), **self._ceiling}
+            self._ceiling = {
+                f"data_oa_{k[len('feat_oa_') :]}": v
+                for k, v in data.items()
+                if k.startswith("feat_oa_")
+            }
+            self._ceiling.update(
+                {
+                    f"data_feat_{name}": feature_mean(values)
+                    for name, values in self._real_features.items()
+                }
+            )
+        return {
+            **compare_features(
+                features_of_symbols(encoding, task.symbols(samples)), self._real_features
+            ),
+            **self._ceiling,
+        }
 
     def _conventions(self) -> list[tuple[str, BleuConvention]]:
         return [(name, CONVENTIONS[name]) for name in self.cfg.eval.bleu_conventions]
@@ -213,9 +231,12 @@ class Evaluator:
         e = self.cfg.eval
         if not e.bleu_reference_count or convention.references:
             return convention
-        return dataclasses.replace(convention, references=e.bleu_reference_count,
-                                   subset=e.bleu_reference_subset,
-                                   subset_seed=e.bleu_reference_seed)
+        return dataclasses.replace(
+            convention,
+            references=e.bleu_reference_count,
+            subset=e.bleu_reference_subset,
+            subset_seed=e.bleu_reference_seed,
+        )
 
     def _bleu_references(self) -> torch.Tensor:
         return self.task.train if self.cfg.eval.bleu_references == "train" else self.task.test
@@ -223,8 +244,9 @@ class Evaluator:
     def _tables_for(self, convention: BleuConvention, references: torch.Tensor) -> ReferenceTables:
         pick = convention.pick_label(len(references), convention.references)
         if pick not in self._tables:
-            self._tables[pick] = ReferenceTables(self.task.content(references),
-                                                 max(self.cfg.eval.bleu), convention)
+            self._tables[pick] = ReferenceTables(
+                self.task.content(references), max(self.cfg.eval.bleu), convention
+            )
         return self._tables[pick]
 
     def signatures(self, num_samples: int, sampling: Sampling | None = None) -> dict[str, str]:
@@ -260,8 +282,11 @@ class Evaluator:
         tok = token_label(cfg, task)
         out = {}
         if task.oracle is not None:
-            source = cfg.oracle.source + (f"@{Path(cfg.oracle.path).name}" if
-                                          cfg.oracle.source == "file" else f"@{cfg.oracle.seed}")
+            source = cfg.oracle.source + (
+                f"@{Path(cfg.oracle.path).name}"
+                if cfg.oracle.source == "file"
+                else f"@{cfg.oracle.seed}"
+            )
             out["nll_oracle"] = f"nll_oracle|samples={num_samples}|oracle={source}"
         if len(task.test):
             out["nll_test"] = f"nll_test|refs=test:{len(task.test)}|tok={tok}"
@@ -278,7 +303,8 @@ class Evaluator:
             if len(references):
                 for n in cfg.eval.bleu:
                     out[f"bleu{n}{suffix}"] = self._with_references(convention).signature(
-                        "bleu", n, cfg.eval.bleu_references, len(references), hyps, tok)
+                        "bleu", n, cfg.eval.bleu_references, len(references), hyps, tok
+                    )
             if hyps > 1:
                 for n in cfg.eval.self_bleu:
                     out[f"self_bleu{n}{suffix}"] = convention.self_signature(n, hyps, tok)
@@ -290,15 +316,18 @@ class Evaluator:
         out = {}
         if task.kind == "music":
             from seqgan.metrics.music import METRICS
+
             for name in METRICS.get(cfg.data.encoding, ()):
                 out[name] = f"{name}|hyps={num_samples}|refs=test:{len(task.test)}|tok={tok}"
             if len(task.test):
                 from seqgan.music.features import feature_names
+
                 for f in feature_names(cfg.data.encoding):
-                    for name in (f"feat_{f}", f"feat_oa_{f}", f"feat_ii_oa_{f}",
-                                 f"feat_ii_kl_{f}"):
-                        out[name] = (f"{name}|hyps={num_samples}|refs=test:{len(task.test)}"
-                                     f"|kde=gauss-scott|tok={tok}")
+                    for name in (f"feat_{f}", f"feat_oa_{f}", f"feat_ii_oa_{f}", f"feat_ii_kl_{f}"):
+                        out[name] = (
+                            f"{name}|hyps={num_samples}|refs=test:{len(task.test)}"
+                            f"|kde=gauss-scott|tok={tok}"
+                        )
         return out
 
     def diagnostics(self, generator: Generator, discriminator, samples: torch.Tensor) -> dict:

@@ -30,8 +30,9 @@ def reward_stats(rewards: torch.Tensor) -> tuple[float, float]:
     return float(rewards.mean()), float(rewards.std(unbiased=False))
 
 
-def precision_recall(real_scores: torch.Tensor, fake_scores: torch.Tensor,
-                     threshold: float = 0.5) -> tuple[float, float]:
+def precision_recall(
+    real_scores: torch.Tensor, fake_scores: torch.Tensor, threshold: float = 0.5
+) -> tuple[float, float]:
     """(p_d, r_d) of the rule "real if D(x) > threshold"; NaN where undefined (0 / 0)."""
     true_pos = int((real_scores > threshold).sum())
     false_pos = int((fake_scores > threshold).sum())
@@ -53,8 +54,7 @@ def policy_entropy(generator: Generator, samples: torch.Tensor, chunk: int = 256
         for part in samples.split(chunk):
             logp = F.log_softmax(generator.logits(part), dim=-1)
             mask = generator.token_mask(part)  # steps after <eos> are not choices
-            total += float((-(logp.exp() * logp).sum(-1) * mask).to(wide_float(mask.device))
-                           .sum())
+            total += float((-(logp.exp() * logp).sum(-1) * mask).to(wide_float(mask.device)).sum())
             count += float(mask.sum())
     finally:
         generator.train(was_training)

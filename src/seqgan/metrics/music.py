@@ -16,16 +16,20 @@ import numpy as np
 from seqgan.errors import UserError
 
 STEPS_PER_BAR = 16
-_PITCHES = {str(p): p for p in range(21, 109)}     # melody16 note symbols
+_PITCHES = {str(p): p for p in range(21, 109)}  # melody16 note symbols
 QN_LENGTHS = (4, 6, 8)
 # the metrics ``music_metrics`` computes for each encoding
-METRICS = {"pitch88": ("mse",), "melody16": ("spb", *(f"qn{n}" for n in QN_LENGTHS)),
-           "melody_chord": ()}
-_CHUNK_ELEMENTS = 4_000_000     # samples x references x T per block of the MSE
+METRICS = {
+    "pitch88": ("mse",),
+    "melody16": ("spb", *(f"qn{n}" for n in QN_LENGTHS)),
+    "melody_chord": (),
+}
+_CHUNK_ELEMENTS = 4_000_000  # samples x references x T per block of the MSE
 
 
 def _pitch88_numbers(sequences: list[list[str]], what: str) -> np.ndarray:
     from seqgan.music.pitch88 import Pitch88
+
     if not sequences:
         return np.zeros((0, 0))
     lengths = {len(s) for s in sequences}
@@ -35,8 +39,9 @@ def _pitch88_numbers(sequences: list[list[str]], what: str) -> np.ndarray:
     return np.array([to_numbers(list(s)) for s in sequences], dtype=np.float64)
 
 
-def pitch_mse_per_sequence(samples: list[list[str]], references: list[list[str]],
-                           encoding: str = "pitch88") -> np.ndarray:
+def pitch_mse_per_sequence(
+    samples: list[list[str]], references: list[list[str]], encoding: str = "pitch88"
+) -> np.ndarray:
     """Nearest-reference mean squared pitch error of each sample (pitch88 symbols).
 
     With the symbols as numbers x_t (``"0"`` rest = 0, ``"1"``..``"88"`` = piano key =
@@ -64,9 +69,9 @@ def pitch_mse_per_sequence(samples: list[list[str]], references: list[list[str]]
     out = np.empty(len(x))
     rows = max(1, _CHUNK_ELEMENTS // max(1, len(r) * max(1, length)))
     for i in range(0, len(x), rows):
-        block = x[i:i + rows]
+        block = x[i : i + rows]
         d = (block * block).sum(axis=1)[:, None] - 2.0 * block @ r.T + r_sq[None, :]
-        out[i:i + rows] = d.min(axis=1) / length
+        out[i : i + rows] = d.min(axis=1) / length
     return out
 
 
@@ -112,16 +117,20 @@ def spb_per_sequence(sequences: list[list[str]], encoding: str = "melody16") -> 
             continue
         total = 0
         for b in range(bars):
-            pitches = [_PITCHES[s] for s in symbols[b * STEPS_PER_BAR:(b + 1) * STEPS_PER_BAR]
-                       if s in _PITCHES]
+            pitches = [
+                _PITCHES[s]
+                for s in symbols[b * STEPS_PER_BAR : (b + 1) * STEPS_PER_BAR]
+                if s in _PITCHES
+            ]
             if pitches:
                 total += max(pitches) - min(pitches)
         out[k] = total / 12.0 / bars
     return out
 
 
-def qn_per_sequence(sequences: list[list[str]], encoding: str = "melody16",
-                    lengths: tuple[int, ...] = QN_LENGTHS) -> dict[int, np.ndarray]:
+def qn_per_sequence(
+    sequences: list[list[str]], encoding: str = "melody16", lengths: tuple[int, ...] = QN_LENGTHS
+) -> dict[int, np.ndarray]:
     """QN, the share of "qualified" notes of each sequence, for each minimum length L.
 
     QN_L(x) = #{notes of x lasting >= L sixteenth steps} / #{notes of x}, a fraction in
@@ -142,8 +151,9 @@ def qn_per_sequence(sequences: list[list[str]], encoding: str = "melody16",
     return out
 
 
-def music_metrics(encoding: str, samples: list[list[str]],
-                  references: list[list[str]]) -> dict[str, np.ndarray]:
+def music_metrics(
+    encoding: str, samples: list[list[str]], references: list[list[str]]
+) -> dict[str, np.ndarray]:
     """Per-sequence metric arrays of ``samples`` for ``encoding``:
     pitch88 -> {"mse"} (against ``references``); melody16 -> {"spb", "qn4", "qn6",
     "qn8"} (``references`` unused: compare with the same metrics of the data);
@@ -158,5 +168,6 @@ def music_metrics(encoding: str, samples: list[list[str]],
     if encoding == "melody_chord":
         return {}
     from seqgan.music.encodings import get_encoding
-    get_encoding(encoding)          # raises the "did you mean" error
+
+    get_encoding(encoding)  # raises the "did you mean" error
     return {}

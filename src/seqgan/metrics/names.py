@@ -34,10 +34,16 @@ def metric_names(kind: str, encoding: str = "") -> list[str]:
     if kind == "music":
         from seqgan.metrics.music import METRICS
         from seqgan.music.features import feature_names
+
         names += METRICS.get(encoding, ())
         for f in feature_names(encoding):
-            names += [f"feat_{f}", f"feat_oa_{f}", f"feat_ii_oa_{f}", f"feat_ii_kl_{f}",
-                      f"data_oa_{f}"]
+            names += [
+                f"feat_{f}",
+                f"feat_oa_{f}",
+                f"feat_ii_oa_{f}",
+                f"feat_ii_kl_{f}",
+                f"data_oa_{f}",
+            ]
     return names
 
 
@@ -54,8 +60,10 @@ def check_metric_names(names, kind: str, encoding: str = "") -> list[str]:
         if name not in known:
             elsewhere = _reported_by(name)
             if elsewhere:
-                raise UserError(f"metric '{name}' is reported by {elsewhere} runs only, "
-                                f"not by this {encoding or kind} run")
+                raise UserError(
+                    f"metric '{name}' is reported by {elsewhere} runs only, "
+                    f"not by this {encoding or kind} run"
+                )
             raise unknown_name("metric", name, known)
     return list(names)
 
@@ -63,8 +71,12 @@ def check_metric_names(names, kind: str, encoding: str = "") -> list[str]:
 def _reported_by(name: str) -> str:
     """The kinds or encodings of run that report metric ``name`` (``""``: none)."""
     from seqgan.music.encodings import ENCODINGS
-    runs = {"oracle": metric_names("oracle"), "text": metric_names("text"),
-            **{encoding: metric_names("music", encoding) for encoding in ENCODINGS}}
+
+    runs = {
+        "oracle": metric_names("oracle"),
+        "text": metric_names("text"),
+        **{encoding: metric_names("music", encoding) for encoding in ENCODINGS},
+    }
     return " or ".join(label for label, names in runs.items() if name in names)
 
 

@@ -25,8 +25,9 @@ from seqgan.runtime.device import wide_float
 
 
 @torch.no_grad()
-def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
-                 temperature: float = 1.0) -> torch.Tensor:
+def sequence_nll(
+    model: Generator, tokens: torch.Tensor, batch_size: int = 0, temperature: float = 1.0
+) -> torch.Tensor:
     """Per-sequence NLL ``-sum_t log p_model(y_t | Y_{1:t-1})`` in nats, ``[n]`` float64
     (float32 on ``mps``),
     ``batch_size`` rows at a time (0: chosen for the device, ``models.pass_rows``).
@@ -40,12 +41,17 @@ def sequence_nll(model: Generator, tokens: torch.Tensor, batch_size: int = 0,
     was_training = model.training
     model.eval()
     try:
-        parts = [-model.log_prob(chunk, **extra).to(wide_float(chunk.device)).sum(dim=1)
-                 for chunk in tokens.split(batch_size)]
+        parts = [
+            -model.log_prob(chunk, **extra).to(wide_float(chunk.device)).sum(dim=1)
+            for chunk in tokens.split(batch_size)
+        ]
     finally:
         model.train(was_training)
-    return torch.cat(parts) if parts else torch.empty(0, dtype=wide_float(tokens.device),
-                                                      device=tokens.device)
+    return (
+        torch.cat(parts)
+        if parts
+        else torch.empty(0, dtype=wide_float(tokens.device), device=tokens.device)
+    )
 
 
 @torch.no_grad()

@@ -36,8 +36,9 @@ def diagnostic_sequences(task: Task, limit: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
-                          chunk: int = 0, per_dimension: bool = False) -> dict:
+def posterior_diagnostics(
+    generator: LatentGenerator, tokens: torch.Tensor, chunk: int = 0, per_dimension: bool = False
+) -> dict:
     """The four numbers above for ``tokens [n, T]`` (encoder dropout off), ``chunk`` rows
     at a time (0: as NLL scoring, ``models.pass_rows.nll_rows``), and with
     ``per_dimension`` the list ``kl_per_dimension`` (``[Z]``, nats)."""
@@ -55,13 +56,16 @@ def posterior_diagnostics(generator: LatentGenerator, tokens: torch.Tensor,
     finally:
         generator.train(was_training)
     mu, kl = torch.cat(mus), torch.cat(kls)
-    variance = (mu.var(dim=0, unbiased=False) if len(mu) > 1
-                else torch.zeros(mu.shape[1], device=mu.device))
+    variance = (
+        mu.var(dim=0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1], device=mu.device)
+    )
     per_dim = kl.mean(0)
     out: dict[str, float | list[float]] = {
-        "kl": float(kl.sum(1).mean()), "kl_dim_max": float(per_dim.max()),
+        "kl": float(kl.sum(1).mean()),
+        "kl_dim_max": float(per_dim.max()),
         "active_units": float((variance > ACTIVE_THRESHOLD).sum()),
-        "recon_nll": nll / max(1.0, count)}
+        "recon_nll": nll / max(1.0, count),
+    }
     if per_dimension:
         out["kl_per_dimension"] = per_dim.tolist()
     return out

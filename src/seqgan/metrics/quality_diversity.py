@@ -52,6 +52,7 @@ from seqgan.metrics.bleu import CURRENT, BleuConvention, ReferenceTables, bleu
 
 # -- forward and backward BLEU -------------------------------------------------------------
 
+
 def _as_lists(sequences) -> list[list]:
     return sequences.tolist() if hasattr(sequences, "tolist") else [list(s) for s in sequences]
 
@@ -63,8 +64,13 @@ def _nonempty(sequences, what: str) -> list[list]:
     return sequences
 
 
-def forward_bleu(samples, test, n: int = 4, convention: BleuConvention = CURRENT,
-                 tables: ReferenceTables | None = None) -> np.ndarray:
+def forward_bleu(
+    samples,
+    test,
+    n: int = 4,
+    convention: BleuConvention = CURRENT,
+    tables: ReferenceTables | None = None,
+) -> np.ndarray:
     """BLEU-n of each generated sample against the test set, ``[len(convention.
     pick_hypotheses(samples))]`` (quality; = ``metrics.bleu.bleu(samples, test, ...)``).
 
@@ -76,8 +82,13 @@ def forward_bleu(samples, test, n: int = 4, convention: BleuConvention = CURRENT
     return bleu(samples, None, n, convention, tables)
 
 
-def backward_bleu(samples, test, n: int = 4, convention: BleuConvention = CURRENT,
-                  tables: ReferenceTables | None = None) -> np.ndarray:
+def backward_bleu(
+    samples,
+    test,
+    n: int = 4,
+    convention: BleuConvention = CURRENT,
+    tables: ReferenceTables | None = None,
+) -> np.ndarray:
     """BLEU-n of each test sequence against the generated samples as references,
     ``[len(convention.pick_hypotheses(test))]`` (coverage / diversity).
 
@@ -113,15 +124,27 @@ def _head(name: str, n: int, convention: BleuConvention) -> str:
     return f"{name}{n}|rule={convention.rule}|smooth={convention.smooth_label}"
 
 
-def forward_bleu_signature(n: int, convention: BleuConvention, n_test: int, n_samples: int,
-                           tok: str = "ids", refs_label: str = "test") -> str:
+def forward_bleu_signature(
+    n: int,
+    convention: BleuConvention,
+    n_test: int,
+    n_samples: int,
+    tok: str = "ids",
+    refs_label: str = "test",
+) -> str:
     """``fwd_bleu4|rule=current|smooth=none|refs=test:1639|hyps=2000|tok=char``: the
     fields of ``BleuConvention.signature`` (``n_test`` / ``n_samples`` before any pick)."""
     return convention.signature("fwd_bleu", n, refs_label, n_test, n_samples, tok)
 
 
-def backward_bleu_signature(n: int, convention: BleuConvention, n_test: int, n_samples: int,
-                            tok: str = "ids", refs_label: str = "test") -> str:
+def backward_bleu_signature(
+    n: int,
+    convention: BleuConvention,
+    n_test: int,
+    n_samples: int,
+    tok: str = "ids",
+    refs_label: str = "test",
+) -> str:
     """``bwd_bleu4|rule=current|smooth=none|refs=samples:2000|hyps=test:1639|tok=char``:
     the samples are the references, the test sequences the hypotheses."""
     refs = _counted(convention, "samples", n_samples, convention.references)
@@ -129,16 +152,29 @@ def backward_bleu_signature(n: int, convention: BleuConvention, n_test: int, n_s
     return f"{_head('bwd_bleu', n, convention)}|refs={refs}|hyps={hyps}|tok={signature_label(tok)}"
 
 
-def harmonic_bleu_signature(n: int, convention: BleuConvention, n_test: int, n_samples: int,
-                            tok: str = "ids", refs_label: str = "test") -> str:
+def harmonic_bleu_signature(
+    n: int,
+    convention: BleuConvention,
+    n_test: int,
+    n_samples: int,
+    tok: str = "ids",
+    refs_label: str = "test",
+) -> str:
     """``hm_bleu4|rule=current|smooth=none|refs=test:1639+samples:2000|hyps=samples:2000+
     test:1639|tok=char``: the forward part's references and hypotheses, ``+``, the
     backward part's."""
-    refs = "+".join((_counted(convention, signature_label(refs_label), n_test,
-                              convention.references),
-                     _counted(convention, "samples", n_samples, convention.references)))
-    hyps = "+".join((_counted(convention, "samples", n_samples, convention.hypotheses),
-                     _counted(convention, refs_label, n_test, convention.hypotheses)))
+    refs = "+".join(
+        (
+            _counted(convention, signature_label(refs_label), n_test, convention.references),
+            _counted(convention, "samples", n_samples, convention.references),
+        )
+    )
+    hyps = "+".join(
+        (
+            _counted(convention, "samples", n_samples, convention.hypotheses),
+            _counted(convention, refs_label, n_test, convention.hypotheses),
+        )
+    )
     return f"{_head('hm_bleu', n, convention)}|refs={refs}|hyps={hyps}|tok={signature_label(tok)}"
 
 
@@ -170,18 +206,31 @@ class ForwardBackwardBleu:
     def means(self) -> dict[str, float]:
         """``{fwd_bleu<n><suffix>, bwd_bleu<n><suffix>, hm_bleu<n><suffix>}`` -> mean."""
         n, s = self.n, self.suffix
-        return {f"fwd_bleu{n}{s}": self.forward_mean, f"bwd_bleu{n}{s}": self.backward_mean,
-                f"hm_bleu{n}{s}": self.harmonic}
+        return {
+            f"fwd_bleu{n}{s}": self.forward_mean,
+            f"bwd_bleu{n}{s}": self.backward_mean,
+            f"hm_bleu{n}{s}": self.harmonic,
+        }
 
     def per_sequence(self) -> dict[str, np.ndarray]:
         """``{fwd_bleu<n><suffix>: [samples], bwd_bleu<n><suffix>: [test]}``."""
-        return {f"fwd_bleu{self.n}{self.suffix}": self.forward,
-                f"bwd_bleu{self.n}{self.suffix}": self.backward}
+        return {
+            f"fwd_bleu{self.n}{self.suffix}": self.forward,
+            f"bwd_bleu{self.n}{self.suffix}": self.backward,
+        }
 
 
-def forward_backward_bleu(samples, test, n: int = 4, convention: BleuConvention = CURRENT, *,
-                          tok: str = "ids", refs_label: str = "test", suffix: str = "",
-                          test_tables: ReferenceTables | None = None) -> ForwardBackwardBleu:
+def forward_backward_bleu(
+    samples,
+    test,
+    n: int = 4,
+    convention: BleuConvention = CURRENT,
+    *,
+    tok: str = "ids",
+    refs_label: str = "test",
+    suffix: str = "",
+    test_tables: ReferenceTables | None = None,
+) -> ForwardBackwardBleu:
     """Forward and backward BLEU-n, their harmonic mean and the three signatures.
 
     ``samples`` ``[n_samples]`` / ``test`` ``[n_test]``: token-id sequences, each the
@@ -194,9 +243,11 @@ def forward_backward_bleu(samples, test, n: int = 4, convention: BleuConvention 
     forward = forward_bleu(samples, test, n, convention, test_tables)
     backward = backward_bleu(samples, test, n, convention)
     args = (n, convention, len(test), len(samples), tok, refs_label)
-    signatures = {f"fwd_bleu{n}{suffix}": forward_bleu_signature(*args),
-                  f"bwd_bleu{n}{suffix}": backward_bleu_signature(*args),
-                  f"hm_bleu{n}{suffix}": harmonic_bleu_signature(*args)}
+    signatures = {
+        f"fwd_bleu{n}{suffix}": forward_bleu_signature(*args),
+        f"bwd_bleu{n}{suffix}": backward_bleu_signature(*args),
+        f"hm_bleu{n}{suffix}": harmonic_bleu_signature(*args),
+    }
     return ForwardBackwardBleu(n, forward, backward, signatures, suffix)
 
 
@@ -210,8 +261,10 @@ def _curve(x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     what = f"curve {what}" if what else "a curve"
     if x.ndim != 1 or x.shape != y.shape or not len(x):
-        raise ValueError(f"{what}: x and y must be equal-length non-empty 1-d arrays, "
-                         f"got shapes {x.shape} and {y.shape}")
+        raise ValueError(
+            f"{what}: x and y must be equal-length non-empty 1-d arrays, "
+            f"got shapes {x.shape} and {y.shape}"
+        )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError(f"{what}: x and y must be finite")
     xs, inverse = np.unique(x, return_inverse=True)
@@ -266,8 +319,9 @@ class MatchedDifference:
     higher_is_better: bool
 
 
-def matched_difference(curve_a: Curve, curve_b: Curve, at=None, *,
-                       higher_is_better: bool = True) -> MatchedDifference:
+def matched_difference(
+    curve_a: Curve, curve_b: Curve, at=None, *, higher_is_better: bool = True
+) -> MatchedDifference:
     """Quality of A minus quality of B at matched diversity.
 
     ``curve_a``, ``curve_b``: ``(x, y)`` pairs of 1-d arrays ``[K_a]`` / ``[K_b]`` — x the
@@ -282,23 +336,29 @@ def matched_difference(curve_a: Curve, curve_b: Curve, at=None, *,
     x = _grid(x_a, x_b, at)
     q_a, q_b = interpolate_curve(x_a, y_a, x), interpolate_curve(x_b, y_b, x)
     difference = q_a - q_b
-    return MatchedDifference(x, q_a, q_b, difference,
-                             difference if higher_is_better else -difference, higher_is_better)
+    return MatchedDifference(
+        x, q_a, q_b, difference, difference if higher_is_better else -difference, higher_is_better
+    )
 
 
-def _points(diversity: Sequence, quality: Sequence,
-            what: str) -> list[tuple[np.ndarray, np.ndarray]]:
+def _points(
+    diversity: Sequence, quality: Sequence, what: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per temperature: (x values, y values) as float64; x a scalar (fixed) or ``[n_k]``."""
     if len(diversity) != len(quality) or not len(quality):
-        raise ValueError(f"algorithm {what}: one diversity and one quality entry per "
-                         f"temperature, got {len(diversity)} and {len(quality)}")
+        raise ValueError(
+            f"algorithm {what}: one diversity and one quality entry per "
+            f"temperature, got {len(diversity)} and {len(quality)}"
+        )
     out = []
     for k, (x, y) in enumerate(zip(diversity, quality)):
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if y.ndim != 1 or not len(y) or (x.ndim and x.shape != y.shape):
-            raise ValueError(f"algorithm {what}, temperature {k}: quality must be [n_k] "
-                             f"(n_k >= 1) and diversity a scalar or [n_k]; got shapes "
-                             f"{x.shape} and {y.shape}")
+            raise ValueError(
+                f"algorithm {what}, temperature {k}: quality must be [n_k] "
+                f"(n_k >= 1) and diversity a scalar or [n_k]; got shapes "
+                f"{x.shape} and {y.shape}"
+            )
         out.append((x, y))
     return out
 
@@ -338,10 +398,18 @@ class MatchedBootstrap:
     higher_is_better: bool
 
 
-def bootstrap_matched_difference(diversity_a: Sequence, quality_a: Sequence,
-                                 diversity_b: Sequence, quality_b: Sequence, at=None, *,
-                                 higher_is_better: bool = True, resamples: int = 1000,
-                                 confidence: float = 0.95, seed: int = 0) -> MatchedBootstrap:
+def bootstrap_matched_difference(
+    diversity_a: Sequence,
+    quality_a: Sequence,
+    diversity_b: Sequence,
+    quality_b: Sequence,
+    at=None,
+    *,
+    higher_is_better: bool = True,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> MatchedBootstrap:
     """Percentile-bootstrap interval of A's advantage over B at matched diversity.
 
     ``quality_a[k]``: ``[n_k]`` the per-sample quality values of A's samples at its k-th
@@ -356,31 +424,57 @@ def bootstrap_matched_difference(diversity_a: Sequence, quality_a: Sequence,
     curves.  Per-sample values are taken as fixed: a value that depends on the other
     samples (Self-BLEU) is not recomputed within a resample."""
     if resamples < 1 or not 0 < confidence < 1:
-        raise ValueError(f"need resamples >= 1 and 0 < confidence < 1, got {resamples}, "
-                         f"{confidence}")
+        raise ValueError(
+            f"need resamples >= 1 and 0 < confidence < 1, got {resamples}, {confidence}"
+        )
     points_a = _points(diversity_a, quality_a, "A")
     points_b = _points(diversity_b, quality_b, "B")
-    point = matched_difference(_means(points_a), _means(points_b), at,
-                               higher_is_better=higher_is_better)
+    point = matched_difference(
+        _means(points_a), _means(points_b), at, higher_is_better=higher_is_better
+    )
     rng = np.random.default_rng(seed)
     xs_a, ys_a = _resampled(points_a, rng, resamples)
     xs_b, ys_b = _resampled(points_b, rng, resamples)
-    replicates = np.stack([
-        matched_difference((xs_a[r], ys_a[r]), (xs_b[r], ys_b[r]), point.x,
-                           higher_is_better=higher_is_better).advantage
-        for r in range(resamples)]) if len(point.x) else np.empty((resamples, 0))
+    replicates = (
+        np.stack(
+            [
+                matched_difference(
+                    (xs_a[r], ys_a[r]),
+                    (xs_b[r], ys_b[r]),
+                    point.x,
+                    higher_is_better=higher_is_better,
+                ).advantage
+                for r in range(resamples)
+            ]
+        )
+        if len(point.x)
+        else np.empty((resamples, 0))
+    )
     finite = np.isfinite(replicates)
     valid = finite.sum(axis=0)
     tail = (1 - confidence) / 2 * 100
     low, high = np.full(len(point.x), np.nan), np.full(len(point.x), np.nan)
     for j in np.flatnonzero(valid):
         low[j], high[j] = np.percentile(replicates[finite[:, j], j], [tail, 100 - tail])
-    return MatchedBootstrap(point.x, point.advantage, low, high, valid, replicates,
-                            confidence, higher_is_better)
+    return MatchedBootstrap(
+        point.x, point.advantage, low, high, valid, replicates, confidence, higher_is_better
+    )
 
 
-__all__ = ["forward_bleu", "backward_bleu", "harmonic_mean", "forward_backward_bleu",
-           "ForwardBackwardBleu", "forward_bleu_signature", "backward_bleu_signature",
-           "harmonic_bleu_signature", "signature_label", "interpolate_curve", "overlap",
-           "matched_difference",
-           "MatchedDifference", "bootstrap_matched_difference", "MatchedBootstrap"]
+__all__ = [
+    "forward_bleu",
+    "backward_bleu",
+    "harmonic_mean",
+    "forward_backward_bleu",
+    "ForwardBackwardBleu",
+    "forward_bleu_signature",
+    "backward_bleu_signature",
+    "harmonic_bleu_signature",
+    "signature_label",
+    "interpolate_curve",
+    "overlap",
+    "matched_difference",
+    "MatchedDifference",
+    "bootstrap_matched_difference",
+    "MatchedBootstrap",
+]

@@ -30,8 +30,9 @@ REAL = 1  # index of the "real" class in the two logits
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}  # autocast dtype of the forward pass
 
 
-def fit_widths(sizes: Sequence[int], counts: Sequence[int], seq_len: int
-               ) -> tuple[list[int], list[int]]:
+def fit_widths(
+    sizes: Sequence[int], counts: Sequence[int], seq_len: int
+) -> tuple[list[int], list[int]]:
     """Convolution widths that fit sequences of length ``seq_len`` (T): every width > T
     is replaced by T, the filters of equal widths summed — so the filter total (the
     feature size) stays, and the widths stay "from 1 to T" as in the paper.  Widths <= T
@@ -70,15 +71,24 @@ class Discriminator(nn.Module):
         precision: ``"fp32"`` or ``"bf16"`` (autocast of the forward pass).
     """
 
-    def __init__(self, vocab_size: int, seq_len: int, emb_dim: int,
-                 filter_sizes: Sequence[int], num_filters: Sequence[int], dropout: float = 0.25,
-                 kernel: str = DEFAULT_KERNEL, score_kernel: str = DEFAULT_KERNEL,
-                 precision: str = "fp32"):
+    def __init__(
+        self,
+        vocab_size: int,
+        seq_len: int,
+        emb_dim: int,
+        filter_sizes: Sequence[int],
+        num_filters: Sequence[int],
+        dropout: float = 0.25,
+        kernel: str = DEFAULT_KERNEL,
+        score_kernel: str = DEFAULT_KERNEL,
+        precision: str = "fp32",
+    ):
         super().__init__()
         for name in (kernel, score_kernel):
             if name not in KERNELS:
-                raise ValueError(f"unknown discriminator kernel {name!r} "
-                                 f"(choose from {', '.join(KERNELS)})")
+                raise ValueError(
+                    f"unknown discriminator kernel {name!r} (choose from {', '.join(KERNELS)})"
+                )
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         self.kernel, self.score_kernel, self.precision = kernel, score_kernel, precision
@@ -91,7 +101,8 @@ class Discriminator(nn.Module):
         self.num_filters = list(num_filters)
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.conv_weights = nn.ParameterList(
-            nn.Parameter(torch.empty(f, emb_dim, w)) for w, f in zip(filter_sizes, num_filters))
+            nn.Parameter(torch.empty(f, emb_dim, w)) for w, f in zip(filter_sizes, num_filters)
+        )
         total = sum(num_filters)
         self.conv_bias = nn.Parameter(torch.empty(total))
         self.highway = Highway(total)
@@ -128,8 +139,7 @@ class Discriminator(nn.Module):
 
     def _autocast(self, device: torch.device) -> torch.autocast:
         dtype = PRECISIONS[self.precision]
-        return torch.autocast(device.type, dtype=dtype or torch.bfloat16,
-                              enabled=dtype is not None)
+        return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
     def output_l2(self) -> torch.Tensor:
         """``(|W_out|^2 + |b_out|^2) / 2``: the reference code's L2 term (tf.nn.l2_loss)."""
@@ -143,8 +153,10 @@ class Discriminator(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            probs = [F.softmax(self(part, self.score_kernel), dim=-1)[:, REAL]
-                     for part in tokens.split(chunk)]
+            probs = [
+                F.softmax(self(part, self.score_kernel), dim=-1)[:, REAL]
+                for part in tokens.split(chunk)
+            ]
         finally:
             self.train(was_training)
         return torch.cat(probs) if probs else torch.empty(0, device=tokens.device)

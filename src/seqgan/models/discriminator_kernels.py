@@ -70,13 +70,13 @@ class _SharedWindows(torch.autograd.Function):
         ctx.set_materialize_grads(False)  # an unused width's gradient stays None
         padded = F.pad(emb.transpose(0, 1), (0, 0, 0, 0, 0, widest - 1))  # [T+W-1, n, k]
         # windows[t*n + s, j*k + c] = emb[s, t + j, c]: one im2col for every width
-        windows = padded.unfold(0, widest, 1).permute(0, 1, 3, 2).reshape(
-            length * n, widest * k)
+        windows = padded.unfold(0, widest, 1).permute(0, 1, 3, 2).reshape(length * n, widest * k)
         mats = [w.transpose(1, 2).reshape(w.shape[0], -1).to(emb.dtype) for w in weights]
         ctx.save_for_backward(windows, *mats)
         ctx.sizes = (n, length, k, widest, [w.dtype for w in weights])
-        return tuple(windows[:(length - m.shape[1] // k + 1) * n, :m.shape[1]] @ m.t()
-                     for m in mats)
+        return tuple(
+            windows[: (length - m.shape[1] // k + 1) * n, : m.shape[1]] @ m.t() for m in mats
+        )
 
     @staticmethod
     @once_differentiable  # the saved matrices are detached: no second derivative
@@ -91,24 +91,29 @@ class _SharedWindows(torch.autograd.Function):
                 grad_weights.append(None)
                 continue
             grad = grad.to(windows.dtype)
-            grad_windows[:grad.shape[0], :cols].addmm_(grad, mat)  # in place, strided view
-            grad_weights.append((grad.t() @ windows[:grad.shape[0], :cols])
-                                .view(filters, cols // k, k).transpose(1, 2).to(dtype))
+            grad_windows[: grad.shape[0], :cols].addmm_(grad, mat)  # in place, strided view
+            grad_weights.append(
+                (grad.t() @ windows[: grad.shape[0], :cols])
+                .view(filters, cols // k, k)
+                .transpose(1, 2)
+                .to(dtype)
+            )
         # col2im: emb[s, t + j] received windows[t*n + s, j*k:(j+1)*k]'s gradient
         taps = grad_windows.view(length, n, widest, k)
         grad_emb = windows.new_zeros(length + widest - 1, n, k)
         for j in range(widest):
-            grad_emb[j:j + length] += taps[:, :, j]
+            grad_emb[j : j + length] += taps[:, :, j]
         return (grad_emb[:length].transpose(0, 1), *grad_weights)
 
 
-def shared_unfold_features(emb: torch.Tensor, weights: Sequence[torch.Tensor]
-                           ) -> torch.Tensor:
+def shared_unfold_features(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``[n, T, k]`` -> ``[n, sum f]`` by one im2col of the widest window shared by all
     widths (``_SharedWindows``), then max over time."""
     n = emb.shape[0]
-    return torch.cat([out.view(-1, n, out.shape[1]).amax(dim=0)
-                      for out in _SharedWindows.apply(emb, *weights)], dim=1)
+    return torch.cat(
+        [out.view(-1, n, out.shape[1]).amax(dim=0) for out in _SharedWindows.apply(emb, *weights)],
+        dim=1,
+    )
 
 
 def conv2d_features(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -116,17 +121,24 @@ def conv2d_features(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch
     ``[n, k, 1, T]`` (NHWC in memory), kernels ``[f, k, 1, w]``."""
     n, length, k = emb.shape
     x = emb.reshape(n, 1, length, k).permute(0, 3, 1, 2)
-    return torch.cat([
-        F.conv2d(x, w.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-                 ).amax(dim=(2, 3)) for w in weights], dim=1)
+    return torch.cat(
+        [
+            F.conv2d(x, w.unsqueeze(2).contiguous(memory_format=torch.channels_last)).amax(
+                dim=(2, 3)
+            )
+            for w in weights
+        ],
+        dim=1,
+    )
 
 
 def conv2d_plain_features(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
     """``[n, T, k]`` -> ``[n, sum f]`` by ``conv2d`` of ``[n, 1, T, k]`` with kernels
     ``[f, 1, w, k]``."""
     x = emb.unsqueeze(1)
-    return torch.cat([F.conv2d(x, w.transpose(1, 2).unsqueeze(1)).amax(dim=(2, 3))
-                      for w in weights], dim=1)
+    return torch.cat(
+        [F.conv2d(x, w.transpose(1, 2).unsqueeze(1)).amax(dim=(2, 3)) for w in weights], dim=1
+    )
 
 
 KERNELS: dict[str, Kernel] = {

@@ -59,9 +59,18 @@ class Generator(nn.Module):
 
     output_kernel = "plain"
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
-                 start_token: int = 0, init_std: float = 0.1, eos_token: int | None = None,
-                 pad_token: int | None = None, never_output: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        max_len: int,
+        start_token: int = 0,
+        init_std: float = 0.1,
+        eos_token: int | None = None,
+        pad_token: int | None = None,
+        never_output: tuple[int, ...] = (),
+    ):
         super().__init__()
         if (eos_token is None) != (pad_token is None):
             raise ValueError("eos_token and pad_token go together")
@@ -79,8 +88,7 @@ class Generator(nn.Module):
         penalty = torch.zeros(vocab_size)
         penalty[list(self.never_output)] = -1e9
         # not a parameter, not saved: it follows from the task's vocabulary
-        self.register_buffer("output_penalty", penalty if never_output else None,
-                             persistent=False)
+        self.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
 
     def _out(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""
@@ -113,27 +121,31 @@ class Generator(nn.Module):
     def step_hidden(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed ``tokens [n]``; return the LSTM output ``[n, H]`` and the new state."""
         h, c = state
-        out, (h, c) = self.lstm(self.embedding(tokens).unsqueeze(1),
-                                (h.unsqueeze(0), c.unsqueeze(0)))
+        out, (h, c) = self.lstm(
+            self.embedding(tokens).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0))
+        )
         return out.squeeze(1), (h.squeeze(0), c.squeeze(0))
 
     def start_tokens(self, n: int) -> torch.Tensor:
-        return torch.full((n,), self.start_token, dtype=torch.long,
-                          device=self.output.weight.device)
+        return torch.full(
+            (n,), self.start_token, dtype=torch.long, device=self.output.weight.device
+        )
 
     # -- whole sequences ----------------------------------------------------------
     def inputs_for(self, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forcing inputs ``[start, y_1, ..., y_{T-1}]`` for ``tokens [n, T]``."""
         return torch.cat([self.start_tokens(tokens.shape[0]).unsqueeze(1), tokens[:, :-1]], dim=1)
 
-    def logits(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
-               state: State | None = None) -> torch.Tensor:
+    def logits(
+        self, tokens: torch.Tensor, inputs: torch.Tensor | None = None, state: State | None = None
+    ) -> torch.Tensor:
         """Teacher-forced logits ``[n, T, V]``; ``inputs`` default to ``inputs_for(tokens)``,
         ``state`` (the ``(h, c)`` before the first input) to ``initial_state(n)``."""
         return self._out(self.hidden_states(tokens, inputs, state))
 
-    def hidden_states(self, tokens: torch.Tensor, inputs: torch.Tensor | None = None,
-                      state: State | None = None) -> torch.Tensor:
+    def hidden_states(
+        self, tokens: torch.Tensor, inputs: torch.Tensor | None = None, state: State | None = None
+    ) -> torch.Tensor:
         """Teacher-forced LSTM outputs ``[n, T, H]`` (the output layer's inputs), as in
         ``logits``."""
         if inputs is None:
@@ -147,12 +159,18 @@ class Generator(nn.Module):
         chooses (``token_mask``), from the output layer's inputs ``hidden [n, T, H]``, by
         the chunked kernel (``models.output_loss.weighted_nll``: gradients in one pass)."""
         mask = self.token_mask(tokens).reshape(-1).to(hidden.dtype)
-        loss, _ = weighted_nll(hidden.reshape(-1, hidden.shape[-1]), self.output.weight,
-                               self._output_bias(), tokens.reshape(-1), mask / mask.sum())
+        loss, _ = weighted_nll(
+            hidden.reshape(-1, hidden.shape[-1]),
+            self.output.weight,
+            self._output_bias(),
+            tokens.reshape(-1),
+            mask / mask.sum(),
+        )
         return loss
 
-    def log_prob(self, tokens: torch.Tensor, state: State | None = None,
-                 temperature: float = 1.0) -> torch.Tensor:
+    def log_prob(
+        self, tokens: torch.Tensor, state: State | None = None, temperature: float = 1.0
+    ) -> torch.Tensor:
         """Per-token log G(y_t | Y_{1:t-1}), ``[n, T]`` (nats); 0 after a sequence's ``<eos>``.
         ``state``: the initial ``(h, c)``, as in ``logits``.
 
@@ -163,8 +181,12 @@ class Generator(nn.Module):
         "chunked"`` (at temperature 1) a few rows at a time (``models.output_loss``)."""
         if self.output_kernel == "chunked" and temperature == 1.0:
             hidden = self.hidden_states(tokens, state=state)
-            logp = token_log_probs(hidden.reshape(-1, hidden.shape[-1]), self.output.weight,
-                                   self._output_bias(), tokens.reshape(-1)).view(tokens.shape)
+            logp = token_log_probs(
+                hidden.reshape(-1, hidden.shape[-1]),
+                self.output.weight,
+                self._output_bias(),
+                tokens.reshape(-1),
+            ).view(tokens.shape)
             return logp if self.eos_token is None else logp * self.token_mask(tokens)
         logp = F.log_softmax(temper(self.logits(tokens, state=state), temperature), dim=-1)
         logp = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
@@ -187,8 +209,9 @@ class Generator(nn.Module):
         ``initial_state(n)``).
         """
         n, length = tokens.shape
-        _, state = self.step(self.start_tokens(n),
-                             self.initial_state(n) if state is None else state)
+        _, state = self.step(
+            self.start_tokens(n), self.initial_state(n) if state is None else state
+        )
         states = [state]
         for t in range(length - 2):
             _, state = self.step(tokens[:, t], state)
@@ -196,10 +219,14 @@ class Generator(nn.Module):
         return states
 
     @torch.no_grad()
-    def continue_from(self, prefix: torch.Tensor, state: State,
-                      uniforms: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None,
-                      sampler=sample_from_logits) -> torch.Tensor:
+    def continue_from(
+        self,
+        prefix: torch.Tensor,
+        state: State,
+        uniforms: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        sampler=sample_from_logits,
+    ) -> torch.Tensor:
         """Complete ``prefix [n, t]`` (0 <= t < T) to a sequence ``[n, T]``.
 
         ``state`` is the state before feeding the prefix's last token (before feeding
@@ -224,9 +251,13 @@ class Generator(nn.Module):
         return out
 
     @torch.no_grad()
-    def sample(self, n: int, batch_size: int = 0,
-               generator: torch.Generator | None = None,
-               sampling: Sampling | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        batch_size: int = 0,
+        generator: torch.Generator | None = None,
+        sampling: Sampling | None = None,
+    ) -> torch.Tensor:
         """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: chosen for
         the device, ``models.pass_rows``), each token with the controls ``sampling``
         (``models.sampling.Sampling``; default: plain sampling from the model, as in training)."""
@@ -236,9 +267,11 @@ class Generator(nn.Module):
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
             empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
-            chunks.append(self.continue_from(empty, self.initial_state(rows), generator=generator,
-                                             sampler=sampler))
+            chunks.append(
+                self.continue_from(
+                    empty, self.initial_state(rows), generator=generator, sampler=sampler
+                )
+            )
         if not chunks:
-            return torch.empty(0, self.max_len, dtype=torch.long,
-                               device=self.output.weight.device)
+            return torch.empty(0, self.max_len, dtype=torch.long, device=self.output.weight.device)
         return torch.cat(chunks)

@@ -52,13 +52,16 @@ AGREEMENT = {"fp32": 1e-2, "bf16": 5e-2}
 
 def cache_file() -> Path:
     """Where the measured choices are kept (``$SEQGAN_CACHE/kernels.json``)."""
-    root = os.environ.get("SEQGAN_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqgan"
+    root = (
+        os.environ.get("SEQGAN_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqgan"
+    )
     return Path(root) / "kernels.json"
 
 
-def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
-                   scored_rows: int = 0) -> tuple[str, str]:
+def choose_kernels(
+    d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows: int = 0
+) -> tuple[str, str]:
     """``(kernel, score_kernel)`` for the ``discriminator`` config section ``d_cfg``: its
     own names, with each ``"auto"`` replaced by the fastest measured (or cached) one; the
     scoring pass timed on ``scored_rows`` rows (0: one ``score_chunk``)."""
@@ -70,23 +73,30 @@ def choose_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
     key = _key(d_cfg, vocab_size, seq_len, device, scored_rows)
     cache = _read_cache()
     if key not in cache:
-        stderr_line(f"timing the discriminator's {len(KERNELS)} kernels on this run's shapes "
-                    f"(once per machine and shape; discriminator.kernel = \"conv1d\" and "
-                    f"score_kernel = \"conv1d\" skip it) ...")
+        stderr_line(
+            f"timing the discriminator's {len(KERNELS)} kernels on this run's shapes "
+            f'(once per machine and shape; discriminator.kernel = "conv1d" and '
+            f'score_kernel = "conv1d" skip it) ...'
+        )
         started = time.perf_counter()
         cache[key] = _measure(d_cfg, vocab_size, seq_len, device, scored_rows)
         seconds = time.perf_counter() - started
         _write_cache(cache)
-        stderr_line(f"note: discriminator kernels measured in {seconds:.1f} s: training "
-                    f"{cache[key]['train']}, scoring {cache[key]['score']} (cached in "
-                    f"{cache_file()})")
+        stderr_line(
+            f"note: discriminator kernels measured in {seconds:.1f} s: training "
+            f"{cache[key]['train']}, scoring {cache[key]['score']} (cached in "
+            f"{cache_file()})"
+        )
     choice = cache[key]
-    return (choice["train"] if wanted[0] == AUTO else wanted[0],
-            choice["score"] if wanted[1] == AUTO else wanted[1])
+    return (
+        choice["train"] if wanted[0] == AUTO else wanted[0],
+        choice["score"] if wanted[1] == AUTO else wanted[1],
+    )
 
 
-def kernel_differences(model: Discriminator, tokens: torch.Tensor,
-                       names: list[str] | None = None) -> dict[str, tuple[float, str]]:
+def kernel_differences(
+    model: Discriminator, tokens: torch.Tensor, names: list[str] | None = None
+) -> dict[str, tuple[float, str]]:
     """For each kernel of ``names`` (default: all but ``DEFAULT_KERNEL``): how far its
     logits and parameter gradients (cross-entropy, eval mode) on ``tokens`` are from
     ``DEFAULT_KERNEL``'s, relative to the largest entry of those, and where the largest
@@ -107,10 +117,11 @@ def kernel_differences(model: Discriminator, tokens: torch.Tensor,
         reference = outputs(DEFAULT_KERNEL)
         scale = max(float(r.abs().max()) if r.numel() else 0.0 for r in reference) or 1.0
         found = {}
-        for name in names if names is not None else [n for n in KERNELS
-                                                     if n != DEFAULT_KERNEL]:
-            gaps = [float((o - r).abs().max()) if r.numel() else 0.0
-                    for o, r in zip(outputs(name), reference)]
+        for name in names if names is not None else [n for n in KERNELS if n != DEFAULT_KERNEL]:
+            gaps = [
+                float((o - r).abs().max()) if r.numel() else 0.0
+                for o, r in zip(outputs(name), reference)
+            ]
             worst = max(range(len(gaps)), key=lambda i: gaps[i])
             # a NaN difference is no agreement
             difference = math.inf if any(math.isnan(g) for g in gaps) else gaps[worst] / scale
@@ -132,8 +143,9 @@ def agreeing_kernels(model: Discriminator, tokens: torch.Tensor) -> tuple[list[s
         if difference <= AGREEMENT[model.precision]:
             agreeing.append(name)
         else:
-            left_out[name] = f"{where} differs from {DEFAULT_KERNEL}'s by {difference:.2g} " \
-                             f"of the largest value"
+            left_out[name] = (
+                f"{where} differs from {DEFAULT_KERNEL}'s by {difference:.2g} of the largest value"
+            )
     return agreeing, left_out
 
 
@@ -141,9 +153,11 @@ def check_chosen_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.dev
     """A kernel the config names (not ``auto``, not ``DEFAULT_KERNEL``) must compute the
     same discriminator as ``DEFAULT_KERNEL`` on this device (``kernel_differences``),
     else a one-line ``UserError`` before anything is trained."""
-    chosen = [(key, name) for key, name in (("kernel", d_cfg.kernel),
-                                            ("score_kernel", d_cfg.score_kernel))
-              if name not in (AUTO, DEFAULT_KERNEL)]
+    chosen = [
+        (key, name)
+        for key, name in (("kernel", d_cfg.kernel), ("score_kernel", d_cfg.score_kernel))
+        if name not in (AUTO, DEFAULT_KERNEL)
+    ]
     if not chosen:
         return
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -158,11 +172,17 @@ def check_chosen_kernels(d_cfg, vocab_size: int, seq_len: int, device: torch.dev
                 f"discriminator.{key} = {name} computes wrong results on {device} (its "
                 f"{where} differs from {DEFAULT_KERNEL}'s by {difference:.2g} of the "
                 f"largest value: a fault of this device's convolution library for that "
-                f"formulation); set discriminator.{key} = auto or {DEFAULT_KERNEL}")
+                f"formulation); set discriminator.{key} = auto or {DEFAULT_KERNEL}"
+            )
 
 
-def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
-                 names: list[str] | None = None, report=None) -> dict[str, float]:
+def time_kernels(
+    model: Discriminator,
+    tokens: torch.Tensor,
+    train: bool,
+    names: list[str] | None = None,
+    report=None,
+) -> dict[str, float]:
     """Median seconds of one training step (forward + backward of the cross-entropy) or
     one scoring pass (forward, no gradients, eval mode) of ``tokens`` per kernel of
     ``names`` (default: all); kernels ``GIVE_UP`` times slower than the best so far are
@@ -195,8 +215,7 @@ def time_kernels(model: Discriminator, tokens: torch.Tensor, train: bool,
     return seconds
 
 
-def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
-             scored_rows: int) -> dict:
+def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows: int) -> dict:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(0)
         model = _model(d_cfg, vocab_size, seq_len, device)
@@ -207,30 +226,50 @@ def _measure(d_cfg, vocab_size: int, seq_len: int, device: torch.device,
 
         def report(what: str):
             return lambda name, seconds: stderr_line(
-                f"  {what} with {name}: {seconds * 1000:.1f} ms ({next(done)} of "
-                f"{2 * len(names)})")
-        train = time_kernels(model, batch, train=True, names=names,
-                             report=report(f"a training step of {len(batch)} rows"))
-        score = time_kernels(model, chunk, train=False, names=names,
-                             report=report(f"scoring {len(chunk)} rows"))
-    return {"train": min(train, key=lambda name: train[name]),
-            "score": min(score, key=lambda name: score[name]),
-            "train_seconds": train, "score_seconds": score,
-            **({"left_out": left_out} if left_out else {})}
+                f"  {what} with {name}: {seconds * 1000:.1f} ms ({next(done)} of {2 * len(names)})"
+            )
+
+        train = time_kernels(
+            model,
+            batch,
+            train=True,
+            names=names,
+            report=report(f"a training step of {len(batch)} rows"),
+        )
+        score = time_kernels(
+            model, chunk, train=False, names=names, report=report(f"scoring {len(chunk)} rows")
+        )
+    return {
+        "train": min(train, key=lambda name: train[name]),
+        "score": min(score, key=lambda name: score[name]),
+        "train_seconds": train,
+        "score_seconds": score,
+        **({"left_out": left_out} if left_out else {}),
+    }
 
 
 def _model(d_cfg, vocab_size: int, seq_len: int, device: torch.device) -> Discriminator:
-    return Discriminator(vocab_size, seq_len, d_cfg.emb_dim, d_cfg.filter_sizes,
-                         d_cfg.num_filters, d_cfg.dropout, precision=d_cfg.precision
-                         ).to(device)
+    return Discriminator(
+        vocab_size,
+        seq_len,
+        d_cfg.emb_dim,
+        d_cfg.filter_sizes,
+        d_cfg.num_filters,
+        d_cfg.dropout,
+        precision=d_cfg.precision,
+    ).to(device)
 
 
 def _key(d_cfg, vocab_size: int, seq_len: int, device: torch.device, scored_rows: int) -> str:
-    shape = (f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
-             f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{scored_rows}")
-    return (f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
-            f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape} | "
-            f"kernels {','.join(sorted(KERNELS))}")  # a new kernel is timed, not skipped
+    shape = (
+        f"V{vocab_size} T{seq_len} k{d_cfg.emb_dim} widths{d_cfg.filter_sizes} "
+        f"filters{d_cfg.num_filters} batch{d_cfg.batch_size} chunk{scored_rows}"
+    )
+    return (
+        f"{device_name(device)} | {torch.get_num_threads()} threads | torch "
+        f"{torch.__version__} | {device.type} | {d_cfg.precision} | {shape} | "
+        f"kernels {','.join(sorted(KERNELS))}"
+    )  # a new kernel is timed, not skipped
 
 
 def _read_cache() -> dict:
@@ -238,9 +277,17 @@ def _read_cache() -> dict:
         cache = json.loads(cache_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # none yet, or unreadable: measure again
-    return {key: value for key, value in cache.items()
-            if isinstance(value, dict) and value.get("train") in KERNELS
-            and value.get("score") in KERNELS} if isinstance(cache, dict) else {}
+    return (
+        {
+            key: value
+            for key, value in cache.items()
+            if isinstance(value, dict)
+            and value.get("train") in KERNELS
+            and value.get("score") in KERNELS
+        }
+        if isinstance(cache, dict)
+        else {}
+    )
 
 
 def _write_cache(cache: dict) -> None:

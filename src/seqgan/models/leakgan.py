@@ -51,6 +51,7 @@ def leakgan_params(vocab: int, emb: int, hidden: int, goal: int, features: int) 
 class Leaked:
     """One teacher-forced pass: ``features [n, T+1, F]`` (f_0..f_T), ``goals [n, T, F]``
     (g_0..g_{T-1}, with gradient to the manager), ``logits [n, T, V]``."""
+
     features: torch.Tensor
     goals: torch.Tensor
     logits: torch.Tensor
@@ -63,10 +64,21 @@ class LeakGANGenerator(nn.Module):
     goal_init: torch.Tensor  # buffer [F]: the goals before step 0
     output_penalty: torch.Tensor | None  # buffer [V]: -1e9 at never_output tokens
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
-                 start_token: int, discriminator: Discriminator, goal_size: int = 16,
-                 step: int = 4, init_std: float = 0.1, eos_token: int | None = None,
-                 pad_token: int | None = None, never_output: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        max_len: int,
+        start_token: int,
+        discriminator: Discriminator,
+        goal_size: int = 16,
+        step: int = 4,
+        init_std: float = 0.1,
+        eos_token: int | None = None,
+        pad_token: int | None = None,
+        never_output: tuple[int, ...] = (),
+    ):
         super().__init__()
         if (eos_token is None) != (pad_token is None):
             raise ValueError("eos_token and pad_token go together")
@@ -93,14 +105,18 @@ class LeakGANGenerator(nn.Module):
         self.never_output = tuple(never_output)
         penalty = torch.zeros(vocab_size)
         penalty[list(self.never_output)] = -1e9
-        self.register_buffer("output_penalty", penalty if never_output else None,
-                             persistent=False)
+        self.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
 
     # -- parameter groups ---------------------------------------------------------------
     def worker_parameters(self) -> list[torch.Tensor]:
         """The worker's parameters (embedding, LSTM, W_W, B_W, psi)."""
-        return [*self.embedding.parameters(), *self.worker.parameters(),
-                self.output.weight, self.output_bias, self.psi.weight]
+        return [
+            *self.embedding.parameters(),
+            *self.worker.parameters(),
+            self.output.weight,
+            self.output_bias,
+            self.psi.weight,
+        ]
 
     def manager_parameters(self) -> list[torch.Tensor]:
         return [*self.manager.parameters(), *self.manager_out.parameters()]
@@ -111,7 +127,7 @@ class LeakGANGenerator(nn.Module):
         """f of the prefixes ``tokens[i, :lengths[i]]`` ``[m, F]`` (``tokens [m, T]``): D's
         pooled features and highway layer, later positions zeroed, dropout off."""
         d = self.discriminator
-        keep = (torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1))
+        keep = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
         out = []
         for rows, kept in zip(tokens.split(FEATURE_ROWS), keep.split(FEATURE_ROWS)):
             emb = d.embedding(rows) * kept.unsqueeze(-1)
@@ -152,8 +168,9 @@ class LeakGANGenerator(nn.Module):
         return logits if self.output_penalty is None else logits + self.output_penalty
 
     def start_tokens(self, n: int) -> torch.Tensor:
-        return torch.full((n,), self.start_token, dtype=torch.long,
-                          device=self.output.weight.device)
+        return torch.full(
+            (n,), self.start_token, dtype=torch.long, device=self.output.weight.device
+        )
 
     def leaked(self, tokens: torch.Tensor) -> Leaked:
         """Features, goals and logits of ``tokens [n, T]``, teacher-forced."""
@@ -184,9 +201,13 @@ class LeakGANGenerator(nn.Module):
 
     # -- sampling -------------------------------------------------------------------------
     @torch.no_grad()
-    def continue_from(self, prefix: torch.Tensor, uniforms: torch.Tensor | None = None,
-                      generator: torch.Generator | None = None,
-                      sampler=sample_from_logits) -> torch.Tensor:
+    def continue_from(
+        self,
+        prefix: torch.Tensor,
+        uniforms: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        sampler=sample_from_logits,
+    ) -> torch.Tensor:
         """Complete ``prefix [n, t]`` (0 <= t <= T) to ``[n, T]``, step by step: at step s
         the manager reads f_s of the sequence so far, the worker emits y_{s+1}.  The
         prefix is re-read (the features of a prefix depend on nothing after it).
@@ -198,13 +219,12 @@ class LeakGANGenerator(nn.Module):
         history = [self.goal_init.expand(n, -1)]  # goal_init, g_0, g_1, ...
         manager_state = worker_state = None
         token = self.start_tokens(n)
-        ended = None if self.eos_token is None else torch.zeros(n, dtype=torch.bool,
-                                                                device=device)
+        ended = None if self.eos_token is None else torch.zeros(n, dtype=torch.bool, device=device)
         pad = self.pad_token
         for pos in range(self.max_len):
             f = self.prefix_features(out, torch.full((n,), pos, device=device))
             goal, manager_state = self._goals(f.unsqueeze(1), manager_state)
-            w = self._goal_embedding(torch.stack(history[-self.step_size:]).sum(0))
+            w = self._goal_embedding(torch.stack(history[-self.step_size :]).sum(0))
             history.append(goal.squeeze(1))
             hidden, worker_state = self.worker(self.embedding(token).unsqueeze(1), worker_state)
             if pos < given:
@@ -221,8 +241,13 @@ class LeakGANGenerator(nn.Module):
         return out
 
     @torch.no_grad()
-    def sample(self, n: int, batch_size: int = 0, generator: torch.Generator | None = None,
-               sampling: Sampling | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        n: int,
+        batch_size: int = 0,
+        generator: torch.Generator | None = None,
+        sampling: Sampling | None = None,
+    ) -> torch.Tensor:
         """``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: by device), each
         token drawn with ``sampling`` (default: plain sampling, as in training)."""
         sampler = sample_from_logits if sampling is None else sampling.sampler
@@ -231,9 +256,14 @@ class LeakGANGenerator(nn.Module):
         self.eval()
         try:
             empty = torch.empty(0, 0, dtype=torch.long, device=self.output.weight.device)
-            chunks = [self.continue_from(empty.new_empty(min(batch_size, n - start), 0),
-                                         generator=generator, sampler=sampler)
-                      for start in range(0, n, batch_size)]
+            chunks = [
+                self.continue_from(
+                    empty.new_empty(min(batch_size, n - start), 0),
+                    generator=generator,
+                    sampler=sampler,
+                )
+                for start in range(0, n, batch_size)
+            ]
         finally:
             self.train(was_training)
         return torch.cat(chunks) if chunks else empty.new_empty(0, self.max_len)

@@ -77,20 +77,26 @@ def _scratch(like: torch.Tensor, shapes: list[tuple[int, int]]) -> list[torch.Te
         kept[key] = like.new_empty(sum(sizes))
     views, offset = [], 0
     for (rows, cols), size in zip(shapes, sizes):
-        views.append(kept[key][offset:offset + size].view(rows, cols))
+        views.append(kept[key][offset : offset + size].view(rows, cols))
         offset += size
     return views
 
 
-def _chunked_pass(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                  targets: torch.Tensor, weights: torch.Tensor | None = None):
+def _chunked_pass(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor | None = None,
+):
     """``log p [N]`` and, with ``weights [N]``, the gradients of ``-sum_i w_i log p_i``
     with respect to ``(hidden, weight, bias)``; else ``None`` for them."""
     n, width = hidden.shape
     vocab = weight.shape[0]
     rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size()))
     logits, probs, weight_1, grad_weight_1 = _scratch(
-        hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)])
+        hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)]
+    )
     # the bias as one more input column (of ones): no separate pass adds it, and its
     # gradient comes out of the weight gradient's product
     weight_1[:, :width] = weight
@@ -103,10 +109,10 @@ def _chunked_pass(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
         grad_weight_1.zero_()
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        y, h = targets[start:stop], h_1[:stop - start]
+        y, h = targets[start:stop], h_1[: stop - start]
         h[:, :width] = hidden[start:stop]
-        chunk_logits = torch.mm(h, weight_1.t(), out=logits[:stop - start])
-        p = torch._softmax(chunk_logits, 1, False, out=probs[:stop - start])
+        chunk_logits = torch.mm(h, weight_1.t(), out=logits[: stop - start])
+        p = torch._softmax(chunk_logits, 1, False, out=probs[: stop - start])
         p_y = p.gather(1, y.unsqueeze(1)).squeeze(1)
         lp = log_probs[start:stop]
         torch.log(p_y, out=lp)
@@ -119,12 +125,16 @@ def _chunked_pass(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
             grad_weight_1.addmm_(p.t(), wh).index_add_(0, y, wh, alpha=-1)
     if weights is None:
         return log_probs, None
-    return log_probs, (grad_hidden, grad_weight_1[:, :width].contiguous(),
-                       grad_weight_1[:, width].contiguous())
+    return log_probs, (
+        grad_hidden,
+        grad_weight_1[:, :width].contiguous(),
+        grad_weight_1[:, width].contiguous(),
+    )
 
 
-def _recompute_small(log_p: torch.Tensor, p_y: torch.Tensor, logits: torch.Tensor,
-                     y: torch.Tensor, tiny: float) -> None:
+def _recompute_small(
+    log_p: torch.Tensor, p_y: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, tiny: float
+) -> None:
     """``log_p = l_y - logsumexp(l)`` in place where ``p_y < tiny`` (on the CPU only for
     those rows; elsewhere for all, without a host sync, kept where needed)."""
     if logits.device.type != "cpu":
@@ -148,7 +158,8 @@ class _TokenLogProbs(torch.autograd.Function):
         hidden, weight, bias, targets = ctx.saved_tensors
         # d(sum_i g_i log p_i) = the gradient of -sum_i w_i log p_i with w = -g
         _, (grad_hidden, grad_weight, grad_bias) = _chunked_pass(
-            hidden, weight, bias, targets, -grad.contiguous())
+            hidden, weight, bias, targets, -grad.contiguous()
+        )
         return grad_hidden, grad_weight, grad_bias, None
 
 
@@ -156,8 +167,7 @@ class _WeightedNLL(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, weights):
         wanted = any(ctx.needs_input_grad[:3])
-        log_probs, grads = _chunked_pass(hidden, weight, bias, targets,
-                                         weights if wanted else None)
+        log_probs, grads = _chunked_pass(hidden, weight, bias, targets, weights if wanted else None)
         ctx.grads = grads or ()
         ctx.mark_non_differentiable(log_probs)
         return -(weights * log_probs).sum(), log_probs
@@ -170,29 +180,43 @@ class _WeightedNLL(torch.autograd.Function):
 
 def _check(hidden, weight, bias, targets) -> None:
     if hidden.dim() != 2 or targets.shape != hidden.shape[:1]:
-        raise ValueError(f"hidden [N, H] and targets [N] expected, got "
-                         f"{tuple(hidden.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"hidden [N, H] and targets [N] expected, got "
+            f"{tuple(hidden.shape)} and {tuple(targets.shape)}"
+        )
     if weight.shape[1] != hidden.shape[1] or bias.shape != weight.shape[:1]:
-        raise ValueError(f"weight [V, H] and bias [V] expected for H = {hidden.shape[1]}, "
-                         f"got {tuple(weight.shape)} and {tuple(bias.shape)}")
+        raise ValueError(
+            f"weight [V, H] and bias [V] expected for H = {hidden.shape[1]}, "
+            f"got {tuple(weight.shape)} and {tuple(bias.shape)}"
+        )
 
 
-def token_log_probs(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                    targets: torch.Tensor) -> torch.Tensor:
+def token_log_probs(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """``log softmax(hidden W^T + b)[i, targets[i]]``, ``[N]`` (nats), differentiable in
     ``hidden [N, H]``, ``weight [V, H]`` and ``bias [V]``; ``targets [N]`` long."""
     _check(hidden, weight, bias, targets)
-    return _TokenLogProbs.apply(hidden.contiguous(), weight.contiguous(), bias.contiguous(),
-                                targets.contiguous())
+    return _TokenLogProbs.apply(
+        hidden.contiguous(), weight.contiguous(), bias.contiguous(), targets.contiguous()
+    )
 
 
-def weighted_nll(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                 targets: torch.Tensor, weights: torch.Tensor
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def weighted_nll(
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(-sum_i weights[i] log p_i, log p [N])``: the loss (differentiable in ``hidden``,
     ``weight``, ``bias``; ``weights [N]`` are constants) and the per-token log-probabilities
     (no gradient) of ``token_log_probs``, with the gradients computed in one pass."""
     _check(hidden, weight, bias, targets)
-    return _WeightedNLL.apply(hidden.contiguous(), weight.contiguous(), bias.contiguous(),
-                              targets.contiguous(), weights.detach().to(hidden.dtype)
-                              .contiguous())
+    return _WeightedNLL.apply(
+        hidden.contiguous(),
+        weight.contiguous(),
+        bias.contiguous(),
+        targets.contiguous(),
+        weights.detach().to(hidden.dtype).contiguous(),
+    )

@@ -58,8 +58,7 @@ def device_memory(device: torch.device) -> int | None:
     return None
 
 
-def rows_for(setting: int, device: torch.device, row_bytes: int,
-             memory: int | None = None) -> int:
+def rows_for(setting: int, device: torch.device, row_bytes: int, memory: int | None = None) -> int:
     """``setting`` if positive, else the rows per pass on ``device`` for passes of
     ``row_bytes`` bytes per row (see the module docstring); ``memory``: the device's
     bytes (default: ``device_memory``)."""
@@ -95,8 +94,9 @@ def sample_rows(setting: int, generator, controls: bool = False) -> int:
     """Rows per sampling batch of ``generator`` (``generator.sample_batch``); ``controls``:
     with top-k / top-p filtering."""
     row = sampling_row_floats(generator.vocab_size, generator.hidden_dim) * FLOAT_BYTES
-    return rows_for(setting, generator.output.weight.device,
-                    row * (CONTROLS_FACTOR if controls else 1))
+    return rows_for(
+        setting, generator.output.weight.device, row * (CONTROLS_FACTOR if controls else 1)
+    )
 
 
 def nll_rows(model, seq_len: int, setting: int = 0) -> int:
@@ -109,22 +109,31 @@ def score_rows(setting: int, d_cfg, seq_len: int, device: torch.device) -> int:
     """Rows per discriminator scoring pass (``discriminator.score_chunk``) on sequences of
     length ``seq_len``; ``d_cfg``: anything with ``emb_dim``, ``filter_sizes`` and
     ``num_filters`` (the config section, or the ``Discriminator`` itself)."""
-    row = discriminator_row_floats(d_cfg.emb_dim, d_cfg.filter_sizes, d_cfg.num_filters,
-                                   seq_len) * FLOAT_BYTES
+    row = (
+        discriminator_row_floats(d_cfg.emb_dim, d_cfg.filter_sizes, d_cfg.num_filters, seq_len)
+        * FLOAT_BYTES
+    )
     return rows_for(setting, device, row)
 
 
-def chosen_rows(cfg, generator, seq_len: int, oracle=None,
-                discriminator: bool = False) -> dict[str, int]:
+def chosen_rows(
+    cfg, generator, seq_len: int, oracle=None, discriminator: bool = False
+) -> dict[str, int]:
     """What a run of config ``cfg`` uses (``summary.json``'s ``pass_rows``): rows per
     sampling batch, per NLL pass of the generator
     (NLL-test) and of the ``oracle`` (NLL-oracle) and, with a ``discriminator``, per
     scoring pass."""
-    out = {"sample_batch": sample_rows(cfg.generator.sample_batch, generator),
-           "nll_test": nll_rows(generator, seq_len)}
+    out = {
+        "sample_batch": sample_rows(cfg.generator.sample_batch, generator),
+        "nll_test": nll_rows(generator, seq_len),
+    }
     if oracle is not None:
         out["nll_oracle"] = nll_rows(oracle, seq_len)
     if discriminator:
-        out["score_chunk"] = score_rows(cfg.discriminator.score_chunk, cfg.discriminator,
-                                        seq_len, generator.output.weight.device)
+        out["score_chunk"] = score_rows(
+            cfg.discriminator.score_chunk,
+            cfg.discriminator,
+            seq_len,
+            generator.output.weight.device,
+        )
     return out

@@ -43,8 +43,11 @@ from seqgan.runtime.device import wide_float
 MAX_TEMPERATURE = 1e6
 
 
-def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = None,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_from_logits(
+    logits: torch.Tensor,
+    uniforms: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Draw one token per row of ``logits``.
 
     Args:
@@ -57,8 +60,9 @@ def sample_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = Non
     """
     cdf = torch.cumsum(torch.softmax(logits, dim=-1), dim=-1)
     if uniforms is None:
-        uniforms = torch.rand(logits.shape[0], generator=generator, dtype=cdf.dtype,
-                              device=logits.device)
+        uniforms = torch.rand(
+            logits.shape[0], generator=generator, dtype=cdf.dtype, device=logits.device
+        )
     # Out of place: ``.to`` returns the caller's tensor when the dtype already matches.
     u = uniforms.to(cdf.dtype).clamp(max=1.0 - torch.finfo(cdf.dtype).eps / 2)
     targets = (u * cdf[:, -1]).unsqueeze(-1)
@@ -81,22 +85,29 @@ def temper(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return shifted / temperature
 
 
-def greedy_from_logits(logits: torch.Tensor, uniforms: torch.Tensor | None = None,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+def greedy_from_logits(
+    logits: torch.Tensor,
+    uniforms: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """The most probable token of each row ``[n]`` (the first, lowest id, of tied maxima);
     a ``continue_from`` sampler that draws no random numbers."""
     return logits.argmax(dim=-1)
 
 
-def check_controls(temperature, top_k, top_p, greedy, caller: str | None = None
-                   ) -> tuple[float, int, float, bool]:
+def check_controls(
+    temperature, top_k, top_p, greedy, caller: str | None = None
+) -> tuple[float, int, float, bool]:
     """The sampling controls as ``(float, int, float, bool)``, each checked
     (``seqgan.arguments``: the same rule for the command line and the API)."""
     import seqgan.arguments as a
-    return (a.real(temperature, "temperature", caller, 0.0, MAX_TEMPERATURE),
-            a.whole(top_k, "top_k", caller, 0, note=" (0: off)"),
-            a.real(top_p, "top_p", caller, 0.0, 1.0, note=" (1: off)"),
-            a.switch(greedy, "greedy", caller))
+
+    return (
+        a.real(temperature, "temperature", caller, 0.0, MAX_TEMPERATURE),
+        a.whole(top_k, "top_k", caller, 0, note=" (0: off)"),
+        a.real(top_p, "top_p", caller, 0.0, 1.0, note=" (1: off)"),
+        a.switch(greedy, "greedy", caller),
+    )
 
 
 @dataclass(frozen=True)
@@ -132,8 +143,9 @@ class Sampling:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def of(cls, temperature=1.0, top_k=0, top_p=1.0, greedy=False,
-           caller: str | None = None) -> Sampling:
+    def of(
+        cls, temperature=1.0, top_k=0, top_p=1.0, greedy=False, caller: str | None = None
+    ) -> Sampling:
         """A ``Sampling`` of values a caller passed (``arguments.CLI`` or ``API``): an
         invalid one is a one-line ``UserError`` spelled as the caller wrote it."""
         return cls(*check_controls(temperature, top_k, top_p, greedy, caller))
@@ -141,8 +153,7 @@ class Sampling:
     @property
     def is_default(self) -> bool:
         """Plain sampling from softmax(l): what training uses."""
-        return (self.temperature == 1.0 and self.top_k == 0 and self.top_p == 1.0
-                and not self.greedy)
+        return self.temperature == 1.0 and self.top_k == 0 and self.top_p == 1.0 and not self.greedy
 
     @property
     def filters(self) -> bool:
@@ -157,18 +168,21 @@ class Sampling:
         vocab = logits.shape[-1]
         if self.top_k and self.top_k < vocab:
             order = torch.sort(out, dim=-1, descending=True, stable=True).indices
-            out = out.scatter(-1, order[:, self.top_k:], float("-inf"))
+            out = out.scatter(-1, order[:, self.top_k :], float("-inf"))
         if self.top_p < 1.0:
             ranked, order = torch.sort(out, dim=-1, descending=True, stable=True)
             probs = torch.softmax(ranked.to(wide_float(ranked.device)), dim=-1)
             before = torch.nn.functional.pad(probs.cumsum(-1)[:, :-1], (1, 0))
             drop = before >= self.top_p  # the first token has 0 before it: always kept
-            out = out.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop),
-                                  float("-inf"))
+            out = out.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
         return out
 
-    def sample(self, logits: torch.Tensor, uniforms: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        logits: torch.Tensor,
+        uniforms: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """One token per row of ``logits [n, V]``, ``[n]`` ``torch.long`` (arguments as
         ``sample_from_logits``, whose draw it is on ``restrict(logits)``)."""
         if self.greedy:

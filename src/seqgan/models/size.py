@@ -66,6 +66,7 @@ ID_BYTES = 8  # int64 token ids
 @dataclass(frozen=True)
 class Part:
     """One term of the estimate: ``count`` parameters, numbers or ids taking ``bytes``."""
+
     name: str
     count: int
     unit: str  # "parameters", "floats" or "ids"
@@ -89,6 +90,7 @@ class Estimate:
 
 # -- parameter counts -------------------------------------------------------------------
 
+
 def lstm_params(inputs: int, hidden: int) -> int:
     """One LSTM layer (one direction): four gates of input and recurrent weights, two biases."""
     return 4 * hidden * (inputs + hidden) + 8 * hidden
@@ -102,9 +104,12 @@ def generator_params(vocab: int, emb: int, hidden: int) -> int:
 def vae_extra_params(cfg: Config, vocab: int) -> int:
     """``models.vae``: the encoder and the decoder's map z -> (h_0, c_0)."""
     v, hidden = cfg.vae, cfg.vae.encoder_hidden_dim
-    encoder = (vocab * v.encoder_emb_dim + 2 * lstm_params(v.encoder_emb_dim, hidden)
-               + 2 * lstm_params(2 * hidden, hidden) + 2 * (2 * hidden * v.latent_dim
-                                                            + v.latent_dim))
+    encoder = (
+        vocab * v.encoder_emb_dim
+        + 2 * lstm_params(v.encoder_emb_dim, hidden)
+        + 2 * lstm_params(2 * hidden, hidden)
+        + 2 * (2 * hidden * v.latent_dim + v.latent_dim)
+    )
     return encoder + 2 * cfg.generator.hidden_dim * (v.latent_dim + 1)
 
 
@@ -118,9 +123,13 @@ def discriminator_params(cfg: Config, vocab: int) -> int:
 
 # -- the estimate -----------------------------------------------------------------------
 
+
 def _vocab_knob(cfg: Config) -> str:
-    return {"oracle": "oracle.vocab_size", "text": "the vocabulary (raise data.min_freq)",
-            "music": "the vocabulary (data.encoding)"}[cfg.data.kind]
+    return {
+        "oracle": "oracle.vocab_size",
+        "text": "the vocabulary (raise data.min_freq)",
+        "music": "the vocabulary (data.encoding)",
+    }[cfg.data.kind]
 
 
 def _length_knob(cfg: Config) -> str:
@@ -131,56 +140,91 @@ def _parameter_parts(cfg: Config, vocab: int) -> list[Part]:
     g, o = cfg.generator, cfg.oracle
     sizes = f"generator.hidden_dim, generator.emb_dim or {_vocab_knob(cfg)}"
     own_count = registry.algorithm(cfg.algorithm).generator_params
-    generator = (own_count(cfg, vocab) if own_count is not None
-                 else generator_params(vocab, g.emb_dim, g.hidden_dim))
+    generator = (
+        own_count(cfg, vocab)
+        if own_count is not None
+        else generator_params(vocab, g.emb_dim, g.hidden_dim)
+    )
     parts = [("generator", generator, TRAINED_BYTES, sizes)]
     if registry.algorithm(cfg.algorithm).vae:
-        parts.append(("VAE encoder", vae_extra_params(cfg, vocab), TRAINED_BYTES,
-                      "vae.encoder_hidden_dim, vae.encoder_emb_dim or vae.latent_dim"))
+        parts.append(
+            (
+                "VAE encoder",
+                vae_extra_params(cfg, vocab),
+                TRAINED_BYTES,
+                "vae.encoder_hidden_dim, vae.encoder_emb_dim or vae.latent_dim",
+            )
+        )
     if registry.algorithm(cfg.algorithm).discriminator:
-        parts.append(("discriminator", discriminator_params(cfg, vocab), TRAINED_BYTES,
-                      "discriminator.emb_dim or discriminator.num_filters"))
+        parts.append(
+            (
+                "discriminator",
+                discriminator_params(cfg, vocab),
+                TRAINED_BYTES,
+                "discriminator.emb_dim or discriminator.num_filters",
+            )
+        )
     if registry.algorithm(cfg.algorithm).rollout:
         parts.append(("roll-out copy", generator, FROZEN_BYTES, sizes))
     if cfg.data.kind == "oracle":
-        parts.append(("oracle", generator_params(vocab, o.emb_dim, o.hidden_dim), FROZEN_BYTES,
-                      f"oracle.hidden_dim, oracle.emb_dim or {_vocab_knob(cfg)}"))
-    return [Part(name, count, "parameters", count * size, knobs)
-            for name, count, size, knobs in parts]
+        parts.append(
+            (
+                "oracle",
+                generator_params(vocab, o.emb_dim, o.hidden_dim),
+                FROZEN_BYTES,
+                f"oracle.hidden_dim, oracle.emb_dim or {_vocab_knob(cfg)}",
+            )
+        )
+    return [
+        Part(name, count, "parameters", count * size, knobs) for name, count, size, knobs in parts
+    ]
 
 
 def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
     g, d, v, n = cfg.generator, cfg.discriminator, cfg.vae, cfg.adversarial.num_rollouts
     trained, scored = 3 * vocab + 6 * g.hidden_dim, 2 * vocab + 6 * g.hidden_dim
     vocab_or_length = f"{_vocab_knob(cfg)} or {_length_knob(cfg)}"
-    parts = [("MLE batch", g.batch_size * seq_len * trained,
-              f"generator.batch_size, {vocab_or_length}"),
-             ("NLL scoring", CPU_ROWS * seq_len * scored, vocab_or_length),
-             ("sampling batch", (g.sample_batch or CPU_ROWS) * scored, "generator.sample_batch")]
+    parts = [
+        ("MLE batch", g.batch_size * seq_len * trained, f"generator.batch_size, {vocab_or_length}"),
+        ("NLL scoring", CPU_ROWS * seq_len * scored, vocab_or_length),
+        ("sampling batch", (g.sample_batch or CPU_ROWS) * scored, "generator.sample_batch"),
+    ]
     if registry.algorithm(cfg.algorithm).rollout:
-        parts.append(("MC search", n * g.batch_size * scored
-                      + seq_len * g.batch_size * 2 * g.hidden_dim,
-                      "adversarial.num_rollouts or generator.batch_size"))
+        parts.append(
+            (
+                "MC search",
+                n * g.batch_size * scored + seq_len * g.batch_size * 2 * g.hidden_dim,
+                "adversarial.num_rollouts or generator.batch_size",
+            )
+        )
     if registry.algorithm(cfg.algorithm).discriminator:
         maps = sum(f * max(0, seq_len - w + 1) for w, f in zip(d.filter_sizes, d.num_filters))
-        parts.append(("discriminator batch",
-                      2 * max(d.batch_size, d.score_chunk or CPU_ROWS)
-                      * (d.emb_dim * seq_len + maps),
-                      "discriminator.batch_size, discriminator.score_chunk or "
-                      "discriminator.num_filters"))
+        parts.append(
+            (
+                "discriminator batch",
+                2 * max(d.batch_size, d.score_chunk or CPU_ROWS) * (d.emb_dim * seq_len + maps),
+                "discriminator.batch_size, discriminator.score_chunk or discriminator.num_filters",
+            )
+        )
     if registry.algorithm(cfg.algorithm).vae:
-        parts.append(("VAE encoder batch", 2 * g.batch_size * seq_len
-                      * (v.encoder_emb_dim + 26 * v.encoder_hidden_dim),
-                      "generator.batch_size or vae.encoder_hidden_dim"))
-    return [Part(name, count, "floats", count * FLOAT_BYTES, knobs)
-            for name, count, knobs in parts]
+        parts.append(
+            (
+                "VAE encoder batch",
+                2 * g.batch_size * seq_len * (v.encoder_emb_dim + 26 * v.encoder_hidden_dim),
+                "generator.batch_size or vae.encoder_hidden_dim",
+            )
+        )
+    return [Part(name, count, "floats", count * FLOAT_BYTES, knobs) for name, count, knobs in parts]
 
 
 def _data_part(cfg: Config, seq_len: int, rows: int) -> Part:
     negatives = rows if registry.algorithm(cfg.algorithm).discriminator else 0
     ids = (rows + negatives + cfg.eval.num_samples) * seq_len
-    knobs = ("data.num_train, data.num_test or eval.num_samples" if cfg.data.kind == "oracle"
-             else "data.limit or eval.num_samples")
+    knobs = (
+        "data.num_train, data.num_test or eval.num_samples"
+        if cfg.data.kind == "oracle"
+        else "data.limit or eval.num_samples"
+    )
     return Part("data", ids, "ids", ids * ID_BYTES, knobs)
 
 
@@ -188,11 +232,15 @@ def estimate(cfg: Config, vocab_size: int, seq_len: int, rows: int = 0) -> Estim
     """The memory a run of ``cfg`` needs on a task of V = ``vocab_size`` tokens, length
     T = ``seq_len`` and ``rows`` training + held-out sequences (see the module docstring)."""
     activations = _activation_parts(cfg, vocab_size, seq_len)
-    return Estimate(_parameter_parts(cfg, vocab_size),
-                    max(activations, key=lambda p: p.bytes), _data_part(cfg, seq_len, rows))
+    return Estimate(
+        _parameter_parts(cfg, vocab_size),
+        max(activations, key=lambda p: p.bytes),
+        _data_part(cfg, seq_len, rows),
+    )
 
 
 # -- the check --------------------------------------------------------------------------
+
 
 def physical_memory() -> int | None:
     """Bytes of RAM of this machine (None where ``os.sysconf`` cannot tell)."""
@@ -215,8 +263,9 @@ def _count(n: int) -> str:
     return f"{n:,}" if n < 10**6 else f"{float(n):.1e}"
 
 
-def check_fits(cfg: Config, vocab_size: int, seq_len: int, rows: int = 0,
-               available: int | None = None) -> Estimate:
+def check_fits(
+    cfg: Config, vocab_size: int, seq_len: int, rows: int = 0, available: int | None = None
+) -> Estimate:
     """``estimate``, refused with a one-line ``UserError`` when above ``available`` bytes
     (default: ``physical_memory()``; no check where that is unknown)."""
     found = estimate(cfg, vocab_size, seq_len, rows)
@@ -230,7 +279,8 @@ def check_fits(cfg: Config, vocab_size: int, seq_len: int, rows: int = 0,
         f"activations and data (V = {vocab_size:,}, T = {seq_len:,}; parameters: {params}; "
         f"largest activation: {act.name}, {_count(act.count)} floats; data "
         f"{_count(data.count)} ids) but this machine has {human_bytes(available)}; reduce "
-        f"{found.largest().knobs}")
+        f"{found.largest().knobs}"
+    )
 
 
 SAMPLE_TOKEN_BYTES = 16  # per sampled token held at once: its int64 id and a list slot
@@ -244,9 +294,11 @@ def check_sample_memory(flag: str, count: int, seq_len: int) -> None:
     have = physical_memory()
     if have is not None and need > have:
         most = have // (seq_len * SAMPLE_TOKEN_BYTES)
-        raise UserError(f"{flag} {count}: {count} x {seq_len} sampled tokens would need "
-                        f"at least {human_bytes(need)}, more than this machine's "
-                        f"{human_bytes(have)}; at most about {_count(most)} fit")
+        raise UserError(
+            f"{flag} {count}: {count} x {seq_len} sampled tokens would need "
+            f"at least {human_bytes(need)}, more than this machine's "
+            f"{human_bytes(have)}; at most about {_count(most)} fit"
+        )
 
 
 def check_before_data(cfg: Config) -> None:

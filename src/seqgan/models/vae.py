@@ -52,8 +52,9 @@ class Encoder(nn.Module):
         dropout: drop probability of each layer's inputs during training.
     """
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, latent_dim: int,
-                 dropout: float = 0.0):
+    def __init__(
+        self, vocab_size: int, emb_dim: int, hidden_dim: int, latent_dim: int, dropout: float = 0.0
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.layer1 = nn.LSTM(emb_dim, hidden_dim, batch_first=True, bidirectional=True)
@@ -75,16 +76,18 @@ class Encoder(nn.Module):
         out, _ = lstm(packed)
         return pad_packed_sequence(out, batch_first=True, total_length=inputs.shape[1])[0]
 
-    def layers(self, tokens: torch.Tensor,
-               lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def layers(
+        self, tokens: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(out_1, lstm_2, out_2)``, each ``[n, T, 2H]``: layer 1's outputs, layer 2's LSTM
         outputs, and layer 2's outputs with the residual, ``out_2 = lstm_2 + out_1``."""
         out1 = self._run(self.layer1, self.dropout(self.embedding(tokens)), lengths)
         lstm2 = self._run(self.layer2, self.dropout(out1), lengths)
         return out1, lstm2, lstm2 + out1
 
-    def forward(self, tokens: torch.Tensor,
-                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, sigma)``, each ``[n, Z]``, of ``tokens [n, T]`` whose first ``lengths [n]``
         positions are read (default: all T; variable length: up to and including
         ``<eos>``)."""
@@ -94,8 +97,8 @@ class Encoder(nn.Module):
         lengths = lengths.long().cpu()
         _, _, out = self.layers(tokens, lengths)
         last = (lengths - 1).to(out.device)
-        forward = out[torch.arange(n, device=out.device), last, :self.hidden_dim]
-        backward = out[:, 0, self.hidden_dim:]
+        forward = out[torch.arange(n, device=out.device), last, : self.hidden_dim]
+        backward = out[:, 0, self.hidden_dim :]
         summary = torch.cat([forward, backward], dim=1)
         return self.mu(summary), F.softplus(self.sigma(summary)) + SIGMA_FLOOR
 
@@ -108,12 +111,32 @@ class LatentGenerator(Generator):
         encoder: q_lambda, or None (a bare decoder: no ``encode``, no ELBO).
     """
 
-    def __init__(self, vocab_size: int, emb_dim: int, hidden_dim: int, max_len: int,
-                 start_token: int = 0, init_std: float = 0.1, eos_token: int | None = None,
-                 pad_token: int | None = None, never_output: tuple[int, ...] = (), *,
-                 latent_dim: int, encoder: Encoder | None = None):
-        super().__init__(vocab_size, emb_dim, hidden_dim, max_len, start_token, init_std,
-                         eos_token, pad_token, never_output)
+    def __init__(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        max_len: int,
+        start_token: int = 0,
+        init_std: float = 0.1,
+        eos_token: int | None = None,
+        pad_token: int | None = None,
+        never_output: tuple[int, ...] = (),
+        *,
+        latent_dim: int,
+        encoder: Encoder | None = None,
+    ):
+        super().__init__(
+            vocab_size,
+            emb_dim,
+            hidden_dim,
+            max_len,
+            start_token,
+            init_std,
+            eos_token,
+            pad_token,
+            never_output,
+        )
         self.latent_dim = latent_dim
         self.latent = nn.Linear(latent_dim, 2 * hidden_dim)
         with torch.no_grad():
@@ -155,8 +178,9 @@ class LatentGenerator(Generator):
         return self.continue_from(empty, self.state_from(z), **extra)
 
     # -- likelihood -----------------------------------------------------------------
-    def reconstruct(self, tokens: torch.Tensor, temperature: float = 1.0
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def reconstruct(
+        self, tokens: torch.Tensor, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One-sample reconstruction of ``tokens [n, T]``: per-token log p(x_t | x_<t, z)
         at z = mu + sigma * eps ~ q(z|x) (reparameterised), ``[n, T]`` (0 after
         ``<eos>``), and the posterior's ``mu``, ``sigma`` ``[n, Z]``.  ``temperature``: of
@@ -165,8 +189,9 @@ class LatentGenerator(Generator):
         z = mu + sigma * torch.randn_like(mu)
         return self.log_prob(tokens, self.state_from(z), temperature), mu, sigma
 
-    def log_prob(self, tokens: torch.Tensor, state: State | None = None,
-                 temperature: float = 1.0) -> torch.Tensor:
+    def log_prob(
+        self, tokens: torch.Tensor, state: State | None = None, temperature: float = 1.0
+    ) -> torch.Tensor:
         """With ``state``: per-token log p(y_t | y_<t, z) ``[n, T]``.  Without, and with an
         encoder: the one-sample ELBO spread over each row's tokens, log p(x_t | x_<t, z) -
         KL / length (z ~ q(z|x)), so a row sums to its ELBO <= log p(x) and NLL-test is

@@ -11,9 +11,15 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "MusicCorpus": "corpus", "build_music_corpus": "corpus", "list_midi": "corpus",
-    "symbols_to_midi": "corpus", "ENCODINGS": "encodings", "Encoding": "encodings",
-    "get_encoding": "encodings", "inspect_music": "inspect", "plot_pianoroll": "pianoroll",
+    "MusicCorpus": "corpus",
+    "build_music_corpus": "corpus",
+    "list_midi": "corpus",
+    "symbols_to_midi": "corpus",
+    "ENCODINGS": "encodings",
+    "Encoding": "encodings",
+    "get_encoding": "encodings",
+    "inspect_music": "inspect",
+    "plot_pianoroll": "pianoroll",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -31,11 +31,15 @@ from seqgan.errors import UserError
 
 RATE = 44100
 GAIN = 0.8
-TAIL = 1.0                  # seconds kept after the last note-off
-TIMEOUT = 120               # seconds per rendered file
-SOUNDFONTS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2",
-              "/usr/share/soundfonts/FluidR3_GM.sf2", "/usr/share/soundfonts/default.sf2",
-              "/usr/local/share/soundfonts/default.sf2")
+TAIL = 1.0  # seconds kept after the last note-off
+TIMEOUT = 120  # seconds per rendered file
+SOUNDFONTS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/sounds/sf2/default-GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/default.sf2",
+    "/usr/local/share/soundfonts/default.sf2",
+)
 INSTALL = "apt-get install fluidsynth fluid-soundfont-gm"
 
 
@@ -43,8 +47,10 @@ def fluidsynth_path() -> str:
     """The ``fluidsynth`` executable; a one-line ``UserError`` saying what to install."""
     found = shutil.which("fluidsynth")
     if found is None:
-        raise UserError(f"audio needs FluidSynth, which is not installed: {INSTALL} "
-                        f"(see docs/music.md, Listening)")
+        raise UserError(
+            f"audio needs FluidSynth, which is not installed: {INSTALL} "
+            f"(see docs/music.md, Listening)"
+        )
     return found
 
 
@@ -58,8 +64,10 @@ def find_soundfont(path: Path | str | None = None) -> Path:
     for candidate in SOUNDFONTS:
         if Path(candidate).is_file():
             return Path(candidate)
-    raise UserError(f"audio needs a General-MIDI soundfont and none was found: {INSTALL}, "
-                    f"or give --soundfont PATH")
+    raise UserError(
+        f"audio needs a General-MIDI soundfont and none was found: {INSTALL}, "
+        f"or give --soundfont PATH"
+    )
 
 
 def available() -> bool:
@@ -75,12 +83,24 @@ def render_wav_bytes(pm, soundfont: Path | str | None = None, rate: int = RATE) 
     """A PrettyMIDI rendered to WAV bytes (16-bit stereo, ``rate`` Hz), cut to its last
     note-off + ``TAIL`` seconds."""
     from seqgan.music.midi import write_midi
+
     exe, font = fluidsynth_path(), find_soundfont(soundfont)
     with tempfile.TemporaryDirectory(prefix="seqgan-audio-") as tmp:
         midi, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
         write_midi(pm, midi)
-        command = [exe, "-ni", "-q", "-r", str(rate), "-g", str(GAIN), "-F", str(wav),
-                   str(font), str(midi)]
+        command = [
+            exe,
+            "-ni",
+            "-q",
+            "-r",
+            str(rate),
+            "-g",
+            str(GAIN),
+            "-F",
+            str(wav),
+            str(font),
+            str(midi),
+        ]
         try:
             done = subprocess.run(command, capture_output=True, timeout=TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
@@ -111,12 +131,14 @@ def _cut(data: bytes, seconds: float) -> bytes:
 def write_wav(pm, path: Path, soundfont: Path | str | None = None, rate: int = RATE) -> None:
     """Render ``pm`` to a WAV file at ``path`` (atomically)."""
     from seqgan.storage.atomic import write_bytes
+
     write_bytes(path, render_wav_bytes(pm, soundfont, rate))
 
 
 def wav_to_array(data: bytes):
     """WAV bytes -> (float32 mono samples in [-1, 1], rate), e.g. for TensorBoard audio."""
     import numpy as np
+
     with wave.open(io.BytesIO(data)) as reader:
         rate, channels = reader.getframerate(), reader.getnchannels()
         samples = np.frombuffer(reader.readframes(reader.getnframes()), dtype="<i2")

@@ -36,10 +36,10 @@ MIDI_SUFFIXES = (".mid", ".midi")
 
 @dataclass
 class MusicCorpus:
-    train: list[list[str]]          # windows of exactly seq_len symbols
+    train: list[list[str]]  # windows of exactly seq_len symbols
     test: list[list[str]]
-    symbols: list[str]              # the vocabulary, fixed deterministic order
-    tunes_train: int                # tunes that gave at least one training window
+    symbols: list[str]  # the vocabulary, fixed deterministic order
+    tunes_train: int  # tunes that gave at least one training window
     tunes_test: int
     dropped: dict[str, int] = field(default_factory=dict)
 
@@ -52,8 +52,7 @@ def list_midi(path: Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise UserError(f"MIDI path not found: {path}")
-    files = sorted(p for p in path.rglob("*")
-                   if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MIDI_SUFFIXES)
     if not files:
         raise UserError(f"no .mid or .midi files in {path}")
     return files
@@ -71,8 +70,9 @@ def _encode_all(encoding, files: list[Path], dropped: Counter) -> list[list[str]
     return tunes
 
 
-def _windows(encoding, tunes: list[list[str]], seq_len: int, dropped: Counter,
-             side: str) -> tuple[list[list[str]], int]:
+def _windows(
+    encoding, tunes: list[list[str]], seq_len: int, dropped: Counter, side: str
+) -> tuple[list[list[str]], int]:
     windows, used = [], 0
     for symbols in tunes:
         found = encoding.windows(symbols, seq_len)
@@ -84,9 +84,15 @@ def _windows(encoding, tunes: list[list[str]], seq_len: int, dropped: Counter,
     return windows, used
 
 
-def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, seq_len: int,
-                       test_ratio: float = 0.1, seed: int = 88,
-                       min_count: int = 10) -> MusicCorpus:
+def build_music_corpus(
+    encoding: str,
+    train_path: Path,
+    test_path: Path | None,
+    seq_len: int,
+    test_ratio: float = 0.1,
+    seed: int = 88,
+    min_count: int = 10,
+) -> MusicCorpus:
     """Windows of ``seq_len`` symbols for training and test (see the module docstring).
 
     ``test_path`` None: the tunes of ``train_path`` are shuffled with ``random.Random(seed)``
@@ -126,10 +132,12 @@ def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, 
         if before[1] - len(test_tunes):
             dropped["symbol outside the vocabulary (test)"] += before[1] - len(test_tunes)
         if not train_tunes:
-            raise UserError(f"all {before[0]} training tunes of {train_path} were dropped by "
-                            f"the rare-symbol rule (each holds a {encoding} symbol seen fewer "
-                            f"than data.min_count = {min_count} times); lower data.min_count, "
-                            f"e.g. --set data.min_count=1")
+            raise UserError(
+                f"all {before[0]} training tunes of {train_path} were dropped by "
+                f"the rare-symbol rule (each holds a {encoding} symbol seen fewer "
+                f"than data.min_count = {min_count} times); lower data.min_count, "
+                f"e.g. --set data.min_count=1"
+            )
         symbols = sorted(kept)
     else:
         symbols = list(fixed)
@@ -138,16 +146,23 @@ def build_music_corpus(encoding: str, train_path: Path, test_path: Path | None, 
     test, tunes_test = _windows(enc, test_tunes, seq_len, dropped, "test")
     if not train:
         rare = dropped.get(f"symbol seen < {min_count} times (train)", 0)
-        hint = (f"; {rare} tunes were dropped by the rare-symbol rule (data.min_count = "
-                f"{min_count})" if rare else "")
-        raise UserError(f"no window of {seq_len} {encoding} symbols fits in any of the "
-                        f"{len(train_tunes)} training tunes of {train_path}; use a shorter "
-                        f"data.seq_len{hint}")
+        hint = (
+            f"; {rare} tunes were dropped by the rare-symbol rule (data.min_count = {min_count})"
+            if rare
+            else ""
+        )
+        raise UserError(
+            f"no window of {seq_len} {encoding} symbols fits in any of the "
+            f"{len(train_tunes)} training tunes of {train_path}; use a shorter "
+            f"data.seq_len{hint}"
+        )
     wants_test = test_path is not None or test_ratio > 0
     if wants_test and not test:
         where = test_path if test_path is not None else f"the {test_ratio:g} split of {train_path}"
-        raise UserError(f"no window of {seq_len} {encoding} symbols fits in any test tune "
-                        f"of {where}; use a shorter seq_len or more test tunes")
+        raise UserError(
+            f"no window of {seq_len} {encoding} symbols fits in any test tune "
+            f"of {where}; use a shorter seq_len or more test tunes"
+        )
     return MusicCorpus(train, test, symbols, tunes_train, tunes_test, dict(sorted(dropped.items())))
 
 
@@ -160,6 +175,7 @@ def symbols_to_midi(encoding: str, symbols: list[str], path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"cannot write MIDI file {path}: cannot create folder {path.parent}: "
-                        f"{e.strerror or e}") from None
+        raise UserError(
+            f"cannot write MIDI file {path}: cannot create folder {path.parent}: {e.strerror or e}"
+        ) from None
     midi.write_midi(pm, path)

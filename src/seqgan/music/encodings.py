@@ -28,8 +28,8 @@ from seqgan.music.pitch88 import Pitch88
 
 @runtime_checkable
 class Encoding(Protocol):
-    name: str                        # "pitch88" | "melody16" | "melody_chord"
-    default_seq_len: int             # 32 | 256 | 100
+    name: str  # "pitch88" | "melody16" | "melody_chord"
+    default_seq_len: int  # 32 | 256 | 100
 
     def encode_file(self, path: Path) -> list[str]:
         """A whole tune -> symbols (one per time step or event)."""

@@ -40,26 +40,44 @@ from collections import Counter
 
 import numpy as np
 
-GRID = 12                     # grid points per quarter note (polyphony, groove)
-BAR_QUARTERS = 4              # quarters per bar for groove consistency
+GRID = 12  # grid points per quarter note (polyphony, groove)
+BAR_QUARTERS = 4  # quarters per bar for groove consistency
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 10)
-SCALES = tuple(frozenset((root + step) % 12 for step in scale)
-               for scale in (MAJOR, MINOR) for root in range(12))
-FEATURES = ("pitch_range", "n_pitch_classes", "pitch_class_entropy", "scale_consistency",
-            "polyphony", "empty_beat_rate", "groove_consistency", "mean_duration", "mean_ioi")
+SCALES = tuple(
+    frozenset((root + step) % 12 for step in scale)
+    for scale in (MAJOR, MINOR)
+    for root in range(12)
+)
+FEATURES = (
+    "pitch_range",
+    "n_pitch_classes",
+    "pitch_class_entropy",
+    "scale_consistency",
+    "polyphony",
+    "empty_beat_rate",
+    "groove_consistency",
+    "mean_duration",
+    "mean_ioi",
+)
 # features that say nothing for an encoding: pitch88 and melody16 are monophonic
 MONOPHONIC = {"pitch88", "melody16"}
 
-Notes = list[tuple[float, float, int]]      # (start, end, pitch), quarter notes
+Notes = list[tuple[float, float, int]]  # (start, end, pitch), quarter notes
 
 
 def notes_of(pm) -> Notes:
     """The non-drum notes of a PrettyMIDI as ``(start, end, pitch)`` in quarter notes."""
+
     def quarters(t: float) -> float:
         return pm.time_to_tick(t) / pm.resolution
-    out = [(quarters(n.start), quarters(n.end), int(n.pitch))
-           for inst in pm.instruments if not inst.is_drum for n in inst.notes]
+
+    out = [
+        (quarters(n.start), quarters(n.end), int(n.pitch))
+        for inst in pm.instruments
+        if not inst.is_drum
+        for n in inst.notes
+    ]
     return sorted(out)
 
 
@@ -76,7 +94,7 @@ def pitch_class_entropy(notes: Notes) -> float:
         return math.nan
     counts = np.array(list(Counter(p % 12 for *_, p in notes).values()), dtype=float)
     prob = counts / counts.sum()
-    return float(-(prob * np.log2(prob)).sum()) + 0.0   # +0.0: no "-0.0"
+    return float(-(prob * np.log2(prob)).sum()) + 0.0  # +0.0: no "-0.0"
 
 
 def scale_consistency(notes: Notes) -> float:
@@ -109,8 +127,8 @@ def empty_beat_rate(notes: Notes) -> float:
     full = np.zeros(beats, dtype=bool)
     for s, e, _ in notes:
         first = int(math.floor(s + 1e-9))
-        last = int(math.ceil(e - 1e-9))        # beats [first, last) overlap the note
-        full[first:max(last, first + 1)] = True
+        last = int(math.ceil(e - 1e-9))  # beats [first, last) overlap the note
+        full[first : max(last, first + 1)] = True
     return float(1.0 - full.mean())
 
 
@@ -155,6 +173,7 @@ def features_of_symbols(encoding: str, sequences: list[list[str]]) -> dict[str, 
     """Feature -> ``[n_sequences]`` values of symbol sequences of ``encoding``, each decoded
     with the encoding's own decoder (``Encoding.decode``)."""
     from seqgan.music.encodings import get_encoding
+
     enc = get_encoding(encoding)
     names = feature_names(encoding)
     rows = [features(notes_of(enc.decode(list(s))), names) for s in sequences]

@@ -13,7 +13,7 @@ from seqgan.music.encodings import get_encoding
 from seqgan.music.midi import TuneRejected
 from seqgan.music.pianoroll import plot_pianoroll
 
-MIN_COUNT = 10          # the melody_chord rare-symbol threshold reported
+MIN_COUNT = 10  # the melody_chord rare-symbol threshold reported
 TOP_SYMBOLS = 12
 
 
@@ -41,9 +41,14 @@ def compare_encodings(path: Path) -> str:
     for ``melody_chord``, those the rare-symbol rule drops at ``MIN_COUNT``), and the
     windows the kept ones give — which encoding suits these files, before training."""
     from seqgan.music.encodings import ENCODINGS
+
     files = list_midi(path)
-    lines = [(f"MIDI files under {path}: {len(files)}; what each encoding keeps "
-              "(details: seqgan data inspect PATH --encoding E)")]
+    lines = [
+        (
+            f"MIDI files under {path}: {len(files)}; what each encoding keeps "
+            "(details: seqgan data inspect PATH --encoding E)"
+        )
+    ]
     for name in ENCODINGS:
         enc = get_encoding(name)
         tunes, dropped = _encode(enc, files)
@@ -59,16 +64,24 @@ def compare_encodings(path: Path) -> str:
         if short:
             dropped[f"no window of {seq_len} fits"] += short
         used = len(tunes) - short
-        lines.append(f"  {name:<13} T = {seq_len:<4} {used} of {len(files)} tunes kept, "
-                     f"{sum(len(w) for w in windows)} windows"
-                     + (("; dropped: " + ", ".join(f"{reason}: {count}" for reason, count
-                                                  in sorted(dropped.items())))
-                        if dropped else ""))
+        lines.append(
+            f"  {name:<13} T = {seq_len:<4} {used} of {len(files)} tunes kept, "
+            f"{sum(len(w) for w in windows)} windows"
+            + (
+                (
+                    "; dropped: "
+                    + ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items()))
+                )
+                if dropped
+                else ""
+            )
+        )
     return "\n".join(lines)
 
 
-def inspect_music(path: Path, encoding: str, png: Path | None = None,
-                  seq_len: int | None = None) -> str:
+def inspect_music(
+    path: Path, encoding: str, png: Path | None = None, seq_len: int | None = None
+) -> str:
     """Encode every tune under ``path`` with ``encoding`` and describe the result: files
     read, tunes dropped and why, total symbols, vocabulary size, tune lengths, windows of
     ``seq_len`` (default: the encoding's), the most common symbols.  Writes a piano roll
@@ -81,8 +94,10 @@ def inspect_music(path: Path, encoding: str, png: Path | None = None,
     files = list_midi(path)
     tunes, dropped = _encode(enc, files)
 
-    lines = [f"{encoding} encoding of {path}",
-             f"files read: {len(files)}; tunes encoded: {len(tunes)}"]
+    lines = [
+        f"{encoding} encoding of {path}",
+        f"files read: {len(files)}; tunes encoded: {len(tunes)}",
+    ]
     for reason, count in sorted(dropped.items()):
         lines.append(f"  dropped ({reason}): {count}")
     if not tunes:
@@ -92,21 +107,28 @@ def inspect_music(path: Path, encoding: str, png: Path | None = None,
     counts = Counter(s for _, t in tunes for s in t)
     lengths = [len(t) for _, t in tunes]
     total = sum(lengths)
-    lines.append(f"symbols: {total} in total; vocabulary (distinct symbols): {len(counts)}"
-                 + ("" if enc.fixed_symbols() is None
-                    else f" of the {len(enc.fixed_symbols())} possible"))
+    lines.append(
+        f"symbols: {total} in total; vocabulary (distinct symbols): {len(counts)}"
+        + ("" if enc.fixed_symbols() is None else f" of the {len(enc.fixed_symbols())} possible")
+    )
     if enc.fixed_symbols() is None:
         kept = {s for s, c in counts.items() if c >= MIN_COUNT}
         clean = [t for _, t in tunes if all(s in kept for s in t)]
-        lines.append(f"symbols seen >= {MIN_COUNT} times: {len(kept)}; tunes without rarer "
-                     f"symbols: {len(clean)} of {len(tunes)} (the corpus keeps these)")
-    lines.append(f"tune length in symbols: min {min(lengths)}, mean {total / len(lengths):.1f}, "
-                 f"max {max(lengths)}")
+        lines.append(
+            f"symbols seen >= {MIN_COUNT} times: {len(kept)}; tunes without rarer "
+            f"symbols: {len(clean)} of {len(tunes)} (the corpus keeps these)"
+        )
+    lines.append(
+        f"tune length in symbols: min {min(lengths)}, mean {total / len(lengths):.1f}, "
+        f"max {max(lengths)}"
+    )
     per_tune = [enc.windows(t, seq_len) for _, t in tunes]
     n_windows = sum(len(w) for w in per_tune)
     fitting = sum(1 for w in per_tune if w)
-    lines.append(f"windows of {seq_len}: {n_windows} from {fitting} tunes "
-                 f"({len(tunes) - fitting} tunes too short)")
+    lines.append(
+        f"windows of {seq_len}: {n_windows} from {fitting} tunes "
+        f"({len(tunes) - fitting} tunes too short)"
+    )
     lines.extend(feature_report([w for ws in per_tune for w in ws], encoding, seq_len))
     lines.append("most common symbols:")
     for symbol, count in counts.most_common(TOP_SYMBOLS):
@@ -134,15 +156,20 @@ def feature_report(windows: list[list[str]], encoding: str, seq_len: int) -> lis
     import numpy as np
 
     from seqgan.music.features import features_of_symbols
+
     if not windows:
         return []
-    out = [f"feature metrics of the {len(windows)} windows of {seq_len} (music.features; "
-           f"times in quarter notes):"]
+    out = [
+        f"feature metrics of the {len(windows)} windows of {seq_len} (music.features; "
+        f"times in quarter notes):"
+    ]
     for name, values in features_of_symbols(encoding, windows).items():
         finite = values[np.isfinite(values)]
         if not len(finite):
             out.append(f"  {name:<20} undefined")
             continue
-        out.append(f"  {name:<20} mean {finite.mean():8.3f}  sd {finite.std():7.3f}  "
-                   f"min {finite.min():7.3f}  max {finite.max():7.3f}")
+        out.append(
+            f"  {name:<20} mean {finite.mean():8.3f}  sd {finite.std():7.3f}  "
+            f"min {finite.min():7.3f}  max {finite.max():7.3f}"
+        )
     return out

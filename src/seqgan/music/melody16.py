@@ -56,7 +56,7 @@ STEPS_PER_BAR = 16
 HOLD, REST = "hold", "rest"
 MAX_WINDOWS_PER_TUNE = 5
 PITCHES = {str(p): p for p in range(midi.PIANO_LOW, midi.PIANO_HIGH + 1)}
-GAP_STEPS = STEPS_PER_BAR     # a silence this long or longer ends a melody
+GAP_STEPS = STEPS_PER_BAR  # a silence this long or longer ends a melody
 
 
 def is_four_four(tune: midi.Tune) -> bool:
@@ -90,8 +90,10 @@ class Melody16:
     def encode_tune(self, tune: midi.Tune) -> list[str]:
         if not is_four_four(tune):
             meters = sorted({f"{n}/{d}" for _, n, d in tune.time_signatures})
-            raise TuneRejected(f"{tune.path}: melody16 needs 4/4 tunes, this one is in "
-                               f"{', '.join(meters)}", "time signature not 4/4")
+            raise TuneRejected(
+                f"{tune.path}: melody16 needs 4/4 tunes, this one is in {', '.join(meters)}",
+                "time signature not 4/4",
+            )
         return self.encode_notes(tune.melody.notes, tune.resolution)
 
     def encode_file(self, path: Path) -> list[str]:
@@ -103,7 +105,7 @@ class Melody16:
     def note_spans(symbols: list[str]) -> list[tuple[int, int, int]]:
         """Symbols -> (start step, end step, pitch) of the notes they describe."""
         spans: list[tuple[int, int, int]] = []
-        current: tuple[int, int] | None = None          # (start, pitch)
+        current: tuple[int, int] | None = None  # (start, pitch)
         for i, symbol in enumerate(symbols):
             if symbol == HOLD:
                 continue
@@ -122,8 +124,9 @@ class Melody16:
         seconds = 60.0 / midi.WRITE_TEMPO / STEPS_PER_QUARTER
         melody = pretty_midi.Instrument(program=0, name="melody")
         for start, end, pitch in self.note_spans(symbols):
-            melody.notes.append(pretty_midi.Note(velocity=90, pitch=pitch,
-                                                 start=start * seconds, end=end * seconds))
+            melody.notes.append(
+                pretty_midi.Note(velocity=90, pitch=pitch, start=start * seconds, end=end * seconds)
+            )
         pm.instruments.append(melody)
         return pm
 
@@ -159,7 +162,7 @@ class Melody16:
         seen: set[tuple[str, ...]] = set()
         for segment in self.melodies(symbols):
             for start in range(0, len(segment) - seq_len + 1, STEPS_PER_BAR):
-                window = segment[start:start + seq_len]
+                window = segment[start : start + seq_len]
                 key = tuple(window)
                 if key not in seen:
                     seen.add(key)
@@ -167,6 +170,8 @@ class Melody16:
         if len(found) <= MAX_WINDOWS_PER_TUNE:
             return found
         n = len(found) - 1
-        picks = [(i * n + (MAX_WINDOWS_PER_TUNE - 1) // 2) // (MAX_WINDOWS_PER_TUNE - 1)
-                 for i in range(MAX_WINDOWS_PER_TUNE)]
+        picks = [
+            (i * n + (MAX_WINDOWS_PER_TUNE - 1) // 2) // (MAX_WINDOWS_PER_TUNE - 1)
+            for i in range(MAX_WINDOWS_PER_TUNE)
+        ]
         return [found[i] for i in picks]

@@ -60,11 +60,22 @@ NO_CHORD = "N"
 REST = "R"
 
 CHORD_CLASSES: dict[str, tuple[int, ...]] = {
-    "maj": (0, 4, 7), "min": (0, 3, 7), "dim": (0, 3, 6), "aug": (0, 4, 8),
-    "sus2": (0, 2, 7), "sus4": (0, 5, 7), "5": (0, 7),
-    "6": (0, 4, 7, 9), "min6": (0, 3, 7, 9), "7": (0, 4, 7, 10), "maj7": (0, 4, 7, 11),
-    "min7": (0, 3, 7, 10), "m7b5": (0, 3, 6, 10), "dim7": (0, 3, 6, 9),
-    "7sus4": (0, 5, 7, 10), "9": (0, 2, 4, 7, 10),
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "sus2": (0, 2, 7),
+    "sus4": (0, 5, 7),
+    "5": (0, 7),
+    "6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "m7b5": (0, 3, 6, 10),
+    "dim7": (0, 3, 6, 9),
+    "7sus4": (0, 5, 7, 10),
+    "9": (0, 2, 4, 7, 10),
 }
 _BY_INTERVALS = {frozenset(v): k for k, v in CHORD_CLASSES.items()}
 _NOTE_RE = re.compile(r"^([A-G]#?)(-?\d+)$")
@@ -152,8 +163,9 @@ class MelodyChord:
             return []
         groups: dict[int, list[int]] = {}
         for n in part.notes:
-            groups.setdefault(midi.grid_index(n.start, tune.resolution, GRID_PER_QUARTER),
-                              []).append(n.pitch)
+            groups.setdefault(
+                midi.grid_index(n.start, tune.resolution, GRID_PER_QUARTER), []
+            ).append(n.pitch)
         changes = []
         for t in sorted(groups):
             label = classify_chord(groups[t])
@@ -163,7 +175,7 @@ class MelodyChord:
 
     def encode_tune(self, tune: midi.Tune) -> list[str]:
         notes = midi.monophonic(tune.melody.notes, tune.resolution, GRID_PER_QUARTER)
-        events: list[tuple[int, int, int | None]] = []       # (start, duration, pitch)
+        events: list[tuple[int, int, int | None]] = []  # (start, duration, pitch)
         now = 0
         for start, end, pitch in notes:
             if start > now:
@@ -189,15 +201,18 @@ class MelodyChord:
         melody = pretty_midi.Instrument(program=0, name="melody")
         chords = pretty_midi.Instrument(program=0, name="chords")
         now = 0
-        runs: list[list] = []                                # [label, start, end]
+        runs: list[list] = []  # [label, start, end]
         for symbol in symbols:
             parsed = parse_symbol(symbol)
             if parsed is None:
                 continue
             pitch, label, duration = parsed
             if pitch is not None:
-                melody.notes.append(pretty_midi.Note(velocity=90, pitch=pitch, start=now * unit,
-                                                     end=(now + duration) * unit))
+                melody.notes.append(
+                    pretty_midi.Note(
+                        velocity=90, pitch=pitch, start=now * unit, end=(now + duration) * unit
+                    )
+                )
             if runs and runs[-1][0] == label:
                 runs[-1][2] = now + duration
             else:
@@ -207,12 +222,13 @@ class MelodyChord:
             if label == NO_CHORD:
                 continue
             for p in chord_pitches(label):
-                chords.notes.append(pretty_midi.Note(velocity=70, pitch=p, start=start * unit,
-                                                     end=end * unit))
+                chords.notes.append(
+                    pretty_midi.Note(velocity=70, pitch=p, start=start * unit, end=end * unit)
+                )
         pm.instruments.append(melody)
         if chords.notes:
             pm.instruments.append(chords)
         return pm
 
     def windows(self, symbols: list[str], seq_len: int) -> list[list[str]]:
-        return [symbols[i:i + seq_len] for i in range(0, len(symbols) - seq_len + 1, seq_len)]
+        return [symbols[i : i + seq_len] for i in range(0, len(symbols) - seq_len + 1, seq_len)]

@@ -55,25 +55,26 @@ from seqgan.errors import UserError
 from seqgan.storage.atomic import write_bytes
 
 DRUM_CHANNEL = 9
-PIANO_LOW, PIANO_HIGH = 21, 108          # A0 .. C8, the 88 piano keys
-WRITE_RESOLUTION = 480                   # ticks per quarter note of written files
-WRITE_TEMPO = 120.0                      # quarter notes per minute of written files
+PIANO_LOW, PIANO_HIGH = 21, 108  # A0 .. C8, the 88 piano keys
+WRITE_RESOLUTION = 480  # ticks per quarter note of written files
+WRITE_TEMPO = 120.0  # quarter notes per minute of written files
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 @dataclass(frozen=True)
 class Note:
-    start: int      # tick of the note-on
-    end: int        # tick of the note-off (> start)
-    pitch: int      # MIDI pitch 0..127
+    start: int  # tick of the note-on
+    end: int  # tick of the note-off (> start)
+    pitch: int  # MIDI pitch 0..127
     velocity: int
 
 
 @dataclass
 class Part:
     """The notes of one MIDI track (or, in a type-0 file, of one channel)."""
+
     track: int
-    channel: int | None          # None: every channel of the track
+    channel: int | None  # None: every channel of the track
     name: str
     notes: list[Note] = field(default_factory=list)
 
@@ -81,8 +82,8 @@ class Part:
 @dataclass
 class Tune:
     path: Path
-    resolution: int                              # ticks per quarter note
-    parts: list[Part]                            # non-drum parts with notes, file order
+    resolution: int  # ticks per quarter note
+    parts: list[Part]  # non-drum parts with notes, file order
     time_signatures: list[tuple[int, int, int]]  # (tick, numerator, denominator), sorted
     midi_type: int
     _pm: pretty_midi.PrettyMIDI = field(repr=False)
@@ -181,12 +182,13 @@ def load_tune(path: Path) -> Tune:
             for channel in sorted(by_channel):
                 parts.append(Part(index, channel, names[index], by_channel[channel]))
         else:
-            merged = sorted((n for notes in by_channel.values() for n in notes),
-                            key=lambda n: (n.start, n.pitch, n.end))
+            merged = sorted(
+                (n for notes in by_channel.values() for n in notes),
+                key=lambda n: (n.start, n.pitch, n.end),
+            )
             parts.append(Part(index, None, names[index], merged))
     if not parts:
-        raise UserError(f"no melody in MIDI file {path}: it has no notes outside the drum "
-                        f"channel")
+        raise UserError(f"no melody in MIDI file {path}: it has no notes outside the drum channel")
 
     merged_sigs = {tick: (tick, num, den) for tick, num, den in signatures[0]} if signatures else {}
     melody_track = parts[0].track
@@ -202,8 +204,13 @@ def grid_index(tick: int, resolution: int, per_quarter: int) -> int:
     return (2 * tick * per_quarter + resolution) // (2 * resolution)
 
 
-def monophonic(notes: list[Note], resolution: int, per_quarter: int,
-               low: int = PIANO_LOW, high: int = PIANO_HIGH) -> list[tuple[int, int, int]]:
+def monophonic(
+    notes: list[Note],
+    resolution: int,
+    per_quarter: int,
+    low: int = PIANO_LOW,
+    high: int = PIANO_HIGH,
+) -> list[tuple[int, int, int]]:
     """Notes on a grid as (start, end, pitch) in grid units, one at a time.
 
     Pitches outside [low, high] are ignored.  Starts and ends are rounded to the grid; a

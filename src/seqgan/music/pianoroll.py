@@ -20,8 +20,9 @@ from seqgan.storage.atomic import is_stdout, show_path, write_figure
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
-def plot_pianoroll(rolls: list[pretty_midi.PrettyMIDI], path: Path | str,
-                   titles: list[str] | None = None) -> None:
+def plot_pianoroll(
+    rolls: list[pretty_midi.PrettyMIDI], path: Path | str, titles: list[str] | None = None
+) -> None:
     """Write a PNG at ``path`` with one piano-roll strip per item of ``rolls``, atomically
     (``"-"``: standard output)."""
     if not rolls:
@@ -38,9 +39,15 @@ def plot_pianoroll(rolls: list[pretty_midi.PrettyMIDI], path: Path | str,
             if not inst.notes:
                 continue
             colour = COLOURS[i % len(COLOURS)]
-            ax.barh([n.pitch for n in inst.notes], [n.end - n.start for n in inst.notes],
-                    left=[n.start for n in inst.notes], height=0.8, color=colour,
-                    edgecolor="black", linewidth=0.3)
+            ax.barh(
+                [n.pitch for n in inst.notes],
+                [n.end - n.start for n in inst.notes],
+                left=[n.start for n in inst.notes],
+                height=0.8,
+                color=colour,
+                edgecolor="black",
+                linewidth=0.3,
+            )
             handles.append(Patch(facecolor=colour, label=inst.name or f"instrument {i + 1}"))
         if pitches:
             low, high = min(pitches) - 2, max(pitches) + 2
@@ -70,6 +77,7 @@ def _save(fig: Figure, path: Path | str) -> None:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise UserError(f"cannot write piano roll {show_path(path)}: "
-                            f"{e.strerror or e}") from None
+            raise UserError(
+                f"cannot write piano roll {show_path(path)}: {e.strerror or e}"
+            ) from None
     write_figure(fig, path, format="png")

@@ -41,7 +41,7 @@ from seqgan.music import midi
 
 STEP_SECONDS = 0.4
 TOLERANCE = 1e-6
-OFFSET = 20                 # symbol = MIDI pitch - 20
+OFFSET = 20  # symbol = MIDI pitch - 20
 REST = "0"
 KEYS = {str(k): k for k in range(1, 89)}
 
@@ -54,8 +54,11 @@ class Pitch88:
         return [str(i) for i in range(89)]
 
     def encode_tune(self, tune: midi.Tune) -> list[str]:
-        spans = [(tune.seconds(n.start), tune.seconds(n.end), n.pitch)
-                 for n in tune.melody.notes if midi.PIANO_LOW <= n.pitch <= midi.PIANO_HIGH]
+        spans = [
+            (tune.seconds(n.start), tune.seconds(n.end), n.pitch)
+            for n in tune.melody.notes
+            if midi.PIANO_LOW <= n.pitch <= midi.PIANO_HIGH
+        ]
         if not spans:
             return []
         end = max(e for _, e, _ in spans)
@@ -66,7 +69,7 @@ class Pitch88:
             last = min(count, math.ceil((stop - TOLERANCE) / STEP_SECONDS))
             for k in range(first, last):
                 keys[k] = max(keys[k], pitch - OFFSET)
-        while keys and keys[-1] == 0:          # a last note between two samples
+        while keys and keys[-1] == 0:  # a last note between two samples
             keys.pop()
         return [str(k) for k in keys]
 
@@ -88,15 +91,20 @@ class Pitch88:
             while j < len(keys) and keys[j] == keys[i]:
                 j += 1
             if keys[i]:
-                melody.notes.append(pretty_midi.Note(velocity=90, pitch=keys[i] + OFFSET,
-                                                     start=i * STEP_SECONDS,
-                                                     end=j * STEP_SECONDS))
+                melody.notes.append(
+                    pretty_midi.Note(
+                        velocity=90,
+                        pitch=keys[i] + OFFSET,
+                        start=i * STEP_SECONDS,
+                        end=j * STEP_SECONDS,
+                    )
+                )
             i = j
         pm.instruments.append(melody)
         return pm
 
     def windows(self, symbols: list[str], seq_len: int) -> list[list[str]]:
-        return [symbols[i:i + seq_len] for i in range(0, len(symbols) - seq_len + 1, seq_len)]
+        return [symbols[i : i + seq_len] for i in range(0, len(symbols) - seq_len + 1, seq_len)]
 
     def pitches(self, symbols: list[str]) -> list[int]:
         """Symbols as numbers for the MSE metric: 0 for a rest (or unknown), 1..88 keys."""

@@ -36,8 +36,9 @@ def baseline_returns(rewards: torch.Tensor, seq_len: int) -> torch.Tensor:
     return terminal_returns(rewards - rewards.mean(), seq_len)
 
 
-def merl_returns(rewards: torch.Tensor, log_probs: torch.Tensor, alpha: float,
-                 mask: torch.Tensor | None = None) -> torch.Tensor:
+def merl_returns(
+    rewards: torch.Tensor, log_probs: torch.Tensor, alpha: float, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """``merl``: baseline return plus the reverse cumulative sum of −α log π − 1; ``[n, T]``.
     ``mask [n, T]`` (1 = a chosen token) leaves the padding after ``<eos>`` out of the sum."""
     step = -alpha * log_probs.detach() - 1.0
@@ -47,14 +48,21 @@ def merl_returns(rewards: torch.Tensor, log_probs: torch.Tensor, alpha: float,
     return baseline_returns(rewards, log_probs.shape[1]) + to_go
 
 
-def action_values(kind: str, samples: torch.Tensor, log_probs: torch.Tensor, reward: Reward,
-                  rollout: Generator | None = None, num_rollouts: int = 16,
-                  alpha: float = 1.0,
-                  mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def action_values(
+    kind: str,
+    samples: torch.Tensor,
+    log_probs: torch.Tensor,
+    reward: Reward,
+    rollout: Generator | None = None,
+    num_rollouts: int = 16,
+    alpha: float = 1.0,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Q ``[n, T]`` and the terminal rewards ``[n]`` of ``samples`` for estimator ``kind``;
     ``mask [n, T]`` (variable length) zeroes Q on the padding after ``<eos>``."""
-    q, rewards = _action_values(kind, samples, log_probs, reward, rollout, num_rollouts, alpha,
-                                mask)
+    q, rewards = _action_values(
+        kind, samples, log_probs, reward, rollout, num_rollouts, alpha, mask
+    )
     return (q if mask is None else q * mask), rewards
 
 

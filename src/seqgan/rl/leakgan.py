@@ -25,8 +25,9 @@ def rescaled_activation(rewards: torch.Tensor, delta: float = 16.0) -> torch.Ten
     batch = rewards.shape[0]
     order = torch.sort(rewards, dim=0, descending=True, stable=True).indices
     ranks = torch.empty_like(order)
-    ranks.scatter_(0, order, torch.arange(1, batch + 1, device=rewards.device)
-                   .unsqueeze(1).expand_as(order))
+    ranks.scatter_(
+        0, order, torch.arange(1, batch + 1, device=rewards.device).unsqueeze(1).expand_as(order)
+    )
     return torch.sigmoid(delta * (0.5 - ranks.to(rewards.dtype) / batch))
 
 
@@ -52,8 +53,9 @@ def block_q(generator, tokens: torch.Tensor, reward, num_rollouts: int) -> torch
     return torch.stack(columns, dim=1)
 
 
-def manager_loss(features: torch.Tensor, goals: torch.Tensor, step: int,
-                 q: torch.Tensor | None = None) -> torch.Tensor:
+def manager_loss(
+    features: torch.Tensor, goals: torch.Tensor, step: int, q: torch.Tensor | None = None
+) -> torch.Tensor:
     """``features [n, T+1, F]`` (constant), ``goals [n, T, F]`` (with grad), ``q [n, m]``
     (one column per block; None: 1) -> scalar loss."""
     length = goals.shape[1]
@@ -73,8 +75,7 @@ def intrinsic_rewards(features: torch.Tensor, goals: torch.Tensor, step: int) ->
     out = torch.zeros(n, length, device=goals.device)
     for i in range(1, step + 1):
         t = torch.arange(i, length + 1, device=goals.device)  # t - i >= 0
-        cosine = F.cosine_similarity(features[:, t] - features[:, t - i], goals[:, t - i],
-                                     dim=-1)
+        cosine = F.cosine_similarity(features[:, t] - features[:, t - i], goals[:, t - i], dim=-1)
         out[:, t - 1] += cosine / step
     return out
 

@@ -38,8 +38,9 @@ def ratio_scores(log_odds: torch.Tensor, weight: str = "ratio") -> torch.Tensor:
     raise ValueError(f"unknown MaliGAN weight {weight!r}; choose ratio or probability")
 
 
-def normalised_weights(scores: torch.Tensor, groups: int = 1, baseline: str = "mean",
-                       log_space: bool = False) -> torch.Tensor:
+def normalised_weights(
+    scores: torch.Tensor, groups: int = 1, baseline: str = "mean", log_space: bool = False
+) -> torch.Tensor:
     """``scores / sum over the group - b`` along dim 0 of ``scores [n]`` or ``[n, T]``.
 
     ``groups`` consecutive groups of ``n / groups`` rows are normalised separately;
@@ -62,16 +63,18 @@ def normalised_weights(scores: torch.Tensor, groups: int = 1, baseline: str = "m
     return weights.reshape(scores.shape)
 
 
-def weighted_likelihood_loss(log_probs: torch.Tensor, weights: torch.Tensor,
-                             groups: int = 1) -> torch.Tensor:
+def weighted_likelihood_loss(
+    log_probs: torch.Tensor, weights: torch.Tensor, groups: int = 1
+) -> torch.Tensor:
     """Scalar loss ``-(1/G) sum_i sum_t w[i, t] log p_theta(y_t | Y_<t) / T`` from
     ``log_probs [n, T]`` (with grad) and ``weights [n, T]`` (held constant; 0 where a
     token is not trained by it), G = ``groups``: the gradient is the paper's
     sum_i w_i grad log p_theta(Y_i), per token (1/T, as SeqGAN's Eq. 7 page) and per group
     of normalised samples."""
     if log_probs.shape != weights.shape:
-        raise ValueError(f"log_probs {tuple(log_probs.shape)} and weights "
-                         f"{tuple(weights.shape)} differ in shape")
+        raise ValueError(
+            f"log_probs {tuple(log_probs.shape)} and weights {tuple(weights.shape)} differ in shape"
+        )
     return -(log_probs * weights.detach()).mean(dim=1).sum() / groups
 
 

@@ -15,6 +15,8 @@ import torch
 def policy_gradient_loss(log_probs: torch.Tensor, q_values: torch.Tensor) -> torch.Tensor:
     """Scalar loss from ``log_probs [n, T]`` (with grad) and ``q_values [n, T]`` (no grad)."""
     if log_probs.shape != q_values.shape:
-        raise ValueError(f"log_probs {tuple(log_probs.shape)} and q_values "
-                         f"{tuple(q_values.shape)} differ in shape")
+        raise ValueError(
+            f"log_probs {tuple(log_probs.shape)} and q_values "
+            f"{tuple(q_values.shape)} differ in shape"
+        )
     return -(log_probs * q_values.detach()).mean(dim=1).mean()

@@ -23,8 +23,9 @@ import torch
 from torch.nn import functional as F
 
 
-def log_rank_scores(candidates: torch.Tensor, references: torch.Tensor,
-                    comparison: torch.Tensor, gamma: float) -> torch.Tensor:
+def log_rank_scores(
+    candidates: torch.Tensor, references: torch.Tensor, comparison: torch.Tensor, gamma: float
+) -> torch.Tensor:
     """``log R(u|U, C)`` ``[n]`` for embeddings ``candidates [n, F]``, ``references
     [|U|, F]``, ``comparison [|C|, F]`` and the softmax's inverse temperature ``gamma``."""
     refs = F.normalize(references, dim=1)
@@ -46,8 +47,14 @@ class LogRankReward:
     fixed reference set and comparison set of real sequences (embedded once, dropout off);
     the callable ``rl.rollout.mc_search_q`` averages over roll-outs (Eq. 5's V)."""
 
-    def __init__(self, ranker, references: torch.Tensor, comparison: torch.Tensor,
-                 gamma: float, chunk: int = 0):
+    def __init__(
+        self,
+        ranker,
+        references: torch.Tensor,
+        comparison: torch.Tensor,
+        gamma: float,
+        chunk: int = 0,
+    ):
         self.ranker, self.gamma, self.chunk = ranker, gamma, chunk
         self.references = ranker.embed_for_scoring(references, chunk)
         self.comparison = ranker.embed_for_scoring(comparison, chunk)

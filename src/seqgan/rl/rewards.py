@@ -28,8 +28,13 @@ class BleuReward:
     ``content`` maps ids ``[m, T]`` to the token lists compared (default: whole rows;
     variable-length tasks pass ``Task.content``, which cuts each row at ``<eos>``)."""
 
-    def __init__(self, references: torch.Tensor, n: int = 3,
-                 convention: BleuConvention = CURRENT, content=None):
+    def __init__(
+        self,
+        references: torch.Tensor,
+        n: int = 3,
+        convention: BleuConvention = CURRENT,
+        content=None,
+    ):
         if convention.hypotheses:
             raise ValueError("a reward scores every sequence: convention.hypotheses must be 0")
         self.n, self.convention = n, convention

@@ -35,22 +35,30 @@ def update_rollout_policy(rollout: Generator, generator: Generator, rate: float)
         beta.lerp_(theta, 1.0 - rate)
 
 
-def draw_rollout_uniforms(n: int, seq_len: int, num_rollouts: int,
-                          generator: torch.Generator | None = None,
-                          device: torch.device | None = None) -> torch.Tensor:
+def draw_rollout_uniforms(
+    n: int,
+    seq_len: int,
+    num_rollouts: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
     """Uniform numbers ``[T-1, N, n, T]`` for one MC search (entries before the prefix end
     unused), on ``device`` (that of ``generator`` when given)."""
     if device is None and generator is not None:
         device = generator.device
-    return torch.rand(seq_len - 1, num_rollouts, n, seq_len, generator=generator,
-                      device=device)
+    return torch.rand(seq_len - 1, num_rollouts, n, seq_len, generator=generator, device=device)
 
 
 @torch.no_grad()
-def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_rollouts: int,
-                uniforms: torch.Tensor | None = None,
-                generator: torch.Generator | None = None,
-                lengths: torch.Tensor | None = None) -> torch.Tensor:
+def mc_search_q(
+    rollout: Generator,
+    tokens: torch.Tensor,
+    reward: Reward,
+    num_rollouts: int,
+    uniforms: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    lengths: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Batched MC-search Q-values ``[n, T]`` for ``tokens [n, T]`` (see module docstring).
 
     With ``lengths`` (``[m]``, each in 1..T): only the values at those prefix lengths,
@@ -76,10 +84,15 @@ def mc_search_q(rollout: Generator, tokens: torch.Tensor, reward: Reward, num_ro
 
 
 @torch.no_grad()
-def mc_search_q_reference(rollout: Generator, tokens: torch.Tensor, reward: Reward,
-                          num_rollouts: int, uniforms: torch.Tensor | None = None,
-                          generator: torch.Generator | None = None,
-                          sampler=sample_from_logits) -> torch.Tensor:
+def mc_search_q_reference(
+    rollout: Generator,
+    tokens: torch.Tensor,
+    reward: Reward,
+    num_rollouts: int,
+    uniforms: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    sampler=sample_from_logits,
+) -> torch.Tensor:
     """Per-timestep reference: re-read each prefix for every roll-out (slow, plain).
 
     ``sampler`` draws tokens (``benchmarks/rollout.py`` passes a ``torch.multinomial``

@@ -31,18 +31,23 @@ def prefix_lengths(seq_len: int, step: int, decodings: int = 0) -> torch.Tensor:
         raise ValueError(f"need step >= 1; got step {step}")
     most = (seq_len - 1) // step + 1
     if not 0 <= decodings <= most:
-        raise ValueError(f"need step >= 1 and 0 <= decodings <= {most} at T = {seq_len}, "
-                         f"step = {step}; got step {step}, decodings {decodings}")
+        raise ValueError(
+            f"need step >= 1 and 0 <= decodings <= {most} at T = {seq_len}, "
+            f"step = {step}; got step {step}, decodings {decodings}"
+        )
     m = decodings or most
     return (torch.arange(1, m + 1) * step).clamp(max=seq_len)
 
 
-def decoding_loss(log_probs: torch.Tensor, rewards: torch.Tensor,
-                  lengths: torch.Tensor) -> torch.Tensor:
+def decoding_loss(
+    log_probs: torch.Tensor, rewards: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
     """Scalar loss of Eq. 14 from ``log_probs [n, T]`` (with grad), ``rewards [n, m]`` (held
     constant) and the prefix ``lengths [m]``."""
     if rewards.shape != (log_probs.shape[0], len(lengths)):
-        raise ValueError(f"rewards {tuple(rewards.shape)} do not fit {log_probs.shape[0]} "
-                         f"sequences x {len(lengths)} decodings")
+        raise ValueError(
+            f"rewards {tuple(rewards.shape)} do not fit {log_probs.shape[0]} "
+            f"sequences x {len(lengths)} decodings"
+        )
     prefix_sums = log_probs.cumsum(dim=1)[:, lengths - 1]  # [n, m]: sum_{t <= L_i} log p_t
     return -(rewards.detach() * prefix_sums).mean(dim=1).mean()

@@ -46,10 +46,10 @@ def check_device_name(name: str) -> None:
     """A one-line ``UserError`` unless ``name`` is one of ``CHOICES`` (availability aside)."""
     if not isinstance(name, str) or not _NAME.match(name):
         import difflib
+
         close = difflib.get_close_matches(str(name), ["auto", "cpu", "cuda", "mps"], n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise UserError(f"run.device = {name!r} is not a device (choose from {CHOICES})"
-                        f"{hint}")
+        raise UserError(f"run.device = {name!r} is not a device (choose from {CHOICES}){hint}")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -63,8 +63,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     available = available_devices()
-    unavailable = UserError(f"run.device = {name!r} is not available here "
-                            f"(available: {', '.join(available)})")
+    unavailable = UserError(
+        f"run.device = {name!r} is not available here (available: {', '.join(available)})"
+    )
     if name == "mps":
         if not _mps_available():
             raise unavailable
@@ -86,8 +87,10 @@ def saved_device(name: str, what: str, override: str | None = None) -> torch.dev
     try:
         return resolve_device(name)
     except UserError:
-        stderr_line(f"note: {what} was trained with run.device = {name!r}, which is not available "
-                    f"here; using the cpu (choose with --device)")
+        stderr_line(
+            f"note: {what} was trained with run.device = {name!r}, which is not available "
+            f"here; using the cpu (choose with --device)"
+        )
         return torch.device("cpu")
 
 
@@ -126,15 +129,18 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type == "mps":
         return True
-    return bool(torch.backends.mkldnn.is_available()
-                and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
 
 
 def check_precision(precision: str, device: torch.device) -> None:
     """One note when bf16 is asked for where it is emulated (correct, but slower)."""
     if precision == "bf16" and not native_bf16(device):
-        stderr_line(f"note: discriminator.precision = bf16 has no hardware support on "
-                    f"{device_name(device)}: it is emulated and slower than fp32")
+        stderr_line(
+            f"note: discriminator.precision = bf16 has no hardware support on "
+            f"{device_name(device)}: it is emulated and slower than fp32"
+        )
 
 
 def configure_determinism(device: torch.device, deterministic: bool) -> None:

@@ -22,8 +22,7 @@ from seqgan.errors import Interrupted
 HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # depth: nesting of handle_signals; raised: an Interrupted was raised in the outermost one;
 # hangup_ignored: SIGHUP came ignored from the parent (nohup), None until known
-_state = {"defer_depth": 0, "pending": None, "depth": 0, "raised": False,
-          "hangup_ignored": None}
+_state = {"defer_depth": 0, "pending": None, "depth": 0, "raised": False, "hangup_ignored": None}
 
 
 def note_inherited_hangup() -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import socket
 
 HOW = "unshare -n sh -c 'ip link set lo up; exec CMD'"
-REFUSAL = ("Ray tests run only in a loopback-only network namespace (see "
-           f"docs/scale-out.md): {HOW}")
+REFUSAL = f"Ray tests run only in a loopback-only network namespace (see docs/scale-out.md): {HOW}"
 
 
 def interfaces() -> list[str]:

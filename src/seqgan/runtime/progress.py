@@ -59,9 +59,13 @@ def format_duration(seconds: float | None) -> str:
 
 # -- the ETA --------------------------------------------------------------------------------
 
-def eta_seconds(plan: Sequence[tuple[str, int]], position: tuple[int, int],
-                seconds: Mapping[str, float],
-                predicted: Sequence[float | None] | None = None) -> float | None:
+
+def eta_seconds(
+    plan: Sequence[tuple[str, int]],
+    position: tuple[int, int],
+    seconds: Mapping[str, float],
+    predicted: Sequence[float | None] | None = None,
+) -> float | None:
     """Seconds left after ``position`` (phase index, epochs of that phase done) of ``plan``
     ((phase name, epochs) in order): each phase's remaining epochs at its measured
     seconds per epoch (``seconds``: seconds spent per phase name).  A phase not measured
@@ -73,7 +77,7 @@ def eta_seconds(plan: Sequence[tuple[str, int]], position: tuple[int, int],
     index, done = position
     predicted = list(predicted or [None] * len(plan))
     rates = {}
-    for i, (name, epochs) in enumerate(plan[:index + 1]):
+    for i, (name, epochs) in enumerate(plan[: index + 1]):
         count = epochs if i < index else done
         if count > 0 and name in seconds:
             rates[i] = seconds[name] / count
@@ -129,6 +133,7 @@ def steps(label: str, total: int) -> Iterator[int]:
 
 # -- the reporter ---------------------------------------------------------------------------
 
+
 class Progress:
     """A run's progress on stderr: bars on a terminal, timestamped lines otherwise.
 
@@ -136,10 +141,16 @@ class Progress:
     ``write``: prints one line (the trainer's log); ``clock``: monotonic seconds;
     ``predicted``: seconds per epoch of each phase from its work (``eta_seconds``)."""
 
-    def __init__(self, plan: Sequence[tuple[str, int]], metric: str,
-                 write: Callable[[str], None], terminal: bool,
-                 clock: Callable[[], float] = time.monotonic, interval: float = INTERVAL,
-                 predicted: Sequence[float | None] | None = None):
+    def __init__(
+        self,
+        plan: Sequence[tuple[str, int]],
+        metric: str,
+        write: Callable[[str], None],
+        terminal: bool,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = INTERVAL,
+        predicted: Sequence[float | None] | None = None,
+    ):
         self.plan, self.metric, self.write, self.terminal = list(plan), metric, write, terminal
         self.predicted = predicted  # seconds per epoch of each phase, from its work
         self.clock, self.interval = clock, interval
@@ -155,10 +166,15 @@ class Progress:
     def open(self, serial: int) -> None:
         """Start reporting, ``serial`` epochs (over all phases) being done already."""
         if self.terminal:
-            self._bar = tqdm(total=self.total, initial=serial, unit="epoch",
-                             dynamic_ncols=True, file=sys.stderr,
-                             bar_format="{desc}{percentage:3.0f}%|{bar}| "
-                                        "{n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+            self._bar = tqdm(
+                total=self.total,
+                initial=serial,
+                unit="epoch",
+                dynamic_ncols=True,
+                file=sys.stderr,
+                bar_format="{desc}{percentage:3.0f}%|{bar}| "
+                "{n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+            )
 
     def close(self) -> None:
         for bar in (self._inner, self._bar):
@@ -184,10 +200,12 @@ class Progress:
             self._last_line = self.clock()
             index, epoch, serial = self._where
             name, epochs = self.plan[index]
-            self.write(f"{utc_now()} {name} {epoch}/{epochs} [{serial}/{self.total}] "
-                       f"{label} {done}/{total}, "
-                       f"{self.clock() - self._started:.0f} s so far, "
-                       f"ETA {format_duration(self._eta_now())}")
+            self.write(
+                f"{utc_now()} {name} {epoch}/{epochs} [{serial}/{self.total}] "
+                f"{label} {done}/{total}, "
+                f"{self.clock() - self._started:.0f} s so far, "
+                f"ETA {format_duration(self._eta_now())}"
+            )
 
     def end_epoch(self, row: dict, seconds: float) -> None:
         """The current epoch ended with metrics ``row`` after ``seconds`` seconds."""
@@ -204,9 +222,10 @@ class Progress:
             self._bar.set_postfix_str(self._postfix(eta), refresh=False)
             self._bar.update(1)
         elif not self.terminal:
-            self.write(f"{utc_now()} {name} {epoch}/{epochs} [{serial + 1}/{self.total}] "
-                       f"{seconds:.1f} s, ETA {format_duration(eta)}"
-                       + (f", {shown}" if shown else ""))
+            self.write(
+                f"{utc_now()} {name} {epoch}/{epochs} [{serial + 1}/{self.total}] "
+                f"{seconds:.1f} s, ETA {format_duration(eta)}" + (f", {shown}" if shown else "")
+            )
 
     def _eta_now(self) -> float | None:
         """The ETA from now: the epochs after the current one, and what is left of it."""
@@ -220,8 +239,14 @@ class Progress:
     def _inner_bar(self, label: str, done: int, total: int) -> None:
         """The bar below the main one, started again when the kind of step changes."""
         if self._inner is None:
-            self._inner = tqdm(total=total, desc=label, position=1, leave=False,
-                               dynamic_ncols=True, file=sys.stderr)
+            self._inner = tqdm(
+                total=total,
+                desc=label,
+                position=1,
+                leave=False,
+                dynamic_ncols=True,
+                file=sys.stderr,
+            )
         elif self._inner_label != label or self._inner.total != total:
             self._inner.set_description(label, refresh=False)
             self._inner.reset(total=total)
@@ -242,11 +267,13 @@ def shown_value(row: dict, metric: str) -> str:
 def start_lines(root: Path, task, tensorboard: Path | None) -> list[str]:
     """What a run prints when training starts: its folder, the task's counts, the device
     and (if it writes TensorBoard events) the command that shows them."""
-    lines = [f"run folder: {root}",
-             f"task: {task.kind}, {len(task.train)} training / {len(task.test)} test "
-             f"sequences, V = {task.vocab_size}, T = {task.seq_len}",
-             *music_data_lines(task),
-             f"device: {_device_line(task)}"]
+    lines = [
+        f"run folder: {root}",
+        f"task: {task.kind}, {len(task.train)} training / {len(task.test)} test "
+        f"sequences, V = {task.vocab_size}, T = {task.seq_len}",
+        *music_data_lines(task),
+        f"device: {_device_line(task)}",
+    ]
     if tensorboard is not None:
         lines.append(f"tensorboard: tensorboard --logdir {tensorboard}")
     return lines
@@ -265,21 +292,30 @@ def music_data_lines(task) -> list[str]:
         return []
     dropped = notes.get("tunes_dropped") or {}
     kept = notes["tunes_train"] + notes["tunes_test"]
-    lines = [(f"tunes: {kept} of {kept + sum(dropped.values())} kept — "
-              f"{notes['tunes_train']} for training ({notes['windows_train']} windows), "
-              f"{notes['tunes_test']} for test ({notes['windows_test']} windows)")]
+    lines = [
+        (
+            f"tunes: {kept} of {kept + sum(dropped.values())} kept — "
+            f"{notes['tunes_train']} for training ({notes['windows_train']} windows), "
+            f"{notes['tunes_test']} for test ({notes['windows_test']} windows)"
+        )
+    ]
     if dropped:
-        lines.append(f"tunes dropped: {sum(dropped.values())} — " + "; ".join(
-            f"{reason}: {count}" for reason, count in dropped.items()))
+        lines.append(
+            f"tunes dropped: {sum(dropped.values())} — "
+            + "; ".join(f"{reason}: {count}" for reason, count in dropped.items())
+        )
     if notes["tunes_test"] < FEW_TEST_TUNES:
-        lines.append(f"warning: the test set is {notes['tunes_test']} tune(s) "
-                     f"({notes['windows_test']} windows): NLL-test, BLEU and the music "
-                     f"metrics measured on it say little; add tunes, raise data.test_ratio "
-                     f"or name a test folder (data.test_file)")
+        lines.append(
+            f"warning: the test set is {notes['tunes_test']} tune(s) "
+            f"({notes['windows_test']} windows): NLL-test, BLEU and the music "
+            f"metrics measured on it say little; add tunes, raise data.test_ratio "
+            f"or name a test folder (data.test_file)"
+        )
     return lines
 
 
 # -- the reproducibility record -------------------------------------------------------------
+
 
 def sha256_of(path: Path) -> str | None:
     """The SHA-256 (hex) of a file, or of a folder: over its files' relative names (POSIX,
@@ -291,8 +327,7 @@ def sha256_of(path: Path) -> str | None:
         if not path.is_dir():
             _hash_into(digest, path)
             return digest.hexdigest()
-        files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*")
-                       if p.is_file())
+        files = sorted((p.relative_to(path).as_posix(), p) for p in path.rglob("*") if p.is_file())
         for name, file in files:
             digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
             digest.update(file.stat().st_size.to_bytes(8, "big"))
@@ -310,6 +345,7 @@ def _hash_into(digest, path: Path) -> None:
 
 def _device_name(task) -> str:
     from seqgan.runtime.device import device_name
+
     return device_name(torch.device(getattr(task, "device", DEVICE)))
 
 
@@ -327,16 +363,25 @@ def run_record(task, started: str) -> dict:
     """The ``summary.json`` entries that say how a run was made: versions, command line,
     host, device, start (``started``, when the run first started training) and end
     (now) in ISO 8601 UTC, each data file's SHA-256 by path, and the sequence counts."""
-    return {"version": __version__, "torch": str(torch.__version__),
-            "numpy": np.__version__, "python": platform.python_version(),
-            "command": list(sys.argv), "host": socket.gethostname(),
-            "device": str(getattr(task, "device", DEVICE)), "device_name": _device_name(task),
-            "started_utc": started, "ended_utc": utc_now(),
-            "data_files": {str(p): sha256_of(p) for p in getattr(task, "files", [])},
-            "num_train": len(task.train), "num_test": len(task.test)}
+    return {
+        "version": __version__,
+        "torch": str(torch.__version__),
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "command": list(sys.argv),
+        "host": socket.gethostname(),
+        "device": str(getattr(task, "device", DEVICE)),
+        "device_name": _device_name(task),
+        "started_utc": started,
+        "ended_utc": utc_now(),
+        "data_files": {str(p): sha256_of(p) for p in getattr(task, "files", [])},
+        "num_train": len(task.train),
+        "num_test": len(task.test),
+    }
 
 
 # -- TensorBoard's hparams dashboard --------------------------------------------------------
+
 
 def scalar_settings(config: dict, prefix: str = "") -> dict:
     """A config's scalar values (bool, int, float, str) under flattened keys
@@ -356,6 +401,7 @@ def write_hparams(writer, config: dict, metrics: dict[str, float], step: int) ->
     ``hparam/<metric>`` scalars at ``step``) into ``writer``'s own event file (not the
     sub-folder ``SummaryWriter.add_hparams`` would make)."""
     from torch.utils.tensorboard.summary import hparams
+
     tags = {f"hparam/{key}": value for key, value in metrics.items()}
     for summary in hparams(scalar_settings(config), tags):
         writer.file_writer.add_summary(summary, step)

@@ -33,14 +33,13 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
 
 
-
 def _cgroup_dirs(base: Path, path: str) -> list[Path]:
     """``base/path`` and its parents up to ``base`` that exist (a container that mounts
     its own cgroup at ``base`` while /proc names the host's path gets ``base`` alone)."""
     target = base / path.lstrip("/")
     chain = [target, *target.parents]
     stop = chain.index(base) if base in chain else 0
-    return [d for d in chain[:stop + 1] if d.is_dir()]
+    return [d for d in chain[: stop + 1] if d.is_dir()]
 
 
 def _v2_limit(folder: Path) -> float | None:
@@ -68,8 +67,7 @@ def _v1_limit(folder: Path) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path | None = None
-                     ) -> float | None:
+def cgroup_cpu_limit(root: Path | None = None, proc_cgroup: Path | None = None) -> float | None:
     """CPUs allowed by this process's cgroup CPU quota (a fraction, e.g. 1.5), the
     smallest along its cgroup path; None where there is no quota or no cgroup to read.
     ``root``: where cgroups are mounted (``CGROUP_ROOT``); ``proc_cgroup``: the process's
@@ -164,6 +162,7 @@ def threads_per_run(parallel: int, threads: int = 0, cpus: int | None = None) ->
 def apply(run_threads: int = 0) -> ThreadPlan:
     """Set torch's thread count by ``thread_plan(run_threads)`` and return the plan."""
     import torch
+
     global _applied
     plan = thread_plan(run_threads)
     if torch.get_num_threads() != plan.threads:
@@ -196,9 +195,14 @@ def record() -> dict:
     """``summary.json``'s thread entries: the plan ``apply`` set last (else torch's
     own count), the CPUs available and the OpenMP wait behaviour."""
     import torch
+
     plan = _applied or ThreadPlan(torch.get_num_threads(), "torch's default", available_cpus())
-    return {"threads": plan.threads, "threads_from": plan.source,
-            "cpus_available": plan.cpus, "openmp_wait": _openmp_wait}
+    return {
+        "threads": plan.threads,
+        "threads_from": plan.source,
+        "cpus_available": plan.cpus,
+        "openmp_wait": _openmp_wait,
+    }
 
 
 def busy_note(cpus: int | None = None, load: float | None = None) -> str | None:
@@ -213,6 +217,8 @@ def busy_note(cpus: int | None = None, load: float | None = None) -> str | None:
     cpus = (os.cpu_count() or 1) if cpus is None else cpus
     if load <= cpus:
         return None
-    return (f"note: this machine is busy (load average {load:.1f} on {cpus} CPUs): the run "
-            f"will be slower than its estimates; run fewer jobs at once, or give this run "
-            f"fewer threads (--set run.threads=1)")
+    return (
+        f"note: this machine is busy (load average {load:.1f} on {cpus} CPUs): the run "
+        f"will be slower than its estimates; run fewer jobs at once, or give this run "
+        f"fewer threads (--set run.threads=1)"
+    )

@@ -129,6 +129,7 @@ def show_path(path) -> str:
 
 # -- what a path is ------------------------------------------------------------------------
 
+
 def _follow_links(path: Path) -> tuple[Path, bool]:
     """``(the path the last component's symlinks lead to, whether it is a process's file
     descriptor)``; a descriptor link (``/proc/<pid>/fd/N``) is not followed, since it may
@@ -165,6 +166,7 @@ def _mode(path: Path) -> int | None:
 
 
 # -- the three ways of writing -------------------------------------------------------------
+
 
 def _held(hold: bool):
     return deferred() if hold else nullcontext()
@@ -253,8 +255,11 @@ def remove_temporaries(folder: Path) -> list[Path]:
     only a killed writer leaves; the caller must be the folder's one writer
     (``storage.lock``).  The paths removed, in name order ([] if none or no folder)."""
     try:
-        found = sorted(p for p in folder.iterdir()
-                       if TEMPORARY.fullmatch(p.name) and p.is_file() and not p.is_symlink())
+        found = sorted(
+            p
+            for p in folder.iterdir()
+            if TEMPORARY.fullmatch(p.name) and p.is_file() and not p.is_symlink()
+        )
     except OSError:
         return []
     removed = []

@@ -42,6 +42,7 @@ a run goes back to the whole checkpoint before it.
 of a loaded training state (RNG states, position, rows, marks, phase times, last
 evaluation, optimizer states) can be this run's; a misfit is one line naming the part.
 """
+
 from __future__ import annotations
 
 import io
@@ -73,9 +74,11 @@ def rng_state() -> dict:
     under ``"cuda"`` the state of every CUDA device's generator when CUDA is in use (a
     list of uint8 tensors, ``torch.cuda.get_rng_state_all``)."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {"torch": torch.random.get_rng_state(),
-             "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-             "python": random.getstate()}
+    state = {
+        "torch": torch.random.get_rng_state(),
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": random.getstate(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -84,8 +87,9 @@ def rng_state() -> dict:
 def _numpy_tuple(value) -> tuple:
     """``rng_state()["numpy"]`` in the form ``set_state`` takes."""
     name, keys, pos, has_gauss, cached = value
-    if not (isinstance(keys, torch.Tensor) and keys.shape == (_MT_WORDS,)
-            and keys.dtype == torch.int64):
+    if not (
+        isinstance(keys, torch.Tensor) and keys.shape == (_MT_WORDS,) and keys.dtype == torch.int64
+    ):
         raise TypeError(f"keys must be a tensor of {_MT_WORDS} int64 words, not {_show(keys)}")
     return name, keys.numpy().astype(np.uint32), pos, has_gauss, cached
 
@@ -110,8 +114,10 @@ def set_rng_state(state: dict) -> str | None:
         return None
     present = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if present != len(saved):
-        return (f"note: the checkpoint holds the random states of {len(saved)} CUDA "
-                f"device(s), {present} are present here; their random numbers start afresh")
+        return (
+            f"note: the checkpoint holds the random states of {len(saved)} CUDA "
+            f"device(s), {present} are present here; their random numbers start afresh"
+        )
     torch.cuda.set_rng_state_all(saved)
     return None
 
@@ -136,7 +142,7 @@ def save_checkpoint(folder: Path, index: int, data: bytes, keep: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         write_bytes(path, data)
         before = [p for p in list_checkpoints(folder) if _index(p) < index]
-        for old in before[:max(0, len(before) - (keep - 1))]:
+        for old in before[: max(0, len(before) - (keep - 1))]:
             old.unlink(missing_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -189,8 +195,15 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
-               NotImplementedError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
 
 
 def _check_records(data: bytes, path: Path) -> None:
@@ -212,16 +225,22 @@ def _check_records(data: bytes, path: Path) -> None:
                     while handle.read(1 << 22):
                         pass
             except _ZIP_ERRORS as exc:
-                what = (f"CRC-32 mismatch in record {info.filename}" if "CRC" in str(exc)
-                        else f"record {info.filename}: {_first_line(exc)}")
+                what = (
+                    f"CRC-32 mismatch in record {info.filename}"
+                    if "CRC" in str(exc)
+                    else f"record {info.filename}: {_first_line(exc)}"
+                )
                 raise UserError(f"{path} is corrupt ({what})") from None
 
 
 def _reason(exc: Exception, head: bytes) -> str:
     """One concise line for a ``torch.load`` failure of a file starting with ``head``."""
     if not head.startswith(_ZIP_MAGIC):
-        return ("a plain pickle, not a torch.save file" if head[:1] == b"\x80"
-                else "not a torch.save file")
+        return (
+            "a plain pickle, not a torch.save file"
+            if head[:1] == b"\x80"
+            else "not a torch.save file"
+        )
     text = str(exc).strip()
     if text.startswith("Weights only load failed"):
         return "refused: " + _refusal(text)
@@ -235,8 +254,9 @@ def _refusal(text: str) -> str:
     rest = parts[1] if len(parts) == 2 else text.split("\n", 1)[-1]
     for line in rest.splitlines():
         line = line.strip()
-        if line and not line.startswith(("Please file an issue", "Check the documentation",
-                                         "(1)", "(2)")):
+        if line and not line.startswith(
+            ("Please file an issue", "Check the documentation", "(1)", "(2)")
+        ):
             return _sentence(line)
     return "not plain tensors and containers"
 
@@ -245,8 +265,9 @@ def _sentence(line: str) -> str:
     return line.split(". ", 1)[0].rstrip(".")
 
 
-def load_latest_checkpoint(folder: Path, warn=print, before: Path | None = None
-                           ) -> tuple[Path, dict] | None:
+def load_latest_checkpoint(
+    folder: Path, warn=print, before: Path | None = None
+) -> tuple[Path, dict] | None:
     """The newest readable checkpoint in ``folder`` (older than ``before``, if given) as
     ``(path, state)``, falling back past damaged ones (each named through ``warn``); None
     if the folder holds no such checkpoint.  Raises a one-line ``UserError`` if there are
@@ -265,8 +286,10 @@ def load_latest_checkpoint(folder: Path, warn=print, before: Path | None = None
             warn(f"warning: {exc}; falling back to the previous checkpoint")
         return path, state
     if found:
-        raise UserError(f"no readable checkpoint in {folder}: all {len(found)} are damaged "
-                        f"(newest: {damaged[0]}); start the run afresh with --overwrite")
+        raise UserError(
+            f"no readable checkpoint in {folder}: all {len(found)} are damaged "
+            f"(newest: {damaged[0]}); start the run afresh with --overwrite"
+        )
     return None
 
 
@@ -282,7 +305,7 @@ def _need(ok: bool, message: str) -> None:
 
 def _show(value, width: int = 40) -> str:
     text = repr(value)
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _is_int(value) -> bool:
@@ -293,9 +316,13 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_state(state: dict, path: Path, phases: Sequence,
-                models: dict[str, torch.nn.Module],
-                optimizers: dict[str, torch.optim.Optimizer]) -> None:
+def check_state(
+    state: dict,
+    path: Path,
+    phases: Sequence,
+    models: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+) -> None:
     """Raise a one-line ``UserError`` unless training ``state`` can be applied to a run of
     ``phases`` (objects with ``name``, ``epochs`` and ``trains_generator``) with these
     ``models`` and ``optimizers``: weights of the models' shapes (``check_weights``),
@@ -321,8 +348,10 @@ def check_state(state: dict, path: Path, phases: Sequence,
         device = state.get("device", "cpu")  # optional: the device type it was written on
         _need(isinstance(device, str), f"device is {_show(device)}, not a device type")
         without = state.get(WITHOUT_STATE, [])
-        _need(isinstance(without, list) and all(isinstance(n, str) for n in without),
-              f"{WITHOUT_STATE} is {_show(without)}, not a list of names")
+        _need(
+            isinstance(without, list) and all(isinstance(n, str) for n in without),
+            f"{WITHOUT_STATE} is {_show(without)}, not a list of names",
+        )
     except _Misfit as exc:
         raise UserError(f"{path} does not fit this run ({exc})") from None
 
@@ -354,15 +383,25 @@ def check_rng(rng) -> None:
 
 def _check_rng(rng: dict) -> None:
     cuda = rng.get("cuda", [])  # optional: only written when CUDA was in use
-    _need(isinstance(cuda, (list, tuple)) and all(
-        isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.dim() == 1 for s in cuda),
-        f"rng cuda state is {_show(cuda)}, not a list of byte tensors")
+    _need(
+        isinstance(cuda, (list, tuple))
+        and all(
+            isinstance(s, torch.Tensor) and s.dtype == torch.uint8 and s.dim() == 1 for s in cuda
+        ),
+        f"rng cuda state is {_show(cuda)}, not a list of byte tensors",
+    )
     for name, trial in _RNG_TRIALS.items():
         _need(name in rng, f"rng has no {name} state")
         try:
             trial(rng[name])
-        except (TypeError, ValueError, IndexError, RuntimeError, AttributeError,
-                OverflowError) as exc:
+        except (
+            TypeError,
+            ValueError,
+            IndexError,
+            RuntimeError,
+            AttributeError,
+            OverflowError,
+        ) as exc:
             raise _Misfit(f"rng {name} state: {_first_line(exc)}") from None
 
 
@@ -372,8 +411,10 @@ def _first_line(exc: Exception) -> str:
 
 
 def _check_position(position, phases: Sequence) -> None:
-    _need(len(position) == 3 and all(_is_int(v) for v in position),
-          f"position {_show(list(position))} is not 3 integers")
+    _need(
+        len(position) == 3 and all(_is_int(v) for v in position),
+        f"position {_show(list(position))} is not 3 integers",
+    )
     index, epoch, global_epoch = position
     _need(0 <= index <= len(phases), f"phase index {index} is outside 0..{len(phases)}")
     current = phases[index] if index < len(phases) else None
@@ -381,7 +422,8 @@ def _check_position(position, phases: Sequence) -> None:
     where = f"phase {current.name}" if current else "after the last phase"
     _need(0 <= epoch <= length, f"epoch {epoch} is outside 0..{length} of {where}")
     most = sum(p.epochs for p in phases[:index] if p.trains_generator) + (
-        epoch if current and current.trains_generator else 0)
+        epoch if current and current.trains_generator else 0
+    )
     _need(0 <= global_epoch <= most, f"generator epoch {global_epoch} is outside 0..{most}")
 
 
@@ -391,9 +433,12 @@ _ROW_FIELDS = {"phase": str, "phase_epoch": int, "epoch": int}
 def _check_rows(rows: list) -> None:
     _need(bool(rows), "it has no metric rows")
     for number, row in enumerate(rows):
-        _need(isinstance(row, dict) and all(isinstance(k, str) for k in row)
-              and all(isinstance(v, (int, float, str)) for v in row.values()),
-              f"row {number} is {_show(row)}, not a dict of metric values")
+        _need(
+            isinstance(row, dict)
+            and all(isinstance(k, str) for k in row)
+            and all(isinstance(v, (int, float, str)) for v in row.values()),
+            f"row {number} is {_show(row)}, not a dict of metric values",
+        )
         for key, kind in _ROW_FIELDS.items():
             _need(isinstance(row.get(key), kind), f"row {number} has no {kind.__name__} '{key}'")
     _need(rows[0]["phase"] == "init", "its first row is not the initial evaluation")
@@ -401,34 +446,49 @@ def _check_rows(rows: list) -> None:
 
 def _check_numbers(name: str, values: dict, minimum: float) -> None:
     for key, value in values.items():
-        _need(isinstance(key, str) and _is_number(value) and minimum <= value < math.inf,
-              f"{name} has {_show(key)}: {_show(value)}")
+        _need(
+            isinstance(key, str) and _is_number(value) and minimum <= value < math.inf,
+            f"{name} has {_show(key)}: {_show(value)}",
+        )
 
 
 def _check_last_eval(last: dict) -> None:
     samples, per_sequence = last.get("samples"), last.get("per_sequence")
-    _need(isinstance(samples, torch.Tensor) and samples.dim() == 2
-          and not samples.is_floating_point(),
-          f"last_eval samples are {_show(samples)}, not a 2-D integer tensor")
-    _need(isinstance(per_sequence, dict) and all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) and v.dim() == 1
-        for k, v in per_sequence.items()),
-        "last_eval per_sequence is not a dict of 1-D tensors")
+    _need(
+        isinstance(samples, torch.Tensor)
+        and samples.dim() == 2
+        and not samples.is_floating_point(),
+        f"last_eval samples are {_show(samples)}, not a 2-D integer tensor",
+    )
+    _need(
+        isinstance(per_sequence, dict)
+        and all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) and v.dim() == 1
+            for k, v in per_sequence.items()
+        ),
+        "last_eval per_sequence is not a dict of 1-D tensors",
+    )
 
 
 def _check_optimizer(name: str, saved, optimizer: torch.optim.Optimizer) -> None:
     """Groups of the same sizes, numeric settings where the optimizer has numbers, and
     per-parameter state tensors of the parameters' shapes."""
     what = f"optimizer '{name}'"
-    _need(isinstance(saved, dict) and isinstance(saved.get("state"), dict)
-          and isinstance(saved.get("param_groups"), list)
-          and len(saved["param_groups"]) == len(optimizer.param_groups),
-          f"{what} has another structure")
+    _need(
+        isinstance(saved, dict)
+        and isinstance(saved.get("state"), dict)
+        and isinstance(saved.get("param_groups"), list)
+        and len(saved["param_groups"]) == len(optimizer.param_groups),
+        f"{what} has another structure",
+    )
     for group, live in zip(saved["param_groups"], optimizer.param_groups):
-        _need(isinstance(group, dict) and isinstance(group.get("params"), list)
-              and len(group["params"]) == len(live["params"])
-              and all(_is_int(ident) for ident in group["params"]),
-              f"{what} has other parameter groups")
+        _need(
+            isinstance(group, dict)
+            and isinstance(group.get("params"), list)
+            and len(group["params"]) == len(live["params"])
+            and all(_is_int(ident) for ident in group["params"]),
+            f"{what} has other parameter groups",
+        )
         for key, value in live.items():  # settings a newer torch added may be missing
             if key in group and _is_number(value):
                 _need(_is_number(group[key]), f"{what} has {key} = {_show(group[key])}")
@@ -440,9 +500,10 @@ def _check_param_state(what: str, state, param: torch.Tensor) -> None:
     _need(isinstance(state, dict), f"{what} has a parameter state {_show(state)}")
     for key, value in state.items():
         if isinstance(value, torch.Tensor) and value.dim() > 0:
-            _need(value.shape == param.shape,
-                  f"{what} '{key}' is {tuple(value.shape)} for a parameter of "
-                  f"{tuple(param.shape)}")
+            _need(
+                value.shape == param.shape,
+                f"{what} '{key}' is {tuple(value.shape)} for a parameter of {tuple(param.shape)}",
+            )
 
 
 def load_state_checked(module: torch.nn.Module, state: dict, source: Path | str) -> None:
@@ -465,8 +526,11 @@ def check_weights(module: torch.nn.Module, state, source: Path | str) -> None:
     for key, tensor in own.items():
         theirs = state[key]
         if not isinstance(theirs, torch.Tensor) or theirs.shape != tensor.shape:
-            shape = (tuple(theirs.shape) if isinstance(theirs, torch.Tensor)
-                     else type(theirs).__name__)
-            raise UserError(f"{source} does not fit this config's {type(module).__name__}: "
-                            f"'{key}' is {shape} there but {tuple(tensor.shape)} here "
-                            "(different vocabulary or model sizes?)")
+            shape = (
+                tuple(theirs.shape) if isinstance(theirs, torch.Tensor) else type(theirs).__name__
+            )
+            raise UserError(
+                f"{source} does not fit this config's {type(module).__name__}: "
+                f"'{key}' is {shape} there but {tuple(tensor.shape)} here "
+                "(different vocabulary or model sizes?)"
+            )

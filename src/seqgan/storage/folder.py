@@ -54,18 +54,48 @@ FORMAT = 1
 _TMP = re.compile(r"\..+\.tmp")  # the atomic writer's temporary files
 # the names seqgan writes in a run folder: fixed top-level files, and per folder a pattern
 # (a name inside it is also checked against the run's own phases and metrics, ``_written``)
-_FILES = {"config.toml", "metrics.csv", "timing.csv", "vocab.json", "summary.json", "model.pt",
-          "evaluation.json", ".seqgan-run", ".seqgan-lock"}
-_FOLDERS = {"checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
-            "samples": re.compile(r"(?P<phase>\w+?)(\.text|\.symbols)?\.txt|final_\d+\.mid|"
-                                  r"(?P<metric>\w+)_per_sequence\.npy|kl_per_dimension\.npy"),
-            "figures": re.compile(r"(evaluations|training|posterior|pianoroll)\.png|"
-                                  r"(?P<metric>\w+)\.png"),
-            "tensorboard": re.compile(r"events\.out\.tfevents\.[\w.-]+")}
+_FILES = {
+    "config.toml",
+    "metrics.csv",
+    "timing.csv",
+    "vocab.json",
+    "summary.json",
+    "model.pt",
+    "evaluation.json",
+    ".seqgan-run",
+    ".seqgan-lock",
+}
+_FOLDERS = {
+    "checkpoints": re.compile(r"ckpt-\d+\.pt|end-(?P<phase>\w+)\.pt"),
+    "samples": re.compile(
+        r"(?P<phase>\w+?)(\.text|\.symbols)?\.txt|final_\d+\.mid|"
+        r"(?P<metric>\w+)_per_sequence\.npy|kl_per_dimension\.npy"
+    ),
+    "figures": re.compile(
+        r"(evaluations|training|posterior|pianoroll)\.png|"
+        r"(?P<metric>\w+)\.png"
+    ),
+    "tensorboard": re.compile(r"events\.out\.tfevents\.[\w.-]+"),
+}
 
-COLUMNS = ("phase", "phase_epoch", "epoch", "nll_oracle", "nll_test", "g_loss", "d_loss",
-           "d_accuracy", "reward_mean", "ss_omega", "ss_replaced", "entropy", "eval_reward_mean",
-           "eval_reward_std", "d_precision", "d_recall")  # then any other metric, in order seen
+COLUMNS = (
+    "phase",
+    "phase_epoch",
+    "epoch",
+    "nll_oracle",
+    "nll_test",
+    "g_loss",
+    "d_loss",
+    "d_accuracy",
+    "reward_mean",
+    "ss_omega",
+    "ss_replaced",
+    "entropy",
+    "eval_reward_mean",
+    "eval_reward_std",
+    "d_precision",
+    "d_recall",
+)  # then any other metric, in order seen
 # timing.csv: seconds of the epoch (run and evaluation), seconds since the run started
 # summed over its sessions, and the UTC time the row was written (row keys ``_seconds``,
 # ``_wall_seconds``, ``_utc``: not in metrics.csv, which stays bit-identical on resume)
@@ -88,8 +118,10 @@ class RunFolder:
         self.vocab = self.root / "vocab.json"
         self.timing = self.root / "timing.csv"
         self.lock: FolderLock | None = None  # held while this process writes here
-        self._tables = (_Table(self.metrics, _metric_columns, _metric_cells),
-                        _Table(self.timing, lambda rows: list(TIMING_COLUMNS), _timing_cells))
+        self._tables = (
+            _Table(self.metrics, _metric_columns, _metric_cells),
+            _Table(self.timing, lambda rows: list(TIMING_COLUMNS), _timing_cells),
+        )
 
     @classmethod
     def create(cls, root: Path, overwrite: bool = False) -> RunFolder:
@@ -125,8 +157,11 @@ class RunFolder:
                 for inner in sorted(path.iterdir()):
                     if not self._ours(inner, _FOLDERS[path.name], phases, metrics):
                         return inner
-            elif not (path.is_file() and not path.is_symlink()
-                      and (path.name in _FILES or _TMP.fullmatch(path.name))):
+            elif not (
+                path.is_file()
+                and not path.is_symlink()
+                and (path.name in _FILES or _TMP.fullmatch(path.name))
+            ):
                 return path
         return None
 
@@ -140,8 +175,7 @@ class RunFolder:
         if match is None:
             return False
         named = match.groupdict()
-        return (named.get("phase") in (None, *phases)
-                and named.get("metric") in (None, *metrics))
+        return named.get("phase") in (None, *phases) and named.get("metric") in (None, *metrics)
 
     def _written(self) -> tuple[set[str], set[str]]:
         """The phases and metrics of this run's ``metrics.csv`` (empty if unreadable)."""
@@ -159,6 +193,7 @@ class RunFolder:
         """A folder without the marker (an older release's) is a run folder if its
         ``config.toml`` is a seqgan config and its ``metrics.csv`` has seqgan's header."""
         from seqgan.config import build_config, read_toml
+
         try:
             build_config(read_toml(self.config))
             with open(self.metrics, encoding="utf-8") as handle:
@@ -176,10 +211,14 @@ class RunFolder:
         except OSError:
             return False
         return bool(entries) and all(
-            p.is_file() and not p.is_symlink()
-            and (p.name == LOCK_NAME or (TEMPORARY.fullmatch(p.name)
-                                         and p.name.startswith(f".{MARKER}.")))
-            for p in entries)
+            p.is_file()
+            and not p.is_symlink()
+            and (
+                p.name == LOCK_NAME
+                or (TEMPORARY.fullmatch(p.name) and p.name.startswith(f".{MARKER}."))
+            )
+            for p in entries
+        )
 
     def remove_temporaries(self) -> list[Path]:
         """Remove the temporary files a killed writer left in this folder and its
@@ -198,8 +237,10 @@ class RunFolder:
         if not _exists(root) or (root.is_dir() and is_empty(root)):
             return False
         if not overwrite:
-            raise UserError(f"output folder {root} exists; pass --overwrite to replace it "
-                            f"or --resume {root} to continue it")
+            raise UserError(
+                f"output folder {root} exists; pass --overwrite to replace it "
+                f"or --resume {root} to continue it"
+            )
         self.check_overwritable()
         return True
 
@@ -208,18 +249,23 @@ class RunFolder:
         root = self.root
         if not root.is_dir():
             raise UserError(f"refusing to overwrite {root}: it is not a folder")
-        if not (root / MARKER).is_file() and not self._looks_like_a_run() \
-                and not self._marker_write_killed():
-            raise UserError(f"refusing to overwrite {root}: it is not a seqgan run folder "
-                            f"(no {MARKER} marker)")
+        if (
+            not (root / MARKER).is_file()
+            and not self._looks_like_a_run()
+            and not self._marker_write_killed()
+        ):
+            raise UserError(
+                f"refusing to overwrite {root}: it is not a seqgan run folder (no {MARKER} marker)"
+            )
         try:
             foreign = self.foreign_entry()
         except OSError as exc:
-            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") \
-                from None
+            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") from None
         if foreign is not None:
-            raise UserError(f"refusing to overwrite {root}: it holds {foreign}, which seqgan "
-                            "did not write (move it away, or choose another --out)")
+            raise UserError(
+                f"refusing to overwrite {root}: it holds {foreign}, which seqgan "
+                "did not write (move it away, or choose another --out)"
+            )
 
     def clear(self) -> None:
         """Delete what seqgan wrote here (the folder itself, its marker and lock stay),
@@ -239,8 +285,7 @@ class RunFolder:
                     else:
                         path.unlink()
         except OSError as exc:
-            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") \
-                from None
+            raise UserError(f"cannot overwrite {root}: {exc.strerror} ({exc.filename})") from None
 
     @classmethod
     def open(cls, root: Path) -> RunFolder:
@@ -290,11 +335,15 @@ class RunFolder:
         path = self.samples / f"{name}.txt"
         write_text(path, tokens_to_text(tokens))
         if task is not None and task.kind == "text":
-            write_text(self.samples / f"{name}.text.txt",
-                            "".join(line + "\n" for line in task.texts(tokens)))
+            write_text(
+                self.samples / f"{name}.text.txt",
+                "".join(line + "\n" for line in task.texts(tokens)),
+            )
         if task is not None and task.kind == "music":
-            write_text(self.samples / f"{name}.symbols.txt",
-                       "".join(" ".join(row) + "\n" for row in task.symbols(tokens)))
+            write_text(
+                self.samples / f"{name}.symbols.txt",
+                "".join(" ".join(row) + "\n" for row in task.symbols(tokens)),
+            )
         return path
 
     def write_array(self, name: str, values: np.ndarray) -> Path:
@@ -306,8 +355,9 @@ class RunFolder:
 
     def write_summary(self, summary: dict) -> None:
         """``summary.json``; NaN (an undefined metric) is written as null."""
-        clean = {k: None if isinstance(v, float) and math.isnan(v) else v
-                 for k, v in summary.items()}
+        clean = {
+            k: None if isinstance(v, float) and math.isnan(v) else v for k, v in summary.items()
+        }
         write_text(self.summary, json.dumps(clean, indent=2, sort_keys=True) + "\n")
 
     def read_summary(self) -> dict:
@@ -317,11 +367,15 @@ class RunFolder:
         try:
             summary = json.loads(self.summary.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise UserError(f"{self.summary} is damaged ({exc}); re-make it with "
-                            f"seqgan train --resume {self.root}") from None
+            raise UserError(
+                f"{self.summary} is damaged ({exc}); re-make it with "
+                f"seqgan train --resume {self.root}"
+            ) from None
         if not isinstance(summary, dict):
-            raise UserError(f"{self.summary} is damaged (not a JSON object); re-make it "
-                            f"with seqgan train --resume {self.root}")
+            raise UserError(
+                f"{self.summary} is damaged (not a JSON object); re-make it "
+                f"with seqgan train --resume {self.root}"
+            )
         return summary
 
     def finished(self) -> bool:
@@ -368,7 +422,7 @@ def append_text(path: Path, text: str) -> None:
             descriptor = os.open(target, os.O_WRONLY | os.O_APPEND)
             try:
                 while data:
-                    data = data[os.write(descriptor, data):]
+                    data = data[os.write(descriptor, data) :]
                 if stat.S_ISREG(os.fstat(descriptor).st_mode):
                     os.fsync(descriptor)
             finally:

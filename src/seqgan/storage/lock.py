@@ -31,9 +31,11 @@ class FolderLock:
         except BlockingIOError:
             holder = _read_pid(fd)
             os.close(fd)
-            raise UserError(f"{what} {folder} is in use by another seqgan process"
-                            f"{f' (PID {holder})' if holder else ''}; wait for it to end "
-                            "or stop it first") from None
+            raise UserError(
+                f"{what} {folder} is in use by another seqgan process"
+                f"{f' (PID {holder})' if holder else ''}; wait for it to end "
+                "or stop it first"
+            ) from None
         except OSError as exc:
             os.close(fd)
             raise UserError(f"cannot lock {what} {folder}: {exc.strerror}") from None

@@ -46,9 +46,11 @@ class TensorBoardPath:
             os.symlink(folder, Path(holder) / "run", target_is_directory=True)
         except OSError as exc:
             self.close()
-            raise UserError(f"TensorBoard cannot write into {folder}, whose name is not "
-                            f"UTF-8, here ({exc.strerror or exc}); choose a UTF-8 run "
-                            f"folder name or set run.tensorboard = false") from None
+            raise UserError(
+                f"TensorBoard cannot write into {folder}, whose name is not "
+                f"UTF-8, here ({exc.strerror or exc}); choose a UTF-8 run "
+                f"folder name or set run.tensorboard = false"
+            ) from None
         self.path = str(Path(holder) / "run")
 
     def close(self) -> None:
@@ -66,8 +68,10 @@ def check(folder: Path) -> None:
     try:
         os.symlink(holder, Path(holder) / "probe", target_is_directory=True)
     except OSError as exc:
-        raise UserError(f"TensorBoard cannot write into {folder}, whose name is not UTF-8, "
-                        f"here ({exc.strerror or exc}); choose a UTF-8 run folder name or "
-                        f"set run.tensorboard = false") from None
+        raise UserError(
+            f"TensorBoard cannot write into {folder}, whose name is not UTF-8, "
+            f"here ({exc.strerror or exc}); choose a UTF-8 run folder name or "
+            f"set run.tensorboard = false"
+        ) from None
     finally:
         shutil.rmtree(holder, ignore_errors=True)

@@ -20,19 +20,32 @@ if "ipykernel" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
-METRIC_LABELS = {"nll_oracle": "NLL-oracle (nats / token)", "nll_test": "NLL-test (nats / token)",
-                 "mse": "MSE (semitones²)", "spb": "SPB (octaves)", "qn4": "QN-4", "qn6": "QN-6",
-                 "qn8": "QN-8", "entropy": "H(p_gen) (nats)", "eval_reward_mean": "R̄_T",
-                 "eval_reward_std": "S_T", "d_precision": "p_d", "d_recall": "r_d",
-                 "g_loss": "generator loss", "d_loss": "discriminator loss (BCE)",
-                 "d_accuracy": "discriminator accuracy", "reward_mean": "mean reward",
-                 "ss_omega": "scheduled-sampling ω"}
+METRIC_LABELS = {
+    "nll_oracle": "NLL-oracle (nats / token)",
+    "nll_test": "NLL-test (nats / token)",
+    "mse": "MSE (semitones²)",
+    "spb": "SPB (octaves)",
+    "qn4": "QN-4",
+    "qn6": "QN-6",
+    "qn8": "QN-8",
+    "entropy": "H(p_gen) (nats)",
+    "eval_reward_mean": "R̄_T",
+    "eval_reward_std": "S_T",
+    "d_precision": "p_d",
+    "d_recall": "r_d",
+    "g_loss": "generator loss",
+    "d_loss": "discriminator loss (BCE)",
+    "d_accuracy": "discriminator accuracy",
+    "reward_mean": "mean reward",
+    "ss_omega": "scheduled-sampling ω",
+}
 # logged in training epochs (every phase, also the discriminator's): ``plot_training``
 TRAINING = ("g_loss", "d_loss", "d_accuracy", "reward_mean", "ss_omega")
 # logged but not drawn: bookkeeping, and the music features' raw means and intra/inter-set
 # numbers (their OA is drawn, with the data's own OA)
 _NOT_DRAWN = ("phase", "phase_epoch", "epoch", "ss_replaced")
 _NOT_DRAWN_PREFIXES = ("_", "feat_ii_", "data_")
+
 
 def _series(rows: list[dict], key: str) -> tuple[list[float], list[float]]:
     xs, ys = [], []
@@ -47,29 +60,34 @@ def metric_label(metric: str) -> str:
     if metric in METRIC_LABELS:
         return METRIC_LABELS[metric]
     if metric.startswith("feat_oa_"):
-        return f"OA {metric[len('feat_oa_'):]} (1 = data)"
+        return f"OA {metric[len('feat_oa_') :]} (1 = data)"
     convention = ""
     for name, suffix in sorted(SUFFIXES.items(), key=lambda item: -len(item[1])):
         if suffix and metric.endswith(suffix):  # the longest first: _texygen_full
-            metric, convention = metric[:-len(suffix)], f" ({LABELS[name]})"
+            metric, convention = metric[: -len(suffix)], f" ({LABELS[name]})"
             break
     for prefix, name in (("self_bleu", "Self-BLEU-"), ("bleu", "BLEU-")):
-        if metric.startswith(prefix) and metric[len(prefix):].isdigit():
-            return name + metric[len(prefix):] + convention
+        if metric.startswith(prefix) and metric[len(prefix) :].isdigit():
+            return name + metric[len(prefix) :] + convention
     return metric + convention
 
 
-def _draw_curves(ax, curves: dict[str, list[dict]], pretrain_end: float | None,
-                 metric: str = "nll_oracle", colors: dict[str, str] | None = None) -> None:
+def _draw_curves(
+    ax,
+    curves: dict[str, list[dict]],
+    pretrain_end: float | None,
+    metric: str = "nll_oracle",
+    colors: dict[str, str] | None = None,
+) -> None:
     xs_all = [x for rows in curves.values() for x in _series(rows, metric)[0]]
     for label, rows in curves.items():
         xs, ys = _series(rows, metric)
         if len(xs) == 1 and xs_all:  # one evaluation (the Random baseline): a level line
-            ax.hlines(ys[0], min(xs_all), max(xs_all), linestyles=":", colors="black",
-                      label=label)
+            ax.hlines(ys[0], min(xs_all), max(xs_all), linestyles=":", colors="black", label=label)
         elif xs or colors is None:
-            line, = ax.plot(xs, ys, marker=".", markersize=3, label=label,
-                            color=(colors or {}).get(label))
+            (line,) = ax.plot(
+                xs, ys, marker=".", markersize=3, label=label, color=(colors or {}).get(label)
+            )
             _draw_band(ax, rows, metric, line.get_color())
     if pretrain_end is not None:
         ax.axvline(pretrain_end, linestyle="--", color="grey", label="end of pre-training")
@@ -100,8 +118,13 @@ def save_figure(fig, path: Path, tight: bool = True, dpi: int = 120) -> None:
         plt.close(fig)
 
 
-def plot_curves(curves: dict[str, list[dict]], pretrain_end: float | None, path: Path,
-                title: str = "NLL-oracle during training", metric: str = "nll_oracle") -> None:
+def plot_curves(
+    curves: dict[str, list[dict]],
+    pretrain_end: float | None,
+    path: Path,
+    title: str = "NLL-oracle during training",
+    metric: str = "nll_oracle",
+) -> None:
     """``metric`` vs epoch, one line per run, dashed vertical line at the end of
     pre-training (the SeqGAN paper's Figure 2 for NLL-oracle).  ``curves`` maps a label to
     metrics rows (dicts with ``epoch`` and ``metric``); a curve with a single evaluation
@@ -112,26 +135,31 @@ def plot_curves(curves: dict[str, list[dict]], pretrain_end: float | None, path:
     save_figure(fig, path)
 
 
-def plot_panels(panels: dict[str, dict[str, list[dict]]], pretrain_end: float | None,
-                path: Path, title: str, metric: str = "nll_oracle") -> None:
+def plot_panels(
+    panels: dict[str, dict[str, list[dict]]],
+    pretrain_end: float | None,
+    path: Path,
+    title: str,
+    metric: str = "nll_oracle",
+) -> None:
     """One ``metric`` panel per entry of ``panels`` (title -> curves), sharing the y axis
     (the SeqGAN paper's Figure 3, one panel per training strategy)."""
     count = max(1, len(panels))
     cols = min(count, 2)
     rows = (count + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.6 * rows), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(5.2 * cols, 3.6 * rows), sharey=True, squeeze=False
+    )
     for ax, (name, curves) in zip(axes.flat, panels.items()):
         _draw_curves(ax, curves, pretrain_end, metric)
         ax.set_title(name)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.suptitle(title)
     save_figure(fig, path)
 
 
-def plot_posterior(kl_per_dimension: list[float], rows: list[dict], path: Path,
-                   title: str) -> None:
+def plot_posterior(kl_per_dimension: list[float], rows: list[dict], path: Path, title: str) -> None:
     """Posterior-collapse figure of a VAE run: left, the final mean KL of each unit of z
     (sorted, nats); right, reconstruction NLL per token and KL per sequence (nats) at each
     evaluation, on two axes."""
@@ -165,7 +193,8 @@ def drawn_metrics(rows: list[dict], evaluated: bool) -> list[str]:
             if value in (None, "") or key in found or key in _NOT_DRAWN:
                 continue
             if key.startswith(_NOT_DRAWN_PREFIXES) or (
-                    key.startswith("feat_") and not key.startswith("feat_oa_")):
+                key.startswith("feat_") and not key.startswith("feat_oa_")
+            ):
                 continue
             if (key in TRAINING) != evaluated:
                 found[key] = None
@@ -183,17 +212,27 @@ def _grid(count: int, cols: int = 3):
     rows = (count + cols - 1) // cols
     width, height = 4.3 * cols, 3.1 * rows + 0.5
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
-    fig.subplots_adjust(left=0.7 / width * 1.0, right=1 - 0.15 / width, wspace=0.3,
-                        top=1 - 0.85 / height, bottom=0.55 / height,
-                        hspace=0.5)
+    fig.subplots_adjust(
+        left=0.7 / width * 1.0,
+        right=1 - 0.15 / width,
+        wspace=0.3,
+        top=1 - 0.85 / height,
+        bottom=0.55 / height,
+        hspace=0.5,
+    )
     for ax in list(axes.flat)[count:]:
         ax.set_visible(False)
     return fig, list(axes.flat)[:count]
 
 
-def plot_metric_panels(curves: dict[str, list[dict]], metrics: list[str],
-                       pretrain_end: float | None, path: Path, title: str,
-                       references: dict[str, float] | None = None) -> None:
+def plot_metric_panels(
+    curves: dict[str, list[dict]],
+    metrics: list[str],
+    pretrain_end: float | None,
+    path: Path,
+    title: str,
+    references: dict[str, float] | None = None,
+) -> None:
     """One panel per metric of ``metrics`` (vs epoch; one line per label of ``curves``,
     as ``plot_curves``, one colour per label throughout); ``references[metric]``, where
     given, is drawn as a dashed horizontal line (the data's own value, e.g. the feature OA
@@ -208,8 +247,9 @@ def plot_metric_panels(curves: dict[str, list[dict]], metrics: list[str],
         _draw_curves(ax, curves, pretrain_end, metric, colors)
         reference = (references or {}).get(metric)
         if reference is not None:
-            ax.axhline(reference, linestyle="--", color="black", linewidth=1,
-                       label="data (test vs train)")
+            ax.axhline(
+                reference, linestyle="--", color="black", linewidth=1, label="data (test vs train)"
+            )
         ax.set_ylabel("")
         if metric.startswith("feat_oa_"):  # an overlap area: on its whole scale
             ax.set_ylim(-0.03, 1.03)
@@ -226,8 +266,12 @@ def plot_metric_panels(curves: dict[str, list[dict]], metrics: list[str],
 
 def _short(phase: str) -> str:
     """A phase name short enough to stand above its span: ``pre-G``, ``pre-D``, ..."""
-    return (phase.replace("pretrain_", "pre-").replace("generator", "G")
-            .replace("discriminator", "D").replace("_", " "))
+    return (
+        phase.replace("pretrain_", "pre-")
+        .replace("generator", "G")
+        .replace("discriminator", "D")
+        .replace("_", " ")
+    )
 
 
 def plot_training(rows: list[dict], metrics: list[str], path: Path, title: str) -> None:
@@ -236,7 +280,7 @@ def plot_training(rows: list[dict], metrics: list[str], path: Path, title: str) 
     generator's epoch count — with the phases shaded and named."""
     rows = [row for row in rows if row.get("phase") not in (None, "", "init")]
     fig, axes = _grid(len(metrics))
-    spans: list[list] = []          # [phase, first x, last x]
+    spans: list[list] = []  # [phase, first x, last x]
     for x, row in enumerate(rows, 1):
         if spans and spans[-1][0] == row["phase"]:
             spans[-1][2] = x
@@ -244,14 +288,24 @@ def plot_training(rows: list[dict], metrics: list[str], path: Path, title: str) 
             spans.append([row["phase"], x, x])
     for ax, metric in zip(axes, metrics):
         for number, (phase, first, last) in enumerate(spans):
-            points = [(x, float(rows[x - 1][metric])) for x in range(first, last + 1)
-                      if rows[x - 1].get(metric) not in (None, "")]
+            points = [
+                (x, float(rows[x - 1][metric]))
+                for x in range(first, last + 1)
+                if rows[x - 1].get(metric) not in (None, "")
+            ]
             if points:  # one line per phase: a loss need not continue into the next one
                 ax.plot(*zip(*points), marker=".", markersize=3, color="tab:blue")
             if number % 2:
                 ax.axvspan(first - 0.5, last + 0.5, color="grey", alpha=0.12, linewidth=0)
-            ax.text((first + last) / 2, 1.01, _short(phase), fontsize="x-small",
-                    ha="center", va="bottom", transform=ax.get_xaxis_transform())
+            ax.text(
+                (first + last) / 2,
+                1.01,
+                _short(phase),
+                fontsize="x-small",
+                ha="center",
+                va="bottom",
+                transform=ax.get_xaxis_transform(),
+            )
         ax.set_xlim(0.5, len(rows) + 0.5)
         ax.set_title(metric_label(metric), fontsize="medium", pad=14)
         ax.set_xlabel("training epoch (all phases, in order)")

@@ -43,17 +43,18 @@ def _tokens_of(spec: str, cfg: Config, task: Task) -> list[int]:
         try:
             ids = [int(p) for p in parts]
         except ValueError:
-            raise UserError(f"'{spec}' is not token ids (this run's data are token ids)") \
-                from None
+            raise UserError(f"'{spec}' is not token ids (this run's data are token ids)") from None
         bad = [i for i in ids if not 0 <= i < task.vocab_size]
         if bad:
             raise UserError(f"token id {bad[0]} outside [0, {task.vocab_size - 1}] in '{spec}'")
         return ids
     if task.kind == "text":
         from seqgan.data.text import tokenize
+
         d = cfg.data
-        symbols = [t for t in tokenize(spec, d.tokenizer, d.token_pattern)
-                   if t not in d.drop_tokens]
+        symbols = [
+            t for t in tokenize(spec, d.tokenizer, d.token_pattern) if t not in d.drop_tokens
+        ]
         return task.vocab.encode(symbols)
     unknown = [s for s in parts if task.vocab.id(s) is None]
     if unknown:
@@ -61,40 +62,49 @@ def _tokens_of(spec: str, cfg: Config, task: Task) -> list[int]:
     return task.vocab.encode(parts)
 
 
-def parse_sequence(spec: str, cfg: Config, task: Task,
-                   training_set: Callable[[], torch.Tensor]) -> torch.Tensor:
+def parse_sequence(
+    spec: str, cfg: Config, task: Task, training_set: Callable[[], torch.Tensor]
+) -> torch.Tensor:
     """``[T]`` ids of one command-line sequence (see the module docstring);
     ``training_set()`` reads the run's training data (only for an index)."""
     if spec.strip().isdigit():
         train = training_set()
         index = int(spec)
         if index >= len(train):
-            raise UserError(f"index {index} is past the end of the training set "
-                            f"({len(train)} sequences)")
+            raise UserError(
+                f"index {index} is past the end of the training set ({len(train)} sequences)"
+            )
         return train[index]
     ids = _tokens_of(spec, cfg, task)
     length = task.seq_len
     if task.eos_token is not None and task.eos_token not in ids:
         if len(ids) >= length:
-            raise UserError(f"'{spec}' has {len(ids)} tokens; at most {length - 1} fit "
-                            f"(T = {length} with <eos>)")
+            raise UserError(
+                f"'{spec}' has {len(ids)} tokens; at most {length - 1} fit "
+                f"(T = {length} with <eos>)"
+            )
         ids = ids + [task.eos_token] + [task.pad_token] * (length - len(ids) - 1)
     if len(ids) != length:
-        raise UserError(f"'{spec}' has {len(ids)} tokens; this run's sequences have "
-                        f"{length}")
+        raise UserError(f"'{spec}' has {len(ids)} tokens; this run's sequences have {length}")
     return torch.tensor(ids, dtype=torch.long)
 
 
 def _require_vae(generator) -> LatentGenerator:
     if not isinstance(generator, LatentGenerator) or generator.encoder is None:
-        raise UserError("--from-prior and --interpolate need a VAE run "
-                        "(algorithm vae, seqvae1 or seqvae2)")
+        raise UserError(
+            "--from-prior and --interpolate need a VAE run (algorithm vae, seqvae1 or seqvae2)"
+        )
     return generator.eval()
 
 
 @torch.no_grad()
-def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, steps: int,
-                sampling: Sampling | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def interpolate(
+    generator: LatentGenerator,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    steps: int,
+    sampling: Sampling | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(z [K, Z], tokens [K, T])``: the line between mu(a) and mu(b) (``a``, ``b``:
     ``[T]`` ids), each point decoded with ``sampling`` (default: plain sampling)."""
     device = next(generator.parameters()).device
@@ -103,18 +113,20 @@ def interpolate(generator: LatentGenerator, a: torch.Tensor, b: torch.Tensor, st
     return z, generator.decode(z, sampling)
 
 
-def prior_batches(generator: LatentGenerator, n: int, batch_size: int = 0,
-                  sampling: Sampling | None = None) -> Iterator[torch.Tensor]:
+def prior_batches(
+    generator: LatentGenerator, n: int, batch_size: int = 0, sampling: Sampling | None = None
+) -> Iterator[torch.Tensor]:
     """``n`` sequences decoded from z ~ N(0, I) with ``sampling``, as batches
     ``[<= batch_size, T]`` (0: chosen for the device, ``models.pass_rows``) drawn when
     asked for (the run is checked to be a VAE now)."""
     generator = _require_vae(generator)
     batch_size = sample_rows(batch_size, generator, sampling is not None and sampling.filters)
-    return (_decode_prior(generator, min(batch_size, n - start), sampling)
-            for start in range(0, n, batch_size))
+    return (
+        _decode_prior(generator, min(batch_size, n - start), sampling)
+        for start in range(0, n, batch_size)
+    )
 
 
 @torch.no_grad()
-def _decode_prior(generator: LatentGenerator, rows: int,
-                  sampling: Sampling | None) -> torch.Tensor:
+def _decode_prior(generator: LatentGenerator, rows: int, sampling: Sampling | None) -> torch.Tensor:
     return generator.decode(generator.prior(rows), sampling)

@@ -41,11 +41,20 @@ from seqgan.training.loop import Phase
 class LeakGANConfig:
     """LeakGAN (Guo et al. 2018; docs/algorithms/leakgan.md): a manager reads D's leaked
     features and sets goals every c steps for a worker."""
+
     goal_size: int = knob(16, low=1)  # k: size of the goal embedding w_t (authors' code: 16)
-    step: int = knob(4, low=1)  # c: the manager's horizon; rewards at every c-th prefix (authors' code: 4)
-    num_rollouts: int = knob(4, low=1)  # completions per block-end prefix in the MC search (authors' code: 4)
-    delta: float = knob(16.0, low=0.0)  # delta of the bootstrapped rescaled activation sigmoid(delta (0.5 - rank / B)) (authors' code: 16)
-    mle_every: int = knob(10, low=0)  # interleaved training: MLE epochs after every this many adversarial epochs (0 = none)
+    step: int = knob(
+        4, low=1
+    )  # c: the manager's horizon; rewards at every c-th prefix (authors' code: 4)
+    num_rollouts: int = knob(
+        4, low=1
+    )  # completions per block-end prefix in the MC search (authors' code: 4)
+    delta: float = knob(
+        16.0, low=0.0
+    )  # delta of the bootstrapped rescaled activation sigmoid(delta (0.5 - rank / B)) (authors' code: 16)
+    mle_every: int = knob(
+        10, low=0
+    )  # interleaved training: MLE epochs after every this many adversarial epochs (0 = none)
     mle_epochs: int = knob(1, low=1)  # interleaved training: MLE epochs each time
 
 
@@ -54,22 +63,34 @@ def build_generator(cfg: Config, task: Task) -> LeakGANGenerator:
     device; the D is ``generator.discriminator``."""
     discriminator = parts.build_discriminator(cfg, task)
     g, lk = cfg.generator, cfg.section("leakgan")
-    return LeakGANGenerator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
-                            task.start_token, discriminator, lk.goal_size, lk.step,
-                            g.init_std, task.eos_token, task.pad_token, task.never_output
-                            ).to(task.device)
+    return LeakGANGenerator(
+        task.vocab_size,
+        g.emb_dim,
+        g.hidden_dim,
+        task.seq_len,
+        task.start_token,
+        discriminator,
+        lk.goal_size,
+        lk.step,
+        g.init_std,
+        task.eos_token,
+        task.pad_token,
+        task.never_output,
+    ).to(task.device)
 
 
 def generator_params(cfg: Config, vocab: int) -> int:
     """The parameters of ``build_generator``'s model without its D (memory estimate)."""
     g, lk = cfg.generator, cfg.section("leakgan")
-    return leakgan_params(vocab, g.emb_dim, g.hidden_dim, lk.goal_size,
-                          sum(cfg.discriminator.num_filters))
+    return leakgan_params(
+        vocab, g.emb_dim, g.hidden_dim, lk.goal_size, sum(cfg.discriminator.num_filters)
+    )
 
 
 def _adam(generator: LeakGANGenerator, lr: float) -> torch.optim.Adam:
-    return torch.optim.Adam(generator.worker_parameters() + generator.manager_parameters(),
-                            lr=lr, fused=True)
+    return torch.optim.Adam(
+        generator.worker_parameters() + generator.manager_parameters(), lr=lr, fused=True
+    )
 
 
 def build(cfg: Config, task: Task):
@@ -77,11 +98,14 @@ def build(cfg: Config, task: Task):
     generator = build_generator(cfg, task)
     discriminator = generator.discriminator
     models = {"generator": generator, "discriminator": discriminator}
-    optimizers = {"mle": _adam(generator, cfg.generator.lr),
-                  "policy": _adam(generator, cfg.generator.lr),
-                  "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
-    reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
-                                               optimizers["discriminator"])
+    optimizers = {
+        "mle": _adam(generator, cfg.generator.lr),
+        "policy": _adam(generator, cfg.generator.lr),
+        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
+    }
+    reward, d_step = parts.discriminator_parts(
+        cfg, task, generator, discriminator, optimizers["discriminator"]
+    )
 
     def mle(epoch: int) -> dict:
         worker, manager = leakgan_mle_epoch(cfg, task, generator, optimizers["mle"])
@@ -98,9 +122,11 @@ def build(cfg: Config, task: Task):
                 row["mle_loss"], _ = leakgan_mle_epoch(cfg, task, generator, optimizers["mle"])
         return row
 
-    phases = [parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase(parts.PRETRAIN, cfg.pretrain.generator_epochs, mle, trains_generator=True),
-              Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
+    phases = [
+        parts.discriminator_pretrain_phase(cfg, d_step),
+        Phase(parts.PRETRAIN, cfg.pretrain.generator_epochs, mle, trains_generator=True),
+        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
+    ]
     return models, optimizers, phases
 
 
@@ -108,8 +134,9 @@ def _own_parameters(generator: LeakGANGenerator) -> list[torch.Tensor]:
     return generator.worker_parameters() + generator.manager_parameters()
 
 
-def leakgan_mle_epoch(cfg: Config, task: Task, generator: LeakGANGenerator,
-                      optimizer: torch.optim.Optimizer) -> tuple[float, float]:
+def leakgan_mle_epoch(
+    cfg: Config, task: Task, generator: LeakGANGenerator, optimizer: torch.optim.Optimizer
+) -> tuple[float, float]:
     """One epoch over S: worker cross-entropy + manager pre-training loss per minibatch;
     (mean worker loss, mean manager loss)."""
     g = cfg.generator
@@ -122,15 +149,24 @@ def leakgan_mle_epoch(cfg: Config, task: Task, generator: LeakGANGenerator,
         leaked = generator.leaked(batch)
         worker = steps.token_cross_entropy(generator, leaked.logits, batch)
         manager = manager_loss(leaked.features, leaked.goals, generator.step_size)
-        steps.update(_own_parameters(generator), optimizer, worker + manager, g.grad_clip,
-                     f"LeakGAN's MLE (batch {step})")
+        steps.update(
+            _own_parameters(generator),
+            optimizer,
+            worker + manager,
+            g.grad_clip,
+            f"LeakGAN's MLE (batch {step})",
+        )
         worker_sum += float(worker.detach())
         manager_sum += float(manager.detach())
     return worker_sum / len(batches), manager_sum / len(batches)
 
 
-def leakgan_step(cfg: Config, generator: LeakGANGenerator, reward: DiscriminatorReward,
-                 optimizer: torch.optim.Optimizer) -> dict:
+def leakgan_step(
+    cfg: Config,
+    generator: LeakGANGenerator,
+    reward: DiscriminatorReward,
+    optimizer: torch.optim.Optimizer,
+) -> dict:
     """One adversarial g-step: a batch of samples, Q at the block ends by MC search
     (``leakgan.num_rollouts`` completions each) rescaled by rank, the manager's and the
     worker's losses, one update of both."""
@@ -142,21 +178,34 @@ def leakgan_step(cfg: Config, generator: LeakGANGenerator, reward: Discriminator
     mask = generator.token_mask(samples)
     log_probs = torch.log_softmax(leaked.logits, -1).gather(-1, samples.unsqueeze(-1))
     log_probs = log_probs.squeeze(-1) * mask
-    manager = manager_loss(leaked.features, leaked.goals, generator.step_size,
-                           rescaled_activation(q, lk.delta))
-    worker = worker_loss(log_probs, intrinsic_rewards(leaked.features, leaked.goals,
-                                                      generator.step_size) * mask)
-    value = steps.update(_own_parameters(generator), optimizer, manager + worker,
-                         g.grad_clip, "the LeakGAN update")
-    return {"g_loss": value, "reward_mean": float(q[:, -1].mean()),
-            "manager_loss": float(manager.detach()), "worker_loss": float(worker.detach())}
+    manager = manager_loss(
+        leaked.features, leaked.goals, generator.step_size, rescaled_activation(q, lk.delta)
+    )
+    worker = worker_loss(
+        log_probs, intrinsic_rewards(leaked.features, leaked.goals, generator.step_size) * mask
+    )
+    value = steps.update(
+        _own_parameters(generator), optimizer, manager + worker, g.grad_clip, "the LeakGAN update"
+    )
+    return {
+        "g_loss": value,
+        "reward_mean": float(q[:, -1].mean()),
+        "manager_loss": float(manager.detach()),
+        "worker_loss": float(worker.detach()),
+    }
 
 
 # its own pre-training (D first, then the worker and the manager: nothing to share with
 # MLE-pre-trained runs); cost 0 as the pre-training runs it is launched with, so that
 # seqgan compare does not start it ahead of the pre-training every other run waits for
-ALGORITHM = Algorithm("leakgan", build, "LeakGAN (Guo et al. 2018): manager/worker over D's "
-                      "leaked features, section [leakgan]",
-                      config=LeakGANConfig, generator=build_generator,
-                      generator_params=generator_params, discriminator=True,
-                      pretraining=None, cost=0)
+ALGORITHM = Algorithm(
+    "leakgan",
+    build,
+    "LeakGAN (Guo et al. 2018): manager/worker over D's leaked features, section [leakgan]",
+    config=LeakGANConfig,
+    generator=build_generator,
+    generator_params=generator_params,
+    discriminator=True,
+    pretraining=None,
+    cost=0,
+)

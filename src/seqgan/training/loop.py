@@ -95,9 +95,16 @@ class Phase:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run: RunFolder, task: Task,
-                 models: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
-                 phases: list[Phase], log: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        cfg: Config,
+        run: RunFolder,
+        task: Task,
+        models: dict[str, nn.Module],
+        optimizers: dict[str, torch.optim.Optimizer],
+        phases: list[Phase],
+        log: Callable[[str], None] | None = None,
+    ):
         self.cfg, self.run, self.task = cfg, run, task
         self.models, self.optimizers, self.phases = models, optimizers, phases
         self.log = log or console.stderr_line  # through tqdm.write: never garbles a bar
@@ -143,28 +150,41 @@ class Trainer:
     def total_epochs(self) -> int:
         return self._serial_at(len(self.phases), 0)
 
-    def _payload(self, models: list[str] | None = None,
-                 optimizers: list[str] | None = None) -> dict:
+    def _payload(
+        self, models: list[str] | None = None, optimizers: list[str] | None = None
+    ) -> dict:
         """The training state; every model and optimizer whole (the final checkpoint too,
         so that a finished run extended with ``--resume --set`` trains on from it), or
         only the named ``models`` and ``optimizers`` (an ``end-<phase>.pt``)."""
         models = list(self.models) if models is None else models
         optimizers = list(self.optimizers) if optimizers is None else optimizers
-        return {"version": __version__, "torch": str(torch.__version__),
-                "config": self.cfg.to_dict(),
-                "models": {k: self.models[k].state_dict() for k in models},
-                "optimizers": {k: self.optimizers[k].state_dict() for k in optimizers},
-                "rng": rng_state(), "device": self.task.device.type,
-                "rows": self.rows, "marks": self.marks,
-                "position": [self.phase_index, self.phase_epoch, self.global_epoch],
-                "phase_seconds": self.phase_seconds, "last_eval": self._last_eval,
-                "started": self.started,
-                **({END_ONLY_EVALUATION: self._end_only_evaluation}
-                   if self._end_only_evaluation is not None else {})}
+        return {
+            "version": __version__,
+            "torch": str(torch.__version__),
+            "config": self.cfg.to_dict(),
+            "models": {k: self.models[k].state_dict() for k in models},
+            "optimizers": {k: self.optimizers[k].state_dict() for k in optimizers},
+            "rng": rng_state(),
+            "device": self.task.device.type,
+            "rows": self.rows,
+            "marks": self.marks,
+            "position": [self.phase_index, self.phase_epoch, self.global_epoch],
+            "phase_seconds": self.phase_seconds,
+            "last_eval": self._last_eval,
+            "started": self.started,
+            **(
+                {END_ONLY_EVALUATION: self._end_only_evaluation}
+                if self._end_only_evaluation is not None
+                else {}
+            ),
+        }
 
     def _take_snapshot(self) -> None:
-        snapshot, serial, phase_end = serialize(self._payload()), self.serial, \
-            self._shareable_phase_end()
+        snapshot, serial, phase_end = (
+            serialize(self._payload()),
+            self.serial,
+            self._shareable_phase_end(),
+        )
         end_bytes = snapshot if phase_end is None else self._end_bytes(snapshot)
         with deferred():  # the four belong together (see _save_snapshot)
             self._snapshot, self._snapshot_serial = snapshot, serial
@@ -198,8 +218,12 @@ class Trainer:
             with deferred():
                 if self._snapshot_phase_end is not None:
                     write_bytes(self._snapshot_phase_end, self._snapshot_end_bytes)
-                self._saved_path = save_checkpoint(self.run.checkpoints, self._snapshot_serial,
-                                                   self._snapshot, self.cfg.run.keep_checkpoints)
+                self._saved_path = save_checkpoint(
+                    self.run.checkpoints,
+                    self._snapshot_serial,
+                    self._snapshot,
+                    self.cfg.run.keep_checkpoints,
+                )
                 self._saved_serial = self._snapshot_serial
         return self._saved_path
 
@@ -222,28 +246,39 @@ class Trainer:
             # reproduces them bit for bit
             earlier = load_latest_checkpoint(self.run.checkpoints, warn=self.log, before=path)
             if earlier is None:
-                raise UserError(f"{path} is the final checkpoint of a finished run: it holds "
-                                f"no state of optimizer {', '.join(idle)}, and no earlier "
-                                f"checkpoint is left to train on from")
-            self.log(f"note: {path} holds no state of optimizer {', '.join(idle)} (final "
-                     f"checkpoints leave it out); training on from {earlier[0]}, re-running "
-                     f"the epochs after it")
+                raise UserError(
+                    f"{path} is the final checkpoint of a finished run: it holds "
+                    f"no state of optimizer {', '.join(idle)}, and no earlier "
+                    f"checkpoint is left to train on from"
+                )
+            self.log(
+                f"note: {path} holds no state of optimizer {', '.join(idle)} (final "
+                f"checkpoints leave it out); training on from {earlier[0]}, re-running "
+                f"the epochs after it"
+            )
             path, state = earlier
             self._keep_fallbacks = False  # the new final checkpoint will be whole
         self._apply_state(state, path, list(self.models), list(self.optimizers))
         self._undo_end_only_evaluation(state, path)
         saved_device = state.get("device", "cpu")
         if saved_device != self.task.device.type:
-            self.log(f"note: {path} was written on {saved_device}, this session runs on "
-                     f"{self.task.device.type}: the continued run is not bit-identical to an "
-                     f"uninterrupted one")
+            self.log(
+                f"note: {path} was written on {saved_device}, this session runs on "
+                f"{self.task.device.type}: the continued run is not bit-identical to an "
+                f"uninterrupted one"
+            )
         started = state.get("started")
         self.started = started if isinstance(started, str) else self.started
-        changed = [key for key in changed_keys(_current_keys(state.get("config", {})),
-                                               self.cfg.to_dict()) if key != "run.device"]
+        changed = [
+            key
+            for key in changed_keys(_current_keys(state.get("config", {})), self.cfg.to_dict())
+            if key != "run.device"
+        ]
         if changed:
-            self.log(f"warning: config.toml differs from the checkpoint's settings in "
-                     f"{', '.join(changed)}; continuing with config.toml")
+            self.log(
+                f"warning: config.toml differs from the checkpoint's settings in "
+                f"{', '.join(changed)}; continuing with config.toml"
+            )
         self._snapshot_serial = self._saved_serial = self.serial
         self._saved_path = path
         phase_end = self._shareable_phase_end()
@@ -259,13 +294,19 @@ class Trainer:
         self.run.write_metrics(self.rows)
         return True
 
-    def _apply_state(self, state: dict, path: Path, models: list[str],
-                     optimizers: list[str]) -> None:
+    def _apply_state(
+        self, state: dict, path: Path, models: list[str], optimizers: list[str]
+    ) -> None:
         """Load the named models and optimizers, the RNG states, metric rows, marks,
         position, phase times and last evaluation of checkpoint ``state`` (from ``path``),
         after ``check_state`` found them all well-formed (else one line, nothing changed)."""
-        check_state(state, path, self.phases, {key: self.models[key] for key in models},
-                    {key: self.optimizers[key] for key in optimizers})
+        check_state(
+            state,
+            path,
+            self.phases,
+            {key: self.models[key] for key in models},
+            {key: self.optimizers[key] for key in optimizers},
+        )
         try:
             for key in models:
                 load_state_checked(self.models[key], state["models"][key], path)
@@ -276,15 +317,17 @@ class Trainer:
                 self.log(note)
             self.rows, self.marks = list(state["rows"]), dict(state["marks"])
             self.phase_index, self.phase_epoch, self.global_epoch = state["position"]
-            self.phase_seconds.update({k: v for k, v in state["phase_seconds"].items()
-                                       if k in self.phase_seconds})
+            self.phase_seconds.update(
+                {k: v for k, v in state["phase_seconds"].items() if k in self.phase_seconds}
+            )
             self._last_eval = dict(state["last_eval"])
             self._end_only_evaluation = state.get(END_ONLY_EVALUATION)
             self._continue_clock()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).splitlines()[0] if str(exc) else ""
-            raise UserError(f"{path} does not fit this run ({type(exc).__name__}: {first})") \
-                from None
+            raise UserError(
+                f"{path} does not fit this run ({type(exc).__name__}: {first})"
+            ) from None
 
     def _undo_end_only_evaluation(self, state: dict, path: Path) -> None:
         """A phase extended (``--resume --set adversarial.epochs=N``) past the epoch it
@@ -303,8 +346,9 @@ class Trainer:
             check_rng(saved["rng"])
             set_rng_state(saved["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise UserError(f"{path} does not fit this run ({END_ONLY_EVALUATION}: "
-                            f"{exc})") from None
+            raise UserError(
+                f"{path} does not fit this run ({END_ONLY_EVALUATION}: {exc})"
+            ) from None
         self.rows[-1] = {k: v for k, v in self.rows[-1].items() if k not in keys}
         self._end_only_evaluation = None
 
@@ -331,10 +375,13 @@ class Trainer:
     def evaluate(self) -> dict:
         """Every metric of ``metrics.evaluation`` on fresh samples (NLL-oracle, NLL-test,
         BLEU, diagnostics, music metrics, as configured); marks the row as an evaluation."""
-        means, per_sequence, samples = self.evaluator(self.models["generator"],
-                                                      self.models.get("discriminator"))
-        self._last_eval = {"samples": samples,
-                           "per_sequence": {k: torch.as_tensor(v) for k, v in per_sequence.items()}}
+        means, per_sequence, samples = self.evaluator(
+            self.models["generator"], self.models.get("discriminator")
+        )
+        self._last_eval = {
+            "samples": samples,
+            "per_sequence": {k: torch.as_tensor(v) for k, v in per_sequence.items()},
+        }
         return {EVALUATED: 1, **means}
 
     def _record(self, row: dict) -> None:
@@ -353,8 +400,10 @@ class Trainer:
                 writer.add_scalar(self.metric, row[self.metric], step)
             if row.get(EVALUATED) and self._last_eval.get("samples") is not None:
                 from seqgan.training.tensorboard_samples import log_samples
-                warning = log_samples(writer, self.task, self.cfg.data.encoding,
-                                      self._last_eval["samples"], step)
+
+                warning = log_samples(
+                    writer, self.task, self.cfg.data.encoding, self._last_eval["samples"], step
+                )
                 if warning:
                     self.log(warning)
 
@@ -375,14 +424,21 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             from seqgan.storage.tensorboard_path import TensorBoardPath
+
             earlier = self.run.tensorboard.is_dir() and any(
-                self.run.tensorboard.glob("events.out.tfevents.*"))
+                self.run.tensorboard.glob("events.out.tfevents.*")
+            )
             self._writer_path = TensorBoardPath(self.run.tensorboard)  # any folder name
-            self._writer = SummaryWriter(self._writer_path.path,
-                                         purge_step=step if earlier else None)
+            self._writer = SummaryWriter(
+                self._writer_path.path, purge_step=step if earlier else None
+            )
             signatures = self.evaluator.signatures(self.cfg.eval.num_samples)
-            self._writer.add_text("signatures", "\n\n".join(
-                f"`{metric}`: `{signature}`" for metric, signature in signatures.items()))
+            self._writer.add_text(
+                "signatures",
+                "\n\n".join(
+                    f"`{metric}`: `{signature}`" for metric, signature in signatures.items()
+                ),
+            )
         return self._writer
 
     def _write_hparams(self) -> None:
@@ -392,8 +448,14 @@ class Trainer:
         if not self.cfg.run.tensorboard or self.run.finished():
             return
         final = [r for r in self.rows if r.get(EVALUATED)][-1]
-        metrics = {k: v for k, v in final.items() if isinstance(v, float)
-                   and k not in _ROW_KEYS and not k.startswith("_") and math.isfinite(v)}
+        metrics = {
+            k: v
+            for k, v in final.items()
+            if isinstance(v, float)
+            and k not in _ROW_KEYS
+            and not k.startswith("_")
+            and math.isfinite(v)
+        }
         step = self.total_epochs  # nothing earlier is re-written
         progress.write_hparams(self._tensorboard(step + 1), self.cfg.to_dict(), metrics, step)
 
@@ -415,7 +477,7 @@ class Trainer:
                 path = self._save_after_failure()
                 name, epoch, epochs = self._current
                 where = f"in {name}, epoch {epoch} of {epochs}"
-                kept = (f"the last good state is {path}" if path else "no checkpoint was written")
+                kept = f"the last good state is {path}" if path else "no checkpoint was written"
                 raise TrainingDiverged(f"training stopped: {exc} {where}; {kept}") from None
             finally:
                 self.run.unlock()
@@ -429,8 +491,9 @@ class Trainer:
     def _train(self, resume: bool) -> dict:
         self._session_start = time.monotonic()
         restored = resume and self.restore()  # a refused checkpoint: its one line only
-        for line in progress.start_lines(self.run.root, self.task, self.run.tensorboard
-                                         if self.cfg.run.tensorboard else None):
+        for line in progress.start_lines(
+            self.run.root, self.task, self.run.tensorboard if self.cfg.run.tensorboard else None
+        ):
             self.log(line)
         if not restored:
             if resume:
@@ -439,16 +502,16 @@ class Trainer:
             if self.cfg.pretrain.generator_from:
                 self._adopt_first_phase(Path(self.cfg.pretrain.generator_from))
             else:
-                self._record({"phase": "init", "phase_epoch": 0, "epoch": 0,
-                              **self.evaluate()})
+                self._record({"phase": "init", "phase_epoch": 0, "epoch": 0, **self.evaluate()})
             self._take_snapshot()
         plan = [(p.name, p.epochs) for p in self.phases]
         predicted = self._predicted_epoch_seconds()
         warning = work.long_run_warning(self.cfg, plan, predicted, self.serial)
         if warning:
             self.log(warning)
-        self._progress = progress.Progress(plan, self.metric, self.log, console.is_terminal(),
-                                           predicted=predicted)
+        self._progress = progress.Progress(
+            plan, self.metric, self.log, console.is_terminal(), predicted=predicted
+        )
         self._progress.open(self.serial)
         try:
             with progress.reporting(self._progress):
@@ -476,8 +539,7 @@ class Trainer:
         except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
             self.log(f"note: no time estimate ({type(exc).__name__}: {exc})")
             return unknown
-        return work.predicted_epoch_seconds(self.cfg, self.task, self.phases, self.models,
-                                            rates)
+        return work.predicted_epoch_seconds(self.cfg, self.task, self.phases, self.models, rates)
 
     def _run_phase(self, phase: Phase) -> None:
         for epoch in range(self.phase_epoch + 1, phase.epochs + 1):
@@ -493,8 +555,7 @@ class Trainer:
                         self._end_only_evaluation = {"rng": rng_state(), "keys": []}
                     evaluation = self.evaluate()
                     if self._end_only_evaluation is not None:
-                        self._end_only_evaluation["keys"] = [k for k in evaluation
-                                                             if k not in row]
+                        self._end_only_evaluation["keys"] = [k for k in evaluation if k not in row]
                     row.update(evaluation)
             row["epoch"] = self.global_epoch
             seconds = time.perf_counter() - start
@@ -519,9 +580,11 @@ class Trainer:
                 if key in last:
                     self.marks[f"{key}_end_of_{phase.name}"] = last[key]
             self.marks[f"epoch_end_of_{phase.name}"] = float(self.global_epoch)
-        self.log(f"{phase.name}: {phase.epochs} epochs in "
-                 f"{self.phase_seconds[phase.name]:.1f} s"
-                 + (f", {self.metric} {last[self.metric]:.4f}" if self.metric in last else ""))
+        self.log(
+            f"{phase.name}: {phase.epochs} epochs in "
+            f"{self.phase_seconds[phase.name]:.1f} s"
+            + (f", {self.metric} {last[self.metric]:.4f}" if self.metric in last else "")
+        )
 
     def _finish(self) -> dict:
         evaluated = [r for r in self.rows if r.get(EVALUATED)]
@@ -530,47 +593,74 @@ class Trainer:
         self.run.write_samples("final", self._last_eval["samples"], self.task)
         for name, values in per_sequence.items():
             self.run.write_array(f"{name}_per_sequence", values.cpu().numpy())
-        write_bytes(self.run.root / "model.pt",
-                    serialize({k: m.state_dict() for k, m in self.models.items()}))
+        write_bytes(
+            self.run.root / "model.pt",
+            serialize({k: m.state_dict() for k, m in self.models.items()}),
+        )
         pretrain_end = self.marks.get("epoch_end_of_pretrain_generator")
-        plot_curves({self.cfg.algorithm: evaluated}, pretrain_end,
-                    self.run.figures / f"{self.metric}.png",
-                    title=f"{self.cfg.name}, {self.cfg.algorithm}", metric=self.metric)
+        plot_curves(
+            {self.cfg.algorithm: evaluated},
+            pretrain_end,
+            self.run.figures / f"{self.metric}.png",
+            title=f"{self.cfg.name}, {self.cfg.algorithm}",
+            metric=self.metric,
+        )
         self._plot_every_metric(evaluated, pretrain_end)
         if self.task.kind == "music":
-            write_music_examples(self._last_eval["samples"], self.task, self.cfg.data.encoding,
-                                 self.run.samples, self.run.figures / "pianoroll.png",
-                                 f"{self.cfg.name}, {self.cfg.algorithm}")
+            write_music_examples(
+                self._last_eval["samples"],
+                self.task,
+                self.cfg.data.encoding,
+                self.run.samples,
+                self.run.figures / "pianoroll.png",
+                f"{self.cfg.name}, {self.cfg.algorithm}",
+            )
         if isinstance(self.models["generator"], LatentGenerator):
             self._write_posterior(evaluated)
-        summary = {"algorithm": self.cfg.algorithm, "preset": self.cfg.name,
-                   "seed": self.cfg.seed, "task": self.task.kind, "seq_len": self.task.seq_len,
-                   "vocab_size": self.task.vocab_size,
-                   "samples": len(self._last_eval["samples"]),
-                   **{k: v for k, v in final.items()
-                      if k not in _ROW_KEYS and not k.startswith("_")}}
+        summary = {
+            "algorithm": self.cfg.algorithm,
+            "preset": self.cfg.name,
+            "seed": self.cfg.seed,
+            "task": self.task.kind,
+            "seq_len": self.task.seq_len,
+            "vocab_size": self.task.vocab_size,
+            "samples": len(self._last_eval["samples"]),
+            **{k: v for k, v in final.items() if k not in _ROW_KEYS and not k.startswith("_")},
+        }
         if "nll_oracle" in per_sequence:
             seq_nll = per_sequence["nll_oracle"]
-            summary.update({
-                "nll_oracle_std": float(seq_nll.std()) / self.task.seq_len,
-                "nll_oracle_samples": len(seq_nll),
-                "nll_oracle_initial": evaluated[0]["nll_oracle"],
-                "nll_oracle_after_pretraining": self.marks.get(
-                    "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"])})
+            summary.update(
+                {
+                    "nll_oracle_std": float(seq_nll.std()) / self.task.seq_len,
+                    "nll_oracle_samples": len(seq_nll),
+                    "nll_oracle_initial": evaluated[0]["nll_oracle"],
+                    "nll_oracle_after_pretraining": self.marks.get(
+                        "nll_oracle_end_of_pretrain_generator", evaluated[0]["nll_oracle"]
+                    ),
+                }
+            )
         if "nll_test" in final:
             summary["nll_test_after_pretraining"] = self.marks.get(
-                "nll_test_end_of_pretrain_generator", evaluated[0]["nll_test"])
-        summary.update({
-            "signatures": self.evaluator.signatures(len(self._last_eval["samples"])),
-            "data": self.task.notes,
-            "epochs": self.global_epoch,
-            "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
-            "total_seconds": round(sum(self.phase_seconds.values()), 3),
-            **threads.record(),
-            "pass_rows": chosen_rows(self.cfg, self.models["generator"], self.task.seq_len,
-                                     self.task.oracle, "discriminator" in self.models),
-            **progress.run_record(self.task, self.started),
-        })
+                "nll_test_end_of_pretrain_generator", evaluated[0]["nll_test"]
+            )
+        summary.update(
+            {
+                "signatures": self.evaluator.signatures(len(self._last_eval["samples"])),
+                "data": self.task.notes,
+                "epochs": self.global_epoch,
+                "phase_seconds": {k: round(v, 3) for k, v in self.phase_seconds.items()},
+                "total_seconds": round(sum(self.phase_seconds.values()), 3),
+                **threads.record(),
+                "pass_rows": chosen_rows(
+                    self.cfg,
+                    self.models["generator"],
+                    self.task.seq_len,
+                    self.task.oracle,
+                    "discriminator" in self.models,
+                ),
+                **progress.run_record(self.task, self.started),
+            }
+        )
         self.run.write_summary(summary)
         self._keep_final_checkpoint()
         return summary
@@ -583,10 +673,19 @@ class Trainer:
         metrics = drawn_metrics(evaluated, evaluated=True)
         if metrics:
             final = evaluated[-1]
-            data = {m: final[f"data_oa_{m[len('feat_oa_'):]}"] for m in metrics
-                    if m.startswith("feat_oa_") and f"data_oa_{m[len('feat_oa_'):]}" in final}
-            plot_metric_panels({self.cfg.algorithm: evaluated}, metrics, pretrain_end,
-                               self.run.figures / "evaluations.png", title, data)
+            data = {
+                m: final[f"data_oa_{m[len('feat_oa_') :]}"]
+                for m in metrics
+                if m.startswith("feat_oa_") and f"data_oa_{m[len('feat_oa_') :]}" in final
+            }
+            plot_metric_panels(
+                {self.cfg.algorithm: evaluated},
+                metrics,
+                pretrain_end,
+                self.run.figures / "evaluations.png",
+                title,
+                data,
+            )
         training = drawn_metrics(self.rows, evaluated=False)
         if training:
             plot_training(self.rows, training, self.run.figures / "training.png", title)
@@ -595,25 +694,46 @@ class Trainer:
         """A finished run keeps its final checkpoint (whole: extending the run trains on
         from it) and its ``end-<phase>.pt`` files; the earlier checkpoints, kept while
         training as fall-backs, are removed (``storage.checkpoint.keep_only_newest``)."""
-        if (self._saved_path is not None and self._saved_serial == self.total_epochs
-                and not self._keep_fallbacks):
+        if (
+            self._saved_path is not None
+            and self._saved_serial == self.total_epochs
+            and not self._keep_fallbacks
+        ):
             keep_only_newest(self.run.checkpoints, self._saved_path)
 
     def _write_posterior(self, evaluated: list[dict]) -> None:
         """A VAE's final KL per unit of z (``samples/kl_per_dimension.npy``) and
         ``figures/posterior.png`` (``metrics.posterior``)."""
         sequences = diagnostic_sequences(self.task, self.cfg.eval.num_samples)
-        final = posterior_diagnostics(self.models["generator"], sequences,
-                                      self.cfg.generator.sample_batch, per_dimension=True)
+        final = posterior_diagnostics(
+            self.models["generator"], sequences, self.cfg.generator.sample_batch, per_dimension=True
+        )
         per_dim = final["kl_per_dimension"]
         self.run.write_array("kl_per_dimension", torch.tensor(per_dim).numpy())
-        plot_posterior(per_dim, evaluated, self.run.figures / "posterior.png",
-                       f"{self.cfg.name}, {self.cfg.algorithm}: posterior")
+        plot_posterior(
+            per_dim,
+            evaluated,
+            self.run.figures / "posterior.png",
+            f"{self.cfg.name}, {self.cfg.algorithm}: posterior",
+        )
 
 
-_ROW_KEYS = ("phase", "phase_epoch", "epoch", EVALUATED, "g_loss", "d_loss", "d_accuracy",
-             "reward_mean", "ss_omega", "ss_replaced", "data_tokens", "manager_loss", "worker_loss",
-             "mle_loss")
+_ROW_KEYS = (
+    "phase",
+    "phase_epoch",
+    "epoch",
+    EVALUATED,
+    "g_loss",
+    "d_loss",
+    "d_accuracy",
+    "reward_mean",
+    "ss_omega",
+    "ss_replaced",
+    "data_tokens",
+    "manager_loss",
+    "worker_loss",
+    "mle_loss",
+)
 
 
 SHARED_SECTIONS = ("seed", "oracle", "data", "generator", "eval")
@@ -649,18 +769,26 @@ def shared_phase_state(cfg: Config, phases: list[Phase]) -> tuple[Path, dict]:
     source_run = Path(cfg.pretrain.generator_from)
     phase = phases[0] if phases else None
     if phase is None or not phase.shareable:
-        raise UserError(f"pretrain.generator_from is set, but algorithm "
-                        f"'{cfg.algorithm}' has no pre-training to take")
+        raise UserError(
+            f"pretrain.generator_from is set, but algorithm "
+            f"'{cfg.algorithm}' has no pre-training to take"
+        )
     path = source_run / "checkpoints" / f"end-{phase.name}.pt"
     if not path.is_file():
-        raise UserError(f"pretrain.generator_from: {path} not found (has that run "
-                        f"finished its {phase.name} phase?)")
+        raise UserError(
+            f"pretrain.generator_from: {path} not found (has that run "
+            f"finished its {phase.name} phase?)"
+        )
     state = load_checkpoint(path)
     if not isinstance(state.get("config"), dict):
         raise UserError(f"{path} does not fit this run (it holds no config table)")
-    changed = changed_keys(_shared_settings(_current_keys(state["config"]), phase),
-                            _shared_settings(cfg.to_dict(), phase))
+    changed = changed_keys(
+        _shared_settings(_current_keys(state["config"]), phase),
+        _shared_settings(cfg.to_dict(), phase),
+    )
     if changed:
-        raise UserError(f"pretrain.generator_from: {source_run} was pre-trained with "
-                        f"other settings ({', '.join(changed)})")
+        raise UserError(
+            f"pretrain.generator_from: {source_run} was pre-trained with "
+            f"other settings ({', '.join(changed)})"
+        )
     return path, state

@@ -12,10 +12,13 @@ from seqgan.training import parts
 def build(cfg: Config, task: Task):
     generator = parts.build_generator(cfg, task)
     optimizer = parts.adam(generator, cfg.generator.lr)
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizer),
-              parts.mle_phase("mle", cfg.adversarial.epochs, cfg, task, generator, optimizer)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizer),
+        parts.mle_phase("mle", cfg.adversarial.epochs, cfg, task, generator, optimizer),
+    ]
     return {"generator": generator}, {"mle": optimizer}, phases
 
 
-ALGORITHM = Algorithm("mle", build, "MLE baseline: pre-training continued for "
-                      "adversarial.epochs more epochs", cost=0)
+ALGORITHM = Algorithm(
+    "mle", build, "MLE baseline: pre-training continued for adversarial.epochs more epochs", cost=0
+)

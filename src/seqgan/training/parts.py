@@ -34,9 +34,17 @@ def build_generator(cfg: Config, task: Task) -> Generator:
     """G_theta of ``cfg.generator``, its output kernel set (``with_output_kernel``)."""
     g = cfg.generator
     # initialised on the CPU (the same weights on every device), then moved to the task's
-    generator = Generator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
-                          task.start_token, g.init_std, task.eos_token, task.pad_token,
-                          task.never_output).to(task.device)
+    generator = Generator(
+        task.vocab_size,
+        g.emb_dim,
+        g.hidden_dim,
+        task.seq_len,
+        task.start_token,
+        g.init_std,
+        task.eos_token,
+        task.pad_token,
+        task.never_output,
+    ).to(task.device)
     return with_output_kernel(cfg, task, generator)
 
 
@@ -44,8 +52,9 @@ def with_output_kernel(cfg: Config, task: Task, generator: Generator) -> Generat
     """``generator`` with ``generator.output_kernel`` set; an ``"auto"`` one is resolved
     (``models.output_loss.choose_output_kernel``) in ``cfg``, so ``config.toml`` records it."""
     g = cfg.generator
-    g.output_kernel = choose_output_kernel(g.output_kernel, task.vocab_size,
-                                           torch.device(task.device))
+    g.output_kernel = choose_output_kernel(
+        g.output_kernel, task.vocab_size, torch.device(task.device)
+    )
     generator.output_kernel = g.output_kernel
     return generator
 
@@ -58,13 +67,22 @@ def build_discriminator(cfg: Config, task: Task, kind: type = Discriminator) -> 
     ``num_rollouts x batch_size``, at most one ``score_chunk``."""
     d = cfg.discriminator
     check_precision(d.precision, task.device)
-    scored = min(score_rows(d.score_chunk, d, task.seq_len, task.device),
-                 cfg.adversarial.num_rollouts * cfg.generator.batch_size)
-    d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device,
-                                              scored)
-    return kind(task.vocab_size, task.seq_len, d.emb_dim, d.filter_sizes,
-                d.num_filters, d.dropout, d.kernel, d.score_kernel, d.precision
-                ).to(task.device)
+    scored = min(
+        score_rows(d.score_chunk, d, task.seq_len, task.device),
+        cfg.adversarial.num_rollouts * cfg.generator.batch_size,
+    )
+    d.kernel, d.score_kernel = choose_kernels(d, task.vocab_size, task.seq_len, task.device, scored)
+    return kind(
+        task.vocab_size,
+        task.seq_len,
+        d.emb_dim,
+        d.filter_sizes,
+        d.num_filters,
+        d.dropout,
+        d.kernel,
+        d.score_kernel,
+        d.precision,
+    ).to(task.device)
 
 
 def adam(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
@@ -76,30 +94,50 @@ def rollout_copy(generator: Generator) -> Generator:
     return copy.deepcopy(generator).requires_grad_(False)
 
 
-def mle_phase(name: str, epochs: int, cfg: Config, task: Task, generator: Generator,
-              optimizer: torch.optim.Optimizer, on_end=None) -> Phase:
+def mle_phase(
+    name: str,
+    epochs: int,
+    cfg: Config,
+    task: Task,
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    on_end=None,
+) -> Phase:
     """``epochs`` epochs of teacher-forced MLE on the training set (logs ``g_loss``)."""
     g = cfg.generator
 
     def run_epoch(epoch: int) -> dict:
-        return {"g_loss": steps.mle_epoch(generator, optimizer, task.train, g.batch_size,
-                                          g.grad_clip)}
+        return {
+            "g_loss": steps.mle_epoch(generator, optimizer, task.train, g.batch_size, g.grad_clip)
+        }
+
     return Phase(name, epochs, run_epoch, trains_generator=True, on_end=on_end)
 
 
-def pretrain_phase(cfg: Config, task: Task, generator: Generator,
-                   optimizer: torch.optim.Optimizer, rollout: Generator | None = None) -> Phase:
+def pretrain_phase(
+    cfg: Config,
+    task: Task,
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    rollout: Generator | None = None,
+) -> Phase:
     """MLE pre-training (``pretrain.generator_epochs``); at its end the roll-out policy, if
     any, becomes a copy of the generator (Algorithm 1, line 3)."""
     on_end = (lambda: rollout.load_state_dict(generator.state_dict())) if rollout else None
-    phase = mle_phase(PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizer,
-                      on_end)
+    phase = mle_phase(
+        PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizer, on_end
+    )
     phase.shared_optimizer = "mle"
     return phase
 
 
-def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generator,
-                            reward: Reward, optimizer: torch.optim.Optimizer) -> dict:
+def policy_gradient_updates(
+    cfg: Config,
+    generator: Generator,
+    rollout: Generator,
+    reward: Reward,
+    optimizer: torch.optim.Optimizer,
+) -> dict:
     """``adversarial.g_steps`` g-steps: action values from ``reward`` by
     ``generator.estimator`` (MC search, Eq. 4, by default), update Eq. 8, then the roll-out
     update.  Logs ``g_loss`` and ``reward_mean`` (mean terminal reward of the batch); each
@@ -107,7 +145,8 @@ def policy_gradient_updates(cfg: Config, generator: Generator, rollout: Generato
     row: dict = {}
     for _ in progress.steps("g-step", cfg.adversarial.g_steps):
         row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
-            generator, rollout, reward, optimizer, cfg)
+            generator, rollout, reward, optimizer, cfg
+        )
     return row
 
 
@@ -120,34 +159,53 @@ def positives(cfg: Config, task: Task) -> torch.Tensor:
     return task.train[torch.randperm(len(task.train), device=task.train.device)[:wanted]]
 
 
-def discriminator_step(cfg: Config, task: Task, generator: Generator,
-                       discriminator: Discriminator, optimizer: torch.optim.Optimizer,
-                       epochs: int) -> tuple[float, float]:
+def discriminator_step(
+    cfg: Config,
+    task: Task,
+    generator: Generator,
+    discriminator: Discriminator,
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+) -> tuple[float, float]:
     """One d-step: ``positives`` against as many fresh ``generator.sample`` negatives (a
     latent decoder samples its prior), ``epochs`` epochs; (loss, accuracy)."""
     d = cfg.discriminator
     real = positives(cfg, task)
     fake = generator.sample(len(real), cfg.generator.sample_batch)
-    return steps.discriminator_epochs(discriminator, optimizer, real, fake, epochs,
-                                      d.batch_size, d.l2_reg)
+    return steps.discriminator_epochs(
+        discriminator, optimizer, real, fake, epochs, d.batch_size, d.l2_reg
+    )
 
 
 def discriminator_pretrain_phase(cfg: Config, d_step) -> Phase:
     """``pretrain.discriminator_rounds`` rounds of ``d_step(pretrain.discriminator_epochs)``
     (Algorithm 1's D pre-training; fresh negatives every round)."""
+
     def run_round(epoch: int) -> dict:
         loss, acc = d_step(cfg.pretrain.discriminator_epochs)
         return {"d_loss": loss, "d_accuracy": acc}
-    return Phase("pretrain_discriminator", cfg.pretrain.discriminator_rounds, run_round,
-                 trains_generator=False)
+
+    return Phase(
+        "pretrain_discriminator",
+        cfg.pretrain.discriminator_rounds,
+        run_round,
+        trains_generator=False,
+    )
 
 
-def discriminator_parts(cfg: Config, task: Task, generator: Generator,
-                        discriminator: Discriminator, optimizer: torch.optim.Optimizer):
+def discriminator_parts(
+    cfg: Config,
+    task: Task,
+    generator: Generator,
+    discriminator: Discriminator,
+    optimizer: torch.optim.Optimizer,
+):
     """``(reward, d_step)`` of a GAN: the reward D(Y) in [0, 1] (``rl.rewards``) and
     ``d_step(epochs) -> (loss, accuracy)``, ``discriminator_step`` on these models."""
+
     def d_step(epochs: int) -> tuple[float, float]:
         return discriminator_step(cfg, task, generator, discriminator, optimizer, epochs)
+
     return DiscriminatorReward(discriminator, cfg.discriminator.score_chunk), d_step
 
 

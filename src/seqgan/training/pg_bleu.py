@@ -20,29 +20,44 @@ from seqgan.training.loop import Phase
 def build(cfg: Config, task: Task):
     generator = parts.build_generator(cfg, task)
     rollout = parts.rollout_copy(generator)
-    optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
-                  "policy": parts.adam(generator, cfg.generator.lr)}
+    optimizers = {
+        "mle": parts.adam(generator, cfg.generator.lr),
+        "policy": parts.adam(generator, cfg.generator.lr),
+    }
     reward = BleuReward(task.train, cfg.pg_bleu.n, convention(cfg), task.content)
     rollouts = cfg.pg_bleu.num_rollouts or cfg.adversarial.num_rollouts
-    pg_cfg = dataclasses.replace(cfg, adversarial=dataclasses.replace(
-        cfg.adversarial, num_rollouts=rollouts))
+    pg_cfg = dataclasses.replace(
+        cfg, adversarial=dataclasses.replace(cfg.adversarial, num_rollouts=rollouts)
+    )
 
     def run_epoch(epoch: int) -> dict:
-        return parts.policy_gradient_updates(pg_cfg, generator, rollout, reward,
-                                             optimizers["policy"])
+        return parts.policy_gradient_updates(
+            pg_cfg, generator, rollout, reward, optimizers["policy"]
+        )
 
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-              Phase("policy_gradient", cfg.adversarial.epochs, run_epoch, trains_generator=True)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
+        Phase("policy_gradient", cfg.adversarial.epochs, run_epoch, trains_generator=True),
+    ]
     return {"generator": generator, "rollout": rollout}, optimizers, phases
 
 
 def convention(cfg: Config) -> BleuConvention:
     """The BLEU convention of the reward (``pg_bleu`` section)."""
     b = cfg.pg_bleu
-    return BleuConvention(rule=b.rule, smoothing=b.smoothing, epsilon=b.epsilon,
-                          references=b.references, subset=b.subset, subset_seed=b.subset_seed)
+    return BleuConvention(
+        rule=b.rule,
+        smoothing=b.smoothing,
+        epsilon=b.epsilon,
+        references=b.references,
+        subset=b.subset,
+        subset_seed=b.subset_seed,
+    )
 
 
-ALGORITHM = Algorithm("pg-bleu", build, "policy gradient with a BLEU reward "
-                      "instead of D, section [pg_bleu]",
-                      rollout=True)
+ALGORITHM = Algorithm(
+    "pg-bleu",
+    build,
+    "policy gradient with a BLEU reward instead of D, section [pg_bleu]",
+    rollout=True,
+)

@@ -32,8 +32,7 @@ def entropy(probs: torch.Tensor) -> float:
     return float(-(p[p > 0] * p[p > 0].log()).sum())
 
 
-def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path,
-                  top: int = 30) -> None:
+def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path, top: int = 30) -> None:
     """Two panels: each policy's probabilities in decreasing order (rank plot, log-log: a
     flatter curve is a higher entropy), and bars of the first policy's ``top`` tokens
     under every policy."""
@@ -42,8 +41,11 @@ def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path,
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
     for name in names:
         probs = torch.sort(policies[name], descending=True).values
-        left.plot(range(1, len(probs) + 1), probs.numpy(),
-                  label=f"{name} (H = {entropy(policies[name]):.2f} nats)")
+        left.plot(
+            range(1, len(probs) + 1),
+            probs.numpy(),
+            label=f"{name} (H = {entropy(policies[name]):.2f} nats)",
+        )
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xlabel("rank of the token under each policy")
@@ -52,10 +54,18 @@ def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path,
     left.grid(alpha=0.3)
     width = 0.8 / len(names)
     for i, name in enumerate(names):
-        right.bar([k + i * width for k in range(top)], policies[name][order[:top]].numpy(),
-                  width=width, label=name)
-    right.set_xticks([k + 0.4 - width / 2 for k in range(top)],
-                     [str(int(t)) for t in order[:top]], rotation=90, fontsize="x-small")
+        right.bar(
+            [k + i * width for k in range(top)],
+            policies[name][order[:top]].numpy(),
+            width=width,
+            label=name,
+        )
+    right.set_xticks(
+        [k + 0.4 - width / 2 for k in range(top)],
+        [str(int(t)) for t in order[:top]],
+        rotation=90,
+        fontsize="x-small",
+    )
     right.set_xlabel("token id")
     right.set_title(f"the {top} most likely tokens under {names[0]}")
     right.legend(fontsize="small")
@@ -63,8 +73,9 @@ def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path,
     save_figure(fig, path)
 
 
-def compare_policies(generators: dict[str, torch.nn.Module], trajectory: torch.Tensor,
-                     step: int, path: Path) -> dict[str, float]:
+def compare_policies(
+    generators: dict[str, torch.nn.Module], trajectory: torch.Tensor, step: int, path: Path
+) -> dict[str, float]:
     """Draw the figure; return each generator's entropy at that step."""
     if not 0 <= step < trajectory.shape[0]:
         raise UserError(f"--step must be in [0, {trajectory.shape[0] - 1}], got {step}")

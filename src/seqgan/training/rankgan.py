@@ -34,9 +34,16 @@ from seqgan.training.loop import Phase
 class RankGANConfig:
     """RankGAN (Lin et al. 2017; docs/algorithms/rankgan.md): a ranker scores sequences by
     cosine relevance to a reference set, against a comparison set (Eqs. 2-4)."""
-    reference_size: int = knob(16, low=1)  # |U|: real sequences each candidate is compared with (Texygen: 16)
-    comparison_size: int = knob(64, low=1)  # |C|: sequences of the other kind it is ranked against; also the ranker's minibatch per kind (Texygen: the batch, 64)
-    gamma: float = knob(1.0, low=0.0)  # gamma of Eq. 3, the softmax's inverse temperature over C' (Texygen: 1)
+
+    reference_size: int = knob(
+        16, low=1
+    )  # |U|: real sequences each candidate is compared with (Texygen: 16)
+    comparison_size: int = knob(
+        64, low=1
+    )  # |C|: sequences of the other kind it is ranked against; also the ranker's minibatch per kind (Texygen: the batch, 64)
+    gamma: float = knob(
+        1.0, low=0.0
+    )  # gamma of Eq. 3, the softmax's inverse temperature over C' (Texygen: 1)
 
 
 def build(cfg: Config, task: Task):
@@ -46,9 +53,11 @@ def build(cfg: Config, task: Task):
     rollout = parts.rollout_copy(generator)
     # not "discriminator": the evaluator's D diagnostics (precision, recall) need a classifier
     models = {"generator": generator, "rollout": rollout, "ranker": ranker}
-    optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
-                  "policy": parts.adam(generator, cfg.generator.lr),
-                  "discriminator": parts.adam(ranker, cfg.discriminator.lr)}
+    optimizers = {
+        "mle": parts.adam(generator, cfg.generator.lr),
+        "policy": parts.adam(generator, cfg.generator.lr),
+        "discriminator": parts.adam(ranker, cfg.discriminator.lr),
+    }
 
     def d_step(epochs: int) -> tuple[float, float]:
         real = parts.positives(cfg, task)
@@ -59,16 +68,23 @@ def build(cfg: Config, task: Task):
         row: dict = {}
         for _ in progress.steps("g-step", cfg.adversarial.g_steps):
             r = cfg.section("rankgan")
-            reward = LogRankReward(ranker, _rows(task.train, r.reference_size),
-                                   _rows(task.train, r.comparison_size), r.gamma,
-                                   cfg.discriminator.score_chunk)
+            reward = LogRankReward(
+                ranker,
+                _rows(task.train, r.reference_size),
+                _rows(task.train, r.comparison_size),
+                r.gamma,
+                cfg.discriminator.score_chunk,
+            )
             row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
-                generator, rollout, reward, optimizers["policy"], cfg)
+                generator, rollout, reward, optimizers["policy"], cfg
+            )
         return {**row, **parts.discriminator_updates(cfg, d_step)}
 
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-              parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
+        parts.discriminator_pretrain_phase(cfg, d_step),
+        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
+    ]
     return models, optimizers, phases
 
 
@@ -77,8 +93,15 @@ def _rows(data: torch.Tensor, count: int) -> torch.Tensor:
     return data[torch.randperm(len(data), device=data.device)[:count]]
 
 
-def ranker_step(cfg: Config, task: Task, ranker: Ranker, optimizer: torch.optim.Optimizer,
-                real: torch.Tensor, fake: torch.Tensor, epochs: int) -> tuple[float, float]:
+def ranker_step(
+    cfg: Config,
+    task: Task,
+    ranker: Ranker,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    epochs: int,
+) -> tuple[float, float]:
     """Train the ranker ``epochs`` epochs on ``real`` and ``fake`` sequences; (mean loss,
     accuracy) of the last epoch.
 
@@ -110,13 +133,27 @@ def ranker_step(cfg: Config, task: Task, ranker: Ranker, optimizer: torch.optim.
             fake_log_rank = log_rank_scores(y_fake, y_ref, y_real, r.gamma)
             loss = ranker_loss(real_log_rank, fake_log_rank)
             batch = len(real_b) + len(fake_b)
-            loss_sum += steps.update(ranker.parameters(), optimizer, loss, 0.0,
-                                     f"the ranker (epoch {epoch}, batch {step + 1})") * batch
+            loss_sum += (
+                steps.update(
+                    ranker.parameters(),
+                    optimizer,
+                    loss,
+                    0.0,
+                    f"the ranker (epoch {epoch}, batch {step + 1})",
+                )
+                * batch
+            )
             correct += (real_log_rank.detach() > tie).sum() + (fake_log_rank.detach() < tie).sum()
             seen += batch
     return loss_sum / seen, float(correct) / seen
 
 
-ALGORITHM = Algorithm("rankgan", build, "RankGAN (Lin et al. 2017): a ranker's expected log "
-                      "rank score as reward, section [rankgan]",
-                      config=RankGANConfig, discriminator=True, rollout=True, cost=3)
+ALGORITHM = Algorithm(
+    "rankgan",
+    build,
+    "RankGAN (Lin et al. 2017): a ranker's expected log rank score as reward, section [rankgan]",
+    config=RankGANConfig,
+    discriminator=True,
+    rollout=True,
+    cost=3,
+)

@@ -50,10 +50,19 @@ class ReverseLMScore:
     model: Generator
 
 
-def reverse_lm_score(samples: torch.Tensor, test: torch.Tensor,
-                     make_model: Callable[[], Generator], *, epochs: int = 5,
-                     batch_size: int = 64, lr: float = 0.01, grad_clip: float = 5.0,
-                     seed: int = 0, tok: str = "ids", refs_label: str = "test") -> ReverseLMScore:
+def reverse_lm_score(
+    samples: torch.Tensor,
+    test: torch.Tensor,
+    make_model: Callable[[], Generator],
+    *,
+    epochs: int = 5,
+    batch_size: int = 64,
+    lr: float = 0.01,
+    grad_clip: float = 5.0,
+    seed: int = 0,
+    tok: str = "ids",
+    refs_label: str = "test",
+) -> ReverseLMScore:
     """Train ``make_model()`` (a fresh ``Generator``; called under ``seed``, so its initial
     parameters are seeded) for ``epochs`` MLE epochs on ``samples`` and score ``test``.
 
@@ -65,8 +74,9 @@ def reverse_lm_score(samples: torch.Tensor, test: torch.Tensor,
     ``torch.optim.Adam(lr)``.  Runs under ``torch.random.fork_rng`` seeded by ``seed``: the
     result depends only on the arguments and the caller's RNG state is unchanged."""
     if epochs < 0 or batch_size < 1 or not lr > 0:
-        raise ValueError(f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, "
-                         f"{batch_size}, {lr}")
+        raise ValueError(
+            f"need epochs >= 0, batch_size >= 1, lr > 0; got {epochs}, {batch_size}, {lr}"
+        )
     if not len(samples) or not len(test):
         raise ValueError("the reverse-LM score needs samples to train on and test sequences")
     with torch.random.fork_rng(devices=[]):
@@ -75,32 +85,49 @@ def reverse_lm_score(samples: torch.Tensor, test: torch.Tensor,
         device = next(model.parameters()).device  # the run's device (samples: on the CPU)
         samples, test = torch.as_tensor(samples).to(device), torch.as_tensor(test).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        losses = [mle_epoch(model, optimizer, samples, batch_size, grad_clip)
-                  for _ in range(epochs)]
+        losses = [
+            mle_epoch(model, optimizer, samples, batch_size, grad_clip) for _ in range(epochs)
+        ]
         model.eval()
         per_sequence = sequence_nll(model, test).cpu().numpy()
         nll = per_token_nll(model, test)
         tokens = int(model.token_mask(test).sum())
-    signature = (f"reverse_lm_nll|train=samples:{len(samples)}"
-                 f"|refs={signature_label(refs_label)}:{len(test)}"
-                 f"|epochs={epochs}|batch={batch_size}|lr={lr:g}|clip={grad_clip:g}"
-                 f"|seed={seed}|emb={model.emb_dim}|hidden={model.hidden_dim}"
-                 f"|tok={signature_label(tok)}")
+    signature = (
+        f"reverse_lm_nll|train=samples:{len(samples)}"
+        f"|refs={signature_label(refs_label)}:{len(test)}"
+        f"|epochs={epochs}|batch={batch_size}|lr={lr:g}|clip={grad_clip:g}"
+        f"|seed={seed}|emb={model.emb_dim}|hidden={model.hidden_dim}"
+        f"|tok={signature_label(tok)}"
+    )
     return ReverseLMScore(nll, per_sequence, tokens, losses, signature, model)
 
 
-def task_language_model(task, cfg=None, *, emb_dim: int = 32, hidden_dim: int = 32,
-                        init_std: float = 0.1) -> Callable[[], Generator]:
+def task_language_model(
+    task, cfg=None, *, emb_dim: int = 32, hidden_dim: int = 32, init_std: float = 0.1
+) -> Callable[[], Generator]:
     """A ``make_model`` for ``reverse_lm_score``: the task's generator as
     ``training.parts.build_generator(cfg, task)`` builds it when ``cfg`` is given, else the
     same ``Generator`` with these sizes (the config's defaults)."""
     if cfg is not None:
+
         def build() -> Generator:
             from seqgan.training.parts import build_generator
+
             return build_generator(cfg, task)
+
         return build
 
     def make() -> Generator:
-        return Generator(task.vocab_size, emb_dim, hidden_dim, task.seq_len, task.start_token,
-                         init_std, task.eos_token, task.pad_token, task.never_output)
+        return Generator(
+            task.vocab_size,
+            emb_dim,
+            hidden_dim,
+            task.seq_len,
+            task.start_token,
+            init_std,
+            task.eos_token,
+            task.pad_token,
+            task.never_output,
+        )
+
     return make

@@ -29,15 +29,16 @@ def build(cfg: Config, task: Task):
 
     def run_epoch(epoch: int) -> dict:
         omega = omega_at(cfg, epoch)
-        loss, replaced = steps.scheduled_sampling_epoch(generator, optimizer, task.train,
-                                                        g.batch_size, g.grad_clip, omega)
+        loss, replaced = steps.scheduled_sampling_epoch(
+            generator, optimizer, task.train, g.batch_size, g.grad_clip, omega
+        )
         return {"g_loss": loss, "ss_omega": omega, "ss_replaced": replaced}
 
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizer),
-              Phase("scheduled_sampling", cfg.adversarial.epochs, run_epoch,
-                    trains_generator=True)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizer),
+        Phase("scheduled_sampling", cfg.adversarial.epochs, run_epoch, trains_generator=True),
+    ]
     return {"generator": generator}, {"mle": optimizer}, phases
 
 
-ALGORITHM = Algorithm("ss", build, "scheduled sampling (Bengio et al. 2015), section [ss]",
-                      cost=2)
+ALGORITHM = Algorithm("ss", build, "scheduled sampling (Bengio et al. 2015), section [ss]", cost=2)

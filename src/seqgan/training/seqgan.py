@@ -25,23 +25,32 @@ def build(cfg: Config, task: Task):
     discriminator = parts.build_discriminator(cfg, task)
     rollout = parts.rollout_copy(generator)
     models = {"generator": generator, "rollout": rollout, "discriminator": discriminator}
-    optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
-                  "policy": parts.adam(generator, cfg.generator.lr),
-                  "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
-    reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
-                                               optimizers["discriminator"])
+    optimizers = {
+        "mle": parts.adam(generator, cfg.generator.lr),
+        "policy": parts.adam(generator, cfg.generator.lr),
+        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
+    }
+    reward, d_step = parts.discriminator_parts(
+        cfg, task, generator, discriminator, optimizers["discriminator"]
+    )
 
     def adversarial(epoch: int) -> dict:
-        row = parts.policy_gradient_updates(cfg, generator, rollout, reward,
-                                            optimizers["policy"])
+        row = parts.policy_gradient_updates(cfg, generator, rollout, reward, optimizers["policy"])
         return {**row, **parts.discriminator_updates(cfg, d_step)}
 
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-              parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
+        parts.discriminator_pretrain_phase(cfg, d_step),
+        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
+    ]
     return models, optimizers, phases
 
 
-ALGORITHM = Algorithm("seqgan", build, "SeqGAN (Yu et al. 2017): policy gradient, MC search, "
-                      "a CNN discriminator as reward",
-                      discriminator=True, rollout=True, cost=3)
+ALGORITHM = Algorithm(
+    "seqgan",
+    build,
+    "SeqGAN (Yu et al. 2017): policy gradient, MC search, a CNN discriminator as reward",
+    discriminator=True,
+    rollout=True,
+    cost=3,
+)

@@ -48,37 +48,47 @@ from seqgan.training import parts, steps, vae
 from seqgan.training.loop import Phase
 
 
-def mc_search_loss(cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor,
-                   policy: Conditioned, reward: Reward) -> tuple[torch.Tensor, torch.Tensor]:
+def mc_search_loss(
+    cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor, policy: Conditioned, reward: Reward
+) -> tuple[torch.Tensor, torch.Tensor]:
     """SeqVAE_1: Eq. 8 with Q from MC search (Eq. 7); returns (loss, rewards D(y) ``[n]``)."""
     mask = policy.decoder.token_mask(samples)
-    q, rewards = action_values("mc_search", samples, log_probs, reward, policy,
-                               cfg.adversarial.num_rollouts, mask=mask)
+    q, rewards = action_values(
+        "mc_search", samples, log_probs, reward, policy, cfg.adversarial.num_rollouts, mask=mask
+    )
     return policy_gradient_loss(log_probs, q), rewards
 
 
-def decodings_loss(cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor,
-                   policy: Conditioned, reward: Reward) -> tuple[torch.Tensor, torch.Tensor]:
+def decodings_loss(
+    cfg: Config, samples: torch.Tensor, log_probs: torch.Tensor, policy: Conditioned, reward: Reward
+) -> tuple[torch.Tensor, torch.Tensor]:
     """SeqVAE_2: Eq. 14 over m decodings of prefix lengths i * step; (loss, D(y) ``[n]``)."""
     length = samples.shape[1]
     lengths = prefix_lengths(length, cfg.vae.step, cfg.vae.decodings)
-    rewards = mc_search_q(policy, samples, reward, cfg.adversarial.num_rollouts,
-                          lengths=lengths)
+    rewards = mc_search_q(policy, samples, reward, cfg.adversarial.num_rollouts, lengths=lengths)
     final = rewards[:, -1] if lengths[-1] == length else reward(samples)
     return decoding_loss(log_probs, rewards, lengths), final
 
 
-def g_step(cfg: Config, task: Task, generator: LatentGenerator, rollout: LatentGenerator,
-           reward: Reward, optimizers: dict, loss_fn) -> dict:
+def g_step(
+    cfg: Config,
+    task: Task,
+    generator: LatentGenerator,
+    rollout: LatentGenerator,
+    reward: Reward,
+    optimizers: dict,
+    loss_fn,
+) -> dict:
     """One g-step (steps a-d of the module docstring); logs ``g_loss`` and ``reward_mean``."""
     v, g = cfg.vae, cfg.generator
-    x = task.train[torch.randperm(len(task.train), device=task.train.device)[:g.batch_size]]
+    x = task.train[torch.randperm(len(task.train), device=task.train.device)[: g.batch_size]]
     count = generator.token_mask(x).sum()
     generator.train()
     mu, sigma = generator.encode(x)
     kl_loss = vae.kl_penalty(gaussian_kl(mu, sigma).sum(1), v).sum() / count
-    steps.update(generator.encoder.parameters(), optimizers["encoder"], kl_loss, g.grad_clip,
-                  "the KL step")
+    steps.update(
+        generator.encoder.parameters(), optimizers["encoder"], kl_loss, g.grad_clip, "the KL step"
+    )
     mu, sigma = generator.encode(x)
     z = mu + sigma * torch.randn_like(mu)
     if not v.pg_to_encoder:
@@ -90,8 +100,9 @@ def g_step(cfg: Config, task: Task, generator: LatentGenerator, rollout: LatentG
     steps.check_finite(float(rewards.sum()), "the rewards")
     if v.gstep_reconstruction:
         loss = loss - v.gstep_reconstruction * generator.log_prob(x, state).sum() / count
-    value = steps.update(generator.parameters(), optimizers["policy"], loss, g.grad_clip,
-                          "the policy gradient")
+    value = steps.update(
+        generator.parameters(), optimizers["policy"], loss, g.grad_clip, "the policy gradient"
+    )
     return {"g_loss": value, "reward_mean": float(rewards.mean())}
 
 
@@ -112,14 +123,18 @@ def build(cfg: Config, task: Task, loss_fn):
     rollout = parts.rollout_copy(generator)
     discriminator = _own_seed_discriminator(cfg, task)
     models = {"generator": generator, "rollout": rollout, "discriminator": discriminator}
-    optimizers = {"vae": vae.vae_optimizer(cfg, generator),
-                  "encoder": torch.optim.Adam(generator.encoder.parameters(),
-                                              lr=cfg.vae.encoder_lr, fused=True),
-                  "policy": vae.vae_optimizer(cfg, generator),
-                  "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
+    optimizers = {
+        "vae": vae.vae_optimizer(cfg, generator),
+        "encoder": torch.optim.Adam(
+            generator.encoder.parameters(), lr=cfg.vae.encoder_lr, fused=True
+        ),
+        "policy": vae.vae_optimizer(cfg, generator),
+        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
+    }
     a = cfg.adversarial
-    reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
-                                               optimizers["discriminator"])
+    reward, d_step = parts.discriminator_parts(
+        cfg, task, generator, discriminator, optimizers["discriminator"]
+    )
 
     def adversarial(epoch: int) -> dict:
         row: dict = {}
@@ -129,9 +144,11 @@ def build(cfg: Config, task: Task, loss_fn):
         update_rollout_policy(rollout, generator, a.rollout_update_rate)
         return {**row, **vae.diagnostics_when_evaluated(cfg, task, generator, epoch, a.epochs)}
 
-    phases = [vae.pretrain_phase(cfg, task, generator, optimizers["vae"], rollout),
-              parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase("adversarial", a.epochs, adversarial, trains_generator=True)]
+    phases = [
+        vae.pretrain_phase(cfg, task, generator, optimizers["vae"], rollout),
+        parts.discriminator_pretrain_phase(cfg, d_step),
+        Phase("adversarial", a.epochs, adversarial, trains_generator=True),
+    ]
     return models, optimizers, phases
 
 
@@ -145,11 +162,25 @@ def build_seqvae2(cfg: Config, task: Task):
     return build(cfg, task, decodings_loss)
 
 
-SEQVAE1 = Algorithm("seqvae1", build_seqvae1, "SeqVAE_1 (Gao et al.): a VAE trained by "
-                    "SeqGAN's MC search, section [vae]",
-                    generator=vae.build_latent_generator, vae=True, discriminator=True,
-                    rollout=True, pretraining="vae", cost=3)
-SEQVAE2 = Algorithm("seqvae2", build_seqvae2, "SeqVAE_2 (Gao et al.): a VAE trained on m "
-                    "teacher-forced decodings, section [vae]",
-                    generator=vae.build_latent_generator, vae=True, discriminator=True,
-                    rollout=True, pretraining="vae", cost=3)
+SEQVAE1 = Algorithm(
+    "seqvae1",
+    build_seqvae1,
+    "SeqVAE_1 (Gao et al.): a VAE trained by SeqGAN's MC search, section [vae]",
+    generator=vae.build_latent_generator,
+    vae=True,
+    discriminator=True,
+    rollout=True,
+    pretraining="vae",
+    cost=3,
+)
+SEQVAE2 = Algorithm(
+    "seqvae2",
+    build_seqvae2,
+    "SeqVAE_2 (Gao et al.): a VAE trained on m teacher-forced decodings, section [vae]",
+    generator=vae.build_latent_generator,
+    vae=True,
+    discriminator=True,
+    rollout=True,
+    pretraining="vae",
+    cost=3,
+)

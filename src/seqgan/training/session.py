@@ -72,16 +72,25 @@ def _fit_discriminator(cfg: Config, seq_len: int) -> None:
         return
     too_wide = [w for w in d.filter_sizes if w > seq_len]
     d.filter_sizes, d.num_filters = fit_widths(d.filter_sizes, d.num_filters, seq_len)
-    stderr_line(f"note: discriminator widths {', '.join(map(str, too_wide))} exceed the sequence "
-                f"length T = {seq_len}; their filters use width {seq_len}: filter_sizes "
-                f"{d.filter_sizes}, num_filters {d.num_filters}")
+    stderr_line(
+        f"note: discriminator widths {', '.join(map(str, too_wide))} exceed the sequence "
+        f"length T = {seq_len}; their filters use width {seq_len}: filter_sizes "
+        f"{d.filter_sizes}, num_filters {d.num_filters}"
+    )
 
 
 # keys ``--resume RUN --set`` may change: phase lengths and how the run is kept, nothing
 # that changes what was already trained (``check_extension``)
-EXTENDABLE = ("pretrain.generator_epochs", "pretrain.discriminator_rounds",
-              "adversarial.epochs", "run.checkpoint_every", "run.keep_checkpoints",
-              "run.tensorboard", "run.threads", "run.device")
+EXTENDABLE = (
+    "pretrain.generator_epochs",
+    "pretrain.discriminator_rounds",
+    "adversarial.epochs",
+    "run.checkpoint_every",
+    "run.keep_checkpoints",
+    "run.tensorboard",
+    "run.threads",
+    "run.device",
+)
 
 
 def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[str]]:
@@ -92,9 +101,11 @@ def resumed_config(run: RunFolder, overrides: list[str]) -> tuple[Config, list[s
     changed = changed_keys(build_config(saved).to_dict(), cfg.to_dict())
     refused = [key for key in changed if key not in EXTENDABLE]
     if refused:
-        raise UserError(f"--resume --set can change only {', '.join(EXTENDABLE)}; "
-                        f"{', '.join(refused)} would change what {run.root} already trained "
-                        f"(start a new run with --config {run.config} --set ...)")
+        raise UserError(
+            f"--resume --set can change only {', '.join(EXTENDABLE)}; "
+            f"{', '.join(refused)} would change what {run.root} already trained "
+            f"(start a new run with --config {run.config} --set ...)"
+        )
     return cfg, changed
 
 
@@ -119,16 +130,25 @@ def check_extension(run: RunFolder, phases: list, changed: list[str]) -> None:
     started = [p for p in phases if p.name in done]
     for phase in started[:-1]:
         if phase.epochs != done[phase.name]:
-            raise UserError(f"{phase.name} has ended after {done[phase.name]} epochs; "
-                            f"{', '.join(changed)} cannot change its length now")
+            raise UserError(
+                f"{phase.name} has ended after {done[phase.name]} epochs; "
+                f"{', '.join(changed)} cannot change its length now"
+            )
     if started and started[-1].epochs < done[started[-1].name]:
         phase = started[-1]
-        raise UserError(f"{phase.name} has run {done[phase.name]} epochs; it cannot be cut "
-                        f"to {phase.epochs}")
+        raise UserError(
+            f"{phase.name} has run {done[phase.name]} epochs; it cannot be cut to {phase.epochs}"
+        )
 
 
-def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = False,
-                 resume: bool = False, overrides: list[str] = ()) -> Trainer:
+def open_session(
+    cfg: Config | None,
+    out: Path,
+    root: Path,
+    overwrite: bool = False,
+    resume: bool = False,
+    overrides: list[str] = (),
+) -> Trainer:
     """A trainer for a new run in ``out`` (or the run in ``out`` when ``resume``, with
     ``overrides`` that extend it: ``resumed_config``).  Every check comes before the
     first write; the run folder is then locked against other writers (``storage.lock``)
@@ -152,6 +172,7 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         check_extension(run, phases, changed)
     if cfg.run.tensorboard:
         from seqgan.storage.tensorboard_path import check
+
         check(Path(out))  # a name that is not UTF-8: TensorBoard needs a link to it
     run = RunFolder.create(out, overwrite=overwrite) if not resume else run
     try:
@@ -163,9 +184,12 @@ def open_session(cfg: Config | None, out: Path, root: Path, overwrite: bool = Fa
         lengths = [key for key in changed if key != "run.device"]
         if lengths:  # the run is not finished any more: its summary would be stale
             run.summary.unlink(missing_ok=True)
-            threads = ("; with another thread count the continued run is not "
-                       "bit-identical to one started with these settings"
-                       if "run.threads" in lengths else "")
+            threads = (
+                "; with another thread count the continued run is not "
+                "bit-identical to one started with these settings"
+                if "run.threads" in lengths
+                else ""
+            )
             stderr_line(f"note: {', '.join(lengths)} changed in {run.config}{threads}")
         if not resume or changed:
             write_text(run.config, cfg.to_toml())
@@ -186,8 +210,10 @@ def _remove_temporaries(run: RunFolder) -> None:
     if removed:
         names = ", ".join(str(p.relative_to(run.root)) for p in removed[:3])
         more = f" and {len(removed) - 3} more" if len(removed) > 3 else ""
-        stderr_line(f"note: removed {len(removed)} temporary file(s) a killed process left "
-                    f"in {run.root}: {names}{more}")
+        stderr_line(
+            f"note: removed {len(removed)} temporary file(s) a killed process left "
+            f"in {run.root}: {names}{more}"
+        )
 
 
 def _session_device(cfg: Config, resume: bool) -> torch.device:
@@ -198,19 +224,21 @@ def _session_device(cfg: Config, resume: bool) -> torch.device:
     except UserError as exc:
         if not resume:
             raise
-        raise UserError(f"{exc}; resume it on another device with --device cpu (or "
-                        f"--device auto)") from None
+        raise UserError(
+            f"{exc}; resume it on another device with --device cpu (or --device auto)"
+        ) from None
 
 
 def _check_same_vocab(task: Task, path: Path) -> None:
     """The data, read again, must give the run's vocabulary (else ids would mean other tokens)."""
     if Vocabulary.load(path).tokens != task.vocab.tokens:
-        raise UserError(f"the data now give another vocabulary than {path} (the data files "
-                        f"changed since the run started?)")
+        raise UserError(
+            f"the data now give another vocabulary than {path} (the data files "
+            f"changed since the run started?)"
+        )
 
 
-def load_trained(run_dir: Path, root: Path, device: str | None = None
-                 ) -> tuple[Config, Task, dict]:
+def load_trained(run_dir: Path, root: Path, device: str | None = None) -> tuple[Config, Task, dict]:
     """Config, task shape (vocabulary, no data) and trained models of a finished run, on
     ``device`` (``--device``), else on the run's saved ``run.device`` if it is available
     here, else on the CPU (``runtime.device.saved_device``, one note); the returned config's
@@ -221,8 +249,10 @@ def load_trained(run_dir: Path, root: Path, device: str | None = None
     cfg.run.device = str(where)
     weights = run.root / "model.pt"
     if not weights.is_file():
-        raise UserError(f"{run_dir} has no model.pt: the run has not finished "
-                        f"(continue it with seqgan train --resume {run_dir})")
+        raise UserError(
+            f"{run_dir} has no model.pt: the run has not finished "
+            f"(continue it with seqgan train --resume {run_dir})"
+        )
     state = load_checkpoint(weights)
     task = task_without_data(cfg, run.vocab)
     task.device = where
@@ -242,10 +272,17 @@ def data_task(run_dir: Path, cfg: Config, root: Path) -> Task:
     return task
 
 
-def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
-                 conventions: list[str] | None = None,
-                 sampling: Sampling | None = None, device: str | None = None,
-                 out: Path | str | None = None, samples_file: Path | None = None) -> dict:
+def evaluate_run(
+    run_dir: Path,
+    root: Path,
+    num_samples: int | None,
+    seed: int,
+    conventions: list[str] | None = None,
+    sampling: Sampling | None = None,
+    device: str | None = None,
+    out: Path | str | None = None,
+    samples_file: Path | None = None,
+) -> dict:
     """Recompute a finished run's metrics (``metrics.evaluation``) on fresh samples drawn
     with ``seed`` and the sampling controls ``sampling`` (default: plain sampling;
     NLL-test at its temperature), BLEU under ``conventions`` (default the run's
@@ -258,8 +295,10 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     if num_samples is not None:
         check_sample_count("--samples", num_samples)
     if samples_file is not None and (num_samples is not None or not sampling.is_default):
-        raise UserError("--samples-file scores the file's sequences; drop --samples and "
-                        "the sampling controls (--temperature/--top-k/--top-p/--greedy)")
+        raise UserError(
+            "--samples-file scores the file's sequences; drop --samples and "
+            "the sampling controls (--temperature/--top-k/--top-p/--greedy)"
+        )
     run = RunFolder.open(run_dir)
     cfg, shape, models = load_trained(run_dir, root, device)
     if num_samples is not None:
@@ -275,9 +314,13 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     else:
         torch.manual_seed(seed)
         means, per_sequence, samples = evaluator(models["generator"], sampling=sampling)
-        result = {**means, "samples": len(samples), "seed": seed,
-                  "sampling": sampling.to_dict(),
-                  "signatures": evaluator.signatures(len(samples), sampling)}
+        result = {
+            **means,
+            "samples": len(samples),
+            "seed": seed,
+            "sampling": sampling.to_dict(),
+            "signatures": evaluator.signatures(len(samples), sampling),
+        }
     if "nll_oracle" in per_sequence:
         result["nll_oracle_std"] = float(per_sequence["nll_oracle"].std()) / task.seq_len
         result["nll_oracle_samples"] = len(samples)
@@ -287,25 +330,34 @@ def evaluate_run(run_dir: Path, root: Path, num_samples: int | None, seed: int,
     return result
 
 
-def _score_samples_file(evaluator: Evaluator, samples_file: Path
-                        ) -> tuple[dict, dict, torch.Tensor]:
+def _score_samples_file(
+    evaluator: Evaluator, samples_file: Path
+) -> tuple[dict, dict, torch.Tensor]:
     """``(result, per_sequence, samples)`` of the sequences of ``samples_file`` read as
     ``evaluator``'s task's data (``data.samples_file``; a line on what was read)."""
     from seqgan.data.samples_file import read_samples_file
+
     cfg, task = evaluator.cfg, evaluator.task
     read = read_samples_file(samples_file, cfg, task)
     stderr_line(read.note(samples_file))
     samples = read.ids.to(task.device)
     means, per_sequence = evaluator.of_samples(samples)
     signatures = {k: v for k, v in evaluator.signatures(len(samples)).items() if k in means}
-    result = {**means, "samples": len(samples), "samples_file": str(samples_file),
-              "tokens": read.tokens, "unknown_tokens": read.unknown, "lines_cut": read.cut,
-              "signatures": signatures}
+    result = {
+        **means,
+        "samples": len(samples),
+        "samples_file": str(samples_file),
+        "tokens": read.tokens,
+        "unknown_tokens": read.unknown,
+        "lines_cut": read.cut,
+        "signatures": signatures,
+    }
     return result, per_sequence, samples
 
 
-def evaluate_samples(cfg: Config, root: Path, samples_file: Path,
-                     out: Path | str | None = None) -> dict:
+def evaluate_samples(
+    cfg: Config, root: Path, samples_file: Path, out: Path | str | None = None
+) -> dict:
     """``seqgan evaluate --samples-file FILE --preset P|--config C``: the sequences of
     ``samples_file`` scored against the data set of ``cfg`` (no run: its vocabulary and
     held-out set made from the data as a training run would make them), printed, and
@@ -331,6 +383,7 @@ def _write_evaluation(run: RunFolder, out: Path | str, text: str) -> None:
     """``evaluate --out``: the JSON to ``out``; inside the run folder under its lock (not
     while a training writes there)."""
     from seqgan.storage.atomic import is_stdout
+
     inside = not is_stdout(out) and Path(out).resolve().parent == run.root.resolve()
     if inside:
         run.take_lock()
@@ -345,20 +398,29 @@ def print_result_table(summary: dict, root: Path) -> None:
     """The headline numbers of a summary (or evaluation) as an aligned table; a tempered
     NLL-test (``evaluate --temperature``) is labelled with its temperature."""
     from seqgan.training.figures import metric_label
+
     temperature = (summary.get("sampling") or {}).get("temperature", 1.0)
     final = " (final)"
     tempered = f" at T = {temperature:g}" if temperature != 1.0 else ""
-    rows = [("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
-            ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
-            (f"NLL-oracle{final}", summary.get("nll_oracle")),
-            ("  std over sequences", summary.get("nll_oracle_std")),
-            ("  samples", summary.get("nll_oracle_samples")),
-            ("NLL-test after pre-training", summary.get("nll_test_after_pretraining")),
-            (f"NLL-test{final}{tempered}", summary.get("nll_test"))]
-    rows += [(metric_label(k), v) for k, v in summary.items()
-             if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")]
-    rows += [(name, summary[name]) for name in registry.metric_names(plugins_only=True)
-             if name in summary]  # plug-in metrics (eval.metrics)
+    rows = [
+        ("NLL-oracle at initialisation", summary.get("nll_oracle_initial")),
+        ("NLL-oracle after pre-training", summary.get("nll_oracle_after_pretraining")),
+        (f"NLL-oracle{final}", summary.get("nll_oracle")),
+        ("  std over sequences", summary.get("nll_oracle_std")),
+        ("  samples", summary.get("nll_oracle_samples")),
+        ("NLL-test after pre-training", summary.get("nll_test_after_pretraining")),
+        (f"NLL-test{final}{tempered}", summary.get("nll_test")),
+    ]
+    rows += [
+        (metric_label(k), v)
+        for k, v in summary.items()
+        if k.startswith(("bleu", "self_bleu")) or k in ("mse", "spb", "qn4", "qn6", "qn8")
+    ]
+    rows += [
+        (name, summary[name])
+        for name in registry.metric_names(plugins_only=True)
+        if name in summary
+    ]  # plug-in metrics (eval.metrics)
     rows.append(("seconds", summary.get("total_seconds")))
     sampling = summary.get("sampling")
     if sampling and not Sampling(**sampling).is_default:
@@ -379,32 +441,42 @@ def feature_lines(summary: dict) -> list[str]:
     samples' mean of each feature and the test set's, the OA of the samples with the test
     set and that of the training set with the test set (what a perfect generator
     reaches)."""
-    names = [k[len("feat_oa_"):] for k in summary if k.startswith("feat_oa_")]
+    names = [k[len("feat_oa_") :] for k in summary if k.startswith("feat_oa_")]
     if not names:
         return []
 
     def cell(key: str) -> str:
         value = summary.get(key)
         return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
-    lines = [("music features — the samples beside the data (mean of each; OA: overlap "
-              "with the test set, 1 = same distribution; data OA: training vs test set)"),
-             f"  {'feature':24s} {'mean':>9s} {'data mean':>9s} {'OA':>9s} {'data OA':>9s}"]
+
+    lines = [
+        (
+            "music features — the samples beside the data (mean of each; OA: overlap "
+            "with the test set, 1 = same distribution; data OA: training vs test set)"
+        ),
+        f"  {'feature':24s} {'mean':>9s} {'data mean':>9s} {'OA':>9s} {'data OA':>9s}",
+    ]
     for name in names:
-        lines.append(f"  {name:24s} {cell('feat_' + name):>9s} {cell('data_feat_' + name):>9s}"
-                     f" {cell('feat_oa_' + name):>9s} {cell('data_oa_' + name):>9s}")
+        lines.append(
+            f"  {name:24s} {cell('feat_' + name):>9s} {cell('data_feat_' + name):>9s}"
+            f" {cell('feat_oa_' + name):>9s} {cell('data_oa_' + name):>9s}"
+        )
     return lines
 
 
-def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path,
-                         device: str | None = None) -> dict[str, float]:
+def compare_run_policies(
+    runs: list[Path], step: int, out: Path, root: Path, device: str | None = None
+) -> dict[str, float]:
     """Figure 2 of Bjare & Meredith for finished ``runs`` (same vocabulary and length):
     their policies at ``step`` of the first held-out sequence of the first run's task."""
     from seqgan.training.policies import compare_policies
+
     loaded = {}
     names = [Path(r).name for r in runs]
     for run_dir, name in zip(runs, names):
-        cfg, _, models = load_trained(run_dir, root, device or (
-            loaded and next(iter(loaded.values()))[0].run.device) or None)  # one device
+        cfg, _, models = load_trained(
+            run_dir, root, device or (loaded and next(iter(loaded.values()))[0].run.device) or None
+        )  # one device
         label = name if names.count(name) == 1 else f"{Path(run_dir).parent.name}/{name}"
         loaded[label] = (cfg, models["generator"])
     first_cfg = next(iter(loaded.values()))[0]
@@ -414,5 +486,4 @@ def compare_run_policies(runs: list[Path], step: int, out: Path, root: Path,
     task = _prepare(first_cfg, root)
     if not len(task.test):
         raise UserError(f"{runs[0]} has no held-out sequences (data.num_test = 0)")
-    return compare_policies({name: g for name, (_, g) in loaded.items()}, task.test[0], step,
-                            out)
+    return compare_policies({name: g for name, (_, g) in loaded.items()}, task.test[0], step, out)

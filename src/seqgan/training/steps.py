@@ -31,8 +31,7 @@ def check_finite(value: float, what: str) -> float:
     return value
 
 
-def minibatches(n: int, batch_size: int, device: torch.device | None = None
-                ) -> list[torch.Tensor]:
+def minibatches(n: int, batch_size: int, device: torch.device | None = None) -> list[torch.Tensor]:
     """Shuffled index batches of exactly ``batch_size`` (the remainder is dropped, as the
     reference code does); one smaller batch if ``n < batch_size``.  Drawn on ``device``
     (that of the data indexed; its generator)."""
@@ -42,8 +41,9 @@ def minibatches(n: int, batch_size: int, device: torch.device | None = None
     return list(order[: n - n % batch_size].split(batch_size))
 
 
-def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float,
-           what: str) -> float:
+def update(
+    params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: float, what: str
+) -> float:
     """One optimizer step; ``TrainingDiverged`` (before any parameter changes) if the loss
     or the gradient norm is not finite. Both are read in one host sync, after the
     backward pass, so a GPU runs the forward and backward passes without waiting."""
@@ -62,8 +62,9 @@ def update(params, optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip: f
     return value
 
 
-def token_cross_entropy(generator: Generator, logits: torch.Tensor,
-                        tokens: torch.Tensor) -> torch.Tensor:
+def token_cross_entropy(
+    generator: Generator, logits: torch.Tensor, tokens: torch.Tensor
+) -> torch.Tensor:
     """Mean cross-entropy of ``tokens [n, T]`` under ``logits [n, T, V]`` over the positions
     a sequence chooses (all at fixed length; up to and including ``<eos>`` otherwise)."""
     flat_logits, flat_tokens = logits.reshape(-1, logits.shape[-1]), tokens.reshape(-1)
@@ -81,8 +82,13 @@ def mle_loss(generator: Generator, tokens: torch.Tensor) -> torch.Tensor:
     return token_cross_entropy(generator, generator.logits(tokens), tokens)
 
 
-def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torch.Tensor,
-              batch_size: int, grad_clip: float) -> float:
+def mle_epoch(
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    data: torch.Tensor,
+    batch_size: int,
+    grad_clip: float,
+) -> float:
     """One epoch of teacher-forced MLE over ``data [n, T]``; mean NLL per token (nats).
     Each batch is reported as inner progress (``runtime.progress.advance``)."""
     generator.train()
@@ -92,32 +98,47 @@ def mle_epoch(generator: Generator, optimizer: torch.optim.Optimizer, data: torc
         progress.advance("batch", step - 1, len(batches))
         batch = data[idx]
         loss = mle_loss(generator, batch)
-        losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
-                             f"MLE (batch {step})"))
+        losses.append(
+            update(generator.parameters(), optimizer, loss, grad_clip, f"MLE (batch {step})")
+        )
     return sum(losses) / len(losses)
 
 
-def discriminator_epochs(discriminator: Discriminator, optimizer: torch.optim.Optimizer,
-                         positives: torch.Tensor, negatives: torch.Tensor, epochs: int,
-                         batch_size: int, l2_reg: float) -> tuple[float, float]:
+def discriminator_epochs(
+    discriminator: Discriminator,
+    optimizer: torch.optim.Optimizer,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    l2_reg: float,
+) -> tuple[float, float]:
     """Train D for ``epochs`` over positives (label real) and negatives (label fake), Eq. 5
     plus ``l2_reg`` times the output layer's L2.  Returns mean loss and accuracy of the
     last epoch (on training batches, dropout on)."""
     tokens = torch.cat([positives, negatives])
-    labels = torch.cat([torch.full((len(positives),), REAL, device=tokens.device),
-                        torch.full((len(negatives),), 1 - REAL, device=tokens.device)])
+    labels = torch.cat(
+        [
+            torch.full((len(positives),), REAL, device=tokens.device),
+            torch.full((len(negatives),), 1 - REAL, device=tokens.device),
+        ]
+    )
     discriminator.train()
     loss_sum = seen = 0.0
     correct = torch.zeros((), dtype=torch.long, device=tokens.device)
     for epoch in range(1, epochs + 1):
         loss_sum, seen = 0.0, 0.0
         correct = torch.zeros((), dtype=torch.long, device=tokens.device)  # no sync per step
-        for step, idx in enumerate(minibatches(len(tokens), batch_size, tokens.device),
-                                   start=1):
+        for step, idx in enumerate(minibatches(len(tokens), batch_size, tokens.device), start=1):
             logits = discriminator(tokens[idx])
             loss = F.cross_entropy(logits, labels[idx]) + l2_reg * discriminator.output_l2()
-            loss_sum += update(discriminator.parameters(), optimizer, loss, 0.0,
-                               f"the discriminator (epoch {epoch}, batch {step})") * len(idx)
+            loss_sum += update(
+                discriminator.parameters(),
+                optimizer,
+                loss,
+                0.0,
+                f"the discriminator (epoch {epoch}, batch {step})",
+            ) * len(idx)
             correct += (logits.argmax(1) == labels[idx]).sum()
             seen += len(idx)
     return loss_sum / seen, float(correct) / seen
@@ -135,11 +156,17 @@ def reporting_calls(reward: Reward, label: str, total: int) -> Reward:
         calls += 1
         progress.advance(label, calls, total)
         return out
+
     return counted
 
 
-def policy_gradient_step(generator: Generator, rollout: Generator, reward: Reward,
-                         optimizer: torch.optim.Optimizer, cfg: Config) -> tuple[float, float]:
+def policy_gradient_step(
+    generator: Generator,
+    rollout: Generator,
+    reward: Reward,
+    optimizer: torch.optim.Optimizer,
+    cfg: Config,
+) -> tuple[float, float]:
     """One g-step of Algorithm 1: sample ``generator.batch_size`` sequences Y ~ G_theta,
     action values Q by ``generator.estimator`` (``rl.estimators``; SeqGAN: MC search with
     G_beta and ``adversarial.num_rollouts`` roll-outs, Eq. 4), update theta by Eq. 8
@@ -152,8 +179,9 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     mask = generator.token_mask(samples)
     if g.estimator == "mc_search":  # one reward call per prefix length: T in all
         reward = reporting_calls(reward, "MC search prefix", samples.shape[1])
-    q, rewards = action_values(g.estimator, samples, log_probs, reward, rollout,
-                               a.num_rollouts, g.merl_alpha, mask)
+    q, rewards = action_values(
+        g.estimator, samples, log_probs, reward, rollout, a.num_rollouts, g.merl_alpha, mask
+    )
     check_finite(float(q.sum()), f"the sum of the action values Q ({g.estimator})")
     loss = policy_gradient_loss(log_probs, q)
     value = update(generator.parameters(), optimizer, loss, g.grad_clip, "the policy gradient")
@@ -162,17 +190,23 @@ def policy_gradient_step(generator: Generator, rollout: Generator, reward: Rewar
     return value, float(rewards.mean())
 
 
-def scheduled_inputs(true_tokens: torch.Tensor, model_tokens: torch.Tensor,
-                     omega: float) -> tuple[torch.Tensor, torch.Tensor]:
+def scheduled_inputs(
+    true_tokens: torch.Tensor, model_tokens: torch.Tensor, omega: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scheduled sampling's next inputs ``[n]``: each true token kept with probability
     ``omega``, else replaced by the model's own token; also the replaced mask ``[n]``."""
     replaced = torch.rand(true_tokens.shape, device=true_tokens.device) >= omega
     return torch.where(replaced, model_tokens, true_tokens), replaced
 
 
-def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimizer,
-                             data: torch.Tensor, batch_size: int, grad_clip: float,
-                             omega: float) -> tuple[float, float]:
+def scheduled_sampling_epoch(
+    generator: Generator,
+    optimizer: torch.optim.Optimizer,
+    data: torch.Tensor,
+    batch_size: int,
+    grad_clip: float,
+    omega: float,
+) -> tuple[float, float]:
     """One epoch of scheduled sampling over ``data [n, T]``: step by step, the input after
     the start token is the true y_{t-1} with probability ``omega``, else a token sampled
     from the model's own logits at step t-1 (no gradient through the sample); the loss is
@@ -206,6 +240,13 @@ def scheduled_sampling_epoch(generator: Generator, optimizer: torch.optim.Optimi
             loss = generator.mean_nll(batch, torch.stack(step_outputs, dim=1))
         else:
             loss = token_cross_entropy(generator, torch.stack(step_outputs, dim=1), batch)
-        losses.append(update(generator.parameters(), optimizer, loss, grad_clip,
-                             f"scheduled sampling (batch {step})"))
+        losses.append(
+            update(
+                generator.parameters(),
+                optimizer,
+                loss,
+                grad_clip,
+                f"scheduled sampling (batch {step})",
+            )
+        )
     return sum(losses) / len(losses), float(replaced_sum) / max(1, replaced_count)

@@ -24,8 +24,7 @@ def _code(line: str) -> str:
     return "`" + line.replace("`", "'") + "`" if line else "(empty)"
 
 
-def log_samples(writer, task, encoding: str | None, samples: torch.Tensor,
-                step: int) -> str | None:
+def log_samples(writer, task, encoding: str | None, samples: torch.Tensor, step: int) -> str | None:
     """Write the samples of one evaluation to ``writer`` at ``step``; a warning line the
     first time this fails for ``writer`` (then nothing: samples are left out from there on),
     else None."""
@@ -43,8 +42,9 @@ def log_samples(writer, task, encoding: str | None, samples: torch.Tensor,
 def _log(writer, task, encoding: str | None, samples: torch.Tensor, step: int) -> None:
     if task.kind == "text":
         lines = task.texts(samples[:SHOWN])
-        writer.add_text("samples", "\n".join(f"{k + 1}. {_code(line)}"
-                                             for k, line in enumerate(lines)), step)
+        writer.add_text(
+            "samples", "\n".join(f"{k + 1}. {_code(line)}" for k, line in enumerate(lines)), step
+        )
     elif task.kind == "music":
         _music(writer, task, encoding, samples[:SHOWN], step)
 
@@ -52,14 +52,14 @@ def _log(writer, task, encoding: str | None, samples: torch.Tensor, step: int) -
 def _music(writer, task, encoding: str, samples: torch.Tensor, step: int) -> None:
     from seqgan.music import audio
     from seqgan.music.encodings import get_encoding
+
     enc = get_encoding(encoding)
     rolls = [enc.decode(row) for row in task.symbols(samples)]
     writer.add_image("samples/pianoroll", pianoroll_image(rolls), step, dataformats="HWC")
     if audio.available():
         for k, pm in enumerate(rolls[:AUDIO_CLIPS]):
             clip, rate = audio.wav_to_array(audio.render_wav_bytes(pm, rate=AUDIO_RATE))
-            writer.add_audio(f"samples/audio_{k}", torch.from_numpy(clip), step,
-                             sample_rate=rate)
+            writer.add_audio(f"samples/audio_{k}", torch.from_numpy(clip), step, sample_rate=rate)
 
 
 def pianoroll_image(rolls):
@@ -70,6 +70,7 @@ def pianoroll_image(rolls):
     from matplotlib.image import imread
 
     from seqgan.music.pianoroll import plot_pianoroll
+
     with tempfile.TemporaryDirectory(prefix="seqgan-tb-") as tmp:
         png = Path(tmp) / "roll.png"
         plot_pianoroll(rolls, png, [f"sample {k}" for k in range(len(rolls))])

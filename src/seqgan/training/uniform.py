@@ -20,5 +20,6 @@ def build(cfg: Config, task: Task):
     return {"generator": generator}, {}, []
 
 
-ALGORITHM = Algorithm("random", build, "uniform next-token distribution (nothing trained)",
-                      pretraining=None, cost=0)
+ALGORITHM = Algorithm(
+    "random", build, "uniform next-token distribution (nothing trained)", pretraining=None, cost=0
+)

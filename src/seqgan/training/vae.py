@@ -37,12 +37,22 @@ from seqgan.training.loop import Phase
 def build_latent_generator(cfg: Config, task: Task) -> LatentGenerator:
     """p_theta (sizes from ``[generator]``) with q_lambda attached (``[vae]``)."""
     g, v = cfg.generator, cfg.vae
-    encoder = Encoder(task.vocab_size, v.encoder_emb_dim, v.encoder_hidden_dim, v.latent_dim,
-                      v.encoder_dropout)
-    generator = LatentGenerator(task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len,
-                                task.start_token, g.init_std, task.eos_token, task.pad_token,
-                                task.never_output, latent_dim=v.latent_dim, encoder=encoder
-                                ).to(task.device)
+    encoder = Encoder(
+        task.vocab_size, v.encoder_emb_dim, v.encoder_hidden_dim, v.latent_dim, v.encoder_dropout
+    )
+    generator = LatentGenerator(
+        task.vocab_size,
+        g.emb_dim,
+        g.hidden_dim,
+        task.seq_len,
+        task.start_token,
+        g.init_std,
+        task.eos_token,
+        task.pad_token,
+        task.never_output,
+        latent_dim=v.latent_dim,
+        encoder=encoder,
+    ).to(task.device)
     return parts.with_output_kernel(cfg, task, generator)
 
 
@@ -50,9 +60,13 @@ def vae_optimizer(cfg: Config, generator: LatentGenerator) -> torch.optim.Adam:
     """Adam over the decoder (with the z map) at ``generator.lr`` and the encoder at
     ``vae.encoder_lr``."""
     decoder = [p for name, p in generator.named_parameters() if not name.startswith("encoder.")]
-    return torch.optim.Adam([{"params": decoder, "lr": cfg.generator.lr},
-                             {"params": list(generator.encoder.parameters()),
-                              "lr": cfg.vae.encoder_lr}], fused=True)
+    return torch.optim.Adam(
+        [
+            {"params": decoder, "lr": cfg.generator.lr},
+            {"params": list(generator.encoder.parameters()), "lr": cfg.vae.encoder_lr},
+        ],
+        fused=True,
+    )
 
 
 def kl_penalty(kl: torch.Tensor, v: VAEConfig) -> torch.Tensor:
@@ -67,47 +81,67 @@ def elbo_loss(generator: LatentGenerator, tokens: torch.Tensor, v: VAEConfig) ->
     return (-logp.sum() + penalty.sum()) / generator.token_mask(tokens).sum()
 
 
-def vae_epoch(cfg: Config, generator: LatentGenerator, optimizer: torch.optim.Optimizer,
-              data: torch.Tensor) -> float:
+def vae_epoch(
+    cfg: Config, generator: LatentGenerator, optimizer: torch.optim.Optimizer, data: torch.Tensor
+) -> float:
     """One epoch of ``elbo_loss`` over ``data [n, T]`` in shuffled mini-batches; mean loss."""
     g = cfg.generator
     generator.train()
     losses = []
     for step, idx in enumerate(steps.minibatches(len(data), g.batch_size), start=1):
         loss = elbo_loss(generator, data[idx], cfg.vae)
-        losses.append(steps.update(generator.parameters(), optimizer, loss, g.grad_clip,
-                                    f"the VAE (batch {step})"))
+        losses.append(
+            steps.update(
+                generator.parameters(), optimizer, loss, g.grad_clip, f"the VAE (batch {step})"
+            )
+        )
     return sum(losses) / len(losses)
 
 
-def diagnostics_when_evaluated(cfg: Config, task: Task, generator: LatentGenerator,
-                               epoch: int, epochs: int) -> dict:
+def diagnostics_when_evaluated(
+    cfg: Config, task: Task, generator: LatentGenerator, epoch: int, epochs: int
+) -> dict:
     """``metrics.posterior`` on its ``diagnostic_sequences`` at the epochs the trainer
     evaluates (every ``eval.every`` and the last of a phase), else nothing."""
     if epoch % cfg.eval.every and epoch != epochs:
         return {}
-    return posterior_diagnostics(generator, diagnostic_sequences(task, cfg.eval.num_samples),
-                                 cfg.generator.sample_batch)
+    return posterior_diagnostics(
+        generator, diagnostic_sequences(task, cfg.eval.num_samples), cfg.generator.sample_batch
+    )
 
 
-def vae_phase(name: str, epochs: int, cfg: Config, task: Task, generator: LatentGenerator,
-              optimizer: torch.optim.Optimizer, on_end=None) -> Phase:
+def vae_phase(
+    name: str,
+    epochs: int,
+    cfg: Config,
+    task: Task,
+    generator: LatentGenerator,
+    optimizer: torch.optim.Optimizer,
+    on_end=None,
+) -> Phase:
     """``epochs`` epochs of ``vae_epoch`` on the training set (logs ``g_loss`` and, when
     evaluated, the diagnostics)."""
+
     def run_epoch(epoch: int) -> dict:
         row = {"g_loss": vae_epoch(cfg, generator, optimizer, task.train)}
         return {**row, **diagnostics_when_evaluated(cfg, task, generator, epoch, epochs)}
+
     return Phase(name, epochs, run_epoch, trains_generator=True, on_end=on_end)
 
 
-def pretrain_phase(cfg: Config, task: Task, generator: LatentGenerator,
-                   optimizer: torch.optim.Optimizer, rollout: LatentGenerator | None = None
-                   ) -> Phase:
+def pretrain_phase(
+    cfg: Config,
+    task: Task,
+    generator: LatentGenerator,
+    optimizer: torch.optim.Optimizer,
+    rollout: LatentGenerator | None = None,
+) -> Phase:
     """Algorithm 1, lines 2-3: ``pretrain.generator_epochs`` VAE epochs; at the end the
     decoder copy, if any, becomes a copy of the VAE (beta <- theta)."""
     on_end = (lambda: rollout.load_state_dict(generator.state_dict())) if rollout else None
-    phase = vae_phase(parts.PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator,
-                      optimizer, on_end)
+    phase = vae_phase(
+        parts.PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizer, on_end
+    )
     phase.shared_optimizer, phase.shaped_by = "vae", ("vae",)
     return phase
 
@@ -116,10 +150,18 @@ def build(cfg: Config, task: Task):
     """Models, optimizers and phases of the plain VAE."""
     generator = build_latent_generator(cfg, task)
     optimizer = vae_optimizer(cfg, generator)
-    phases = [pretrain_phase(cfg, task, generator, optimizer),
-              vae_phase("vae", cfg.adversarial.epochs, cfg, task, generator, optimizer)]
+    phases = [
+        pretrain_phase(cfg, task, generator, optimizer),
+        vae_phase("vae", cfg.adversarial.epochs, cfg, task, generator, optimizer),
+    ]
     return {"generator": generator}, {"vae": optimizer}, phases
 
 
-ALGORITHM = Algorithm("vae", build, "recurrent VAE (Bowman et al.), section [vae]",
-                      generator=build_latent_generator, vae=True, pretraining="vae")
+ALGORITHM = Algorithm(
+    "vae",
+    build,
+    "recurrent VAE (Bowman et al.), section [vae]",
+    generator=build_latent_generator,
+    vae=True,
+    pretraining="vae",
+)

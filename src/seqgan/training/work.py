@@ -43,6 +43,7 @@ LONG_RUN = 3600.0  # seconds: a run estimated to take longer is warned about up 
 @dataclass
 class Work:
     """FLOPs of the generator's passes (and the oracle's) and of the discriminator's."""
+
     generator: float
     discriminator: float = 0.0
 
@@ -56,12 +57,14 @@ class Work:
 @dataclass
 class Rates:
     """Achieved FLOP/s here: a generator step over many rows, a discriminator pass."""
+
     generator: float
     discriminator: float
 
     def seconds(self, work: Work) -> float:
         return work.generator / self.generator + (
-            work.discriminator / self.discriminator if work.discriminator else 0.0)
+            work.discriminator / self.discriminator if work.discriminator else 0.0
+        )
 
 
 def generator_step_flops(vocab: int, emb: int, hidden: int) -> float:
@@ -72,8 +75,9 @@ def generator_step_flops(vocab: int, emb: int, hidden: int) -> float:
 def discriminator_row_flops(cfg: Config, seq_len: int) -> float:
     """FLOPs of one forward pass of the discriminator over a row of ``seq_len`` tokens."""
     d = cfg.discriminator
-    convolutions = sum(f * w * d.emb_dim * max(seq_len - w + 1, 1)
-                       for w, f in zip(d.filter_sizes, d.num_filters))
+    convolutions = sum(
+        f * w * d.emb_dim * max(seq_len - w + 1, 1) for w, f in zip(d.filter_sizes, d.num_filters)
+    )
     total = sum(d.num_filters)
     return 2.0 * (convolutions + 2 * total * total)
 
@@ -90,8 +94,9 @@ def evaluation_flops(cfg: Config, task: Task) -> Work:
     return Work(work)
 
 
-def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool,
-                epochs: int = 0) -> Work | None:
+def epoch_flops(
+    cfg: Config, task: Task, phase: str, discriminator: bool, epochs: int = 0
+) -> Work | None:
     """The work of one epoch of the phase named ``phase`` (see the module docstring), with
     its share of the evaluations if it trains the generator (a phase of ``epochs`` epochs
     evaluates every ``eval.every``-th and its last; 0: one in ``eval.every``); None for a
@@ -129,8 +134,9 @@ def epoch_flops(cfg: Config, task: Task, phase: str, discriminator: bool,
     return None
 
 
-def predicted_epoch_seconds(cfg: Config, task: Task, phases, models: dict,
-                            rates: Rates) -> list[float | None]:
+def predicted_epoch_seconds(
+    cfg: Config, task: Task, phases, models: dict, rates: Rates
+) -> list[float | None]:
     """Seconds per epoch of each of ``phases`` (objects with a ``name``) at ``rates``;
     None where ``epoch_flops`` does not know the phase."""
     discriminator = "discriminator" in models
@@ -160,8 +166,9 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
         d_rate = gen_rate
         if "discriminator" in models:
             discriminator = copy.deepcopy(models["discriminator"]).eval()
-            batch = torch.randint(0, task.vocab_size,
-                                  (cfg.discriminator.batch_size, task.seq_len)).to(device)
+            batch = torch.randint(
+                0, task.vocab_size, (cfg.discriminator.batch_size, task.seq_len)
+            ).to(device)
             seconds = _timed(lambda: discriminator(batch), repeats, device)
             d_rate = len(batch) * discriminator_row_flops(cfg, task.seq_len) / seconds
     return Rates(gen_rate, d_rate)
@@ -170,11 +177,13 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
 def _timed(call, repeats: int, device: torch.device) -> float:
     """The fastest of ``repeats`` timed calls after one warm-up (seconds, at least 1 us;
     on CUDA and mps, synchronised)."""
+
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         elif device.type == "mps":
             torch.mps.synchronize()
+
     call()
     best = float("inf")
     for _ in range(repeats):
@@ -186,12 +195,14 @@ def _timed(call, repeats: int, device: torch.device) -> float:
     return max(best, 1e-6)
 
 
-def long_run_warning(cfg: Config, plan: list[tuple[str, int]], predicted: list[float | None],
-                     done: int = 0) -> str | None:
+def long_run_warning(
+    cfg: Config, plan: list[tuple[str, int]], predicted: list[float | None], done: int = 0
+) -> str | None:
     """A warning line when the epochs of ``plan`` ((name, epochs) per phase) after the
     first ``done`` (over all phases) add up to more than ``LONG_RUN`` seconds at
     ``predicted`` seconds per epoch; what to do about it.  None otherwise."""
     from seqgan.runtime.progress import format_duration
+
     parts, total, skip = [], 0.0, done
     for (name, epochs), seconds in zip(plan, predicted):
         left = max(0, epochs - skip)
@@ -204,9 +215,11 @@ def long_run_warning(cfg: Config, plan: list[tuple[str, int]], predicted: list[f
         return None
     biggest = ", ".join(text for _, text in sorted(parts, reverse=True)[:2])
     quick = "" if cfg.name == "synthetic-quick" else ", or the synthetic-quick preset"
-    return (f"warning: this run is estimated to take about {format_duration(total)} here "
-            f"({biggest} per epoch; from the work of each epoch at speeds measured now); "
-            f"for a shorter one: fewer epochs (--set adversarial.epochs=N, "
-            f"pretrain.generator_epochs=N), fewer roll-outs (--set "
-            f"adversarial.num_rollouts=N){quick}; Ctrl-C stops it with its state saved "
-            f"(seqgan train --resume continues)")
+    return (
+        f"warning: this run is estimated to take about {format_duration(total)} here "
+        f"({biggest} per epoch; from the work of each epoch at speeds measured now); "
+        f"for a shorter one: fewer epochs (--set adversarial.epochs=N, "
+        f"pretrain.generator_epochs=N), fewer roll-outs (--set "
+        f"adversarial.num_rollouts=N){quick}; Ctrl-C stops it with its state saved "
+        f"(seqgan train --resume continues)"
+    )
