@@ -33,24 +33,35 @@ def build(cfg: Config, task: Task):
     generator = parts.build_generator(cfg, task)
     discriminator = parts.build_discriminator(cfg, task)
     rollout = parts.rollout_copy(generator)
-    optimizers = {"mle": parts.adam(generator, cfg.generator.lr),
-                  "policy": parts.adam(generator, cfg.generator.lr),
-                  "discriminator": parts.adam(discriminator, cfg.discriminator.lr)}
-    d_reward, d_step = parts.discriminator_parts(cfg, task, generator, discriminator,
-                                                 optimizers["discriminator"])
+    optimizers = {
+        "mle": parts.adam(generator, cfg.generator.lr),
+        "policy": parts.adam(generator, cfg.generator.lr),
+        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
+    }
+    d_reward, d_step = parts.discriminator_parts(
+        cfg, task, generator, discriminator, optimizers["discriminator"]
+    )
     reward = PowerReward(d_reward, cfg.section("shaped_seqgan").exponent)
 
     def adversarial(epoch: int) -> dict:
-        row = parts.policy_gradient_updates(cfg, generator, rollout, reward,
-                                            optimizers["policy"])
+        row = parts.policy_gradient_updates(cfg, generator, rollout, reward, optimizers["policy"])
         return {**row, **parts.discriminator_updates(cfg, d_step)}
 
     models = {"generator": generator, "rollout": rollout, "discriminator": discriminator}
-    phases = [parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-              parts.discriminator_pretrain_phase(cfg, d_step),
-              Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True)]
+    phases = [
+        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
+        parts.discriminator_pretrain_phase(cfg, d_step),
+        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
+    ]
     return models, optimizers, phases
 
 
-ALGORITHM = Algorithm("shaped-seqgan", build, "SeqGAN with the reward D(Y) ** exponent",
-                      config=ShapedConfig, discriminator=True, rollout=True, cost=3)
+ALGORITHM = Algorithm(
+    "shaped-seqgan",
+    build,
+    "SeqGAN with the reward D(Y) ** exponent",
+    config=ShapedConfig,
+    discriminator=True,
+    rollout=True,
+    cost=3,
+)
