@@ -134,19 +134,32 @@ WAIT = (
 )
 
 
-def test_openmp_waits_briefly_unless_the_user_chose_a_wait_behaviour():
-    assert _child(WAIT) == (
-        f"None {threads.SPIN_COUNT} | GOMP_SPINCOUNT={threads.SPIN_COUNT} (seqgan's default)"
+def test_openmp_waits_briefly_on_a_busy_machine_and_keeps_libgomps_default_alone():
+    cpus = os.cpu_count() or 1
+    busy: dict[str, str] = {}
+    assert threads.prefer_gentle_openmp(busy, load=float(cpus)).startswith(
+        f"GOMP_SPINCOUNT={threads.SPIN_COUNT}"
     )
-    assert (
-        _child(WAIT, {"OMP_WAIT_POLICY": "ACTIVE"})
-        == "ACTIVE None | OMP_WAIT_POLICY=ACTIVE (the user's)"
+    assert busy == {"GOMP_SPINCOUNT": str(threads.SPIN_COUNT)}
+    idle: dict[str, str] = {}
+    assert "idle" in threads.prefer_gentle_openmp(idle, load=0.0)
+    assert idle == {}  # alone, libgomp's own spinning stays: no time lost
+    # whatever the machine does now, importing seqgan records what it did
+    state = _child(WAIT).split(" | ")[1]
+    assert state.startswith((f"GOMP_SPINCOUNT={threads.SPIN_COUNT}", "libgomp's default"))
+
+
+def test_a_users_wait_behaviour_is_never_overridden():
+    assert _child(WAIT, {"OMP_WAIT_POLICY": "ACTIVE"}) == (
+        "ACTIVE None | OMP_WAIT_POLICY=ACTIVE (the user's)"
     )
     assert _child(WAIT, {"GOMP_SPINCOUNT": "5"}) == "None 5 | GOMP_SPINCOUNT=5 (the user's)"
+    user = {"OMP_WAIT_POLICY": "PASSIVE"}
+    threads.prefer_gentle_openmp(user, load=100.0)
+    assert user == {"OMP_WAIT_POLICY": "PASSIVE"}
     # torch loaded first: libgomp has read its settings already; nothing is pretended
-    assert (
-        _child("import torch; " + WAIT)
-        == "None None | libgomp's default (torch was imported before seqgan)"
+    assert _child("import torch; " + WAIT) == (
+        "None None | libgomp's default (torch was imported before seqgan)"
     )
 
 

@@ -3,14 +3,15 @@
 The Python API (docs/api.md): ``seqgan.Run.load(path)``, ``seqgan.train(...)``,
 ``seqgan.compare(...)``; building blocks in ``seqgan.models``, ``seqgan.rl``,
 ``seqgan.metrics``.  Importing ``seqgan`` imports nothing heavy: torch and the rest load
-when an API name is first used.  Importing it also sets ``GOMP_SPINCOUNT`` for OpenMP
-unless the user chose a wait behaviour (docs/performance.md, "Shared machines").
+when an API name is first used.  On a busy machine importing it also sets
+``GOMP_SPINCOUNT`` for OpenMP, unless the user chose a wait behaviour
+(docs/performance.md, "Shared machines").
 """
 
 from seqgan._version import __version__
 from seqgan.runtime.threads import prefer_gentle_openmp
 
-# before torch loads OpenMP: waiting threads spin briefly, then sleep (runtime.threads)
+# before torch loads OpenMP: on a busy machine waiting threads soon sleep (runtime.threads)
 prefer_gentle_openmp()
 
 _API = ("Run", "Samples", "Comparison", "train", "compare")

@@ -10,9 +10,10 @@
   ``available_cpus()``.
 * ``prefer_gentle_openmp()``: called when ``seqgan`` is imported, before torch loads
   OpenMP: unless the user chose a wait behaviour (``OMP_WAIT_POLICY`` or
-  ``GOMP_SPINCOUNT``), a waiting OpenMP thread spins ``SPIN_COUNT`` times before it sleeps
-  instead of libgomp's 300,000, so threads that lose their core to another process
-  stop burning it (docs/performance.md, "Shared machines").  Spinning changes scheduling,
+  ``GOMP_SPINCOUNT``), on a machine that is already busy a waiting OpenMP thread spins
+  ``SPIN_COUNT`` times before it sleeps instead of libgomp's 300,000, so threads that
+  lose their core to another process stop burning it; on an idle machine libgomp's
+  default stays (docs/performance.md, "Shared machines").  Spinning changes scheduling,
   never arithmetic: results are bit-identical.
 * ``busy_note()``: one line when the machine is oversubscribed at the start of a run.
 """
@@ -26,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # libgomp (torch's OpenMP on Linux) spins this many times before a waiting thread
-# sleeps; 300,000 when unset.  Chosen by benchmarks/contention.py (docs/performance.md).
-SPIN_COUNT = 10_000
+# sleeps; 300,000 when unset.  On a busy machine seqgan sets 1,000: the fastest beside a
+# competing process in benchmarks/contention.py's scan (docs/performance.md).
+SPIN_COUNT = 1_000
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
@@ -171,11 +173,14 @@ def apply(run_threads: int = 0) -> ThreadPlan:
     return plan
 
 
-def prefer_gentle_openmp(environ=None) -> str:
-    """Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, set
-    ``GOMP_SPINCOUNT = SPIN_COUNT`` in ``environ`` (``os.environ``; child processes
-    inherit it).  It takes effect only if torch has not been imported yet (libgomp reads
-    it when it loads).  Returns what was found / done, as ``summary.json`` records it."""
+def prefer_gentle_openmp(environ=None, load: float | None = None) -> str:
+    """Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``: on a busy machine
+    (``machine_is_busy(load)``) set ``GOMP_SPINCOUNT = SPIN_COUNT`` in ``environ``
+    (``os.environ``; child processes inherit it), so waiting threads soon sleep and leave
+    their core to the other processes; on an idle one keep libgomp's default (spinning
+    is what makes a run fast alone).  It takes effect only if torch has not been imported
+    yet (libgomp reads it when it loads).  Returns what was found / done, as
+    ``summary.json`` records it."""
     global _openmp_wait
     env = os.environ if environ is None else environ
     chosen = [f"{name}={env[name]}" for name in WAIT_VARIABLES if env.get(name)]
@@ -183,12 +188,25 @@ def prefer_gentle_openmp(environ=None) -> str:
         state = f"{', '.join(chosen)} (the user's)"
     elif "torch" in sys.modules and environ is None:
         state = "libgomp's default (torch was imported before seqgan)"
-    else:
+    elif machine_is_busy(load):
         env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
-        state = f"GOMP_SPINCOUNT={SPIN_COUNT} (seqgan's default)"
+        state = f"GOMP_SPINCOUNT={SPIN_COUNT} (seqgan's default on a busy machine)"
+    else:
+        state = "libgomp's default (the machine was idle at the start)"
     if environ is None:
         _openmp_wait = state
     return state
+
+
+def machine_is_busy(load: float | None = None) -> bool:
+    """Whether other processes already occupy at least half of the machine's CPUs: its
+    1-minute load average (``load``; read from the system when None) against
+    ``os.cpu_count()`` (the load average counts the whole machine)."""
+    try:
+        load = os.getloadavg()[0] if load is None else load
+    except (AttributeError, OSError):
+        return False
+    return load >= 0.5 * (os.cpu_count() or 1)
 
 
 def record() -> dict:
