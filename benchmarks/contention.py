@@ -18,9 +18,11 @@ Competitors, started before the measured run and killed after it:
 * ``busy`` — one plain Python busy loop per available CPU (a process that wants every core).
 
 Settings: ``today`` = ``GOMP_SPINCOUNT=300000``, libgomp's value when nothing is set (what
-every run did before seqgan set it); ``seqgan`` = nothing set, so importing seqgan sets
-``GOMP_SPINCOUNT`` to ``runtime.threads.SPIN_COUNT``.  ``--spin-counts 0,1000,...`` adds
-settings with other values (a scan).  Threads: the default (the CPUs available).
+every run did before); ``seqgan`` = what importing seqgan chooses: libgomp's default
+alone, ``runtime.threads.SPIN_COUNT`` on a busy machine (set here for the cells with a
+competitor, since the load average that seqgan reads takes a minute to rise).
+``--spin-counts 0,1000,...`` adds settings with other values (a scan).  Threads: the
+default (the CPUs available).
 
 Printed: seconds per workload, the ratio to the same workload alone under ``today``, and
 the goals: alone within 5 % of today's; beside a competitor at most 2.5x today's alone.
