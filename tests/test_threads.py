@@ -80,6 +80,7 @@ def test_a_run_takes_its_threads_from_a_cgroup_quota(tmp_path, monkeypatch):
     assert run.summary["cpus_available"] == 1
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["threads"] == 1 and "openmp_wait" in saved
+    assert saved["load_average_at_start"] >= 0
 
 
 def _child(code: str, env: dict | None = None, cpus: set | None = None) -> str:

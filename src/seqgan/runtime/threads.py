@@ -15,7 +15,8 @@
   lose their core to another process stop burning it; on an idle machine libgomp's
   default stays (docs/performance.md, "Shared machines").  Spinning changes scheduling,
   never arithmetic: results are bit-identical.
-* ``busy_note()``: one line when the machine is oversubscribed at the start of a run.
+* ``busy_note()``: one line when the machine is oversubscribed at the start of a run
+  (said on a terminal; ``summary.json`` records the load average at the start).
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ class ThreadPlan:
 # what prefer_gentle_openmp() found and did, and the plan apply() set last: summary.json
 _openmp_wait = "not set up (seqgan.runtime.threads.prefer_gentle_openmp was not called)"
 _applied: ThreadPlan | None = None
+_load_at_start: float | None = None  # the 1-minute load average when apply() ran
 
 
 def thread_plan(run_threads: int = 0) -> ThreadPlan:
@@ -165,11 +167,15 @@ def apply(run_threads: int = 0) -> ThreadPlan:
     """Set torch's thread count by ``thread_plan(run_threads)`` and return the plan."""
     import torch
 
-    global _applied
+    global _applied, _load_at_start
     plan = thread_plan(run_threads)
     if torch.get_num_threads() != plan.threads:
         torch.set_num_threads(plan.threads)
     _applied = plan
+    try:
+        _load_at_start = round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        _load_at_start = None
     return plan
 
 
@@ -220,6 +226,7 @@ def record() -> dict:
         "threads_from": plan.source,
         "cpus_available": plan.cpus,
         "openmp_wait": _openmp_wait,
+        "load_average_at_start": _load_at_start,
     }
 
 

@@ -28,7 +28,7 @@ from seqgan.models import size
 from seqgan.models.discriminator import fit_widths
 from seqgan.models.sampling import Sampling
 from seqgan.runtime import threads
-from seqgan.runtime.console import stderr_line
+from seqgan.runtime.console import is_terminal, stderr_line
 from seqgan.runtime.device import configure_determinism, resolve_device, saved_device
 from seqgan.storage.atomic import write_bytes, write_text
 from seqgan.storage.checkpoint import load_checkpoint, load_state_checked
@@ -55,7 +55,7 @@ def _prepare(cfg: Config, root: Path, device: torch.device | None = None) -> Tas
     validate(cfg)  # also a Config built or changed in Python
     device = resolve_device(cfg.run.device) if device is None else device
     threads.apply(cfg.run.threads)
-    if note := threads.busy_note():
+    if is_terminal() and (note := threads.busy_note()):  # the load is in summary.json
         stderr_line(note)
     size.check_before_data(cfg)  # a random oracle would be built and sampled first
     task = build_task(cfg, root)
