@@ -47,7 +47,20 @@ def test_compare_the_comparison_set_and_its_temperature_curves(tmp_path):
     # LeakGAN pre-trains on its own (D first, then worker + manager)
     assert "took pretrain_generator" not in (out / "logs" / "seed-3-leakgan.log").read_text()
     assert (
-        main(["evaluate", "--run", str(out), "--temperatures", "0.7,1.0", "--samples", "32"]) == 0
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(out),
+                "--temperatures",
+                "0.7,1.0",
+                "--samples",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
     )
     curves = read_csv(out / "quality_diversity.csv")
     assert sorted({r["algorithm"] for r in curves}) == sorted(names)

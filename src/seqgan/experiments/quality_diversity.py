@@ -445,7 +445,8 @@ class _SweepProgress:
         self.total, self.done_count, self.start = total, 0, time.monotonic()
 
     def step(self, run, temperature: float) -> None:
-        from seqgan.runtime.progress import format_duration, stderr_line
+        from seqgan.runtime.console import stderr_line
+        from seqgan.runtime.progress import format_duration
 
         elapsed = time.monotonic() - self.start
         left = self.total - self.done_count
@@ -459,7 +460,8 @@ class _SweepProgress:
         )
 
     def done(self) -> None:
-        from seqgan.runtime.progress import format_duration, stderr_line
+        from seqgan.runtime.console import stderr_line
+        from seqgan.runtime.progress import format_duration
 
         stderr_line(
             f"quality-diversity: {self.total} evaluations in "
