@@ -125,7 +125,20 @@ def test_tiny_leakgan_run(tmp_path):
     assert all(0 < float(r["reward_mean"]) < 1 and r["manager_loss"] for r in adversarial)
     assert [bool(r["mle_loss"]) for r in adversarial] == [False, True, False]
     assert (
-        main(["evaluate", "--run", str(out), "--temperatures", "0.5,1.5", "--samples", "32"]) == 0
+        main(
+            [
+                "evaluate",
+                "--run",
+                str(out),
+                "--temperatures",
+                "0.5,1.5",
+                "--samples",
+                "32",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
     )
     rows = read_csv(out / "quality_diversity.csv")
     assert [float(r["temperature"]) for r in rows] == [0.5, 1.5]

@@ -148,7 +148,7 @@ def test_evaluate_takes_other_conventions(text_run, capsys):
     )
     capsys.readouterr()
     assert main(["evaluate", "--run", str(text_run), "--bleu-conventions", "nltk-3.3"]) == 2
-    error_line(capsys.readouterr().err, "eval.bleu_conventions")
+    error_line(capsys.readouterr().err, "--bleu-conventions", "did you mean 'nltk-3.2'")
 
 
 # -- comparisons: one convention per column ----------------------------------------------
