@@ -66,19 +66,10 @@ class MaliGANConfig:
 
 def build(cfg: Config, task: Task):
     """Models, optimizers and phases of MaliGAN for ``cfg`` on ``task``."""
-    generator = parts.build_generator(cfg, task)
-    discriminator = parts.build_discriminator(cfg, task)
-    rollout = (
-        parts.rollout_copy(generator) if cfg.section("maligan").estimator == "mc_search" else None
-    )
-    models = {"generator": generator, "discriminator": discriminator}
-    if rollout is not None:
-        models["rollout"] = rollout
-    optimizers = {
-        "mle": parts.adam(generator, cfg.generator.lr),
-        "policy": parts.adam(generator, cfg.generator.lr),
-        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
-    }
+    by_search = cfg.section("maligan").estimator == "mc_search"
+    models, optimizers = parts.adversarial_models(cfg, task, rollout=by_search)
+    generator, discriminator = models["generator"], models["discriminator"]
+    rollout = models.get("rollout")
     _, d_step = parts.discriminator_parts(
         cfg, task, generator, discriminator, optimizers["discriminator"]
     )

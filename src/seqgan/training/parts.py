@@ -94,6 +94,24 @@ def rollout_copy(generator: Generator) -> Generator:
     return copy.deepcopy(generator).requires_grad_(False)
 
 
+def adversarial_models(cfg: Config, task: Task, rollout: bool = True) -> tuple[dict, dict]:
+    """SeqGAN's models — ``generator``, its roll-out copy ``rollout`` (if asked for) and
+    ``discriminator``, built in that order of random draws — and their optimizers:
+    ``mle`` and ``policy`` (both G_theta's) and ``discriminator``."""
+    generator = build_generator(cfg, task)
+    discriminator = build_discriminator(cfg, task)
+    models = {"generator": generator}
+    if rollout:
+        models["rollout"] = rollout_copy(generator)
+    models["discriminator"] = discriminator
+    optimizers = {
+        "mle": adam(generator, cfg.generator.lr),
+        "policy": adam(generator, cfg.generator.lr),
+        "discriminator": adam(discriminator, cfg.discriminator.lr),
+    }
+    return models, optimizers
+
+
 def mle_phase(
     name: str,
     epochs: int,

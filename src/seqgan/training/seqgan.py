@@ -21,15 +21,10 @@ from seqgan.training.loop import Phase
 
 def build(cfg: Config, task: Task):
     """Models, optimizers and phases of SeqGAN for ``cfg`` on ``task``."""
-    generator = parts.build_generator(cfg, task)
-    discriminator = parts.build_discriminator(cfg, task)
-    rollout = parts.rollout_copy(generator)
-    models = {"generator": generator, "rollout": rollout, "discriminator": discriminator}
-    optimizers = {
-        "mle": parts.adam(generator, cfg.generator.lr),
-        "policy": parts.adam(generator, cfg.generator.lr),
-        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
-    }
+    models, optimizers = parts.adversarial_models(cfg, task)
+    generator, rollout, discriminator = (
+        models[k] for k in ("generator", "rollout", "discriminator")
+    )
     reward, d_step = parts.discriminator_parts(
         cfg, task, generator, discriminator, optimizers["discriminator"]
     )
