@@ -134,3 +134,12 @@ def test_data_inspect_suggests_min_freq(tmp_path, capsys):
     common.write_text("the cat sat\n" * 20)
     assert main(["data", "inspect", str(common)]) == 0
     assert "hint" not in capsys.readouterr().out
+
+
+def test_leakgans_run_is_estimated_too(tmp_path, capsys):
+    """A generator without the LSTM's step (LeakGAN's) is priced with an LSTM of its sizes
+    (before: AttributeError, and the run said "no time estimate")."""
+    cfg = _tiny(tmp_path, algorithm="leakgan", leakgan={"step": 3})
+    trainer = open_session(cfg, tmp_path / "run", tmp_path)
+    rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
+    assert rates.generator > 0 and rates.discriminator > 0

@@ -60,6 +60,16 @@ class Task:
             return ()
         return tuple(i for i in (self.vocab.id(PAD), self.vocab.id(BOS)) if i is not None)
 
+    def special_tokens(self) -> dict:
+        """The keyword arguments every generator takes from the task: ``start_token``,
+        ``eos_token``, ``pad_token``, ``never_output``."""
+        return {
+            "start_token": self.start_token,
+            "eos_token": self.eos_token,
+            "pad_token": self.pad_token,
+            "never_output": self.never_output,
+        }
+
     def content(self, tokens: torch.Tensor) -> list[list[int]]:
         """Each row's ids before its first ``<eos>`` (rows unchanged without one): what
         BLEU and the music metrics compare."""

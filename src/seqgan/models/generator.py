@@ -30,6 +30,9 @@ The SeqGAN oracle is the same network with N(0, 1) parameters (``data.oracle``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -39,9 +42,66 @@ from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
 State = tuple[torch.Tensor, torch.Tensor]
+Sampler = Callable[..., torch.Tensor]  # (logits, uniforms, generator) -> tokens: Sampling.sampler
 
 
-class Generator(nn.Module):
+def set_special_tokens(
+    module: Any,
+    vocab_size: int,
+    eos_token: int | None,
+    pad_token: int | None,
+    never_output: tuple[int, ...],
+) -> None:
+    """Gives a generator ``module`` the task's end and padding ids (both or neither) and
+    its ``never_output`` ids, with the buffer ``output_penalty [V]``: -1e9 at those ids,
+    None without any (not a parameter, not saved: it follows from the task's vocabulary)."""
+    if (eos_token is None) != (pad_token is None):
+        raise ValueError("eos_token and pad_token go together")
+    module.eos_token, module.pad_token = eos_token, pad_token
+    module.never_output = kept = tuple(never_output)
+    penalty = torch.zeros(vocab_size)
+    penalty[list(kept)] = -1e9
+    module.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
+
+
+class SequenceGenerator(nn.Module):
+    """What every generator shares: ``sample`` draws whole sequences in batches, each
+    from ``sample_from_start`` (a subclass gives it, and ``output`` and ``max_len``)."""
+
+    max_len: int  # T
+    output: nn.Linear  # the output layer (its device is the model's)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        batch_size: int = 0,
+        generator: torch.Generator | None = None,
+        sampling: Sampling | None = None,
+    ) -> torch.Tensor:
+        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: chosen for
+        the device, ``models.pass_rows``), each token with the controls ``sampling``
+        (``models.sampling.Sampling``; default: plain sampling from the model, as in training)."""
+        sampler = sample_from_logits if sampling is None else sampling.sampler
+        batch_size = sample_rows(batch_size, self, sampling is not None and sampling.filters)
+        chunks = [
+            self.sample_from_start(min(batch_size, n - start), generator, sampler)
+            for start in range(0, n, batch_size)
+        ]
+        if not chunks:
+            device = self.output.weight.device
+            return torch.empty(0, self.max_len, dtype=torch.long, device=device)
+        return torch.cat(chunks)
+
+    def sample_from_start(
+        self, rows: int, generator: torch.Generator | None, sampler: Sampler
+    ) -> torch.Tensor:
+        """``rows`` sequences ``[rows, T]`` from the start token, each token drawn by
+        ``sampler(logits, uniforms, generator)``."""
+        raise NotImplementedError
+
+
+class Generator(SequenceGenerator):
     """LSTM language model used as a policy.
 
     ``output_kernel`` (attribute): ``"plain"`` or ``"chunked"`` (module docstring).
@@ -58,6 +118,10 @@ class Generator(nn.Module):
     """
 
     output_kernel = "plain"
+    eos_token: int | None  # these four: set_special_tokens
+    pad_token: int | None
+    never_output: tuple[int, ...]
+    output_penalty: torch.Tensor | None
 
     def __init__(
         self,
@@ -72,9 +136,6 @@ class Generator(nn.Module):
         never_output: tuple[int, ...] = (),
     ):
         super().__init__()
-        if (eos_token is None) != (pad_token is None):
-            raise ValueError("eos_token and pad_token go together")
-        self.eos_token, self.pad_token = eos_token, pad_token
         self.vocab_size = vocab_size
         self.emb_dim = emb_dim
         self.hidden_dim = hidden_dim
@@ -84,11 +145,7 @@ class Generator(nn.Module):
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)
         self.reset_parameters(init_std)
-        self.never_output = tuple(never_output)
-        penalty = torch.zeros(vocab_size)
-        penalty[list(self.never_output)] = -1e9
-        # not a parameter, not saved: it follows from the task's vocabulary
-        self.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
+        set_special_tokens(self, vocab_size, eos_token, pad_token, never_output)
 
     def _out(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""
@@ -250,28 +307,9 @@ class Generator(nn.Module):
             out[:, pos] = token
         return out
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        batch_size: int = 0,
-        generator: torch.Generator | None = None,
-        sampling: Sampling | None = None,
+    def sample_from_start(
+        self, rows: int, generator: torch.Generator | None, sampler: Sampler
     ) -> torch.Tensor:
-        """Draw ``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: chosen for
-        the device, ``models.pass_rows``), each token with the controls ``sampling``
-        (``models.sampling.Sampling``; default: plain sampling from the model, as in training)."""
-        sampler = sample_from_logits if sampling is None else sampling.sampler
-        batch_size = sample_rows(batch_size, self, sampling is not None and sampling.filters)
-        chunks = []
-        for start in range(0, n, batch_size):
-            rows = min(batch_size, n - start)
-            empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
-            chunks.append(
-                self.continue_from(
-                    empty, self.initial_state(rows), generator=generator, sampler=sampler
-                )
-            )
-        if not chunks:
-            return torch.empty(0, self.max_len, dtype=torch.long, device=self.output.weight.device)
-        return torch.cat(chunks)
+        empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
+        state = self.initial_state(rows)
+        return self.continue_from(empty, state, generator=generator, sampler=sampler)

@@ -32,8 +32,8 @@ from torch.nn import functional as F
 
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import KERNELS
-from seqgan.models.pass_rows import sample_rows
-from seqgan.models.sampling import Sampling, sample_from_logits, temper
+from seqgan.models.generator import Sampler, SequenceGenerator, set_special_tokens
+from seqgan.models.sampling import sample_from_logits, temper
 
 FEATURE_ROWS = 1024  # prefixes per discriminator pass when computing leaked features
 
@@ -57,35 +57,35 @@ class Leaked:
     logits: torch.Tensor
 
 
-class LeakGANGenerator(nn.Module):
+class LeakGANGenerator(SequenceGenerator):
     """Manager + worker; ``discriminator`` is the D whose features leak (a submodule, so
     one checkpoint holds both; the generator's losses never change it)."""
 
     goal_init: torch.Tensor  # buffer [F]: the goals before step 0
     output_penalty: torch.Tensor | None  # buffer [V]: -1e9 at never_output tokens
+    eos_token: int | None  # these three: set_special_tokens
+    pad_token: int | None
+    never_output: tuple[int, ...]
 
     def __init__(
         self,
+        discriminator: Discriminator,
         vocab_size: int,
         emb_dim: int,
         hidden_dim: int,
         max_len: int,
         start_token: int,
-        discriminator: Discriminator,
-        goal_size: int = 16,
-        step: int = 4,
-        init_std: float = 0.1,
-        eos_token: int | None = None,
-        pad_token: int | None = None,
-        never_output: tuple[int, ...] = (),
+        goal_size: int,
+        step: int,
+        init_std: float,
+        eos_token: int | None,
+        pad_token: int | None,
+        never_output: tuple[int, ...],
     ):
         super().__init__()
-        if (eos_token is None) != (pad_token is None):
-            raise ValueError("eos_token and pad_token go together")
         self.vocab_size, self.emb_dim, self.hidden_dim = vocab_size, emb_dim, hidden_dim
         self.max_len, self.start_token, self.step_size = max_len, start_token, step
         self.goal_size = goal_size
-        self.eos_token, self.pad_token = eos_token, pad_token
         features = sum(discriminator.num_filters)
         self.feature_size = features
         self.embedding = nn.Embedding(vocab_size, emb_dim)
@@ -102,10 +102,7 @@ class LeakGANGenerator(nn.Module):
             self.manager.get_parameter("bias_hh_l0").zero_()
         self.register_buffer("goal_init", torch.randn(features) * init_std)
         self.discriminator = discriminator  # after the draws above: D's init is its own
-        self.never_output = tuple(never_output)
-        penalty = torch.zeros(vocab_size)
-        penalty[list(self.never_output)] = -1e9
-        self.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
+        set_special_tokens(self, vocab_size, eos_token, pad_token, never_output)
 
     # -- parameter groups ---------------------------------------------------------------
     def worker_parameters(self) -> list[torch.Tensor]:
@@ -240,30 +237,14 @@ class LeakGANGenerator(nn.Module):
                 ended = ended | (token == self.eos_token)
         return out
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        batch_size: int = 0,
-        generator: torch.Generator | None = None,
-        sampling: Sampling | None = None,
+    def sample_from_start(
+        self, rows: int, generator: torch.Generator | None, sampler: Sampler
     ) -> torch.Tensor:
-        """``n`` sequences ``[n, T]`` in batches of ``batch_size`` rows (0: by device), each
-        token drawn with ``sampling`` (default: plain sampling, as in training)."""
-        sampler = sample_from_logits if sampling is None else sampling.sampler
-        batch_size = sample_rows(batch_size, self, sampling is not None and sampling.filters)
+        """(``SequenceGenerator.sample``) with dropout off in the leaking D."""
+        empty = torch.empty(rows, 0, dtype=torch.long, device=self.output.weight.device)
         was_training = self.training
         self.eval()
         try:
-            empty = torch.empty(0, 0, dtype=torch.long, device=self.output.weight.device)
-            chunks = [
-                self.continue_from(
-                    empty.new_empty(min(batch_size, n - start), 0),
-                    generator=generator,
-                    sampler=sampler,
-                )
-                for start in range(0, n, batch_size)
-            ]
+            return self.continue_from(empty, generator=generator, sampler=sampler)
         finally:
             self.train(was_training)
-        return torch.cat(chunks) if chunks else empty.new_empty(0, self.max_len)

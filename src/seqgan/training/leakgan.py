@@ -62,20 +62,12 @@ def build_generator(cfg: Config, task: Task) -> LeakGANGenerator:
     """The manager/worker generator with its own D (``cfg.discriminator``), on the task's
     device; the D is ``generator.discriminator``."""
     discriminator = parts.build_discriminator(cfg, task)
-    g, lk = cfg.generator, cfg.section("leakgan")
+    lk = cfg.section("leakgan")
     return LeakGANGenerator(
-        task.vocab_size,
-        g.emb_dim,
-        g.hidden_dim,
-        task.seq_len,
-        task.start_token,
-        discriminator,
-        lk.goal_size,
-        lk.step,
-        g.init_std,
-        task.eos_token,
-        task.pad_token,
-        task.never_output,
+        **parts.generator_arguments(cfg, task),
+        discriminator=discriminator,
+        goal_size=lk.goal_size,
+        step=lk.step,
     ).to(task.device)
 
 

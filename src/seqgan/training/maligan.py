@@ -34,7 +34,6 @@ from seqgan.rl.maligan import (
 from seqgan.rl.rollout import mc_search_q, update_rollout_policy
 from seqgan.runtime import progress
 from seqgan.training import parts, steps
-from seqgan.training.loop import Phase
 
 
 @dataclass
@@ -74,7 +73,7 @@ def build(cfg: Config, task: Task):
         cfg, task, generator, discriminator, optimizers["discriminator"]
     )
 
-    def adversarial(epoch: int) -> dict:
+    def g_updates(epoch: int) -> dict:
         row: dict = {}
         for _ in progress.steps("g-step", cfg.adversarial.g_steps):
             row.update(
@@ -82,13 +81,9 @@ def build(cfg: Config, task: Task):
                     cfg, task, generator, rollout, discriminator, optimizers["policy"], epoch
                 )
             )
-        return {**row, **parts.discriminator_updates(cfg, d_step)}
+        return row
 
-    phases = [
-        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-        parts.discriminator_pretrain_phase(cfg, d_step),
-        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
-    ]
+    phases = parts.gan_phases(cfg, task, generator, optimizers, rollout, d_step, g_updates)
     return models, optimizers, phases
 
 

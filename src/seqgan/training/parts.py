@@ -30,21 +30,23 @@ from seqgan.training.loop import Phase
 PRETRAIN = "pretrain_generator"
 
 
+def generator_arguments(cfg: Config, task: Task) -> dict:
+    """The keyword arguments every generator takes: the task's V, T and special tokens,
+    ``cfg.generator``'s sizes and initialisation."""
+    g = cfg.generator
+    sizes = {"emb_dim": g.emb_dim, "hidden_dim": g.hidden_dim, "init_std": g.init_std}
+    return {
+        "vocab_size": task.vocab_size,
+        "max_len": task.seq_len,
+        **sizes,
+        **task.special_tokens(),
+    }
+
+
 def build_generator(cfg: Config, task: Task) -> Generator:
     """G_theta of ``cfg.generator``, its output kernel set (``with_output_kernel``)."""
-    g = cfg.generator
     # initialised on the CPU (the same weights on every device), then moved to the task's
-    generator = Generator(
-        task.vocab_size,
-        g.emb_dim,
-        g.hidden_dim,
-        task.seq_len,
-        task.start_token,
-        g.init_std,
-        task.eos_token,
-        task.pad_token,
-        task.never_output,
-    ).to(task.device)
+    generator = Generator(**generator_arguments(cfg, task)).to(task.device)
     return with_output_kernel(cfg, task, generator)
 
 
@@ -235,3 +237,20 @@ def discriminator_updates(cfg: Config, d_step) -> dict:
     for _ in progress.steps("d-step", cfg.adversarial.d_steps):
         row["d_loss"], row["d_accuracy"] = d_step(cfg.adversarial.k_epochs)
     return row
+
+
+def gan_phases(
+    cfg: Config, task: Task, generator: Generator, optimizers: dict, rollout, d_step, g_updates
+) -> list[Phase]:
+    """Algorithm 1's schedule with any g-step: MLE pre-training (``optimizers["mle"]``;
+    beta <- theta at its end when there is a ``rollout``), D pre-training, then adversarial
+    epochs, each ``g_updates(epoch)`` (a row of logged values) followed by the d-steps."""
+
+    def adversarial(epoch: int) -> dict:
+        return {**g_updates(epoch), **discriminator_updates(cfg, d_step)}
+
+    return [
+        pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
+        discriminator_pretrain_phase(cfg, d_step),
+        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
+    ]

@@ -27,7 +27,6 @@ from seqgan.registry import Algorithm
 from seqgan.rl.ranking import LogRankReward, log_rank_scores, ranker_loss
 from seqgan.runtime import progress
 from seqgan.training import parts, steps
-from seqgan.training.loop import Phase
 
 
 @dataclass
@@ -64,7 +63,7 @@ def build(cfg: Config, task: Task):
         fake = generator.sample(len(real), cfg.generator.sample_batch)
         return ranker_step(cfg, task, ranker, optimizers["discriminator"], real, fake, epochs)
 
-    def adversarial(epoch: int) -> dict:
+    def g_updates(epoch: int) -> dict:
         row: dict = {}
         for _ in progress.steps("g-step", cfg.adversarial.g_steps):
             r = cfg.section("rankgan")
@@ -78,13 +77,9 @@ def build(cfg: Config, task: Task):
             row["g_loss"], row["reward_mean"] = steps.policy_gradient_step(
                 generator, rollout, reward, optimizers["policy"], cfg
             )
-        return {**row, **parts.discriminator_updates(cfg, d_step)}
+        return row
 
-    phases = [
-        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-        parts.discriminator_pretrain_phase(cfg, d_step),
-        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
-    ]
+    phases = parts.gan_phases(cfg, task, generator, optimizers, rollout, d_step, g_updates)
     return models, optimizers, phases
 
 

@@ -123,11 +123,8 @@ def task_language_model(
             emb_dim,
             hidden_dim,
             task.seq_len,
-            task.start_token,
-            init_std,
-            task.eos_token,
-            task.pad_token,
-            task.never_output,
+            init_std=init_std,
+            **task.special_tokens(),
         )
 
     return make

@@ -16,7 +16,6 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.registry import Algorithm
 from seqgan.training import parts
-from seqgan.training.loop import Phase
 
 
 def build(cfg: Config, task: Task):
@@ -29,15 +28,10 @@ def build(cfg: Config, task: Task):
         cfg, task, generator, discriminator, optimizers["discriminator"]
     )
 
-    def adversarial(epoch: int) -> dict:
-        row = parts.policy_gradient_updates(cfg, generator, rollout, reward, optimizers["policy"])
-        return {**row, **parts.discriminator_updates(cfg, d_step)}
+    def g_updates(epoch: int) -> dict:
+        return parts.policy_gradient_updates(cfg, generator, rollout, reward, optimizers["policy"])
 
-    phases = [
-        parts.pretrain_phase(cfg, task, generator, optimizers["mle"], rollout),
-        parts.discriminator_pretrain_phase(cfg, d_step),
-        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
-    ]
+    phases = parts.gan_phases(cfg, task, generator, optimizers, rollout, d_step, g_updates)
     return models, optimizers, phases
 
 

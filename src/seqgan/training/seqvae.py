@@ -162,25 +162,28 @@ def build_seqvae2(cfg: Config, task: Task):
     return build(cfg, task, decodings_loss)
 
 
-SEQVAE1 = Algorithm(
+def _algorithm(name: str, build_fn, summary: str) -> Algorithm:
+    """A SeqVAE variant: a VAE generator, SeqGAN's D and roll-outs, VAE pre-training."""
+    return Algorithm(
+        name,
+        build_fn,
+        summary,
+        generator=vae.build_latent_generator,
+        vae=True,
+        discriminator=True,
+        rollout=True,
+        pretraining="vae",
+        cost=3,
+    )
+
+
+SEQVAE1 = _algorithm(
     "seqvae1",
     build_seqvae1,
     "SeqVAE_1 (Gao et al.): a VAE trained by SeqGAN's MC search, section [vae]",
-    generator=vae.build_latent_generator,
-    vae=True,
-    discriminator=True,
-    rollout=True,
-    pretraining="vae",
-    cost=3,
 )
-SEQVAE2 = Algorithm(
+SEQVAE2 = _algorithm(
     "seqvae2",
     build_seqvae2,
     "SeqVAE_2 (Gao et al.): a VAE trained on m teacher-forced decodings, section [vae]",
-    generator=vae.build_latent_generator,
-    vae=True,
-    discriminator=True,
-    rollout=True,
-    pretraining="vae",
-    cost=3,
 )

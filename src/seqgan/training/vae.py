@@ -36,22 +36,12 @@ from seqgan.training.loop import Phase
 
 def build_latent_generator(cfg: Config, task: Task) -> LatentGenerator:
     """p_theta (sizes from ``[generator]``) with q_lambda attached (``[vae]``)."""
-    g, v = cfg.generator, cfg.vae
+    v = cfg.vae
     encoder = Encoder(
         task.vocab_size, v.encoder_emb_dim, v.encoder_hidden_dim, v.latent_dim, v.encoder_dropout
     )
     generator = LatentGenerator(
-        task.vocab_size,
-        g.emb_dim,
-        g.hidden_dim,
-        task.seq_len,
-        task.start_token,
-        g.init_std,
-        task.eos_token,
-        task.pad_token,
-        task.never_output,
-        latent_dim=v.latent_dim,
-        encoder=encoder,
+        **parts.generator_arguments(cfg, task), latent_dim=v.latent_dim, encoder=encoder
     ).to(task.device)
     return parts.with_output_kernel(cfg, task, generator)
 

@@ -36,6 +36,7 @@ import torch
 
 from seqgan.config import Config
 from seqgan.data.task import Task
+from seqgan.models.generator import Generator
 
 LONG_RUN = 3600.0  # seconds: a run estimated to take longer is warned about up front
 
@@ -151,14 +152,20 @@ def predicted_epoch_seconds(
 def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Rates:
     """FLOP/s achieved here by a generator step over the rows of one MC search step
     (``num_rollouts x batch_size``) and by a discriminator pass over ``batch_size`` rows,
-    on copies of the models and random tokens, under a forked RNG: the run is unchanged.
+    on copies of the models (an LSTM generator of the same sizes stands in for another kind
+    of generator) and random tokens, under a forked RNG: the run is unchanged.
     Takes a fraction of a second."""
     g, a = cfg.generator, cfg.adversarial
-    generator = copy.deepcopy(models["generator"]).eval()
     rows = max(1, a.num_rollouts * g.batch_size)
     device = task.device
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
+        generator = models["generator"]
+        if isinstance(generator, Generator):
+            generator = copy.deepcopy(generator).eval()
+        else:  # another kind of generator (LeakGAN's): an LSTM one of the same sizes
+            sizes = (task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len)
+            generator = Generator(*sizes).to(device).eval()
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
         state = generator.initial_state(rows)
         seconds = _timed(lambda: generator.step(tokens, state), repeats, device)
