@@ -23,9 +23,9 @@ samples the 10,000 negatives of a d-step and trains one D epoch over 10,000 + 10
 sequences (the paper epoch's largest parts at full size; the other parts repeat them),
 then prints ``ru_maxrss`` of ``getrusage(RUSAGE_SELF)``: the process's high-water mark of
 resident memory, however short the peak (Linux counts KiB), measured by the kernel,
-not sampled.  Printed for each: the peak after the imports and the models were built,
-and at the end.  Both sides import torch and this script's modules (seqgan's, and
-TextGAN-PyTorch's in their process only).
+not sampled.  Printed for each: the peak after the set-up (imports, models, the D
+epoch's first negatives) and at the end.  Both sides import torch and this script's
+modules (seqgan's, and TextGAN-PyTorch's in their process only).
 
 Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
 [--memory]
@@ -224,13 +224,13 @@ def print_peaks(names: list[str], rows: int) -> None:
     """Each side's peak resident memory for each algorithm in ``names``."""
     print(
         f"peak resident memory (MiB), one process per side: one g-step, {rows} negatives, "
-        f"one D epoch over {rows} + {rows}; 'built' = after imports and models"
+        f"one D epoch over {rows} + {rows}; 'set-up' = imports, models, first negatives"
     )
     for name in names:
         mine, theirs = (peak_in_subprocess(side, name, rows) for side in ("ours", "theirs"))
         print(
-            f"{name:8s} ours peak {mine['peak']:7.0f} (built {mine['built']:5.0f})   "
-            f"TextGAN-PyTorch peak {theirs['peak']:7.0f} (built {theirs['built']:5.0f})"
+            f"{name:8s} ours peak {mine['peak']:7.0f} (set-up {mine['built']:5.0f})   "
+            f"TextGAN-PyTorch peak {theirs['peak']:7.0f} (set-up {theirs['built']:5.0f})"
         )
 
 
