@@ -17,14 +17,28 @@ Each part is measured here, on ``--rows`` sequences for the sampling and the D e
 batches), and composed.  Not counted on either side: evaluation, and TextGAN-PyTorch's
 re-sampling of 10,000 oracle sequences per d-step (our S is fixed, as the paper's).
 
+Peak resident memory (``--memory``): each side of each algorithm runs in a fresh process
+of this script (``--peak-of SIDE:ALGORITHM``) that builds its models and runs one g-step,
+samples the 10,000 negatives of a d-step and trains one D epoch over 10,000 + 10,000
+sequences (the paper epoch's largest parts at full size; the other parts repeat them),
+then prints ``ru_maxrss`` of ``getrusage(RUSAGE_SELF)``: the process's high-water mark of
+resident memory, however short the peak (Linux counts KiB), measured by the kernel,
+not sampled.  Printed for each: the peak after the set-up (imports, models, the D
+epoch's first negatives) and at the end.  Both sides import torch and this script's
+modules (seqgan's, and TextGAN-PyTorch's in their process only).
+
 Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
+[--memory]
 Prints the CPU, each part's seconds for both, the composed epochs and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
 import sys
 import types
 
@@ -166,13 +180,79 @@ def epoch_seconds(parts: dict, rows: int, repeats: int) -> tuple[float, dict]:
     return total, seconds
 
 
+# peak resident memory, each side in its own process (MaliGAN and LeakGAN)
+PEAK_PARTS = {
+    ("ours", "maligan"): lambda rows: ours("maligan-synthetic", rows),
+    ("ours", "leakgan"): lambda rows: ours("leakgan-synthetic-20", rows),
+    ("theirs", "maligan"): lambda rows: theirs_maligan(textgan(), rows),
+    ("theirs", "leakgan"): lambda rows: theirs_leakgan(textgan(), rows),
+}
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory so far, MiB (``ru_maxrss``: KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_of(side: str, name: str, rows: int) -> None:
+    """``--peak-of``: build one side's parts on ``rows`` sequences, run each once, print
+    the peaks after building and at the end (one JSON line)."""
+    torch.manual_seed(0)
+    parts = PEAK_PARTS[side, name](rows)
+    built = peak_mib()
+    for fn in parts.values():
+        fn()
+    print(json.dumps({"built": built, "peak": peak_mib()}))
+
+
+def peak_in_subprocess(side: str, name: str, rows: int) -> dict:
+    """``{"built": MiB, "peak": MiB}`` of ``peak_of(side, name, rows)`` in a fresh process."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--peak-of", f"{side}:{name}", "--rows", str(rows)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_peaks(names: list[str], rows: int) -> None:
+    """Each side's peak resident memory for each algorithm in ``names``."""
+    print(
+        f"peak resident memory (MiB), one process per side: one g-step, {rows} negatives, "
+        f"one D epoch over {rows} + {rows}; 'set-up' = imports, models, first negatives"
+    )
+    for name in names:
+        mine, theirs = (peak_in_subprocess(side, name, rows) for side in ("ours", "theirs"))
+        print(
+            f"{name:8s} ours peak {mine['peak']:7.0f} (set-up {mine['built']:5.0f})   "
+            f"TextGAN-PyTorch peak {theirs['peak']:7.0f} (set-up {theirs['built']:5.0f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1024, help="sequences sampled / per D class")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--algorithms", default="maligan,leakgan")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also the peak resident memory of each side, each in its own process, at the "
+        "paper's sizes (--memory-rows)",
+    )
+    parser.add_argument("--memory-rows", type=int, default=PAPER["negatives"])
+    parser.add_argument("--peak-of", help=argparse.SUPPRESS)  # SIDE:ALGORITHM, in a subprocess
     args = parser.parse_args()
+    if args.peak_of:
+        side, name = args.peak_of.split(":")
+        return peak_of(side, name, args.rows)
     t = textgan()
+    print(f"load average at start: {load_average()}")
     print(f"machine: {machine()}")
     print(
         f"parts on {args.rows} sequences, composed to the paper epoch "
@@ -194,6 +274,9 @@ def main() -> None:
             f"{name:8s} paper epoch  ours {mine:8.1f} s   TextGAN-PyTorch {theirs:8.1f} s   "
             f"speedup {theirs / mine:.2f}x"
         )
+    print(f"load average at end: {load_average()}")
+    if args.memory:
+        print_peaks(args.algorithms.split(","), args.memory_rows)
 
 
 if __name__ == "__main__":

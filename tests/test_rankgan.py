@@ -1,4 +1,5 @@
-"""RankGAN: the rank score on a hand-computed case, the ranker's loss, a tiny run."""
+"""RankGAN: the rank score on a hand-computed case, the ranker's loss, the batched MC
+search against the per-timestep reference, a tiny run."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.models.ranker import Ranker
 from seqgan.rl.ranking import LogRankReward, log_rank_scores, ranker_loss
+from seqgan.rl.rollout import draw_rollout_uniforms, mc_search_q, mc_search_q_reference
 from seqgan.training import parts
 from tests.helpers import train_tiny
 
@@ -48,6 +50,28 @@ def test_reward_scores_with_dropout_off_and_in_chunks(tiny_config):
     again = LogRankReward(ranker, task.train[:4], task.train[4:12], 1.0, chunk=64)
     assert torch.allclose(scores, again(task.test[:13]), atol=1e-6)  # no dropout noise
     assert ranker.output is None
+
+
+def test_batched_mc_search_of_the_log_rank_reward_equals_the_per_timestep_reference(
+    tiny_config,
+):
+    # the two paths of benchmarks/rankgan_reference.py: the same rewards from the same
+    # uniform numbers (a roll-out policy other than the generator, a ranker with dropout)
+    task = build_synthetic_task(tiny_config, None)
+    generator = parts.build_generator(tiny_config, task)
+    rollout = parts.rollout_copy(generator)
+    with torch.no_grad():
+        for p in rollout.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    ranker = parts.build_discriminator(tiny_config, task, Ranker).train()
+    reward = LogRankReward(ranker, task.train[:8], task.train[8:40], 1.0, chunk=7)
+    tokens = generator.sample(6)
+    u = draw_rollout_uniforms(6, task.seq_len, 4, torch.Generator().manual_seed(3))
+    batched = mc_search_q(rollout, tokens, reward, 4, u)
+    torch.testing.assert_close(
+        batched, mc_search_q_reference(rollout, tokens, reward, 4, u), rtol=0, atol=1e-6
+    )
+    assert bool((batched < 0).all()) and ranker.training
 
 
 def test_tiny_rankgan_run(tmp_path):

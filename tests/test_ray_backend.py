@@ -31,7 +31,7 @@ from seqgan.config import build_config
 from seqgan.experiments.compare import plan
 from seqgan.runtime import loopback
 from tests.conftest import REPO, TINY, require_loopback_namespace
-from tests.helpers import error_line
+from tests.helpers import error_line, read_csv
 from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
 
 CONFIG = copy.deepcopy(TINY)
@@ -338,6 +338,29 @@ def test_driver_prints_node_phase_and_epoch_of_each_run(ray_comparison):
         "adversarial",
         "mle",
     }, err
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_comparison_set_on_ray_finishes_and_writes_its_table(ray_instance, tmp_path):
+    # MaliGAN, RankGAN (the shared MLE pre-training) and LeakGAN (its own) as Ray tasks
+    config = copy.deepcopy(CONFIG)
+    config["pretrain"].update(generator_epochs=2, discriminator_rounds=1)
+    config["adversarial"]["epochs"] = 1
+    config["leakgan"] = {"step": 3, "num_rollouts": 2}
+    path = tmp_path / "set.toml"
+    path.write_text(tomli_w.dumps(config))
+    out, names = tmp_path / "cmp", ["mle", "maligan", "rankgan", "leakgan"]
+    args = ["compare", "--config", str(path), "--out", str(out), "--backend", "ray"]
+    assert main([*args, "--algorithms", ",".join(names)]) == 0
+    rows = read_csv(out / "table.csv")
+    assert [r["label"] for r in rows] == names
+    assert all(float(r["nll_oracle"]) > 0 and float(r["nll_test"]) > 0 for r in rows)
+    table = (out / "table.md").read_text()
+    assert all(name in table for name in names)
+    for name in ("pretrain", *names):
+        assert len(_attempts(out / "logs" / f"seed-3-{name}.log")) == 1, name
+        assert (out / "seed-3" / name / "summary.json").is_file(), name
 
 
 def test_a_task_that_cannot_see_the_folder_names_its_node(tmp_path):

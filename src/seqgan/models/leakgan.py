@@ -17,9 +17,11 @@ F = the discriminator's feature size, ``sum(num_filters)``):
 
 The interface is ``models.generator.Generator``'s where the trainer and the evaluator use
 it: ``sample`` (with ``models.sampling.Sampling`` controls), ``logits``, ``log_prob`` (with
-``temperature``), ``token_mask``, ``continue_from`` (re-reading the prefix), variable
-length with ``<eos>`` / ``<pad>``.  ``leaked(tokens)`` returns everything the losses need
-(features, goals, logits) in one teacher-forced pass.
+``temperature``), ``token_mask``, ``continue_from`` (re-reading the prefix, or from the
+``Walk`` state after it: ``walks``), variable length with ``<eos>`` / ``<pad>``.
+``leaked(tokens)`` returns everything the losses need (features, goals, logits) in one
+teacher-forced pass.  The leaked features are computed exactly without re-reading
+prefixes (``models.leaked_features``).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ from torch.nn import functional as F
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.discriminator_kernels import KERNELS
 from seqgan.models.generator import Sampler, SequenceGenerator, set_special_tokens
+from seqgan.models.leaked_features import PrefixFeatures, all_prefix_features
 from seqgan.models.sampling import sample_from_logits, temper
 
-FEATURE_ROWS = 1024  # prefixes per discriminator pass when computing leaked features
+FEATURE_ROWS = 1024  # prefixes per discriminator pass of ``prefix_features`` (the definition)
 
 
 def leakgan_params(vocab: int, emb: int, hidden: int, goal: int, features: int) -> int:
@@ -55,6 +58,38 @@ class Leaked:
     features: torch.Tensor
     goals: torch.Tensor
     logits: torch.Tensor
+
+
+@dataclass
+class Walk:
+    """The generator's state before step ``pos`` of a batch of n sequences: the running
+    sums of the prefix's features, the manager's and the worker's LSTM states, the goals
+    whose sum enters w_pos (at most the last c of goal_init, g_0, g_1, ...), the worker's
+    next input and, with ``<eos>``, which rows have ended."""
+
+    pos: int
+    features: PrefixFeatures
+    manager: tuple[torch.Tensor, torch.Tensor] | None
+    worker: tuple[torch.Tensor, torch.Tensor] | None
+    goals: list[torch.Tensor]
+    token: torch.Tensor
+    ended: torch.Tensor | None
+
+    def repeat(self, copies: int) -> Walk:
+        """The same state ``copies`` times over, rows ``k * n + i`` (``Tensor.repeat``)."""
+
+        def rows(state):
+            return None if state is None else tuple(x.repeat(1, copies, 1) for x in state)
+
+        return Walk(
+            self.pos,
+            self.features.repeat(copies),
+            rows(self.manager),
+            rows(self.worker),
+            [g.repeat(copies, 1) for g in self.goals],
+            self.token.repeat(copies),
+            None if self.ended is None else self.ended.repeat(copies),
+        )
 
 
 class LeakGANGenerator(SequenceGenerator):
@@ -122,7 +157,9 @@ class LeakGANGenerator(SequenceGenerator):
     @torch.no_grad()
     def prefix_features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """f of the prefixes ``tokens[i, :lengths[i]]`` ``[m, F]`` (``tokens [m, T]``): D's
-        pooled features and highway layer, later positions zeroed, dropout off."""
+        pooled features and highway layer, later positions zeroed, dropout off.  The
+        definition, one D pass per prefix (tests compare): training and sampling compute
+        the same from running sums (``models.leaked_features``)."""
         d = self.discriminator
         keep = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)
         out = []
@@ -134,10 +171,7 @@ class LeakGANGenerator(SequenceGenerator):
 
     def all_prefix_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[n, T+1, F]``: f_0 .. f_T of each row of ``tokens [n, T]``."""
-        n, length = tokens.shape
-        rows = tokens.repeat_interleave(length + 1, dim=0)
-        lengths = torch.arange(length + 1, device=tokens.device).repeat(n)
-        return self.prefix_features(rows, lengths).view(n, length + 1, -1)
+        return all_prefix_features(self.discriminator, tokens)
 
     # -- goals and logits -----------------------------------------------------------------
     def _goals(self, features: torch.Tensor, state=None):
@@ -197,6 +231,47 @@ class LeakGANGenerator(SequenceGenerator):
         return logp if self.eos_token is None else logp * self.token_mask(tokens)
 
     # -- sampling -------------------------------------------------------------------------
+    def start_walk(self, n: int) -> Walk:
+        """The state before step 0 of ``n`` sequences."""
+        ended = None
+        if self.eos_token is not None:
+            ended = torch.zeros(n, dtype=torch.bool, device=self.output.weight.device)
+        features = PrefixFeatures(self.discriminator, n, self.max_len)
+        goals = [self.goal_init.expand(n, -1)]
+        return Walk(0, features, None, None, goals, self.start_tokens(n), ended)
+
+    def _read(self, walk: Walk) -> tuple[torch.Tensor, torch.Tensor]:
+        """Step ``walk.pos``: the manager reads f_pos, the worker its input; returns the
+        worker's output ``[n, H]`` and the sum of the goals before the step ``[n, F]``."""
+        goal, walk.manager = self._goals(walk.features.current().unsqueeze(1), walk.manager)
+        window = torch.stack(walk.goals).sum(0)
+        walk.goals = [*walk.goals, goal.squeeze(1)][-self.step_size :]
+        hidden, walk.worker = self.worker(self.embedding(walk.token).unsqueeze(1), walk.worker)
+        return hidden.squeeze(1), window
+
+    def _feed(self, walk: Walk, token: torch.Tensor) -> torch.Tensor:
+        """``token [n]`` is y_{pos+1} (``<pad>`` once a row has ended); the walk moves on."""
+        if walk.ended is not None and self.pad_token is not None:  # set exactly when eos is
+            token = torch.where(walk.ended, self.pad_token, token)
+            walk.ended = walk.ended | (token == self.eos_token)
+        walk.token = token
+        walk.features.push(token)
+        walk.pos += 1
+        return token
+
+    @torch.no_grad()
+    def walks(self, tokens: torch.Tensor, lengths: list[int]) -> list[Walk]:
+        """The states before steps ``lengths`` (each 0..T) of a walk that reads ``tokens
+        [n, >= max(lengths)]``, one per length (what ``continue_from`` re-reads)."""
+        walk, out = self.start_walk(len(tokens)), {}
+        for pos in range(max(lengths, default=0) + 1):
+            if pos in lengths:
+                out[pos] = walk.repeat(1)
+            if pos < max(lengths):
+                self._read(walk)
+                self._feed(walk, tokens[:, pos])
+        return [out[length] for length in lengths]
+
     @torch.no_grad()
     def continue_from(
         self,
@@ -204,37 +279,29 @@ class LeakGANGenerator(SequenceGenerator):
         uniforms: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         sampler=sample_from_logits,
+        walk: Walk | None = None,
     ) -> torch.Tensor:
         """Complete ``prefix [n, t]`` (0 <= t <= T) to ``[n, T]``, step by step: at step s
         the manager reads f_s of the sequence so far, the worker emits y_{s+1}.  The
-        prefix is re-read (the features of a prefix depend on nothing after it).
-        ``uniforms [n, T - t]``: the numbers of the sampled positions."""
+        prefix is re-read (``walks``), unless ``walk`` holds the state after it (the
+        features of a prefix depend on nothing after it).  ``uniforms [n, T - t]``: the
+        numbers of the sampled positions."""
         n, given = prefix.shape
-        device = prefix.device
-        out = torch.zeros(n, self.max_len, dtype=torch.long, device=device)
+        if walk is None:
+            walk = self.walks(prefix, [given])[0]
+        elif walk.pos != given or len(walk.token) != n:
+            raise ValueError(
+                f"a walk at step {walk.pos} of {len(walk.token)} rows for {n} x {given}"
+            )
+        out = torch.zeros(n, self.max_len, dtype=torch.long, device=prefix.device)
         out[:, :given] = prefix
-        history = [self.goal_init.expand(n, -1)]  # goal_init, g_0, g_1, ...
-        manager_state = worker_state = None
-        token = self.start_tokens(n)
-        ended = None if self.eos_token is None else torch.zeros(n, dtype=torch.bool, device=device)
-        pad = self.pad_token
-        for pos in range(self.max_len):
-            f = self.prefix_features(out, torch.full((n,), pos, device=device))
-            goal, manager_state = self._goals(f.unsqueeze(1), manager_state)
-            w = self._goal_embedding(torch.stack(history[-self.step_size :]).sum(0))
-            history.append(goal.squeeze(1))
-            hidden, worker_state = self.worker(self.embedding(token).unsqueeze(1), worker_state)
-            if pos < given:
-                token = prefix[:, pos]
-            else:
-                logits = self._logits(hidden.squeeze(1), w)
-                u = None if uniforms is None else uniforms[:, pos - given]
-                token = sampler(logits, u, generator)
-                out[:, pos] = token
-            if ended is not None and pad is not None:  # pad is set exactly when eos is
-                token = torch.where(ended, pad, token)
-                out[:, pos] = token
-                ended = ended | (token == self.eos_token)
+        if self.pad_token is not None:  # the prefix as read: <pad> after <eos>
+            out[:, :given].masked_fill_(self.token_mask(prefix) == 0, self.pad_token)
+        for pos in range(given, self.max_len):
+            hidden, window = self._read(walk)
+            logits = self._logits(hidden, self._goal_embedding(window))
+            u = None if uniforms is None else uniforms[:, pos - given]
+            out[:, pos] = self._feed(walk, sampler(logits, u, generator))
         return out
 
     def sample_from_start(

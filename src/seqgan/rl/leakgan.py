@@ -41,14 +41,18 @@ def block_lengths(seq_len: int, step: int) -> list[int]:
 def block_q(generator, tokens: torch.Tensor, reward, num_rollouts: int) -> torch.Tensor:
     """``[n, m]``: for each block end L (``block_lengths``) the mean reward of
     ``num_rollouts`` completions of ``tokens[:, :L]`` by ``generator`` (L = T: the
-    reward of ``tokens`` itself)."""
+    reward of ``tokens`` itself).  The prefixes are read once (``generator.walks``): the
+    completions of each continue from their prefix's state."""
     n, length = tokens.shape
+    ends = block_lengths(length, generator.step_size)
+    walks = generator.walks(tokens, [end for end in ends if end < length])
     columns = []
-    for end in block_lengths(length, generator.step_size):
-        if end >= length:
+    for end, walk in zip(ends, [*walks, None]):
+        if walk is None:
             columns.append(reward(tokens))
             continue
-        completed = generator.continue_from(tokens[:, :end].repeat(num_rollouts, 1))
+        prefix = tokens[:, :end].repeat(num_rollouts, 1)
+        completed = generator.continue_from(prefix, walk=walk.repeat(num_rollouts))
         columns.append(reward(completed).view(num_rollouts, n).mean(0))
     return torch.stack(columns, dim=1)
 
