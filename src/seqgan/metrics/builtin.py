@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from seqgan.registry import Metric
+from seqgan.registry import FamilyFunction, Metric
 
 
 def _means(per_sequence: dict[str, np.ndarray]) -> dict[str, float]:
@@ -27,6 +27,7 @@ def _means(per_sequence: dict[str, np.ndarray]) -> dict[str, float]:
 def _nll_oracle(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """NLL of the samples under the oracle, nats per token (lower is better)"""
     means, per_sequence = ev.nll_oracle(samples)
     return dict(means), dict(per_sequence)
 
@@ -34,12 +35,14 @@ def _nll_oracle(
 def _nll_test(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """NLL of the held-out data under the generator, nats per token (lower is better)"""
     return ev.nll_test(generator, sampling), {}
 
 
 def _diagnostics(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """GAN diagnostics (eval.diagnostics)"""
     if not ev.cfg.eval.diagnostics:
         return {}, {}
     return ev.diagnostics(generator, discriminator, samples), {}
@@ -48,6 +51,7 @@ def _diagnostics(
 def _bleu(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """BLEU-n and Self-BLEU-n (eval.bleu, eval.self_bleu)"""
     per_sequence = ev.bleu_metrics(samples)
     return _means(per_sequence), per_sequence
 
@@ -55,6 +59,7 @@ def _bleu(
 def _music(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """the music encoding's metrics and features"""
     per_sequence = ev.music_metrics(samples)
     return _means(per_sequence), per_sequence
 
@@ -62,37 +67,20 @@ def _music(
 def _features(
     ev: Any, samples: Any, generator: Any, discriminator: Any, sampling: Any
 ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """music feature metrics (OA with the data)"""
     return (ev.feature_metrics(samples) if ev.task.kind == "music" else {}), {}
 
 
-NLL_ORACLE = Metric(
-    "nll_oracle",
-    summary="NLL of the samples under the oracle, nats per token (lower is better)",
-    higher_is_better=False,
-    evaluate=_nll_oracle,
-    signatures=lambda ev, n: ev.nll_signatures(n),
-)
-NLL_TEST = Metric(
-    "nll_test",
-    summary="NLL of the held-out data under the generator, nats per token (lower is better)",
-    higher_is_better=False,
-    evaluate=_nll_test,
-)
-DIAGNOSTICS = Metric(
-    "diagnostics", summary="GAN diagnostics (eval.diagnostics)", evaluate=_diagnostics
-)
-BLEU = Metric(
-    "bleu",
-    summary="BLEU-n and Self-BLEU-n (eval.bleu, eval.self_bleu)",
-    evaluate=_bleu,
-    signatures=lambda ev, n: ev.bleu_signatures(n),
-)
-MUSIC = Metric(
-    "music",
-    summary="the music encoding's metrics and features",
-    evaluate=_music,
-    signatures=lambda ev, n: ev.music_signatures(n),
-)
-FEATURES = Metric(
-    "features", summary="music feature metrics (OA with the data)", evaluate=_features
-)
+def _family(evaluate: FamilyFunction, higher_is_better: bool = True, signatures=None) -> Metric:
+    """The built-in family computed by ``evaluate``: named after it (``_bleu``: ``bleu``),
+    its docstring the summary ``seqgan presets`` prints."""
+    name, summary = evaluate.__name__.lstrip("_"), evaluate.__doc__ or ""
+    return Metric(name, None, summary, higher_is_better, evaluate, signatures)
+
+
+NLL_ORACLE = _family(_nll_oracle, False, lambda ev, n: ev.nll_signatures(n))
+NLL_TEST = _family(_nll_test, False)
+DIAGNOSTICS = _family(_diagnostics)
+BLEU = _family(_bleu, signatures=lambda ev, n: ev.bleu_signatures(n))
+MUSIC = _family(_music, signatures=lambda ev, n: ev.music_signatures(n))
+FEATURES = _family(_features)
