@@ -38,7 +38,9 @@ from seqgan.models.output_loss import token_log_probs, weighted_nll
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
-State = tuple[torch.Tensor, torch.Tensor]
+# the recurrent state: (h, c) of the LSTM; a subclass with another core keeps its own tuple
+# (models.relgan: (memory,))
+State = tuple[torch.Tensor, ...]
 
 
 class Generator(nn.Module):
@@ -72,6 +74,26 @@ class Generator(nn.Module):
         never_output: tuple[int, ...] = (),
     ):
         super().__init__()
+        self._set_shape(vocab_size, emb_dim, hidden_dim, max_len, start_token, eos_token, pad_token)
+        self.embedding = nn.Embedding(vocab_size, emb_dim)
+        self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
+        self.output = nn.Linear(hidden_dim, vocab_size)
+        self.reset_parameters(init_std)
+        self._set_never_output(never_output)
+
+    def _set_shape(
+        self,
+        vocab_size: int,
+        emb_dim: int,
+        hidden_dim: int,
+        max_len: int,
+        start_token: int,
+        eos_token: int | None,
+        pad_token: int | None,
+    ) -> None:
+        """The sizes and special tokens every generator of this interface has (a subclass
+        with another recurrent core sets them so too; ``hidden_dim``: the size of the
+        output layer's input)."""
         if (eos_token is None) != (pad_token is None):
             raise ValueError("eos_token and pad_token go together")
         self.eos_token, self.pad_token = eos_token, pad_token
@@ -80,12 +102,11 @@ class Generator(nn.Module):
         self.hidden_dim = hidden_dim
         self.max_len = max_len
         self.start_token = start_token
-        self.embedding = nn.Embedding(vocab_size, emb_dim)
-        self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
-        self.output = nn.Linear(hidden_dim, vocab_size)
-        self.reset_parameters(init_std)
+
+    def _set_never_output(self, never_output: tuple[int, ...]) -> None:
+        """The -1e9 output penalty of the ``never_output`` tokens (after the parameters)."""
         self.never_output = tuple(never_output)
-        penalty = torch.zeros(vocab_size)
+        penalty = torch.zeros(self.vocab_size)
         penalty[list(self.never_output)] = -1e9
         # not a parameter, not saved: it follows from the task's vocabulary
         self.register_buffer("output_penalty", penalty if never_output else None, persistent=False)
