@@ -14,7 +14,13 @@ from seqgan.cli import main
 from seqgan.config import build_config
 from seqgan.data.synthetic import build_synthetic_task
 from seqgan.models import size
-from seqgan.models.relgan import RelationalMemory, RelGANDiscriminator, gumbel_softmax
+from seqgan.models.discriminator_kernels import KERNELS
+from seqgan.models.relgan import (
+    RelationalMemory,
+    RelGANDiscriminator,
+    gumbel_softmax,
+    max_windows,
+)
 from seqgan.models.sampling import greedy_from_logits
 from seqgan.rl.relgan import LOSSES, SCHEDULES, gradient_penalty, inverse_temperature
 from seqgan.training.relgan import beta_at, build_discriminator, build_generator
@@ -168,6 +174,24 @@ def test_discriminator_reads_ids_and_one_hots_alike(relgan):
     real, fake = d.pair(tokens, F.one_hot(task.train[5:8], task.vocab_size).float())
     assert torch.allclose(real, logits, atol=1e-6) and real.shape == (5, 4)
     assert fake.shape == (3, 4) and d.prob_real(tokens).shape == (5,)
+
+
+def test_max_windows_equals_the_convolution_kernels_values_and_gradients():
+    # float64: no two windows tie, so the maximum's position is the one amax shares
+    # its gradient with; rows over POOL_ROWS, widths up to T, 1 and 3 channels
+    torch.manual_seed(0)
+    for rows, channels in ((600, 1), (9, 3)):
+        x = torch.randn(rows, 6, channels, dtype=torch.float64, requires_grad=True)
+        weights = [
+            torch.randn(4, channels, w, dtype=torch.float64, requires_grad=True) for w in (1, 2, 6)
+        ]
+        grad = torch.randn(rows, 12, dtype=torch.float64)
+        results = []
+        for kernel in (max_windows, KERNELS["unfold"]):
+            out = kernel(x, weights)
+            results.append((out, *torch.autograd.grad(out, [x, *weights], grad)))
+        for ours, theirs in zip(*results):
+            assert torch.allclose(ours, theirs, atol=1e-12)
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from seqgan.models.discriminator import Highway
@@ -186,18 +187,26 @@ class RelationalMemory(nn.Module):
         return torch.stack(out, 1)
 
 
+def gumbel_noise(*shape: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Gumbel(0, 1) numbers ``-log(-log u)``, u ~ U[0, 1) from torch's global generator
+    (u = 0 gives -inf: a token that is never drawn and gets relaxed weight 0)."""
+    return torch.empty(shape, device=device).uniform_().log_().neg_().log_().neg_()
+
+
 def gumbel_softmax(
-    logits: torch.Tensor, beta: float, straight_through: bool = False
+    logits: torch.Tensor,
+    beta: float,
+    straight_through: bool = False,
+    gumbel: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Gumbel-softmax draw per row of ``logits [n, V]`` (RelGAN Eqs. 3-4):
-    g ~ Gumbel(0, 1) per entry (torch's global generator), the token
-    ``y = argmax(logits + g)`` (an exact sample of softmax(logits)) ``[n]`` and its
+    """One Gumbel-softmax draw per row of ``logits [n, V]`` (the paper's Gumbel-max trick
+    and its relaxation): ``gumbel`` g ``[n, V]`` (default: fresh ``gumbel_noise``), the
+    token ``y = argmax(logits + g)`` (an exact sample of softmax(logits)) ``[n]`` and its
     relaxation ``softmax(beta (logits + g))`` ``[n, V]``; ``straight_through``: the
     relaxation's value is the one-hot of ``y``, its gradient the soft sample's."""
-    # -log E with E ~ Exp(1) is Gumbel(0, 1); E = 0 (probability ~2^-24 per entry in
-    # float32) would give +inf, so E is kept at the smallest normal number or above
-    noise = torch.empty_like(logits).exponential_().clamp_(min=torch.finfo(logits.dtype).tiny)
-    perturbed = logits - noise.log()
+    if gumbel is None:
+        gumbel = gumbel_noise(*logits.shape, device=logits.device)
+    perturbed = logits + gumbel
     tokens = perturbed.detach().argmax(dim=-1)
     soft = torch.softmax(beta * perturbed, dim=-1)
     if straight_through:
@@ -275,10 +284,11 @@ class RelGANGenerator(Generator):
         state = self.initial_state(n)
         token = self.start_tokens(n)
         ended = None if self.eos_token is None else torch.zeros_like(token, dtype=torch.bool)
+        gumbel = gumbel_noise(self.max_len, n, self.vocab_size, device=token.device)
         tokens, soft = [], []
-        for _ in range(self.max_len):
+        for pos in range(self.max_len):
             hidden, state = self.step_hidden(token, state)
-            token, relaxed = gumbel_softmax(self._out(hidden), beta, straight_through)
+            token, relaxed = gumbel_softmax(self._out(hidden), beta, straight_through, gumbel[pos])
             if ended is not None and self.pad_token is not None:
                 token = torch.where(ended, self.pad_token, token)
                 pad = F.one_hot(token, self.vocab_size).to(relaxed.dtype)
@@ -297,6 +307,70 @@ def relgan_generator_params(vocab: int, emb: int, mem_slots: int, heads: int, he
     core = emb * size + size + 3 * size * size + 2 * (size * size + size) + 4 * size * size
     core += 2 * 5 * size
     return vocab * emb + core + mem_slots * size * vocab + vocab
+
+
+POOL_ROWS = 512  # rows per window product in ``max_windows``: its [rows, L, F] stays in cache
+
+
+class _MaxWindows(torch.autograd.Function):
+    """``x [R, T, e]``, ``weights[i] [f_i, e, w_i]`` -> ``[R, sum f_i]``: per width the max
+    over positions t of sum_{k, c} weights[f, c, k] x[r, t + k, c] (module docstring of
+    ``models.discriminator_kernels``: the same numbers as its kernels), keeping the
+    position of each maximum (the first of equal ones) instead of the ``[R, L, f]`` maps.
+    The backward pass routes each gradient to that position only: a gather and a
+    scatter-add of ``[R, f]`` per tap, not a product over every window."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
+        rows, length, channels = x.shape
+        pooled, positions = [], []
+        for weight in weights:
+            filters, _, width = weight.shape
+            matrix = weight.permute(2, 1, 0).reshape(width * channels, filters)  # k e + c
+            small = torch.uint8 if length - width < 256 else torch.long
+            values, where = [], []
+            for part in x.split(POOL_ROWS):
+                windows = part.unfold(1, width, 1).transpose(2, 3)  # [r, L, w, e]
+                best = (windows.reshape(len(part), -1, width * channels) @ matrix).max(dim=1)
+                values.append(best.values)
+                where.append(best.indices.to(small))
+            pooled.append(torch.cat(values))
+            positions.append(torch.cat(where))
+        ctx.save_for_backward(x, *weights, *positions)
+        return torch.cat(pooled, dim=1)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, *saved = ctx.saved_tensors
+        weights, positions = saved[: len(saved) // 2], saved[len(saved) // 2 :]
+        grad_x = torch.zeros_like(x) if ctx.needs_input_grad[0] else None
+        grad_weights: list[torch.Tensor | None] = []
+        offset = 0
+        for i, (weight, where) in enumerate(zip(weights, positions)):
+            filters, channels, width = weight.shape
+            g = grad[:, offset : offset + filters]
+            offset += filters
+            where = where.long()
+            grad_w = torch.empty_like(weight) if ctx.needs_input_grad[1 + i] else None
+            for k in range(width):
+                taps = where + k  # [R, f]: the input position of tap k of each maximum
+                for c in range(channels):
+                    if grad_w is not None:
+                        grad_w[:, c, k] = (g * x[:, :, c].gather(1, taps)).sum(0)
+                    if grad_x is not None:
+                        grad_x[:, :, c].scatter_add_(1, taps, g * weight[:, c, k])
+            grad_weights.append(grad_w)
+        return (grad_x, *grad_weights)
+
+
+def max_windows(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``_MaxWindows``: the pooled features ``[n, sum f]`` of ``emb [n, T, e]``."""
+    return _MaxWindows.apply(emb, *weights)
+
+
+# RelGAN's discriminator kernels: max_windows (its default) and the generic ones
+D_KERNELS = {"max_windows": max_windows, **KERNELS}
 
 
 class RelGANDiscriminator(nn.Module):
@@ -319,15 +393,15 @@ class RelGANDiscriminator(nn.Module):
         filter_sizes: Sequence[int],
         num_filters: Sequence[int],
         dropout: float = 0.25,
-        kernel: str = "unfold",
+        kernel: str = "max_windows",
     ):
         super().__init__()
         if len(filter_sizes) != len(num_filters):
             raise ValueError("filter_sizes and num_filters must have the same length")
         if max(filter_sizes) > seq_len:
             raise ValueError(f"filter width {max(filter_sizes)} exceeds sequence length {seq_len}")
-        if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel {kernel!r} (choose from {', '.join(KERNELS)})")
+        if kernel not in D_KERNELS:
+            raise ValueError(f"unknown kernel {kernel!r} (choose from {', '.join(D_KERNELS)})")
         self.num_representations, self.representation_dim = num_representations, representation_dim
         self.kernel = kernel
         self.embedding = nn.Parameter(
@@ -363,7 +437,7 @@ class RelGANDiscriminator(nn.Module):
 
     def logits(self, embedded: torch.Tensor) -> torch.Tensor:
         """Logits ``[m, S]`` of ``embed``'s rows ``[m * S, T, e]``."""
-        pooled = KERNELS[self.kernel](embedded, list(self.conv_weights))
+        pooled = D_KERNELS[self.kernel](embedded, list(self.conv_weights))
         features = self.highway(F.relu(pooled + self.conv_bias))
         return self.out(self.hidden(self.dropout(features))).view(-1, self.num_representations)
 

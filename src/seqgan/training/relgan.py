@@ -24,8 +24,12 @@ from torch.nn import functional as F
 from seqgan.config import Config, knob
 from seqgan.data.task import Task
 from seqgan.errors import UserError
-from seqgan.models.discriminator_kernels import KERNELS
-from seqgan.models.relgan import RelGANDiscriminator, RelGANGenerator, relgan_generator_params
+from seqgan.models.relgan import (
+    D_KERNELS,
+    RelGANDiscriminator,
+    RelGANGenerator,
+    relgan_generator_params,
+)
 from seqgan.registry import Algorithm
 from seqgan.rl.relgan import LOSSES, SCHEDULES, gradient_penalty, inverse_temperature
 from seqgan.runtime import progress
@@ -71,8 +75,8 @@ class RelGANConfig:
         5.0, low=0.0
     )  # gradient-norm clip of D's updates (authors: 5.0; 0 = off)
     d_kernel: str = knob(
-        "unfold", choices=tuple(KERNELS)
-    )  # formulation of D's convolutions (models/discriminator_kernels.py)
+        "max_windows", choices=tuple(D_KERNELS)
+    )  # formulation of D's convolutions + max-over-time (models/relgan.py: max_windows keeps each maximum's position, not the maps; the others: models/discriminator_kernels.py)
 
 
 def validate(cfg: Config) -> None:
