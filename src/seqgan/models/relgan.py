@@ -134,12 +134,26 @@ class RelationalMemory(nn.Module):
         """M_0 ``[n, N, D]``: each row a distinct unit vector (the authors' identity)."""
         return self.memory_init.expand(n, -1, -1).clone()
 
-    def inputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def input_map(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input terms of a step as one affine map of x: x~ = W x + b and, since x~ is
+        affine in x, its qkv row W_qkv x~ and gate terms W_g x~ too; the weight
+        ``[6D, E]`` and bias ``[6D]`` of all three, composed once per pass."""
+        weight, bias = self.input_proj.weight, self.input_proj.bias
+        maps = (self.qkv.weight, self.gate_input.weight)
+        return (
+            torch.cat([weight, *(m @ weight for m in maps)]),
+            torch.cat([bias, *(m @ bias for m in maps)]),
+        )
+
+    def inputs(
+        self, x: torch.Tensor, input_map: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> list[torch.Tensor]:
         """The parts of a step that depend on the inputs ``x [..., E]`` only: x~ ``[..., D]``,
-        its qkv row ``[..., 3D]`` and its gate terms ``[..., 2D]`` (for all T at once when
-        teacher-forced)."""
-        projected = self.input_proj(x)
-        return projected, self.qkv(projected), self.gate_input(projected)
+        its qkv row ``[..., 3D]`` and its gate terms ``[..., 2D]``, one product
+        (``input_map``: its result, if already composed)."""
+        weight, bias = self.input_map() if input_map is None else input_map
+        size = self.mem_size
+        return list(F.linear(x, weight, bias).split([size, 3 * size, 2 * size], dim=-1))
 
     def update(
         self,
@@ -173,9 +187,14 @@ class RelationalMemory(nn.Module):
             + torch.sigmoid(forget_gate + self.forget_bias) * memory
         )
 
-    def step(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
-        """M_t+1 for one input ``x [n, E]``."""
-        return self.update(memory, *self.inputs(x))
+    def step(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        input_map: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """M_t+1 for one input ``x [n, E]`` (``input_map``: ``inputs``')."""
+        return self.update(memory, *self.inputs(x, input_map))
 
     def unroll(self, x: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
         """The outputs o_1..o_T ``[n, T, N D]`` for inputs ``x [n, T, E]`` from ``memory``."""
@@ -285,10 +304,13 @@ class RelGANGenerator(Generator):
         token = self.start_tokens(n)
         ended = None if self.eos_token is None else torch.zeros_like(token, dtype=torch.bool)
         gumbel = gumbel_noise(self.max_len, n, self.vocab_size, device=token.device)
+        input_map = self.memory.input_map()  # composed once for the T steps
+        (memory,) = state
         tokens, soft = [], []
         for pos in range(self.max_len):
-            hidden, state = self.step_hidden(token, state)
-            token, relaxed = gumbel_softmax(self._out(hidden), beta, straight_through, gumbel[pos])
+            memory = self.memory.step(self.embedding(token), memory, input_map)
+            logits = self._out(memory.flatten(1))
+            token, relaxed = gumbel_softmax(logits, beta, straight_through, gumbel[pos])
             if ended is not None and self.pad_token is not None:
                 token = torch.where(ended, self.pad_token, token)
                 pad = F.one_hot(token, self.vocab_size).to(relaxed.dtype)
