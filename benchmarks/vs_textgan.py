@@ -221,17 +221,13 @@ def ours_relgan(rows: int) -> dict:
     cfg = build_config(load_preset("relgan-synthetic-20"), ['oracle.source="random"'])
     task = build_task(cfg, None)
     models, optimizers, phases = relgan.build(cfg, task)
-    models_args = (cfg, task, models["generator"], models["discriminator"])
     # the epoch of the schedule where beta = RELGAN_BETA: 100 ** (i / 3000) = 10 at i = 1500
     epoch = 1 + cfg.adversarial.epochs // 2
     assert abs(relgan.beta_at(cfg, epoch) - RELGAN_BETA) < 1e-9
+    args = (cfg, task, models, optimizers, RELGAN_BETA)
     return {
-        "g-step": lambda: relgan.generator_step(
-            *models_args, optimizers["adversarial"], RELGAN_BETA
-        ),
-        "d-step": lambda: relgan.discriminator_step(
-            *models_args, optimizers["discriminator"], RELGAN_BETA
-        ),
+        "g-step": lambda: relgan.generator_step(*args),
+        "d-step": lambda: relgan.discriminator_step(*args),
         "epoch": lambda: phases[-1].run_epoch(epoch),
         "MLE epoch": lambda: steps.mle_epoch(
             models["generator"], optimizers["mle"], task.train[:rows], 64, 5.0

@@ -82,18 +82,11 @@ class Generator(nn.Module):
         self._set_never_output(never_output)
 
     def _set_shape(
-        self,
-        vocab_size: int,
-        emb_dim: int,
-        hidden_dim: int,
-        max_len: int,
-        start_token: int,
-        eos_token: int | None,
-        pad_token: int | None,
-    ) -> None:
-        """The sizes and special tokens every generator of this interface has (a subclass
-        with another recurrent core sets them so too; ``hidden_dim``: the size of the
-        output layer's input)."""
+        self, vocab_size, emb_dim, hidden_dim, max_len, start_token, eos_token, pad_token
+    ):
+        """The sizes and special tokens every generator of this interface has (ints; the
+        two tokens may be None): a subclass with another recurrent core sets them so too
+        (``hidden_dim``: the size of the output layer's input)."""
         if (eos_token is None) != (pad_token is None):
             raise ValueError("eos_token and pad_token go together")
         self.eos_token, self.pad_token = eos_token, pad_token

@@ -119,12 +119,12 @@ def build_discriminator(cfg: Config, task: Task) -> RelGANDiscriminator:
     return RelGANDiscriminator(
         task.vocab_size,
         task.seq_len,
-        rl.num_representations,
-        d.emb_dim // rl.num_representations,
-        d.filter_sizes,
-        d.num_filters,
-        d.dropout,
-        rl.d_kernel,
+        num_representations=rl.num_representations,
+        representation_dim=d.emb_dim // rl.num_representations,
+        filter_sizes=d.filter_sizes,
+        num_filters=d.num_filters,
+        dropout=d.dropout,
+        kernel=rl.d_kernel,
     ).to(task.device)
 
 
@@ -142,17 +142,12 @@ def real_batch(task: Task, n: int) -> torch.Tensor:
     return task.train[rows]
 
 
-def generator_step(
-    cfg: Config,
-    task: Task,
-    generator: RelGANGenerator,
-    discriminator: RelGANDiscriminator,
-    optimizer: torch.optim.Optimizer,
-    beta: float,
-) -> float:
-    """One adversarial update of the generator: its loss under D on fresh relaxed samples
-    (D's parameters frozen; its scores of the real batch without gradients)."""
+def generator_step(cfg: Config, task: Task, models: dict, optimizers: dict, beta: float) -> float:
+    """One adversarial update of the generator (Adam ``adversarial``): its loss under D on
+    fresh relaxed samples (D's parameters frozen; its scores of the real batch without
+    gradients)."""
     rl, batch = cfg.section("relgan"), cfg.generator.batch_size
+    generator, discriminator = models["generator"], models["discriminator"]
     real = real_batch(task, batch)
     _, fake = generator.relaxed_sample(batch, beta, rl.straight_through)
     discriminator.requires_grad_(False)
@@ -163,21 +158,21 @@ def generator_step(
     finally:
         discriminator.requires_grad_(True)
     return steps.update(
-        generator.parameters(), optimizer, loss, cfg.generator.grad_clip, "RelGAN's generator"
+        generator.parameters(),
+        optimizers["adversarial"],
+        loss,
+        cfg.generator.grad_clip,
+        "RelGAN's generator",
     )
 
 
 def discriminator_step(
-    cfg: Config,
-    task: Task,
-    generator: RelGANGenerator,
-    discriminator: RelGANDiscriminator,
-    optimizer: torch.optim.Optimizer,
-    beta: float,
+    cfg: Config, task: Task, models: dict, optimizers: dict, beta: float
 ) -> float:
-    """One update of D: a real batch against as many relaxed samples (no gradient to the
-    generator), one forward pass over both."""
+    """One update of D (Adam ``discriminator``): a real batch against as many relaxed
+    samples (no gradient to the generator), one forward pass over both."""
     rl, batch = cfg.section("relgan"), cfg.generator.batch_size
+    generator, discriminator = models["generator"], models["discriminator"]
     real = real_batch(task, batch)
     with torch.no_grad():
         _, fake = generator.relaxed_sample(batch, beta, rl.straight_through)
@@ -187,42 +182,39 @@ def discriminator_step(
         one_hot = F.one_hot(real, task.vocab_size).to(fake.dtype)
         loss = loss + gradient_penalty(discriminator, one_hot, fake, rl.gp_weight)
     return steps.update(
-        discriminator.parameters(), optimizer, loss, rl.d_grad_clip, "RelGAN's discriminator"
+        discriminator.parameters(),
+        optimizers["discriminator"],
+        loss,
+        rl.d_grad_clip,
+        "RelGAN's discriminator",
     )
 
 
 def build(cfg: Config, task: Task):
     """Models, optimizers and phases of RelGAN for ``cfg`` on ``task``."""
     generator = build_generator(cfg, task)
-    discriminator = build_discriminator(cfg, task)
+    models = {"generator": generator, "discriminator": build_discriminator(cfg, task)}
     optimizers = {
         "mle": parts.adam(generator, cfg.generator.lr),
         "adversarial": parts.adam(generator, cfg.section("relgan").g_lr),
-        "discriminator": parts.adam(discriminator, cfg.discriminator.lr),
+        "discriminator": parts.adam(models["discriminator"], cfg.discriminator.lr),
     }
 
     def adversarial(epoch: int) -> dict:
         beta = beta_at(cfg, epoch)
         row: dict = {"beta": beta}
         for _ in progress.steps("g-step", cfg.adversarial.g_steps):
-            row["g_loss"] = generator_step(
-                cfg, task, generator, discriminator, optimizers["adversarial"], beta
-            )
+            row["g_loss"] = generator_step(cfg, task, models, optimizers, beta)
         for _ in progress.steps("d-step", cfg.adversarial.d_steps):
-            row["d_loss"] = discriminator_step(
-                cfg, task, generator, discriminator, optimizers["discriminator"], beta
-            )
+            row["d_loss"] = discriminator_step(cfg, task, models, optimizers, beta)
         return row
 
     pretrain = parts.mle_phase(
         parts.PRETRAIN, cfg.pretrain.generator_epochs, cfg, task, generator, optimizers["mle"]
     )
     pretrain.shared_optimizer, pretrain.shaped_by = "mle", GENERATOR_KEYS
-    phases = [
-        pretrain,
-        Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
-    ]
-    return {"generator": generator, "discriminator": discriminator}, optimizers, phases
+    epochs = cfg.adversarial.epochs
+    return models, optimizers, [pretrain, Phase("adversarial", epochs, adversarial, True)]
 
 
 # its own pre-training (the relational-memory generator: nothing to share with the LSTM's;
