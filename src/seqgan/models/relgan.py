@@ -300,12 +300,11 @@ class RelGANGenerator(Generator):
         a Gumbel-softmax draw (``gumbel_softmax``) whose token is the next input.  Returns
         the tokens ``[n, T]`` and their relaxed one-hots ``[n, T, V]``; after a row's
         ``<eos>`` its tokens are ``<pad>`` and their one-hots exact (no gradient)."""
-        state = self.initial_state(n)
+        (memory,) = self.initial_state(n)
         token = self.start_tokens(n)
         ended = None if self.eos_token is None else torch.zeros_like(token, dtype=torch.bool)
         gumbel = gumbel_noise(self.max_len, n, self.vocab_size, device=token.device)
         input_map = self.memory.input_map()  # composed once for the T steps
-        (memory,) = state
         tokens, soft = [], []
         for pos in range(self.max_len):
             memory = self.memory.step(self.embedding(token), memory, input_map)
@@ -352,8 +351,10 @@ class _MaxWindows(torch.autograd.Function):
             small = torch.uint8 if length - width < 256 else torch.long
             values, where = [], []
             for part in x.split(POOL_ROWS):
-                windows = part.unfold(1, width, 1).transpose(2, 3)  # [r, L, w, e]
-                best = (windows.reshape(len(part), -1, width * channels) @ matrix).max(dim=1)
+                # [r L, w e] in memory (one GEMM; a strided 3-D operand would be a batch
+                # of r small products)
+                windows = part.unfold(1, width, 1).transpose(2, 3).reshape(-1, width * channels)
+                best = (windows @ matrix).view(len(part), -1, filters).max(dim=1)
                 values.append(best.values)
                 where.append(best.indices.to(small))
             pooled.append(torch.cat(values))
