@@ -25,9 +25,10 @@ it is; its MLE epoch (10,000 sequences) is timed on ``--rows`` and scaled.  Text
 steps are its instructor's ``adv_train_generator`` / ``adv_train_discriminator`` with a
 plain random batch of the data (its ``GenDataIter.random_batch`` re-collates the whole
 data set per call: that cost is printed apart).  Timings alternate between the two sides
-in this one process (so both see the same load); the peak memory of each side is its own
-process's ``getrusage(RUSAGE_SELF).ru_maxrss`` (this script re-run with ``--peak``) over
-two adversarial epochs, and its growth over the resident size before them.
+in this one process (so both see the same load); the peak memory of each side is that of
+its own process (this script re-run with ``--peak``) over two adversarial epochs: the
+high-water mark of its resident set (``VmHWM``, reset before them), and its growth over the
+resident size before them.
 
 Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
 Prints the CPU, each part's seconds for both, the composed epochs and their ratio.
@@ -235,20 +236,29 @@ def ours_relgan(rows: int) -> dict:
     }
 
 
-def resident_kib() -> int:
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``)."""
     with open("/proc/self/status", encoding="utf-8") as handle:
-        return next(int(line.split()[1]) for line in handle if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) for line in handle if line.startswith(f"{field}:"))
 
 
 def relgan_peak(side: str, rows: int) -> None:
     """Print this process's peak resident memory over two adversarial epochs of ``side``
-    and its resident size before them, KiB, as JSON (the ``--peak`` child)."""
+    and its resident size before them, KiB, as JSON (the ``--peak`` child).  The peak
+    is reset first (``/proc/self/clear_refs``): ``getrusage``'s ``ru_maxrss`` of a child
+    keeps the high-water mark of the parent it was forked from (Linux carries it across
+    exec), so it would report the parent's size."""
     parts = ours_relgan(rows) if side == "ours" else theirs_relgan(textgan(), rows)
-    before = resident_kib()
+    before = status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        read_peak = lambda: status_kib("VmHWM")  # noqa: E731
+    except OSError:  # no reset here: getrusage, which may include the parent's size
+        read_peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
     for _ in range(2):
         parts["epoch"]()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"peak_kib": peak, "before_kib": before}))
+    print(json.dumps({"peak_kib": read_peak(), "before_kib": before}))
 
 
 def relgan_comparison(t, rows: int, repeats: int) -> None:

@@ -333,6 +333,35 @@ def relgan_generator_params(vocab: int, emb: int, mem_slots: int, heads: int, he
 POOL_ROWS = 512  # rows per window product in ``max_windows``: its [rows, L, F] stays in cache
 
 
+def _window_maxima(
+    x: torch.Tensor, weights: Sequence[torch.Tensor], positions: bool
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Per width the max over positions t of sum_{k, c} weight[f, c, k] x[r, t + k, c],
+    ``[R, sum f]``, a few hundred rows at a time; with ``positions`` also the first t of
+    each maximum, ``[R, f]`` per width (uint8 where it fits)."""
+    rows, length, channels = x.shape
+    pooled, where = [], []
+    for weight in weights:
+        filters, _, width = weight.shape
+        matrix = weight.permute(2, 1, 0).reshape(width * channels, filters)  # row k e + c
+        small = torch.uint8 if length - width < 256 else torch.long
+        values, found = [], []
+        for part in x.split(POOL_ROWS):
+            # the windows as one [r L, w e] matrix in memory: one GEMM (a strided 3-D
+            # operand would be a batch of r small products)
+            windows = part.unfold(1, width, 1).transpose(2, 3).reshape(-1, width * channels)
+            products = (windows @ matrix).view(len(part), -1, filters)
+            best = products.amax(dim=1)
+            values.append(best)
+            if positions:  # max(dim) returns the first of equal values; on a 0/1 array
+                hit = (products == best.unsqueeze(1)).to(torch.uint8)  # is it fast
+                found.append(hit.max(dim=1).indices.to(small))
+        pooled.append(torch.cat(values))
+        if positions:
+            where.append(torch.cat(found))
+    return torch.cat(pooled, dim=1), where
+
+
 class _MaxWindows(torch.autograd.Function):
     """``x [R, T, e]``, ``weights[i] [f_i, e, w_i]`` -> ``[R, sum f_i]``: per width the max
     over positions t of sum_{k, c} weights[f, c, k] x[r, t + k, c] (module docstring of
@@ -343,24 +372,9 @@ class _MaxWindows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, *weights: torch.Tensor) -> torch.Tensor:
-        rows, length, channels = x.shape
-        pooled, positions = [], []
-        for weight in weights:
-            filters, _, width = weight.shape
-            matrix = weight.permute(2, 1, 0).reshape(width * channels, filters)  # k e + c
-            small = torch.uint8 if length - width < 256 else torch.long
-            values, where = [], []
-            for part in x.split(POOL_ROWS):
-                # [r L, w e] in memory (one GEMM; a strided 3-D operand would be a batch
-                # of r small products)
-                windows = part.unfold(1, width, 1).transpose(2, 3).reshape(-1, width * channels)
-                best = (windows @ matrix).view(len(part), -1, filters).max(dim=1)
-                values.append(best.values)
-                where.append(best.indices.to(small))
-            pooled.append(torch.cat(values))
-            positions.append(torch.cat(where))
+        pooled, positions = _window_maxima(x, weights, positions=True)
         ctx.save_for_backward(x, *weights, *positions)
-        return torch.cat(pooled, dim=1)
+        return pooled
 
     @staticmethod
     @once_differentiable
@@ -374,22 +388,24 @@ class _MaxWindows(torch.autograd.Function):
             filters, channels, width = weight.shape
             g = grad[:, offset : offset + filters]
             offset += filters
-            where = where.long()
+            where = where.long()  # t of each maximum: tap k read x[:, t + k]
             grad_w = torch.empty_like(weight) if ctx.needs_input_grad[1 + i] else None
             for k in range(width):
-                taps = where + k  # [R, f]: the input position of tap k of each maximum
                 for c in range(channels):
                     if grad_w is not None:
-                        grad_w[:, c, k] = (g * x[:, :, c].gather(1, taps)).sum(0)
+                        grad_w[:, c, k] = (g * x[:, k:, c].gather(1, where)).sum(0)
                     if grad_x is not None:
-                        grad_x[:, :, c].scatter_add_(1, taps, g * weight[:, c, k])
+                        grad_x[:, k:, c].scatter_add_(1, where, g * weight[:, c, k])
             grad_weights.append(grad_w)
         return (grad_x, *grad_weights)
 
 
 def max_windows(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``_MaxWindows``: the pooled features ``[n, sum f]`` of ``emb [n, T, e]``."""
-    return _MaxWindows.apply(emb, *weights)
+    """``_MaxWindows``: the pooled features ``[n, sum f]`` of ``emb [n, T, e]`` (without a
+    gradient to compute, the maxima only)."""
+    if torch.is_grad_enabled() and any(t.requires_grad for t in (emb, *weights)):
+        return _MaxWindows.apply(emb, *weights)
+    return _window_maxima(emb, weights, positions=False)[0]
 
 
 # RelGAN's discriminator kernels: max_windows (its default) and the generic ones
@@ -404,7 +420,8 @@ class RelGANDiscriminator(nn.Module):
     ``e`` columns of the ``[V, S e]`` embedding; the same filters of each width ``w``
     (``[f, e, w]``) slide over every representation's ``[T, e]`` matrix, ReLU and
     max-over-time (bias and ReLU after the pooling: both monotone), then a highway layer
-    (no biases, gate bias 0), dropout, ``F -> 100 -> 1``.  Returns logits ``[n, S]``.
+    (no biases, gate bias 0), dropout, ``F -> 100 -> 1`` (two linear layers, applied as
+    their product).  Returns logits ``[n, S]``.
     """
 
     def __init__(
@@ -461,8 +478,12 @@ class RelGANDiscriminator(nn.Module):
     def logits(self, embedded: torch.Tensor) -> torch.Tensor:
         """Logits ``[m, S]`` of ``embed``'s rows ``[m * S, T, e]``."""
         pooled = D_KERNELS[self.kernel](embedded, list(self.conv_weights))
-        features = self.highway(F.relu(pooled + self.conv_bias))
-        return self.out(self.hidden(self.dropout(features))).view(-1, self.num_representations)
+        features = self.dropout(self.highway(F.relu(pooled + self.conv_bias)))
+        # out(hidden(h)) with no non-linearity between: one map 1200 -> 1, composed here
+        # (the [m S, 100] layer is never formed; the gradients reach both layers' weights)
+        weight = self.out.weight @ self.hidden.weight
+        bias = self.out.weight @ self.hidden.bias + self.out.bias
+        return F.linear(features, weight, bias).view(-1, self.num_representations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[n, S]`` of ``x`` (ids ``[n, T]`` or one-hots ``[n, T, V]``)."""
