@@ -196,6 +196,32 @@ def test_max_windows_equals_the_convolution_kernels_values_and_gradients():
             assert torch.allclose(ours, theirs, atol=1e-12)
 
 
+def test_discriminator_head_equals_its_plain_layers():
+    # the fused highway + dropout + output map against nn.Modules in sequence: the same
+    # dropout draws, values and every gradient (float64)
+    torch.manual_seed(0)
+    d = RelGANDiscriminator(30, 7, 4, 2, [2, 3], [5, 6], 0.25).double()
+    soft = torch.softmax(torch.randn(9, 7, 30, dtype=torch.float64), -1).requires_grad_(True)
+
+    def plain(x: torch.Tensor) -> torch.Tensor:
+        pooled = max_windows(d.embed(x), list(d.conv_weights))
+        features = d.dropout(d.highway(F.relu(pooled + d.conv_bias)))
+        return d.out(d.hidden(features)).view(-1, 4)
+
+    for training in (True, False):
+        d.train(training)
+        results = []
+        for forward in (d, plain):
+            torch.manual_seed(5)
+            out = forward(soft)
+            weights = torch.arange(out.numel(), dtype=out.dtype).view_as(out)
+            results.append(
+                (out, *torch.autograd.grad((out * weights).sum(), [soft, *d.parameters()]))
+            )
+        for ours, theirs in zip(*results):
+            assert torch.allclose(ours, theirs, atol=1e-12)
+
+
 @pytest.mark.slow
 def test_tiny_relgan_run_its_temperatures_and_a_shared_pretraining(tmp_path, capsys):
     out, summary, rows = train_tiny(tmp_path, "relgan", relgan=RELGAN, eval={"diagnostics": True})

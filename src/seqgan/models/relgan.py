@@ -408,6 +408,47 @@ def max_windows(emb: torch.Tensor, weights: Sequence[torch.Tensor]) -> torch.Ten
     return _window_maxima(emb, weights, positions=False)[0]
 
 
+class _HighwayHead(torch.autograd.Function):
+    """D's last layers over its feature rows ``y [R, F]`` in one function: the highway
+    ``h = y + t (g - y)`` (= t g + (1 - t) y) with t = sigmoid(y W_t^T), g = relu(y W_h^T),
+    dropout (``keep``: 0 or 1 / (1 - p) per entry; None: off) and the output map
+    ``h u^T + c``, ``[R, 1]``.  It keeps y, t, g - y, the dropped-out h and ``keep`` for
+    the backward pass, which is a few element-wise passes and the products autograd
+    would make (it would keep about twice as many ``[R, F]`` arrays)."""
+
+    @staticmethod
+    def forward(ctx, y, gate_w, transform_w, out_w, out_b, keep):
+        t = torch.sigmoid(F.linear(y, gate_w))
+        d = F.relu(F.linear(y, transform_w)).sub_(y)  # g - y
+        h = torch.addcmul(y, t, d)
+        if keep is not None:
+            h.mul_(keep)
+        ctx.save_for_backward(y, gate_w, transform_w, out_w, t, d, h, keep)
+        return F.linear(h, out_w, out_b)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        y, gate_w, transform_w, out_w, t, d, h, keep = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        dh = grad @ out_w  # [R, F]: the gradient of the dropped-out h, then of h
+        if keep is not None:
+            dh.mul_(keep)
+        dg = dh * t
+        direct = dh - dg  # dh (1 - t): y's own term
+        db = dg.mul_(d + y > 0)  # through relu (g = d + y)
+        da = dh.mul_(d).mul_(t).mul_(1 - t)  # through sigmoid
+        dy = torch.addmm(direct, da, gate_w).addmm_(db, transform_w) if need[0] else None
+        return (
+            dy,
+            da.t() @ y if need[1] else None,
+            db.t() @ y if need[2] else None,
+            grad.t() @ h if need[3] else None,
+            grad.sum(0) if need[4] else None,
+            None,
+        )
+
+
 # RelGAN's discriminator kernels: max_windows (its default) and the generic ones
 D_KERNELS = {"max_windows": max_windows, **KERNELS}
 
@@ -478,12 +519,18 @@ class RelGANDiscriminator(nn.Module):
     def logits(self, embedded: torch.Tensor) -> torch.Tensor:
         """Logits ``[m, S]`` of ``embed``'s rows ``[m * S, T, e]``."""
         pooled = D_KERNELS[self.kernel](embedded, list(self.conv_weights))
-        features = self.dropout(self.highway(F.relu(pooled + self.conv_bias)))
-        # out(hidden(h)) with no non-linearity between: one map 1200 -> 1, composed here
+        features = F.relu(pooled + self.conv_bias)
+        drop = self.dropout.p if self.training else 0.0
+        keep = None
+        if drop > 0:  # the draws of F.dropout: one Bernoulli(1 - p) per entry
+            keep = torch.empty_like(features).bernoulli_(1 - drop).div_(1 - drop)
+        # out(hidden(h)) with no non-linearity between: one map F -> 1, composed here
         # (the [m S, 100] layer is never formed; the gradients reach both layers' weights)
         weight = self.out.weight @ self.hidden.weight
         bias = self.out.weight @ self.hidden.bias + self.out.bias
-        return F.linear(features, weight, bias).view(-1, self.num_representations)
+        gates = (self.highway.gate.weight, self.highway.transform.weight)
+        logits = _HighwayHead.apply(features, *gates, weight, bias, keep)
+        return logits.view(-1, self.num_representations)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``[n, S]`` of ``x`` (ids ``[n, T]`` or one-hots ``[n, T, V]``)."""
