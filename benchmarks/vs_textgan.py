@@ -27,6 +27,19 @@ not sampled.  Printed for each: the peak after the set-up (imports, models, the 
 epoch's first negatives) and at the end.  Both sides import torch and this script's
 modules (seqgan's, and TextGAN-PyTorch's in their process only).
 
+RelGAN (``--algorithms relgan``) has no MC search and no D epochs: its adversarial epoch
+is one of the authors' iterations, 1 generator step and 5 discriminator steps, each on 64
+real and 64 free-running Gumbel-softmax samples (V = 5,000, T = 20, the paper's relational
+memory 1 x 2 x 256 and its discriminator: 64 representations, filters 2-5 x 300), timed as
+it is; its MLE epoch (10,000 sequences) is timed on ``--rows`` and scaled.  TextGAN-PyTorch's
+steps are its instructor's ``adv_train_generator`` / ``adv_train_discriminator`` with a
+plain random batch of the data (its ``GenDataIter.random_batch`` re-collates the whole
+data set per call: that cost is printed apart).  Timings alternate between the two sides
+in this one process (so both see the same load); the peak memory of each side is that of
+its own process (this script re-run with ``--peak``) over two adversarial epochs: the
+high-water mark of its resident set (``VmHWM``, reset before them), and its growth over the
+resident size before them.
+
 Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
 [--memory]
 Prints the CPU, each part's seconds for both, the composed epochs and their ratio.
@@ -48,7 +61,7 @@ from _common import machine, timed
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.training import leakgan, maligan, steps
+from seqgan.training import leakgan, maligan, relgan, steps
 
 PAPER = {"g": 1, "d": 5, "k": 3, "negatives": 10_000, "d_rows": 20_000}
 
@@ -66,8 +79,8 @@ def textgan():
     cfg.CUDA = False
     cfg.vocab_size, cfg.max_seq_len, cfg.batch_size, cfg.samples_num = 5000, 20, 64, 10_000
     cfg.goal_size, cfg.step_size = 16, 4
-    from instructor.oracle_data import instructor, maligan_instructor
-    from models import LeakGAN_D, LeakGAN_G, MaliGAN_D, MaliGAN_G
+    from instructor.oracle_data import instructor, maligan_instructor, relgan_instructor
+    from models import LeakGAN_D, LeakGAN_G, MaliGAN_D, MaliGAN_G, RelGAN_D, RelGAN_G
     from utils import data_loader, rollout
 
     return types.SimpleNamespace(
@@ -78,6 +91,9 @@ def textgan():
         LeakGAN_G=LeakGAN_G.LeakGAN_G,
         MaliGAN_D=MaliGAN_D.MaliGAN_D,
         MaliGAN_G=MaliGAN_G.MaliGAN_G,
+        RelGANInstructor=relgan_instructor.RelGANInstructor,
+        RelGAN_D=RelGAN_D.RelGAN_D,
+        RelGAN_G=RelGAN_G.RelGAN_G,
         rollout=rollout,
         DisDataIter=data_loader.DisDataIter,
         GenDataIter=data_loader.GenDataIter,
@@ -171,6 +187,131 @@ def ours(preset: str, rows: int) -> dict:
     }
 
 
+RELGAN_BETA = 10.0  # the inverse temperature of the timed steps (their cost does not depend on it)
+RELGAN_MLE_ROWS = 10_000  # sequences of one MLE epoch (the authors' num_sentences)
+
+
+def theirs_relgan(t, rows: int) -> dict:
+    """TextGAN-PyTorch's RelGAN at the settings of its run/run_relgan.py (oracle job)."""
+    cfg = t.cfg
+    cfg.model_type, cfg.loss_type, cfg.temp_adpt = "vanilla", "rsgan", "exp"
+    gen = t.RelGAN_G(1, 2, 256, 32, 32, 5000, 20, cfg.padding_idx, gpu=False)
+    dis = t.RelGAN_D(64, 20, 64, 5000, cfg.padding_idx, gpu=False)
+    gen.temperature = RELGAN_BETA
+    data = torch.randint(0, 5000, (RELGAN_MLE_ROWS, 20))
+
+    def random_batch() -> dict:
+        return {"target": data[torch.randint(0, len(data), (64,))]}
+
+    owner = types.SimpleNamespace(
+        gen=gen,
+        dis=dis,
+        oracle_data=types.SimpleNamespace(random_batch=random_batch),
+        gen_adv_opt=torch.optim.Adam(gen.parameters(), lr=1e-4),
+        dis_opt=torch.optim.Adam(dis.parameters(), lr=1e-4),
+        optimize=t.RelGANInstructor.optimize,
+    )
+    adv, loader = t.RelGANInstructor, t.GenDataIter(data[:rows]).loader
+    mle_opt = torch.optim.Adam(gen.parameters(), lr=0.01)
+
+    def epoch():
+        adv.adv_train_generator(owner, 1)
+        adv.adv_train_discriminator(owner, 5)
+
+    return {
+        "g-step": lambda: adv.adv_train_generator(owner, 1),
+        "d-step": lambda: adv.adv_train_discriminator(owner, 1),
+        "epoch": epoch,
+        "MLE epoch": lambda: t.BasicInstructor.train_gen_epoch(
+            owner, gen, loader, torch.nn.NLLLoss(), mle_opt
+        ),
+        "random_batch": t.GenDataIter(data).random_batch,
+    }
+
+
+def ours_relgan(rows: int) -> dict:
+    cfg = build_config(load_preset("relgan-synthetic-20"), ['oracle.source="random"'])
+    task = build_task(cfg, None)
+    models, optimizers, phases = relgan.build(cfg, task)
+    # the epoch of the schedule where beta = RELGAN_BETA: 100 ** (i / 3000) = 10 at i = 1500
+    epoch = 1 + cfg.adversarial.epochs // 2
+    assert abs(relgan.beta_at(cfg, epoch) - RELGAN_BETA) < 1e-9
+    args = (cfg, task, models, optimizers, RELGAN_BETA)
+    return {
+        "g-step": lambda: relgan.generator_step(*args),
+        "d-step": lambda: relgan.discriminator_step(*args),
+        "epoch": lambda: phases[-1].run_epoch(epoch),
+        "MLE epoch": lambda: steps.mle_epoch(
+            models["generator"], optimizers["mle"], task.train[:rows], 64, 5.0
+        ),
+    }
+
+
+def status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``)."""
+    with open("/proc/self/status", encoding="utf-8") as handle:
+        return next(int(line.split()[1]) for line in handle if line.startswith(f"{field}:"))
+
+
+def relgan_peak(side: str, rows: int) -> None:
+    """Print this process's peak resident memory over two adversarial epochs of ``side``
+    and its resident size before them, KiB, as JSON (the ``--peak`` child).  The peak
+    is reset first (``/proc/self/clear_refs``): ``getrusage``'s ``ru_maxrss`` of a child
+    keeps the high-water mark of the parent it was forked from (Linux carries it across
+    exec), so it would report the parent's size."""
+    parts = ours_relgan(rows) if side == "ours" else theirs_relgan(textgan(), rows)
+    before = status_kib("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        read_peak = lambda: status_kib("VmHWM")  # noqa: E731
+    except OSError:  # no reset here: getrusage, which may include the parent's size
+        read_peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
+    for _ in range(2):
+        parts["epoch"]()
+    print(json.dumps({"peak_kib": read_peak(), "before_kib": before}))
+
+
+def relgan_comparison(t, rows: int, repeats: int) -> None:
+    torch.manual_seed(0)
+    mine = ours_relgan(rows)
+    torch.manual_seed(0)
+    theirs = theirs_relgan(t, rows)
+    for fn in (*mine.values(), *theirs.values()):  # warm-up (allocator, oneDNN primitives)
+        fn()
+    scale = {"MLE epoch": RELGAN_MLE_ROWS / rows}
+    labels = {"epoch": "adversarial epoch (1 g + 5 d)", "MLE epoch": "MLE epoch (10,000)"}
+    for part in ("g-step", "d-step", "epoch", "MLE epoch"):
+        ours_s, theirs_s = [], []
+        for _ in range(repeats):  # alternating: both sides under the same load
+            ours_s.append(timed(mine[part])[0] * scale.get(part, 1.0))
+            theirs_s.append(timed(theirs[part])[0] * scale.get(part, 1.0))
+        a, b = sorted(ours_s)[len(ours_s) // 2], sorted(theirs_s)[len(theirs_s) // 2]
+        print(
+            f"relgan   {labels.get(part, part):30s} ours {a:8.3f} s   TextGAN-PyTorch "
+            f"{b:8.3f} s   speedup {b / a:5.2f}x"
+        )
+    batch_s = timed(theirs["random_batch"], repeats)[0]
+    print(
+        f"relgan   TextGAN-PyTorch's GenDataIter.random_batch, as its instructor calls it "
+        f"(6 per epoch, not counted above): {batch_s:.3f} s each"
+    )
+    for side in ("ours", "theirs"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--peak", side, "--rows", str(rows)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        name = "ours" if side == "ours" else "TextGAN-PyTorch"
+        print(
+            f"relgan   peak memory {name:16s} {found['peak_kib'] / 1024:8.0f} MiB "
+            f"(+{(found['peak_kib'] - found['before_kib']) / 1024:.0f} MiB over the "
+            f"{found['before_kib'] / 1024:.0f} MiB resident before two adversarial epochs)"
+        )
+
+
 def epoch_seconds(parts: dict, rows: int, repeats: int) -> tuple[float, dict]:
     seconds = {name: timed(fn, repeats)[0] for name, fn in parts.items()}
     total = PAPER["g"] * seconds["g-step"] + PAPER["d"] * (
@@ -238,7 +379,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1024, help="sequences sampled / per D class")
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--algorithms", default="maligan,leakgan")
+    parser.add_argument("--algorithms", default="maligan,leakgan,relgan")
     parser.add_argument(
         "--memory",
         action="store_true",
@@ -247,10 +388,14 @@ def main() -> None:
     )
     parser.add_argument("--memory-rows", type=int, default=PAPER["negatives"])
     parser.add_argument("--peak-of", help=argparse.SUPPRESS)  # SIDE:ALGORITHM, in a subprocess
+    parser.add_argument("--peak", choices=("ours", "theirs"), help=argparse.SUPPRESS)  # RelGAN
     args = parser.parse_args()
     if args.peak_of:
         side, name = args.peak_of.split(":")
         return peak_of(side, name, args.rows)
+    if args.peak:
+        relgan_peak(args.peak, args.rows)
+        return
     t = textgan()
     print(f"load average at start: {load_average()}")
     print(f"machine: {machine()}")
@@ -259,6 +404,9 @@ def main() -> None:
         f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)"
     )
     for name in args.algorithms.split(","):
+        if name == "relgan":
+            relgan_comparison(t, args.rows, max(args.repeats, 3))
+            continue
         torch.manual_seed(0)
         preset = {"maligan": "maligan-synthetic", "leakgan": "leakgan-synthetic-20"}[name]
         mine, mine_parts = epoch_seconds(ours(preset, args.rows), args.rows, args.repeats)
@@ -275,8 +423,8 @@ def main() -> None:
             f"speedup {theirs / mine:.2f}x"
         )
     print(f"load average at end: {load_average()}")
-    if args.memory:
-        print_peaks(args.algorithms.split(","), args.memory_rows)
+    if args.memory:  # RelGAN's peaks are printed with its comparison
+        print_peaks([n for n in args.algorithms.split(",") if n != "relgan"], args.memory_rows)
 
 
 if __name__ == "__main__":

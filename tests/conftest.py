@@ -70,6 +70,19 @@ def require_loopback_namespace() -> None:
         pytest.skip("Ray is not installed: pip install -e '.[test,ray]'")
 
 
+@pytest.fixture(scope="module")
+def ray_instance():
+    """A local Ray instance for the tests of a module (seqgan's own ``start_local``)."""
+    require_loopback_namespace()
+    import ray
+
+    from seqgan.experiments.ray_backend import start_local
+
+    context = start_local(num_cpus=2)
+    yield context
+    ray.shutdown()
+
+
 @pytest.fixture
 def data_root() -> Path:
     """The shared data sets (tests using them are marked ``data``)."""

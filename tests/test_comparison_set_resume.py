@@ -1,4 +1,4 @@
-"""MaliGAN, RankGAN and LeakGAN killed (SIGKILL) in their adversarial phase and resumed
+"""MaliGAN, RankGAN, LeakGAN and RelGAN killed (SIGKILL) in their adversarial phase and resumed
 end bit-identical to an uninterrupted run (the method of ``test_resume.py``)."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ VARIANTS = {
     },
     "rankgan": {"rankgan": {"reference_size": 8, "comparison_size": 32}},
     "leakgan": {"leakgan": {"step": 3, "num_rollouts": 2, "mle_every": 2}},
+    # a memory of 2 x 16 (the tiny run's adversarial epochs last long enough to be killed in)
+    "relgan": {"relgan": {"head_size": 16, "num_representations": 4}},
 }
 
 

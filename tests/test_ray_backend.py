@@ -154,19 +154,7 @@ def test_ray_options_reach_run_compare_and_gpu_lists_are_refused(tmp_path, monke
     error_line(capsys.readouterr().err, "Ray chooses each run's GPU", "--gpus all")
 
 
-# ---- one Ray instance for the module ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ray_instance():
-    require_loopback_namespace()
-    import ray
-
-    from seqgan.experiments.ray_backend import start_local
-
-    context = start_local(num_cpus=2)
-    yield context
-    ray.shutdown()
+# ---- the comparisons of the module (its Ray instance: conftest.ray_instance) --------------
 
 
 @pytest.fixture(scope="module")

@@ -298,7 +298,7 @@ class RunConfig:
 class Config:
     name: str = "custom"  # label of this experiment
     description: str = ""  # one line shown by `seqgan presets`
-    algorithm: str = "seqgan"  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan | rankgan | leakgan, or an installed plug-in's (seqgan presets lists them)
+    algorithm: str = "seqgan"  # seqgan | mle | ss | pg-bleu | random | vae | seqvae1 | seqvae2 | maligan | rankgan | leakgan | relgan, or an installed plug-in's (seqgan presets lists them)
     seed: int = knob(88, low=0)  # seed of data sampling, initialisation and training
     oracle: OracleConfig = field(default_factory=OracleConfig)
     data: DataConfig = field(default_factory=DataConfig)

@@ -60,6 +60,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "maligan": "seqgan.training.maligan:ALGORITHM",
         "rankgan": "seqgan.training.rankgan:ALGORITHM",
         "leakgan": "seqgan.training.leakgan:ALGORITHM",
+        "relgan": "seqgan.training.relgan:ALGORITHM",
     },
     # in the order of their columns in metrics.csv (plug-in metrics follow, in the order
     # of eval.metrics)

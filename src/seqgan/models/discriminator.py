@@ -45,12 +45,13 @@ def fit_widths(
 
 
 class Highway(nn.Module):
-    """One highway layer: ``t * relu(W_h x) + (1 - t) * x`` with ``t = sigmoid(W_t x)``."""
+    """One highway layer: ``t * relu(W_h x) + (1 - t) * x`` with ``t = sigmoid(W_t x)``
+    (``bias``: each map also adds its bias vector)."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, bias: bool = True):
         super().__init__()
-        self.transform = nn.Linear(size, size)
-        self.gate = nn.Linear(size, size)
+        self.transform = nn.Linear(size, size, bias=bias)
+        self.gate = nn.Linear(size, size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = torch.sigmoid(self.gate(x))

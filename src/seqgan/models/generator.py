@@ -41,7 +41,9 @@ from seqgan.models.output_loss import token_log_probs, weighted_nll
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
-State = tuple[torch.Tensor, torch.Tensor]
+# the recurrent state: (h, c) of the LSTM; a subclass with another core keeps its own tuple
+# (models.relgan: (memory,))
+State = tuple[torch.Tensor, ...]
 Sampler = Callable[..., torch.Tensor]  # (logits, uniforms, generator) -> tokens: Sampling.sampler
 
 
@@ -136,16 +138,22 @@ class Generator(SequenceGenerator):
         never_output: tuple[int, ...] = (),
     ):
         super().__init__()
-        self.vocab_size = vocab_size
-        self.emb_dim = emb_dim
-        self.hidden_dim = hidden_dim
-        self.max_len = max_len
-        self.start_token = start_token
+        self._set_shape(vocab_size, emb_dim, hidden_dim, max_len, start_token)
         self.embedding = nn.Embedding(vocab_size, emb_dim)
         self.lstm = nn.LSTM(emb_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, vocab_size)
         self.reset_parameters(init_std)
         set_special_tokens(self, vocab_size, eos_token, pad_token, never_output)
+
+    def _set_shape(self, vocab_size, emb_dim, hidden_dim, max_len, start_token):
+        """The sizes every generator of this interface has (ints): a subclass with another
+        recurrent core sets them so too (``hidden_dim``: the size of the output layer's
+        input)."""
+        self.vocab_size = vocab_size
+        self.emb_dim = emb_dim
+        self.hidden_dim = hidden_dim
+        self.max_len = max_len
+        self.start_token = start_token
 
     def _out(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""

@@ -86,7 +86,8 @@ class Phase:
     # may be shared: kept as checkpoints/end-<name>.pt, which another run of the same
     # settings may start from (``pretrain.generator_from``)
     shared_optimizer: str | None = None
-    # config sections besides SHARED_SECTIONS that shape it (e.g. "vae")
+    # config sections besides SHARED_SECTIONS that shape it (e.g. "vae"), or single keys
+    # of one ("relgan.mem_slots")
     shaped_by: tuple[str, ...] = ()
 
     @property
@@ -742,7 +743,10 @@ SHARED_SECTIONS = ("seed", "oracle", "data", "generator", "eval")
 def _shared_settings(config: dict, phase: Phase) -> dict:
     """The parts of a config that shape a shareable first phase (MLE or VAE pre-training)
     and its logged evaluations."""
-    out = {k: config.get(k) for k in (*SHARED_SECTIONS, *phase.shaped_by)}
+    out = {k: config.get(k) for k in (*SHARED_SECTIONS, *phase.shaped_by) if "." not in k}
+    for key in (k for k in phase.shaped_by if "." in k):  # one key of a section
+        section, name = key.split(".", 1)
+        out[key] = (config.get(section) or {}).get(name)
     ignored = {(section, key) for section, key in PASS_ROW_SETTINGS}  # the device's choice
     ignored |= {("generator", "estimator"), ("generator", "merl_alpha")}  # act after it
     for section, value in out.items():
