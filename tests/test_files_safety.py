@@ -436,12 +436,19 @@ def test_a_vocabulary_with_renamed_specials_is_one_line(tmp_path, capsys):
 # -- 8 / 9. signals ------------------------------------------------------------------
 
 
+def _default_hangup() -> None:
+    """In the child: SIGHUP's default action, even when the tests run under ``nohup``
+    (whose ignored SIGHUP a child inherits, and seqgan keeps ignored by design)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def _start(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen(
         [sys.executable, "-m", "seqgan", *args],
         env=env,
         cwd=cwd,
+        preexec_fn=_default_hangup,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

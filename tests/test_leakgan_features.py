@@ -93,7 +93,9 @@ def test_mc_search_reading_each_prefix_once_equals_re_reading_it():
 def test_a_prefix_with_eos_is_padded_and_completions_pad_after_eos():
     torch.manual_seed(0)
     d = Discriminator(12, 6, 4, [1, 2, 6], [3, 3, 2])
-    generator = LeakGANGenerator(12, 4, 4, 6, 0, d, 3, 2, eos_token=1, pad_token=2)
+    generator = LeakGANGenerator(
+        d, 12, 4, 4, 6, 0, 3, 2, 0.1, eos_token=1, pad_token=2, never_output=()
+    )
     prefix = torch.tensor([[5, 1, 7], [5, 6, 7]])  # row 0 ended at its second token
     out = generator.continue_from(prefix)
     assert out[0].tolist() == [5, 1, 2, 2, 2, 2] and out[1, :3].tolist() == [5, 6, 7]
