@@ -28,7 +28,7 @@ Run: python benchmarks/rankgan_reference.py [--rows N] [--repeats R]
 from __future__ import annotations
 
 import argparse
-import os
+import statistics
 from unittest import mock
 
 import torch
@@ -40,7 +40,7 @@ from seqgan.rl import estimators
 from seqgan.rl.ranking import LogRankReward
 from seqgan.rl.rollout import mc_search_q_reference
 from seqgan.training import rankgan, steps
-from vs_textgan import PAPER
+from vs_textgan import PAPER, composed, load_average
 
 
 def parts(rows: int) -> tuple[dict, dict]:
@@ -81,33 +81,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at start: {load_average()}")
     torch.manual_seed(0)
     g_steps, d_parts = parts(args.rows)
     g_steps["batched"]()  # warm-up (kernel choice is cached by then)
-    seconds = {}
+    seconds: dict = {}
     for _ in range(args.repeats):  # interleaved, so that a change in load hits both
         for name, fn in g_steps.items():
             seconds.setdefault(name, []).append(timed(fn)[0])
-    g = {name: sorted(times)[len(times) // 2] for name, times in seconds.items()}
+    g = {name: statistics.median(times) for name, times in seconds.items()}
     d = {name: timed(fn, args.repeats)[0] for name, fn in d_parts.items()}
-    d_step = d["negatives"] * PAPER["negatives"] / args.rows + PAPER["k"] * d["D epoch"] * PAPER[
-        "d_rows"
-    ] / (2 * args.rows)
+    epochs = {name: composed({"g-step": g[name], **d}, args.rows) for name in g}
     print(
         f"parts on {args.rows} sequences, composed to the epoch (g {PAPER['g']}, "
         f"d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences); median of {args.repeats}"
     )
     print(
-        f"d-step (both paths)  {d_step:8.2f} s  (negatives {d['negatives']:.2f} s, ranker "
-        f"epoch {d['D epoch']:.2f} s on {args.rows} + {args.rows})"
+        f"d-step parts (both paths): negatives {d['negatives']:.2f} s, ranker epoch "
+        f"{d['D epoch']:.2f} s on {args.rows} + {args.rows}"
     )
-    epochs = {name: PAPER["g"] * g[name] + PAPER["d"] * d_step for name in g}
     for name in g:
         print(f"{name:10s} g-step {g[name]:8.2f} s   epoch {epochs[name]:8.1f} s")
     print(f"g-step: batched {g['reference'] / g['batched']:.2f}x the reference")
     print(f"epoch:  batched {epochs['reference'] / epochs['batched']:.2f}x the reference")
-    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ sequences; MaliGAN 16 reward calls / LeakGAN 4 roll-outs, c = 4, k = 16) is
 
     epoch = g * (one g-step) + d * (sampling 10,000 negatives + k * one D epoch over 20,000)
 
-Each part is measured here, on ``--rows`` sequences for the sampling and the D epoch
-(scaled linearly to the epoch's 10,000 / 20,000: both are loops over fixed-size
-batches), and composed.  Not counted on either side: evaluation, and TextGAN-PyTorch's
-re-sampling of 10,000 oracle sequences per d-step (our S is fixed, as the paper's).
+Each part is measured here, ours then theirs (``--repeats`` times, medians), on
+``--rows`` sequences for the sampling and the D epoch (scaled linearly to the epoch's
+10,000 / 20,000: both are loops over fixed-size batches), and composed.  Not counted on
+either side: evaluation, and TextGAN-PyTorch's re-sampling of 10,000 oracle sequences
+per d-step (our S is fixed, as the paper's).
 
 Peak resident memory (``--memory``): each side of each algorithm runs in a fresh process
 of this script (``--peak-of SIDE:ALGORITHM``) that builds its models and runs one g-step,
@@ -51,6 +52,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import types
@@ -314,11 +316,27 @@ def relgan_comparison(t, rows: int, repeats: int) -> None:
 
 def epoch_seconds(parts: dict, rows: int, repeats: int) -> tuple[float, dict]:
     seconds = {name: timed(fn, repeats)[0] for name, fn in parts.items()}
-    total = PAPER["g"] * seconds["g-step"] + PAPER["d"] * (
+    return composed(seconds, rows), seconds
+
+
+def composed(seconds: dict, rows: int) -> float:
+    """The paper epoch from its parts' seconds on ``rows`` sequences."""
+    return PAPER["g"] * seconds["g-step"] + PAPER["d"] * (
         seconds["negatives"] * PAPER["negatives"] / rows
         + PAPER["k"] * seconds["D epoch"] * PAPER["d_rows"] / (2 * rows)
     )
-    return total, seconds
+
+
+def paired_epoch_seconds(mine: dict, theirs: dict, rows: int, repeats: int) -> tuple:
+    """``epoch_seconds`` of both sides, each part timed ours then theirs ``repeats`` times
+    (medians): a change of the machine's load during the run hits both sides alike."""
+    seconds: dict = {"ours": {}, "theirs": {}}
+    for part in mine:
+        for _ in range(repeats):
+            for side, parts in (("ours", mine), ("theirs", theirs)):
+                seconds[side].setdefault(part, []).append(timed(parts[part])[0])
+    medians = [{p: statistics.median(t) for p, t in seconds[s].items()} for s in seconds]
+    return tuple((composed(m, rows), m) for m in medians)
 
 
 # peak resident memory, each side in its own process (MaliGAN and LeakGAN)
@@ -409,10 +427,12 @@ def main() -> None:
             continue
         torch.manual_seed(0)
         preset = {"maligan": "maligan-synthetic", "leakgan": "leakgan-synthetic-20"}[name]
-        mine, mine_parts = epoch_seconds(ours(preset, args.rows), args.rows, args.repeats)
+        my_fns = ours(preset, args.rows)
         torch.manual_seed(0)
         build = theirs_maligan if name == "maligan" else theirs_leakgan
-        theirs, their_parts = epoch_seconds(build(t, args.rows), args.rows, args.repeats)
+        (mine, mine_parts), (theirs, their_parts) = paired_epoch_seconds(
+            my_fns, build(t, args.rows), args.rows, args.repeats
+        )
         for part in mine_parts:
             print(
                 f"{name:8s} {part:10s} ours {mine_parts[part]:8.2f} s   TextGAN-PyTorch "
