@@ -29,17 +29,19 @@ epoch's first negatives) and at the end.  Both sides import torch and this scrip
 modules (seqgan's, and TextGAN-PyTorch's in their process only).
 
 RelGAN (``--algorithms relgan``) has no MC search and no D epochs: its adversarial epoch
-is one of the authors' iterations, 1 generator step and 5 discriminator steps, each on 64
-real and 64 free-running Gumbel-softmax samples (V = 5,000, T = 20, the paper's relational
-memory 1 x 2 x 256 and its discriminator: 64 representations, filters 2-5 x 300), timed as
-it is; its MLE epoch (10,000 sequences) is timed on ``--rows`` and scaled.  TextGAN-PyTorch's
-steps are its instructor's ``adv_train_generator`` / ``adv_train_discriminator`` with a
-plain random batch of the data (its ``GenDataIter.random_batch`` re-collates the whole
-data set per call: that cost is printed apart).  Timings alternate between the two sides
-in this one process (so both see the same load); the peak memory of each side is that of
-its own process (this script re-run with ``--peak``) over two adversarial epochs: the
-high-water mark of its resident set (``VmHWM``, reset before them), and its growth over the
-resident size before them.
+is one of the authors' iterations, 1 generator step and 5 discriminator steps, each on
+64 real and 64 free-running Gumbel-softmax samples (V = 5,000, T = 20, the paper's
+relational memory 1 x 2 x 256 and its discriminator: 64 representations, filters 2-5 x
+300), timed as it is (wall clock and, as the machine may be shared, the process's CPU
+time: with one thread, the work done); its MLE epoch (10,000 sequences) is timed on
+``--rows`` and scaled. TextGAN-PyTorch's steps are its instructor's
+``adv_train_generator`` / ``adv_train_discriminator`` with a plain random batch of the
+data (its ``GenDataIter.random_batch`` re-collates the whole data set per call: that
+cost is printed apart). Timings alternate between the two sides in this one process (so
+both see the same load); the peak memory of each side is that of its own process (this
+script re-run with ``--peak``) over two adversarial epochs: the high-water mark of its
+resident set (``VmHWM``, reset before them), and its growth over the resident size
+before them.
 
 Run: TEXTGAN_PYTORCH=/path/to/TextGAN-PyTorch python benchmarks/vs_textgan.py [--rows N]
 [--memory]
@@ -55,6 +57,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import time
 import types
 
 import torch
@@ -274,6 +277,21 @@ def relgan_peak(side: str, rows: int) -> None:
     print(json.dumps({"peak_kib": read_peak(), "before_kib": before}))
 
 
+def wall_and_cpu(fn) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of one call of ``fn``: with one thread the CPU time is
+    the work done, also while other processes share the cores (the wall clock then
+    includes waiting for a core)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def median_pair(pairs: list) -> tuple[float, float]:
+    """The median wall and the median CPU seconds of ``[(wall, cpu), ...]``."""
+    walls, cpus = sorted(p[0] for p in pairs), sorted(p[1] for p in pairs)
+    return walls[len(walls) // 2], cpus[len(cpus) // 2]
+
+
 def relgan_comparison(t, rows: int, repeats: int) -> None:
     torch.manual_seed(0)
     mine = ours_relgan(rows)
@@ -284,14 +302,15 @@ def relgan_comparison(t, rows: int, repeats: int) -> None:
     scale = {"MLE epoch": RELGAN_MLE_ROWS / rows}
     labels = {"epoch": "adversarial epoch (1 g + 5 d)", "MLE epoch": "MLE epoch (10,000)"}
     for part in ("g-step", "d-step", "epoch", "MLE epoch"):
-        ours_s, theirs_s = [], []
+        times: dict = {"ours": [], "theirs": []}
         for _ in range(repeats):  # alternating: both sides under the same load
-            ours_s.append(timed(mine[part])[0] * scale.get(part, 1.0))
-            theirs_s.append(timed(theirs[part])[0] * scale.get(part, 1.0))
-        a, b = sorted(ours_s)[len(ours_s) // 2], sorted(theirs_s)[len(theirs_s) // 2]
+            for side, fn in (("ours", mine[part]), ("theirs", theirs[part])):
+                times[side].append([x * scale.get(part, 1.0) for x in wall_and_cpu(fn)])
+        (a, a_cpu), (b, b_cpu) = (median_pair(times[side]) for side in ("ours", "theirs"))
         print(
             f"relgan   {labels.get(part, part):30s} ours {a:8.3f} s   TextGAN-PyTorch "
-            f"{b:8.3f} s   speedup {b / a:5.2f}x"
+            f"{b:8.3f} s   speedup {b / a:5.2f}x   (CPU time {a_cpu:8.3f} s vs "
+            f"{b_cpu:8.3f} s: {b_cpu / a_cpu:5.2f}x)"
         )
     batch_s = timed(theirs["random_batch"], repeats)[0]
     print(
@@ -417,10 +436,11 @@ def main() -> None:
     t = textgan()
     print(f"load average at start: {load_average()}")
     print(f"machine: {machine()}")
-    print(
-        f"parts on {args.rows} sequences, composed to the paper epoch "
-        f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)"
-    )
+    if set(args.algorithms.split(",")) - {"relgan"}:
+        print(
+            f"parts on {args.rows} sequences, composed to the paper epoch "
+            f"(g {PAPER['g']}, d {PAPER['d']}, k {PAPER['k']}, 10,000 + 10,000 sequences)"
+        )
     for name in args.algorithms.split(","):
         if name == "relgan":
             relgan_comparison(t, args.rows, max(args.repeats, 3))
