@@ -187,17 +187,10 @@ def leakgan_step(
     }
 
 
-# its own pre-training (D first, then the worker and the manager: nothing to share with
-# MLE-pre-trained runs); cost 0 as the pre-training runs it is launched with, so that
-# seqgan compare does not start it ahead of the pre-training every other run waits for
 ALGORITHM = Algorithm(
     "leakgan",
     build,
     "LeakGAN (Guo et al. 2018): manager/worker over D's leaked features, section [leakgan]",
     config=LeakGANConfig,
-    generator=build_generator,
-    generator_params=generator_params,
-    discriminator=True,
-    pretraining=None,
-    cost=0,
+    **parts.own_generator_fields(build_generator, generator_params),
 )

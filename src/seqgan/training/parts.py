@@ -254,3 +254,17 @@ def gan_phases(
         discriminator_pretrain_phase(cfg, d_step),
         Phase("adversarial", cfg.adversarial.epochs, adversarial, trains_generator=True),
     ]
+
+
+def own_generator_fields(build_generator, generator_params) -> dict:
+    """``Algorithm`` fields of an algorithm with its own kind of generator and D (LeakGAN,
+    RelGAN): its own pre-training (nothing to share with MLE-pre-trained LSTM runs), and
+    cost 0 as the pre-training runs it is launched with, so that ``seqgan compare`` starts
+    it beside the shared MLE pre-training every other run waits for."""
+    return {
+        "generator": build_generator,
+        "generator_params": generator_params,
+        "discriminator": True,
+        "pretraining": None,
+        "cost": 0,
+    }

@@ -217,18 +217,12 @@ def build(cfg: Config, task: Task):
     return models, optimizers, [pretrain, Phase("adversarial", epochs, adversarial, True)]
 
 
-# its own pre-training (the relational-memory generator: nothing to share with the LSTM's;
-# RelGAN runs of equal generator settings share it by pretrain.generator_from); cost 0 as
-# LeakGAN's, so that seqgan compare starts it beside the shared MLE pre-training
+# RelGAN runs of equal generator settings share their pre-training by pretrain.generator_from
 ALGORITHM = Algorithm(
     "relgan",
     build,
     "RelGAN (Nie et al. 2019): relational memory, Gumbel-softmax, S representations in D; [relgan]",
     config=RelGANConfig,
     validate=validate,
-    generator=build_generator,
-    generator_params=generator_params,
-    discriminator=True,
-    pretraining=None,
-    cost=0,
+    **parts.own_generator_fields(build_generator, generator_params),
 )
