@@ -403,6 +403,7 @@ def compare(
     seeds: int = 1,
     jobs: int = 1,
     strategies: str | None = None,
+    sweep: str | None = None,
     seed=None,
     data_root=None,
     backend: str = "local",
@@ -411,9 +412,16 @@ def compare(
     **overrides,
 ) -> Comparison:
     """Run (or continue) a comparison (``seqgan compare``); ``algorithms`` a list or a
-    comma-separated string; ``backend="ray"`` runs it on a Ray cluster (``ray_address``,
-    else ``RAY_ADDRESS``, else a local instance; docs/scale-out.md)."""
-    from seqgan.experiments.compare import parse_algorithms, parse_strategies, run_compare
+    comma-separated string; ``sweep="relgan.beta_max=1,10,100"`` replaces that algorithm's
+    run by one run per value (``seqgan compare --sweep``); ``backend="ray"`` runs it on a
+    Ray cluster (``ray_address``, else ``RAY_ADDRESS``, else a local instance;
+    docs/scale-out.md)."""
+    from seqgan.experiments.compare import (
+        parse_algorithms,
+        parse_strategies,
+        parse_sweep,
+        run_compare,
+    )
 
     if out is None:
         raise UserError("compare() needs out= (the comparison folder)")
@@ -426,6 +434,9 @@ def compare(
     names = parse_algorithms(
         algorithms if isinstance(algorithms, str) else ",".join(algorithms), "algorithms="
     )
+    if sweep is not None and not isinstance(sweep, str):
+        raise UserError(f"sweep= must be a text like 'relgan.beta_max=1,10,100', got {sweep!r}")
+    parsed_sweep = parse_sweep(sweep, names, "sweep=")
     seeds, jobs = (arguments.whole(seeds, "seeds", API, 1), arguments.whole(jobs, "jobs", API, 1))
     max_retries = arguments.whole(max_retries, "max_retries", API, 0)
     backend = arguments.choice(backend, "backend", API, ("local", "ray"))
@@ -443,6 +454,7 @@ def compare(
         backend=backend,
         ray_address=ray_address,
         max_retries=max_retries,
+        sweep=parsed_sweep,
     )
     with open(folder / "table.csv", encoding="utf-8") as handle:
         rows = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]

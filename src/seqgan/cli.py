@@ -218,6 +218,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also run SeqGAN with these g-steps,d-steps,k-epochs (Figure 3)",
     )
     comp.add_argument(
+        "--sweep",
+        metavar="SECTION.KNOB=V1,V2,...",
+        help="replace an algorithm's run by one run per value of a knob of its own "
+        "section, sharing its pre-training (e.g. relgan.beta_max=1,10,100,1000,10000)",
+    )
+    comp.add_argument(
         "--backend",
         choices=("local", "ray"),
         default="local",
@@ -536,12 +542,14 @@ def cmd_compare(args) -> int:
         parse_algorithms,
         parse_gpus,
         parse_strategies,
+        parse_sweep,
         run_compare,
         visible_gpus,
     )
 
     algorithms = parse_algorithms(args.algorithms)
     strategies = parse_strategies(args.strategies)
+    sweep = parse_sweep(args.sweep, algorithms)
     gpus, per_gpu = None, 1
     ray = args.backend == "ray"
     if not ray and (args.ray_address is not None or args.max_retries is not None):
@@ -573,6 +581,7 @@ def cmd_compare(args) -> int:
             root,
             gpus=gpus,
             runs_per_gpu=per_gpu,
+            sweep=sweep,
             **(
                 {
                     "backend": "ray",

@@ -78,6 +78,7 @@ BUILTIN: dict[str, dict[str, str]] = {
 Built = tuple[dict[str, Any], dict[str, Any], list[Any]]
 T = TypeVar("T", "Algorithm", "Metric")
 PRETRAININGS = ("mle", "vae")  # the pre-training families seqgan compare shares per seed
+OWN_PRETRAINING = "own"  # a shareable pre-training of the algorithm's own (a --sweep shares it)
 
 
 @dataclass(frozen=True)
@@ -103,17 +104,19 @@ class Algorithm:
     discriminator: bool = False  # trains a discriminator (memory, negatives)
     rollout: bool = False  # keeps a roll-out copy of the generator for an MC search (memory)
     # the shareable first phase it starts with: "mle" (training.parts.pretrain_phase),
-    # "vae" (training.vae's), or None (no pre-training; seqgan compare shares none)
+    # "vae" (training.vae's), "own" (a shareable phase of its own, Phase.shared_optimizer:
+    # seqgan compare shares it among the runs of a --sweep of the algorithm), or None
+    # (none that can be shared)
     pretraining: str | None = "mle"
     cost: int = 1  # relative time of a run; seqgan compare launches costlier ones first
 
     def __post_init__(self) -> None:
         if not callable(self.build):
             raise TypeError(f"algorithm '{self.name}': build is not callable")
-        if self.pretraining not in (*PRETRAININGS, None):
+        if self.pretraining not in (*PRETRAININGS, OWN_PRETRAINING, None):
             raise TypeError(
                 f"algorithm '{self.name}': pretraining must be one of "
-                f"{', '.join(PRETRAININGS)} or None, got {self.pretraining!r}"
+                f"{', '.join(PRETRAININGS)}, {OWN_PRETRAINING} or None, got {self.pretraining!r}"
             )
 
     @property

@@ -10,6 +10,8 @@ Layout of the comparison folder ``OUT``::
     seed-<s>/pretrain-vae/        VAE pre-training shared by the VAE family of seed s
     seed-<s>/<algorithm>/         one ordinary run folder per algorithm ...
     seed-<s>/seqgan-g<g>-d<d>-k<k>/  ... and per training strategy
+    seed-<s>/<algorithm>-<knob>-<v>/  ... and per value of a swept knob (``--sweep``)
+    seed-<s>/pretrain-<algorithm>/  the own pre-training shared by a sweep's runs
     logs/seed-<s>-<name>.log      each run's output
     table.md, table.csv, figures/ the report (``experiments.report``)
 
@@ -36,12 +38,14 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shlex
 import signal
 import subprocess
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
@@ -76,6 +80,7 @@ from seqgan.storage.lock import FolderLock
 from seqgan.storage.tensorboard_path import is_utf8
 
 PRETRAINING_JOBS = {"mle": "pretrain", "vae": "pretrain-vae"}  # pre-training -> job name
+OWN = registry.OWN_PRETRAINING  # an algorithm's own pre-training: shared by its sweep's runs
 
 
 def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
@@ -94,6 +99,70 @@ def parse_strategies(text: str | None) -> list[tuple[int, int, int]]:
             raise UserError(f"--strategies: need g >= 0, d >= 0, k >= 1, got '{part}'")
         out.append((g, d, k))
     return out
+
+
+def _section_of(algorithm: str) -> str | None:
+    return registry.algorithm(algorithm).section
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One knob of one algorithm's own config section over several values (``--sweep
+    relgan.beta_max=1,10,100``): that algorithm's run is replaced by one run per value,
+    named ``<algorithm>-<knob>-<value>`` (``relgan-beta_max-100``), which share its
+    pre-training (for an algorithm with ``pretraining="own"``, a ``pretrain-<algorithm>``
+    run per seed)."""
+
+    algorithm: str
+    knob: str  # the key inside the section: "beta_max"
+    values: tuple[str, ...]  # as written, each a valid value of the knob
+
+    @property
+    def key(self) -> str:
+        """The full key, ``relgan.beta_max`` (``--set`` spelling)."""
+        return f"{registry.section_name(self.algorithm)}.{self.knob}"
+
+    def run_name(self, value: str) -> str:
+        return f"{self.algorithm}-{self.knob}-{value}"
+
+    def to_list(self) -> list[str]:
+        """As recorded in ``compare.toml``: ``[key, value, ...]``."""
+        return [self.key, *self.values]
+
+
+def parse_sweep(text: str | None, algorithms: list[str], option: str = "--sweep") -> Sweep | None:
+    """``"relgan.beta_max=1,10,100"`` -> a ``Sweep`` of an algorithm among ``algorithms``
+    whose own section holds the knob; each value checked as ``--set`` checks it; one-line
+    errors otherwise."""
+    if text is None:
+        return None
+    key, sep, listed = text.partition("=")
+    key = key.strip()
+    values = [v.strip() for v in listed.split(",") if v.strip()]
+    if not sep or "." not in key or not values:
+        raise UserError(f"{option} expects SECTION.KNOB=V1,V2,... (e.g. relgan.beta_max=1,10,100)")
+    section, knob_name = key.split(".", 1)
+    owners = [a for a in algorithms if registry.is_algorithm(a) and _section_of(a) == section]
+    if not owners:
+        own = [a.name for a in registry.algorithms() if a.section is not None]
+        raise UserError(
+            f"{option}: [{section}] is not the own section of an algorithm in "
+            f"--algorithms ({', '.join(algorithms)}); a sweep varies one knob of "
+            f"{', '.join(own)}, listed in --algorithms"
+        )
+    if len(values) < 2 or len(set(values)) != len(values):
+        raise UserError(f"{option} needs at least two different values of {key}")
+    for value in values:
+        if not re.fullmatch(r"[\w.+-]+", value):
+            raise UserError(
+                f"{option}: value {value!r} of {key} cannot name a run folder "
+                "(letters, digits, '.', '+', '-')"
+            )
+        try:
+            build_config(None, [f"{key}={value}"], complete=False)
+        except UserError as exc:
+            raise UserError(f"{option}: {exc}") from None
+    return Sweep(owners[0], knob_name, tuple(values))
 
 
 # names accepted besides the algorithms: SeqGAN with another policy-gradient estimator
@@ -203,7 +272,7 @@ def _with(base: dict, **sections) -> Config:
 
 
 def _algorithm_of(name: str) -> str:
-    """The algorithm of a planned run (an estimator variant or strategy runs SeqGAN)."""
+    """The algorithm of a listed name (an estimator variant runs SeqGAN)."""
     return name if registry.is_algorithm(name) else "seqgan"
 
 
@@ -220,22 +289,37 @@ def plan(
     seeds: int,
     out: Path,
     jobs: int,
+    sweep: Sweep | None = None,
 ) -> list[Job]:
     """Every run of the comparison, pre-training runs first."""
     data = base.to_dict()
     data["run"]["threads"] = threads_per_run(jobs, base.run.threads)
     share = base.pretrain.generator_epochs > 0
     planned: list[Job] = []
-    runs = [(a, a, {}) for a in algorithms]
+    runs: list[tuple[str, str, str, dict]] = []  # (name, label, algorithm, sections to merge)
+    for a in algorithms:
+        if sweep is not None and a == sweep.algorithm:
+            runs += [
+                (sweep.run_name(v), f"{a} {sweep.knob}={v}", a, _swept(data, sweep, v))
+                for v in sweep.values
+            ]
+        else:
+            runs.append((a, a, _algorithm_of(a), {}))
     runs += [
         (
             f"seqgan-g{g}-d{d}-k{k}",
             f"g={g}, d={d}, k={k}",
-            {"g_steps": g, "d_steps": d, "k_epochs": k},
+            "seqgan",
+            {"adversarial": {"g_steps": g, "d_steps": d, "k_epochs": k}},
         )
         for g, d, k in strategies
     ]
-    kinds = sorted({_pretraining_of(_algorithm_of(name)) for name, _, _ in runs} - {None})
+    kinds = sorted({_pretraining_of(a) for _, _, a, _ in runs} - {None, OWN})
+    own = (
+        sweep.algorithm
+        if sweep is not None and share and _pretraining_of(sweep.algorithm) == OWN
+        else None
+    )
     for i in range(seeds):
         seed = base.seed + i
         folder = out / f"seed-{seed}"
@@ -244,16 +328,20 @@ def plan(
             cfg = _with(data, seed=seed, algorithm=kind, adversarial={"epochs": 0})
             pretrain[kind] = Job(PRETRAINING_JOBS[kind], seed, cfg, folder / PRETRAINING_JOBS[kind])
             planned.append(pretrain[kind])
-        for name, label, adversarial in runs:
-            algorithm = _algorithm_of(name)
+        if own is not None:  # the sweep's own pre-training, at the base config's knob
+            cfg = _with(data, seed=seed, algorithm=own, adversarial={"epochs": 0})
+            name = f"pretrain-{own}"
+            pretrain[OWN] = Job(name, seed, cfg, folder / name)
+            planned.append(pretrain[OWN])
+        for name, label, algorithm, sections in runs:
             generator = {"estimator": name} if name in ESTIMATOR_VARIANTS else {}
-            source = pretrain.get(_pretraining_of(algorithm))
+            kind = _pretraining_of(algorithm)
+            source = pretrain.get(kind) if kind != OWN or algorithm == own else None
             cfg = _with(
                 data,
                 seed=seed,
                 algorithm=algorithm,
-                adversarial=adversarial,
-                generator=generator,
+                **{"generator": generator, **sections},
                 pretrain={"generator_from": str(source.run) if source else ""},
             )
             planned.append(Job(name, seed, cfg, folder / name, source, label))
@@ -263,6 +351,14 @@ def plan(
     return sorted(
         planned, key=lambda j: (j.needs is not None, -registry.algorithm(j.config.algorithm).cost)
     )
+
+
+def _swept(data: dict, sweep: Sweep, value: str) -> dict:
+    """The config sections of one run of ``sweep``: its section with the knob at
+    ``value`` (parsed as ``--set`` parses it)."""
+    section = registry.section_name(sweep.algorithm)
+    parsed = build_config(data, [f"{sweep.key}={value}"]).to_dict()
+    return {section: {sweep.knob: parsed[section][sweep.knob]}}
 
 
 def _check_folder(out: Path, settings: dict) -> None:
@@ -455,8 +551,10 @@ def run_compare(
     backend: str = "local",
     ray_address: str | None = None,
     max_retries: int = 3,
+    sweep: Sweep | None = None,
 ) -> str:
     """Plan, run (or continue) and report a comparison; returns the markdown table.
+    ``sweep`` replaces its algorithm's run by one run per value of its knob (``Sweep``).
     ``gpus`` (``CUDA_VISIBLE_DEVICES`` values, ``parse_gpus``) replace ``jobs`` by
     ``len(gpus) * runs_per_gpu`` runs at a time (``place``).  ``backend``: ``local`` (a
     pool of subprocesses, ``Runner``) or ``ray`` (the same runs as Ray tasks,
@@ -492,13 +590,15 @@ def run_compare(
         "strategies": [list(s) for s in strategies],
         "seeds": seeds,
     }
+    if sweep is not None:  # absent otherwise: a comparison made before sweeps continues
+        settings["sweep"] = sweep.to_list()
     if not is_utf8(out):  # the runs' config.toml (UTF-8 TOML) name their shared pre-training
         raise UserError(
             f"comparison folder {out}: its name is not UTF-8, which the runs' "
             f"config.toml files cannot record; choose a UTF-8 name"
         )
     _check_folder(out, settings)
-    planned = plan(base, algorithms, strategies, seeds, out, jobs)
+    planned = plan(base, algorithms, strategies, seeds, out, jobs, sweep)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -520,17 +620,32 @@ def run_compare(
             runner = Runner(planned, jobs, data_root, gpus=gpus, runs_per_gpu=runs_per_gpu)
         with handle_signals():
             runner.run()
-        return _report(base, algorithms, planned, out)
+        return _report(base, algorithms, planned, out, sweep)
 
 
-def _report(base: Config, algorithms: list[str], planned: list[Job], out: Path) -> str:
+def _row_names(algorithms: list[str], sweep: Sweep | None) -> list[str]:
+    """The runs of the table's rows: each algorithm, a swept one as its runs."""
+    out = []
+    for a in algorithms:
+        if sweep is not None and a == sweep.algorithm:
+            out += [sweep.run_name(v) for v in sweep.values]
+        else:
+            out.append(a)
+    return out
+
+
+def _report(
+    base: Config, algorithms: list[str], planned: list[Job], out: Path, sweep: Sweep | None = None
+) -> str:
     """``table.md``, ``table.csv`` and the figures of finished jobs; the markdown table."""
     failed = [j for j in planned if j.status != "done"]
     if failed:
         names = ", ".join(f"seed {j.seed} {j.name} ({j.status})" for j in failed)
         raise RunsFailed(f"{len(failed)} run(s) did not finish: {names}; see {out / 'logs'}")
-    groups = {a: [RunFolder(j.run) for j in planned if j.name == a] for a in algorithms}
+    groups: dict[str, list[RunFolder]] = {}  # the table's rows: the algorithms, a sweep's runs
     strategy_groups: dict[str, list[RunFolder]] = {}
+    for name in dict.fromkeys(_row_names(algorithms, sweep)):
+        groups[name] = [RunFolder(j.run) for j in planned if j.name == name]
     for job in planned:
         if job.name.startswith("seqgan-g"):
             strategy_groups.setdefault(job.label, []).append(RunFolder(job.run))

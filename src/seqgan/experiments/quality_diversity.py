@@ -12,6 +12,14 @@ beats MLE only if its curve lies above MLE's *at the same diversity*. Axes:
   backward BLEU-n (Shi et al. 2018) and their harmonic mean, per temperature;
 * optionally the reverse-LM score (``--reverse-lm``: ``metrics.quality_diversity``).
 
+A comparison made with ``seqgan compare --sweep KNOB=V1,V2,...`` of numeric values (e.g.
+RelGAN's ``relgan.beta_max``, whose claim is that it trades quality for diversity
+better than temperature does): its runs are joined into one curve over the knob, ``relgan
+over beta_max``, each run evaluated at temperature 1 only (``sweep_curve``), and compared
+with MLE's temperature curve like any other; their shared pre-training (``pretrain-relgan``:
+the same generator after MLE alone) is a curve over temperature too, ``relgan MLE
+pre-trained``.
+
 Printed: the report; written only to the folder ``--out`` names: ``quality_diversity.csv``
 (one row per algorithm, seed and temperature, with the metric signatures),
 ``quality_diversity.md`` (the matched-diversity comparison of every algorithm against
@@ -72,13 +80,19 @@ def bleu_order(cfg: Config, bleu_n: int | None = None) -> int:
 
 def find_runs(folder: Path) -> dict[str, list[Path]]:
     """``algorithm label -> finished run folders`` (one per seed) of a run folder or a
-    comparison folder (``seed-*/<label>``; the shared pre-training runs left out)."""
+    comparison folder (``seed-*/<label>``; the shared pre-training runs left out, but for
+    a sweep's own, ``pretrain-<algorithm>``: its generator after MLE alone, a curve over
+    temperature)."""
     folder = Path(folder)
     if (folder / "config.toml").is_file():
         return {_run_config(folder).algorithm: [folder]}
     found: dict[str, list[Path]] = {}
+    curve = sweep_curve(folder)
+    own = curve.pretraining if curve is not None else None  # a sweep's own pre-training
     for run in sorted(folder.glob("seed-*/*")):
-        if (run / "model.pt").is_file() and not run.name.startswith("pretrain"):
+        if (run / "model.pt").is_file() and (
+            not run.name.startswith("pretrain") or run.name == own
+        ):
             found.setdefault(run.name, []).append(run)
     if not found:
         raise UserError(
@@ -90,6 +104,60 @@ def find_runs(folder: Path) -> dict[str, list[Path]]:
 
 def _run_config(run: Path) -> Config:
     return build_config(read_toml(run / "config.toml"))
+
+
+@dataclass
+class SweepCurve:
+    """The runs of a comparison's numeric ``--sweep`` joined into one curve: label
+    ``<algorithm> over <knob>``, a point per value (``compare.toml``'s ``sweep``)."""
+
+    label: str
+    knob: str
+    points: dict[str, float]  # run folder name -> the knob's value
+    pretraining: str  # the runs' shared pre-training: "pretrain-relgan" (or "pretrain")
+    pretrained_label: str  # its curve's label
+
+    def point(self, run: Path) -> float | None:
+        return self.points.get(run.name)
+
+
+def sweep_curve(folder: Path) -> SweepCurve | None:
+    """The ``SweepCurve`` of a comparison folder made with a sweep of numeric values;
+    None for a run folder, a comparison without a sweep, or a sweep of named values
+    (such as ``relgan.loss``: each of those runs is a curve over temperature)."""
+    marker = Path(folder) / "compare.toml"
+    if not marker.is_file():
+        return None
+    settings = read_toml(marker)
+    listed, algorithms = settings.get("sweep"), settings.get("algorithms", [])
+    if not isinstance(listed, list) or len(listed) < 3:
+        return None
+    from seqgan.experiments.compare import Sweep
+    from seqgan.registry import section_name
+
+    section, knob = listed[0].split(".", 1)
+    owner = [a for a in algorithms if isinstance(a, str) and section_name(a) == section]
+    if not owner:
+        return None
+    sweep = Sweep(owner[0], knob, tuple(listed[1:]))
+    try:
+        points = {sweep.run_name(v): float(v) for v in sweep.values}
+    except ValueError:
+        return None
+    own = f"pretrain-{sweep.algorithm}"
+    return SweepCurve(
+        f"{sweep.algorithm} over {knob}", knob, points, own, f"{sweep.algorithm} MLE pre-trained"
+    )
+
+
+def curve_of(row: dict) -> str:
+    """The curve a row belongs to: its algorithm, or a sweep's label."""
+    return row.get("curve", row["algorithm"])
+
+
+def point_of(row: dict) -> float:
+    """Where a row sits on its curve: its temperature, or a sweep's knob value."""
+    return row.get("_point", row["temperature"])
 
 
 def parse_temperatures(text: str) -> list[float]:
@@ -203,19 +271,25 @@ def sweep_run(
 
 
 def matched_comparison(rows: list[dict], axes: Axes, seed: int = 0) -> list[dict]:
-    """Every algorithm against ``REFERENCE`` (MLE) at matched diversity: at ``GRID``
-    common diversity values, A's quality advantage (positive = A better) with a 95 %
-    bootstrap interval over samples (seeds pooled). Empty without an MLE curve."""
+    """Every curve (an algorithm over temperature, or a sweep over its knob) against
+    ``REFERENCE`` (MLE over temperature) at matched diversity: at ``GRID`` common
+    diversity values, A's quality advantage (positive = A better) with a 95 % bootstrap
+    interval over samples (seeds pooled). Empty without an MLE curve."""
     by_label: dict[str, dict[float, list[dict]]] = {}
     for row in rows:
-        by_label.setdefault(row["algorithm"], {}).setdefault(row["temperature"], []).append(row)
+        by_label.setdefault(curve_of(row), {}).setdefault(point_of(row), []).append(row)
     if REFERENCE not in by_label:
         return []
-    if axes.diversity == "nll_test":
-        by_label = {label: _trade_off_branch(groups) for label, groups in by_label.items()}
+    if axes.diversity == "nll_test":  # temperature curves only: a sweep's points all count
+        swept = {curve_of(r) for r in rows if "knob" in r}
+        by_label = {
+            label: groups if label in swept else _trade_off_branch(groups)
+            for label, groups in by_label.items()
+        }
 
     def points(label: str) -> tuple[list, list]:
-        """Per temperature, the per-sample diversity and quality of every seed, pooled."""
+        """Per point (temperature or knob value), the per-sample diversity and quality of
+        every seed, pooled."""
         groups = [group for _, group in sorted(by_label[label].items())]
         return (
             [np.concatenate([r["_diversity"] for r in group]) for group in groups],
@@ -288,8 +362,9 @@ def _report(matched: list[dict], axes: Axes, rows: list[dict]) -> str:
         "Advantage > 0: the algorithm is better at that diversity; 95 % percentile "
         "bootstrap interval over samples (500 resamples, seeds pooled)."
         + (
-            " Oracle curves: only temperatures up to each model's lowest NLL-test "
-            "(the trade-off branch; above it both axes get worse)."
+            " Oracle curves over temperature: only temperatures up to each model's "
+            "lowest NLL-test (the trade-off branch; above it both axes get worse); a "
+            "curve over a swept knob keeps all its points."
             if axes.diversity == "nll_test"
             else ""
         ),
@@ -350,22 +425,24 @@ def _figure(rows: list[dict], axes: Axes, path: Path) -> None:
         order = axes.quality[len("bleu") :]
         pairs.append((f"bwd_bleu{order}", f"fwd_bleu{order}"))
     for ax, (x_key, y_key) in zip(panels[0], pairs):
-        for label in dict.fromkeys(r["algorithm"] for r in rows):
+        for label in dict.fromkeys(curve_of(r) for r in rows):
             by_t: dict[float, list[dict]] = {}
             for r in rows:
-                if r["algorithm"] == label:
-                    by_t.setdefault(r["temperature"], []).append(r)
+                if curve_of(r) == label:
+                    by_t.setdefault(point_of(r), []).append(r)
             ts = sorted(by_t)
             xs = [np.mean([r[x_key] for r in by_t[t]]) for t in ts]
             ys = [np.mean([r[y_key] for r in by_t[t]]) for t in ts]
-            ax.plot(xs, ys, marker="o", label=label)
+            knob = next((r["knob"] for r in rows if curve_of(r) == label and "knob" in r), None)
+            ax.plot(xs, ys, marker="s" if knob else "o", label=label)
             for t, x, y in zip(ts, xs, ys):
-                ax.annotate(f"{t:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                text = f"{knob}={t:g}" if knob else f"{t:g}"
+                ax.annotate(text, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel(metric_label(x_key).replace("bwd_bleu", "backward BLEU-"))
         ax.set_ylabel(metric_label(y_key).replace("fwd_bleu", "forward BLEU-"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    panels[0][0].set_title("quality vs diversity (labels: temperature)")
+    panels[0][0].set_title("quality vs diversity (labels: temperature, or a swept knob)")
     fig.tight_layout()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -397,11 +474,14 @@ def quality_diversity(
     if len(kinds) > 1:  # before any sampling
         raise UserError(f"{folder} mixes task kinds {sorted(kinds)}")
     rows: list[dict] = []
-    progress = _SweepProgress(len(runs) * len(temperatures))
+    curve = sweep_curve(folder)
+    swept = [run for run in runs if curve is not None and curve.point(run) is not None]
+    progress = _SweepProgress((len(runs) - len(swept)) * len(temperatures) + len(swept))
     for run in runs:
-        rows += sweep_run(
+        point = curve.point(run) if curve is not None else None
+        found = sweep_run(
             run,
-            temperatures,
+            temperatures if point is None else [1.0],
             root,
             seed,
             num_samples,
@@ -412,6 +492,14 @@ def quality_diversity(
                 run.name if run == folder else run.relative_to(folder), t
             ),
         )
+        if point is not None and curve is not None:
+            for row in found:
+                row.update(curve=curve.label, knob=curve.knob, _point=point)
+                row[curve.knob] = point
+        elif curve is not None and run.name == curve.pretraining:
+            for row in found:
+                row["curve"] = curve.pretrained_label
+        rows += found
     progress.done()
     axes = Axes.of(configs[0], bleu_n)
     matched = matched_comparison(rows, axes, seed)

@@ -256,15 +256,17 @@ def gan_phases(
     ]
 
 
-def own_generator_fields(build_generator, generator_params) -> dict:
+def own_generator_fields(build_generator, generator_params, shareable: bool = False) -> dict:
     """``Algorithm`` fields of an algorithm with its own kind of generator and D (LeakGAN,
-    RelGAN): its own pre-training (nothing to share with MLE-pre-trained LSTM runs), and
-    cost 0 as the pre-training runs it is launched with, so that ``seqgan compare`` starts
-    it beside the shared MLE pre-training every other run waits for."""
+    RelGAN): its own pre-training (nothing to share with MLE-pre-trained LSTM runs; with
+    ``shareable``, its first phase is shareable and ``seqgan compare`` shares it among the
+    runs of a ``--sweep`` of the algorithm), and cost 0 as the pre-training runs it is
+    launched with, so that ``seqgan compare`` starts it beside the shared MLE pre-training
+    every other run waits for."""
     return {
         "generator": build_generator,
         "generator_params": generator_params,
         "discriminator": True,
-        "pretraining": None,
+        "pretraining": "own" if shareable else None,
         "cost": 0,
     }

@@ -218,11 +218,12 @@ def build(cfg: Config, task: Task):
 
 
 # RelGAN runs of equal generator settings share their pre-training by pretrain.generator_from
+# (seqgan compare --sweep relgan.KNOB=...: a pretrain-relgan run per seed)
 ALGORITHM = Algorithm(
     "relgan",
     build,
     "RelGAN (Nie et al. 2019): relational memory, Gumbel-softmax, S representations in D; [relgan]",
     config=RelGANConfig,
     validate=validate,
-    **parts.own_generator_fields(build_generator, generator_params),
+    **parts.own_generator_fields(build_generator, generator_params, shareable=True),
 )
