@@ -32,7 +32,7 @@ def compared(tmp_path_factory):
         "--jobs",
         "2",
         "--algorithms",
-        "random,mle,pg-bleu,seqgan,merl",
+        "random,mle,seqgan,merl",
         "--strategies",
         "2,1,1",
     ]
@@ -43,7 +43,7 @@ def compared(tmp_path_factory):
 def test_compare_writes_table_figures_and_shares_pretraining(compared):
     out, _ = compared
     rows = read_csv(out / "table.csv")
-    assert [r["label"] for r in rows] == ["random", "mle", "pg-bleu", "seqgan", "merl"]
+    assert [r["label"] for r in rows] == ["random", "mle", "seqgan", "merl"]
     for row in rows:
         assert float(row["nll_oracle"]) > 0 and float(row["nll_test"]) > 0
         assert row["seeds"] == "2" and row["samples_per_seed"] == "128"
@@ -62,7 +62,7 @@ def test_compare_writes_table_figures_and_shares_pretraining(compared):
             weights_only=True,
         )
         pretrain_rows = read_csv(out / f"seed-{seed}" / "pretrain" / "metrics.csv")
-        for name in ("mle", "pg-bleu", "seqgan", "merl", "seqgan-g2-d1-k1"):
+        for name in ("mle", "seqgan", "merl", "seqgan-g2-d1-k1"):
             run_rows = read_csv(out / f"seed-{seed}" / name / "metrics.csv")
             assert run_rows[: len(pretrain_rows)] == pretrain_rows  # the same pre-training
         assert shared["position"][:2] == [0, TINY["pretrain"]["generator_epochs"]]
@@ -77,7 +77,7 @@ def test_running_compare_again_reuses_finished_runs(compared, capsys):
     marker.write_text(tomli_w.dumps(settings))
     before = {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")}
     assert main(args) == 0
-    assert "reusing 14 finished run(s)" in capsys.readouterr().err
+    assert "reusing 12 finished run(s)" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in out.glob("seed-*/*/summary.json")} == before
 
 

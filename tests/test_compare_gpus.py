@@ -228,9 +228,9 @@ def test_cli_passes_gpus_and_runs_per_gpu(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(compare, "run_compare", fake_run_compare)
     out = str(tmp_path / "cmp")
     assert main(["compare", "--out", out, "--gpus", "all", "--runs-per-gpu", "2"]) == 0
-    assert seen == {"jobs": 1, "gpus": ["0", "1"], "runs_per_gpu": 2}
+    assert seen == {"jobs": 1, "gpus": ["0", "1"], "runs_per_gpu": 2, "sweep": None}
     assert main(["compare", "--out", out, "--jobs", "3"]) == 0
-    assert seen == {"jobs": 3, "gpus": None, "runs_per_gpu": 1}
+    assert seen == {"jobs": 3, "gpus": None, "runs_per_gpu": 1, "sweep": None}
 
 
 def test_devices_benchmark_quick_prints_cpu_line():

@@ -200,10 +200,28 @@ def test_a_resume_rewrites_a_missing_end_of_phase_file(config, tmp_path, capsys)
     assert equal_trees(load_checkpoint(end), expected)  # the same state (not bytes: views)
 
 
-def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(config, tmp_path, capsys):
-    out = tmp_path / "cmp"
-    argv = ["compare", "--config", str(config), "--algorithms", "mle", "--out", str(out)]
+@pytest.fixture(scope="module")
+def comparison(config, tmp_path_factory) -> tuple[Path, list[str]]:
+    """A finished comparison of mle and random (its argv); tests change copies of it
+    (``compared_copy``: the same command continues the copy)."""
+    out = tmp_path_factory.mktemp("comparison") / "cmp"
+    argv = ["compare", "--config", str(config), "--algorithms", "mle,random", "--out", str(out)]
     assert main(argv) == 0
+    return out, argv
+
+
+def compared_copy(comparison, tmp_path) -> tuple[Path, list[str]]:
+    """A copy of the finished comparison and the argv that continues it there."""
+    out, argv = comparison
+    copy_ = tmp_path / "cmp"
+    shutil.copytree(out, copy_)
+    return copy_, [*argv[:-1], str(copy_)]
+
+
+def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(
+    comparison, tmp_path, capsys
+):
+    out, argv = compared_copy(comparison, tmp_path)
     pretrain = out / "seed-3" / "pretrain"
     # the state of a pre-training stopped after its last checkpoint, before the end file
     (pretrain / "checkpoints" / "end-pretrain_generator.pt").unlink()
@@ -214,10 +232,8 @@ def test_a_comparison_continues_after_its_pretraining_lost_the_end_file(config, 
     assert (out / "table.md").read_text() == table
 
 
-def test_a_damaged_summary_in_a_comparison_is_remade(config, tmp_path, capsys):
-    out = tmp_path / "cmp"
-    argv = ["compare", "--config", str(config), "--algorithms", "random", "--out", str(out)]
-    assert main(argv) == 0
+def test_a_damaged_summary_in_a_comparison_is_remade(comparison, tmp_path, capsys):
+    out, argv = compared_copy(comparison, tmp_path)
     summary = out / "seed-3" / "random" / "summary.json"
     good = json.loads(summary.read_text())
     summary.write_text('{"nll_oracle": 8.1')  # cut off
@@ -305,11 +321,8 @@ def test_the_lock_is_released_when_a_run_ends(run_copy):
         pass
 
 
-def test_a_second_comparison_on_one_folder_is_refused(config, tmp_path, capsys):
-    out = tmp_path / "cmp"
-    argv = ["compare", "--config", str(config), "--algorithms", "random", "--out", str(out)]
-    assert main(argv) == 0
-    capsys.readouterr()
+def test_a_second_comparison_on_one_folder_is_refused(comparison, tmp_path, capsys):
+    out, argv = compared_copy(comparison, tmp_path)
     holder = _hold_lock(out)
     try:
         assert main(argv) == 2

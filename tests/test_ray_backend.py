@@ -149,6 +149,7 @@ def test_ray_options_reach_run_compare_and_gpu_lists_are_refused(tmp_path, monke
         "backend": "ray",
         "ray_address": "127.0.0.1:1",
         "max_retries": 5,
+        "sweep": None,
     }
     assert main(["compare", "--out", out, "--backend", "ray", "--gpus", "0,1"]) == 2
     error_line(capsys.readouterr().err, "Ray chooses each run's GPU", "--gpus all")
@@ -331,14 +332,16 @@ def test_driver_prints_node_phase_and_epoch_of_each_run(ray_comparison):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_the_comparison_set_on_ray_finishes_and_writes_its_table(ray_instance, tmp_path):
-    # MaliGAN, RankGAN (the shared MLE pre-training) and LeakGAN (its own) as Ray tasks
+    # MaliGAN, RankGAN (the shared MLE pre-training), LeakGAN and RelGAN (their own) as
+    # Ray tasks (a Ray run equals a local one: test_ray_table_equals_local_table_bit_for_bit)
     config = copy.deepcopy(CONFIG)
     config["pretrain"].update(generator_epochs=2, discriminator_rounds=1)
     config["adversarial"]["epochs"] = 1
     config["leakgan"] = {"step": 3, "num_rollouts": 2}
+    config["relgan"] = {"head_size": 4, "num_representations": 4}
     path = tmp_path / "set.toml"
     path.write_text(tomli_w.dumps(config))
-    out, names = tmp_path / "cmp", ["mle", "maligan", "rankgan", "leakgan"]
+    out, names = tmp_path / "cmp", ["mle", "maligan", "rankgan", "leakgan", "relgan"]
     args = ["compare", "--config", str(path), "--out", str(out), "--backend", "ray"]
     assert main([*args, "--algorithms", ",".join(names)]) == 0
     rows = read_csv(out / "table.csv")

@@ -4,11 +4,9 @@ inverse-temperature schedules and the losses on hand-computed cases, a tiny run 
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
-import tomli_w
 import torch
 from torch.nn import functional as F
 
@@ -243,20 +241,3 @@ def test_tiny_relgan_run_its_temperatures_and_a_shared_pretraining(tmp_path, cap
     assert f"took pretrain_generator (3 epochs) from {out}" in capsys.readouterr().err
     assert main([*base, shared, "--set", "relgan.head_size=8", "--out", str(tmp_path / "c")]) == 2
     error_line(capsys.readouterr().err, "other settings", "relgan.head_size")
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_ray_backend_runs_relgan_bit_identical_to_the_local_pool(ray_instance, tmp_path):
-    config = copy.deepcopy(TINY)
-    config.update(algorithm="relgan", relgan=RELGAN)
-    config["run"]["tensorboard"] = False
-    path = tmp_path / "tiny.toml"
-    path.write_text(tomli_w.dumps(config))
-    tables = []
-    for name, backend in (("local", []), ("ray", ["--backend", "ray"])):
-        out = tmp_path / name
-        args = ["compare", "--config", str(path), "--out", str(out), "--algorithms", "relgan"]
-        assert main([*args, *backend]) == 0
-        tables.append((out / "table.csv").read_bytes())
-    assert tables[0] == tables[1]
