@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from seqgan.config import build_config
 from seqgan.models import kernel_choice
@@ -143,3 +144,54 @@ def test_leakgans_run_is_estimated_too(tmp_path, capsys):
     trainer = open_session(cfg, tmp_path / "run", tmp_path)
     rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
     assert rates.generator > 0 and rates.discriminator > 0
+
+
+def test_relgans_work_is_counted_as_its_code_computes():
+    """RelGAN's time estimate counts its own models (before: an LSTM's step and SeqGAN's
+    MC search and D): the counts match torch's FLOP counter on the real modules (to the
+    attention's few products and the per-pass compositions, over 1000 rows)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from seqgan.data.synthetic import build_synthetic_task
+    from seqgan.training import relgan
+
+    cfg = build_config(
+        {
+            "algorithm": "relgan",
+            "oracle": {"source": "random", "vocab_size": 300, "seq_len": 12},
+            "data": {"num_train": 64, "num_test": 16},
+            "generator": {"emb_dim": 16},
+            "relgan": {"mem_slots": 2, "num_heads": 2, "head_size": 16, "num_representations": 4},
+            "discriminator": {"emb_dim": 8, "filter_sizes": [2, 3], "num_filters": [10, 12]},
+        }
+    )
+    task = build_synthetic_task(cfg, None)
+    generator = relgan.build_generator(cfg, task).eval()
+    discriminator = relgan.build_discriminator(cfg, task).eval()
+    rows = 1000
+    tokens = torch.randint(0, 300, (rows, 12))
+    passes = {
+        relgan.generator_step_flops(cfg, 300): lambda: generator.step(
+            tokens[:, 0], generator.initial_state(rows)
+        ),
+        relgan.discriminator_row_flops(cfg, 12): lambda: discriminator(tokens),
+        relgan.discriminator_row_flops(cfg, 12, 300): lambda: discriminator(
+            torch.nn.functional.one_hot(tokens, 300).float()
+        ),
+    }
+    for counted, call in passes.items():
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            call()
+        assert counter.get_total_flops() / rows == pytest.approx(counted, rel=0.02)
+    # the estimate of a RelGAN run uses them: an adversarial iteration of 1 g-step and
+    # 5 d-steps (no MC search), MLE epochs of the relational memory
+    task = _task(cfg, rows=640)
+    adversarial = work.epoch_flops(cfg, task, "adversarial", True, epochs=10)
+    assert adversarial == relgan.epoch_flops(cfg, task, "adversarial", 10)
+    g, B, T = relgan.generator_step_flops(cfg, 300), cfg.generator.batch_size, 12
+    evaluation = work.evaluation_flops(cfg, task).scaled(1 / cfg.eval.every)
+    assert adversarial.generator == pytest.approx(
+        3 * B * T * g + 5 * B * T * g + evaluation.generator
+    )
+    mle = work.epoch_flops(cfg, task, "pretrain_generator", True, epochs=10)
+    assert mle.generator == pytest.approx(640 * T * 3 * g + evaluation.generator)

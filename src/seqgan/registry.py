@@ -109,6 +109,9 @@ class Algorithm:
     # (none that can be shared)
     pretraining: str | None = "mle"
     cost: int = 1  # relative time of a run; seqgan compare launches costlier ones first
+    # how its own kinds of models count their work for the time estimates (a
+    # training.work.WorkModel); None: an LSTM generator and SeqGAN's CNN D
+    work: Any = None
 
     def __post_init__(self) -> None:
         if not callable(self.build):

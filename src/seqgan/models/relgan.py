@@ -328,6 +328,40 @@ def relgan_generator_params(vocab: int, emb: int, mem_slots: int, heads: int, he
     return vocab * emb + core + mem_slots * size * vocab + vocab
 
 
+def relgan_step_macs(vocab: int, emb: int, mem_slots: int, heads: int, head: int) -> int:
+    """Multiply-adds of one row-step of ``RelGANGenerator`` as the code computes it (N =
+    ``mem_slots``, D = H d): the input terms, one ``[6D, E]`` product (``input_map``,
+    composed once per pass); the N memory rows' qkv (3 N D^2) and gate terms (2 N D^2);
+    the MLP over the N + 1 rows (2 (N + 1) D^2); attention (2 N (N + 1) D); the output
+    layer N D V."""
+    size = heads * head
+    squares = (3 * mem_slots + 2 * (mem_slots + 1) + 2 * mem_slots) * size * size
+    attention = 2 * mem_slots * (mem_slots + 1) * size
+    return 6 * size * emb + squares + attention + mem_slots * size * vocab
+
+
+def relgan_discriminator_row_macs(
+    vocab: int,
+    seq_len: int,
+    representations: int,
+    width: int,
+    filter_sizes: Sequence[int],
+    num_filters: Sequence[int],
+    one_hot: bool = True,
+) -> int:
+    """Multiply-adds of ``RelGANDiscriminator`` on one row of T tokens: the embedding (a
+    ``[T, V] x [V, S e]`` product for a relaxed one-hot row, a lookup for token ids), per
+    representation the convolutions (sum_i f_i w_i e (T - w_i + 1)), the highway's two
+    F x F maps and the head (F -> 100 -> 1 applied as one F -> 1 product)."""
+    total = sum(num_filters)
+    convolutions = sum(
+        f * w * width * max(seq_len - w + 1, 1) for w, f in zip(filter_sizes, num_filters)
+    )
+    per_representation = convolutions + 2 * total * total + total
+    embedding = seq_len * vocab * representations * width if one_hot else 0
+    return embedding + representations * per_representation
+
+
 POOL_ROWS = 512  # rows per window product in ``max_windows``: its [rows, L, F] stays in cache
 
 

@@ -28,13 +28,16 @@ from seqgan.models.relgan import (
     D_KERNELS,
     RelGANDiscriminator,
     RelGANGenerator,
+    relgan_discriminator_row_macs,
     relgan_generator_params,
+    relgan_step_macs,
 )
 from seqgan.registry import Algorithm
 from seqgan.rl.relgan import LOSSES, SCHEDULES, gradient_penalty, inverse_temperature
 from seqgan.runtime import progress
 from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
+from seqgan.training.work import Work, WorkModel, evaluation_share
 
 # the keys of [relgan] that shape the generator, so its MLE pre-training (shared by runs
 # that differ in anything else: beta_max, the loss, the discriminator, ...)
@@ -217,6 +220,52 @@ def build(cfg: Config, task: Task):
     return models, optimizers, [pretrain, Phase("adversarial", epochs, adversarial, True)]
 
 
+def generator_step_flops(cfg: Config, vocab: int) -> float:
+    """FLOPs of one forward row-step of the relational-memory generator."""
+    rl = cfg.section("relgan")
+    return 2.0 * relgan_step_macs(
+        vocab, cfg.generator.emb_dim, rl.mem_slots, rl.num_heads, rl.head_size
+    )
+
+
+def discriminator_row_flops(cfg: Config, seq_len: int, vocab: int = 0) -> float:
+    """FLOPs of D's forward pass over one row: of token ids (``vocab`` 0: an embedding
+    lookup), or of a relaxed one-hot row over ``vocab`` tokens (a product)."""
+    d, rl = cfg.discriminator, cfg.section("relgan")
+    return 2.0 * relgan_discriminator_row_macs(
+        vocab,
+        seq_len,
+        rl.num_representations,
+        d.emb_dim // rl.num_representations,
+        d.filter_sizes,
+        d.num_filters,
+        one_hot=vocab > 0,
+    )
+
+
+def epoch_flops(cfg: Config, task: Task, phase: str, epochs: int) -> Work | None:
+    """The work of one epoch (``training.work``'s count, with RelGAN's models): MLE over
+    the n training rows, ``n T 3g``; an adversarial iteration of B = ``generator.batch_size``
+    rows, ``g_steps`` x (B relaxed samples with their graph, ``3 B T g``; D forward and
+    backward over them, ``3 B d_soft``, and forward over B real rows, ``B d``) and
+    ``d_steps`` x (B samples, ``B T g``; D forward and backward over both batches,
+    ``3 B (d_soft + d)``); each with its share of the evaluations."""
+    T, V, B = task.seq_len, task.vocab_size, cfg.generator.batch_size
+    g = generator_step_flops(cfg, V)
+    evaluation = evaluation_share(cfg, task, epochs)
+    if phase == parts.PRETRAIN:
+        return Work(len(task.train) * T * 3 * g) + evaluation
+    if phase == "adversarial":
+        real, soft = discriminator_row_flops(cfg, T), discriminator_row_flops(cfg, T, V)
+        a = cfg.adversarial
+        g_step = Work(3 * B * T * g, 3 * B * soft + B * real).scaled(a.g_steps)
+        d_step = Work(B * T * g, 3 * B * (soft + real)).scaled(a.d_steps)
+        return g_step + d_step + evaluation
+    return None
+
+
+WORK = WorkModel(generator_step_flops, discriminator_row_flops, epoch_flops)
+
 # RelGAN runs of equal generator settings share their pre-training by pretrain.generator_from
 # (seqgan compare --sweep relgan.KNOB=...: a pretrain-relgan run per seed)
 ALGORITHM = Algorithm(
@@ -225,5 +274,6 @@ ALGORITHM = Algorithm(
     "RelGAN (Nie et al. 2019): relational memory, Gumbel-softmax, S representations in D; [relgan]",
     config=RelGANConfig,
     validate=validate,
+    work=WORK,
     **parts.own_generator_fields(build_generator, generator_params, shareable=True),
 )

@@ -24,16 +24,23 @@ each; element-wise work, Python and data movement left out), per epoch:
 
 The MC search is the largest term by far (quadratic in T); what the count leaves out
 (BLEU in Python, small kernels' overhead) is why a measured phase's rate calibrates it.
+
+An algorithm with models of its own kind counts them itself: its ``registry.Algorithm.work``
+is a ``WorkModel`` (RelGAN's: ``training.relgan.WORK``), whose generator step and
+discriminator row replace ``g`` and ``d`` above (also in ``measure_rates``) and whose
+``epoch`` gives the work of its phases.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+import seqgan.registry as registry
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.generator import Generator
@@ -68,6 +75,24 @@ class Rates:
         )
 
 
+@dataclass(frozen=True)
+class WorkModel:
+    """How an algorithm with models of its own kind counts its work (FLOPs, forward):
+    ``generator_step(cfg, V)`` of one row-step of its generator, ``discriminator_row(cfg,
+    T)`` of its D over one row of token ids, and ``epoch(cfg, task, phase, epochs)`` of
+    one epoch of each of its phases (None: a phase priced from its own epochs only)."""
+
+    generator_step: Callable[[Config, int], float]
+    discriminator_row: Callable[[Config, int], float]
+    epoch: Callable[[Config, Task, str, int], Work | None]
+
+
+def work_model(cfg: Config) -> WorkModel | None:
+    """The algorithm's own ``WorkModel``, or None (the LSTM generator and CNN D counted
+    here)."""
+    return registry.algorithm(cfg.algorithm).work
+
+
 def generator_step_flops(vocab: int, emb: int, hidden: int) -> float:
     """FLOPs of one forward row-step of an LSTM generator (``g``)."""
     return 2.0 * (4 * hidden * (emb + hidden) + hidden * vocab)
@@ -87,7 +112,12 @@ def evaluation_flops(cfg: Config, task: Task) -> Work:
     """One evaluation: samples drawn, NLL-oracle over them, NLL-test over the test set."""
     g = cfg.generator
     T, n = task.seq_len, cfg.eval.num_samples
-    step = generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
+    model = work_model(cfg)
+    step = (
+        model.generator_step(cfg, task.vocab_size)
+        if model is not None
+        else generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
+    )
     work = n * T * step + len(task.test) * T * step
     if task.oracle is not None:
         o = cfg.oracle
@@ -103,6 +133,9 @@ def epoch_flops(
     evaluates every ``eval.every``-th and its last; 0: one in ``eval.every``); None for a
     phase this count does not know (its time is then estimated from its own epochs
     only)."""
+    model = work_model(cfg)
+    if model is not None:
+        return model.epoch(cfg, task, phase, epochs)
     g, a = cfg.generator, cfg.adversarial
     T = task.seq_len
     step = generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
@@ -113,9 +146,7 @@ def epoch_flops(
     def d_step(epochs: int) -> Work:
         return Work(rows * T * step, epochs * 2 * rows * 3 * d_row)
 
-    every = cfg.eval.every
-    share = (epochs // every + (1 if epochs % every else 0)) / epochs if epochs else 1 / every
-    evaluation = evaluation_flops(cfg, task).scaled(share)
+    evaluation = evaluation_share(cfg, task, epochs)
     if phase in ("pretrain_generator", "scheduled_sampling"):
         return Work(len(task.train) * T * 3 * step) + evaluation
     if phase == "pretrain_discriminator":
@@ -133,6 +164,14 @@ def epoch_flops(
             work = work + d_step(a.k_epochs).scaled(a.d_steps)
         return work + evaluation
     return None
+
+
+def evaluation_share(cfg: Config, task: Task, epochs: int) -> Work:
+    """An epoch's share of the evaluations of a phase of ``epochs`` epochs that trains the
+    generator (every ``eval.every``-th epoch and its last; 0 epochs: one in ``eval.every``)."""
+    every = cfg.eval.every
+    share = (epochs // every + (1 if epochs % every else 0)) / epochs if epochs else 1 / every
+    return evaluation_flops(cfg, task).scaled(share)
 
 
 def predicted_epoch_seconds(
@@ -153,9 +192,10 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
     """FLOP/s achieved here by a generator step over the rows of one MC search step
     (``num_rollouts x batch_size``) and by a discriminator pass over ``batch_size`` rows,
     on copies of the models (an LSTM generator of the same sizes stands in for another kind
-    of generator) and random tokens, under a forked RNG: the run is unchanged.
-    Takes a fraction of a second."""
+    of generator; a ``WorkModel`` counts its own) and random tokens, under a forked RNG:
+    the run is unchanged.  Takes a fraction of a second."""
     g, a = cfg.generator, cfg.adversarial
+    model = work_model(cfg)
     rows = max(1, a.num_rollouts * g.batch_size)
     device = task.device
     cuda = [device.index or 0] if device.type == "cuda" else []
@@ -169,7 +209,12 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
         state = generator.initial_state(rows)
         seconds = _timed(lambda: generator.step(tokens, state), repeats, device)
-        gen_rate = rows * generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim) / seconds
+        step = (
+            model.generator_step(cfg, task.vocab_size)
+            if model is not None and isinstance(models["generator"], Generator)
+            else generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
+        )
+        gen_rate = rows * step / seconds
         d_rate = gen_rate
         if "discriminator" in models:
             discriminator = copy.deepcopy(models["discriminator"]).eval()
@@ -177,7 +222,12 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
                 0, task.vocab_size, (cfg.discriminator.batch_size, task.seq_len)
             ).to(device)
             seconds = _timed(lambda: discriminator(batch), repeats, device)
-            d_rate = len(batch) * discriminator_row_flops(cfg, task.seq_len) / seconds
+            row = (
+                model.discriminator_row(cfg, task.seq_len)
+                if model is not None
+                else discriminator_row_flops(cfg, task.seq_len)
+            )
+            d_rate = len(batch) * row / seconds
     return Rates(gen_rate, d_rate)
 
 
