@@ -9,16 +9,24 @@ import math
 import sys
 from pathlib import Path
 
-import matplotlib
-
 from seqgan.metrics.bleu import LABELS, SUFFIXES
 from seqgan.storage.atomic import write_figure
 
-# files only, no windows; but a notebook's backend (inline), or the one a program chose
-# before, stays its own: figures written here are closed, so none of them shows there
-if "ipykernel" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+def pyplot():
+    """``matplotlib.pyplot``, imported when a figure is first drawn (a command that draws
+    none, such as ``seqgan generate`` or a run killed before its end, does not pay the
+    half second).  Files only, no windows: the Agg backend; but a notebook's backend
+    (inline), or the one a program chose before, stays its own: figures written here are
+    closed, so none of them shows there."""
+    import matplotlib
+
+    if "ipykernel" not in sys.modules and "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 METRIC_LABELS = {
     "nll_oracle": "NLL-oracle (nats / token)",
@@ -115,7 +123,7 @@ def save_figure(fig, path: Path, tight: bool = True, dpi: int = 120) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_figure(fig, path, dpi=dpi)
     finally:
-        plt.close(fig)
+        pyplot().close(fig)
 
 
 def plot_curves(
@@ -129,7 +137,7 @@ def plot_curves(
     pre-training (the SeqGAN paper's Figure 2 for NLL-oracle).  ``curves`` maps a label to
     metrics rows (dicts with ``epoch`` and ``metric``); a curve with a single evaluation
     is drawn as a horizontal line."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = pyplot().subplots(figsize=(6.4, 4.2))
     _draw_curves(ax, curves, pretrain_end, metric)
     ax.set_title(title)
     save_figure(fig, path)
@@ -147,7 +155,7 @@ def plot_panels(
     count = max(1, len(panels))
     cols = min(count, 2)
     rows = (count + cols - 1) // cols
-    fig, axes = plt.subplots(
+    fig, axes = pyplot().subplots(
         rows, cols, figsize=(5.2 * cols, 3.6 * rows), sharey=True, squeeze=False
     )
     for ax, (name, curves) in zip(axes.flat, panels.items()):
@@ -163,7 +171,7 @@ def plot_posterior(kl_per_dimension: list[float], rows: list[dict], path: Path, 
     """Posterior-collapse figure of a VAE run: left, the final mean KL of each unit of z
     (sorted, nats); right, reconstruction NLL per token and KL per sequence (nats) at each
     evaluation, on two axes."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.8))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(10.4, 3.8))
     values = sorted(kl_per_dimension, reverse=True)
     left.bar(range(len(values)), values, color="tab:blue")
     left.set_xlabel("unit of z (sorted)")
@@ -211,7 +219,7 @@ def _grid(count: int, cols: int = 3):
     cols = max(1, min(count, cols))
     rows = (count + cols - 1) // cols
     width, height = 4.3 * cols, 3.1 * rows + 0.5
-    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
+    fig, axes = pyplot().subplots(rows, cols, figsize=(width, height), squeeze=False)
     fig.subplots_adjust(
         left=0.7 / width * 1.0,
         right=1 - 0.15 / width,

@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 from seqgan.errors import UserError
-from seqgan.training.figures import plt, save_figure
+from seqgan.training.figures import pyplot, save_figure
 
 
 @torch.no_grad()
@@ -38,7 +38,7 @@ def plot_policies(policies: dict[str, torch.Tensor], step: int, path: Path, top:
     under every policy."""
     names = list(policies)
     order = torch.argsort(policies[names[0]], descending=True)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 4.2))
     for name in names:
         probs = torch.sort(policies[name], descending=True).values
         left.plot(
