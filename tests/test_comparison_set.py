@@ -1,8 +1,8 @@
 """The field's comparison set in one command: ``seqgan compare`` of MLE, MaliGAN, RankGAN,
-LeakGAN and RelGAN over two beta_max (SeqGAN's runs in a comparison: ``test_compare.py`` (``--sweep``; shared MLE pre-training where
-it is the same, RelGAN's own shared by its two runs), then ``evaluate --temperatures``
-over every generator of the comparison, RelGAN's runs joined into one curve over
-beta_max)."""
+LeakGAN and RelGAN over two beta_max (``--sweep``; shared MLE pre-training where it is the
+same, RelGAN's own shared by its two runs), then ``evaluate --temperatures`` over every
+generator of the comparison, RelGAN's runs joined into one curve over beta_max.  SeqGAN's
+runs in a comparison: ``test_compare.py``."""
 
 from __future__ import annotations
 
