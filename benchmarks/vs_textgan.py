@@ -372,8 +372,14 @@ def load_average() -> str:
 
 
 def peak_mib() -> float:
-    """This process's peak resident memory so far, MiB (``ru_maxrss``: KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory so far, MiB: ``VmHWM``, which a process started
+    by exec begins afresh (``getrusage``'s ``ru_maxrss`` of a child keeps the high-water
+    mark of the parent it was forked from: with it, both sides reported this script's own
+    size); ``ru_maxrss`` where there is no ``/proc``."""
+    try:
+        return status_kib("VmHWM") / 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def peak_of(side: str, name: str, rows: int) -> None:
