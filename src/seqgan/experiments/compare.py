@@ -129,6 +129,18 @@ class Sweep:
         """As recorded in ``compare.toml``: ``[key, value, ...]``."""
         return [self.key, *self.values]
 
+    @classmethod
+    def from_list(cls, listed, algorithms: list[str]) -> Sweep | None:
+        """The sweep ``to_list`` recorded for a comparison of ``algorithms``; None for
+        anything else (no sweep, a damaged entry)."""
+        if not isinstance(listed, list) or len(listed) < 3:
+            return None
+        if not all(isinstance(v, str) for v in listed) or "." not in listed[0]:
+            return None
+        section, knob = listed[0].split(".", 1)
+        owners = [a for a in algorithms if registry.section_name(a) == section]
+        return cls(owners[0], knob, tuple(listed[1:])) if owners else None
+
 
 def parse_sweep(text: str | None, algorithms: list[str], option: str = "--sweep") -> Sweep | None:
     """``"relgan.beta_max=1,10,100"`` -> a ``Sweep`` of an algorithm among ``algorithms``

@@ -114,8 +114,10 @@ class SweepCurve:
     label: str
     knob: str
     points: dict[str, float]  # run folder name -> the knob's value
-    pretraining: str  # the runs' shared pre-training: "pretrain-relgan" (or "pretrain")
-    pretrained_label: str  # its curve's label
+    # the runs' own shared pre-training, "pretrain-relgan" (a folder that exists only
+    # for an algorithm with pretraining="own"), and the label of its temperature curve
+    pretraining: str
+    pretrained_label: str
 
     def point(self, run: Path) -> float | None:
         return self.points.get(run.name)
@@ -128,25 +130,23 @@ def sweep_curve(folder: Path) -> SweepCurve | None:
     marker = Path(folder) / "compare.toml"
     if not marker.is_file():
         return None
-    settings = read_toml(marker)
-    listed, algorithms = settings.get("sweep"), settings.get("algorithms", [])
-    if not isinstance(listed, list) or len(listed) < 3:
-        return None
     from seqgan.experiments.compare import Sweep
-    from seqgan.registry import section_name
 
-    section, knob = listed[0].split(".", 1)
-    owner = [a for a in algorithms if isinstance(a, str) and section_name(a) == section]
-    if not owner:
+    settings = read_toml(marker)
+    algorithms = [a for a in settings.get("algorithms", []) if isinstance(a, str)]
+    sweep = Sweep.from_list(settings.get("sweep"), algorithms)
+    if sweep is None:
         return None
-    sweep = Sweep(owner[0], knob, tuple(listed[1:]))
     try:
         points = {sweep.run_name(v): float(v) for v in sweep.values}
     except ValueError:
         return None
-    own = f"pretrain-{sweep.algorithm}"
     return SweepCurve(
-        f"{sweep.algorithm} over {knob}", knob, points, own, f"{sweep.algorithm} MLE pre-trained"
+        f"{sweep.algorithm} over {sweep.knob}",
+        sweep.knob,
+        points,
+        f"pretrain-{sweep.algorithm}",
+        f"{sweep.algorithm} MLE pre-trained",
     )
 
 

@@ -98,6 +98,15 @@ def generator_step_flops(vocab: int, emb: int, hidden: int) -> float:
     return 2.0 * (4 * hidden * (emb + hidden) + hidden * vocab)
 
 
+def _step_flops(cfg: Config, vocab: int, own: bool = True) -> float:
+    """``g`` of the run's generator: its ``WorkModel``'s (unless ``own`` is False), else
+    the LSTM's of ``cfg.generator``'s sizes."""
+    model = work_model(cfg)
+    if own and model is not None:
+        return model.generator_step(cfg, vocab)
+    return generator_step_flops(vocab, cfg.generator.emb_dim, cfg.generator.hidden_dim)
+
+
 def discriminator_row_flops(cfg: Config, seq_len: int) -> float:
     """FLOPs of one forward pass of the discriminator over a row of ``seq_len`` tokens."""
     d = cfg.discriminator
@@ -110,14 +119,8 @@ def discriminator_row_flops(cfg: Config, seq_len: int) -> float:
 
 def evaluation_flops(cfg: Config, task: Task) -> Work:
     """One evaluation: samples drawn, NLL-oracle over them, NLL-test over the test set."""
-    g = cfg.generator
     T, n = task.seq_len, cfg.eval.num_samples
-    model = work_model(cfg)
-    step = (
-        model.generator_step(cfg, task.vocab_size)
-        if model is not None
-        else generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
-    )
+    step = _step_flops(cfg, task.vocab_size)
     work = n * T * step + len(task.test) * T * step
     if task.oracle is not None:
         o = cfg.oracle
@@ -209,11 +212,8 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
         state = generator.initial_state(rows)
         seconds = _timed(lambda: generator.step(tokens, state), repeats, device)
-        step = (
-            model.generator_step(cfg, task.vocab_size)
-            if model is not None and isinstance(models["generator"], Generator)
-            else generator_step_flops(task.vocab_size, g.emb_dim, g.hidden_dim)
-        )
+        # timed on the run's own generator, or on the LSTM standing in for it
+        step = _step_flops(cfg, task.vocab_size, isinstance(models["generator"], Generator))
         gen_rate = rows * step / seconds
         d_rate = gen_rate
         if "discriminator" in models:
