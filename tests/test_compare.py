@@ -87,13 +87,12 @@ def test_compare_refuses_a_folder_of_another_comparison(compared, capsys):
     assert "holds a different comparison" in capsys.readouterr().err
 
 
-def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_path):
+def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_path, capsys):
     config = tmp_path / "c.toml"
     config.write_text(tomli_w.dumps(RESUME_CONFIG))
     reference, out = tmp_path / "ref", tmp_path / "cmp"
     args = ["compare", "--config", str(config), "--algorithms", "seqgan"]
-    code, _, err = _finish(_start([*args, "--out", str(reference)]))
-    assert code == 0, err
+    assert main([*args, "--out", str(reference)]) == 0  # in this process: no signal here
     proc = _start([*args, "--out", str(out)])
     _wait_for_row(proc, out / "seed-3" / "seqgan", "pretrain_discriminator", 2)
     proc.send_signal(signal.SIGTERM)
@@ -102,9 +101,9 @@ def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_
     assert "the same command" in err.strip().splitlines()[-1]
     assert list((out / "seed-3" / "seqgan" / "checkpoints").glob("ckpt-*.pt"))
     assert not (out / "seed-3" / "seqgan" / "summary.json").exists()
-    code, _, err = _finish(_start([*args, "--out", str(out)]))
-    assert code == 0, err
-    assert "reusing 1 finished run(s)" in err  # the shared pre-training
+    capsys.readouterr()
+    assert main([*args, "--out", str(out)]) == 0
+    assert "reusing 1 finished run(s)" in capsys.readouterr().err  # the shared pre-training
     for name in ("model.pt",):
         ours = torch.load(out / "seed-3" / "seqgan" / name, weights_only=True)
         theirs = torch.load(reference / "seed-3" / "seqgan" / name, weights_only=True)

@@ -13,7 +13,7 @@ from tests.test_resume import (
     RESUME_CONFIG,
     _assert_identical,
     _finish,
-    _start,
+    _here,
     _train,
     _wait_for_row,
 )
@@ -36,7 +36,7 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("algorithm", sorted(VARIANTS))
-def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path, algorithm):
+def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path, capsys, algorithm):
     config = copy.deepcopy(RESUME_CONFIG)
     config["algorithm"] = algorithm
     config["pretrain"].update(generator_epochs=2, discriminator_rounds=2)  # the kill is later
@@ -44,7 +44,7 @@ def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path,
     path = tmp_path / "resume.toml"
     path.write_text(tomli_w.dumps(config))
     reference = tmp_path / "reference"
-    code, _, err = _finish(_train(path, reference))
+    code, err = _here(["train", "--config", str(path), "--out", str(reference)], capsys)
     assert code == 0, err
     run = tmp_path / "run"
     proc = _train(path, run)
@@ -53,7 +53,7 @@ def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path,
     code, _, _ = _finish(proc)
     assert code == -signal.SIGKILL
     assert not (run / "summary.json").exists()
-    code, _, err = _finish(_start(["train", "--resume", str(run)]))
+    code, err = _here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert "resuming from" in err
     _assert_identical(run, reference)

@@ -3,7 +3,9 @@
 A run killed (SIGKILL) in each phase, or stopped by SIGINT / SIGTERM, and then resumed
 with ``seqgan train --resume`` must end with bit-identical parameters, metrics.csv rows
 and samples to an uninterrupted run of the same config (same machine, same torch,
-``run.threads = 1``).
+``run.threads = 1``). The run that is interrupted is a real subprocess; the reference run
+and the resume, which no signal reaches, run in the test's own process (``_here``): the
+same code, without another interpreter's ~5 s of imports.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 import tomli_w
 import torch
 
+from seqgan.cli import main
 from tests.conftest import REPO, TINY
 
 # Big enough that each phase lasts a few tenths of a second, so a watcher polling
@@ -68,6 +71,13 @@ def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str
     return proc.returncode, out, err
 
 
+def _here(args: list[str], capsys) -> tuple[int, str]:
+    """``seqgan ARGS`` in this process: (exit code, what it printed on stderr)."""
+    capsys.readouterr()
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
 def _wait_for_row(
     proc: subprocess.Popen, run: Path, phase: str, epoch: int, timeout: float = 120
 ) -> None:
@@ -100,15 +110,16 @@ def _assert_identical(run: Path, reference: Path) -> None:
 @pytest.fixture(scope="module")
 def reference_run(config_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ref") / "run"
-    code, _, err = _finish(_train(config_file, out))
-    assert code == 0, err
+    assert main(["train", "--config", str(config_file), "--out", str(out)]) == 0
     return out
 
 
 @pytest.mark.parametrize(
     "phase,epoch", [("pretrain_generator", 3), ("pretrain_discriminator", 1), ("adversarial", 3)]
 )
-def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_path, phase, epoch):
+def test_sigkill_then_resume_is_bit_identical(
+    config_file, reference_run, tmp_path, capsys, phase, epoch
+):
     run = tmp_path / "run"
     proc = _train(config_file, run)
     _wait_for_row(proc, run, phase, epoch)
@@ -116,7 +127,7 @@ def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_pa
     code, _, _ = _finish(proc)
     assert code == -signal.SIGKILL
     assert not (run / "summary.json").exists()  # it really died before the end
-    code, _, err = _finish(_start(["train", "--resume", str(run)]))
+    code, err = _here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert "resuming from" in err or "starting the run from the beginning" in err
     _assert_identical(run, reference_run)
@@ -124,7 +135,7 @@ def test_sigkill_then_resume_is_bit_identical(config_file, reference_run, tmp_pa
 
 @pytest.mark.parametrize("signum,exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
-    config_file, reference_run, tmp_path, signum, exit_code
+    config_file, reference_run, tmp_path, capsys, signum, exit_code
 ):
     run = tmp_path / "run"
     proc = _train(config_file, run)
@@ -138,14 +149,14 @@ def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
     saved = last.split("state saved in ")[1].split(";")[0]
     assert Path(saved).is_file()
     assert "Traceback" not in err
-    code, _, err = _finish(_start(["train", "--resume", str(run)]))
+    code, err = _here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert f"resuming from {saved}" in err
     _assert_identical(run, reference_run)
 
 
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
-    config_file, reference_run, tmp_path
+    config_file, reference_run, tmp_path, capsys
 ):
     run = tmp_path / "run"
     proc = _train(config_file, run)
@@ -156,7 +167,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     assert len(checkpoints) == 2
     newest = checkpoints[-1]
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated
-    code, _, err = _finish(_start(["train", "--resume", str(run)]))
+    code, err = _here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert f"warning: {newest} is unreadable" in err
     assert f"resuming from {checkpoints[0]}" in err
