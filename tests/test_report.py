@@ -178,3 +178,20 @@ def test_a_run_plots_every_logged_metric(tmp_path):
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, name
     assert RunFolder(tmp_path / "run").foreign_entry() is None
     assert run.summary["epochs"] == 6
+
+
+def test_without_seqgan_the_p_values_test_against_mle(tmp_path):
+    """A comparison of MLE and RelGAN's sweep has no SeqGAN: MLE is the reference."""
+    rng = np.random.default_rng(2)
+    a, b = rng.uniform(0.3, 0.6, 200), rng.uniform(0.4, 0.7, 200)
+    groups = {"mle": [_run(tmp_path, "mle", a)], "relgan": [_run(tmp_path, "rg", b)]}
+    rows, metrics = build_table(groups)
+    assert [row["versus"] for row in rows] == ["mle", "mle"]
+    expected = stats.ttest_ind(b, a, equal_var=False).pvalue
+    assert math.isclose(rows[1]["p_bleu2"], expected, rel_tol=1e-9)
+    assert math.isnan(rows[0]["p_bleu2"]) and math.isnan(rows[1]["p_value_vs_seqgan"])
+    text = write_table(rows, metrics, tmp_path)
+    assert text.splitlines()[0] == "| metric | better | mle (reference) | relgan |"
+    assert "t-test against MLE" in text
+    header = (tmp_path / "table.csv").read_text().splitlines()[0].split(",")
+    assert header[:5] == ["label", "seeds", "samples_per_seed", "versus", "p_value_vs_seqgan"]

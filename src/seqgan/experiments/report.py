@@ -9,13 +9,14 @@ Output, in the comparison folder:
   (``registry``) — the number of samples behind
   each, and for every metric with per-sequence values (NLL-oracle, BLEU, MSE, SPB, QN)
   the p-value of Welch's two-sided t-test of the label's per-sequence values against
-  SeqGAN's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the per-seed
-  final values (with at least two seeds per label).  ``p_value_vs_seqgan`` is the pooled
-  p of the task's main metric: NLL-oracle on the oracle, else the first BLEU order, else
-  MSE;
+  the reference's (all seeds pooled), and ``p_seeds_<metric>``: Welch's test of the
+  per-seed final values (with at least two seeds per label).  The reference (column
+  ``versus``) is SeqGAN, or MLE in a comparison without SeqGAN (e.g. RelGAN's sweep).
+  ``p_value_vs_seqgan`` is the pooled p of the task's main metric against SeqGAN:
+  NLL-oracle on the oracle, else the first BLEU order, else MSE;
 * ``table.md``, compact: one row per metric with the way it is better (``better``), one
-  column per label: mean ± std over seeds and the p-value against SeqGAN (over seeds; with
-  one seed over sequences), and the data's own values where known;
+  column per label: mean ± std over seeds and the p-value against the reference (over
+  seeds; with one seed over sequences), and the data's own values where known;
 * ``figures/<metric>.png``: every label's learning curve of the main curve metric
   (NLL-oracle, else NLL-test), mean over seeds per epoch;
 * ``figures/evaluations.png``: one panel per evaluated metric (NLL, BLEU, music metrics,
@@ -49,7 +50,15 @@ from seqgan.training.figures import (
 )
 from seqgan.training.loop import DIAGNOSTICS
 
-REFERENCE = "seqgan"
+# the first of these in a comparison is what its p-values test against, and its name
+REFERENCES = {"seqgan": "SeqGAN", "mle": "MLE"}
+
+
+def reference_label(labels) -> str | None:
+    """The label every other is tested against: SeqGAN, else MLE, else none."""
+    return next((label for label in REFERENCES if label in labels), None)
+
+
 HEADERS = {
     "nll_oracle": "NLL-oracle",
     "nll_test": "NLL-test",
@@ -197,7 +206,8 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
     metrics = table_metrics([s for group in summaries.values() for s in group])
     signatures = _one_signature_each(groups, summaries, metrics)
     main = main_metric(metrics)
-    reference = groups.get(REFERENCE)
+    versus = reference_label(groups)
+    reference = groups.get(versus) if versus else None
     rows = []
     for label, runs in groups.items():
         row = {
@@ -212,17 +222,20 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
                 [s.get(metric) for s in summaries[label]]
             )
             p_value = math.nan
-            if reference and label != REFERENCE:
+            if reference and label != versus:
                 ours, theirs = _pooled(runs, metric), _pooled(reference, metric)
                 if ours is not None and theirs is not None and len(ours) > 1 and len(theirs) > 1:
                     p_value = welch_t_test(ours, theirs)[1]
             row[f"p_{metric}"] = p_value
             row[f"p_seeds_{metric}"] = (
-                _seed_level_p(summaries[label], summaries.get(REFERENCE, []), metric)
-                if reference and label != REFERENCE
+                _seed_level_p(summaries[label], summaries[versus], metric)
+                if reference and versus and label != versus
                 else math.nan
             )
-        row["p_value_vs_seqgan"] = row.get(f"p_{main}", math.nan) if main else math.nan
+        row["versus"] = versus or ""
+        row["p_value_vs_seqgan"] = (
+            row.get(f"p_{main}", math.nan) if main and versus == "seqgan" else math.nan
+        )
         row["signatures"] = "; ".join(signatures[m] for m in metrics if m in signatures)
         row["data_ceiling"] = {
             m: summaries[label][0]["data_oa_" + m[len("feat_oa_") :]]
@@ -303,10 +316,10 @@ def better(metric: str) -> str:
 
 def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
     """Write ``table.csv`` (every number: means, standard deviations over seeds, both
-    p-values of every metric) and the compact ``table.md`` (one row per metric, one
-    column per label: mean ± std over seeds and the p-value against SeqGAN; which way is
-    better); return the markdown."""
-    columns = ["label", "seeds", "samples_per_seed", "p_value_vs_seqgan"]
+    p-values of every metric against ``versus``) and the compact ``table.md`` (one row per
+    metric, one column per label: mean ± std over seeds and the p-value against the
+    reference; which way is better); return the markdown."""
+    columns = ["label", "seeds", "samples_per_seed", "versus", "p_value_vs_seqgan"]
     for metric in metrics:
         columns += [metric, f"{metric}_seed_std", f"p_{metric}", f"p_seeds_{metric}"]
     columns.append("signatures")
@@ -324,8 +337,9 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
 
 
 def _markdown(rows: list[dict], metrics: list[str]) -> str:
-    """``table.md``: metrics down, labels across (SeqGAN, the reference, marked), a
+    """``table.md``: metrics down, labels across (the reference, SeqGAN or MLE, marked), a
     ``data`` column when the data's own values (the feature OA ceiling) are known."""
+    versus = reference_label([row["label"] for row in rows])
     several = any(row["seeds"] > 1 for row in rows)
     p_key = "p_seeds_{}" if several else "p_{}"
     tested = any(not math.isnan(row[p_key.format(m)]) for row in rows for m in metrics)
@@ -334,7 +348,7 @@ def _markdown(rows: list[dict], metrics: list[str]) -> str:
         "metric",
         "better",
         *(
-            f"{r['label']} (reference)" if r["label"] == REFERENCE and tested else r["label"]
+            f"{r['label']} (reference)" if r["label"] == versus and tested else r["label"]
             for r in rows
         ),
     ]
@@ -365,7 +379,7 @@ def _markdown(rows: list[dict], metrics: list[str]) -> str:
     )
     if tested:
         note += (
-            " p: Welch's two-sided t-test against SeqGAN of "
+            f" p: Welch's two-sided t-test against {REFERENCES.get(versus or '', versus)} of "
             + (
                 "the per-seed final values (one per training seed: the test of a claim "
                 "about the algorithm)"
