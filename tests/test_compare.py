@@ -11,7 +11,7 @@ import torch
 
 from seqgan.cli import main
 from tests.conftest import TINY
-from tests.helpers import read_csv
+from tests.helpers import read_csv, run_here
 from tests.test_resume import RESUME_CONFIG, _finish, _start, _wait_for_row
 
 
@@ -101,9 +101,9 @@ def test_sigterm_to_compare_checkpoints_and_rerun_continues_bit_identically(tmp_
     assert "the same command" in err.strip().splitlines()[-1]
     assert list((out / "seed-3" / "seqgan" / "checkpoints").glob("ckpt-*.pt"))
     assert not (out / "seed-3" / "seqgan" / "summary.json").exists()
-    capsys.readouterr()
-    assert main([*args, "--out", str(out)]) == 0
-    assert "reusing 1 finished run(s)" in capsys.readouterr().err  # the shared pre-training
+    code, err = run_here([*args, "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "reusing 1 finished run(s)" in err  # the shared pre-training
     for name in ("model.pt",):
         ours = torch.load(out / "seed-3" / "seqgan" / name, weights_only=True)
         theirs = torch.load(reference / "seed-3" / "seqgan" / name, weights_only=True)

@@ -9,11 +9,11 @@ import signal
 import pytest
 import tomli_w
 
+from tests.helpers import run_here
 from tests.test_resume import (
     RESUME_CONFIG,
     _assert_identical,
     _finish,
-    _here,
     _train,
     _wait_for_row,
 )
@@ -44,7 +44,7 @@ def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path,
     path = tmp_path / "resume.toml"
     path.write_text(tomli_w.dumps(config))
     reference = tmp_path / "reference"
-    code, err = _here(["train", "--config", str(path), "--out", str(reference)], capsys)
+    code, err = run_here(["train", "--config", str(path), "--out", str(reference)], capsys)
     assert code == 0, err
     run = tmp_path / "run"
     proc = _train(path, run)
@@ -53,7 +53,7 @@ def test_sigkill_in_the_adversarial_phase_then_resume_is_bit_identical(tmp_path,
     code, _, _ = _finish(proc)
     assert code == -signal.SIGKILL
     assert not (run / "summary.json").exists()
-    code, err = _here(["train", "--resume", str(run)], capsys)
+    code, err = run_here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert "resuming from" in err
     _assert_identical(run, reference)

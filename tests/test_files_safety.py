@@ -33,6 +33,7 @@ from tests.helpers import (
     equal_trees,
     error_line,
     keeping_every_checkpoint,
+    run_here,
     temporaries_of,
 )
 
@@ -497,9 +498,9 @@ def test_signals_are_one_line_and_the_run_resumes(tmp_path, capsys, signum, code
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"seqgan: interrupted by {signal.Signals(signum).name}"), err
     assert f"resume with: seqgan train --resume {run}" in last
-    capsys.readouterr()
-    assert main(["train", "--resume", str(run)]) == 0  # in this process: no signal here
-    assert "resuming from" in capsys.readouterr().err
+    code, err = run_here(["train", "--resume", str(run)], capsys)  # no signal reaches it
+    assert code == 0, err
+    assert "resuming from" in err
 
 
 # -- 9. minor -------------------------------------------------------------------------

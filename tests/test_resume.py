@@ -4,8 +4,8 @@ A run killed (SIGKILL) in each phase, or stopped by SIGINT / SIGTERM, and then r
 with ``seqgan train --resume`` must end with bit-identical parameters, metrics.csv rows
 and samples to an uninterrupted run of the same config (same machine, same torch,
 ``run.threads = 1``). The run that is interrupted is a real subprocess; the reference run
-and the resume, which no signal reaches, run in the test's own process (``_here``): the
-same code, without another interpreter's ~5 s of imports.
+and the resume, which no signal reaches, run in the test's own process
+(``helpers.run_here``): the same code, without another interpreter's ~5 s of imports.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch
 
 from seqgan.cli import main
 from tests.conftest import REPO, TINY
+from tests.helpers import run_here
 
 # Big enough that each phase lasts a few tenths of a second, so a watcher polling
 # metrics.csv can kill the process inside a chosen phase.
@@ -69,13 +70,6 @@ def _train(config: Path, out: Path) -> subprocess.Popen:
 def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
-
-
-def _here(args: list[str], capsys) -> tuple[int, str]:
-    """``seqgan ARGS`` in this process: (exit code, what it printed on stderr)."""
-    capsys.readouterr()
-    code = main(args)
-    return code, capsys.readouterr().err
 
 
 def _wait_for_row(
@@ -127,7 +121,7 @@ def test_sigkill_then_resume_is_bit_identical(
     code, _, _ = _finish(proc)
     assert code == -signal.SIGKILL
     assert not (run / "summary.json").exists()  # it really died before the end
-    code, err = _here(["train", "--resume", str(run)], capsys)
+    code, err = run_here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert "resuming from" in err or "starting the run from the beginning" in err
     _assert_identical(run, reference_run)
@@ -149,7 +143,7 @@ def test_signal_saves_a_checkpoint_and_prints_the_resume_command(
     saved = last.split("state saved in ")[1].split(";")[0]
     assert Path(saved).is_file()
     assert "Traceback" not in err
-    code, err = _here(["train", "--resume", str(run)], capsys)
+    code, err = run_here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert f"resuming from {saved}" in err
     _assert_identical(run, reference_run)
@@ -167,7 +161,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(
     assert len(checkpoints) == 2
     newest = checkpoints[-1]
     newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # truncated
-    code, err = _here(["train", "--resume", str(run)], capsys)
+    code, err = run_here(["train", "--resume", str(run)], capsys)
     assert code == 0, err
     assert f"warning: {newest} is unreadable" in err
     assert f"resuming from {checkpoints[0]}" in err

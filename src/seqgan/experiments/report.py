@@ -229,7 +229,7 @@ def build_table(groups: dict[str, list[RunFolder]]) -> tuple[list[dict], list[st
             row[f"p_{metric}"] = p_value
             row[f"p_seeds_{metric}"] = (
                 _seed_level_p(summaries[label], summaries[versus], metric)
-                if reference and versus and label != versus
+                if reference and label != versus
                 else math.nan
             )
         row["versus"] = versus or ""
@@ -339,7 +339,7 @@ def write_table(rows: list[dict], metrics: list[str], folder: Path) -> str:
 def _markdown(rows: list[dict], metrics: list[str]) -> str:
     """``table.md``: metrics down, labels across (the reference, SeqGAN or MLE, marked), a
     ``data`` column when the data's own values (the feature OA ceiling) are known."""
-    versus = reference_label([row["label"] for row in rows])
+    versus = rows[0]["versus"] if rows else ""
     several = any(row["seeds"] > 1 for row in rows)
     p_key = "p_seeds_{}" if several else "p_{}"
     tested = any(not math.isnan(row[p_key.format(m)]) for row in rows for m in metrics)
@@ -379,7 +379,7 @@ def _markdown(rows: list[dict], metrics: list[str]) -> str:
     )
     if tested:
         note += (
-            f" p: Welch's two-sided t-test against {REFERENCES.get(versus or '', versus)} of "
+            f" p: Welch's two-sided t-test against {REFERENCES[versus]} of "
             + (
                 "the per-seed final values (one per training seed: the test of a claim "
                 "about the algorithm)"
