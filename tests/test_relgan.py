@@ -86,6 +86,26 @@ def test_generator_samples_its_teacher_forced_policy(relgan):
     assert parts["generator"] == sum(p.numel() for p in generator.parameters())
 
 
+def test_memory_estimate_counts_relgans_own_discriminator(relgan):
+    """The estimate counts RelGAN's D (S representations, no highway biases, a 100-wide
+    head) parameter for parameter, and its step's activations grow with S: the CNN D's
+    formula it used before knew neither."""
+    cfg, task, _ = relgan
+    d = build_discriminator(cfg, task)
+    found = size.estimate(cfg, task.vocab_size, task.seq_len)
+    parts = {p.name: p.count for p in found.parameters}
+    assert parts["discriminator"] == sum(p.numel() for p in d.parameters())
+    wider = build_config(
+        {**TINY, "algorithm": "relgan", "relgan": {**RELGAN, "num_representations": 8}}
+    )
+    activation = size._activation_parts(cfg, task.vocab_size, task.seq_len)
+    more = size._activation_parts(wider, task.vocab_size, task.seq_len)
+    step, wider_step = (
+        next(p for p in parts if p.name == "RelGAN step") for parts in (activation, more)
+    )
+    assert wider_step.count > step.count
+
+
 def test_straight_through_is_the_hard_sample_with_the_soft_gradient(relgan):
     _, task, generator = relgan
     weights = torch.randn(task.seq_len, task.vocab_size)

@@ -102,6 +102,12 @@ class Algorithm:
     generator_params: Callable[[Any, int], int] | None = None
     vae: bool = False  # its generator is a VAE (models.vae): memory of the encoder
     discriminator: bool = False  # trains a discriminator (memory, negatives)
+    # (cfg, vocabulary size) -> the parameters of its own kind of discriminator, for the
+    # memory estimate (None: models.discriminator's CNN, where ``discriminator``)
+    discriminator_params: Callable[[Any, int], int] | None = None
+    # (cfg, V, T) -> its own largest passes, [(name, floats, knobs that shrink it)], for the
+    # memory estimate in place of the CNN discriminator's batch (None: that batch)
+    activations: Callable[[Any, int, int], list[tuple[str, int, str]]] | None = None
     rollout: bool = False  # keeps a roll-out copy of the generator for an MC search (memory)
     # the shareable first phase it starts with: "mle" (training.parts.pretrain_phase),
     # "vae" (training.vae's), "own" (a shareable phase of its own, Phase.shared_optimizer:

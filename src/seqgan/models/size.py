@@ -20,7 +20,9 @@ With V the vocabulary, E / H ``generator.emb_dim`` / ``hidden_dim``, and
   the mu and sigma heads);
 * discriminator (algorithms that train one): ``V k + sum_i f_i k w_i + F + 2 (F^2 + F)
   + 2F + 2`` with k ``discriminator.emb_dim``, widths w_i, filters f_i, F = sum_i f_i
-  (embedding, convolutions and their bias, highway layer, output layer);
+  (embedding, convolutions and their bias, highway layer, output layer), or what the
+  algorithm counts for its own kind (``registry.Algorithm.discriminator_params``;
+  RelGAN's: ``training.relgan.discriminator_params``);
 * roll-out copy (algorithms that keep one): a frozen generator;
 * oracle (``data.kind = "oracle"``): a frozen generator of the oracle's sizes.
 
@@ -39,7 +41,8 @@ log-softmax, their gradient; four gates, h, c) and ``2V + 6H`` without:
   states ``T B 2H`` (N ``adversarial.num_rollouts``);
 * discriminator: ``2 R (k T + sum_i f_i (T - w_i + 1))`` with R the larger of
   ``discriminator.batch_size`` and ``score_chunk`` (embeddings and feature maps, with
-  gradients);
+  gradients), or the algorithm's own passes in its place
+  (``registry.Algorithm.activations``; RelGAN's: ``training.relgan.activations``);
 * VAE encoder: ``2 B T (Ee + 26 He)`` (embeddings, both layers' gates and states in both
   directions, the residual sum, with gradients).
 
@@ -155,11 +158,13 @@ def _parameter_parts(cfg: Config, vocab: int) -> list[Part]:
                 "vae.encoder_hidden_dim, vae.encoder_emb_dim or vae.latent_dim",
             )
         )
-    if registry.algorithm(cfg.algorithm).discriminator:
+    algorithm = registry.algorithm(cfg.algorithm)
+    if algorithm.discriminator:
+        own_d = algorithm.discriminator_params
         parts.append(
             (
                 "discriminator",
-                discriminator_params(cfg, vocab),
+                own_d(cfg, vocab) if own_d is not None else discriminator_params(cfg, vocab),
                 TRAINED_BYTES,
                 "discriminator.emb_dim or discriminator.num_filters",
             )
@@ -197,7 +202,10 @@ def _activation_parts(cfg: Config, vocab: int, seq_len: int) -> list[Part]:
                 "adversarial.num_rollouts or generator.batch_size",
             )
         )
-    if registry.algorithm(cfg.algorithm).discriminator:
+    own = registry.algorithm(cfg.algorithm).activations
+    if own is not None:
+        parts.extend(own(cfg, vocab, seq_len))
+    elif registry.algorithm(cfg.algorithm).discriminator:
         maps = sum(f * max(0, seq_len - w + 1) for w, f in zip(d.filter_sizes, d.num_filters))
         parts.append(
             (

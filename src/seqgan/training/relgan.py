@@ -25,6 +25,7 @@ from seqgan.config import Config, knob
 from seqgan.data.task import Task
 from seqgan.errors import UserError
 from seqgan.models.relgan import (
+    D_HIDDEN,
     D_KERNELS,
     RelGANDiscriminator,
     RelGANGenerator,
@@ -115,6 +116,36 @@ def generator_params(cfg: Config, vocab: int) -> int:
     return relgan_generator_params(
         vocab, cfg.generator.emb_dim, rl.mem_slots, rl.num_heads, rl.head_size
     )
+
+
+def discriminator_params(cfg: Config, vocab: int) -> int:
+    """Parameters of ``RelGANDiscriminator`` (memory estimate, ``models.size``): the
+    ``[V, S e]`` embedding, the filters ``f_i x e x w_i`` and their F biases, the highway's
+    two ``F x F`` maps (no biases), and the ``F -> 100 -> 1`` head."""
+    d, rl = cfg.discriminator, cfg.section("relgan")
+    e, total = d.emb_dim // rl.num_representations, sum(d.num_filters)
+    convolutions = sum(f * e * w for w, f in zip(d.filter_sizes, d.num_filters))
+    head = D_HIDDEN * total + D_HIDDEN + D_HIDDEN + 1
+    return vocab * rl.num_representations * e + convolutions + total + 2 * total * total + head
+
+
+def activations(cfg: Config, vocab: int, seq_len: int) -> list[tuple[str, int, str]]:
+    """RelGAN's largest pass for the memory estimate (``models.size``), floats: a
+    generator step, whose relaxed samples ``[B, T, V]`` keep the logits, the Gumbel noise,
+    the relaxed one-hots and their gradient (4 B T V), and whose D pass over B real + B
+    relaxed rows, S representations each, keeps the embedded rows with their gradient
+    (2 T e per row) and the highway head's five ``[rows, F]`` arrays; with a kernel other
+    than ``max_windows``, also the ``[rows, L_i, f_i]`` feature maps."""
+    d, rl, batch = cfg.discriminator, cfg.section("relgan"), cfg.generator.batch_size
+    e, total = d.emb_dim // rl.num_representations, sum(d.num_filters)
+    rows = 2 * batch * rl.num_representations
+    floats = 4 * batch * seq_len * vocab + rows * (2 * seq_len * e + 5 * total)
+    if rl.d_kernel != "max_windows":
+        floats += rows * sum(
+            f * max(0, seq_len - w + 1) for w, f in zip(d.filter_sizes, d.num_filters)
+        )
+    knobs = "generator.batch_size, relgan.num_representations or discriminator.num_filters"
+    return [("RelGAN step", floats, knobs)]
 
 
 def build_discriminator(cfg: Config, task: Task) -> RelGANDiscriminator:
@@ -275,5 +306,7 @@ ALGORITHM = Algorithm(
     config=RelGANConfig,
     validate=validate,
     work=WORK,
+    discriminator_params=discriminator_params,
+    activations=activations,
     **parts.own_generator_fields(build_generator, generator_params, shareable=True),
 )
