@@ -246,14 +246,61 @@ def run(args) -> dict:
     }
 
 
+def summarize(folder: Path) -> None:
+    """``--summarize DIR``: a Markdown table of the result files in ``DIR``, per algorithm
+    and run name: NLL-oracle and NLL-test per seed, mean +- std over seeds (sample std),
+    ours (the ``--like`` runs' ``summary.json``) beside them, and Welch's two-sided t-test
+    of their per-seed values against ours (``scipy.stats.ttest_ind``, unequal variances)."""
+    from scipy.stats import ttest_ind
+
+    groups: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("*.json")):
+        found = json.loads(path.read_text(encoding="utf-8"))
+        groups.setdefault(Path(found["like"]).name, []).append(found)
+    header = "| run | side | seeds | NLL-oracle | NLL-test | p vs ours (oracle / test)"
+    print(f"{header} | train s | peak MiB |")
+    print("| --- | --- | --- | ---: | ---: | --- | ---: | ---: |")
+    for name, rows in groups.items():
+        ours = [json.loads((Path(r["like"]) / "summary.json").read_text()) for r in rows]
+        seeds = ", ".join(str(r["seed"]) for r in rows)
+        cells, tests = {}, []
+        for key in ("nll_oracle", "nll_test"):
+            theirs_v, ours_v = [r[key] for r in rows], [o[key] for o in ours]
+            cells[key] = [_mean_std(theirs_v), _mean_std(ours_v)]
+            p = ttest_ind(theirs_v, ours_v, equal_var=False).pvalue if len(rows) > 1 else None
+            tests.append("—" if p is None else f"{p:.2g}")
+        train = _mean_std([r["train_seconds"] for r in rows], 0)
+        peak = f"{max(r['peak_mib_training'] for r in rows):.0f}"
+        ours_train = _mean_std([o["total_seconds"] for o in ours], 0)
+        print(
+            f"| {name} | TextGAN-PyTorch | {seeds} | {cells['nll_oracle'][0]} | "
+            f"{cells['nll_test'][0]} | {' / '.join(tests)} | {train} | {peak} |"
+        )
+        print(
+            f"| {name} | seqgan (ours) | {seeds} | {cells['nll_oracle'][1]} | "
+            f"{cells['nll_test'][1]} | | {ours_train} | |"
+        )
+
+
+def _mean_std(values: list[float], digits: int = 3) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--like", required=True, help="one of our finished runs (its folder)")
-    parser.add_argument("--data-root", required=True)
-    parser.add_argument("--out", required=True, help="folder of the result files")
+    parser.add_argument("--summarize", metavar="DIR", help="print the table of DIR's results")
+    parser.add_argument("--like", help="one of our finished runs (its folder)")
+    parser.add_argument("--data-root")
+    parser.add_argument("--out", help="folder of the result files")
     parser.add_argument("--algorithm", help="theirs to train (default: the run's algorithm)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.summarize:
+        return summarize(Path(args.summarize))
+    if not (args.like and args.data_root and args.out):
+        parser.error("--like, --data-root and --out are needed (or --summarize DIR)")
     name = Path(args.like)
     target = Path(args.out) / f"{name.parent.name}-{args.algorithm or name.name}.json"
     if target.is_file():
