@@ -61,7 +61,8 @@ import torch
 from seqgan.config import build_config, read_toml
 from seqgan.data.build import build_task
 from seqgan.metrics.nll import sequence_nll
-from vs_textgan import peak_mib, textgan
+from seqgan.runtime.memory import peak_resident_mib
+from vs_textgan import textgan
 
 
 class FixedPositives:
@@ -218,7 +219,7 @@ def run(args) -> dict:
     if algorithm not in ("maligan", "leakgan", "relgan") or cfg.data.kind != "oracle":
         sys.exit(f"{args.like}: an oracle run of maligan, leakgan or relgan is needed")
     task = build_task(cfg, Path(args.data_root))
-    print(f"peak after the data: {peak_mib():.0f} MiB")
+    print(f"peak after the data: {peak_resident_mib():.0f} MiB")
     t = textgan()
     configure(t, cfg, task, algorithm)
     for seed_fn in (torch.manual_seed, random.seed, np.random.seed):
@@ -227,7 +228,7 @@ def run(args) -> dict:
     inst = instructor(t, algorithm, cfg, task)
     start = time.perf_counter()
     inst._run()
-    seconds, training_peak = time.perf_counter() - start, peak_mib()
+    seconds, training_peak = time.perf_counter() - start, peak_resident_mib()
     inst.gen.eval()
     inst.dis.eval()
     samples = their_samples(inst, algorithm, cfg.eval.num_samples)
@@ -240,7 +241,7 @@ def run(args) -> dict:
         "nll_test": their_nll_test(t, inst, algorithm, task.test),
         "train_seconds": seconds,
         "peak_mib_training": training_peak,  # VmHWM after training (data and oracle in it)
-        "peak_mib": peak_mib(),  # ... and after the evaluation
+        "peak_mib": peak_resident_mib(),  # ... and after the evaluation
         "threads": torch.get_num_threads(),
         "textgan_pytorch": os.environ.get("TEXTGAN_PYTORCH", ""),
     }
@@ -272,13 +273,15 @@ def summarize(folder: Path) -> None:
         train = _mean_std([r["train_seconds"] for r in rows], 0)
         peak = f"{max(r['peak_mib_training'] for r in rows):.0f}"
         ours_train = _mean_std([o["total_seconds"] for o in ours], 0)
+        ours_peaks = [o.get("peak_resident_mib") for o in ours]  # runs since 2026-12-07
+        ours_peak = "—" if None in ours_peaks else f"{max(ours_peaks):.0f}"
         print(
             f"| {name} | TextGAN-PyTorch | {seeds} | {cells['nll_oracle'][0]} | "
             f"{cells['nll_test'][0]} | {' / '.join(tests)} | {train} | {peak} |"
         )
         print(
             f"| {name} | seqgan (ours) | {seeds} | {cells['nll_oracle'][1]} | "
-            f"{cells['nll_test'][1]} | | {ours_train} | |"
+            f"{cells['nll_test'][1]} | | {ours_train} | {ours_peak} |"
         )
 
 

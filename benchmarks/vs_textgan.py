@@ -66,6 +66,7 @@ from _common import machine, timed
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.rl.rewards import DiscriminatorReward
+from seqgan.runtime.memory import peak_resident_mib, status_kib
 from seqgan.training import leakgan, maligan, relgan, steps
 
 PAPER = {"g": 1, "d": 5, "k": 3, "negatives": 10_000, "d_rows": 20_000}
@@ -252,12 +253,6 @@ def ours_relgan(rows: int) -> dict:
     }
 
 
-def status_kib(field: str) -> int:
-    """A ``/proc/self/status`` figure in KiB (``VmRSS``, ``VmHWM``)."""
-    with open("/proc/self/status", encoding="utf-8") as handle:
-        return next(int(line.split()[1]) for line in handle if line.startswith(f"{field}:"))
-
-
 def relgan_peak(side: str, rows: int) -> None:
     """Print this process's peak resident memory over two adversarial epochs of ``side``
     and its resident size before them, KiB, as JSON (the ``--peak`` child).  The peak
@@ -371,26 +366,15 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def peak_mib() -> float:
-    """This process's peak resident memory so far, MiB: ``VmHWM``, which a process started
-    by exec begins afresh (``getrusage``'s ``ru_maxrss`` of a child keeps the high-water
-    mark of the parent it was forked from: with it, both sides reported this script's own
-    size); ``ru_maxrss`` where there is no ``/proc``."""
-    try:
-        return status_kib("VmHWM") / 1024
-    except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def peak_of(side: str, name: str, rows: int) -> None:
     """``--peak-of``: build one side's parts on ``rows`` sequences, run each once, print
     the peaks after building and at the end (one JSON line)."""
     torch.manual_seed(0)
     parts = PEAK_PARTS[side, name](rows)
-    built = peak_mib()
+    built = peak_resident_mib()
     for fn in parts.values():
         fn()
-    print(json.dumps({"built": built, "peak": peak_mib()}))
+    print(json.dumps({"built": built, "peak": peak_resident_mib()}))
 
 
 def peak_in_subprocess(side: str, name: str, rows: int) -> dict:

@@ -266,6 +266,11 @@ def test_summary_holds_the_reproducibility_record(redirected):
     assert summary["started_utc"] <= summary["ended_utc"]
     assert (summary["num_train"], summary["num_test"]) == (256, 64)
     assert summary["data_files"] == {}  # a random oracle's task reads no file
+    # the run was made in this process: its peak then is at most this process's peak now,
+    # and a process with torch loaded holds more than 100 MiB
+    from seqgan.runtime.memory import peak_resident_mib
+
+    assert 100 < summary["peak_resident_mib"] <= peak_resident_mib()
 
 
 def test_summary_hashes_the_data_files_and_a_resume_keeps_the_start(tmp_path, capsys):

@@ -34,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from seqgan._version import __version__
+from seqgan.runtime.memory import peak_resident_mib
 
 INTERVAL = 60.0  # seconds between two lines inside one epoch of redirected output
 DEVICE = "cpu"  # where models train when a task names no device (runtime.device)
@@ -362,7 +363,9 @@ def _device_line(task) -> str:
 def run_record(task, started: str) -> dict:
     """The ``summary.json`` entries that say how a run was made: versions, command line,
     host, device, start (``started``, when the run first started training) and end
-    (now) in ISO 8601 UTC, each data file's SHA-256 by path, and the sequence counts."""
+    (now) in ISO 8601 UTC, each data file's SHA-256 by path, the sequence counts, and
+    the peak resident memory of the process that finished the run (``runtime.memory``;
+    after a resume, of the resumed process; in a Python session, of the whole session)."""
     return {
         "version": __version__,
         "torch": str(torch.__version__),
@@ -377,6 +380,7 @@ def run_record(task, started: str) -> dict:
         "data_files": {str(p): sha256_of(p) for p in getattr(task, "files", [])},
         "num_train": len(task.train),
         "num_test": len(task.test),
+        "peak_resident_mib": round(peak_resident_mib(), 1),
     }
 
 
