@@ -98,10 +98,13 @@ def test_memory_estimate_counts_relgans_own_discriminator(relgan):
     wider = build_config(
         {**TINY, "algorithm": "relgan", "relgan": {**RELGAN, "num_representations": 8}}
     )
-    activation = size._activation_parts(cfg, task.vocab_size, task.seq_len)
-    more = size._activation_parts(wider, task.vocab_size, task.seq_len)
     step, wider_step = (
-        next(p for p in parts if p.name == "RelGAN step") for parts in (activation, more)
+        next(
+            p
+            for p in size._activation_parts(c, task.vocab_size, task.seq_len)
+            if p.name == "RelGAN step"
+        )
+        for c in (cfg, wider)
     )
     assert wider_step.count > step.count
 
