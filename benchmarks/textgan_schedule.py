@@ -64,7 +64,7 @@ import torch
 from seqgan.config import build_config, read_toml
 from seqgan.data.build import build_task
 from seqgan.metrics.nll import sequence_nll
-from seqgan.runtime.memory import peak_resident_mib
+from seqgan.runtime.memory import peak_resident_mib, reset_peak
 from vs_textgan import textgan
 
 
@@ -215,16 +215,6 @@ def their_nll_test(t, inst, algorithm: str, test: torch.Tensor) -> float:
     return total / tokens
 
 
-def reset_peak() -> None:
-    """Start the kernel's high-water mark of resident memory (``VmHWM``) afresh, where
-    Linux allows it (``/proc/self/clear_refs``); elsewhere the peak keeps the scoring's."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-    except OSError:
-        pass
-
-
 def score(t, inst, algorithm: str, task, n: int) -> tuple[float, float]:
     """NLL-oracle of ``n`` samples of their generator and its NLL-test, per token, with
     their models in eval mode (then back in training mode) and the random generators'
@@ -266,7 +256,8 @@ def run(args) -> dict:
         start, scored["peak"] = time.perf_counter(), peak_resident_mib()
         scored["after_pretraining"] = score(t, inst, algorithm, task, cfg.eval.num_samples)
         scored["seconds"] += time.perf_counter() - start
-        reset_peak()  # the training's peak is the larger of the one before and after
+        reset_peak()  # the training's peak: the larger of the one before and after (where
+        # the peak cannot be reset, it keeps the scoring's)
 
     inst.pretrain_generator = pretrain_then_score
     start = time.perf_counter()

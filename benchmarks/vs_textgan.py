@@ -66,7 +66,7 @@ from _common import machine, timed
 from seqgan.config import build_config, load_preset
 from seqgan.data.build import build_task
 from seqgan.rl.rewards import DiscriminatorReward
-from seqgan.runtime.memory import peak_resident_mib, status_kib
+from seqgan.runtime.memory import peak_resident_mib, reset_peak, status_kib
 from seqgan.training import leakgan, maligan, relgan, steps
 
 PAPER = {"g": 1, "d": 5, "k": 3, "negatives": 10_000, "d_rows": 20_000}
@@ -261,11 +261,9 @@ def relgan_peak(side: str, rows: int) -> None:
     exec), so it would report the parent's size."""
     parts = ours_relgan(rows) if side == "ours" else theirs_relgan(textgan(), rows)
     before = status_kib("VmRSS")
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
+    if reset_peak():
         read_peak = lambda: status_kib("VmHWM")  # noqa: E731
-    except OSError:  # no reset here: getrusage, which may include the parent's size
+    else:  # no reset here: getrusage, which may include the parent's size
         read_peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
     for _ in range(2):
         parts["epoch"]()

@@ -27,3 +27,15 @@ def peak_resident_mib() -> float:
         return hwm / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def reset_peak() -> bool:
+    """Start the kernel's high-water mark ``VmHWM`` afresh (``/proc/self/clear_refs``),
+    so that ``peak_resident_mib`` measures from now; False where Linux does not allow it
+    (the peak then keeps what came before)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
