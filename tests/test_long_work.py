@@ -64,9 +64,12 @@ def test_the_work_of_an_adversarial_epoch_follows_the_mc_search():
     assert doubled.discriminator - adversarial.discriminator == pytest.approx(
         16 * 64 * 19 * work.discriminator_row_flops(cfg, 20)
     )
+    # the MLE epoch is training work; its evaluations sample and score
+    assert mle.training == pytest.approx(10000 * 20 * 3 * step)
     assert mle.generator == pytest.approx(
-        10000 * 20 * 3 * step + work.evaluation_flops(cfg, task).generator / cfg.eval.every
+        work.evaluation_flops(cfg, task).generator / cfg.eval.every
     )
+    assert adversarial.training == pytest.approx(64 * 20 * 3 * step)  # the g-step's update
     assert work.epoch_flops(cfg, task, "unknown_phase", True) is None
     # no discriminator (PG-BLEU): no discriminator work
     assert work.epoch_flops(cfg, task, "policy_gradient", False).discriminator == 0
@@ -137,13 +140,33 @@ def test_data_inspect_suggests_min_freq(tmp_path, capsys):
     assert "hint" not in capsys.readouterr().out
 
 
+def test_mle_epochs_are_priced_at_the_measured_training_rate(tmp_path):
+    """MLE is priced at the rate of a measured training step, not of a sampling step
+    (before: a 10k-line corpus at V = 14,595 was estimated at 98 s per MLE epoch where
+    it took 31 s, and the ETA of the whole run at 24 min where it took about an hour, the
+    adversarial phase priced at the MLE's measured / predicted ratio)."""
+    cfg = _tiny(tmp_path)
+    trainer = open_session(cfg, tmp_path / "run", tmp_path)
+    generator = trainer.models["generator"]
+    before = [p.detach().clone() for p in generator.parameters()]
+    rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
+    assert rates.training > 0 and rates.generator > 0 and rates.discriminator > 0
+    # measured on a copy: the run's generator has neither new weights nor gradients
+    assert all(torch.equal(a, b) for a, b in zip(before, generator.parameters()))
+    assert all(p.grad is None for p in generator.parameters())
+    mle = work.epoch_flops(cfg, trainer.task, "pretrain_generator", True, epochs=10)
+    fast, slow = (work.Rates(rates.generator, rates.discriminator, t) for t in (1e15, 1e3))
+    assert slow.seconds(mle) - fast.seconds(mle) == pytest.approx(mle.training / 1e3)
+    assert fast.seconds(mle) == pytest.approx(mle.generator / rates.generator + mle.training / 1e15)
+
+
 def test_leakgans_run_is_estimated_too(tmp_path, capsys):
     """A generator without the LSTM's step (LeakGAN's) is priced with an LSTM of its sizes
     (before: AttributeError, and the run said "no time estimate")."""
     cfg = _tiny(tmp_path, algorithm="leakgan", leakgan={"step": 3})
     trainer = open_session(cfg, tmp_path / "run", tmp_path)
     rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
-    assert rates.generator > 0 and rates.discriminator > 0
+    assert rates.generator > 0 and rates.discriminator > 0 and rates.training > 0
 
 
 def test_relgans_work_is_counted_as_its_code_computes():
@@ -194,4 +217,5 @@ def test_relgans_work_is_counted_as_its_code_computes():
         3 * B * T * g + 5 * B * T * g + evaluation.generator
     )
     mle = work.epoch_flops(cfg, task, "pretrain_generator", True, epochs=10)
-    assert mle.generator == pytest.approx(640 * T * 3 * g + evaluation.generator)
+    assert mle.training == pytest.approx(640 * T * 3 * g)
+    assert mle.generator == pytest.approx(evaluation.generator)

@@ -276,7 +276,7 @@ def discriminator_row_flops(cfg: Config, seq_len: int, vocab: int = 0) -> float:
 
 def epoch_flops(cfg: Config, task: Task, phase: str, epochs: int) -> Work | None:
     """The work of one epoch (``training.work``'s count, with RelGAN's models): MLE over
-    the n training rows, ``n T 3g``; an adversarial iteration of B = ``generator.batch_size``
+    the n training rows, ``n T 3g`` (training work); an adversarial iteration of B = ``generator.batch_size``
     rows, ``g_steps`` x (B relaxed samples with their graph, ``3 B T g``; D forward and
     backward over them, ``3 B d_soft``, and forward over B real rows, ``B d``) and
     ``d_steps`` x (B samples, ``B T g``; D forward and backward over both batches,
@@ -285,7 +285,7 @@ def epoch_flops(cfg: Config, task: Task, phase: str, epochs: int) -> Work | None
     g = generator_step_flops(cfg, V)
     evaluation = evaluation_share(cfg, task, epochs)
     if phase == parts.PRETRAIN:
-        return Work(len(task.train) * T * 3 * g) + evaluation
+        return Work(0.0, training=len(task.train) * T * 3 * g) + evaluation
     if phase == "adversarial":
         real, soft = discriminator_row_flops(cfg, T), discriminator_row_flops(cfg, T, V)
         a = cfg.adversarial

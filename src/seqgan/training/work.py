@@ -1,8 +1,9 @@
 """The work of one epoch of a phase, counted in floating-point operations before it runs,
-and its price in seconds: the generator's and the discriminator's FLOPs at rates measured
-here in a fraction of a second (``measure_rates``).  A phase not yet measured is priced
-so, calibrated by the phases that were (``runtime.progress.eta_seconds``), and a run's total
-time is estimated before it starts (``long_run_warning``).
+and its price in seconds: the generator's FLOPs when it samples and when it trains, and
+the discriminator's, at rates measured here in about a second (``measure_rates``).  A
+phase not yet measured is priced so, calibrated by the phases that were
+(``runtime.progress.eta_seconds``), and a run's total time is estimated before it starts
+(``long_run_warning``).
 
 A count, not a measurement: the multiply-adds of the models' matrix products (2 FLOPs
 each; element-wise work, Python and data movement left out), per epoch:
@@ -11,13 +12,15 @@ each; element-wise work, Python and data movement left out), per epoch:
   ``3 g`` with the backward pass; the oracle's alike with its sizes;
 * a discriminator row of T tokens: ``d = 2 (sum_i f_i w_i k (T - w_i + 1) + 2 F^2)``
   forward (convolutions, highway), ``3 d`` with the backward pass;
-* MLE (``pretrain_generator``, ``scheduled_sampling``): ``n T 3g`` over the n training rows;
+* MLE (``pretrain_generator``, ``scheduled_sampling``): ``n T 3g`` over the n training rows
+  (training work: priced at the rate of a training step, not of a sampling step; at a large
+  vocabulary the two differ threefold, ``models/output_loss.py``);
 * a d-step of ``epochs`` epochs: P negatives sampled (``P T g``) and ``epochs`` passes over
   the 2P rows (``2P 3d``), P = ``discriminator.num_positives`` (0: the training set);
 * a g-step (B = ``generator.batch_size``): B rows sampled; with MC search (Eq. 4) N =
   ``num_rollouts`` roll-outs from each of the T - 1 prefixes, ``N B T (T - 1) / 2``
   generator steps and ``N B (T - 1)`` discriminator rows scored (one row each without it);
-  the update ``B T 3g``;
+  the update ``B T 3g`` (training work);
 * an evaluation, in each epoch a phase evaluates (every ``eval.every``-th and the last,
   spread over its epochs):
   ``num_samples`` samples (``T g`` each), NLL-oracle over them, NLL-test over the test set.
@@ -44,34 +47,47 @@ import seqgan.registry as registry
 from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.generator import Generator
+from seqgan.models.sampling import sample_from_logits
+from seqgan.training.steps import mle_loss
 
 LONG_RUN = 3600.0  # seconds: a run estimated to take longer is warned about up front
 
 
 @dataclass
 class Work:
-    """FLOPs of the generator's passes (and the oracle's) and of the discriminator's."""
+    """FLOPs of the generator's sampling and scoring passes (and the oracle's), of the
+    discriminator's passes, and of the generator's training passes (forward + backward
+    of teacher-forced MLE and of the policy-gradient update)."""
 
     generator: float
     discriminator: float = 0.0
+    training: float = 0.0
 
     def __add__(self, other: Work) -> Work:
-        return Work(self.generator + other.generator, self.discriminator + other.discriminator)
+        return Work(
+            self.generator + other.generator,
+            self.discriminator + other.discriminator,
+            self.training + other.training,
+        )
 
     def scaled(self, factor: float) -> Work:
-        return Work(self.generator * factor, self.discriminator * factor)
+        return Work(self.generator * factor, self.discriminator * factor, self.training * factor)
 
 
 @dataclass
 class Rates:
-    """Achieved FLOP/s here: a generator step over many rows, a discriminator pass."""
+    """Achieved FLOP/s here: a generator step over many rows (sampling), a discriminator
+    pass, a generator training step (forward + backward with the run's output kernel)."""
 
     generator: float
     discriminator: float
+    training: float
 
     def seconds(self, work: Work) -> float:
-        return work.generator / self.generator + (
-            work.discriminator / self.discriminator if work.discriminator else 0.0
+        return (
+            work.generator / self.generator
+            + (work.discriminator / self.discriminator if work.discriminator else 0.0)
+            + (work.training / self.training if work.training else 0.0)
         )
 
 
@@ -151,18 +167,19 @@ def epoch_flops(
 
     evaluation = evaluation_share(cfg, task, epochs)
     if phase in ("pretrain_generator", "scheduled_sampling"):
-        return Work(len(task.train) * T * 3 * step) + evaluation
+        return Work(0.0, training=len(task.train) * T * 3 * step) + evaluation
     if phase == "pretrain_discriminator":
         return d_step(cfg.pretrain.discriminator_epochs)
     if phase in ("adversarial", "policy_gradient"):
         B = g.batch_size
-        g_step = B * T * step + B * T * 3 * step
+        sampled = B * T * step
         if g.estimator == "mc_search":
-            g_step += a.num_rollouts * B * T * (T - 1) / 2 * step
+            sampled += a.num_rollouts * B * T * (T - 1) / 2 * step
             scored = a.num_rollouts * B * (T - 1) + B
         else:
             scored = B
-        work = Work(g_step, scored * d_row if discriminator else 0.0).scaled(a.g_steps)
+        d_work = scored * d_row if discriminator else 0.0
+        work = Work(sampled, d_work, training=B * T * 3 * step).scaled(a.g_steps)
         if discriminator:
             work = work + d_step(a.k_epochs).scaled(a.d_steps)
         return work + evaluation
@@ -192,11 +209,13 @@ def predicted_epoch_seconds(
 
 @torch.no_grad()
 def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Rates:
-    """FLOP/s achieved here by a generator step over the rows of one MC search step
-    (``num_rollouts x batch_size``) and by a discriminator pass over ``batch_size`` rows,
-    on copies of the models (an LSTM generator of the same sizes stands in for another kind
+    """FLOP/s achieved here by a generator step, with a token drawn from its logits, over
+    the rows of one MC search step (``num_rollouts x batch_size``), by a discriminator
+    pass over ``batch_size`` rows and by a generator training step (``training_rate``), on
+    copies of the models (an LSTM generator of the same sizes stands in for another kind
     of generator; a ``WorkModel`` counts its own) and random tokens, under a forked RNG:
-    the run is unchanged.  Takes a fraction of a second."""
+    the run is unchanged.  Takes about a second (most of it the training step at a large
+    vocabulary)."""
     g, a = cfg.generator, cfg.adversarial
     model = work_model(cfg)
     rows = max(1, a.num_rollouts * g.batch_size)
@@ -211,10 +230,15 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
             generator = Generator(*sizes).to(device).eval()
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
         state = generator.initial_state(rows)
-        seconds = _timed(lambda: generator.step(tokens, state), repeats, device)
+        # a step as the MC search and sampling take it: the logits and a token drawn from
+        # them (at V = 14,595 the draw costs 1.5 times the step's products)
+        seconds = _timed(
+            lambda: sample_from_logits(generator.step(tokens, state)[0]), repeats, device
+        )
         # timed on the run's own generator, or on the LSTM standing in for it
         step = _step_flops(cfg, task.vocab_size, isinstance(models["generator"], Generator))
         gen_rate = rows * step / seconds
+        train_rate = training_rate(generator, g.batch_size, task, step, repeats)
         d_rate = gen_rate
         if "discriminator" in models:
             discriminator = copy.deepcopy(models["discriminator"]).eval()
@@ -228,7 +252,24 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
                 else discriminator_row_flops(cfg, task.seq_len)
             )
             d_rate = len(batch) * row / seconds
-    return Rates(gen_rate, d_rate)
+    return Rates(gen_rate, d_rate, train_rate)
+
+
+def training_rate(
+    generator: Generator, rows: int, task: Task, step_flops: float, repeats: int
+) -> float:
+    """FLOP/s of one teacher-forced MLE step of ``generator`` (forward and backward, with
+    its output kernel: ``training.steps.mle_loss``) over ``rows`` random sequences of the
+    task's length, counted as ``rows T 3 step_flops``; ``generator`` is a copy."""
+    tokens = torch.randint(0, task.vocab_size, (max(1, rows), task.seq_len)).to(task.device)
+
+    def step() -> None:
+        with torch.enable_grad():
+            generator.zero_grad(set_to_none=True)
+            mle_loss(generator, tokens).backward()
+
+    seconds = _timed(step, repeats, task.device)
+    return len(tokens) * task.seq_len * 3 * step_flops / seconds
 
 
 def _timed(call, repeats: int, device: torch.device) -> float:
