@@ -27,8 +27,12 @@ the weight); softmax, bias, the optimizer are not counted.  The data are uniform
 tokens (the time does not depend on them); the discriminator is the paper's (emb 64,
 widths 1..20), whose cost does not depend on V beyond its embedding.
 
+``--chunk-mib 0.5,8`` adds rows to the output layer table: the chunked kernel with chunks
+of that many MiB of logits instead of the library's ``CHUNK_BYTES`` (a scan of the one
+size knob the kernel has).
+
 Run: python benchmarks/large_vocab.py [--quick] [--layer-only] [--vocab 5000,14000,30000]
-[--sequences 512] [--rollouts 4] [--profile]
+[--sequences 512] [--rollouts 4] [--profile] [--chunk-mib 0.5,8]
 (the default schedule is meant to take 2-3 minutes on an idle 2-core machine; --quick is a
 smoke test; --layer-only prints the ceiling and the output layer + loss table only)
 """
@@ -45,6 +49,7 @@ from torch.nn import functional as F
 
 from _common import cpu_flags, gemm_ceiling, machine
 from seqgan.config import PAPER_FILTER_SIZES, PAPER_NUM_FILTERS, build_config
+from seqgan.models import output_loss
 from seqgan.models.discriminator import Discriminator, fit_widths
 from seqgan.models.generator import Generator
 from seqgan.models.output_loss import weighted_nll
@@ -74,16 +79,23 @@ class Usage:
 
 
 def output_layer_step(kernel: str, hidden, weight, bias, targets) -> None:
-    """Forward, mean cross-entropy and backward of the output layer on ``hidden [N, H]``."""
+    """Forward, mean cross-entropy and backward of the output layer on ``hidden [N, H]``;
+    ``kernel`` "plain", "chunked", or "chunked@M" (chunks of M MiB of logits)."""
     if kernel == "plain":
         loss = F.cross_entropy(F.linear(hidden, weight, bias), targets)
     else:
-        weights = torch.full(targets.shape, 1.0 / len(targets))
-        loss, _ = weighted_nll(hidden, weight, bias, targets, weights)
+        default = output_loss.CHUNK_BYTES
+        if "@" in kernel:
+            output_loss.CHUNK_BYTES = int(float(kernel.split("@")[1]) * 2**20)
+        try:
+            weights = torch.full(targets.shape, 1.0 / len(targets))
+            loss, _ = weighted_nll(hidden, weight, bias, targets, weights)
+        finally:
+            output_loss.CHUNK_BYTES = default
     loss.backward()
 
 
-def output_layer(vocab: int, seq_len: int, repeats: int) -> dict:
+def output_layer(vocab: int, seq_len: int, repeats: int, kernels=KERNELS) -> dict:
     """Median seconds, GFLOP/s, share of the fp32 GEMM ceiling and CPU times per kernel,
     the two kernels and the ceiling's product (2048^2) interleaved so that load from other
     processes hits all three alike; ``"ceiling"``: that product's median GFLOP/s."""
@@ -94,9 +106,9 @@ def output_layer(vocab: int, seq_len: int, repeats: int) -> dict:
     bias = torch.zeros(vocab, requires_grad=True)
     targets = torch.randint(vocab, (rows,))
     flops = 3 * 2 * rows * HIDDEN * vocab
-    times = {k: [] for k in KERNELS}
-    cpu = {k: [0.0, 0.0, 0.0] for k in KERNELS}
-    for kernel in KERNELS:  # warm-up
+    times = {k: [] for k in kernels}
+    cpu = {k: [0.0, 0.0, 0.0] for k in kernels}
+    for kernel in kernels:  # warm-up
         output_layer_step(kernel, hidden, weight, bias, targets)
     square = torch.randn(2048, 2048)
     ceiling_times = []
@@ -104,7 +116,7 @@ def output_layer(vocab: int, seq_len: int, repeats: int) -> dict:
         started = time.perf_counter()
         torch.mm(square, square)
         ceiling_times.append(time.perf_counter() - started)
-        for kernel in KERNELS:
+        for kernel in kernels:
             with Usage() as u:
                 output_layer_step(kernel, hidden, weight, bias, targets)
             times[kernel].append(u.wall)
@@ -113,7 +125,7 @@ def output_layer(vocab: int, seq_len: int, repeats: int) -> dict:
             cpu[kernel][2] += u.faults / repeats
     ceiling = 2 * 2048**3 / statistics.median(ceiling_times) / 1e9
     out: dict = {"ceiling": ceiling}
-    for kernel in KERNELS:
+    for kernel in kernels:
         seconds = statistics.median(times[kernel])
         out[kernel] = {
             "seconds": seconds,
@@ -205,6 +217,11 @@ def main() -> None:
         help="only the ceiling and the output layer + loss table",
     )
     parser.add_argument(
+        "--chunk-mib",
+        default="",
+        help="comma-separated chunk sizes (MiB of logits) to time the chunked kernel at too",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="a profile table at every V (default: the largest only)",
@@ -233,17 +250,22 @@ def main() -> None:
         f"backward), median of {args.repeats}:"
     )
     print(
-        f"{'V':>7} {'kernel':>8} {'ms':>9} {'GFLOP/s':>8} {'ceiling':>8} {'user s':>7} "
+        f"{'V':>7} {'kernel':>12} {'ms':>9} {'GFLOP/s':>8} {'ceiling':>8} {'user s':>7} "
         f"{'sys s':>7} {'faults':>8}"
     )
     layer = {}
+    scan = [f"chunked@{m}" for m in args.chunk_mib.split(",") if m]
+    print(
+        f"(chunked: chunks of {output_loss.CHUNK_BYTES / 2**20:g} MiB of logits, at least "
+        f"{output_loss.MIN_ROWS} rows; chunked@M: M MiB)"
+    )
     for vocab in vocabs:
-        layer[vocab] = output_layer(vocab, seq_len, args.repeats)
+        layer[vocab] = output_layer(vocab, seq_len, args.repeats, (*KERNELS, *scan))
         print(f"{vocab:7d} fp32 GEMM ceiling, interleaved: {layer[vocab]['ceiling']:.0f} GFLOP/s")
-        for kernel in KERNELS:
+        for kernel in (*KERNELS, *scan):
             r = layer[vocab][kernel]
             print(
-                f"{vocab:7d} {kernel:>8} {r['seconds'] * 1e3:9.1f} {r['gflops']:8.1f} "
+                f"{vocab:7d} {kernel:>12} {r['seconds'] * 1e3:9.1f} {r['gflops']:8.1f} "
                 f"{r['share']:8.0%} {r['user']:7.3f} {r['system']:7.3f} "
                 f"{r['faults']:8.0f}"
             )

@@ -158,7 +158,11 @@ class Generator(SequenceGenerator):
     def _out(self, hidden: torch.Tensor) -> torch.Tensor:
         """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""
         logits = self.output(hidden)
-        return logits if self.output_penalty is None else logits + self.output_penalty
+        if self.output_penalty is None:
+            return logits
+        if torch.is_grad_enabled():
+            return logits + self.output_penalty
+        return logits.add_(self.output_penalty)  # sampling: no second [n, V] tensor
 
     def _output_bias(self) -> torch.Tensor:
         """The output layer's bias with the ``never_output`` penalty added, ``[V]``."""
