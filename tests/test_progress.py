@@ -270,7 +270,8 @@ def test_summary_holds_the_reproducibility_record(redirected):
     # and a process with torch loaded holds more than 100 MiB
     from seqgan.runtime.memory import peak_resident_mib
 
-    assert 100 < summary["peak_resident_mib"] <= peak_resident_mib()
+    # recorded to 0.1 MiB: rounded to nearest, it may exceed the mark by half of that
+    assert 100 < summary["peak_resident_mib"] <= peak_resident_mib() + 0.05
 
 
 def test_summary_hashes_the_data_files_and_a_resume_keeps_the_start(tmp_path, capsys):

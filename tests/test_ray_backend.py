@@ -446,7 +446,9 @@ def test_sigterm_on_the_driver_leaves_checkpoints_and_the_same_command_completes
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     # the same command again, on this module's instance: continues and completes
     gcs = ray_instance.address_info["gcs_address"]
-    code, _, err = _finish(_start([*args, "--ray-address", gcs]), timeout=120)
+    # the 80 epochs again (a hang guard: on a 2-core machine shared with two other
+    # trainings they once took over 120 s)
+    code, _, err = _finish(_start([*args, "--ray-address", gcs]), timeout=300)
     assert code == 0, err
     assert "[1/1] seed 3 seqgan on " in err
     assert (out / "seed-3" / "seqgan" / "summary.json").is_file()

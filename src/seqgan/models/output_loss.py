@@ -30,9 +30,9 @@ recomputes the chunk there with ``w = -g`` (four).
 
 from __future__ import annotations
 
-import threading
-
 import torch
+
+from seqgan.models.scratch import scratch
 
 CHUNK_BYTES = 2 * 2**20  # target size of one chunk's logits (and of its probabilities)
 MIN_ROWS = 32  # fewer rows make the weight gradient's product inefficient
@@ -60,28 +60,6 @@ def _tiny(dtype: torch.dtype) -> float:
     return torch.finfo(dtype).tiny * 2.0**24
 
 
-_kept = threading.local()  # this thread's scratch buffers, by (device, dtype)
-
-
-def _scratch(like: torch.Tensor, shapes: list[tuple[int, int]]) -> list[torch.Tensor]:
-    """Uninitialised tensors of ``shapes`` (``like``'s dtype and device), views of one
-    buffer kept between calls (grown when too small): chunks of MB each, allocated and
-    freed on every step, would make the C library map and unmap pages each time."""
-    sizes = [rows * cols for rows, cols in shapes]
-    kept = getattr(_kept, "buffers", None)
-    if kept is None:
-        kept = _kept.buffers = {}
-    key = (like.device, like.dtype)
-    if key not in kept or kept[key].numel() < sum(sizes):
-        kept.pop(key, None)
-        kept[key] = like.new_empty(sum(sizes))
-    views, offset = [], 0
-    for (rows, cols), size in zip(shapes, sizes):
-        views.append(kept[key][offset : offset + size].view(rows, cols))
-        offset += size
-    return views
-
-
 def _chunked_pass(
     hidden: torch.Tensor,
     weight: torch.Tensor,
@@ -94,7 +72,7 @@ def _chunked_pass(
     n, width = hidden.shape
     vocab = weight.shape[0]
     rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size()))
-    logits, probs, weight_1, grad_weight_1 = _scratch(
+    logits, probs, weight_1, grad_weight_1 = scratch(
         hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)]
     )
     # the bias as one more input column (of ones): no separate pass adds it, and its

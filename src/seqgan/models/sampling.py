@@ -31,35 +31,17 @@ in training) is ``sample_from_logits`` itself: bit-identical tokens from the sam
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict, dataclass
 
 import torch
 
+from seqgan.models.scratch import scratch
 from seqgan.runtime.device import wide_float
 
 # The largest temperature: below it the -1e9 penalty of a generator's ``never_output``
 # tokens stays a probability of exactly 0 (-1e9 / 1e6 = -1000 underflows exp in float32
 # and float64 alike).
 MAX_TEMPERATURE = 1e6
-
-
-_kept = threading.local()  # this thread's probability buffer, by (device, dtype)
-
-
-def _kept_buffer(logits: torch.Tensor) -> torch.Tensor:
-    """An uninitialised tensor shaped like ``logits``, a view of a buffer kept between
-    calls (grown when too small): at a large vocabulary a ``[n, V]`` tensor of tens of MB
-    made and freed at every sampling step is mapped and unmapped by the C library each
-    time, and its page faults were 40 % of a 10k-line corpus run's CPU time."""
-    kept = getattr(_kept, "buffers", None)
-    if kept is None:
-        kept = _kept.buffers = {}
-    key = (logits.device, logits.dtype)
-    if key not in kept or kept[key].numel() < logits.numel():
-        kept.pop(key, None)
-        kept[key] = logits.new_empty(logits.numel())
-    return kept[key][: logits.numel()].view(logits.shape)
 
 
 def sample_from_logits(
@@ -77,7 +59,8 @@ def sample_from_logits(
     Returns:
         ``[n]`` ``torch.long`` token ids.
     """
-    cdf = torch._softmax(logits, -1, False, out=_kept_buffer(logits))
+    (buffer,) = scratch(logits, [tuple(logits.shape)])  # no new [n, V] tensor per step
+    cdf = torch._softmax(logits, -1, False, out=buffer)
     cdf.cumsum_(-1)  # the same kernels and values as cumsum(softmax(logits)), in place
     if uniforms is None:
         uniforms = torch.rand(
