@@ -28,8 +28,8 @@ tokens (the time does not depend on them); the discriminator is the paper's (emb
 widths 1..20), whose cost does not depend on V beyond its embedding.
 
 ``--chunk-mib 0.5,8`` adds rows to the output layer table: the chunked kernel with chunks
-of that many MiB of logits instead of the library's ``CHUNK_BYTES`` (a scan of the one
-size knob the kernel has).
+of that many MiB of logits instead of the library's ``CHUNK_MIB`` (a scan of
+``generator.output_chunk_mib``).
 
 Run: python benchmarks/large_vocab.py [--quick] [--layer-only] [--vocab 5000,14000,30000]
 [--sequences 512] [--rollouts 4] [--profile] [--chunk-mib 0.5,8]
@@ -84,14 +84,9 @@ def output_layer_step(kernel: str, hidden, weight, bias, targets) -> None:
     if kernel == "plain":
         loss = F.cross_entropy(F.linear(hidden, weight, bias), targets)
     else:
-        default = output_loss.CHUNK_BYTES
-        if "@" in kernel:
-            output_loss.CHUNK_BYTES = int(float(kernel.split("@")[1]) * 2**20)
-        try:
-            weights = torch.full(targets.shape, 1.0 / len(targets))
-            loss, _ = weighted_nll(hidden, weight, bias, targets, weights)
-        finally:
-            output_loss.CHUNK_BYTES = default
+        mib = float(kernel.split("@")[1]) if "@" in kernel else output_loss.CHUNK_MIB
+        weights = torch.full(targets.shape, 1.0 / len(targets))
+        loss, _ = weighted_nll(hidden, weight, bias, targets, weights, mib)
     loss.backward()
 
 
@@ -256,7 +251,7 @@ def main() -> None:
     layer = {}
     scan = [f"chunked@{m}" for m in args.chunk_mib.split(",") if m]
     print(
-        f"(chunked: chunks of {output_loss.CHUNK_BYTES / 2**20:g} MiB of logits, at least "
+        f"(chunked: chunks of {output_loss.CHUNK_MIB:g} MiB of logits, at least "
         f"{output_loss.MIN_ROWS} rows; chunked@M: M MiB)"
     )
     for vocab in vocabs:

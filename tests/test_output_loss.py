@@ -26,8 +26,7 @@ from tests.conftest import TINY
 @pytest.fixture
 def small_chunks(monkeypatch):
     """Chunks of 7 rows, so the rows of every test end in a partial chunk."""
-    monkeypatch.setattr(output_loss, "MIN_ROWS", 7)
-    monkeypatch.setattr(output_loss, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(output_loss, "rows_per_chunk", lambda vocab, itemsize, mib: 7)
 
 
 def _plain(hidden, weight, bias, targets):
@@ -233,6 +232,49 @@ def test_auto_is_recorded_and_a_run_of_an_earlier_release_resumes_plain(tmp_path
     assert cfg.generator.output_kernel == "plain" and changed == []
 
 
+def test_the_chunk_size_is_recorded_and_a_run_of_an_earlier_release_resumes_with_2_mib(
+    tmp_path,
+):
+    run = api.train(_tiny(output_kernel="chunked"), tmp_path / "run")
+    path = run.path / "config.toml"
+    assert read_toml(path)["generator"]["output_chunk_mib"] == output_loss.CHUNK_MIB == 32
+    # a config.toml written before the key existed: 2 MiB, the size those releases used
+    text = "\n".join(
+        line for line in path.read_text().splitlines() if not line.startswith("output_chunk_mib")
+    )
+    path.write_text(text + "\n")
+    cfg, changed = resumed_config(RunFolder.open(run.path), [])
+    assert cfg.generator.output_chunk_mib == 2.0 and changed == []
+
+
+def test_the_generator_computes_with_its_chunk_size(monkeypatch):
+    """``Generator.output_chunk_mib`` reaches the kernel: the rows per chunk follow it, and
+    the loss and gradients agree with another size to float rounding."""
+    seen = []
+    rows_per_chunk = output_loss.rows_per_chunk
+
+    def spy(vocab, itemsize, mib):
+        seen.append(mib)
+        return rows_per_chunk(vocab, itemsize, mib)
+
+    monkeypatch.setattr(output_loss, "rows_per_chunk", spy)
+    monkeypatch.setattr(output_loss, "MIN_ROWS", 1)
+    torch.manual_seed(0)
+    generator = Generator(300, 8, 16, 12)
+    generator.output_kernel = "chunked"
+    tokens = torch.randint(300, (20, 12))
+    grads = {}
+    for mib in (0.01, 32.0):  # 0.01 MiB: 8 rows of V = 300 a chunk, 30 chunks
+        generator.output_chunk_mib = mib
+        generator.zero_grad()
+        loss = steps.mle_loss(generator, tokens)
+        loss.backward()
+        grads[mib] = (loss.detach(), generator.output.weight.grad.clone())
+        assert seen[-1] == mib and rows_per_chunk(300, 4, mib) == (8 if mib < 1 else 27962)
+    _close(grads[0.01][0], grads[32.0][0], torch.float32)
+    _close(grads[0.01][1], grads[32.0][1], torch.float32)
+
+
 def test_a_checkpoint_of_an_earlier_release_reads_as_plain():
     """``pretrain.generator_from`` and the resume check compare a checkpoint's settings
     with today's: one written before the key existed computed with plain."""
@@ -240,6 +282,7 @@ def test_a_checkpoint_of_an_earlier_release_reads_as_plain():
 
     saved = {"generator": {"emb_dim": 8}}
     assert _current_keys(saved)["generator"]["output_kernel"] == "plain"
+    assert _current_keys(saved)["generator"]["output_chunk_mib"] == 2.0
     assert saved == {"generator": {"emb_dim": 8}}  # the checkpoint's table is not changed
     assert (
         _current_keys({"generator": {"output_kernel": "chunked"}})["generator"]["output_kernel"]

@@ -140,6 +140,9 @@ class GeneratorConfig:
     output_kernel: str = knob(
         "auto", choices=("auto", "plain", "chunked")
     )  # output layer + log-softmax in training and NLL: plain (all [n*T, V] logits at once, as earlier releases) or chunked (rows at a time, equal to float rounding, faster at large V; models/output_loss.py); auto = chunked on the CPU from V = 8,192, recorded here when the run starts
+    output_chunk_mib: float = knob(
+        0.0, low=0.0
+    )  # MiB of logits per chunk of the chunked kernel (the size changes the gradients' rounding); 0 = auto: 32, recorded here when the run starts (runs made before this key: 2)
 
 
 @dataclass
@@ -748,11 +751,13 @@ def _upgrade(base: dict) -> dict:
 
 def with_recorded_output_kernel(saved: dict) -> dict:
     """A saved config (a run's ``config.toml``, a checkpoint's table) of a release before
-    ``generator.output_kernel`` existed computed with ``plain``: ``saved`` with that key
-    set so (in place), since ``"auto"`` could choose another kernel and change its numbers."""
+    ``generator.output_kernel`` existed computed with ``plain``, one before
+    ``generator.output_chunk_mib`` existed with chunks of 2 MiB: ``saved`` with those keys
+    set so (in place), since ``"auto"`` could choose otherwise and change its numbers."""
     section = saved.get("generator")
     if isinstance(section, dict):
         section.setdefault("output_kernel", "plain")
+        section.setdefault("output_chunk_mib", 2.0)
     return saved
 
 

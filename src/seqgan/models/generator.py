@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from seqgan.models.output_loss import token_log_probs, weighted_nll
+from seqgan.models.output_loss import CHUNK_MIB, token_log_probs, weighted_nll
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
 
@@ -106,7 +106,8 @@ class SequenceGenerator(nn.Module):
 class Generator(SequenceGenerator):
     """LSTM language model used as a policy.
 
-    ``output_kernel`` (attribute): ``"plain"`` or ``"chunked"`` (module docstring).
+    ``output_kernel`` (attribute): ``"plain"`` or ``"chunked"`` (module docstring);
+    ``output_chunk_mib``: the chunked kernel's MiB of logits per chunk.
 
     Args:
         vocab_size: number of token ids V.
@@ -120,6 +121,7 @@ class Generator(SequenceGenerator):
     """
 
     output_kernel = "plain"
+    output_chunk_mib = CHUNK_MIB
     eos_token: int | None  # these four: set_special_tokens
     pad_token: int | None
     never_output: tuple[int, ...]
@@ -234,6 +236,7 @@ class Generator(SequenceGenerator):
             self._output_bias(),
             tokens.reshape(-1),
             mask / mask.sum(),
+            self.output_chunk_mib,
         )
         return loss
 
@@ -255,6 +258,7 @@ class Generator(SequenceGenerator):
                 self.output.weight,
                 self._output_bias(),
                 tokens.reshape(-1),
+                self.output_chunk_mib,
             ).view(tokens.shape)
             return logp if self.eos_token is None else logp * self.token_mask(tokens)
         logp = F.log_softmax(temper(self.logits(tokens, state=state), temperature), dim=-1)

@@ -9,7 +9,7 @@ and ``weighted_nll`` the loss ``-sum_i w_i log p_i`` for weights ``w [N]`` known
 (the mean cross-entropy of MLE: ``w = mask / mask.sum()``).  Both equal the plain
 computation (``F.log_softmax`` of the whole ``[N, V]`` logits) to float rounding, values
 and gradients, but never hold more than one chunk of ``rows_per_chunk`` rows of logits and
-probabilities (about ``CHUNK_BYTES`` each, kept between calls): at a large vocabulary
+probabilities (``chunk_mib`` MiB each, kept between calls): at a large vocabulary
 the plain path's ``[N, V]`` tensors, hundreds of MB each, are allocated and freed by the
 C library on every step (page faults: system time) and pass through main memory several
 times, where a chunk stays in the CPU's cache between its matrix products.
@@ -34,7 +34,7 @@ import torch
 
 from seqgan.models.scratch import scratch
 
-CHUNK_BYTES = 2 * 2**20  # target size of one chunk's logits (and of its probabilities)
+CHUNK_MIB = 32.0  # "auto" size of one chunk's logits (and of its probabilities), MiB
 MIN_ROWS = 32  # fewer rows make the weight gradient's product inefficient
 AUTO_CHUNKED_FROM = 8192  # "auto": chunked on the CPU from this vocabulary size up
 
@@ -49,9 +49,17 @@ def choose_output_kernel(name: str, vocab_size: int, device: torch.device) -> st
     return "chunked" if device.type == "cpu" and vocab_size >= AUTO_CHUNKED_FROM else "plain"
 
 
-def rows_per_chunk(vocab_size: int, itemsize: int) -> int:
-    """Rows of one chunk: about ``CHUNK_BYTES`` of logits, at least ``MIN_ROWS``."""
-    return max(MIN_ROWS, CHUNK_BYTES // max(1, vocab_size * itemsize))
+def choose_chunk_mib(mib: float) -> float:
+    """``generator.output_chunk_mib`` resolved: 0 ("auto") is ``CHUNK_MIB``.  Larger chunks
+    mean fewer, larger matrix products: on a 2-core AMD EPYC (docs/performance.md) 32 MiB
+    ran the output layer + loss at V = 14,000 1.2-1.7x faster than 2 MiB, with 2 x 32 MiB
+    of buffers kept per thread."""
+    return mib or CHUNK_MIB
+
+
+def rows_per_chunk(vocab_size: int, itemsize: int, chunk_mib: float = CHUNK_MIB) -> int:
+    """Rows of one chunk: about ``chunk_mib`` MiB of logits, at least ``MIN_ROWS``."""
+    return max(MIN_ROWS, int(chunk_mib * 2**20) // max(1, vocab_size * itemsize))
 
 
 def _tiny(dtype: torch.dtype) -> float:
@@ -65,13 +73,14 @@ def _chunked_pass(
     weight: torch.Tensor,
     bias: torch.Tensor,
     targets: torch.Tensor,
+    chunk_mib: float,
     weights: torch.Tensor | None = None,
 ):
     """``log p [N]`` and, with ``weights [N]``, the gradients of ``-sum_i w_i log p_i``
     with respect to ``(hidden, weight, bias)``; else ``None`` for them."""
     n, width = hidden.shape
     vocab = weight.shape[0]
-    rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size()))
+    rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size(), chunk_mib))
     logits, probs, weight_1, grad_weight_1 = scratch(
         hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)]
     )
@@ -126,9 +135,10 @@ def _recompute_small(
 
 class _TokenLogProbs(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets):
-        log_probs, _ = _chunked_pass(hidden, weight, bias, targets)
+    def forward(ctx, hidden, weight, bias, targets, chunk_mib):
+        log_probs, _ = _chunked_pass(hidden, weight, bias, targets, chunk_mib)
         ctx.save_for_backward(hidden, weight, bias, targets)
+        ctx.chunk_mib = chunk_mib
         return log_probs
 
     @staticmethod
@@ -136,16 +146,18 @@ class _TokenLogProbs(torch.autograd.Function):
         hidden, weight, bias, targets = ctx.saved_tensors
         # d(sum_i g_i log p_i) = the gradient of -sum_i w_i log p_i with w = -g
         _, (grad_hidden, grad_weight, grad_bias) = _chunked_pass(
-            hidden, weight, bias, targets, -grad.contiguous()
+            hidden, weight, bias, targets, ctx.chunk_mib, -grad.contiguous()
         )
-        return grad_hidden, grad_weight, grad_bias, None
+        return grad_hidden, grad_weight, grad_bias, None, None
 
 
 class _WeightedNLL(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, weights):
+    def forward(ctx, hidden, weight, bias, targets, weights, chunk_mib):
         wanted = any(ctx.needs_input_grad[:3])
-        log_probs, grads = _chunked_pass(hidden, weight, bias, targets, weights if wanted else None)
+        log_probs, grads = _chunked_pass(
+            hidden, weight, bias, targets, chunk_mib, weights if wanted else None
+        )
         ctx.grads = grads or ()
         ctx.mark_non_differentiable(log_probs)
         return -(weights * log_probs).sum(), log_probs
@@ -153,7 +165,7 @@ class _WeightedNLL(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss, _grad_log_probs):
         grads = [grad_loss * g for g in ctx.grads]
-        return *grads, None, None
+        return *grads, None, None, None
 
 
 def _check(hidden, weight, bias, targets) -> None:
@@ -170,13 +182,22 @@ def _check(hidden, weight, bias, targets) -> None:
 
 
 def token_log_probs(
-    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, targets: torch.Tensor
+    hidden: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    targets: torch.Tensor,
+    chunk_mib: float = CHUNK_MIB,
 ) -> torch.Tensor:
     """``log softmax(hidden W^T + b)[i, targets[i]]``, ``[N]`` (nats), differentiable in
-    ``hidden [N, H]``, ``weight [V, H]`` and ``bias [V]``; ``targets [N]`` long."""
+    ``hidden [N, H]``, ``weight [V, H]`` and ``bias [V]``; ``targets [N]`` long; chunks of
+    about ``chunk_mib`` MiB of logits (the size changes the rounding of the gradients)."""
     _check(hidden, weight, bias, targets)
     return _TokenLogProbs.apply(
-        hidden.contiguous(), weight.contiguous(), bias.contiguous(), targets.contiguous()
+        hidden.contiguous(),
+        weight.contiguous(),
+        bias.contiguous(),
+        targets.contiguous(),
+        chunk_mib,
     )
 
 
@@ -186,6 +207,7 @@ def weighted_nll(
     bias: torch.Tensor,
     targets: torch.Tensor,
     weights: torch.Tensor,
+    chunk_mib: float = CHUNK_MIB,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(-sum_i weights[i] log p_i, log p [N])``: the loss (differentiable in ``hidden``,
     ``weight``, ``bias``; ``weights [N]`` are constants) and the per-token log-probabilities
@@ -197,4 +219,5 @@ def weighted_nll(
         bias.contiguous(),
         targets.contiguous(),
         weights.detach().to(hidden.dtype).contiguous(),
+        chunk_mib,
     )

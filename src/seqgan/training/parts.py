@@ -18,7 +18,7 @@ from seqgan.data.task import Task
 from seqgan.models.discriminator import Discriminator
 from seqgan.models.generator import Generator
 from seqgan.models.kernel_choice import choose_kernels
-from seqgan.models.output_loss import choose_output_kernel
+from seqgan.models.output_loss import choose_chunk_mib, choose_output_kernel
 from seqgan.models.pass_rows import score_rows
 from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.rl.rollout import Reward
@@ -51,13 +51,16 @@ def build_generator(cfg: Config, task: Task) -> Generator:
 
 
 def with_output_kernel(cfg: Config, task: Task, generator: Generator) -> Generator:
-    """``generator`` with ``generator.output_kernel`` set; an ``"auto"`` one is resolved
-    (``models.output_loss.choose_output_kernel``) in ``cfg``, so ``config.toml`` records it."""
+    """``generator`` with ``generator.output_kernel`` and ``output_chunk_mib`` set; "auto"
+    ones are resolved (``models.output_loss.choose_output_kernel``, ``choose_chunk_mib``)
+    in ``cfg``, so ``config.toml`` records them."""
     g = cfg.generator
     g.output_kernel = choose_output_kernel(
         g.output_kernel, task.vocab_size, torch.device(task.device)
     )
+    g.output_chunk_mib = choose_chunk_mib(g.output_chunk_mib)
     generator.output_kernel = g.output_kernel
+    generator.output_chunk_mib = g.output_chunk_mib
     return generator
 
 
