@@ -184,3 +184,32 @@ def test_sampling_adds_the_never_output_penalty_in_place_to_the_same_logits():
         logits = g._out(hidden.requires_grad_())
         logits.sum().backward()
     assert torch.equal(logits.detach(), in_place) and hidden.grad is not None
+
+
+def test_continue_from_writes_each_steps_logits_into_one_kept_buffer():
+    """Without autograd the MC search's steps write their ``[n, V]`` logits into one kept
+    buffer (``scratch`` slot "logits") instead of a new tensor per step (at V = 14,595 the
+    last of the per-step tensors; before: T new ``[n, V]`` tensors per call), and draw the
+    same tokens as the steps with autograd on (the plain ``nn.Linear`` product)."""
+    from seqgan.models.generator import Generator
+    from seqgan.models.relgan import RelGANGenerator
+
+    torch.manual_seed(7)
+    rows, vocab, length = 256, 3000, 6
+    plain = Generator(vocab, 8, 8, length, eos_token=2, pad_token=0, never_output=(0, 1))
+    relgan = RelGANGenerator(vocab, 8, length, num_heads=2, head_size=4, never_output=(0,))
+    for g in (plain, relgan):
+        tokens = torch.randint(3, vocab, (rows, length))
+        prefix, state = tokens[:, :2], g.prefix_states(tokens)[1]  # state: before y_2
+        u = torch.rand(rows, length - 2)
+        with torch.enable_grad():
+            expected = g.continue_from(prefix, state, u)
+        with torch.no_grad():
+            g.continue_from(prefix, state, u)  # the buffers are made once
+            assert torch.equal(g.continue_from(prefix, state, u), expected)
+            with torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True
+            ) as prof:
+                g.continue_from(prefix, state, u)
+        largest = max(e.cpu_memory_usage for e in prof.events())
+        assert largest < rows * vocab * 4 // 10, largest  # no [n, V] tensor made

@@ -40,6 +40,7 @@ from torch.nn import functional as F
 from seqgan.models.output_loss import CHUNK_MIB, token_log_probs, weighted_nll
 from seqgan.models.pass_rows import sample_rows
 from seqgan.models.sampling import Sampling, sample_from_logits, temper
+from seqgan.models.scratch import scratch
 
 # the recurrent state: (h, c) of the LSTM; a subclass with another core keeps its own tuple
 # (models.relgan: (memory,))
@@ -157,9 +158,14 @@ class Generator(SequenceGenerator):
         self.max_len = max_len
         self.start_token = start_token
 
-    def _out(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Logits of the output layer, with ``never_output`` tokens pushed to -1e9."""
-        logits = self.output(hidden)
+    def _out(self, hidden: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of the output layer, with ``never_output`` tokens pushed to -1e9;
+        ``out``: an ``[n, V]`` tensor to write them into where no gradient is recorded
+        (the same product as ``nn.Linear``'s, ``addmm``)."""
+        if out is not None and not torch.is_grad_enabled():
+            logits = torch.addmm(self.output.bias, hidden, self.output.weight.t(), out=out)
+        else:
+            logits = self.output(hidden)
         if self.output_penalty is None:
             return logits
         if torch.is_grad_enabled():
@@ -184,10 +190,13 @@ class Generator(SequenceGenerator):
         zeros = torch.zeros(n, self.hidden_dim, device=self.output.weight.device)
         return zeros, zeros.clone()
 
-    def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state."""
+    def step(
+        self, tokens: torch.Tensor, state: State, out: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """Feed ``tokens [n]``; return next-token logits ``[n, V]`` and the new state
+        (``out``: ``_out``'s)."""
         hidden, state = self.step_hidden(tokens, state)
-        return self._out(hidden), state
+        return self._out(hidden, out), state
 
     def step_hidden(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """Feed ``tokens [n]``; return the LSTM output ``[n, H]`` and the new state."""
@@ -313,8 +322,11 @@ class Generator(SequenceGenerator):
         token = prefix[:, -1] if t > 0 else self.start_tokens(n)
         ended = None if self.eos_token is None else (prefix == self.eos_token).any(1)
         pad = self.pad_token  # set exactly when eos_token is
+        kept = None  # without autograd every step's logits go into one kept buffer
+        if not torch.is_grad_enabled():
+            (kept,) = scratch(self.output.weight, [(n, self.output.out_features)], "logits")
         for pos in range(t, self.max_len):
-            logits, state = self.step(token, state)
+            logits, state = self.step(token, state, kept)
             u = None if uniforms is None else uniforms[:, pos - t]
             token = sampler(logits, u, generator)
             if ended is not None and pad is not None:  # after <eos>: padding follows
