@@ -47,9 +47,9 @@ def _require_data() -> Path:
 NO_GPU = "needs a CUDA GPU (torch.cuda.is_available() is False here)"
 
 
-# The longest test files first (seconds per file in one suite run on the 2-core CI machine
-# type, `pytest --durations=0` summed per file, 2026-12-07: 228, 151, 145, 90, 83, 75, 72,
-# 43, 42, 41, 40 s of 1,349 s in all), the rest in their order: pytest-xdist hands whole
+# The longest test files first (seconds per file in one suite run on a 2-core AMD EPYC VM,
+# `pytest --durations=0` summed per file, 2026-12-07: 228, 151, 145, 90, 83, 75, 72, 43,
+# 42, 41, 40 s of 1,349 s in all), the rest in their order: pytest-xdist hands whole
 # files to its workers in this order (addopts: --dist loadfile --no-loadscope-reorder), so
 # the longest is not started last and run alone while the other worker is idle.
 LONGEST_FIRST = (

@@ -18,7 +18,7 @@ import threading
 
 import torch
 
-_kept = threading.local()  # this thread's buffers, by (device, dtype)
+_kept = threading.local()  # this thread's buffers, by (device, dtype, slot)
 
 
 def scratch(
