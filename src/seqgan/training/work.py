@@ -48,6 +48,7 @@ from seqgan.config import Config
 from seqgan.data.task import Task
 from seqgan.models.generator import Generator
 from seqgan.models.sampling import sample_from_logits
+from seqgan.models.scratch import scratch
 from seqgan.training.steps import mle_loss
 
 LONG_RUN = 3600.0  # seconds: a run estimated to take longer is warned about up front
@@ -230,11 +231,17 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
             generator = Generator(*sizes).to(device).eval()
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
         state = generator.initial_state(rows)
-        # a step as the MC search and sampling take it: the logits and a token drawn from
-        # them (at V = 14,595 the draw costs 1.5 times the step's products)
-        seconds = _timed(
-            lambda: sample_from_logits(generator.step(tokens, state)[0]), repeats, device
-        )
+        # a step as the MC search and sampling take it (``Generator.continue_from``): the
+        # logits, written into the kept buffer, and a token drawn from them (at V = 14,595
+        # the draw costs 1.5 times the step's products)
+        with torch.no_grad():
+            weight = generator.output.weight
+            (kept,) = scratch(weight, [(rows, weight.shape[0])], "logits")
+            seconds = _timed(
+                lambda: sample_from_logits(generator.step(tokens, state, kept)[0]),
+                repeats,
+                device,
+            )
         # timed on the run's own generator, or on the LSTM standing in for it
         step = _step_flops(cfg, task.vocab_size, isinstance(models["generator"], Generator))
         gen_rate = rows * step / seconds
