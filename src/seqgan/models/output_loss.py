@@ -8,19 +8,20 @@ and target tokens ``y [N]``, ``token_log_probs`` gives
 and ``weighted_nll`` the loss ``-sum_i w_i log p_i`` for weights ``w [N]`` known up front
 (the mean cross-entropy of MLE: ``w = mask / mask.sum()``).  Both equal the plain
 computation (``F.log_softmax`` of the whole ``[N, V]`` logits) to float rounding, values
-and gradients, but never hold more than one chunk of ``rows_per_chunk`` rows of logits and
-probabilities (``chunk_mib`` MiB each, kept between calls): at a large vocabulary
+and gradients, but never hold more than one chunk of ``rows_per_chunk`` rows of logits
+(``chunk_mib`` MiB, kept between calls; the probabilities overwrite them): at a large vocabulary
 the plain path's ``[N, V]`` tensors, hundreds of MB each, are allocated and freed by the
 C library on every step (page faults: system time) and pass through main memory several
 times, where a chunk stays in the CPU's cache between its matrix products.
 
 Per chunk: ``l = [h, 1] [W, b]^T`` (one matrix product; the bias as a column of the
 weight, so no pass adds it and its gradient comes with the weight's), ``p = softmax(l)``
-(one fused pass), ``log p_y = log(p_y)`` (for the rare ``p_y`` below ``_tiny``, where that
-would lose precision or be -inf, ``l_y - logsumexp(l)`` of those rows); with gradients,
-for ``G = w (p - onehot(y))`` (the gradient of ``-w log p`` with respect to ``l``):
+(one fused pass, in place over the logits), ``log p_y = log(p_y)`` (for the rare ``p_y``
+below ``_tiny``, where that would lose precision or be -inf, ``l_y - logsumexp(l)`` of those
+rows); with gradients, for ``G = w (p - onehot(y))`` (the gradient of ``-w log p`` with
+respect to ``l``):
 
-    dh = w (p W - W_y),   d[W, b] += p^T (w [h, 1]) - scatter_y(w [h, 1]),
+    dh = w (p W - W_y),   d[W, b]^T += (w [h, 1])^T p - scatter_y(w [h, 1])^T,
 
 so ``p`` is read by two matrix products and never rescaled or copied.  ``weighted_nll``
 computes these in its forward pass (three matrix products in all: the minimum);
@@ -52,8 +53,8 @@ def choose_output_kernel(name: str, vocab_size: int, device: torch.device) -> st
 def choose_chunk_mib(mib: float) -> float:
     """``generator.output_chunk_mib`` resolved: 0 ("auto") is ``CHUNK_MIB``.  Larger chunks
     mean fewer, larger matrix products: on a 2-core AMD EPYC (docs/performance.md) 32 MiB
-    ran the output layer + loss at V = 14,000 1.2-1.7x faster than 2 MiB, with 2 x 32 MiB
-    of buffers kept per thread."""
+    ran the output layer + loss at V = 14,000 1.2-1.7x faster than 2 MiB, with one 32 MiB
+    buffer kept per thread."""
     return mib or CHUNK_MIB
 
 
@@ -81,8 +82,8 @@ def _chunked_pass(
     n, width = hidden.shape
     vocab = weight.shape[0]
     rows = min(max(n, 1), rows_per_chunk(vocab, hidden.element_size(), chunk_mib))
-    logits, probs, weight_1, grad_weight_1 = scratch(
-        hidden, [(rows, vocab), (rows, vocab), (vocab, width + 1), (vocab, width + 1)]
+    chunk, weight_1, grad_weight_1 = scratch(
+        hidden, [(rows, vocab), (vocab, width + 1), (width + 1, vocab)]
     )
     # the bias as one more input column (of ones): no separate pass adds it, and its
     # gradient comes out of the weight gradient's product
@@ -98,39 +99,57 @@ def _chunked_pass(
         stop = min(n, start + rows)
         y, h = targets[start:stop], h_1[: stop - start]
         h[:, :width] = hidden[start:stop]
-        chunk_logits = torch.mm(h, weight_1.t(), out=logits[: stop - start])
-        p = torch._softmax(chunk_logits, 1, False, out=probs[: stop - start])
-        p_y = p.gather(1, y.unsqueeze(1)).squeeze(1)
-        lp = log_probs[start:stop]
-        torch.log(p_y, out=lp)
-        _recompute_small(lp, p_y, chunk_logits, y, tiny)
+        p = _probabilities(h, weight_1, y, chunk[: stop - start], log_probs[start:stop], tiny)
         if weights is not None:
             w = weights[start:stop].unsqueeze(1)
             wh = h * w
             torch.mm(p, weight, out=grad_hidden[start:stop])
             grad_hidden[start:stop].sub_(weight[y]).mul_(w)
-            grad_weight_1.addmm_(p.t(), wh).index_add_(0, y, wh, alpha=-1)
+            # transposed, [H + 1, V]: the product with p as its wide right-hand operand ran
+            # 1.6x faster than p^T (w h) on a 2-core Xeon with AVX-512 (docs/performance.md),
+            # with the same sums (bit-identical gradients there)
+            grad_weight_1.addmm_(wh.t(), p).index_add_(1, y, wh.t(), alpha=-1)
     if weights is None:
         return log_probs, None
     return log_probs, (
         grad_hidden,
-        grad_weight_1[:, :width].contiguous(),
-        grad_weight_1[:, width].contiguous(),
+        grad_weight_1[:width].t().contiguous(),
+        grad_weight_1[width].contiguous(),
     )
 
 
-def _recompute_small(
-    log_p: torch.Tensor, p_y: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, tiny: float
-) -> None:
-    """``log_p = l_y - logsumexp(l)`` in place where ``p_y < tiny`` (on the CPU only for
-    those rows; elsewhere for all, without a host sync, kept where needed)."""
+def _probabilities(
+    h: torch.Tensor,
+    weight_1: torch.Tensor,
+    y: torch.Tensor,
+    out: torch.Tensor,
+    log_p: torch.Tensor,
+    tiny: float,
+) -> torch.Tensor:
+    """``p = softmax(l)``, ``l = h weight_1^T`` (``[n, V]``, written into ``out``: the
+    softmax runs in place over the logits, so one buffer serves both), and ``log p_y``
+    into ``log_p [n]``: ``log(p_y)``, or ``l_y - logsumexp(l)`` where ``p_y < tiny`` (on
+    the CPU the logits of only those rows are computed again; elsewhere, without a host
+    sync, that value is taken for every row before the softmax and kept where needed)."""
+    logits = torch.mm(h, weight_1.t(), out=out)
+    exact = None
     if logits.device.type != "cpu":
-        exact = logits.gather(1, y.unsqueeze(1)).squeeze(1) - torch.logsumexp(logits, dim=1)
+        exact = _log_softmax_at(logits, y)
+    p = torch._softmax(logits, 1, False, out=logits)
+    p_y = p.gather(1, y.unsqueeze(1)).squeeze(1)
+    torch.log(p_y, out=log_p)
+    if exact is not None:
         torch.where(p_y < tiny, exact, log_p, out=log_p)
-        return
+        return p
     small = (p_y < tiny).nonzero().squeeze(1)
     if len(small):
-        log_p[small] = logits[small, y[small]] - torch.logsumexp(logits[small], dim=1)
+        log_p[small] = _log_softmax_at(torch.mm(h[small], weight_1.t()), y[small])
+    return p
+
+
+def _log_softmax_at(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``l_y - logsumexp(l)`` of each row of ``logits [n, V]``, ``[n]``."""
+    return logits.gather(1, y.unsqueeze(1)).squeeze(1) - torch.logsumexp(logits, dim=1)
 
 
 class _TokenLogProbs(torch.autograd.Function):
