@@ -136,6 +136,35 @@ def test_straight_through_is_the_hard_sample_with_the_soft_gradient(relgan):
     assert torch.allclose(relaxed, F.one_hot(token, 9).float())
 
 
+def test_the_relaxation_and_its_gradient_hold_no_subnormal_numbers():
+    """At a large inverse temperature the relaxed one-hot is torch's softmax with its
+    values below the smallest normal float set to 0, and so is its gradient with respect
+    to the logits (before: thousands of subnormals per row, each a slow operand of the
+    output layer's backward products on x86); every other value is torch's, bit for bit."""
+    tiny = torch.finfo(torch.float32).tiny
+    torch.manual_seed(11)
+    beta = 10.0  # beta (l_j - l_max) spread over [-250, 0]: many in the subnormal range
+    logits = (torch.randn(16, 3000) * 4).requires_grad_()
+    gumbel = -torch.log(-torch.log(torch.rand(16, 3000)))
+    upstream = torch.randn(16, 3000)
+    _, relaxed = gumbel_softmax(logits, beta, gumbel=gumbel)
+    (grad,) = torch.autograd.grad((relaxed * upstream).sum(), logits)
+    plain = torch.softmax(beta * (logits + gumbel), dim=-1)
+    (plain_grad,) = torch.autograd.grad((plain * upstream).sum(), logits)
+
+    def subnormal(x: torch.Tensor) -> torch.Tensor:
+        return (x != 0) & (x.abs() < tiny)
+
+    assert subnormal(plain).sum() > 1000 and subnormal(plain_grad).sum() > 100  # the case
+    assert not subnormal(relaxed).any() and not subnormal(grad).any()
+    assert torch.equal(relaxed, plain.masked_fill(plain < tiny, 0.0))
+    # where p_j was kept and its gradient not flushed (a flushed one, times beta, stays
+    # below beta tiny): torch's values; elsewhere both are negligible
+    kept = (plain >= tiny) & (plain_grad.abs() >= beta * tiny)
+    assert torch.equal(grad[kept], plain_grad[kept])
+    assert (grad[~kept].abs() < beta * tiny).all() and (plain_grad[~kept].abs() < 1e-30).all()
+
+
 def test_inverse_temperature_schedules_by_hand():
     top = 1000.0
     cases = {  # schedule: [(step i, steps N, beta by hand)]
