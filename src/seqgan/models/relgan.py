@@ -230,13 +230,14 @@ class _NormalSoftmax(torch.autograd.Function):
         probs = torch.softmax(scores, dim=-1)
         probs.masked_fill_(probs < torch.finfo(probs.dtype).tiny, 0.0)
         ctx.save_for_backward(probs)
+        ctx.input_dtype = scores.dtype
         return probs
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         (probs,) = ctx.saved_tensors
-        grad_scores = torch._softmax_backward_data(grad, probs, -1, probs.dtype)
+        grad_scores = torch._softmax_backward_data(grad, probs, -1, ctx.input_dtype)
         tiny = torch.finfo(grad_scores.dtype).tiny
         return grad_scores.masked_fill_(grad_scores.abs() < tiny, 0.0)
 
