@@ -181,13 +181,82 @@ def test_the_sampling_rate_is_timed_on_the_step_the_mc_search_takes(tmp_path, mo
     assert calls and all(kept and not grad for kept, grad in calls), calls
 
 
-def test_leakgans_run_is_estimated_too(tmp_path, capsys):
-    """A generator without the LSTM's step (LeakGAN's) is priced with an LSTM of its sizes
-    (before: AttributeError, and the run said "no time estimate")."""
+def test_leakgans_run_is_estimated_too(tmp_path):
+    """LeakGAN's generator (no LSTM step of its own) is timed itself, on a copy: sampling
+    and an MLE step (before its own rates: an LSTM of its sizes stood in, whose rate per
+    FLOP is two to three times lower, and before that an AttributeError)."""
+    from seqgan.training import leakgan
+
     cfg = _tiny(tmp_path, algorithm="leakgan", leakgan={"step": 3})
     trainer = open_session(cfg, tmp_path / "run", tmp_path)
-    rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
+    generator = trainer.models["generator"]
+    before = [p.detach().clone() for p in generator.parameters()]
+    timed = []
+    own = leakgan.WORK.rates
+
+    def spy(cfg, task, copy_of_generator):
+        timed.append(copy_of_generator)
+        return own(cfg, task, copy_of_generator)
+
+    model = leakgan.WORK
+    object.__setattr__(model, "rates", spy)
+    try:
+        rates = work.measure_rates(cfg, trainer.task, trainer.models, repeats=1)
+    finally:
+        object.__setattr__(model, "rates", own)
     assert rates.generator > 0 and rates.discriminator > 0 and rates.training > 0
+    assert len(timed) == 1 and type(timed[0]) is type(generator) and timed[0] is not generator
+    assert all(torch.equal(a, b) for a, b in zip(before, generator.parameters()))
+    assert all(p.grad is None for p in generator.parameters())
+
+
+def test_leakgans_work_is_counted_as_its_code_computes():
+    """LeakGAN's time estimate counts its own models (before: an LSTM's step, SeqGAN's MC
+    search from every prefix with ``adversarial.num_rollouts``, and D-rows only: at T = 40
+    its MLE epoch was priced at 1/90 of its 44 s, docs/performance.md).  A sampling step
+    matches torch's FLOP counter on the real modules (the two LSTMs, which it does not
+    count, added by hand), and the MC search is the one ``rl.leakgan.block_q`` runs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from seqgan.data.synthetic import build_synthetic_task
+    from seqgan.training import leakgan
+
+    sizes = {"emb_dim": 16, "hidden_dim": 8}
+    cfg = build_config(
+        {
+            "algorithm": "leakgan",
+            "oracle": {"source": "random", "vocab_size": 300, "seq_len": 12},
+            "data": {"num_train": 640, "num_test": 16},
+            "generator": sizes,
+            "leakgan": {"goal_size": 4, "step": 3, "num_rollouts": 2},
+            "discriminator": {"emb_dim": 8, "filter_sizes": [2, 3], "num_filters": [10, 12]},
+        }
+    )
+    task = build_synthetic_task(cfg, None)
+    generator = leakgan.build_generator(cfg, task).eval()
+    rows, T, H, F = 500, 12, 8, 22
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        generator.sample(rows, rows)
+    lstms = 2 * (4 * H * (F + H) + 4 * H * (16 + H))  # the manager's and the worker's
+    per_step = counter.get_total_flops() / (rows * T) + lstms
+    assert per_step == pytest.approx(leakgan.generator_step_flops(cfg, 300), rel=0.02)
+    # an adversarial epoch: block ends 3, 6, 9 completed by MC search (T - L = 9, 6, 3
+    # steps each); one more roll-out adds 64 rows x 18 steps and 64 x 3 D rows
+    adversarial = work.epoch_flops(cfg, task, "adversarial", True, epochs=10)
+    assert adversarial == leakgan.epoch_flops(cfg, task, "adversarial", 10)
+    more = copy.deepcopy(cfg)
+    more.section("leakgan").num_rollouts = 3
+    added = leakgan.epoch_flops(more, task, "adversarial", 10) + adversarial.scaled(-1)
+    g, d = leakgan.generator_step_flops(cfg, 300), work.discriminator_row_flops(cfg, T)
+    assert added.generator == pytest.approx(64 * 18 * g)
+    assert added.discriminator == pytest.approx(64 * 3 * d)
+    assert added.training == 0
+    # MLE: the features without gradient, the manager and worker forward and backward
+    mle = leakgan.epoch_flops(cfg, task, "pretrain_generator", 10)
+    evaluation = work.evaluation_flops(cfg, task).scaled(1 / cfg.eval.every)
+    feature = 2 * (8 * (2 * 10 + 3 * 12) + 2 * F * F)
+    assert mle.generator == pytest.approx(640 * T * feature + evaluation.generator)
+    assert mle.training == pytest.approx(640 * T * 3 * (g - feature))
 
 
 def test_relgans_work_is_counted_as_its_code_computes():

@@ -36,6 +36,15 @@ from seqgan.models.discriminator import Discriminator
 SUMS_BUDGET = 1 << 22  # floats of running sums per teacher-forced chunk of sequences
 
 
+def prefix_feature_macs(emb: int, widths: list[int], counts: list[int]) -> int:
+    """Multiply-adds of one leaked feature, per prefix and token: the new token's taps
+    (``E sum_i w_i f_i``: ``PrefixFeatures.push``, or one position of
+    ``all_prefix_features``' product) and the highway layer's two ``F x F`` maps on f_t
+    (F = ``sum(counts)``)."""
+    total = sum(counts)
+    return emb * sum(w * f for w, f in zip(widths, counts)) + 2 * total * total
+
+
 def _taps(weight: torch.Tensor) -> torch.Tensor:
     """A width's filters ``[f, k, w]`` as ``[k, w*f]``, column ``i*f + c``: tap i of
     filter c (so ``e @ taps`` is ``[.., w, f]``, P[i] = W_i e)."""

@@ -50,6 +50,19 @@ def leakgan_params(vocab: int, emb: int, hidden: int, goal: int, features: int) 
     return vocab * emb + lstm + hidden * goal * vocab + vocab * goal + features * goal + manager
 
 
+def leakgan_step_macs(
+    vocab: int, emb: int, hidden: int, goal: int, features: int
+) -> tuple[int, int]:
+    """Multiply-adds of one row-step of ``LeakGANGenerator`` as the code computes it,
+    without the leaked feature (``models.leaked_features.prefix_feature_macs``), in two
+    parts: reading (the manager's LSTM over F inputs, ``4 H (F + H)``, and its ``H -> F``
+    output layer; the worker's LSTM, ``4 H (E + H)``), what ``walks`` does at every step,
+    and emitting the logits (psi, ``F k``; ``O_t w_t``, ``H k V + k V``)."""
+    reading = 4 * hidden * (features + hidden) + hidden * features + 4 * hidden * (emb + hidden)
+    emitting = features * goal + hidden * goal * vocab + goal * vocab
+    return reading, emitting
+
+
 @dataclass
 class Leaked:
     """One teacher-forced pass: ``features [n, T+1, F]`` (f_0..f_T), ``goals [n, T, F]``

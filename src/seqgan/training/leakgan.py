@@ -22,9 +22,11 @@ import torch
 
 from seqgan.config import Config, knob
 from seqgan.data.task import Task
-from seqgan.models.leakgan import LeakGANGenerator, leakgan_params
+from seqgan.models.leaked_features import prefix_feature_macs
+from seqgan.models.leakgan import LeakGANGenerator, leakgan_params, leakgan_step_macs
 from seqgan.registry import Algorithm
 from seqgan.rl.leakgan import (
+    block_lengths,
     block_q,
     intrinsic_rewards,
     manager_loss,
@@ -35,6 +37,13 @@ from seqgan.rl.rewards import DiscriminatorReward
 from seqgan.runtime import progress
 from seqgan.training import parts, steps
 from seqgan.training.loop import Phase
+from seqgan.training.work import (
+    Work,
+    WorkModel,
+    best_seconds,
+    discriminator_row_flops,
+    evaluation_share,
+)
 
 
 @dataclass
@@ -126,6 +135,16 @@ def _own_parameters(generator: LeakGANGenerator) -> list[torch.Tensor]:
     return generator.worker_parameters() + generator.manager_parameters()
 
 
+def mle_losses(
+    generator: LeakGANGenerator, batch: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The worker's cross-entropy and the manager's pre-training loss on ``batch [n, T]``
+    (teacher-forced, one ``leaked`` pass)."""
+    leaked = generator.leaked(batch)
+    worker = steps.token_cross_entropy(generator, leaked.logits, batch)
+    return worker, manager_loss(leaked.features, leaked.goals, generator.step_size)
+
+
 def leakgan_mle_epoch(
     cfg: Config, task: Task, generator: LeakGANGenerator, optimizer: torch.optim.Optimizer
 ) -> tuple[float, float]:
@@ -137,10 +156,7 @@ def leakgan_mle_epoch(
     batches = steps.minibatches(len(task.train), g.batch_size, task.train.device)
     for step, idx in enumerate(batches, start=1):
         progress.advance("batch", step - 1, len(batches))
-        batch = task.train[idx]
-        leaked = generator.leaked(batch)
-        worker = steps.token_cross_entropy(generator, leaked.logits, batch)
-        manager = manager_loss(leaked.features, leaked.goals, generator.step_size)
+        worker, manager = mle_losses(generator, task.train[idx])
         steps.update(
             _own_parameters(generator),
             optimizer,
@@ -187,10 +203,116 @@ def leakgan_step(
     }
 
 
+def _step_flops(cfg: Config, vocab: int) -> tuple[float, float, float]:
+    """FLOPs of one forward row-step of the generator: (reading, emitting, feature), the
+    parts of ``leakgan_step_macs`` and the leaked feature (``prefix_feature_macs``, D's
+    widths as configured: an upper bound where D fits wider ones to T)."""
+    g, lk, d = cfg.generator, cfg.section("leakgan"), cfg.discriminator
+    features = sum(d.num_filters)
+    reading, emitting = leakgan_step_macs(vocab, g.emb_dim, g.hidden_dim, lk.goal_size, features)
+    feature = prefix_feature_macs(d.emb_dim, list(d.filter_sizes), list(d.num_filters))
+    return 2.0 * reading, 2.0 * emitting, 2.0 * feature
+
+
+def generator_step_flops(cfg: Config, vocab: int) -> float:
+    """FLOPs of one forward row-step of the generator as it samples: the manager reads
+    f_t, the worker emits a token, f_{t+1} is computed (``g`` of ``training.work``)."""
+    return sum(_step_flops(cfg, vocab))
+
+
+def epoch_flops(cfg: Config, task: Task, phase: str, epochs: int) -> Work | None:
+    """The work of one epoch (``training.work``'s count, with LeakGAN's models; g: one
+    sampling row-step, ``generator_step_flops``; d: one D row), each generator-training
+    phase with its share of the evaluations:
+
+    * an MLE epoch over n rows: the features of every prefix, ``n T f`` (no gradient),
+      and the manager and worker forward and backward, ``n T 3 (g - f)`` (training work);
+    * a d-step of ``epochs`` epochs: P negatives sampled by the generator, ``P T g``, and
+      ``epochs`` passes over 2P rows, ``2P 3d``;
+    * a g-step of B rows (``generator.batch_size``): B sampled (``B T g``); the MC search
+      of ``leakgan.num_rollouts`` = N completions from each block end L < T (``N B (T -
+      L)`` steps each) after reading the prefixes once (``B L_max`` steps without
+      logits), ``N B (m - 1) + B`` rows scored by D for m blocks; the update, an MLE
+      pass over the B rows;
+    * an adversarial epoch: ``adversarial.g_steps`` g-steps, ``adversarial.d_steps``
+      d-steps of ``adversarial.k_epochs``, and ``leakgan.mle_epochs`` MLE epochs every
+      ``leakgan.mle_every`` epochs (their share per epoch)."""
+    T, V, B = task.seq_len, task.vocab_size, cfg.generator.batch_size
+    lk, a = cfg.section("leakgan"), cfg.adversarial
+    reading, emitting, feature = _step_flops(cfg, V)
+    step = reading + emitting + feature
+    d_row = discriminator_row_flops(cfg, T)
+    rows = cfg.discriminator.num_positives or len(task.train)
+    rows = min(rows, len(task.train)) if len(task.train) else rows
+
+    def mle(n: int) -> Work:
+        return Work(n * T * feature, training=n * T * 3 * (reading + emitting))
+
+    def d_step(passes: int) -> Work:
+        return Work(rows * T * step, passes * 2 * rows * 3 * d_row)
+
+    evaluation = evaluation_share(cfg, task, epochs)
+    if phase == "pretrain_discriminator":
+        return d_step(cfg.pretrain.discriminator_epochs)
+    if phase == parts.PRETRAIN:
+        return mle(len(task.train)) + evaluation
+    if phase == "adversarial":
+        ends = block_lengths(T, lk.step)[:-1]  # the block ends completed by MC search
+        completions = lk.num_rollouts * B * sum(T - end for end in ends)
+        read = B * max(ends, default=0) * (reading + feature)
+        g_step = Work(B * T * step + read + completions * step) + Work(
+            0.0, (lk.num_rollouts * B * len(ends) + B) * d_row
+        )
+        interleaved = Work(0.0)
+        if lk.mle_every:
+            interleaved = mle(len(task.train)).scaled(lk.mle_epochs / lk.mle_every)
+        return (
+            (g_step + mle(B)).scaled(a.g_steps)
+            + d_step(a.k_epochs).scaled(a.d_steps)
+            + interleaved
+            + evaluation
+        )
+    return None
+
+
+def own_rates(cfg: Config, task: Task, generator: LeakGANGenerator) -> tuple[float, float]:
+    """(sampling, training) FLOP/s of ``generator`` (a copy of the run's) at the counts of
+    ``epoch_flops``: B = ``generator.batch_size`` rows sampled from the start (``B T g``),
+    and one MLE step on B random sequences (``mle_losses`` and their backward pass), whose
+    ``B T f`` of features is priced at the sampling rate and the rest, ``B T 3 (g - f)``,
+    is the training work; each timed once after a warm-up on a quarter of the rows (an
+    LSTM's rate stands for neither: this generator's large products run two to three
+    times faster per FLOP, docs/performance.md)."""
+    T, V, B = task.seq_len, task.vocab_size, max(1, cfg.generator.batch_size)
+    reading, emitting, feature = _step_flops(cfg, V)
+    tokens = torch.randint(0, V, (B, T)).to(task.device)
+    generator.eval()
+
+    def sample(rows: int) -> None:
+        generator.sample(rows, rows)
+
+    def mle_step(rows: int) -> None:
+        with torch.enable_grad():
+            generator.zero_grad(set_to_none=True)
+            sum(mle_losses(generator, tokens[:rows])).backward()
+
+    rates = []
+    for call in (sample, mle_step):
+        call(max(1, B // 4))
+        rates.append(best_seconds(lambda c=call: c(B), 1, task.device))
+    sampling = B * T * (reading + emitting + feature) / rates[0]
+    # the features' share at the sampling rate, at most half of the step's time
+    training_seconds = max(rates[1] - B * T * feature / sampling, rates[1] / 2)
+    return sampling, B * T * 3 * (reading + emitting) / training_seconds
+
+
+WORK = WorkModel(generator_step_flops, discriminator_row_flops, epoch_flops, own_rates)
+
 ALGORITHM = Algorithm(
     "leakgan",
     build,
     "LeakGAN (Guo et al. 2018): manager/worker over D's leaked features, section [leakgan]",
     config=LeakGANConfig,
+    work=WORK,
     **parts.own_generator_fields(build_generator, generator_params),
 )

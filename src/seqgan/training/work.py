@@ -97,11 +97,15 @@ class WorkModel:
     """How an algorithm with models of its own kind counts its work (FLOPs, forward):
     ``generator_step(cfg, V)`` of one row-step of its generator, ``discriminator_row(cfg,
     T)`` of its D over one row of token ids, and ``epoch(cfg, task, phase, epochs)`` of
-    one epoch of each of its phases (None: a phase priced from its own epochs only)."""
+    one epoch of each of its phases (None: a phase priced from its own epochs only); and,
+    optionally, how fast its generator runs (``rates``)."""
 
     generator_step: Callable[[Config, int], float]
     discriminator_row: Callable[[Config, int], float]
     epoch: Callable[[Config, Task, str, int], Work | None]
+    # (cfg, task, a copy of the run's generator) -> its (sampling, training) FLOP/s timed
+    # on it; None: an LSTM generator of the same sizes is timed in its place
+    rates: Callable[[Config, Task, torch.nn.Module], tuple[float, float]] | None = None
 
 
 def work_model(cfg: Config) -> WorkModel | None:
@@ -213,10 +217,11 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
     """FLOP/s achieved here by a generator step, with a token drawn from its logits, over
     the rows of one MC search step (``num_rollouts x batch_size``), by a discriminator
     pass over ``batch_size`` rows and by a generator training step (``training_rate``), on
-    copies of the models (an LSTM generator of the same sizes stands in for another kind
-    of generator; a ``WorkModel`` counts its own) and random tokens, under a forked RNG:
-    the run is unchanged.  Takes about a second (most of it the training step at a large
-    vocabulary)."""
+    copies of the models (for another kind of generator: its ``WorkModel.rates`` if it has
+    them, else an LSTM generator of the same sizes stands in; a ``WorkModel`` counts its
+    own work) and random tokens, under a forked RNG: the run is unchanged.  Takes about a
+    second (most of it the training step at a large vocabulary; a few with LeakGAN's
+    generator at T = 40)."""
     g, a = cfg.generator, cfg.adversarial
     model = work_model(cfg)
     rows = max(1, a.num_rollouts * g.batch_size)
@@ -224,9 +229,13 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
         generator = models["generator"]
+        if not isinstance(generator, Generator) and model is not None and model.rates:
+            gen_rate, train_rate = model.rates(cfg, task, copy.deepcopy(generator))
+            d_rate = _discriminator_rate(cfg, task, models, model, repeats)
+            return Rates(gen_rate, d_rate or gen_rate, train_rate)
         if isinstance(generator, Generator):
             generator = copy.deepcopy(generator).eval()
-        else:  # another kind of generator (LeakGAN's): an LSTM one of the same sizes
+        else:  # another kind of generator (RelGAN's): an LSTM one of the same sizes
             sizes = (task.vocab_size, g.emb_dim, g.hidden_dim, task.seq_len)
             generator = Generator(*sizes).to(device).eval()
         tokens = torch.randint(0, task.vocab_size, (rows,)).to(device)
@@ -237,7 +246,7 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
         with torch.no_grad():
             weight = generator.output.weight
             (kept,) = scratch(weight, [(rows, weight.shape[0])], "logits")
-            seconds = _timed(
+            seconds = best_seconds(
                 lambda: sample_from_logits(generator.step(tokens, state, kept)[0]),
                 repeats,
                 device,
@@ -246,20 +255,27 @@ def measure_rates(cfg: Config, task: Task, models: dict, repeats: int = 3) -> Ra
         step = _step_flops(cfg, task.vocab_size, isinstance(models["generator"], Generator))
         gen_rate = rows * step / seconds
         train_rate = training_rate(generator, g.batch_size, task, step, repeats)
-        d_rate = gen_rate
-        if "discriminator" in models:
-            discriminator = copy.deepcopy(models["discriminator"]).eval()
-            batch = torch.randint(
-                0, task.vocab_size, (cfg.discriminator.batch_size, task.seq_len)
-            ).to(device)
-            seconds = _timed(lambda: discriminator(batch), repeats, device)
-            row = (
-                model.discriminator_row(cfg, task.seq_len)
-                if model is not None
-                else discriminator_row_flops(cfg, task.seq_len)
-            )
-            d_rate = len(batch) * row / seconds
-    return Rates(gen_rate, d_rate, train_rate)
+        d_rate = _discriminator_rate(cfg, task, models, model, repeats)
+    return Rates(gen_rate, d_rate or gen_rate, train_rate)
+
+
+def _discriminator_rate(
+    cfg: Config, task: Task, models: dict, model: WorkModel | None, repeats: int = 3
+) -> float:
+    """FLOP/s of a forward pass of (a copy of) the run's D over ``discriminator.batch_size``
+    random rows; 0.0 without a D."""
+    if "discriminator" not in models:
+        return 0.0
+    discriminator = copy.deepcopy(models["discriminator"]).eval()
+    batch = torch.randint(0, task.vocab_size, (cfg.discriminator.batch_size, task.seq_len))
+    batch = batch.to(task.device)
+    seconds = best_seconds(lambda: discriminator(batch), repeats, task.device)
+    row = (
+        model.discriminator_row(cfg, task.seq_len)
+        if model is not None
+        else discriminator_row_flops(cfg, task.seq_len)
+    )
+    return len(batch) * row / seconds
 
 
 def training_rate(
@@ -275,11 +291,11 @@ def training_rate(
             generator.zero_grad(set_to_none=True)
             mle_loss(generator, tokens).backward()
 
-    seconds = _timed(step, repeats, task.device)
+    seconds = best_seconds(step, repeats, task.device)
     return len(tokens) * task.seq_len * 3 * step_flops / seconds
 
 
-def _timed(call, repeats: int, device: torch.device) -> float:
+def best_seconds(call, repeats: int, device: torch.device) -> float:
     """The fastest of ``repeats`` timed calls after one warm-up (seconds, at least 1 us;
     on CUDA and mps, synchronised)."""
 
