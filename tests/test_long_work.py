@@ -211,9 +211,9 @@ def test_leakgans_run_is_estimated_too(tmp_path):
 
 
 def test_leakgans_work_is_counted_as_its_code_computes():
-    """LeakGAN's time estimate counts its own models (before: an LSTM's step, SeqGAN's MC
-    search from every prefix with ``adversarial.num_rollouts``, and D-rows only: at T = 40
-    its MLE epoch was priced at 1/90 of its 44 s, docs/performance.md).  A sampling step
+    """LeakGAN's time estimate counts its own models (before: an LSTM's step and SeqGAN's
+    MC search from every prefix with ``adversarial.num_rollouts``: at T = 40 an MLE epoch
+    was priced at 6.4 s where it took 47-65 s, docs/reliability.md).  A sampling step
     matches torch's FLOP counter on the real modules (the two LSTMs, which it does not
     count, added by hand), and the MC search is the one ``rl.leakgan.block_q`` runs."""
     from torch.utils.flop_counter import FlopCounterMode

@@ -282,7 +282,7 @@ def own_rates(cfg: Config, task: Task, generator: LeakGANGenerator) -> tuple[flo
     ``B T f`` of features is priced at the sampling rate and the rest, ``B T 3 (g - f)``,
     is the training work; each timed once after a warm-up on a quarter of the rows (an
     LSTM's rate stands for neither: this generator's large products run two to three
-    times faster per FLOP, docs/performance.md)."""
+    times faster per FLOP, docs/reliability.md)."""
     T, V, B = task.seq_len, task.vocab_size, max(1, cfg.generator.batch_size)
     reading, emitting, feature = _step_flops(cfg, V)
     tokens = torch.randint(0, V, (B, T)).to(task.device)
