@@ -18,11 +18,13 @@ Competitors, started before the measured run and killed after it:
 * ``busy`` — one plain Python busy loop per available CPU (a process that wants every core).
 
 Settings: ``today`` = ``GOMP_SPINCOUNT=300000``, libgomp's value when nothing is set (what
-every run did before); ``seqgan`` = what importing seqgan chooses: libgomp's default
-alone, ``runtime.threads.SPIN_COUNT`` on a busy machine (set here for the cells with a
-competitor, since the load average that seqgan reads takes a minute to rise).
-``--spin-counts 0,1000,...`` adds settings with other values (a scan).  Threads: the
-default (the CPUs available).
+every run did before); ``seqgan`` = nothing set: each ``seqgan train`` (the measured
+run and a ``seqgan`` competitor alike) chooses when it starts, from the CPUs other
+processes use at that moment (``runtime.threads.machine_is_busy``):
+``runtime.threads.SPIN_COUNT`` on a busy machine, libgomp's default otherwise.  What the
+measured run chose is printed per cell (its ``summary.json``).  ``--spin-counts
+0,1000,...`` adds settings with other values (a scan).  Threads: the default (the CPUs
+available).
 
 Printed: seconds per workload, the ratio to the same workload alone under ``today``, and
 the goals: alone within 5 % of today's; beside a competitor at most 2.5x today's alone.
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -44,7 +47,7 @@ from pathlib import Path
 
 from _common import cpu_flags
 from seqgan.runtime.device import device_name
-from seqgan.runtime.threads import SPIN_COUNT, available_cpus
+from seqgan.runtime.threads import CHOSEN_BY_SEQGAN, SPIN_COUNT, available_cpus
 
 WORKLOADS = {
     "MLE epoch": ("pretrain_generator", 2),
@@ -59,6 +62,7 @@ def settings_of(spin: int | None) -> dict[str, str | None]:
     """Environment changes of a setting: GOMP_SPINCOUNT = ``spin``, or unset (seqgan's)."""
     return {
         "GOMP_SPINCOUNT": None if spin is None else str(spin),
+        CHOSEN_BY_SEQGAN: None,
         "OMP_WAIT_POLICY": None,
         "OMP_NUM_THREADS": None,
     }
@@ -94,6 +98,12 @@ def train_command(out: Path, sequences: int, epochs: int) -> list[str]:
     return command
 
 
+def openmp_wait(out: Path) -> str:
+    """What the run at ``out`` recorded as its OpenMP wait behaviour (``summary.json``)."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return f"{summary['openmp_wait']}, others {summary.get('others_cpus_at_start')} CPUs"
+
+
 def epoch_seconds(out: Path) -> dict[str, float]:
     """Each workload's epoch seconds from ``timing.csv`` (an epoch without evaluation)."""
     with open(out / "timing.csv", newline="", encoding="utf-8") as handle:
@@ -125,7 +135,8 @@ def start_competitor(kind: str, env: dict, folder: Path, sequences: int) -> list
     return [process]
 
 
-def measure(env: dict, competitor: str, folder: Path, sequences: int) -> dict[str, float]:
+def measure(env: dict, competitor: str, folder: Path, sequences: int) -> tuple[dict, str]:
+    """Epoch seconds of a run beside ``competitor``, and the wait behaviour it chose."""
     others = start_competitor(competitor, env, folder, sequences)
     try:
         time.sleep(1.0)
@@ -137,7 +148,7 @@ def measure(env: dict, competitor: str, folder: Path, sequences: int) -> dict[st
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        return epoch_seconds(out)
+        return epoch_seconds(out), openmp_wait(out)
     finally:
         for process in others:
             process.kill()
@@ -186,9 +197,10 @@ def main() -> None:
                     for i in range(args.repeats)
                 ]
                 results[(competitor, name)] = {
-                    w: sorted(c[w] for c in cells)[len(cells) // 2] for w in WORKLOADS
+                    w: sorted(c[w] for c, _ in cells)[len(cells) // 2] for w in WORKLOADS
                 }
-                print(f"  measured {competitor:>6} / {name}", flush=True)
+                chose = "; ".join(sorted({wait for _, wait in cells}))
+                print(f"  measured {competitor:>6} / {name}: {chose}", flush=True)
         report(results, competitors, list(settings))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -81,6 +82,7 @@ def test_a_run_takes_its_threads_from_a_cgroup_quota(tmp_path, monkeypatch):
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["threads"] == 1 and "openmp_wait" in saved
     assert saved["load_average_at_start"] >= 0
+    assert "others_cpus_at_start" in saved  # None where torch was imported before seqgan
 
 
 def _child(code: str, env: dict | None = None, cpus: set | None = None) -> str:
@@ -136,18 +138,74 @@ WAIT = (
 
 
 def test_openmp_waits_briefly_on_a_busy_machine_and_keeps_libgomps_default_alone():
-    cpus = os.cpu_count() or 1
+    cpus = threads.affinity_cpus()
     busy: dict[str, str] = {}
-    assert threads.prefer_gentle_openmp(busy, load=float(cpus)).startswith(
+    assert threads.prefer_gentle_openmp(busy, others=float(cpus)).startswith(
         f"GOMP_SPINCOUNT={threads.SPIN_COUNT}"
     )
-    assert busy == {"GOMP_SPINCOUNT": str(threads.SPIN_COUNT)}
+    spin = str(threads.SPIN_COUNT)
+    assert busy == {"GOMP_SPINCOUNT": spin, threads.CHOSEN_BY_SEQGAN: spin}
     idle: dict[str, str] = {}
-    assert "idle" in threads.prefer_gentle_openmp(idle, load=0.0)
+    assert "idle" in threads.prefer_gentle_openmp(idle, others=0.0)
     assert idle == {}  # alone, libgomp's own spinning stays: no time lost
+    # a child of a run that saw a busy machine (compare, Ray) chooses again from its own
+    inherited = dict(busy)
+    assert "idle" in threads.prefer_gentle_openmp(inherited, others=0.0)
+    assert inherited == {}
     # whatever the machine does now, importing seqgan records what it did
     state = _child(WAIT).split(" | ")[1]
     assert state.startswith((f"GOMP_SPINCOUNT={threads.SPIN_COUNT}", "libgomp's default"))
+
+
+STAT = """cpu  900 10 300 5000 40 5 5 70 0 0
+cpu0 100 0 50 2000 20 1 1 30 0 0
+cpu1 300 10 100 1000 10 2 2 20 0 0
+cpu2 500 0 150 2000 10 2 2 20 0 0
+intr 12345 0 0
+"""
+
+
+def test_cpu_ticks_are_read_per_cpu_from_proc_stat():
+    # non-idle = user + nice + system + irq + softirq; all adds idle + iowait; steal neither
+    assert threads._busy_ticks(STAT, {1}) == (300 + 10 + 100 + 2 + 2, 414 + 1000 + 10)
+    assert threads._busy_ticks(STAT, {0, 2}) == (152 + 654, 152 + 2020 + 654 + 2010)
+    assert threads._busy_ticks(STAT, None)[0] == 152 + 414 + 654  # not the "cpu" total line
+    assert threads._busy_ticks("cpu0 1 2\n", None) == (3, 3)  # short lines: missing fields 0
+
+
+def test_others_cpu_use_of_an_unreadable_stat_is_unknown(tmp_path):
+    assert threads.others_cpu_use(0.01, tmp_path / "missing") is None
+    assert threads.machine_is_busy(0.0) is False
+    assert threads.machine_is_busy(float(threads.affinity_cpus())) is True
+
+
+USE = (
+    "import threading, time; from seqgan.runtime import threads as t; "
+    "SPIN; print(round(t.others_cpu_use(0.5), 2))"
+)
+SPIN_OWN = "threading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()"
+
+
+@pytest.mark.skipif(
+    not (hasattr(os, "sched_setaffinity") and os.path.exists("/proc/stat")),
+    reason="no affinity masks or /proc/stat here",
+)
+def test_others_cpu_use_sees_a_competitor_at_once_and_not_the_process_itself():
+    one = {min(os.sched_getaffinity(0))}
+    pin = lambda: os.sched_setaffinity(0, one)  # noqa: E731
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=pin)
+    try:
+        time.sleep(0.3)  # the busy loop runs: a load average would take a minute to show it
+        assert float(_child(USE.replace("SPIN", "pass"), cpus=one)) >= threads.BUSY_SHARE
+        waited = _child(WAIT, cpus=one).split(" | ")
+        assert waited == [f"None {threads.SPIN_COUNT}", waited[1]]
+        assert waited[1].startswith(f"GOMP_SPINCOUNT={threads.SPIN_COUNT}")
+    finally:
+        loop.kill()
+        loop.wait()
+    # the process's own busy thread is not another process: without the subtraction its
+    # CPU would read about 1.0 busy; a fair share with one unrelated process leaves 0.5
+    assert float(_child(USE.replace("SPIN", SPIN_OWN), cpus=one)) < 0.75
 
 
 def test_a_users_wait_behaviour_is_never_overridden():
@@ -156,11 +214,30 @@ def test_a_users_wait_behaviour_is_never_overridden():
     )
     assert _child(WAIT, {"GOMP_SPINCOUNT": "5"}) == "None 5 | GOMP_SPINCOUNT=5 (the user's)"
     user = {"OMP_WAIT_POLICY": "PASSIVE"}
-    threads.prefer_gentle_openmp(user, load=100.0)
+    threads.prefer_gentle_openmp(user, others=100.0)
     assert user == {"OMP_WAIT_POLICY": "PASSIVE"}
+    # seqgan's value set by the user (no mark), or a marked value the user changed since
+    for user in (
+        {"GOMP_SPINCOUNT": "1000"},
+        {"GOMP_SPINCOUNT": "7", threads.CHOSEN_BY_SEQGAN: "1000"},
+    ):
+        before = user["GOMP_SPINCOUNT"]
+        assert threads.prefer_gentle_openmp(user, others=0.0).endswith("(the user's)")
+        assert user["GOMP_SPINCOUNT"] == before
     # torch loaded first: libgomp has read its settings already; nothing is pretended
     assert _child("import torch; " + WAIT) == (
         "None None | libgomp's default (torch was imported before seqgan)"
+    )
+
+
+def test_a_child_of_a_seqgan_process_chooses_its_wait_again():
+    parent = {"GOMP_SPINCOUNT": str(threads.SPIN_COUNT), threads.CHOSEN_BY_SEQGAN: "1000"}
+    state = _child(WAIT, parent).split(" | ")[1]
+    assert state.startswith((f"GOMP_SPINCOUNT={threads.SPIN_COUNT} (seqgan's", "libgomp's"))
+    # torch first: libgomp has read the parent's value, and the record says whose it is
+    assert _child("import torch; " + WAIT, parent) == (
+        f"None {threads.SPIN_COUNT} | GOMP_SPINCOUNT={threads.SPIN_COUNT} "
+        "(chosen by the seqgan process that started this one)"
     )
 
 

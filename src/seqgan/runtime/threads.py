@@ -8,11 +8,15 @@
 * ``thread_plan(run_threads)``: a run's torch thread count and where it comes from:
   ``run.threads`` if set, else ``OMP_NUM_THREADS`` set by the user, else
   ``available_cpus()``.
+* ``others_cpu_use()``: how many of this process's CPUs other processes keep busy right
+  now: their non-idle time in ``/proc/stat`` over a tenth of a second, less this
+  process's own.
 * ``prefer_gentle_openmp()``: called when ``seqgan`` is imported, before torch loads
   OpenMP: unless the user chose a wait behaviour (``OMP_WAIT_POLICY`` or
-  ``GOMP_SPINCOUNT``), on a machine that is already busy a waiting OpenMP thread spins
+  ``GOMP_SPINCOUNT``), where other processes already keep some of this process's CPUs
+  busy (``machine_is_busy``: one CPU of two) a waiting OpenMP thread spins
   ``SPIN_COUNT`` times before it sleeps instead of libgomp's 300,000, so threads that
-  lose their core to another process stop burning it; on an idle machine libgomp's
+  lose their core to another process stop burning it; otherwise libgomp's
   default stays (docs/performance.md, "Shared machines").  Spinning changes scheduling,
   never arithmetic: results are bit-identical.
 * ``busy_note()``: one line when the machine is oversubscribed at the start of a run
@@ -24,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +37,16 @@ from pathlib import Path
 # competing process in benchmarks/contention.py's scan (docs/performance.md).
 SPIN_COUNT = 1_000
 WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# set beside GOMP_SPINCOUNT when seqgan set it, so that a child process (a ``compare`` or
+# Ray run) knows the value is not the user's and chooses again from what it sees
+CHOSEN_BY_SEQGAN = "SEQGAN_CHOSE_GOMP_SPINCOUNT"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_CGROUP = Path("/proc/self/cgroup")
+PROC_STAT = Path("/proc/stat")
+BUSY_WINDOW = 0.1  # seconds over which others_cpu_use() measures, once per process
+# busy: other processes use at least this share of our CPUs (one CPU of two shows as
+# 0.9-1.1 in a 0.1 s window of 10 ms ticks; an idle machine as 0.0-0.1)
+BUSY_SHARE = 0.4
 
 
 def _cgroup_dirs(base: Path, path: str) -> list[Path]:
@@ -135,6 +148,7 @@ class ThreadPlan:
 _openmp_wait = "not set up (seqgan.runtime.threads.prefer_gentle_openmp was not called)"
 _applied: ThreadPlan | None = None
 _load_at_start: float | None = None  # the 1-minute load average when apply() ran
+_others_at_start: float | None = None  # others_cpu_use() when seqgan was imported
 
 
 def thread_plan(run_threads: int = 0) -> ThreadPlan:
@@ -179,37 +193,99 @@ def apply(run_threads: int = 0) -> ThreadPlan:
     return plan
 
 
-def prefer_gentle_openmp(environ=None, load: float | None = None) -> str:
-    """Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``: on a busy machine
-    (``machine_is_busy(load)``) set ``GOMP_SPINCOUNT = SPIN_COUNT`` in ``environ``
-    (``os.environ``; child processes inherit it), so waiting threads soon sleep and leave
-    their core to the other processes; on an idle one keep libgomp's default (spinning
-    is what makes a run fast alone).  It takes effect only if torch has not been imported
-    yet (libgomp reads it when it loads).  Returns what was found / done, as
-    ``summary.json`` records it."""
-    global _openmp_wait
+def prefer_gentle_openmp(environ=None, others: float | None = None) -> str:
+    """Unless the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``: where other
+    processes keep some of this process's CPUs busy (``machine_is_busy(others)``) set
+    ``GOMP_SPINCOUNT = SPIN_COUNT`` in ``environ`` (``os.environ``; child processes
+    inherit it, marked ``CHOSEN_BY_SEQGAN``: a seqgan child chooses again), so waiting
+    threads soon sleep and leave their core to the other processes; otherwise keep
+    libgomp's default (spinning is what makes a run fast alone).  It takes effect only if
+    torch has not been imported yet (libgomp reads it when it loads).  Returns what was
+    found / done, as ``summary.json`` records it."""
+    global _openmp_wait, _others_at_start
     env = os.environ if environ is None else environ
+    torch_first = "torch" in sys.modules and environ is None
+    parents = env.get(CHOSEN_BY_SEQGAN)
+    if parents and parents == env.get("GOMP_SPINCOUNT") and not torch_first:
+        del env["GOMP_SPINCOUNT"]  # a seqgan parent's choice, from the machine it saw then
+    env.pop(CHOSEN_BY_SEQGAN, None)
     chosen = [f"{name}={env[name]}" for name in WAIT_VARIABLES if env.get(name)]
-    if chosen:
+    if chosen and parents and parents == env.get("GOMP_SPINCOUNT"):
+        state = f"GOMP_SPINCOUNT={parents} (chosen by the seqgan process that started this one)"
+    elif chosen:
         state = f"{', '.join(chosen)} (the user's)"
-    elif "torch" in sys.modules and environ is None:
+    elif torch_first:
         state = "libgomp's default (torch was imported before seqgan)"
-    elif machine_is_busy(load):
-        env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
-        state = f"GOMP_SPINCOUNT={SPIN_COUNT} (seqgan's default on a busy machine)"
     else:
-        state = "libgomp's default (the machine was idle at the start)"
+        if others is None:
+            others = others_cpu_use()
+            if environ is None and others is not None:
+                _others_at_start = round(others, 2)
+        if machine_is_busy(others):
+            env["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+            env[CHOSEN_BY_SEQGAN] = str(SPIN_COUNT)
+            state = f"GOMP_SPINCOUNT={SPIN_COUNT} (seqgan's default on a busy machine)"
+        else:
+            state = "libgomp's default (the machine was idle at the start)"
     if environ is None:
         _openmp_wait = state
     return state
 
 
-def machine_is_busy(load: float | None = None) -> bool:
-    """Whether other processes already occupy at least half of the machine's CPUs: its
-    1-minute load average (``load``; read from the system when None) against
-    ``os.cpu_count()`` (the load average counts the whole machine)."""
+def _busy_ticks(stat: str, cpus: set[int] | None) -> tuple[int, int]:
+    """(non-idle, all) clock ticks of the CPUs ``cpus`` (all where None) in the text of
+    ``/proc/stat``.  Non-idle = user + nice + system + irq + softirq (guest time is
+    already in user); all adds idle and iowait.  Steal (time the hypervisor gave other
+    machines) is left out of both."""
+    busy = total = 0
+    for line in stat.splitlines():
+        name, _, rest = line.partition(" ")
+        if not (name.startswith("cpu") and name[3:].isdigit()):
+            continue
+        if cpus is not None and int(name[3:]) not in cpus:
+            continue
+        fields = [int(x) for x in rest.split()[:7]]
+        user, nice, system, idle, iowait, irq, softirq = fields + [0] * (7 - len(fields))
+        busy += user + nice + system + irq + softirq
+        total += user + nice + system + irq + softirq + idle + iowait
+    return busy, total
+
+
+def others_cpu_use(window: float = BUSY_WINDOW, stat: Path = PROC_STAT) -> float | None:
+    """CPUs that other processes keep busy now, among those this process may run on
+    (its affinity mask): the CPUs' non-idle time in ``stat`` over ``window`` seconds, less
+    this process's own CPU time, per second of the window (0.0 to the mask's size).
+    None where ``stat`` cannot be read (not Linux).  Unlike the load average, which
+    takes about a minute to follow a change, it sees a competitor that started a second
+    ago and forgets a run that has ended."""
     try:
-        load = os.getloadavg()[0] if load is None else load
+        mask: set[int] | None = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mask = None
+    try:
+        tick = 1.0 / os.sysconf("SC_CLK_TCK")
+        before, own_before, wall_before = Path(stat).read_text(), os.times(), time.monotonic()
+        time.sleep(window)
+        after, own_after, wall_after = Path(stat).read_text(), os.times(), time.monotonic()
+    except (AttributeError, OSError, ValueError):
+        return None
+    (busy0, _), (busy1, _) = _busy_ticks(before, mask), _busy_ticks(after, mask)
+    own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
+    seconds = max(wall_after - wall_before, 1e-3)
+    return max(0.0, ((busy1 - busy0) * tick - own) / seconds)
+
+
+def machine_is_busy(others: float | None = None) -> bool:
+    """Whether other processes already keep ``BUSY_SHARE`` of this process's CPUs
+    (``affinity_cpus()``) busy, e.g. one CPU of two: ``others`` CPUs
+    (``others_cpu_use()`` when None).  Where
+    that cannot be measured (no ``/proc/stat``), the 1-minute load average against
+    ``os.cpu_count()`` (the load average counts the whole machine)."""
+    others = others_cpu_use() if others is None else others
+    if others is not None:
+        return others >= BUSY_SHARE * affinity_cpus()
+    try:
+        load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
     return load >= 0.5 * (os.cpu_count() or 1)
@@ -227,6 +303,7 @@ def record() -> dict:
         "cpus_available": plan.cpus,
         "openmp_wait": _openmp_wait,
         "load_average_at_start": _load_at_start,
+        "others_cpus_at_start": _others_at_start,
     }
 
 
