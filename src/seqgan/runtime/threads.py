@@ -208,7 +208,7 @@ def prefer_gentle_openmp(environ=None, others: float | None = None) -> str:
     parents = env.get(CHOSEN_BY_SEQGAN)
     if parents and parents == env.get("GOMP_SPINCOUNT") and not torch_first:
         del env["GOMP_SPINCOUNT"]  # a seqgan parent's choice, from the machine it saw then
-    env.pop(CHOSEN_BY_SEQGAN, None)
+        del env[CHOSEN_BY_SEQGAN]
     chosen = [f"{name}={env[name]}" for name in WAIT_VARIABLES if env.get(name)]
     if chosen and parents and parents == env.get("GOMP_SPINCOUNT"):
         state = f"GOMP_SPINCOUNT={parents} (chosen by the seqgan process that started this one)"
@@ -232,36 +232,29 @@ def prefer_gentle_openmp(environ=None, others: float | None = None) -> str:
     return state
 
 
-def _busy_ticks(stat: str, cpus: set[int] | None) -> tuple[int, int]:
-    """(non-idle, all) clock ticks of the CPUs ``cpus`` (all where None) in the text of
-    ``/proc/stat``.  Non-idle = user + nice + system + irq + softirq (guest time is
-    already in user); all adds idle and iowait.  Steal (time the hypervisor gave other
-    machines) is left out of both."""
-    busy = total = 0
+def _busy_ticks(stat: str) -> dict[int, int]:
+    """Non-idle clock ticks of each CPU in the text of ``/proc/stat``: user + nice +
+    system + irq + softirq (guest time is already in user; idle, iowait and steal, the
+    time the hypervisor gave other machines, are not), by CPU number."""
+    busy = {}
     for line in stat.splitlines():
         name, _, rest = line.partition(" ")
         if not (name.startswith("cpu") and name[3:].isdigit()):
-            continue
-        if cpus is not None and int(name[3:]) not in cpus:
-            continue
+            continue  # the "cpu" line is the total
         fields = [int(x) for x in rest.split()[:7]]
-        user, nice, system, idle, iowait, irq, softirq = fields + [0] * (7 - len(fields))
-        busy += user + nice + system + irq + softirq
-        total += user + nice + system + irq + softirq + idle + iowait
-    return busy, total
+        user, nice, system, _idle, _iowait, irq, softirq = fields + [0] * (7 - len(fields))
+        busy[int(name[3:])] = user + nice + system + irq + softirq
+    return busy
 
 
 def others_cpu_use(window: float = BUSY_WINDOW, stat: Path = PROC_STAT) -> float | None:
     """CPUs that other processes keep busy now, among those this process may run on
     (its affinity mask): the CPUs' non-idle time in ``stat`` over ``window`` seconds, less
     this process's own CPU time, per second of the window (0.0 to the mask's size).
-    None where ``stat`` cannot be read (not Linux).  Unlike the load average, which
-    takes about a minute to follow a change, it sees a competitor that started a second
-    ago and forgets a run that has ended."""
-    try:
-        mask: set[int] | None = set(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        mask = None
+    None where ``stat`` cannot be read (not Linux) or does not list the mask's CPUs (a
+    container whose ``/proc/stat`` numbers its CPUs afresh).  Unlike the load average,
+    which takes about a minute to follow a change, it sees a competitor that started a
+    second ago and forgets a run that has ended."""
     try:
         tick = 1.0 / os.sysconf("SC_CLK_TCK")
         before, own_before, wall_before = Path(stat).read_text(), os.times(), time.monotonic()
@@ -269,10 +262,18 @@ def others_cpu_use(window: float = BUSY_WINDOW, stat: Path = PROC_STAT) -> float
         after, own_after, wall_after = Path(stat).read_text(), os.times(), time.monotonic()
     except (AttributeError, OSError, ValueError):
         return None
-    (busy0, _), (busy1, _) = _busy_ticks(before, mask), _busy_ticks(after, mask)
+    busy0, busy1 = _busy_ticks(before), _busy_ticks(after)
+    try:
+        mask = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        mask = set(busy1)
+    cpus = mask & set(busy0) & set(busy1)  # a CPU brought on- or off-line meanwhile: not read
+    if not cpus or not mask <= set(busy1):
+        return None
+    ticks = sum(busy1[c] - busy0[c] for c in cpus)
     own = (own_after.user + own_after.system) - (own_before.user + own_before.system)
     seconds = max(wall_after - wall_before, 1e-3)
-    return max(0.0, ((busy1 - busy0) * tick - own) / seconds)
+    return min(float(len(mask)), max(0.0, (ticks * tick - own) / seconds))
 
 
 def machine_is_busy(others: float | None = None) -> bool:
