@@ -276,13 +276,12 @@ def others_cpu_use(window: float = BUSY_WINDOW, stat: Path = PROC_STAT) -> float
     return min(float(len(mask)), max(0.0, (ticks * tick - own) / seconds))
 
 
-def machine_is_busy(others: float | None = None) -> bool:
+def machine_is_busy(others: float | None) -> bool:
     """Whether other processes already keep ``BUSY_SHARE`` of this process's CPUs
-    (``affinity_cpus()``) busy, e.g. one CPU of two: ``others`` CPUs
-    (``others_cpu_use()`` when None).  Where
-    that cannot be measured (no ``/proc/stat``), the 1-minute load average against
-    ``os.cpu_count()`` (the load average counts the whole machine)."""
-    others = others_cpu_use() if others is None else others
+    (``affinity_cpus()``) busy, e.g. one CPU of two: ``others`` CPUs, as
+    ``others_cpu_use()`` measured them.  Where that could not be measured (None), the
+    1-minute load average against ``os.cpu_count()`` (the load average counts the whole
+    machine)."""
     if others is not None:
         return others >= BUSY_SHARE * affinity_cpus()
     try:
